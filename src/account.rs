@@ -1,0 +1,185 @@
+//! Account identity: validated account ids and email addresses, and the masking used in logs.
+
+use std::fmt;
+
+/// GuardDuty's and Organizations' limit for the email of a member account.
+const EMAIL_MIN: usize = 6;
+const EMAIL_MAX: usize = 64;
+/// Organizations' own limit for an account name; longer names only come from manual requests.
+pub const NAME_MAX_CHARS: usize = 50;
+
+/// A 12-digit AWS account id.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
+#[serde(transparent)]
+pub struct AccountId(String);
+
+impl AccountId {
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        if raw.len() == 12 && raw.bytes().all(|b| b.is_ascii_digit()) {
+            Ok(Self(raw.to_owned()))
+        } else {
+            Err(format!("account id {:?} is not 12 digits", truncate_for_error(raw)))
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for AccountId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// An email address that GuardDuty's CreateMembers accepts: 6–64 characters, 7-bit ASCII,
+/// exactly one `@` with something on both sides. Its `Debug` form is masked so that it
+/// cannot reach a log by accident.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Email(String);
+
+impl Email {
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        let len = raw.chars().count();
+        let problem = if !(EMAIL_MIN..=EMAIL_MAX).contains(&len) {
+            Some(format!("is {len} characters long, GuardDuty accepts {EMAIL_MIN} to {EMAIL_MAX}"))
+        } else if !raw.is_ascii() || raw.chars().any(|c| c.is_ascii_control() || c == ' ') {
+            Some("must be 7-bit ASCII without spaces or control characters".to_owned())
+        } else {
+            match raw.split_once('@') {
+                Some((local, domain)) if !local.is_empty() && !domain.is_empty() && !domain.contains('@') => None,
+                _ => Some("must contain exactly one '@' between a local part and a domain".to_owned()),
+            }
+        };
+        match problem {
+            None => Ok(Self(raw.to_owned())),
+            Some(why) => Err(format!("email {} {why}", mask_email(raw))),
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    pub fn masked(&self) -> String {
+        mask_email(&self.0)
+    }
+}
+
+impl fmt::Debug for Email {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.masked())
+    }
+}
+
+/// Masks an email address for logs and error messages: the first character of the local part
+/// and the domain survive (`j***@example.com`), enough to tell two addresses apart.
+pub fn mask_email(raw: &str) -> String {
+    match raw.rsplit_once('@') {
+        Some((local, domain)) => {
+            let first: String = local.chars().take(1).collect();
+            format!("{first}***@{}", truncate_for_error(domain))
+        }
+        None => "***".to_owned(),
+    }
+}
+
+/// Masks every email-looking token in free text (AWS error messages can echo input).
+pub fn mask_emails_in(text: &str) -> String {
+    text.split_inclusive(|c: char| c.is_whitespace() || c == '"' || c == '\'' || c == ',')
+        .map(|token| {
+            let end = token.trim_end_matches(|c: char| c.is_whitespace() || c == '"' || c == '\'' || c == ',');
+            if end.contains('@') {
+                format!("{}{}", mask_email(end), &token[end.len()..])
+            } else {
+                token.to_owned()
+            }
+        })
+        .collect()
+}
+
+/// Makes an account name safe to put in an invitation message or a log line: control
+/// characters become spaces, runs of white space fold to one, and the result is capped at
+/// Organizations' 50-character limit.
+pub fn sanitize_name(raw: &str) -> String {
+    let cleaned: String = raw
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect::<String>()
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
+    cap_chars(&cleaned, NAME_MAX_CHARS)
+}
+
+/// Caps a string at `max` characters (not bytes, so it never splits a UTF-8 sequence),
+/// marking the cut with an ellipsis.
+pub fn cap_chars(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        return s.to_owned();
+    }
+    let mut out: String = s.chars().take(max.saturating_sub(1)).collect();
+    out.push('…');
+    out
+}
+
+/// Keeps error messages readable when the offending input is huge.
+pub fn truncate_for_error(raw: &str) -> String {
+    cap_chars(raw, 40)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn account_id_must_be_exactly_twelve_digits() {
+        assert!(AccountId::parse("111122223333").is_ok());
+        for bad in ["11112222333", "1111222233334", "11112222333a", "", " 111122223333", "１１１１２２２２３３３３"] {
+            assert!(AccountId::parse(bad).is_err(), "{bad:?} accepted");
+        }
+    }
+
+    #[test]
+    fn email_follows_guardduty_constraints() {
+        assert!(Email::parse("a@b.co").is_ok());
+        assert!(Email::parse("new.account+gd@example.com").is_ok());
+        for bad in ["a@b.c", "no-at-sign.example.com", "two@@example.com", "a@b@example.com", "@example.com", "user@",
+            "ünicode@example.com", "sp ace@example.com"] {
+            assert!(Email::parse(bad).is_err(), "{bad:?} accepted");
+        }
+        let long = format!("{}@example.com", "a".repeat(60));
+        assert!(Email::parse(&long).is_err());
+    }
+
+    #[test]
+    fn email_errors_and_debug_never_show_the_address() {
+        let err = Email::parse(&format!("secret.person{}@example.com", "x".repeat(60))).unwrap_err();
+        assert!(!err.contains("secret.person"), "{err}");
+        let email = Email::parse("secret.person@example.com").unwrap();
+        assert_eq!(format!("{email:?}"), "s***@example.com");
+    }
+
+    #[test]
+    fn mask_email_keeps_first_letter_and_domain() {
+        assert_eq!(mask_email("jane.doe@example.com"), "j***@example.com");
+        assert_eq!(mask_email("not-an-email"), "***");
+    }
+
+    #[test]
+    fn emails_inside_free_text_are_masked() {
+        assert_eq!(
+            mask_emails_in("Invalid email \"jane@example.com\", retry with bob@corp.example"),
+            "Invalid email \"j***@example.com\", retry with b***@corp.example"
+        );
+    }
+
+    #[test]
+    fn sanitize_name_removes_control_characters_and_caps_length() {
+        assert_eq!(sanitize_name("Payments\n\tProd\u{7}"), "Payments Prod");
+        let capped = sanitize_name(&"ü".repeat(500));
+        assert_eq!(capped.chars().count(), NAME_MAX_CHARS);
+        assert!(capped.ends_with('…'));
+    }
+}

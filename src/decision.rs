@@ -1,0 +1,106 @@
+//! The decisions of the invite flow, as pure functions over what GuardDuty answered.
+//!
+//! GuardDuty's result texts and relationship statuses are free text: statuses are compared
+//! case-insensitively and result texts by substring, never whole (aws-facts.md).
+
+/// What to do with a member, given its relationship status.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum MemberAction {
+    /// Created (never invited), Removed or Resigned: send an invitation.
+    Invite,
+    /// Invited or email verification in progress: the invitation is out, nothing to do.
+    AlreadyInvited,
+    /// Enabled: the account already reports to this administrator.
+    AlreadyEnabled,
+    /// Enabled by CreateMembers itself: the administrator is the organization's delegated
+    /// administrator and GuardDuty enabled the account without an invitation.
+    EnabledByOrganization,
+    /// A state no invitation can fix; the reason says what a person has to do.
+    Problem(String),
+}
+
+/// Decides from the member's status; `created_now` is true when this invocation's
+/// CreateMembers added the account (so `Enabled` means organization mode).
+pub fn member_action(status: &str, created_now: bool) -> MemberAction {
+    match status.to_ascii_lowercase().as_str() {
+        "created" | "removed" | "resigned" => MemberAction::Invite,
+        "invited" | "emailverificationinprogress" => MemberAction::AlreadyInvited,
+        "enabled" if created_now => MemberAction::EnabledByOrganization,
+        "enabled" => MemberAction::AlreadyEnabled,
+        "emailverificationfailed" => MemberAction::Problem(
+            "GuardDuty could not verify the email address on record for this member: correct the account's email, \
+             then delete the member and invite it again"
+                .into(),
+        ),
+        "disabled" => MemberAction::Problem(
+            "the member is Disabled: GuardDuty is not protecting it and an invitation will not change that; \
+             re-enable the member from the administrator account"
+                .into(),
+        ),
+        _ => MemberAction::Problem(format!("unexpected relationship status {status:?}: check the member in the GuardDuty console")),
+    }
+}
+
+/// CreateMembers reports an existing member of this administrator as unprocessed; that is
+/// the normal state of a replayed event, not a problem. Another administrator's member
+/// ("already an associated member of another master account") is a problem.
+pub fn is_already_our_member(result: &str) -> bool {
+    let r = result.to_ascii_lowercase();
+    r.contains("already a member") && !r.contains("another")
+}
+
+/// InviteMembers reports an account invited meanwhile (a concurrent replay) as unprocessed.
+pub fn is_already_invited(result: &str) -> bool {
+    let r = result.to_ascii_lowercase();
+    r.contains("already invited") || r.contains("already the guardduty master")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ALREADY_MEMBER: &str =
+        "The request is rejected because the given account ID is already a member or associated member of the current account.";
+    const ALREADY_INVITED: &str = "The request is rejected because the current account has already invited or is already the GuardDuty master of the given member account ID.";
+    const OTHER_ADMIN: &str =
+        "The request is rejected because the given account ID is already an associated member of another master account.";
+
+    #[test]
+    fn statuses_that_need_an_invitation() {
+        for s in ["Created", "Removed", "Resigned", "CREATED", "removed"] {
+            assert_eq!(member_action(s, false), MemberAction::Invite, "{s}");
+        }
+    }
+
+    #[test]
+    fn invited_or_enabled_members_need_nothing() {
+        assert_eq!(member_action("Invited", false), MemberAction::AlreadyInvited);
+        assert_eq!(member_action("EmailVerificationInProgress", false), MemberAction::AlreadyInvited);
+        assert_eq!(member_action("enabled", false), MemberAction::AlreadyEnabled);
+    }
+
+    #[test]
+    fn enabled_right_after_create_means_organization_mode() {
+        assert_eq!(member_action("Enabled", true), MemberAction::EnabledByOrganization);
+    }
+
+    #[test]
+    fn failed_verification_disabled_and_unknown_statuses_are_problems() {
+        assert!(matches!(member_action("EmailVerificationFailed", false), MemberAction::Problem(r) if r.contains("email")));
+        assert!(matches!(member_action("Disabled", false), MemberAction::Problem(r) if r.contains("Disabled")));
+        assert!(matches!(member_action("Paused", false), MemberAction::Problem(r) if r.contains("Paused")));
+    }
+
+    #[test]
+    fn already_our_member_is_recognised_but_another_administrators_is_not() {
+        assert!(is_already_our_member(ALREADY_MEMBER));
+        assert!(!is_already_our_member(OTHER_ADMIN));
+        assert!(!is_already_our_member("Internal error"));
+    }
+
+    #[test]
+    fn already_invited_is_recognised() {
+        assert!(is_already_invited(ALREADY_INVITED));
+        assert!(!is_already_invited(OTHER_ADMIN));
+    }
+}

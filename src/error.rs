@@ -1,0 +1,152 @@
+//! Errors of an invocation, each mapped to a stable Lambda error type.
+
+use std::fmt;
+
+use lambda_runtime::Diagnostic;
+
+use crate::account::{cap_chars, mask_emails_in};
+use crate::event::EventError;
+use crate::report::Problem;
+
+/// Lambda truncates long error messages anyway; this keeps them whole and readable.
+const ERROR_MESSAGE_MAX_CHARS: usize = 16_000;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Service {
+    GuardDuty,
+    Organizations,
+    Sns,
+}
+
+impl fmt::Display for Service {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::GuardDuty => "GuardDuty",
+            Self::Organizations => "Organizations",
+            Self::Sns => "SNS",
+        })
+    }
+}
+
+/// Why an AWS call failed, as far as the caller can act on it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FailureKind {
+    /// Throttling, 5xx, timeouts, connection failures, after the SDK's bounded retries.
+    Transient,
+    /// The function's role lacks a permission: fix the deployment.
+    AccessDenied,
+    /// The service rejected the request (4xx): retrying the same request will not help.
+    Rejected,
+}
+
+impl fmt::Display for FailureKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Transient => "Transient",
+            Self::AccessDenied => "AccessDenied",
+            Self::Rejected => "Rejected",
+        })
+    }
+}
+
+/// A failed AWS call: which service and operation, where, and what AWS said.
+#[derive(Clone, Debug, thiserror::Error)]
+#[error("{service} {operation}{} failed ({kind}{}): {message}", region.as_ref().map(|r| format!(" in {r}")).unwrap_or_default(), code.as_ref().map(|c| format!(", {c}")).unwrap_or_default())]
+pub struct AwsError {
+    pub service: Service,
+    pub operation: &'static str,
+    pub region: Option<String>,
+    pub kind: FailureKind,
+    pub code: Option<String>,
+    pub message: String,
+}
+
+impl AwsError {
+    /// The stable Lambda error type: `<Service>.<Operation>.<Kind>`.
+    pub fn error_type(&self) -> String {
+        format!("{}.{}.{}", self.service, self.operation, self.kind)
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum HandlerError {
+    #[error("invalid event: {0}")]
+    InvalidEvent(#[from] EventError),
+
+    /// Some work could not be done; the event must be retried. Problems found on the way
+    /// are listed here because they were not published (the retry publishes them).
+    #[error("{}", incomplete_message(failures, problems))]
+    Incomplete { failures: Vec<AwsError>, problems: Vec<Problem> },
+
+    #[error("the invocation's time budget of {budget_ms} ms ran out before {stage} finished; the event must be retried")]
+    Timeout { budget_ms: u64, stage: &'static str },
+}
+
+fn incomplete_message(failures: &[AwsError], problems: &[Problem]) -> String {
+    let mut msg = failures.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ");
+    if !problems.is_empty() {
+        let listed: Vec<String> = problems.iter().map(Problem::one_line).collect();
+        msg.push_str(&format!(" | {} problem(s) not yet published: {}", problems.len(), listed.join("; ")));
+    }
+    msg
+}
+
+impl HandlerError {
+    pub fn error_type(&self) -> String {
+        match self {
+            Self::InvalidEvent(_) => "InvalidEvent".into(),
+            Self::Incomplete { failures, .. } => {
+                failures.first().map(AwsError::error_type).unwrap_or_else(|| "Incomplete".into())
+            }
+            Self::Timeout { .. } => "Timeout".into(),
+        }
+    }
+}
+
+impl From<HandlerError> for Diagnostic {
+    fn from(error: HandlerError) -> Self {
+        Diagnostic {
+            error_type: error.error_type(),
+            error_message: cap_chars(&mask_emails_in(&error.to_string()), ERROR_MESSAGE_MAX_CHARS),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn throttled_invite() -> AwsError {
+        AwsError {
+            service: Service::GuardDuty,
+            operation: "InviteMembers",
+            region: Some("eu-west-1".into()),
+            kind: FailureKind::Transient,
+            code: Some("ThrottlingException".into()),
+            message: "Rate exceeded".into(),
+        }
+    }
+
+    #[test]
+    fn lambda_error_type_names_service_operation_and_kind() {
+        let d: Diagnostic = HandlerError::Incomplete { failures: vec![throttled_invite()], problems: vec![] }.into();
+        assert_eq!(d.error_type, "GuardDuty.InviteMembers.Transient");
+        assert!(d.error_message.contains("in eu-west-1") && d.error_message.contains("ThrottlingException"), "{}", d.error_message);
+    }
+
+    #[test]
+    fn invalid_event_has_its_own_type() {
+        let d: Diagnostic = HandlerError::InvalidEvent(EventError::Missing("detail.accounts".into())).into();
+        assert_eq!(d.error_type, "InvalidEvent");
+        assert_eq!(d.error_message, "invalid event: missing field detail.accounts");
+    }
+
+    #[test]
+    fn unpublished_problems_travel_in_the_error_message() {
+        let problem = Problem::new("444455556666", "DescribeAccount", "the account is not in the organization")
+            .with_result("Account not found: someone@example.com");
+        let d: Diagnostic = HandlerError::Incomplete { failures: vec![throttled_invite()], problems: vec![problem] }.into();
+        assert!(d.error_message.contains("444455556666"), "{}", d.error_message);
+        assert!(!d.error_message.contains("someone@"), "email not masked: {}", d.error_message);
+    }
+}

@@ -1,0 +1,422 @@
+//! Event parsing: an EventBridge event (as JSON) into a typed [`Request`]. Pure: no I/O.
+
+use aws_lambda_events::event::eventbridge::EventBridgeEvent;
+use serde_json::Value;
+
+use crate::account::{cap_chars, sanitize_name, AccountId, Email};
+
+pub const MANUAL_DETAIL_TYPE: &str = "GuardDuty Invite Request";
+pub const SERVICE_EVENT: &str = "AWS Service Event via CloudTrail";
+pub const API_CALL: &str = "AWS API Call via CloudTrail";
+pub const ORGANIZATIONS_SOURCE: &str = "aws.organizations";
+pub const CONTROL_TOWER_SOURCE: &str = "aws.controltower";
+
+/// A manual request may list many accounts; the cap keeps one invocation's work bounded.
+pub const MAX_ACCOUNTS_PER_REQUEST: usize = 1000;
+
+/// What the Organizations events put in place of a hidden account name.
+const MASKED_NAME: &str = "****";
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum EventError {
+    #[error("the event is not JSON: {0}")]
+    NotJson(String),
+    #[error("the event is not an EventBridge event: {0}")]
+    Envelope(String),
+    #[error("missing field {0}")]
+    Missing(String),
+    #[error("field {path} must be {expected}")]
+    WrongType { path: String, expected: &'static str },
+    #[error("field {path}: {reason}")]
+    Invalid { path: String, reason: String },
+    #[error("unsupported event: source {event_source:?}, detail-type {detail_type:?}{name} (expected an Organizations CreateAccountResult, a Control Tower CreateManagedAccount/UpdateManagedAccount, or detail-type \"GuardDuty Invite Request\")")]
+    Unsupported { event_source: String, detail_type: String, name: String },
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+pub enum EventKind {
+    CreateAccountResult,
+    CreateAccountApiCall,
+    CreateManagedAccount,
+    UpdateManagedAccount,
+    ManualRequest,
+}
+
+/// The envelope fields that identify the triggering event in responses and notifications.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EventMeta {
+    pub id: String,
+    pub source: String,
+    pub detail_type: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AccountRequest {
+    pub account_id: AccountId,
+    /// Given only by manual requests; otherwise looked up in Organizations.
+    pub email: Option<Email>,
+    /// Sanitized; `None` when absent or masked.
+    pub name: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Action {
+    Invite(Vec<AccountRequest>),
+    Skip { reason: String },
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Request {
+    pub meta: EventMeta,
+    pub kind: EventKind,
+    pub action: Action,
+}
+
+/// Parses raw bytes (the `invoke` path), reporting invalid JSON as a typed error.
+pub fn parse_bytes(raw: &[u8]) -> Result<Request, EventError> {
+    let value: Value = serde_json::from_slice(raw).map_err(|e| EventError::NotJson(e.to_string()))?;
+    parse(value)
+}
+
+pub fn parse(value: Value) -> Result<Request, EventError> {
+    if !value.is_object() {
+        return Err(EventError::Envelope(format!("expected a JSON object, got {}", kind_of(&value))));
+    }
+    let envelope: EventBridgeEvent<Value> =
+        serde_json::from_value(value).map_err(|e| EventError::Envelope(cap_chars(&e.to_string(), 200)))?;
+    let meta = EventMeta {
+        id: envelope.id.clone().unwrap_or_default(),
+        source: envelope.source.clone(),
+        detail_type: envelope.detail_type.clone(),
+    };
+    let detail = &envelope.detail;
+    let event_name = || detail.get("eventName").and_then(Value::as_str).unwrap_or_default().to_owned();
+    let unsupported = |name: String| EventError::Unsupported {
+        event_source: cap_chars(&meta.source, 60),
+        detail_type: cap_chars(&meta.detail_type, 60),
+        name: if name.is_empty() { name } else { format!(", eventName {:?}", cap_chars(&name, 60)) },
+    };
+
+    let (kind, action) = if meta.detail_type == MANUAL_DETAIL_TYPE {
+        (EventKind::ManualRequest, Action::Invite(parse_manual(detail)?))
+    } else if meta.source == ORGANIZATIONS_SOURCE && meta.detail_type == SERVICE_EVENT {
+        match event_name().as_str() {
+            "CreateAccountResult" => (
+                EventKind::CreateAccountResult,
+                parse_status(detail, "createAccountStatus", |status, path| {
+                    let id = required_str(status, "accountId", path)?;
+                    Ok((id, format!("{path}.accountId"), optional_str(status, "accountName", path)?))
+                })?,
+            ),
+            other => return Err(unsupported(other.to_owned())),
+        }
+    } else if meta.source == ORGANIZATIONS_SOURCE && meta.detail_type == API_CALL {
+        match event_name().as_str() {
+            // Account creation is asynchronous: the API call has no account id yet, and the
+            // CreateAccountResult event that follows is the one to act on.
+            "CreateAccount" => (
+                EventKind::CreateAccountApiCall,
+                Action::Skip { reason: "CreateAccount API call: creation is asynchronous, the CreateAccountResult event carries the account".into() },
+            ),
+            other => return Err(unsupported(other.to_owned())),
+        }
+    } else if meta.source == CONTROL_TOWER_SOURCE && meta.detail_type == SERVICE_EVENT {
+        let (kind, status_field) = match event_name().as_str() {
+            "CreateManagedAccount" => (EventKind::CreateManagedAccount, "createManagedAccountStatus"),
+            "UpdateManagedAccount" => (EventKind::UpdateManagedAccount, "updateManagedAccountStatus"),
+            other => return Err(unsupported(other.to_owned())),
+        };
+        let action = parse_status(detail, status_field, |status, path| {
+            let account_path = format!("{path}.account");
+            let account = required(status, "account", path)?;
+            if !account.is_object() {
+                return Err(EventError::WrongType { path: account_path, expected: "an object" });
+            }
+            let id = required_str(account, "accountId", &account_path)?;
+            Ok((id, format!("{account_path}.accountId"), optional_str(account, "accountName", &account_path)?))
+        })?;
+        (kind, action)
+    } else {
+        return Err(unsupported(event_name()));
+    };
+    Ok(Request { meta, kind, action })
+}
+
+/// The lifecycle events share one shape: `serviceEventDetails.<status_field>.state`, and the
+/// account only once the state is SUCCEEDED.
+fn parse_status(
+    detail: &Value,
+    status_field: &str,
+    // Returns the account id, its path (for errors) and the name.
+    account: impl Fn(&Value, &str) -> Result<(String, String, Option<String>), EventError>,
+) -> Result<Action, EventError> {
+    let details = required(detail, "serviceEventDetails", "detail")?;
+    let path = format!("detail.serviceEventDetails.{status_field}");
+    let status = required(details, status_field, "detail.serviceEventDetails")?;
+    if !status.is_object() {
+        return Err(EventError::WrongType { path, expected: "an object" });
+    }
+    let state = required_str(status, "state", &path)?;
+    match state.as_str() {
+        "SUCCEEDED" => {
+            let (raw_id, id_path, raw_name) = account(status, &path)?;
+            let account_id = AccountId::parse(&raw_id).map_err(|reason| EventError::Invalid { path: id_path, reason })?;
+            Ok(Action::Invite(vec![AccountRequest { account_id, email: None, name: clean_name(raw_name) }]))
+        }
+        "FAILED" | "IN_PROGRESS" => {
+            let reason = optional_str(status, "failureReason", &path)?
+                .map(|r| format!(" ({})", sanitize_name(&r)))
+                .unwrap_or_default();
+            Ok(Action::Skip { reason: format!("account creation state is {state}{reason}; only SUCCEEDED is acted on") })
+        }
+        other => Err(EventError::Invalid {
+            path: format!("{path}.state"),
+            reason: format!("unknown state {:?} (expected SUCCEEDED, FAILED or IN_PROGRESS)", cap_chars(other, 40)),
+        }),
+    }
+}
+
+fn parse_manual(detail: &Value) -> Result<Vec<AccountRequest>, EventError> {
+    if !detail.is_object() {
+        return Err(EventError::WrongType { path: "detail".into(), expected: "an object with an accounts list" });
+    }
+    let accounts = required(detail, "accounts", "detail")?
+        .as_array()
+        .ok_or_else(|| EventError::WrongType { path: "detail.accounts".into(), expected: "a list" })?;
+    if accounts.is_empty() {
+        return Err(EventError::Invalid { path: "detail.accounts".into(), reason: "the list is empty".into() });
+    }
+    if accounts.len() > MAX_ACCOUNTS_PER_REQUEST {
+        return Err(EventError::Invalid {
+            path: "detail.accounts".into(),
+            reason: format!("{} accounts, at most {MAX_ACCOUNTS_PER_REQUEST} per request", accounts.len()),
+        });
+    }
+    let mut out: Vec<AccountRequest> = Vec::with_capacity(accounts.len());
+    for (i, entry) in accounts.iter().enumerate() {
+        let path = format!("detail.accounts[{i}]");
+        if !entry.is_object() {
+            return Err(EventError::WrongType { path, expected: "an object" });
+        }
+        let raw_id = required_str(entry, "accountId", &path)?;
+        let account_id = AccountId::parse(&raw_id).map_err(|reason| EventError::Invalid { path: format!("{path}.accountId"), reason })?;
+        let email = optional_str(entry, "email", &path)?
+            .map(|e| Email::parse(e.trim()).map_err(|reason| EventError::Invalid { path: format!("{path}.email"), reason }))
+            .transpose()?;
+        let name = clean_name(optional_str(entry, "name", &path)?);
+        // A repeated account is one account: the first entry with an email wins.
+        match out.iter_mut().find(|a| a.account_id == account_id) {
+            Some(existing) if existing.email.is_none() => *existing = AccountRequest { account_id, email, name },
+            Some(_) => {}
+            None => out.push(AccountRequest { account_id, email, name }),
+        }
+    }
+    Ok(out)
+}
+
+fn clean_name(raw: Option<String>) -> Option<String> {
+    raw.map(|n| sanitize_name(&n)).filter(|n| !n.is_empty() && n != MASKED_NAME)
+}
+
+fn required<'a>(obj: &'a Value, key: &str, path: &str) -> Result<&'a Value, EventError> {
+    match obj.get(key) {
+        Some(Value::Null) | None => Err(EventError::Missing(format!("{path}.{key}"))),
+        Some(v) => Ok(v),
+    }
+}
+
+fn required_str(obj: &Value, key: &str, path: &str) -> Result<String, EventError> {
+    required(obj, key, path)?
+        .as_str()
+        .map(str::to_owned)
+        .ok_or_else(|| EventError::WrongType { path: format!("{path}.{key}"), expected: "a string" })
+}
+
+fn optional_str(obj: &Value, key: &str, path: &str) -> Result<Option<String>, EventError> {
+    match obj.get(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s.clone())),
+        Some(_) => Err(EventError::WrongType { path: format!("{path}.{key}"), expected: "a string" }),
+    }
+}
+
+fn kind_of(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "a list",
+        Value::Object(_) => "an object",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn sample(name: &str) -> Value {
+        let path = format!("{}/events/{name}", env!("CARGO_MANIFEST_DIR"));
+        let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+        serde_json::from_str(&text).unwrap()
+    }
+
+    fn invited_ids(req: &Request) -> Vec<&str> {
+        match &req.action {
+            Action::Invite(accounts) => accounts.iter().map(|a| a.account_id.as_str()).collect(),
+            Action::Skip { reason } => panic!("skipped: {reason}"),
+        }
+    }
+
+    fn manual(accounts: Value) -> Value {
+        json!({"id": "m-1", "source": "me", "detail-type": MANUAL_DETAIL_TYPE, "detail": {"accounts": accounts}})
+    }
+
+    #[test]
+    fn create_account_result_succeeded_names_the_new_account_and_hides_the_masked_name() {
+        let req = parse(sample("organizations-create-account-result-succeeded.json")).unwrap();
+        assert_eq!(req.kind, EventKind::CreateAccountResult);
+        assert_eq!(invited_ids(&req), ["111122223333"]);
+        let Action::Invite(accounts) = &req.action else { unreachable!() };
+        assert_eq!(accounts[0].name, None, "the masked name **** must not be used");
+        assert_eq!(accounts[0].email, None);
+        assert_eq!(req.meta.source, "aws.organizations");
+        assert_eq!(req.meta.id, "0c6fd8c2-7a4c-4a5b-9a59-6c2f4b6d1e01");
+    }
+
+    #[test]
+    fn create_account_result_failed_is_skipped() {
+        let req = parse(sample("organizations-create-account-result-failed.json")).unwrap();
+        match req.action {
+            Action::Skip { reason } => assert!(reason.contains("FAILED") && reason.contains("EMAIL_ALREADY_EXISTS"), "{reason}"),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn create_account_in_progress_is_skipped() {
+        let mut v = sample("organizations-create-account-result-succeeded.json");
+        v["detail"]["serviceEventDetails"]["createAccountStatus"]["state"] = json!("IN_PROGRESS");
+        assert!(matches!(parse(v).unwrap().action, Action::Skip { .. }));
+    }
+
+    #[test]
+    fn create_account_api_call_is_skipped_because_creation_is_asynchronous() {
+        let req = parse(sample("organizations-create-account-api-call.json")).unwrap();
+        assert_eq!(req.kind, EventKind::CreateAccountApiCall);
+        assert!(matches!(req.action, Action::Skip { .. }));
+    }
+
+    #[test]
+    fn control_tower_create_and_update_carry_account_and_name() {
+        for (file, kind) in [
+            ("controltower-create-managed-account.json", EventKind::CreateManagedAccount),
+            ("controltower-update-managed-account.json", EventKind::UpdateManagedAccount),
+        ] {
+            let req = parse(sample(file)).unwrap();
+            assert_eq!(req.kind, kind);
+            let Action::Invite(accounts) = &req.action else { panic!("{file} skipped") };
+            assert_eq!(accounts[0].account_id.as_str(), "222233334444");
+            assert_eq!(accounts[0].name.as_deref(), Some("Payments-Prod"));
+        }
+    }
+
+    #[test]
+    fn control_tower_failed_is_skipped() {
+        let mut v = sample("controltower-create-managed-account.json");
+        v["detail"]["serviceEventDetails"]["createManagedAccountStatus"]["state"] = json!("FAILED");
+        assert!(matches!(parse(v).unwrap().action, Action::Skip { .. }));
+    }
+
+    #[test]
+    fn manual_request_keeps_given_emails_and_leaves_the_rest_for_lookup() {
+        let req = parse(sample("manual-invite-request.json")).unwrap();
+        let Action::Invite(accounts) = &req.action else { panic!() };
+        assert_eq!(accounts[0].email.as_ref().map(Email::as_str), Some("partner-security@example.net"));
+        assert_eq!(accounts[0].name.as_deref(), Some("Partner Audit"));
+        assert_eq!(accounts[1].email, None);
+        assert_eq!(req.meta.source, "security.manual");
+    }
+
+    #[test]
+    fn manual_request_merges_repeated_accounts() {
+        let req = parse(manual(json!([
+            {"accountId": "111122223333"},
+            {"accountId": "111122223333", "email": "a@example.com"},
+            {"accountId": "111122223333", "email": "b@example.com"}
+        ])))
+        .unwrap();
+        let Action::Invite(accounts) = &req.action else { panic!() };
+        assert_eq!(accounts.len(), 1);
+        assert_eq!(accounts[0].email.as_ref().map(Email::as_str), Some("a@example.com"));
+    }
+
+    #[test]
+    fn not_json_is_an_error_that_says_so() {
+        assert!(matches!(parse_bytes(b"{not json"), Err(EventError::NotJson(_))));
+        assert!(matches!(parse_bytes(b"[1,2]"), Err(EventError::Envelope(_))));
+    }
+
+    #[test]
+    fn missing_detail_type_is_an_envelope_error() {
+        let err = parse(json!({"source": "x", "detail": {}})).unwrap_err();
+        assert!(err.to_string().contains("detail-type"), "{err}");
+    }
+
+    #[test]
+    fn unknown_detail_type_is_unsupported() {
+        let err = parse(json!({"source": "aws.ec2", "detail-type": "EC2 Instance State-change Notification", "detail": {}})).unwrap_err();
+        assert!(matches!(err, EventError::Unsupported { .. }), "{err}");
+    }
+
+    #[test]
+    fn unknown_event_name_is_unsupported_and_named() {
+        let mut v = sample("controltower-create-managed-account.json");
+        v["detail"]["eventName"] = json!("DeregisterOrganizationalUnit");
+        let err = parse(v).unwrap_err();
+        assert!(err.to_string().contains("DeregisterOrganizationalUnit"), "{err}");
+    }
+
+    #[test]
+    fn succeeded_without_account_id_names_the_missing_field() {
+        let mut v = sample("organizations-create-account-result-succeeded.json");
+        v["detail"]["serviceEventDetails"]["createAccountStatus"].as_object_mut().unwrap().remove("accountId");
+        assert_eq!(
+            parse(v).unwrap_err(),
+            EventError::Missing("detail.serviceEventDetails.createAccountStatus.accountId".into())
+        );
+    }
+
+    #[test]
+    fn account_id_that_is_not_twelve_digits_is_rejected_with_its_path() {
+        let mut v = sample("controltower-update-managed-account.json");
+        v["detail"]["serviceEventDetails"]["updateManagedAccountStatus"]["account"]["accountId"] = json!("12345");
+        let err = parse(v).unwrap_err();
+        assert!(err.to_string().contains("updateManagedAccountStatus.account.accountId"), "{err}");
+        let err = parse(manual(json!([{"accountId": 111122223333u64}]))).unwrap_err();
+        assert_eq!(err, EventError::WrongType { path: "detail.accounts[0].accountId".into(), expected: "a string" });
+    }
+
+    #[test]
+    fn manual_request_rejects_bad_emails_and_empty_lists() {
+        let err = parse(manual(json!([{"accountId": "111122223333", "email": "not-an-email"}]))).unwrap_err();
+        assert!(err.to_string().contains("detail.accounts[0].email"), "{err}");
+        assert!(!err.to_string().contains("not-an-email"), "email leaked: {err}");
+        assert!(matches!(parse(manual(json!([]))).unwrap_err(), EventError::Invalid { .. }));
+        assert!(matches!(parse(manual(json!("111122223333"))).unwrap_err(), EventError::WrongType { .. }));
+    }
+
+    #[test]
+    fn manual_request_over_the_cap_is_rejected() {
+        let many: Vec<Value> = (0..=MAX_ACCOUNTS_PER_REQUEST).map(|i| json!({"accountId": format!("{:012}", i)})).collect();
+        assert!(matches!(parse(manual(Value::Array(many))).unwrap_err(), EventError::Invalid { .. }));
+    }
+
+    #[test]
+    fn unknown_state_is_an_error() {
+        let mut v = sample("organizations-create-account-result-succeeded.json");
+        v["detail"]["serviceEventDetails"]["createAccountStatus"]["state"] = json!("PENDING_REVIEW");
+        assert!(parse(v).unwrap_err().to_string().contains("PENDING_REVIEW"));
+    }
+}

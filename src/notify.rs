@@ -1,0 +1,241 @@
+//! Shapes the SNS notification of an invocation's problems. Pure: no I/O.
+
+use serde::Serialize;
+use serde_json::json;
+
+use crate::event::EventMeta;
+use crate::report::Problem;
+
+/// SNS takes at most 262,144 bytes of message plus attributes; the margin covers the
+/// attributes and the JSON envelope around the problems.
+pub const BODY_MAX_BYTES: usize = 240_000;
+/// SNS: "less than 100 characters", ASCII, no line breaks.
+pub const SUBJECT_MAX_CHARS: usize = 99;
+const ATTRIBUTE_MAX_CHARS: usize = 256;
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Fifo {
+    pub group_id: String,
+    pub deduplication_id: String,
+}
+
+/// One SNS Publish request.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Notification {
+    pub subject: String,
+    pub body: String,
+    /// (name, SNS data type, value); at most 10 so raw delivery to SQS keeps them.
+    pub attributes: Vec<(&'static str, &'static str, String)>,
+    pub fifo: Option<Fifo>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Body<'a> {
+    summary: String,
+    event: serde_json::Value,
+    part: usize,
+    parts: usize,
+    problems: &'a [Problem],
+}
+
+/// One notification per invocation; more only when the problems would not fit SNS's size
+/// limit in one message (each part says "part i of n"), so nothing is cut.
+pub fn notifications(topic_arn: &str, meta: &EventMeta, problems: &[Problem]) -> Vec<Notification> {
+    let chunks = split_by_size(problems);
+    let parts = chunks.len();
+    chunks
+        .into_iter()
+        .enumerate()
+        .map(|(i, chunk)| build(topic_arn, meta, chunk, i + 1, parts))
+        .collect()
+}
+
+fn split_by_size(problems: &[Problem]) -> Vec<&[Problem]> {
+    let mut chunks = Vec::new();
+    let mut start = 0;
+    let mut size = 0;
+    for (i, p) in problems.iter().enumerate() {
+        let len = serde_json::to_string(p).map(|s| s.len() + 1).unwrap_or(BODY_MAX_BYTES);
+        if i > start && size + len > BODY_MAX_BYTES - 4_000 {
+            chunks.push(&problems[start..i]);
+            start = i;
+            size = 0;
+        }
+        size += len;
+    }
+    if start < problems.len() || chunks.is_empty() {
+        chunks.push(&problems[start..]);
+    }
+    chunks
+}
+
+fn build(topic_arn: &str, meta: &EventMeta, problems: &[Problem], part: usize, parts: usize) -> Notification {
+    let mut accounts: Vec<&str> = problems.iter().map(|p| p.account_id.as_str()).collect();
+    accounts.dedup();
+    accounts.sort_unstable();
+    accounts.dedup();
+    let regions = distinct(problems.iter().filter_map(|p| p.region.as_deref()));
+    let operations = distinct(problems.iter().map(|p| p.operation.as_str()));
+
+    let summary = format!(
+        "{} problem(s) left {} account(s) without GuardDuty protection in at least one region; retrying will not help, a person must act.",
+        problems.len(),
+        accounts.len()
+    );
+    let body = Body {
+        summary,
+        event: json!({"id": meta.id, "source": meta.source, "detailType": meta.detail_type}),
+        part,
+        parts,
+        problems,
+    };
+    let body = serde_json::to_string(&body).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"));
+
+    let attributes = vec![
+        ("eventSource", "String", attribute_text(&meta.source)),
+        ("detailType", "String", attribute_text(&meta.detail_type)),
+        ("eventId", "String", attribute_text(&meta.id)),
+        ("problemCount", "Number", problems.len().to_string()),
+        ("operations", "String.Array", json_array(&operations)),
+        ("regions", "String.Array", json_array(&regions)),
+    ]
+    .into_iter()
+    .filter(|(_, _, v)| !v.is_empty())
+    .collect();
+
+    let fifo = topic_arn.ends_with(".fifo").then(|| Fifo {
+        group_id: "guardduty-invite".into(),
+        // A replay of the same event within SNS's five-minute window is dropped by SNS itself.
+        deduplication_id: format!("{}-{part}-{:016x}", dedup_safe(&meta.id), fnv1a(body.as_bytes())),
+    });
+
+    Notification { subject: subject(&accounts, problems.len(), part, parts), body, attributes, fifo }
+}
+
+fn subject(accounts: &[&str], problems: usize, part: usize, parts: usize) -> String {
+    let who = match accounts {
+        [] => String::new(),
+        [one] => format!(" for {one}"),
+        [first, rest @ ..] => format!(" for {first} and {} more", rest.len()),
+    };
+    let part = if parts > 1 { format!(" (part {part}/{parts})") } else { String::new() };
+    let s = format!("GuardDuty invite: {problems} problem(s){who}{part}");
+    ascii_line(&s, SUBJECT_MAX_CHARS)
+}
+
+/// Keeps printable ASCII only and caps the length: SNS rejects anything else in a Subject.
+pub fn ascii_line(s: &str, max: usize) -> String {
+    s.chars().map(|c| if c.is_ascii_graphic() || c == ' ' { c } else { '?' }).take(max).collect()
+}
+
+fn attribute_text(s: &str) -> String {
+    s.chars().filter(|c| !c.is_control()).take(ATTRIBUTE_MAX_CHARS).collect()
+}
+
+fn distinct<'a>(items: impl Iterator<Item = &'a str>) -> Vec<&'a str> {
+    let mut v: Vec<&str> = items.collect();
+    v.sort_unstable();
+    v.dedup();
+    v
+}
+
+fn json_array(items: &[&str]) -> String {
+    if items.is_empty() {
+        String::new()
+    } else {
+        serde_json::to_string(items).unwrap_or_default()
+    }
+}
+
+fn dedup_safe(id: &str) -> String {
+    id.chars().filter(|c| c.is_ascii_alphanumeric() || *c == '-').take(80).collect()
+}
+
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, b| (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const TOPIC: &str = "arn:aws:sns:us-east-1:123456789012:problems";
+
+    fn meta() -> EventMeta {
+        EventMeta { id: "evt-1".into(), source: "aws.organizations".into(), detail_type: "AWS Service Event via CloudTrail".into() }
+    }
+
+    fn other_admin(account: &str, region: &str) -> Problem {
+        Problem::new(account, "CreateMembers", "the account belongs to another GuardDuty administrator")
+            .in_region(region, Some("det-1"))
+            .with_result("The request is rejected because the given account ID is already an associated member of another master account.")
+    }
+
+    #[test]
+    fn body_carries_each_problem_verbatim_and_the_triggering_event() {
+        let n = &notifications(TOPIC, &meta(), &[other_admin("444455556666", "us-east-1")])[0];
+        let body: serde_json::Value = serde_json::from_str(&n.body).unwrap();
+        assert_eq!(body["event"]["id"], "evt-1");
+        assert_eq!(body["event"]["detailType"], "AWS Service Event via CloudTrail");
+        let p = &body["problems"][0];
+        assert_eq!(p["accountId"], "444455556666");
+        assert_eq!(p["region"], "us-east-1");
+        assert_eq!(p["detectorId"], "det-1");
+        assert_eq!(p["operation"], "CreateMembers");
+        assert!(p["result"].as_str().unwrap().contains("another master account"));
+    }
+
+    #[test]
+    fn subject_is_short_ascii_and_names_the_account() {
+        let n = &notifications(TOPIC, &meta(), &[other_admin("444455556666", "us-east-1")])[0];
+        assert_eq!(n.subject, "GuardDuty invite: 1 problem(s) for 444455556666");
+        let many: Vec<Problem> = (0..30).map(|i| other_admin(&format!("{:012}", i), "eu-west-1")).collect();
+        let n = &notifications(TOPIC, &meta(), &many)[0];
+        assert!(n.subject.len() < 100 && n.subject.is_ascii(), "{}", n.subject);
+        assert!(n.subject.contains("and 29 more"));
+        assert_eq!(ascii_line("ä\nb", 99), "??b");
+    }
+
+    #[test]
+    fn attributes_allow_filtering_and_stay_within_sns_rules() {
+        let problems = [other_admin("444455556666", "us-east-1"), other_admin("444455556666", "eu-west-1")];
+        let n = &notifications(TOPIC, &meta(), &problems)[0];
+        assert!(n.attributes.len() <= 10);
+        let get = |k: &str| n.attributes.iter().find(|(name, _, _)| *name == k).map(|(_, t, v)| (*t, v.clone()));
+        assert_eq!(get("problemCount"), Some(("Number", "2".into())));
+        assert_eq!(get("regions"), Some(("String.Array", r#"["eu-west-1","us-east-1"]"#.into())));
+        assert_eq!(get("eventSource"), Some(("String", "aws.organizations".into())));
+        for (name, _, _) in &n.attributes {
+            assert!(name.chars().all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c)));
+        }
+        assert!(n.fifo.is_none());
+    }
+
+    #[test]
+    fn problems_beyond_the_size_limit_are_split_not_dropped() {
+        let many: Vec<Problem> = (0..3000).map(|i| other_admin(&format!("{:012}", i), "ap-southeast-2")).collect();
+        let parts = notifications(TOPIC, &meta(), &many);
+        assert!(parts.len() > 1);
+        let mut seen = 0;
+        for (i, n) in parts.iter().enumerate() {
+            assert!(n.body.len() <= BODY_MAX_BYTES, "part {i} is {} bytes", n.body.len());
+            assert!(n.subject.contains(&format!("(part {}/{})", i + 1, parts.len())));
+            let body: serde_json::Value = serde_json::from_str(&n.body).unwrap();
+            seen += body["problems"].as_array().unwrap().len();
+        }
+        assert_eq!(seen, many.len());
+    }
+
+    #[test]
+    fn fifo_topics_get_a_group_and_a_stable_deduplication_id() {
+        let fifo_topic = "arn:aws:sns:us-east-1:123456789012:problems.fifo";
+        let problems = [other_admin("444455556666", "us-east-1")];
+        let a = notifications(fifo_topic, &meta(), &problems);
+        let b = notifications(fifo_topic, &meta(), &problems);
+        let fifo = a[0].fifo.as_ref().unwrap();
+        assert_eq!(fifo.group_id, "guardduty-invite");
+        assert!(fifo.deduplication_id.len() <= 128);
+        assert_eq!(a[0].fifo, b[0].fifo, "a replay must carry the same deduplication id");
+    }
+}

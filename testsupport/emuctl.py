@@ -1,0 +1,122 @@
+#!/usr/bin/env python3
+"""Drive the loopback AWS emulator (testsupport/emulator.py) for the demo and by hand.
+
+  emuctl.py [--endpoint URL] seed [--region us-east-1] [--detector-regions us-east-1,us-west-2]
+            [--account ID:EMAIL:NAME]... [--foreign ID]...
+      Create a GuardDuty detector (Enable=true) in each detector region (reusing one that
+      exists), put the accounts into the organization (DescribeAccount then answers with that
+      email and name), mark the foreign accounts as another administrator's, and create the
+      SNS topic guardduty-invite-problems with the SQS queue guardduty-invite-problems-q
+      subscribed to it. Prints {"topicArn", "queueUrl", "detectors": {region: id}} on stdout.
+  emuctl.py receive --queue-url URL [--wait 2]
+      Receive (and delete) every message on the queue; print each SNS envelope's Subject,
+      MessageAttributes and the Message JSON, pretty.
+  emuctl.py calls
+      Count the AWS calls the emulator has seen, per operation and region.
+
+The endpoint is --endpoint or AWS_ENDPOINT_URL; credentials default to testing/testing.
+"""
+
+import argparse
+import json
+import os
+import sys
+import urllib.request
+from collections import Counter
+
+import boto3
+
+TOPIC = "guardduty-invite-problems"
+QUEUE = "guardduty-invite-problems-q"
+
+
+def control(endpoint, method, path, body=None):
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(endpoint.rstrip("/") + path, data=data, method=method,
+                                     headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return json.load(response)
+
+
+def seed(args, client):
+    detectors = {}
+    for region in [r.strip() for r in args.detector_regions.split(",") if r.strip()]:
+        guardduty = client("guardduty", region)
+        existing = guardduty.list_detectors()["DetectorIds"]
+        detectors[region] = existing[0] if existing else guardduty.create_detector(Enable=True)["DetectorId"]
+    for spec in args.account:
+        account_id, email, name = (spec.split(":", 2) + ["", ""])[:3]
+        control(args.endpoint, "POST", "/_emulator/organizations/accounts",
+                {"accountId": account_id, "email": email, "name": name or account_id})
+    if args.foreign:
+        control(args.endpoint, "POST", "/_emulator/guardduty/foreign-accounts", {"accountIds": args.foreign})
+    sns, sqs = client("sns", args.region), client("sqs", args.region)
+    topic_arn = sns.create_topic(Name=TOPIC)["TopicArn"]
+    queue_url = sqs.create_queue(QueueName=QUEUE)["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    subscribed = any(s["Endpoint"] == queue_arn for s in sns.list_subscriptions_by_topic(TopicArn=topic_arn)["Subscriptions"])
+    if not subscribed:
+        sns.subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=queue_arn)
+    print(json.dumps({"topicArn": topic_arn, "queueUrl": queue_url, "detectors": detectors}))
+
+
+def receive(args, client):
+    sqs = client("sqs", args.region)
+    wait = args.wait
+    while True:
+        messages = sqs.receive_message(QueueUrl=args.queue_url, MaxNumberOfMessages=10,
+                                       WaitTimeSeconds=wait, MessageAttributeNames=["All"]).get("Messages", [])
+        if not messages:
+            return
+        wait = 0  # the first receive waits; afterwards take only what is already there
+        for message in messages:
+            envelope = json.loads(message["Body"])
+            try:
+                body = json.loads(envelope.get("Message", ""))
+            except ValueError:
+                body = envelope.get("Message")
+            print(f"Subject: {envelope.get('Subject')}")
+            print(f"MessageAttributes: {json.dumps(envelope.get('MessageAttributes', {}), sort_keys=True)}")
+            print("Message: " + json.dumps(body, indent=2, sort_keys=True))
+            sqs.delete_message(QueueUrl=args.queue_url, ReceiptHandle=message["ReceiptHandle"])
+
+
+def calls(args, client):
+    log = control(args.endpoint, "GET", "/_emulator/calls")["calls"]
+    for (operation, region), n in sorted(Counter((c["operation"], c["region"]) for c in log).items()):
+        print(f"{n:5d}  {operation:32s} {region}")
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--endpoint", default=os.environ.get("AWS_ENDPOINT_URL"))
+    commands = parser.add_subparsers(dest="command", required=True)
+    p = commands.add_parser("seed", help="detectors, organization accounts, topic and queue")
+    p.add_argument("--region", default="us-east-1", help="region of the topic and queue")
+    p.add_argument("--detector-regions", default=None, help="comma-separated; default --region")
+    p.add_argument("--account", action="append", default=[], metavar="ID:EMAIL:NAME")
+    p.add_argument("--foreign", action="append", default=[], metavar="ID")
+    p = commands.add_parser("receive", help="print and delete the queue's SNS messages")
+    p.add_argument("--queue-url", required=True)
+    p.add_argument("--region", default="us-east-1")
+    p.add_argument("--wait", type=int, default=2, help="seconds the first receive waits")
+    commands.add_parser("calls", help="count the emulator's calls per operation and region")
+    args = parser.parse_args(argv)
+    if not args.endpoint:
+        parser.error("no endpoint: pass --endpoint or set AWS_ENDPOINT_URL")
+    if getattr(args, "detector_regions", "") is None:
+        args.detector_regions = args.region
+
+    session = boto3.session.Session(
+        aws_access_key_id=os.environ.get("AWS_ACCESS_KEY_ID", "testing"),
+        aws_secret_access_key=os.environ.get("AWS_SECRET_ACCESS_KEY", "testing"),
+        aws_session_token=os.environ.get("AWS_SESSION_TOKEN"))
+
+    def client(service, region):
+        return session.client(service, region_name=region, endpoint_url=args.endpoint)
+
+    {"seed": seed, "receive": receive, "calls": calls}[args.command](args, client)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
