@@ -40,6 +40,11 @@ pub const MAX_ATTEMPTS: u32 = 4;
 /// retry and timeout policy above: throttling, 5xx and connection errors are retried with
 /// exponential backoff, validation errors are not.
 pub async fn load_sdk_config() -> SdkConfig {
+    sdk_config_loader().load().await
+}
+
+/// The loader behind [`load_sdk_config`], for callers (tests) that set more on it.
+pub fn sdk_config_loader() -> aws_config::ConfigLoader {
     aws_config::defaults(BehaviorVersion::latest())
         .retry_config(
             RetryConfig::standard()
@@ -55,8 +60,6 @@ pub async fn load_sdk_config() -> SdkConfig {
                 .operation_timeout(OPERATION_TIMEOUT)
                 .build(),
         )
-        .load()
-        .await
 }
 
 /// An account GuardDuty did not process, with its `result` text verbatim.

@@ -1,0 +1,256 @@
+//! Test support: the loopback AWS emulator (testsupport/emulator.py: real moto plus the
+//! GuardDuty member API), seeding, the real binary through `invoke`, and SNS messages read
+//! back from an SQS queue subscribed to the topic.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, Command, Output, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use serde_json::{json, Value};
+
+pub const ADMIN_ACCOUNT: &str = "123456789012";
+
+pub fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+pub fn python() -> PathBuf {
+    let p = std::env::var_os("GUARDDUTY_INVITE_PYTHON").map(PathBuf::from).unwrap_or_else(|| repo().join(".venv/bin/python"));
+    assert!(p.exists(), "no Python at {} — run scripts/setup-venv (scripts/test does it)", p.display());
+    p
+}
+
+pub struct Emulator {
+    child: Child,
+    // Held open: the emulator exits when its stdin closes, so it never outlives the tests.
+    _stdin: ChildStdin,
+    pub endpoint: String,
+}
+
+impl Drop for Emulator {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Seeded {
+    pub topic_arn: String,
+    pub queue_url: String,
+    pub detectors: Value,
+}
+
+impl Seeded {
+    pub fn detector(&self, region: &str) -> String {
+        self.detectors[region].as_str().unwrap_or_else(|| panic!("no detector seeded in {region}")).to_owned()
+    }
+}
+
+impl Emulator {
+    pub fn start() -> Self {
+        let mut child = Command::new(python())
+            .arg(repo().join("testsupport/emulator.py"))
+            .args(["--port", "0"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start the emulator");
+        let stdin = child.stdin.take().expect("stdin");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().expect("stdout")).read_line(&mut line).expect("READY line");
+        let endpoint = line.trim().strip_prefix("READY ").unwrap_or_else(|| panic!("emulator said {line:?}")).to_owned();
+        Self { child, _stdin: stdin, endpoint }
+    }
+
+    /// A plain HTTP/1.1 request to the control API.
+    pub fn control(&self, method: &str, path: &str, body: Option<Value>) -> Value {
+        let addr = self.endpoint.trim_start_matches("http://");
+        let mut stream = TcpStream::connect(addr).expect("connect to emulator");
+        stream.set_read_timeout(Some(Duration::from_secs(30))).ok();
+        let body = body.map(|b| b.to_string()).unwrap_or_default();
+        write!(
+            stream,
+            "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        )
+        .expect("send");
+        let mut raw = String::new();
+        stream.read_to_string(&mut raw).expect("read");
+        let (head, payload) = raw.split_once("\r\n\r\n").unwrap_or((&raw, ""));
+        assert!(head.contains(" 200 "), "{method} {path}: {head}\n{payload}");
+        serde_json::from_str(payload).unwrap_or(Value::Null)
+    }
+
+    pub fn seed(&self, detector_regions: &[&str], accounts: &[(&str, &str, &str)], foreign: &[&str]) -> Seeded {
+        let mut cmd = Command::new(python());
+        cmd.arg(repo().join("testsupport/emuctl.py"))
+            .args(["--endpoint", &self.endpoint, "seed", "--region", "us-east-1", "--detector-regions"])
+            .arg(if detector_regions.is_empty() { "".to_string() } else { detector_regions.join(",") });
+        for (id, email, name) in accounts {
+            cmd.args(["--account", &format!("{id}:{email}:{name}")]);
+        }
+        for id in foreign {
+            cmd.args(["--foreign", id]);
+        }
+        let out = cmd.output().expect("run emuctl seed");
+        assert!(out.status.success(), "seed failed: {}", String::from_utf8_lossy(&out.stderr));
+        let v: Value = serde_json::from_slice(&out.stdout).expect("seed output");
+        self.clear_calls();
+        Seeded {
+            topic_arn: v["topicArn"].as_str().unwrap_or_default().to_owned(),
+            queue_url: v["queueUrl"].as_str().unwrap_or_default().to_owned(),
+            detectors: v["detectors"].clone(),
+        }
+    }
+
+    pub fn calls(&self) -> Vec<Value> {
+        self.control("GET", "/_emulator/calls", None)["calls"].as_array().cloned().unwrap_or_default()
+    }
+
+    pub fn clear_calls(&self) {
+        self.control("DELETE", "/_emulator/calls", None);
+    }
+
+    /// Calls of one operation (optionally in one region).
+    pub fn calls_of(&self, operation: &str, region: Option<&str>) -> Vec<Value> {
+        self.calls()
+            .into_iter()
+            .filter(|c| c["operation"] == operation && region.is_none_or(|r| c["region"] == r))
+            .collect()
+    }
+
+    pub fn fault(&self, rule: Value) {
+        self.control("POST", "/_emulator/faults", Some(rule));
+    }
+
+    pub fn clear_faults(&self) {
+        self.control("DELETE", "/_emulator/faults", None);
+    }
+
+    pub fn mark_organization_accounts(&self, ids: &[&str]) {
+        self.control("POST", "/_emulator/guardduty/organization-accounts", Some(json!({ "accountIds": ids })));
+    }
+
+    pub fn set_member_status(&self, region: &str, detector: &str, account: &str, status: &str) {
+        self.control(
+            "POST",
+            "/_emulator/guardduty/member-status",
+            Some(json!({"region": region, "detectorId": detector, "accountId": account, "relationshipStatus": status, "email": format!("{account}@example.com")})),
+        );
+    }
+
+    /// The emulator's record of one member, or Null.
+    pub fn member(&self, region: &str, detector: &str, account: &str) -> Value {
+        self.control("GET", "/_emulator/guardduty/members", None)["members"][region][detector][account].clone()
+    }
+
+    /// The environment `invoke` needs to reach this emulator.
+    pub fn env(&self, seeded: &Seeded, regions: &[&str]) -> Vec<(String, String)> {
+        [
+            ("AWS_ENDPOINT_URL", self.endpoint.as_str()),
+            ("AWS_ACCESS_KEY_ID", "testing"),
+            ("AWS_SECRET_ACCESS_KEY", "testing"),
+            ("AWS_REGION", "us-east-1"),
+            ("AWS_EC2_METADATA_DISABLED", "true"),
+            ("SNS_TOPIC_ARN", seeded.topic_arn.as_str()),
+            ("GUARDDUTY_REGIONS", &regions.join(",")),
+        ]
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+    }
+
+    /// SNS messages delivered to the subscribed queue: the SNS envelopes, deleted on receipt.
+    pub async fn received_sns(&self, queue_url: &str) -> Vec<Value> {
+        let sqs = aws_sdk_sqs::Client::from_conf(
+            aws_sdk_sqs::Config::builder()
+                .behavior_version(aws_sdk_sqs::config::BehaviorVersion::latest())
+                .region(aws_sdk_sqs::config::Region::new("us-east-1"))
+                .endpoint_url(&self.endpoint)
+                .credentials_provider(aws_sdk_sqs::config::Credentials::new("testing", "testing", None, None, "tests"))
+                .build(),
+        );
+        let mut out = Vec::new();
+        loop {
+            let got = sqs.receive_message().queue_url(queue_url).max_number_of_messages(10).wait_time_seconds(0).send().await.expect("ReceiveMessage");
+            let messages = got.messages();
+            if messages.is_empty() {
+                return out;
+            }
+            for m in messages {
+                out.push(serde_json::from_str(m.body().unwrap_or_default()).expect("SNS envelope"));
+                if let Some(h) = m.receipt_handle() {
+                    sqs.delete_message().queue_url(queue_url).receipt_handle(h).send().await.expect("DeleteMessage");
+                }
+            }
+        }
+    }
+}
+
+/// The real binary, through `invoke`, with exactly the given environment (plus PATH).
+pub fn invoke(env: &[(String, String)], files: &[&Path]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_guardduty-invite"))
+        .arg("invoke")
+        .args(files)
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        .stdin(Stdio::null())
+        .output()
+        .expect("run guardduty-invite")
+}
+
+/// The JSON lines `invoke` printed on stdout.
+pub fn responses(out: &Output) -> Vec<Value> {
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("stdout line {l:?}: {e}")))
+        .collect()
+}
+
+pub fn sample(name: &str) -> PathBuf {
+    repo().join("events").join(name)
+}
+
+pub fn sample_json(name: &str) -> Value {
+    serde_json::from_str(&std::fs::read_to_string(sample(name)).expect("sample")).expect("sample JSON")
+}
+
+/// Writes an event to a fresh temporary file.
+pub fn event_file(contents: &str) -> PathBuf {
+    static N: AtomicUsize = AtomicUsize::new(0);
+    let dir = std::env::temp_dir().join(format!("guardduty-invite-tests-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let path = dir.join(format!("event-{}.json", N.fetch_add(1, Ordering::SeqCst)));
+    std::fs::write(&path, contents).expect("write event");
+    path
+}
+
+pub fn manual_request(id: &str, accounts: Value) -> String {
+    json!({
+        "version": "0", "id": id, "detail-type": "GuardDuty Invite Request", "source": "tests",
+        "account": ADMIN_ACCOUNT, "time": "2026-11-26T09:00:00Z", "region": "us-east-1", "resources": [],
+        "detail": {"accounts": accounts}
+    })
+    .to_string()
+}
+
+/// The outcome for an account in a region in a response.
+pub fn outcome<'a>(response: &'a Value, account: &str, region: &str) -> &'a Value {
+    response["accounts"]
+        .as_array()
+        .and_then(|a| a.iter().find(|x| x["accountId"] == account))
+        .and_then(|a| a["regions"].as_array())
+        .and_then(|r| r.iter().find(|x| x["region"] == region))
+        .unwrap_or_else(|| panic!("no outcome for {account} in {region}: {response}"))
+}
+
+pub fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
