@@ -1,0 +1,214 @@
+//! Fault injection over loopback, issue 5: bounded retries and time, nothing lost.
+
+mod support;
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use aws_sdk_guardduty::config::{Credentials, Region};
+use guardduty_invite::aws::{sdk_config_loader, Aws};
+use guardduty_invite::config::Config;
+use guardduty_invite::error::HandlerError;
+use guardduty_invite::handler::App;
+use serde_json::{json, Value};
+use support::*;
+
+const NEW: (&str, &str, &str) = ("111122223333", "new.account@example.com", "Payments");
+
+fn env_for(emu: &Emulator, seeded: &Seeded) -> Vec<(String, String)> {
+    emu.env(seeded, &["us-east-1"])
+}
+
+fn created() -> std::path::PathBuf {
+    sample("organizations-create-account-result-succeeded.json")
+}
+
+fn error_of(out: &std::process::Output) -> (String, String) {
+    let r = &responses(out)[0];
+    (r["errorType"].as_str().unwrap_or_default().to_owned(), r["errorMessage"].as_str().unwrap_or_default().to_owned())
+}
+
+#[test]
+fn guardduty_500_twice_then_success_invites() {
+    let emu = Emulator::start();
+    let seeded = emu.seed(&["us-east-1"], &[NEW], &[]);
+    emu.fault(json!({"operation": "CreateMembers", "kind": "error500", "times": 2}));
+    let out = invoke(&env_for(&emu, &seeded), &[&created()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(outcome(&responses(&out)[0], "111122223333", "us-east-1")["outcome"], "invited");
+    assert_eq!(emu.calls_of("CreateMembers", None).len(), 3, "two 500s, then the retry that works");
+}
+
+#[test]
+fn throttling_twice_then_success_invites_once() {
+    let emu = Emulator::start();
+    let seeded = emu.seed(&["us-east-1"], &[NEW], &[]);
+    emu.fault(json!({"operation": "InviteMembers", "kind": "throttle", "times": 2}));
+    let out = invoke(&env_for(&emu, &seeded), &[&created()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(emu.calls_of("InviteMembers", None).len(), 3);
+    assert_eq!(emu.member("us-east-1", &seeded.detector("us-east-1"), "111122223333")["invitations"], 1);
+}
+
+#[tokio::test]
+async fn sns_failing_throughout_fails_the_invocation_and_the_replay_publishes_once() {
+    let emu = Emulator::start();
+    let seeded = emu.seed(&["us-east-1"], &[], &["444455556666"]);
+    let event = sample("manual-invite-foreign-account.json");
+    emu.fault(json!({"operation": "Publish", "kind": "error500"}));
+    let out = invoke(&env_for(&emu, &seeded), &[&event]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let (error_type, message) = error_of(&out);
+    assert_eq!(error_type, "SNS.Publish.Transient");
+    assert!(message.contains("444455556666"), "the failed invocation carries the problem: {message}");
+    assert!(emu.received_sns(&seeded.queue_url).await.is_empty());
+
+    emu.clear_faults();
+    let replay = invoke(&env_for(&emu, &seeded), &[&event]);
+    assert!(replay.status.success(), "{}", stderr(&replay));
+    assert_eq!(emu.received_sns(&seeded.queue_url).await.len(), 1, "published exactly once");
+}
+
+#[test]
+fn hung_guardduty_call_fails_the_invocation_well_within_a_minute_and_the_replay_completes() {
+    let emu = Emulator::start();
+    let seeded = emu.seed(&["us-east-1"], &[NEW], &[]);
+    emu.fault(json!({"operation": "InviteMembers", "kind": "hang"}));
+    let started = Instant::now();
+    let out = invoke(&env_for(&emu, &seeded), &[&created()]);
+    let took = started.elapsed();
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(took < Duration::from_secs(40), "took {took:?}");
+    let (error_type, _) = error_of(&out);
+    assert_eq!(error_type, "GuardDuty.InviteMembers.Transient");
+
+    emu.clear_faults();
+    let replay = invoke(&env_for(&emu, &seeded), &[&created()]);
+    assert!(replay.status.success(), "{}", stderr(&replay));
+    let member = emu.member("us-east-1", &seeded.detector("us-east-1"), "111122223333");
+    assert_eq!(member["invitations"], 1, "{member}");
+}
+
+#[test]
+fn list_detectors_down_fails_the_invocation_naming_the_operation() {
+    let emu = Emulator::start();
+    let seeded = emu.seed(&["us-east-1"], &[NEW], &[]);
+    emu.fault(json!({"operation": "ListDetectors", "kind": "error500"}));
+    let out = invoke(&env_for(&emu, &seeded), &[&created()]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(error_of(&out).0, "GuardDuty.ListDetectors.Transient");
+    let attempts = emu.calls_of("ListDetectors", None).len();
+    assert_eq!(attempts, guardduty_invite::aws::MAX_ATTEMPTS as usize, "bounded retries");
+    assert!(emu.calls_of("CreateMembers", None).is_empty());
+}
+
+#[tokio::test]
+async fn a_failing_region_fails_the_invocation_and_the_retry_finishes_without_reinviting() {
+    let emu = Emulator::start();
+    let regions = ["us-east-1", "eu-west-1"];
+    let seeded = emu.seed(&regions, &[NEW], &[]);
+    emu.fault(json!({"operation": "InviteMembers", "kind": "error500", "region": "eu-west-1"}));
+    let out = invoke(&emu.env(&seeded, &regions), &[&created()]);
+    assert_eq!(out.status.code(), Some(1), "partial progress is not success");
+    assert_eq!(error_of(&out).0, "GuardDuty.InviteMembers.Transient");
+    assert!(error_of(&out).1.contains("eu-west-1"));
+
+    emu.clear_faults();
+    let replay = invoke(&emu.env(&seeded, &regions), &[&created()]);
+    assert!(replay.status.success(), "{}", stderr(&replay));
+    let r = &responses(&replay)[0];
+    assert_eq!(outcome(r, "111122223333", "us-east-1")["outcome"], "already_invited");
+    assert_eq!(outcome(r, "111122223333", "eu-west-1")["outcome"], "invited");
+    assert_eq!(emu.calls_of("InviteMembers", Some("us-east-1")).len(), 1);
+    assert!(emu.received_sns(&seeded.queue_url).await.is_empty());
+}
+
+async fn in_process_app(emu: &Emulator, seeded: &Seeded, regions: &[&str]) -> App {
+    let sdk = sdk_config_loader()
+        .endpoint_url(&emu.endpoint)
+        .region(Region::new("us-east-1"))
+        .credentials_provider(Credentials::new("testing", "testing", None, None, "tests"))
+        .load()
+        .await;
+    let vars: HashMap<&str, String> =
+        [("SNS_TOPIC_ARN", seeded.topic_arn.clone()), ("GUARDDUTY_REGIONS", regions.join(","))].into_iter().collect();
+    let config = Config::from_lookup(|k| vars.get(k).cloned()).expect("config");
+    let aws = Aws::new(&sdk, &config.regions);
+    App::new(config, aws)
+}
+
+#[tokio::test]
+async fn the_handler_reports_its_own_timeout_before_the_lambda_deadline() {
+    let emu = Emulator::start();
+    let seeded = emu.seed(&["us-east-1"], &[NEW], &[]);
+    let app = in_process_app(&emu, &seeded, &["us-east-1"]).await;
+    emu.fault(json!({"operation": "CreateMembers", "kind": "hang"}));
+    let event: Value = sample_json("organizations-create-account-result-succeeded.json");
+    let deadline = Instant::now() + Duration::from_secs(4);
+    let result = app.handle(event, deadline).await;
+    assert!(Instant::now() < deadline, "must answer before the deadline");
+    match result {
+        Err(e @ HandlerError::Timeout { .. }) => assert_eq!(e.error_type(), "Timeout"),
+        other => panic!("expected a timeout, got {other:?}"),
+    }
+    emu.clear_faults();
+}
+
+/// A few hundred invocations at once with throttling injected: every account ends invited
+/// or reported on SNS, none lost, none doubled. Failed invocations are retried, as Lambda's
+/// asynchronous invocation does (twice).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hundreds_of_concurrent_invocations_under_throttling_lose_and_double_nothing() {
+    const INVOCATIONS: usize = 300;
+    let emu = Emulator::start();
+    let regions = ["us-east-1", "eu-west-1"];
+    let foreign: Vec<String> = (0..INVOCATIONS).filter(|i| i % 10 == 0).map(|i| format!("{:012}", 600_000_000_000u64 + i as u64)).collect();
+    let foreign_refs: Vec<&str> = foreign.iter().map(String::as_str).collect();
+    let seeded = emu.seed(&regions, &[], &foreign_refs);
+    let app = in_process_app(&emu, &seeded, &regions).await;
+    emu.fault(json!({"operation": "*", "kind": "throttle", "times": 60, "service": "guardduty"}));
+    emu.fault(json!({"operation": "Publish", "kind": "throttle", "times": 5}));
+
+    let events: Vec<(String, Value)> = (0..INVOCATIONS)
+        .map(|i| {
+            let id = format!("{:012}", 600_000_000_000u64 + i as u64);
+            let event = manual_request(&format!("load-{i}"), json!([{"accountId": id, "email": format!("root+{i}@example.com")}]));
+            (id, serde_json::from_str(&event).expect("event"))
+        })
+        .collect();
+    let mut pending: Vec<&(String, Value)> = events.iter().collect();
+    for _attempt in 0..3 {
+        let results = futures::future::join_all(
+            pending.iter().map(|(_, e)| app.handle(e.clone(), Instant::now() + Duration::from_secs(60))),
+        )
+        .await;
+        pending = pending.into_iter().zip(results).filter(|(_, r)| r.is_err()).map(|(e, _)| e).collect();
+        if pending.is_empty() {
+            break;
+        }
+    }
+    assert!(pending.is_empty(), "{} invocations still failing after Lambda's retries", pending.len());
+
+    let messages = emu.received_sns(&seeded.queue_url).await;
+    let mut reported: HashMap<String, usize> = HashMap::new();
+    for m in &messages {
+        let body: Value = serde_json::from_str(m["Message"].as_str().unwrap_or_default()).expect("body");
+        for p in body["problems"].as_array().into_iter().flatten() {
+            *reported.entry(p["accountId"].as_str().unwrap_or_default().to_owned()).or_default() += 1;
+        }
+    }
+    for (id, _) in &events {
+        if foreign.contains(id) {
+            assert_eq!(reported.get(id), Some(&regions.len()), "{id}: reported once per region, in one message");
+        } else {
+            assert!(!reported.contains_key(id), "{id} wrongly reported");
+            for region in regions {
+                let m = emu.member(region, &seeded.detector(region), id);
+                assert_eq!(m["invitations"], 1, "{id} in {region}: {m}");
+            }
+        }
+    }
+    assert_eq!(messages.len(), foreign.len(), "one message per invocation with problems, none doubled");
+    let throttled = emu.calls().iter().filter(|c| c["fault"].is_string()).count();
+    assert!(throttled >= 60, "the faults were injected ({throttled})");
+}
