@@ -242,7 +242,18 @@ impl Aws {
                 name: out.account().and_then(|a| a.name()).map(str::to_owned),
             })),
             Err(SdkError::ServiceError(se)) if matches!(se.err(), DescribeAccountError::AccountNotFoundException(_)) => Ok(None),
-            Err(e) => Err(aws_error(Service::Organizations, "DescribeAccount", None, &e)),
+            Err(e) => {
+                let mut err = aws_error(Service::Organizations, "DescribeAccount", None, &e);
+                // Modeled, so recognised by type as well as by code: the role is not allowed
+                // to read the organization (not the management or a delegated account).
+                if matches!(
+                    e.as_service_error(),
+                    Some(DescribeAccountError::AccessDeniedException(_) | DescribeAccountError::AwsOrganizationsNotInUseException(_))
+                ) {
+                    err.kind = FailureKind::AccessDenied;
+                }
+                Err(err)
+            }
         }
     }
 

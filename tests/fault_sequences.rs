@@ -1,0 +1,190 @@
+//! Precise fault sequences with aws-smithy-mocks: which failures are retried, how often, and
+//! which Lambda error type each one maps to.
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use aws_sdk_guardduty::operation::create_members::{CreateMembersError, CreateMembersOutput};
+use aws_sdk_guardduty::operation::get_members::GetMembersOutput;
+use aws_sdk_guardduty::operation::invite_members::InviteMembersOutput;
+use aws_sdk_guardduty::operation::list_detectors::ListDetectorsOutput;
+use aws_sdk_guardduty::types::error::BadRequestException;
+use aws_sdk_guardduty::types::Member;
+use aws_sdk_organizations::operation::describe_account::{DescribeAccountError, DescribeAccountOutput};
+use aws_sdk_organizations::types::error::AccessDeniedException;
+use aws_sdk_organizations::types::Account;
+use aws_sdk_sns::operation::publish::PublishOutput;
+use aws_smithy_mocks::{mock, mock_client, Rule, RuleMode};
+use guardduty_invite::aws::{Aws, MAX_ATTEMPTS};
+use guardduty_invite::config::Config;
+use guardduty_invite::error::HandlerError;
+use guardduty_invite::handler::App;
+use serde_json::{json, Value};
+
+const TOPIC: &str = "arn:aws:sns:us-east-1:123456789012:problems";
+const REGION: &str = "us-east-1";
+
+fn retry() -> aws_sdk_guardduty::config::retry::RetryConfig {
+    // The production policy with a short backoff, so the tests take milliseconds.
+    aws_sdk_guardduty::config::retry::RetryConfig::standard()
+        .with_max_attempts(MAX_ATTEMPTS)
+        .with_initial_backoff(Duration::from_millis(1))
+}
+
+fn list_detectors() -> Rule {
+    mock!(aws_sdk_guardduty::Client::list_detectors)
+        .then_output(|| ListDetectorsOutput::builder().detector_ids("det-1").build())
+}
+
+fn create_members_ok() -> Rule {
+    mock!(aws_sdk_guardduty::Client::create_members).then_output(|| CreateMembersOutput::builder().build())
+}
+
+fn get_members_created() -> Rule {
+    mock!(aws_sdk_guardduty::Client::get_members).then_output(|| {
+        GetMembersOutput::builder()
+            .members(Member::builder().account_id("111122223333").relationship_status("Created").build())
+            .build()
+    })
+}
+
+fn invite_ok() -> Rule {
+    mock!(aws_sdk_guardduty::Client::invite_members).then_output(|| InviteMembersOutput::builder().build())
+}
+
+fn describe_ok() -> Rule {
+    mock!(aws_sdk_organizations::Client::describe_account).then_output(|| {
+        DescribeAccountOutput::builder()
+            .account(Account::builder().id("111122223333").email("new.account@example.com").name("Payments").build())
+            .build()
+    })
+}
+
+fn publish_ok() -> Rule {
+    mock!(aws_sdk_sns::Client::publish).then_output(|| PublishOutput::builder().message_id("m-1").build())
+}
+
+fn app(guardduty: &[&Rule], organizations: &[&Rule], sns: &[&Rule]) -> App {
+    let gd = mock_client!(aws_sdk_guardduty, RuleMode::MatchAny, guardduty, |b| b.retry_config(retry()));
+    let org = mock_client!(aws_sdk_organizations, RuleMode::MatchAny, organizations, |b| b.retry_config(retry()));
+    let sns = mock_client!(aws_sdk_sns, RuleMode::MatchAny, sns, |b| b.retry_config(retry()));
+    let vars: HashMap<&str, &str> = [("SNS_TOPIC_ARN", TOPIC), ("GUARDDUTY_REGIONS", REGION)].into_iter().collect();
+    let config = Config::from_lookup(|k| vars.get(k).map(|v| v.to_string())).expect("config");
+    App::new(config, Aws::from_clients(HashMap::from([(REGION.to_owned(), gd)]), org, sns))
+}
+
+fn created_event() -> Value {
+    let path = format!("{}/events/organizations-create-account-result-succeeded.json", env!("CARGO_MANIFEST_DIR"));
+    serde_json::from_str(&std::fs::read_to_string(path).expect("sample")).expect("json")
+}
+
+fn deadline() -> Instant {
+    Instant::now() + Duration::from_secs(30)
+}
+
+#[tokio::test]
+async fn service_unavailable_twice_then_success_invites_after_three_attempts() {
+    let invite = mock!(aws_sdk_guardduty::Client::invite_members)
+        .sequence()
+        .http_status(503, None)
+        .times(2)
+        .output(|| InviteMembersOutput::builder().build())
+        .build();
+    let app = app(&[&list_detectors(), &create_members_ok(), &get_members_created(), &invite], &[&describe_ok()], &[]);
+    let response = app.handle(created_event(), deadline()).await.expect("invited after retries");
+    assert_eq!(response.accounts[0].regions[0].outcome, "invited");
+    assert_eq!(invite.num_calls(), 3);
+}
+
+#[tokio::test]
+async fn validation_error_is_not_retried_and_fails_as_rejected() {
+    let create = mock!(aws_sdk_guardduty::Client::create_members)
+        .then_error(|| CreateMembersError::BadRequestException(BadRequestException::builder().message("The request is rejected because an invalid or out-of-range value is specified as an input parameter.").build()));
+    let invite = invite_ok();
+    let app = app(&[&list_detectors(), &create, &get_members_created(), &invite], &[&describe_ok()], &[]);
+    let err = app.handle(created_event(), deadline()).await.expect_err("must fail");
+    assert_eq!(err.error_type(), "GuardDuty.CreateMembers.Rejected");
+    assert!(err.to_string().contains("out-of-range"), "{err}");
+    assert_eq!(create.num_calls(), 1, "a 400 is not retried");
+    assert_eq!(invite.num_calls(), 0);
+}
+
+#[tokio::test]
+async fn access_denied_on_describe_account_fails_before_any_guardduty_call() {
+    let describe = mock!(aws_sdk_organizations::Client::describe_account).then_error(|| {
+        DescribeAccountError::AccessDeniedException(AccessDeniedException::builder().message("not the management account").build())
+    });
+    let detectors = list_detectors();
+    let create = create_members_ok();
+    let app = app(&[&detectors, &create], &[&describe], &[]);
+    let err = app.handle(created_event(), deadline()).await.expect_err("must fail");
+    assert_eq!(err.error_type(), "Organizations.DescribeAccount.AccessDenied");
+    assert_eq!(describe.num_calls(), 1);
+    assert_eq!(create.num_calls(), 0);
+}
+
+#[tokio::test]
+async fn internal_errors_beyond_the_retry_budget_fail_as_transient() {
+    let detectors = mock!(aws_sdk_guardduty::Client::list_detectors).sequence().http_status(500, None).repeatedly().build();
+    let app = app(&[&detectors], &[&describe_ok()], &[]);
+    let err = app.handle(created_event(), deadline()).await.expect_err("must fail");
+    assert_eq!(err.error_type(), "GuardDuty.ListDetectors.Transient");
+    assert_eq!(detectors.num_calls(), MAX_ATTEMPTS as usize);
+    assert!(matches!(err, HandlerError::Incomplete { .. }));
+}
+
+#[tokio::test]
+async fn throttled_publish_is_retried_then_fails_the_invocation_with_the_problem_in_the_error() {
+    let throttled = r#"<ErrorResponse><Error><Type>Sender</Type><Code>Throttling</Code><Message>Rate exceeded</Message></Error><RequestId>r</RequestId></ErrorResponse>"#;
+    let publish = mock!(aws_sdk_sns::Client::publish).sequence().http_status(400, Some(throttled.to_owned())).repeatedly().build();
+    let create = mock!(aws_sdk_guardduty::Client::create_members).then_output(|| {
+        CreateMembersOutput::builder()
+            .unprocessed_accounts(
+                aws_sdk_guardduty::types::UnprocessedAccount::builder()
+                    .account_id("111122223333")
+                    .result("The request is rejected because the given account ID is already an associated member of another master account.")
+                    .build(),
+            )
+            .build()
+    });
+    let app = app(&[&list_detectors(), &create], &[&describe_ok()], &[&publish]);
+    let err = app.handle(created_event(), deadline()).await.expect_err("must fail");
+    assert_eq!(err.error_type(), "SNS.Publish.Transient");
+    assert!(err.to_string().contains("another master account"), "{err}");
+    assert_eq!(publish.num_calls(), MAX_ATTEMPTS as usize);
+}
+
+#[tokio::test]
+async fn an_empty_first_page_of_detectors_is_not_taken_for_no_detector() {
+    let detectors = mock!(aws_sdk_guardduty::Client::list_detectors)
+        .sequence()
+        .output(|| ListDetectorsOutput::builder().set_detector_ids(Some(vec![])).next_token("page-2").build())
+        .output(|| ListDetectorsOutput::builder().detector_ids("det-1").build())
+        .build();
+    let app = app(&[&detectors, &create_members_ok(), &get_members_created(), &invite_ok()], &[&describe_ok()], &[&publish_ok()]);
+    let response = app.handle(created_event(), deadline()).await.expect("invited");
+    assert_eq!(response.accounts[0].regions[0].detector_id.as_deref(), Some("det-1"));
+    assert_eq!(detectors.num_calls(), 2);
+}
+
+#[tokio::test]
+async fn the_detector_is_looked_up_once_per_process() {
+    let detectors = list_detectors();
+    let app = app(&[&detectors, &create_members_ok(), &get_members_created(), &invite_ok()], &[&describe_ok()], &[]);
+    for _ in 0..3 {
+        app.handle(created_event(), deadline()).await.expect("ok");
+    }
+    assert_eq!(detectors.num_calls(), 1);
+}
+
+#[tokio::test]
+async fn a_skipped_event_makes_no_call() {
+    let detectors = list_detectors();
+    let describe = describe_ok();
+    let app = app(&[&detectors], &[&describe], &[]);
+    let mut event = created_event();
+    event["detail"]["serviceEventDetails"]["createAccountStatus"]["state"] = json!("FAILED");
+    let response = app.handle(event, deadline()).await.expect("skip");
+    assert_eq!(response.status, "skipped");
+    assert_eq!(detectors.num_calls() + describe.num_calls(), 0);
+}
