@@ -18,7 +18,10 @@ impl AccountId {
         if raw.len() == 12 && raw.bytes().all(|b| b.is_ascii_digit()) {
             Ok(Self(raw.to_owned()))
         } else {
-            Err(format!("account id {:?} is not 12 digits", truncate_for_error(raw)))
+            Err(format!(
+                "account id {:?} is not 12 digits",
+                truncate_for_error(raw)
+            ))
         }
     }
 
@@ -43,13 +46,21 @@ impl Email {
     pub fn parse(raw: &str) -> Result<Self, String> {
         let len = raw.chars().count();
         let problem = if !(EMAIL_MIN..=EMAIL_MAX).contains(&len) {
-            Some(format!("is {len} characters long, GuardDuty accepts {EMAIL_MIN} to {EMAIL_MAX}"))
+            Some(format!(
+                "is {len} characters long, GuardDuty accepts {EMAIL_MIN} to {EMAIL_MAX}"
+            ))
         } else if !raw.is_ascii() || raw.chars().any(|c| c.is_ascii_control() || c == ' ') {
             Some("must be 7-bit ASCII without spaces or control characters".to_owned())
         } else {
             match raw.split_once('@') {
-                Some((local, domain)) if !local.is_empty() && !domain.is_empty() && !domain.contains('@') => None,
-                _ => Some("must contain exactly one '@' between a local part and a domain".to_owned()),
+                Some((local, domain))
+                    if !local.is_empty() && !domain.is_empty() && !domain.contains('@') =>
+                {
+                    None
+                }
+                _ => Some(
+                    "must contain exactly one '@' between a local part and a domain".to_owned(),
+                ),
             }
         };
         match problem {
@@ -89,7 +100,8 @@ pub fn mask_email(raw: &str) -> String {
 pub fn mask_emails_in(text: &str) -> String {
     text.split_inclusive(|c: char| c.is_whitespace() || c == '"' || c == '\'' || c == ',')
         .map(|token| {
-            let end = token.trim_end_matches(|c: char| c.is_whitespace() || c == '"' || c == '\'' || c == ',');
+            let end = token
+                .trim_end_matches(|c: char| c.is_whitespace() || c == '"' || c == '\'' || c == ',');
             if end.contains('@') {
                 format!("{}{}", mask_email(end), &token[end.len()..])
             } else {
@@ -136,7 +148,14 @@ mod tests {
     #[test]
     fn account_id_must_be_exactly_twelve_digits() {
         assert!(AccountId::parse("111122223333").is_ok());
-        for bad in ["11112222333", "1111222233334", "11112222333a", "", " 111122223333", "１１１１２２２２３３３３"] {
+        for bad in [
+            "11112222333",
+            "1111222233334",
+            "11112222333a",
+            "",
+            " 111122223333",
+            "１１１１２２２２３３３３",
+        ] {
             assert!(AccountId::parse(bad).is_err(), "{bad:?} accepted");
         }
     }
@@ -145,8 +164,16 @@ mod tests {
     fn email_follows_guardduty_constraints() {
         assert!(Email::parse("a@b.co").is_ok());
         assert!(Email::parse("new.account+gd@example.com").is_ok());
-        for bad in ["a@b.c", "no-at-sign.example.com", "two@@example.com", "a@b@example.com", "@example.com", "user@",
-            "ünicode@example.com", "sp ace@example.com"] {
+        for bad in [
+            "a@b.c",
+            "no-at-sign.example.com",
+            "two@@example.com",
+            "a@b@example.com",
+            "@example.com",
+            "user@",
+            "ünicode@example.com",
+            "sp ace@example.com",
+        ] {
             assert!(Email::parse(bad).is_err(), "{bad:?} accepted");
         }
         let long = format!("{}@example.com", "a".repeat(60));
@@ -155,7 +182,8 @@ mod tests {
 
     #[test]
     fn email_errors_and_debug_never_show_the_address() {
-        let err = Email::parse(&format!("secret.person{}@example.com", "x".repeat(60))).unwrap_err();
+        let err =
+            Email::parse(&format!("secret.person{}@example.com", "x".repeat(60))).unwrap_err();
         assert!(!err.contains("secret.person"), "{err}");
         let email = Email::parse("secret.person@example.com").unwrap();
         assert_eq!(format!("{email:?}"), "s***@example.com");

@@ -97,11 +97,17 @@ impl Aws {
         let guardduty = regions
             .iter()
             .map(|r| {
-                let conf = aws_sdk_guardduty::config::Builder::from(sdk).region(Region::new(r.clone())).build();
+                let conf = aws_sdk_guardduty::config::Builder::from(sdk)
+                    .region(Region::new(r.clone()))
+                    .build();
                 (r.clone(), aws_sdk_guardduty::Client::from_conf(conf))
             })
             .collect();
-        Self::from_clients(guardduty, aws_sdk_organizations::Client::new(sdk), aws_sdk_sns::Client::new(sdk))
+        Self::from_clients(
+            guardduty,
+            aws_sdk_organizations::Client::new(sdk),
+            aws_sdk_sns::Client::new(sdk),
+        )
     }
 
     /// For tests with mocked clients.
@@ -110,11 +116,23 @@ impl Aws {
         organizations: aws_sdk_organizations::Client,
         sns: aws_sdk_sns::Client,
     ) -> Self {
-        let detectors = guardduty.keys().map(|r| (r.clone(), OnceCell::new())).collect();
-        Self { guardduty, detectors, organizations, sns }
+        let detectors = guardduty
+            .keys()
+            .map(|r| (r.clone(), OnceCell::new()))
+            .collect();
+        Self {
+            guardduty,
+            detectors,
+            organizations,
+            sns,
+        }
     }
 
-    fn gd(&self, region: &str, operation: &'static str) -> Result<&aws_sdk_guardduty::Client, AwsError> {
+    fn gd(
+        &self,
+        region: &str,
+        operation: &'static str,
+    ) -> Result<&aws_sdk_guardduty::Client, AwsError> {
         self.guardduty.get(region).ok_or_else(|| AwsError {
             service: Service::GuardDuty,
             operation,
@@ -157,7 +175,8 @@ impl Aws {
         // first page with a token must not read as "no detector".
         let mut pages = client.list_detectors().into_paginator().send();
         while let Some(page) = pages.next().await {
-            let page = page.map_err(|e| aws_error(Service::GuardDuty, "ListDetectors", Some(region), &e))?;
+            let page =
+                page.map_err(|e| aws_error(Service::GuardDuty, "ListDetectors", Some(region), &e))?;
             if let Some(id) = page.detector_ids().first() {
                 return Ok(Some(id.clone()));
             }
@@ -173,7 +192,12 @@ impl Aws {
     ) -> Result<Vec<Unprocessed>, AwsError> {
         let details = accounts
             .iter()
-            .map(|(id, email)| AccountDetail::builder().account_id(id.as_str()).email(email.as_str()).build())
+            .map(|(id, email)| {
+                AccountDetail::builder()
+                    .account_id(id.as_str())
+                    .email(email.as_str())
+                    .build()
+            })
             .collect::<Vec<_>>();
         let out = self
             .gd(region, "CreateMembers")?
@@ -236,19 +260,32 @@ impl Aws {
     /// denied and transient failures are errors.
     pub async fn describe_account(&self, id: &AccountId) -> Result<Option<OrgAccount>, AwsError> {
         use aws_sdk_organizations::operation::describe_account::DescribeAccountError;
-        match self.organizations.describe_account().account_id(id.as_str()).send().await {
+        match self
+            .organizations
+            .describe_account()
+            .account_id(id.as_str())
+            .send()
+            .await
+        {
             Ok(out) => Ok(Some(OrgAccount {
                 email: out.account().and_then(|a| a.email()).map(str::to_owned),
                 name: out.account().and_then(|a| a.name()).map(str::to_owned),
             })),
-            Err(SdkError::ServiceError(se)) if matches!(se.err(), DescribeAccountError::AccountNotFoundException(_)) => Ok(None),
+            Err(SdkError::ServiceError(se))
+                if matches!(se.err(), DescribeAccountError::AccountNotFoundException(_)) =>
+            {
+                Ok(None)
+            }
             Err(e) => {
                 let mut err = aws_error(Service::Organizations, "DescribeAccount", None, &e);
                 // Modeled, so recognised by type as well as by code: the role is not allowed
                 // to read the organization (not the management or a delegated account).
                 if matches!(
                     e.as_service_error(),
-                    Some(DescribeAccountError::AccessDeniedException(_) | DescribeAccountError::AwsOrganizationsNotInUseException(_))
+                    Some(
+                        DescribeAccountError::AccessDeniedException(_)
+                            | DescribeAccountError::AwsOrganizationsNotInUseException(_)
+                    )
                 ) {
                     err.kind = FailureKind::AccessDenied;
                 }
@@ -258,7 +295,12 @@ impl Aws {
     }
 
     pub async fn publish(&self, topic_arn: &str, n: &Notification) -> Result<String, AwsError> {
-        let mut req = self.sns.publish().topic_arn(topic_arn).subject(&n.subject).message(&n.body);
+        let mut req = self
+            .sns
+            .publish()
+            .topic_arn(topic_arn)
+            .subject(&n.subject)
+            .message(&n.body);
         for (name, data_type, value) in &n.attributes {
             let attr = MessageAttributeValue::builder()
                 .data_type(*data_type)
@@ -275,9 +317,14 @@ impl Aws {
             req = req.message_attributes(*name, attr);
         }
         if let Some(fifo) = &n.fifo {
-            req = req.message_group_id(&fifo.group_id).message_deduplication_id(&fifo.deduplication_id);
+            req = req
+                .message_group_id(&fifo.group_id)
+                .message_deduplication_id(&fifo.deduplication_id);
         }
-        let out = req.send().await.map_err(|e| aws_error(Service::Sns, "Publish", None, &e))?;
+        let out = req
+            .send()
+            .await
+            .map_err(|e| aws_error(Service::Sns, "Publish", None, &e))?;
         Ok(out.message_id().unwrap_or_default().to_owned())
     }
 }
@@ -303,7 +350,12 @@ const THROTTLING_CODES: &[&str] = &[
 ];
 
 /// Classifies an SDK error (after the SDK's own retries) and keeps AWS's message.
-pub fn aws_error<E>(service: Service, operation: &'static str, region: Option<&str>, err: &SdkError<E, HttpResponse>) -> AwsError
+pub fn aws_error<E>(
+    service: Service,
+    operation: &'static str,
+    region: Option<&str>,
+    err: &SdkError<E, HttpResponse>,
+) -> AwsError
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
 {
@@ -314,7 +366,8 @@ where
             let code = code.as_deref().unwrap_or_default();
             if status >= 500 || status == 429 || THROTTLING_CODES.contains(&code) {
                 FailureKind::Transient
-            } else if status == 403 || code.contains("AccessDenied") || code == "AuthorizationError" {
+            } else if status == 403 || code.contains("AccessDenied") || code == "AuthorizationError"
+            {
                 FailureKind::AccessDenied
             } else {
                 FailureKind::Rejected
@@ -324,7 +377,10 @@ where
         // Timeouts, dispatch (connection) failures and unreadable responses.
         _ => FailureKind::Transient,
     };
-    let message = err.message().map(str::to_owned).unwrap_or_else(|| DisplayErrorContext(err).to_string());
+    let message = err
+        .message()
+        .map(str::to_owned)
+        .unwrap_or_else(|| DisplayErrorContext(err).to_string());
     AwsError {
         service,
         operation,

@@ -26,7 +26,10 @@ pub struct ConfigError {
 }
 
 fn bad(variable: &'static str, reason: impl Into<String>) -> ConfigError {
-    ConfigError { variable, reason: reason.into() }
+    ConfigError {
+        variable,
+        reason: reason.into(),
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -50,7 +53,12 @@ impl Config {
     pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let set = |name: &str| get(name).filter(|v| !v.trim().is_empty());
 
-        let topic_arn = set(SNS_TOPIC_ARN).ok_or_else(|| bad(SNS_TOPIC_ARN, "is required (the SNS topic ARN for problems)"))?;
+        let topic_arn = set(SNS_TOPIC_ARN).ok_or_else(|| {
+            bad(
+                SNS_TOPIC_ARN,
+                "is required (the SNS topic ARN for problems)",
+            )
+        })?;
         validate_topic_arn(topic_arn.trim()).map_err(|r| bad(SNS_TOPIC_ARN, r))?;
 
         let template = match get(INVITE_MESSAGE_TEMPLATE) {
@@ -62,7 +70,10 @@ impl Config {
         let disable_email_notification = match set(DISABLE_EMAIL_NOTIFICATION) {
             None => false,
             Some(raw) => parse_bool(&raw).ok_or_else(|| {
-                bad(DISABLE_EMAIL_NOTIFICATION, format!("{:?} is not a boolean (use true or false)", raw))
+                bad(
+                    DISABLE_EMAIL_NOTIFICATION,
+                    format!("{:?} is not a boolean (use true or false)", raw),
+                )
             })?,
         };
 
@@ -71,7 +82,10 @@ impl Config {
             Some(raw) => parse_regions(&raw).map_err(|r| bad(GUARDDUTY_REGIONS, r))?,
             None => {
                 let own = own_region.ok_or_else(|| {
-                    bad(GUARDDUTY_REGIONS, "is not set and neither is AWS_REGION, so there is no region to invite in")
+                    bad(
+                        GUARDDUTY_REGIONS,
+                        "is not set and neither is AWS_REGION, so there is no region to invite in",
+                    )
                 })?;
                 parse_regions(&own).map_err(|r| bad("AWS_REGION", r))?
             }
@@ -82,13 +96,22 @@ impl Config {
             Some(raw) => {
                 let r = raw.trim().to_owned();
                 if !regions.contains(&r) {
-                    return Err(bad(INVITATION_EMAIL_REGION, format!("{r:?} is not one of the GuardDuty regions {regions:?}")));
+                    return Err(bad(
+                        INVITATION_EMAIL_REGION,
+                        format!("{r:?} is not one of the GuardDuty regions {regions:?}"),
+                    ));
                 }
                 r
             }
         };
 
-        Ok(Self { topic_arn: topic_arn.trim().to_owned(), template, disable_email_notification, regions, email_region })
+        Ok(Self {
+            topic_arn: topic_arn.trim().to_owned(),
+            template,
+            disable_email_notification,
+            regions,
+            email_region,
+        })
     }
 
     /// Whether InviteMembers in `region` should suppress the invitation email.
@@ -112,7 +135,9 @@ fn parse_regions(raw: &str) -> Result<Vec<String>, String> {
             return Err(format!("{raw:?} has an empty entry; give comma-separated regions such as us-east-1,eu-west-1"));
         }
         if !is_region(part) {
-            return Err(format!("{part:?} is not an AWS region name such as us-east-1"));
+            return Err(format!(
+                "{part:?} is not an AWS region name such as us-east-1"
+            ));
         }
         if !regions.iter().any(|r| r == part) {
             regions.push(part.to_owned());
@@ -125,8 +150,12 @@ fn parse_regions(raw: &str) -> Result<Vec<String>, String> {
 fn is_region(s: &str) -> bool {
     let parts: Vec<&str> = s.split('-').collect();
     parts.len() >= 3
-        && parts[..parts.len() - 1].iter().all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_lowercase()))
-        && parts.last().is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+        && parts[..parts.len() - 1]
+            .iter()
+            .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_lowercase()))
+        && parts
+            .last()
+            .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
 }
 
 /// `arn:<partition>:sns:<region>:<12-digit account>:<name>`.
@@ -144,7 +173,9 @@ fn validate_topic_arn(arn: &str) -> Result<(), String> {
     if ok {
         Ok(())
     } else {
-        Err(format!("{arn:?} is not an SNS topic ARN (arn:aws:sns:REGION:ACCOUNT:NAME)"))
+        Err(format!(
+            "{arn:?} is not an SNS topic ARN (arn:aws:sns:REGION:ACCOUNT:NAME)"
+        ))
     }
 }
 
@@ -156,7 +187,10 @@ mod tests {
     const TOPIC: &str = "arn:aws:sns:us-east-1:123456789012:guardduty-invite-problems";
 
     fn config(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
-        let map: HashMap<String, String> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let map: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         Config::from_lookup(|k| map.get(k).cloned())
     }
 
@@ -178,15 +212,28 @@ mod tests {
 
     #[test]
     fn malformed_topic_arn_is_rejected() {
-        for arn in ["guardduty-invite-problems", "arn:aws:sqs:us-east-1:123456789012:q", "arn:aws:sns:us-east-1:1234:t"] {
-            assert_eq!(config(&[(SNS_TOPIC_ARN, arn), ("AWS_REGION", "us-east-1")]).unwrap_err().variable, SNS_TOPIC_ARN);
+        for arn in [
+            "guardduty-invite-problems",
+            "arn:aws:sqs:us-east-1:123456789012:q",
+            "arn:aws:sns:us-east-1:1234:t",
+        ] {
+            assert_eq!(
+                config(&[(SNS_TOPIC_ARN, arn), ("AWS_REGION", "us-east-1")])
+                    .unwrap_err()
+                    .variable,
+                SNS_TOPIC_ARN
+            );
         }
     }
 
     #[test]
     fn unknown_template_placeholder_is_a_start_up_error() {
-        let err = config(&[(SNS_TOPIC_ARN, TOPIC), ("AWS_REGION", "us-east-1"), (INVITE_MESSAGE_TEMPLATE, "Hi {acount}")])
-            .unwrap_err();
+        let err = config(&[
+            (SNS_TOPIC_ARN, TOPIC),
+            ("AWS_REGION", "us-east-1"),
+            (INVITE_MESSAGE_TEMPLATE, "Hi {acount}"),
+        ])
+        .unwrap_err();
         assert_eq!(err.variable, INVITE_MESSAGE_TEMPLATE);
         assert!(err.reason.contains("{acount}"), "{err}");
     }
@@ -196,37 +243,75 @@ mod tests {
         let base = [(SNS_TOPIC_ARN, TOPIC), ("AWS_REGION", "us-east-1")];
         let err = config(&[base[0], base[1], (DISABLE_EMAIL_NOTIFICATION, "yes")]).unwrap_err();
         assert_eq!(err.variable, DISABLE_EMAIL_NOTIFICATION);
-        assert!(config(&[base[0], base[1], (DISABLE_EMAIL_NOTIFICATION, "TRUE")]).unwrap().disable_email_notification);
+        assert!(
+            config(&[base[0], base[1], (DISABLE_EMAIL_NOTIFICATION, "TRUE")])
+                .unwrap()
+                .disable_email_notification
+        );
     }
 
     #[test]
     fn regions_are_parsed_deduplicated_and_validated() {
-        let c = config(&[(SNS_TOPIC_ARN, TOPIC), (GUARDDUTY_REGIONS, "us-east-1, eu-west-1,us-east-1,us-gov-west-1")]).unwrap();
+        let c = config(&[
+            (SNS_TOPIC_ARN, TOPIC),
+            (
+                GUARDDUTY_REGIONS,
+                "us-east-1, eu-west-1,us-east-1,us-gov-west-1",
+            ),
+        ])
+        .unwrap();
         assert_eq!(c.regions, ["us-east-1", "eu-west-1", "us-gov-west-1"]);
-        for bad_list in ["us-east-1,,eu-west-1", "US-EAST-1", "useast1", "us-east-1;eu-west-1"] {
-            assert_eq!(config(&[(SNS_TOPIC_ARN, TOPIC), (GUARDDUTY_REGIONS, bad_list)]).unwrap_err().variable, GUARDDUTY_REGIONS);
+        for bad_list in [
+            "us-east-1,,eu-west-1",
+            "US-EAST-1",
+            "useast1",
+            "us-east-1;eu-west-1",
+        ] {
+            assert_eq!(
+                config(&[(SNS_TOPIC_ARN, TOPIC), (GUARDDUTY_REGIONS, bad_list)])
+                    .unwrap_err()
+                    .variable,
+                GUARDDUTY_REGIONS
+            );
         }
     }
 
     #[test]
     fn no_region_at_all_is_a_start_up_error() {
-        assert_eq!(config(&[(SNS_TOPIC_ARN, TOPIC)]).unwrap_err().variable, GUARDDUTY_REGIONS);
+        assert_eq!(
+            config(&[(SNS_TOPIC_ARN, TOPIC)]).unwrap_err().variable,
+            GUARDDUTY_REGIONS
+        );
     }
 
     #[test]
     fn invitation_email_goes_out_from_one_region_only() {
-        let c = config(&[(SNS_TOPIC_ARN, TOPIC), (GUARDDUTY_REGIONS, "us-east-1,eu-west-1,ap-south-1"), (INVITATION_EMAIL_REGION, "eu-west-1")])
-            .unwrap();
+        let c = config(&[
+            (SNS_TOPIC_ARN, TOPIC),
+            (GUARDDUTY_REGIONS, "us-east-1,eu-west-1,ap-south-1"),
+            (INVITATION_EMAIL_REGION, "eu-west-1"),
+        ])
+        .unwrap();
         assert!(c.disable_email_in("us-east-1"));
         assert!(!c.disable_email_in("eu-west-1"));
         assert!(c.disable_email_in("ap-south-1"));
-        let err = config(&[(SNS_TOPIC_ARN, TOPIC), (GUARDDUTY_REGIONS, "us-east-1"), (INVITATION_EMAIL_REGION, "eu-west-1")]).unwrap_err();
+        let err = config(&[
+            (SNS_TOPIC_ARN, TOPIC),
+            (GUARDDUTY_REGIONS, "us-east-1"),
+            (INVITATION_EMAIL_REGION, "eu-west-1"),
+        ])
+        .unwrap_err();
         assert_eq!(err.variable, INVITATION_EMAIL_REGION);
     }
 
     #[test]
     fn disabling_email_disables_it_everywhere() {
-        let c = config(&[(SNS_TOPIC_ARN, TOPIC), (GUARDDUTY_REGIONS, "us-east-1,eu-west-1"), (DISABLE_EMAIL_NOTIFICATION, "true")]).unwrap();
+        let c = config(&[
+            (SNS_TOPIC_ARN, TOPIC),
+            (GUARDDUTY_REGIONS, "us-east-1,eu-west-1"),
+            (DISABLE_EMAIL_NOTIFICATION, "true"),
+        ])
+        .unwrap();
         assert!(c.disable_email_in("us-east-1") && c.disable_email_in("eu-west-1"));
     }
 }

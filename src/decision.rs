@@ -74,21 +74,39 @@ mod tests {
 
     #[test]
     fn invited_or_enabled_members_need_nothing() {
-        assert_eq!(member_action("Invited", false), MemberAction::AlreadyInvited);
-        assert_eq!(member_action("EmailVerificationInProgress", false), MemberAction::AlreadyInvited);
-        assert_eq!(member_action("enabled", false), MemberAction::AlreadyEnabled);
+        assert_eq!(
+            member_action("Invited", false),
+            MemberAction::AlreadyInvited
+        );
+        assert_eq!(
+            member_action("EmailVerificationInProgress", false),
+            MemberAction::AlreadyInvited
+        );
+        assert_eq!(
+            member_action("enabled", false),
+            MemberAction::AlreadyEnabled
+        );
     }
 
     #[test]
     fn enabled_right_after_create_means_organization_mode() {
-        assert_eq!(member_action("Enabled", true), MemberAction::EnabledByOrganization);
+        assert_eq!(
+            member_action("Enabled", true),
+            MemberAction::EnabledByOrganization
+        );
     }
 
     #[test]
     fn failed_verification_disabled_and_unknown_statuses_are_problems() {
-        assert!(matches!(member_action("EmailVerificationFailed", false), MemberAction::Problem(r) if r.contains("email")));
-        assert!(matches!(member_action("Disabled", false), MemberAction::Problem(r) if r.contains("Disabled")));
-        assert!(matches!(member_action("Paused", false), MemberAction::Problem(r) if r.contains("Paused")));
+        assert!(
+            matches!(member_action("EmailVerificationFailed", false), MemberAction::Problem(r) if r.contains("email"))
+        );
+        assert!(
+            matches!(member_action("Disabled", false), MemberAction::Problem(r) if r.contains("Disabled"))
+        );
+        assert!(
+            matches!(member_action("Paused", false), MemberAction::Problem(r) if r.contains("Paused"))
+        );
     }
 
     #[test]

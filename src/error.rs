@@ -76,17 +76,28 @@ pub enum HandlerError {
     /// Some work could not be done; the event must be retried. Problems found on the way
     /// are listed here because they were not published (the retry publishes them).
     #[error("{}", incomplete_message(failures, problems))]
-    Incomplete { failures: Vec<AwsError>, problems: Vec<Problem> },
+    Incomplete {
+        failures: Vec<AwsError>,
+        problems: Vec<Problem>,
+    },
 
     #[error("the invocation's time budget of {budget_ms} ms ran out before {stage} finished; the event must be retried")]
     Timeout { budget_ms: u64, stage: &'static str },
 }
 
 fn incomplete_message(failures: &[AwsError], problems: &[Problem]) -> String {
-    let mut msg = failures.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ");
+    let mut msg = failures
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("; ");
     if !problems.is_empty() {
         let listed: Vec<String> = problems.iter().map(Problem::one_line).collect();
-        msg.push_str(&format!(" | {} problem(s) not yet published: {}", problems.len(), listed.join("; ")));
+        msg.push_str(&format!(
+            " | {} problem(s) not yet published: {}",
+            problems.len(),
+            listed.join("; ")
+        ));
     }
     msg
 }
@@ -95,9 +106,10 @@ impl HandlerError {
     pub fn error_type(&self) -> String {
         match self {
             Self::InvalidEvent(_) => "InvalidEvent".into(),
-            Self::Incomplete { failures, .. } => {
-                failures.first().map(AwsError::error_type).unwrap_or_else(|| "Incomplete".into())
-            }
+            Self::Incomplete { failures, .. } => failures
+                .first()
+                .map(AwsError::error_type)
+                .unwrap_or_else(|| "Incomplete".into()),
             Self::Timeout { .. } => "Timeout".into(),
         }
     }
@@ -129,24 +141,53 @@ mod tests {
 
     #[test]
     fn lambda_error_type_names_service_operation_and_kind() {
-        let d: Diagnostic = HandlerError::Incomplete { failures: vec![throttled_invite()], problems: vec![] }.into();
+        let d: Diagnostic = HandlerError::Incomplete {
+            failures: vec![throttled_invite()],
+            problems: vec![],
+        }
+        .into();
         assert_eq!(d.error_type, "GuardDuty.InviteMembers.Transient");
-        assert!(d.error_message.contains("in eu-west-1") && d.error_message.contains("ThrottlingException"), "{}", d.error_message);
+        assert!(
+            d.error_message.contains("in eu-west-1")
+                && d.error_message.contains("ThrottlingException"),
+            "{}",
+            d.error_message
+        );
     }
 
     #[test]
     fn invalid_event_has_its_own_type() {
-        let d: Diagnostic = HandlerError::InvalidEvent(EventError::Missing("detail.accounts".into())).into();
+        let d: Diagnostic =
+            HandlerError::InvalidEvent(EventError::Missing("detail.accounts".into())).into();
         assert_eq!(d.error_type, "InvalidEvent");
-        assert_eq!(d.error_message, "invalid event: missing field detail.accounts");
+        assert_eq!(
+            d.error_message,
+            "invalid event: missing field detail.accounts"
+        );
     }
 
     #[test]
     fn unpublished_problems_travel_in_the_error_message() {
-        let problem = Problem::new("444455556666", "DescribeAccount", "the account is not in the organization")
-            .with_result("Account not found: someone@example.com");
-        let d: Diagnostic = HandlerError::Incomplete { failures: vec![throttled_invite()], problems: vec![problem] }.into();
-        assert!(d.error_message.contains("444455556666"), "{}", d.error_message);
-        assert!(!d.error_message.contains("someone@"), "email not masked: {}", d.error_message);
+        let problem = Problem::new(
+            "444455556666",
+            "DescribeAccount",
+            "the account is not in the organization",
+        )
+        .with_result("Account not found: someone@example.com");
+        let d: Diagnostic = HandlerError::Incomplete {
+            failures: vec![throttled_invite()],
+            problems: vec![problem],
+        }
+        .into();
+        assert!(
+            d.error_message.contains("444455556666"),
+            "{}",
+            d.error_message
+        );
+        assert!(
+            !d.error_message.contains("someone@"),
+            "email not masked: {}",
+            d.error_message
+        );
     }
 }

@@ -26,11 +26,18 @@ pub enum EventError {
     #[error("missing field {0}")]
     Missing(String),
     #[error("field {path} must be {expected}")]
-    WrongType { path: String, expected: &'static str },
+    WrongType {
+        path: String,
+        expected: &'static str,
+    },
     #[error("field {path}: {reason}")]
     Invalid { path: String, reason: String },
     #[error("unsupported event: source {event_source:?}, detail-type {detail_type:?}{name} (expected an Organizations CreateAccountResult, a Control Tower CreateManagedAccount/UpdateManagedAccount, or detail-type \"GuardDuty Invite Request\")")]
-    Unsupported { event_source: String, detail_type: String, name: String },
+    Unsupported {
+        event_source: String,
+        detail_type: String,
+        name: String,
+    },
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
@@ -74,38 +81,59 @@ pub struct Request {
 
 /// Parses raw bytes (the `invoke` path), reporting invalid JSON as a typed error.
 pub fn parse_bytes(raw: &[u8]) -> Result<Request, EventError> {
-    let value: Value = serde_json::from_slice(raw).map_err(|e| EventError::NotJson(e.to_string()))?;
+    let value: Value =
+        serde_json::from_slice(raw).map_err(|e| EventError::NotJson(e.to_string()))?;
     parse(value)
 }
 
 pub fn parse(value: Value) -> Result<Request, EventError> {
     if !value.is_object() {
-        return Err(EventError::Envelope(format!("expected a JSON object, got {}", kind_of(&value))));
+        return Err(EventError::Envelope(format!(
+            "expected a JSON object, got {}",
+            kind_of(&value)
+        )));
     }
-    let envelope: EventBridgeEvent<Value> =
-        serde_json::from_value(value).map_err(|e| EventError::Envelope(cap_chars(&e.to_string(), 200)))?;
+    let envelope: EventBridgeEvent<Value> = serde_json::from_value(value)
+        .map_err(|e| EventError::Envelope(cap_chars(&e.to_string(), 200)))?;
     let meta = EventMeta {
         id: envelope.id.clone().unwrap_or_default(),
         source: envelope.source.clone(),
         detail_type: envelope.detail_type.clone(),
     };
     let detail = &envelope.detail;
-    let event_name = || detail.get("eventName").and_then(Value::as_str).unwrap_or_default().to_owned();
+    let event_name = || {
+        detail
+            .get("eventName")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned()
+    };
     let unsupported = |name: String| EventError::Unsupported {
         event_source: cap_chars(&meta.source, 60),
         detail_type: cap_chars(&meta.detail_type, 60),
-        name: if name.is_empty() { name } else { format!(", eventName {:?}", cap_chars(&name, 60)) },
+        name: if name.is_empty() {
+            name
+        } else {
+            format!(", eventName {:?}", cap_chars(&name, 60))
+        },
     };
 
     let (kind, action) = if meta.detail_type == MANUAL_DETAIL_TYPE {
-        (EventKind::ManualRequest, Action::Invite(parse_manual(detail)?))
+        (
+            EventKind::ManualRequest,
+            Action::Invite(parse_manual(detail)?),
+        )
     } else if meta.source == ORGANIZATIONS_SOURCE && meta.detail_type == SERVICE_EVENT {
         match event_name().as_str() {
             "CreateAccountResult" => (
                 EventKind::CreateAccountResult,
                 parse_status(detail, "createAccountStatus", |status, path| {
                     let id = required_str(status, "accountId", path)?;
-                    Ok((id, format!("{path}.accountId"), optional_str(status, "accountName", path)?))
+                    Ok((
+                        id,
+                        format!("{path}.accountId"),
+                        optional_str(status, "accountName", path)?,
+                    ))
                 })?,
             ),
             other => return Err(unsupported(other.to_owned())),
@@ -122,18 +150,31 @@ pub fn parse(value: Value) -> Result<Request, EventError> {
         }
     } else if meta.source == CONTROL_TOWER_SOURCE && meta.detail_type == SERVICE_EVENT {
         let (kind, status_field) = match event_name().as_str() {
-            "CreateManagedAccount" => (EventKind::CreateManagedAccount, "createManagedAccountStatus"),
-            "UpdateManagedAccount" => (EventKind::UpdateManagedAccount, "updateManagedAccountStatus"),
+            "CreateManagedAccount" => (
+                EventKind::CreateManagedAccount,
+                "createManagedAccountStatus",
+            ),
+            "UpdateManagedAccount" => (
+                EventKind::UpdateManagedAccount,
+                "updateManagedAccountStatus",
+            ),
             other => return Err(unsupported(other.to_owned())),
         };
         let action = parse_status(detail, status_field, |status, path| {
             let account_path = format!("{path}.account");
             let account = required(status, "account", path)?;
             if !account.is_object() {
-                return Err(EventError::WrongType { path: account_path, expected: "an object" });
+                return Err(EventError::WrongType {
+                    path: account_path,
+                    expected: "an object",
+                });
             }
             let id = required_str(account, "accountId", &account_path)?;
-            Ok((id, format!("{account_path}.accountId"), optional_str(account, "accountName", &account_path)?))
+            Ok((
+                id,
+                format!("{account_path}.accountId"),
+                optional_str(account, "accountName", &account_path)?,
+            ))
         })?;
         (kind, action)
     } else {
@@ -154,68 +195,119 @@ fn parse_status(
     let path = format!("detail.serviceEventDetails.{status_field}");
     let status = required(details, status_field, "detail.serviceEventDetails")?;
     if !status.is_object() {
-        return Err(EventError::WrongType { path, expected: "an object" });
+        return Err(EventError::WrongType {
+            path,
+            expected: "an object",
+        });
     }
     let state = required_str(status, "state", &path)?;
     match state.as_str() {
         "SUCCEEDED" => {
             let (raw_id, id_path, raw_name) = account(status, &path)?;
-            let account_id = AccountId::parse(&raw_id).map_err(|reason| EventError::Invalid { path: id_path, reason })?;
-            Ok(Action::Invite(vec![AccountRequest { account_id, email: None, name: clean_name(raw_name) }]))
+            let account_id = AccountId::parse(&raw_id).map_err(|reason| EventError::Invalid {
+                path: id_path,
+                reason,
+            })?;
+            Ok(Action::Invite(vec![AccountRequest {
+                account_id,
+                email: None,
+                name: clean_name(raw_name),
+            }]))
         }
         "FAILED" | "IN_PROGRESS" => {
             let reason = optional_str(status, "failureReason", &path)?
                 .map(|r| format!(" ({})", sanitize_name(&r)))
                 .unwrap_or_default();
-            Ok(Action::Skip { reason: format!("account creation state is {state}{reason}; only SUCCEEDED is acted on") })
+            Ok(Action::Skip {
+                reason: format!(
+                    "account creation state is {state}{reason}; only SUCCEEDED is acted on"
+                ),
+            })
         }
         other => Err(EventError::Invalid {
             path: format!("{path}.state"),
-            reason: format!("unknown state {:?} (expected SUCCEEDED, FAILED or IN_PROGRESS)", cap_chars(other, 40)),
+            reason: format!(
+                "unknown state {:?} (expected SUCCEEDED, FAILED or IN_PROGRESS)",
+                cap_chars(other, 40)
+            ),
         }),
     }
 }
 
 fn parse_manual(detail: &Value) -> Result<Vec<AccountRequest>, EventError> {
     if !detail.is_object() {
-        return Err(EventError::WrongType { path: "detail".into(), expected: "an object with an accounts list" });
+        return Err(EventError::WrongType {
+            path: "detail".into(),
+            expected: "an object with an accounts list",
+        });
     }
     let accounts = required(detail, "accounts", "detail")?
         .as_array()
-        .ok_or_else(|| EventError::WrongType { path: "detail.accounts".into(), expected: "a list" })?;
+        .ok_or_else(|| EventError::WrongType {
+            path: "detail.accounts".into(),
+            expected: "a list",
+        })?;
     if accounts.is_empty() {
-        return Err(EventError::Invalid { path: "detail.accounts".into(), reason: "the list is empty".into() });
+        return Err(EventError::Invalid {
+            path: "detail.accounts".into(),
+            reason: "the list is empty".into(),
+        });
     }
     if accounts.len() > MAX_ACCOUNTS_PER_REQUEST {
         return Err(EventError::Invalid {
             path: "detail.accounts".into(),
-            reason: format!("{} accounts, at most {MAX_ACCOUNTS_PER_REQUEST} per request", accounts.len()),
+            reason: format!(
+                "{} accounts, at most {MAX_ACCOUNTS_PER_REQUEST} per request",
+                accounts.len()
+            ),
         });
     }
     let mut out: Vec<AccountRequest> = Vec::with_capacity(accounts.len());
     for (i, entry) in accounts.iter().enumerate() {
         let path = format!("detail.accounts[{i}]");
         if !entry.is_object() {
-            return Err(EventError::WrongType { path, expected: "an object" });
+            return Err(EventError::WrongType {
+                path,
+                expected: "an object",
+            });
         }
         let raw_id = required_str(entry, "accountId", &path)?;
-        let account_id = AccountId::parse(&raw_id).map_err(|reason| EventError::Invalid { path: format!("{path}.accountId"), reason })?;
+        let account_id = AccountId::parse(&raw_id).map_err(|reason| EventError::Invalid {
+            path: format!("{path}.accountId"),
+            reason,
+        })?;
         let email = optional_str(entry, "email", &path)?
-            .map(|e| Email::parse(e.trim()).map_err(|reason| EventError::Invalid { path: format!("{path}.email"), reason }))
+            .map(|e| {
+                Email::parse(e.trim()).map_err(|reason| EventError::Invalid {
+                    path: format!("{path}.email"),
+                    reason,
+                })
+            })
             .transpose()?;
         let name = clean_name(optional_str(entry, "name", &path)?);
         // A repeated account is one account: the first entry with an email wins.
         match out.iter_mut().find(|a| a.account_id == account_id) {
-            Some(existing) if existing.email.is_none() => *existing = AccountRequest { account_id, email, name },
+            Some(existing) if existing.email.is_none() => {
+                *existing = AccountRequest {
+                    account_id,
+                    email,
+                    name,
+                }
+            }
             Some(_) => {}
-            None => out.push(AccountRequest { account_id, email, name }),
+            None => out.push(AccountRequest {
+                account_id,
+                email,
+                name,
+            }),
         }
     }
     Ok(out)
 }
 
 fn clean_name(raw: Option<String>) -> Option<String> {
-    raw.map(|n| sanitize_name(&n)).filter(|n| !n.is_empty() && n != MASKED_NAME)
+    raw.map(|n| sanitize_name(&n))
+        .filter(|n| !n.is_empty() && n != MASKED_NAME)
 }
 
 fn required<'a>(obj: &'a Value, key: &str, path: &str) -> Result<&'a Value, EventError> {
@@ -229,14 +321,20 @@ fn required_str(obj: &Value, key: &str, path: &str) -> Result<String, EventError
     required(obj, key, path)?
         .as_str()
         .map(str::to_owned)
-        .ok_or_else(|| EventError::WrongType { path: format!("{path}.{key}"), expected: "a string" })
+        .ok_or_else(|| EventError::WrongType {
+            path: format!("{path}.{key}"),
+            expected: "a string",
+        })
 }
 
 fn optional_str(obj: &Value, key: &str, path: &str) -> Result<Option<String>, EventError> {
     match obj.get(key) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(s)) => Ok(Some(s.clone())),
-        Some(_) => Err(EventError::WrongType { path: format!("{path}.{key}"), expected: "a string" }),
+        Some(_) => Err(EventError::WrongType {
+            path: format!("{path}.{key}"),
+            expected: "a string",
+        }),
     }
 }
 
@@ -278,8 +376,13 @@ mod tests {
         let req = parse(sample("organizations-create-account-result-succeeded.json")).unwrap();
         assert_eq!(req.kind, EventKind::CreateAccountResult);
         assert_eq!(invited_ids(&req), ["111122223333"]);
-        let Action::Invite(accounts) = &req.action else { unreachable!() };
-        assert_eq!(accounts[0].name, None, "the masked name **** must not be used");
+        let Action::Invite(accounts) = &req.action else {
+            unreachable!()
+        };
+        assert_eq!(
+            accounts[0].name, None,
+            "the masked name **** must not be used"
+        );
         assert_eq!(accounts[0].email, None);
         assert_eq!(req.meta.source, "aws.organizations");
         assert_eq!(req.meta.id, "0c6fd8c2-7a4c-4a5b-9a59-6c2f4b6d1e01");
@@ -289,7 +392,10 @@ mod tests {
     fn create_account_result_failed_is_skipped() {
         let req = parse(sample("organizations-create-account-result-failed.json")).unwrap();
         match req.action {
-            Action::Skip { reason } => assert!(reason.contains("FAILED") && reason.contains("EMAIL_ALREADY_EXISTS"), "{reason}"),
+            Action::Skip { reason } => assert!(
+                reason.contains("FAILED") && reason.contains("EMAIL_ALREADY_EXISTS"),
+                "{reason}"
+            ),
             other => panic!("{other:?}"),
         }
     }
@@ -311,12 +417,20 @@ mod tests {
     #[test]
     fn control_tower_create_and_update_carry_account_and_name() {
         for (file, kind) in [
-            ("controltower-create-managed-account.json", EventKind::CreateManagedAccount),
-            ("controltower-update-managed-account.json", EventKind::UpdateManagedAccount),
+            (
+                "controltower-create-managed-account.json",
+                EventKind::CreateManagedAccount,
+            ),
+            (
+                "controltower-update-managed-account.json",
+                EventKind::UpdateManagedAccount,
+            ),
         ] {
             let req = parse(sample(file)).unwrap();
             assert_eq!(req.kind, kind);
-            let Action::Invite(accounts) = &req.action else { panic!("{file} skipped") };
+            let Action::Invite(accounts) = &req.action else {
+                panic!("{file} skipped")
+            };
             assert_eq!(accounts[0].account_id.as_str(), "222233334444");
             assert_eq!(accounts[0].name.as_deref(), Some("Payments-Prod"));
         }
@@ -332,8 +446,13 @@ mod tests {
     #[test]
     fn manual_request_keeps_given_emails_and_leaves_the_rest_for_lookup() {
         let req = parse(sample("manual-invite-request.json")).unwrap();
-        let Action::Invite(accounts) = &req.action else { panic!() };
-        assert_eq!(accounts[0].email.as_ref().map(Email::as_str), Some("partner-security@example.net"));
+        let Action::Invite(accounts) = &req.action else {
+            panic!()
+        };
+        assert_eq!(
+            accounts[0].email.as_ref().map(Email::as_str),
+            Some("partner-security@example.net")
+        );
         assert_eq!(accounts[0].name.as_deref(), Some("Partner Audit"));
         assert_eq!(accounts[1].email, None);
         assert_eq!(req.meta.source, "security.manual");
@@ -347,15 +466,26 @@ mod tests {
             {"accountId": "111122223333", "email": "b@example.com"}
         ])))
         .unwrap();
-        let Action::Invite(accounts) = &req.action else { panic!() };
+        let Action::Invite(accounts) = &req.action else {
+            panic!()
+        };
         assert_eq!(accounts.len(), 1);
-        assert_eq!(accounts[0].email.as_ref().map(Email::as_str), Some("a@example.com"));
+        assert_eq!(
+            accounts[0].email.as_ref().map(Email::as_str),
+            Some("a@example.com")
+        );
     }
 
     #[test]
     fn not_json_is_an_error_that_says_so() {
-        assert!(matches!(parse_bytes(b"{not json"), Err(EventError::NotJson(_))));
-        assert!(matches!(parse_bytes(b"[1,2]"), Err(EventError::Envelope(_))));
+        assert!(matches!(
+            parse_bytes(b"{not json"),
+            Err(EventError::NotJson(_))
+        ));
+        assert!(matches!(
+            parse_bytes(b"[1,2]"),
+            Err(EventError::Envelope(_))
+        ));
     }
 
     #[test]
@@ -375,13 +505,19 @@ mod tests {
         let mut v = sample("controltower-create-managed-account.json");
         v["detail"]["eventName"] = json!("DeregisterOrganizationalUnit");
         let err = parse(v).unwrap_err();
-        assert!(err.to_string().contains("DeregisterOrganizationalUnit"), "{err}");
+        assert!(
+            err.to_string().contains("DeregisterOrganizationalUnit"),
+            "{err}"
+        );
     }
 
     #[test]
     fn succeeded_without_account_id_names_the_missing_field() {
         let mut v = sample("organizations-create-account-result-succeeded.json");
-        v["detail"]["serviceEventDetails"]["createAccountStatus"].as_object_mut().unwrap().remove("accountId");
+        v["detail"]["serviceEventDetails"]["createAccountStatus"]
+            .as_object_mut()
+            .unwrap()
+            .remove("accountId");
         assert_eq!(
             parse(v).unwrap_err(),
             EventError::Missing("detail.serviceEventDetails.createAccountStatus.accountId".into())
@@ -391,32 +527,64 @@ mod tests {
     #[test]
     fn account_id_that_is_not_twelve_digits_is_rejected_with_its_path() {
         let mut v = sample("controltower-update-managed-account.json");
-        v["detail"]["serviceEventDetails"]["updateManagedAccountStatus"]["account"]["accountId"] = json!("12345");
+        v["detail"]["serviceEventDetails"]["updateManagedAccountStatus"]["account"]["accountId"] =
+            json!("12345");
         let err = parse(v).unwrap_err();
-        assert!(err.to_string().contains("updateManagedAccountStatus.account.accountId"), "{err}");
+        assert!(
+            err.to_string()
+                .contains("updateManagedAccountStatus.account.accountId"),
+            "{err}"
+        );
         let err = parse(manual(json!([{"accountId": 111122223333u64}]))).unwrap_err();
-        assert_eq!(err, EventError::WrongType { path: "detail.accounts[0].accountId".into(), expected: "a string" });
+        assert_eq!(
+            err,
+            EventError::WrongType {
+                path: "detail.accounts[0].accountId".into(),
+                expected: "a string"
+            }
+        );
     }
 
     #[test]
     fn manual_request_rejects_bad_emails_and_empty_lists() {
-        let err = parse(manual(json!([{"accountId": "111122223333", "email": "not-an-email"}]))).unwrap_err();
-        assert!(err.to_string().contains("detail.accounts[0].email"), "{err}");
-        assert!(!err.to_string().contains("not-an-email"), "email leaked: {err}");
-        assert!(matches!(parse(manual(json!([]))).unwrap_err(), EventError::Invalid { .. }));
-        assert!(matches!(parse(manual(json!("111122223333"))).unwrap_err(), EventError::WrongType { .. }));
+        let err = parse(manual(
+            json!([{"accountId": "111122223333", "email": "not-an-email"}]),
+        ))
+        .unwrap_err();
+        assert!(
+            err.to_string().contains("detail.accounts[0].email"),
+            "{err}"
+        );
+        assert!(
+            !err.to_string().contains("not-an-email"),
+            "email leaked: {err}"
+        );
+        assert!(matches!(
+            parse(manual(json!([]))).unwrap_err(),
+            EventError::Invalid { .. }
+        ));
+        assert!(matches!(
+            parse(manual(json!("111122223333"))).unwrap_err(),
+            EventError::WrongType { .. }
+        ));
     }
 
     #[test]
     fn manual_request_over_the_cap_is_rejected() {
-        let many: Vec<Value> = (0..=MAX_ACCOUNTS_PER_REQUEST).map(|i| json!({"accountId": format!("{:012}", i)})).collect();
-        assert!(matches!(parse(manual(Value::Array(many))).unwrap_err(), EventError::Invalid { .. }));
+        let many: Vec<Value> = (0..=MAX_ACCOUNTS_PER_REQUEST)
+            .map(|i| json!({"accountId": format!("{:012}", i)}))
+            .collect();
+        assert!(matches!(
+            parse(manual(Value::Array(many))).unwrap_err(),
+            EventError::Invalid { .. }
+        ));
     }
 
     #[test]
     fn unknown_state_is_an_error() {
         let mut v = sample("organizations-create-account-result-succeeded.json");
-        v["detail"]["serviceEventDetails"]["createAccountStatus"]["state"] = json!("PENDING_REVIEW");
+        v["detail"]["serviceEventDetails"]["createAccountStatus"]["state"] =
+            json!("PENDING_REVIEW");
         assert!(parse(v).unwrap_err().to_string().contains("PENDING_REVIEW"));
     }
 }

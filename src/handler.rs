@@ -20,6 +20,9 @@ use crate::report::{AccountReport, Outcome, Problem, RegionReport, Response};
 /// Time kept back from the deadline to report a failure before Lambda kills the process.
 pub const DEADLINE_MARGIN: Duration = Duration::from_millis(1500);
 
+/// An account's email lookup: a target to invite, a permanent problem, or a failed call.
+type Resolution = Result<Result<Target, Problem>, AwsError>;
+
 pub struct App {
     pub config: Config,
     pub aws: Aws,
@@ -31,7 +34,11 @@ impl App {
     }
 
     /// Handles one event; `deadline` is when Lambda would kill the invocation.
-    pub async fn handle(&self, payload: Value, deadline: Instant) -> Result<Response, HandlerError> {
+    pub async fn handle(
+        &self,
+        payload: Value,
+        deadline: Instant,
+    ) -> Result<Response, HandlerError> {
         let request = event::parse(payload).inspect_err(|e| warn!(error = %e, "rejected event"))?;
         let accounts = match &request.action {
             Action::Skip { reason } => {
@@ -40,18 +47,27 @@ impl App {
             }
             Action::Invite(accounts) => accounts,
         };
-        let budget = deadline.saturating_duration_since(Instant::now()).saturating_sub(DEADLINE_MARGIN);
+        let budget = deadline
+            .saturating_duration_since(Instant::now())
+            .saturating_sub(DEADLINE_MARGIN);
         match tokio::time::timeout(budget, self.process(&request, accounts)).await {
             Ok(result) => result,
             Err(_) => {
-                let e = HandlerError::Timeout { budget_ms: budget.as_millis() as u64, stage: "the invitations and the notification" };
+                let e = HandlerError::Timeout {
+                    budget_ms: budget.as_millis() as u64,
+                    stage: "the invitations and the notification",
+                };
                 warn!(event_id = %request.meta.id, error = %e, "invocation out of time");
                 Err(e)
             }
         }
     }
 
-    async fn process(&self, request: &Request, accounts: &[AccountRequest]) -> Result<Response, HandlerError> {
+    async fn process(
+        &self,
+        request: &Request,
+        accounts: &[AccountRequest],
+    ) -> Result<Response, HandlerError> {
         let (targets, mut problems, mut failures) = self.resolve(accounts).await;
 
         let batches: Vec<(&str, &[Target])> = self
@@ -78,7 +94,10 @@ impl App {
                         if let Outcome::Problem(p) = &outcome {
                             problems.push(p.clone());
                         }
-                        outcomes.insert((account.to_string(), batch.region.clone()), (batch.detector_id.clone(), outcome));
+                        outcomes.insert(
+                            (account.to_string(), batch.region.clone()),
+                            (batch.detector_id.clone(), outcome),
+                        );
                     }
                 }
                 Err(e) => {
@@ -102,7 +121,10 @@ impl App {
                     Ok(id) => message_ids.push(id),
                     Err(e) => {
                         warn!(error = %e, problems = problems.len(), "could not publish problems");
-                        return Err(HandlerError::Incomplete { failures: vec![e], problems });
+                        return Err(HandlerError::Incomplete {
+                            failures: vec![e],
+                            problems,
+                        });
                     }
                 }
             }
@@ -113,14 +135,25 @@ impl App {
             .iter()
             .map(|a| {
                 let id = a.account_id.to_string();
-                let account_problem = problems.iter().find(|p| p.account_id == id && p.region.is_none()).map(|p| p.reason.clone());
+                let account_problem = problems
+                    .iter()
+                    .find(|p| p.account_id == id && p.region.is_none())
+                    .map(|p| p.reason.clone());
                 let regions = self
                     .config
                     .regions
                     .iter()
-                    .filter_map(|r| outcomes.get(&(id.clone(), r.clone())).map(|(det, o)| RegionReport::new(r, det.as_deref(), o)))
+                    .filter_map(|r| {
+                        outcomes
+                            .get(&(id.clone(), r.clone()))
+                            .map(|(det, o)| RegionReport::new(r, det.as_deref(), o))
+                    })
                     .collect();
-                AccountReport { account_id: id, problem: account_problem, regions }
+                AccountReport {
+                    account_id: id,
+                    problem: account_problem,
+                    regions,
+                }
             })
             .collect();
         Ok(Response {
@@ -137,12 +170,16 @@ impl App {
     }
 
     /// Finds each account's email: given by a manual request, else from Organizations.
-    async fn resolve(&self, accounts: &[AccountRequest]) -> (Vec<Target>, Vec<Problem>, Vec<AwsError>) {
-        let looked_up: Vec<(usize, Result<Result<Target, Problem>, AwsError>)> = stream::iter(accounts.iter().enumerate())
-            .map(|(i, a)| async move { (i, self.resolve_one(a).await) })
-            .buffer_unordered(MAX_CONCURRENT_CALLS)
-            .collect()
-            .await;
+    async fn resolve(
+        &self,
+        accounts: &[AccountRequest],
+    ) -> (Vec<Target>, Vec<Problem>, Vec<AwsError>) {
+        let looked_up: Vec<(usize, Resolution)> =
+            stream::iter(accounts.iter().enumerate())
+                .map(|(i, a)| async move { (i, self.resolve_one(a).await) })
+                .buffer_unordered(MAX_CONCURRENT_CALLS)
+                .collect()
+                .await;
         let mut looked_up = looked_up;
         looked_up.sort_by_key(|(i, _)| *i);
         let (mut targets, mut problems, mut failures) = (Vec::new(), Vec::new(), Vec::new());
@@ -159,7 +196,7 @@ impl App {
         (targets, problems, failures)
     }
 
-    async fn resolve_one(&self, a: &AccountRequest) -> Result<Result<Target, Problem>, AwsError> {
+    async fn resolve_one(&self, a: &AccountRequest) -> Resolution {
         let target = |email: Email, name: Option<String>| Target {
             account_id: a.account_id.clone(),
             email,
@@ -178,14 +215,27 @@ impl App {
             )));
         };
         let Some(raw_email) = found.email else {
-            return Ok(Err(Problem::new(id, "DescribeAccount", "Organizations returned the account without an email address")));
+            return Ok(Err(Problem::new(
+                id,
+                "DescribeAccount",
+                "Organizations returned the account without an email address",
+            )));
         };
         match Email::parse(&raw_email) {
             Ok(email) => {
-                let name = a.name.clone().or_else(|| found.name.map(|n| sanitize_name(&n)).filter(|n| !n.is_empty()));
+                let name = a.name.clone().or_else(|| {
+                    found
+                        .name
+                        .map(|n| sanitize_name(&n))
+                        .filter(|n| !n.is_empty())
+                });
                 Ok(Ok(target(email, name)))
             }
-            Err(why) => Ok(Err(Problem::new(id, "DescribeAccount", format!("the account's {why}, so GuardDuty cannot invite it")))),
+            Err(why) => Ok(Err(Problem::new(
+                id,
+                "DescribeAccount",
+                format!("the account's {why}, so GuardDuty cannot invite it"),
+            ))),
         }
     }
 }
@@ -200,18 +250,28 @@ fn log_decision(account: &AccountId, region: &str, outcome: &Outcome) {
             result = p.result.as_deref().unwrap_or(&p.reason),
             "decision"
         ),
-        Outcome::Invited { email_sent } => info!(account_id = %account, region, outcome = outcome.label(), email_sent, "decision"),
+        Outcome::Invited { email_sent } => {
+            info!(account_id = %account, region, outcome = outcome.label(), email_sent, "decision")
+        }
         _ => info!(account_id = %account, region, outcome = outcome.label(), "decision"),
     }
 }
 
 fn now_ms() -> u128 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis()).unwrap_or_default()
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis())
+        .unwrap_or_default()
 }
 
 /// Converts Lambda's deadline (milliseconds since the epoch) into an `Instant`.
 pub fn deadline_from_epoch_ms(deadline_ms: u64) -> Instant {
     let now = now_ms();
     let remaining = u128::from(deadline_ms).saturating_sub(now);
-    Instant::now() + Duration::from_millis(u64::try_from(remaining).unwrap_or(u64::MAX).min(15 * 60 * 1000))
+    Instant::now()
+        + Duration::from_millis(
+            u64::try_from(remaining)
+                .unwrap_or(u64::MAX)
+                .min(15 * 60 * 1000),
+        )
 }

@@ -39,7 +39,12 @@ pub struct BatchResult {
     pub outcomes: Vec<(AccountId, Outcome)>,
 }
 
-pub async fn run_batch(aws: &Aws, config: &Config, region: &str, batch: &[Target]) -> Result<BatchResult, AwsError> {
+pub async fn run_batch(
+    aws: &Aws,
+    config: &Config,
+    region: &str,
+    batch: &[Target],
+) -> Result<BatchResult, AwsError> {
     let Some(detector) = aws.detector(region).await? else {
         let outcomes = batch
             .iter()
@@ -56,7 +61,11 @@ pub async fn run_batch(aws: &Aws, config: &Config, region: &str, batch: &[Target
                 (t.account_id.clone(), Outcome::Problem(p))
             })
             .collect();
-        return Ok(BatchResult { region: region.to_owned(), detector_id: None, outcomes });
+        return Ok(BatchResult {
+            region: region.to_owned(),
+            detector_id: None,
+            outcomes,
+        });
     };
     let problem = |t: &Target, operation: &str, reason: String| {
         Problem::new(t.account_id.as_str(), operation, reason).in_region(region, Some(&detector))
@@ -64,7 +73,8 @@ pub async fn run_batch(aws: &Aws, config: &Config, region: &str, batch: &[Target
     let mut outcomes = Vec::with_capacity(batch.len());
 
     // 1. Add as members. "Already a member" is the replay case, carried on to GetMembers.
-    let pairs: Vec<(&AccountId, &Email)> = batch.iter().map(|t| (&t.account_id, &t.email)).collect();
+    let pairs: Vec<(&AccountId, &Email)> =
+        batch.iter().map(|t| (&t.account_id, &t.email)).collect();
     let unprocessed = aws.create_members(region, &detector, &pairs).await?;
     let mut existed = HashSet::new();
     let mut members: Vec<&Target> = Vec::with_capacity(batch.len());
@@ -76,13 +86,22 @@ pub async fn run_batch(aws: &Aws, config: &Config, region: &str, batch: &[Target
                 members.push(t);
             }
             Some(u) => {
-                let p = problem(t, "CreateMembers", "GuardDuty did not add the account as a member".into()).with_result(&u.result);
+                let p = problem(
+                    t,
+                    "CreateMembers",
+                    "GuardDuty did not add the account as a member".into(),
+                )
+                .with_result(&u.result);
                 outcomes.push((t.account_id.clone(), Outcome::Problem(p)));
             }
         }
     }
     if members.is_empty() {
-        return Ok(BatchResult { region: region.to_owned(), detector_id: Some(detector), outcomes });
+        return Ok(BatchResult {
+            region: region.to_owned(),
+            detector_id: Some(detector),
+            outcomes,
+        });
     }
 
     // 2. Read each member's relationship status and decide.
@@ -90,8 +109,15 @@ pub async fn run_batch(aws: &Aws, config: &Config, region: &str, batch: &[Target
     let (statuses, not_found) = aws.get_members(region, &detector, &ids).await?;
     let mut to_invite: Vec<&Target> = Vec::new();
     for t in members {
-        let Some(status) = statuses.iter().find(|m| m.account_id == t.account_id.as_str()) else {
-            let p = problem(t, "GetMembers", "GuardDuty did not return the member it was just asked to add".into());
+        let Some(status) = statuses
+            .iter()
+            .find(|m| m.account_id == t.account_id.as_str())
+        else {
+            let p = problem(
+                t,
+                "GetMembers",
+                "GuardDuty did not return the member it was just asked to add".into(),
+            );
             let p = match find(&not_found, &t.account_id) {
                 Some(u) => p.with_result(&u.result),
                 None => p,
@@ -105,10 +131,14 @@ pub async fn run_batch(aws: &Aws, config: &Config, region: &str, batch: &[Target
                 to_invite.push(t);
                 continue;
             }
-            MemberAction::AlreadyInvited => Outcome::AlreadyInvited { status: status.to_owned() },
+            MemberAction::AlreadyInvited => Outcome::AlreadyInvited {
+                status: status.to_owned(),
+            },
             MemberAction::AlreadyEnabled => Outcome::AlreadyEnabled,
             MemberAction::EnabledByOrganization => Outcome::EnabledByOrganization,
-            MemberAction::Problem(reason) => Outcome::Problem(problem(t, "GetMembers", reason).with_status(status)),
+            MemberAction::Problem(reason) => {
+                Outcome::Problem(problem(t, "GetMembers", reason).with_status(status))
+            }
         };
         outcomes.push((t.account_id.clone(), outcome));
     }
@@ -130,18 +160,28 @@ pub async fn run_batch(aws: &Aws, config: &Config, region: &str, batch: &[Target
             let detector = &detector;
             async move {
                 let ids: Vec<&AccountId> = group.iter().map(|t| &t.account_id).collect();
-                let unprocessed = aws.invite_members(region, detector, &ids, &message, disable_email).await?;
+                let unprocessed = aws
+                    .invite_members(region, detector, &ids, &message, disable_email)
+                    .await?;
                 Ok(group
                     .iter()
                     .map(|t| {
                         let outcome = match find(&unprocessed, &t.account_id) {
-                            None => Outcome::Invited { email_sent: !disable_email },
+                            None => Outcome::Invited {
+                                email_sent: !disable_email,
+                            },
                             // Invited meanwhile by a concurrent delivery of the same event.
-                            Some(u) if is_already_invited(&u.result) => Outcome::AlreadyInvited { status: "Invited".into() },
+                            Some(u) if is_already_invited(&u.result) => Outcome::AlreadyInvited {
+                                status: "Invited".into(),
+                            },
                             Some(u) => Outcome::Problem(
-                                Problem::new(t.account_id.as_str(), "InviteMembers", "GuardDuty did not send the invitation")
-                                    .in_region(region, Some(detector))
-                                    .with_result(&u.result),
+                                Problem::new(
+                                    t.account_id.as_str(),
+                                    "InviteMembers",
+                                    "GuardDuty did not send the invitation",
+                                )
+                                .in_region(region, Some(detector))
+                                .with_result(&u.result),
                             ),
                         };
                         (t.account_id.clone(), outcome)
@@ -155,7 +195,11 @@ pub async fn run_batch(aws: &Aws, config: &Config, region: &str, batch: &[Target
     for r in results {
         outcomes.extend(r?);
     }
-    Ok(BatchResult { region: region.to_owned(), detector_id: Some(detector), outcomes })
+    Ok(BatchResult {
+        region: region.to_owned(),
+        detector_id: Some(detector),
+        outcomes,
+    })
 }
 
 fn find<'a>(list: &'a [Unprocessed], id: &AccountId) -> Option<&'a Unprocessed> {
@@ -163,11 +207,17 @@ fn find<'a>(list: &'a [Unprocessed], id: &AccountId) -> Option<&'a Unprocessed> 
 }
 
 /// Groups accounts by rendered message, keeping first-seen order, at most `BATCH_SIZE` each.
-fn group_by_message<'a>(targets: &[&'a Target], render: impl Fn(&Target) -> String) -> Vec<(String, Vec<&'a Target>)> {
+fn group_by_message<'a>(
+    targets: &[&'a Target],
+    render: impl Fn(&Target) -> String,
+) -> Vec<(String, Vec<&'a Target>)> {
     let mut groups: Vec<(String, Vec<&'a Target>)> = Vec::new();
     for t in targets {
         let message = render(t);
-        match groups.iter_mut().find(|(m, g)| *m == message && g.len() < BATCH_SIZE) {
+        match groups
+            .iter_mut()
+            .find(|(m, g)| *m == message && g.len() < BATCH_SIZE)
+        {
             Some((_, g)) => g.push(t),
             None => groups.push((message, vec![t])),
         }
@@ -192,7 +242,10 @@ mod tests {
         let targets: Vec<Target> = (0..120).map(target).collect();
         let refs: Vec<&Target> = targets.iter().collect();
         let groups = group_by_message(&refs, |_| "same".into());
-        assert_eq!(groups.iter().map(|(_, g)| g.len()).collect::<Vec<_>>(), [50, 50, 20]);
+        assert_eq!(
+            groups.iter().map(|(_, g)| g.len()).collect::<Vec<_>>(),
+            [50, 50, 20]
+        );
     }
 
     #[test]

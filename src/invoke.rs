@@ -6,14 +6,15 @@ use std::time::{Duration, Instant};
 
 use lambda_runtime::Diagnostic;
 
+use crate::error::HandlerError;
 use crate::event::{self, EventError};
 use crate::handler::App;
-use crate::error::HandlerError;
 
 /// Matches the deployed function's timeout, so a local run has the same time budget.
 pub const INVOKE_TIMEOUT: Duration = Duration::from_secs(60);
 
-pub const USAGE: &str = "usage: guardduty-invite                  (inside Lambda: the runtime loop)\n       \
+pub const USAGE: &str =
+    "usage: guardduty-invite                  (inside Lambda: the runtime loop)\n       \
 guardduty-invite invoke FILE...   (run the handler once per event file; - reads stdin)";
 
 /// Exit status of `invoke`.
@@ -36,7 +37,9 @@ pub fn read_inputs(files: &[String]) -> Result<Vec<(String, Vec<u8>)>, String> {
                     return Err("- (stdin) can be given only once".to_owned());
                 }
                 stdin_used = true;
-                std::io::stdin().read_to_end(&mut buf).map_err(|e| format!("stdin: {e}"))?;
+                std::io::stdin()
+                    .read_to_end(&mut buf)
+                    .map_err(|e| format!("stdin: {e}"))?;
             } else {
                 buf = std::fs::read(f).map_err(|e| format!("{f}: {e}"))?;
             }
@@ -53,15 +56,20 @@ pub async fn run(app: &App, inputs: Vec<(String, Vec<u8>)>) -> i32 {
     for (name, bytes) in inputs {
         let result = match serde_json::from_slice(&bytes) {
             Ok(value) => app.handle(value, Instant::now() + INVOKE_TIMEOUT).await,
-            Err(e) => Err(HandlerError::InvalidEvent(EventError::NotJson(e.to_string()))),
+            Err(e) => Err(HandlerError::InvalidEvent(EventError::NotJson(
+                e.to_string(),
+            ))),
         };
         let line = match result {
-            Ok(response) => serde_json::to_string(&response).unwrap_or_else(|e| format!("{{\"errorType\":\"Serialization\",\"errorMessage\":\"{e}\"}}")),
+            Ok(response) => serde_json::to_string(&response).unwrap_or_else(|e| {
+                format!("{{\"errorType\":\"Serialization\",\"errorMessage\":\"{e}\"}}")
+            }),
             Err(e) => {
                 status = EXIT_HANDLER_ERROR;
                 let d: Diagnostic = e.into();
                 eprintln!("{name}: {}: {}", d.error_type, d.error_message);
-                serde_json::json!({"errorType": d.error_type, "errorMessage": d.error_message}).to_string()
+                serde_json::json!({"errorType": d.error_type, "errorMessage": d.error_message})
+                    .to_string()
             }
         };
         let mut out = stdout.lock();

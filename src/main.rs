@@ -17,7 +17,10 @@ enum Mode {
 fn mode(args: &[String]) -> Result<Mode, String> {
     match args.first().map(String::as_str) {
         None if std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_some() => Ok(Mode::Lambda),
-        None => Err("not inside Lambda (AWS_LAMBDA_RUNTIME_API is not set); use the invoke subcommand".into()),
+        None => Err(
+            "not inside Lambda (AWS_LAMBDA_RUNTIME_API is not set); use the invoke subcommand"
+                .into(),
+        ),
         Some("invoke") => Ok(Mode::Invoke(args[1..].to_vec())),
         Some("-h" | "--help" | "help") => Err(String::new()),
         Some(other) => Err(format!("unknown command {other:?}")),
@@ -67,7 +70,9 @@ async fn main() -> ExitCode {
             let app = &app;
             let handler = service_fn(move |event: LambdaEvent<Value>| async move {
                 let deadline = deadline_from_epoch_ms(event.context.deadline);
-                app.handle(event.payload, deadline).await.map_err(Diagnostic::from)
+                app.handle(event.payload, deadline)
+                    .await
+                    .map_err(Diagnostic::from)
             });
             match lambda_runtime::run(handler).await {
                 Ok(()) => ExitCode::SUCCESS,

@@ -56,7 +56,9 @@ fn split_by_size(problems: &[Problem]) -> Vec<&[Problem]> {
     let mut start = 0;
     let mut size = 0;
     for (i, p) in problems.iter().enumerate() {
-        let len = serde_json::to_string(p).map(|s| s.len() + 1).unwrap_or(BODY_MAX_BYTES);
+        let len = serde_json::to_string(p)
+            .map(|s| s.len() + 1)
+            .unwrap_or(BODY_MAX_BYTES);
         if i > start && size + len > BODY_MAX_BYTES - 4_000 {
             chunks.push(&problems[start..i]);
             start = i;
@@ -70,7 +72,13 @@ fn split_by_size(problems: &[Problem]) -> Vec<&[Problem]> {
     chunks
 }
 
-fn build(topic_arn: &str, meta: &EventMeta, problems: &[Problem], part: usize, parts: usize) -> Notification {
+fn build(
+    topic_arn: &str,
+    meta: &EventMeta,
+    problems: &[Problem],
+    part: usize,
+    parts: usize,
+) -> Notification {
     let mut accounts: Vec<&str> = problems.iter().map(|p| p.account_id.as_str()).collect();
     accounts.dedup();
     accounts.sort_unstable();
@@ -107,10 +115,19 @@ fn build(topic_arn: &str, meta: &EventMeta, problems: &[Problem], part: usize, p
     let fifo = topic_arn.ends_with(".fifo").then(|| Fifo {
         group_id: "guardduty-invite".into(),
         // A replay of the same event within SNS's five-minute window is dropped by SNS itself.
-        deduplication_id: format!("{}-{part}-{:016x}", dedup_safe(&meta.id), fnv1a(body.as_bytes())),
+        deduplication_id: format!(
+            "{}-{part}-{:016x}",
+            dedup_safe(&meta.id),
+            fnv1a(body.as_bytes())
+        ),
     });
 
-    Notification { subject: subject(&accounts, problems.len(), part, parts), body, attributes, fifo }
+    Notification {
+        subject: subject(&accounts, problems.len(), part, parts),
+        body,
+        attributes,
+        fifo,
+    }
 }
 
 fn subject(accounts: &[&str], problems: usize, part: usize, parts: usize) -> String {
@@ -119,18 +136,34 @@ fn subject(accounts: &[&str], problems: usize, part: usize, parts: usize) -> Str
         [one] => format!(" for {one}"),
         [first, rest @ ..] => format!(" for {first} and {} more", rest.len()),
     };
-    let part = if parts > 1 { format!(" (part {part}/{parts})") } else { String::new() };
+    let part = if parts > 1 {
+        format!(" (part {part}/{parts})")
+    } else {
+        String::new()
+    };
     let s = format!("GuardDuty invite: {problems} problem(s){who}{part}");
     ascii_line(&s, SUBJECT_MAX_CHARS)
 }
 
 /// Keeps printable ASCII only and caps the length: SNS rejects anything else in a Subject.
 pub fn ascii_line(s: &str, max: usize) -> String {
-    s.chars().map(|c| if c.is_ascii_graphic() || c == ' ' { c } else { '?' }).take(max).collect()
+    s.chars()
+        .map(|c| {
+            if c.is_ascii_graphic() || c == ' ' {
+                c
+            } else {
+                '?'
+            }
+        })
+        .take(max)
+        .collect()
 }
 
 fn attribute_text(s: &str) -> String {
-    s.chars().filter(|c| !c.is_control()).take(ATTRIBUTE_MAX_CHARS).collect()
+    s.chars()
+        .filter(|c| !c.is_control())
+        .take(ATTRIBUTE_MAX_CHARS)
+        .collect()
 }
 
 fn distinct<'a>(items: impl Iterator<Item = &'a str>) -> Vec<&'a str> {
@@ -149,11 +182,16 @@ fn json_array(items: &[&str]) -> String {
 }
 
 fn dedup_safe(id: &str) -> String {
-    id.chars().filter(|c| c.is_ascii_alphanumeric() || *c == '-').take(80).collect()
+    id.chars()
+        .filter(|c| c.is_ascii_alphanumeric() || *c == '-')
+        .take(80)
+        .collect()
 }
 
 fn fnv1a(bytes: &[u8]) -> u64 {
-    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, b| (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3))
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3)
+    })
 }
 
 #[cfg(test)]
@@ -163,7 +201,11 @@ mod tests {
     const TOPIC: &str = "arn:aws:sns:us-east-1:123456789012:problems";
 
     fn meta() -> EventMeta {
-        EventMeta { id: "evt-1".into(), source: "aws.organizations".into(), detail_type: "AWS Service Event via CloudTrail".into() }
+        EventMeta {
+            id: "evt-1".into(),
+            source: "aws.organizations".into(),
+            detail_type: "AWS Service Event via CloudTrail".into(),
+        }
     }
 
     fn other_admin(account: &str, region: &str) -> Problem {
@@ -177,50 +219,86 @@ mod tests {
         let n = &notifications(TOPIC, &meta(), &[other_admin("444455556666", "us-east-1")])[0];
         let body: serde_json::Value = serde_json::from_str(&n.body).unwrap();
         assert_eq!(body["event"]["id"], "evt-1");
-        assert_eq!(body["event"]["detailType"], "AWS Service Event via CloudTrail");
+        assert_eq!(
+            body["event"]["detailType"],
+            "AWS Service Event via CloudTrail"
+        );
         let p = &body["problems"][0];
         assert_eq!(p["accountId"], "444455556666");
         assert_eq!(p["region"], "us-east-1");
         assert_eq!(p["detectorId"], "det-1");
         assert_eq!(p["operation"], "CreateMembers");
-        assert!(p["result"].as_str().unwrap().contains("another master account"));
+        assert!(p["result"]
+            .as_str()
+            .unwrap()
+            .contains("another master account"));
     }
 
     #[test]
     fn subject_is_short_ascii_and_names_the_account() {
         let n = &notifications(TOPIC, &meta(), &[other_admin("444455556666", "us-east-1")])[0];
         assert_eq!(n.subject, "GuardDuty invite: 1 problem(s) for 444455556666");
-        let many: Vec<Problem> = (0..30).map(|i| other_admin(&format!("{:012}", i), "eu-west-1")).collect();
+        let many: Vec<Problem> = (0..30)
+            .map(|i| other_admin(&format!("{:012}", i), "eu-west-1"))
+            .collect();
         let n = &notifications(TOPIC, &meta(), &many)[0];
-        assert!(n.subject.len() < 100 && n.subject.is_ascii(), "{}", n.subject);
+        assert!(
+            n.subject.len() < 100 && n.subject.is_ascii(),
+            "{}",
+            n.subject
+        );
         assert!(n.subject.contains("and 29 more"));
         assert_eq!(ascii_line("ä\nb", 99), "??b");
     }
 
     #[test]
     fn attributes_allow_filtering_and_stay_within_sns_rules() {
-        let problems = [other_admin("444455556666", "us-east-1"), other_admin("444455556666", "eu-west-1")];
+        let problems = [
+            other_admin("444455556666", "us-east-1"),
+            other_admin("444455556666", "eu-west-1"),
+        ];
         let n = &notifications(TOPIC, &meta(), &problems)[0];
         assert!(n.attributes.len() <= 10);
-        let get = |k: &str| n.attributes.iter().find(|(name, _, _)| *name == k).map(|(_, t, v)| (*t, v.clone()));
+        let get = |k: &str| {
+            n.attributes
+                .iter()
+                .find(|(name, _, _)| *name == k)
+                .map(|(_, t, v)| (*t, v.clone()))
+        };
         assert_eq!(get("problemCount"), Some(("Number", "2".into())));
-        assert_eq!(get("regions"), Some(("String.Array", r#"["eu-west-1","us-east-1"]"#.into())));
-        assert_eq!(get("eventSource"), Some(("String", "aws.organizations".into())));
+        assert_eq!(
+            get("regions"),
+            Some(("String.Array", r#"["eu-west-1","us-east-1"]"#.into()))
+        );
+        assert_eq!(
+            get("eventSource"),
+            Some(("String", "aws.organizations".into()))
+        );
         for (name, _, _) in &n.attributes {
-            assert!(name.chars().all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c)));
+            assert!(name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c)));
         }
         assert!(n.fifo.is_none());
     }
 
     #[test]
     fn problems_beyond_the_size_limit_are_split_not_dropped() {
-        let many: Vec<Problem> = (0..3000).map(|i| other_admin(&format!("{:012}", i), "ap-southeast-2")).collect();
+        let many: Vec<Problem> = (0..3000)
+            .map(|i| other_admin(&format!("{:012}", i), "ap-southeast-2"))
+            .collect();
         let parts = notifications(TOPIC, &meta(), &many);
         assert!(parts.len() > 1);
         let mut seen = 0;
         for (i, n) in parts.iter().enumerate() {
-            assert!(n.body.len() <= BODY_MAX_BYTES, "part {i} is {} bytes", n.body.len());
-            assert!(n.subject.contains(&format!("(part {}/{})", i + 1, parts.len())));
+            assert!(
+                n.body.len() <= BODY_MAX_BYTES,
+                "part {i} is {} bytes",
+                n.body.len()
+            );
+            assert!(n
+                .subject
+                .contains(&format!("(part {}/{})", i + 1, parts.len())));
             let body: serde_json::Value = serde_json::from_str(&n.body).unwrap();
             seen += body["problems"].as_array().unwrap().len();
         }
@@ -236,6 +314,9 @@ mod tests {
         let fifo = a[0].fifo.as_ref().unwrap();
         assert_eq!(fifo.group_id, "guardduty-invite");
         assert!(fifo.deduplication_id.len() <= 128);
-        assert_eq!(a[0].fifo, b[0].fifo, "a replay must carry the same deduplication id");
+        assert_eq!(
+            a[0].fifo, b[0].fifo,
+            "a replay must carry the same deduplication id"
+        );
     }
 }

@@ -107,8 +107,14 @@ impl RegionReport {
         let (email_sent, relationship_status, problem) = match outcome {
             Outcome::Invited { email_sent } => (Some(*email_sent), None, None),
             Outcome::AlreadyInvited { status } => (None, Some(status.clone()), None),
-            Outcome::AlreadyEnabled | Outcome::EnabledByOrganization => (None, Some("Enabled".to_owned()), None),
-            Outcome::Problem(p) => (None, p.relationship_status.clone(), Some(p.result.clone().unwrap_or_else(|| p.reason.clone()))),
+            Outcome::AlreadyEnabled | Outcome::EnabledByOrganization => {
+                (None, Some("Enabled".to_owned()), None)
+            }
+            Outcome::Problem(p) => (
+                None,
+                p.relationship_status.clone(),
+                Some(p.result.clone().unwrap_or_else(|| p.reason.clone())),
+            ),
         };
         Self {
             region: region.to_owned(),

@@ -6,7 +6,8 @@ use crate::account::{cap_chars, sanitize_name};
 /// an email, so it is capped at a size no legitimate template needs.
 pub const MESSAGE_MAX_CHARS: usize = 1000;
 
-pub const DEFAULT_TEMPLATE: &str = "Your AWS account has been added to the organization's GuardDuty \
+pub const DEFAULT_TEMPLATE: &str =
+    "Your AWS account has been added to the organization's GuardDuty \
 administrator in {region}. Accept this invitation so that GuardDuty protects the account.";
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -84,9 +85,11 @@ impl MessageTemplate {
                             None => return Err(TemplateError::Unclosed { position: pos }),
                         }
                     }
-                    let field = Placeholder::from_name(name.trim()).ok_or_else(|| TemplateError::UnknownPlaceholder {
-                        name: cap_chars(&name, 40),
-                        position: pos,
+                    let field = Placeholder::from_name(name.trim()).ok_or_else(|| {
+                        TemplateError::UnknownPlaceholder {
+                            name: cap_chars(&name, 40),
+                            position: pos,
+                        }
                     })?;
                     if !text.is_empty() {
                         segments.push(Segment::Text(std::mem::take(&mut text)));
@@ -110,9 +113,12 @@ impl MessageTemplate {
     /// True when the rendered message differs between accounts, which means each account
     /// needs its own InviteMembers call (one call carries one message).
     pub fn varies_per_account(&self) -> bool {
-        self.segments
-            .iter()
-            .any(|s| matches!(s, Segment::Field(Placeholder::AccountId | Placeholder::AccountName)))
+        self.segments.iter().any(|s| {
+            matches!(
+                s,
+                Segment::Field(Placeholder::AccountId | Placeholder::AccountName)
+            )
+        })
     }
 
     /// Renders the message. Values from events are sanitized (no control characters, names
@@ -122,10 +128,16 @@ impl MessageTemplate {
         for segment in &self.segments {
             match segment {
                 Segment::Text(t) => out.push_str(t),
-                Segment::Field(Placeholder::AccountId) => out.push_str(&sanitize_name(values.account_id)),
-                Segment::Field(Placeholder::AccountName) => out.push_str(&sanitize_name(values.account_name)),
+                Segment::Field(Placeholder::AccountId) => {
+                    out.push_str(&sanitize_name(values.account_id))
+                }
+                Segment::Field(Placeholder::AccountName) => {
+                    out.push_str(&sanitize_name(values.account_name))
+                }
                 Segment::Field(Placeholder::Region) => out.push_str(&sanitize_name(values.region)),
-                Segment::Field(Placeholder::DetectorId) => out.push_str(&sanitize_name(values.detector_id)),
+                Segment::Field(Placeholder::DetectorId) => {
+                    out.push_str(&sanitize_name(values.detector_id))
+                }
             }
         }
         cap_chars(&out, MESSAGE_MAX_CHARS)
@@ -137,13 +149,24 @@ mod tests {
     use super::*;
 
     fn values<'a>(name: &'a str) -> Values<'a> {
-        Values { account_id: "111122223333", account_name: name, region: "eu-west-1", detector_id: "d1" }
+        Values {
+            account_id: "111122223333",
+            account_name: name,
+            region: "eu-west-1",
+            detector_id: "d1",
+        }
     }
 
     #[test]
     fn renders_every_placeholder() {
-        let t = MessageTemplate::parse("{account_name} ({account_id}) in {region}, detector {detector_id}").unwrap();
-        assert_eq!(t.render(&values("Payments")), "Payments (111122223333) in eu-west-1, detector d1");
+        let t = MessageTemplate::parse(
+            "{account_name} ({account_id}) in {region}, detector {detector_id}",
+        )
+        .unwrap();
+        assert_eq!(
+            t.render(&values("Payments")),
+            "Payments (111122223333) in eu-west-1, detector d1"
+        );
     }
 
     #[test]
@@ -155,15 +178,30 @@ mod tests {
     #[test]
     fn unknown_placeholder_is_named_in_the_error() {
         let err = MessageTemplate::parse("Hello {acount_id}").unwrap_err();
-        assert_eq!(err, TemplateError::UnknownPlaceholder { name: "acount_id".into(), position: 6 });
+        assert_eq!(
+            err,
+            TemplateError::UnknownPlaceholder {
+                name: "acount_id".into(),
+                position: 6
+            }
+        );
         assert!(err.to_string().contains("{acount_id}"));
     }
 
     #[test]
     fn unbalanced_braces_are_errors() {
-        assert_eq!(MessageTemplate::parse("Hi {region").unwrap_err(), TemplateError::Unclosed { position: 3 });
-        assert_eq!(MessageTemplate::parse("Hi } there").unwrap_err(), TemplateError::Unmatched { position: 3 });
-        assert_eq!(MessageTemplate::parse("  ").unwrap_err(), TemplateError::Empty);
+        assert_eq!(
+            MessageTemplate::parse("Hi {region").unwrap_err(),
+            TemplateError::Unclosed { position: 3 }
+        );
+        assert_eq!(
+            MessageTemplate::parse("Hi } there").unwrap_err(),
+            TemplateError::Unmatched { position: 3 }
+        );
+        assert_eq!(
+            MessageTemplate::parse("  ").unwrap_err(),
+            TemplateError::Empty
+        );
     }
 
     #[test]
@@ -176,7 +214,10 @@ mod tests {
     #[test]
     fn hostile_account_names_cannot_break_the_message() {
         let t = MessageTemplate::parse("Welcome {account_name}!").unwrap();
-        let rendered = t.render(&values(&format!("evil\r\nBcc: x@example.com\u{0}{}", "ß".repeat(100_000))));
+        let rendered = t.render(&values(&format!(
+            "evil\r\nBcc: x@example.com\u{0}{}",
+            "ß".repeat(100_000)
+        )));
         assert!(!rendered.chars().any(char::is_control), "{rendered:?}");
         assert!(rendered.chars().count() <= MESSAGE_MAX_CHARS);
         assert!(rendered.starts_with("Welcome evil Bcc: x@example.com"));

@@ -25,7 +25,10 @@ fn created() -> std::path::PathBuf {
 
 fn error_of(out: &std::process::Output) -> (String, String) {
     let r = &responses(out)[0];
-    (r["errorType"].as_str().unwrap_or_default().to_owned(), r["errorMessage"].as_str().unwrap_or_default().to_owned())
+    (
+        r["errorType"].as_str().unwrap_or_default().to_owned(),
+        r["errorMessage"].as_str().unwrap_or_default().to_owned(),
+    )
 }
 
 #[test]
@@ -35,8 +38,15 @@ fn guardduty_500_twice_then_success_invites() {
     emu.fault(json!({"operation": "CreateMembers", "kind": "error500", "times": 2}));
     let out = invoke(&env_for(&emu, &seeded), &[&created()]);
     assert!(out.status.success(), "{}", stderr(&out));
-    assert_eq!(outcome(&responses(&out)[0], "111122223333", "us-east-1")["outcome"], "invited");
-    assert_eq!(emu.calls_of("CreateMembers", None).len(), 3, "two 500s, then the retry that works");
+    assert_eq!(
+        outcome(&responses(&out)[0], "111122223333", "us-east-1")["outcome"],
+        "invited"
+    );
+    assert_eq!(
+        emu.calls_of("CreateMembers", None).len(),
+        3,
+        "two 500s, then the retry that works"
+    );
 }
 
 #[test]
@@ -47,7 +57,10 @@ fn throttling_twice_then_success_invites_once() {
     let out = invoke(&env_for(&emu, &seeded), &[&created()]);
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(emu.calls_of("InviteMembers", None).len(), 3);
-    assert_eq!(emu.member("us-east-1", &seeded.detector("us-east-1"), "111122223333")["invitations"], 1);
+    assert_eq!(
+        emu.member("us-east-1", &seeded.detector("us-east-1"), "111122223333")["invitations"],
+        1
+    );
 }
 
 #[tokio::test]
@@ -60,13 +73,20 @@ async fn sns_failing_throughout_fails_the_invocation_and_the_replay_publishes_on
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     let (error_type, message) = error_of(&out);
     assert_eq!(error_type, "SNS.Publish.Transient");
-    assert!(message.contains("444455556666"), "the failed invocation carries the problem: {message}");
+    assert!(
+        message.contains("444455556666"),
+        "the failed invocation carries the problem: {message}"
+    );
     assert!(emu.received_sns(&seeded.queue_url).await.is_empty());
 
     emu.clear_faults();
     let replay = invoke(&env_for(&emu, &seeded), &[&event]);
     assert!(replay.status.success(), "{}", stderr(&replay));
-    assert_eq!(emu.received_sns(&seeded.queue_url).await.len(), 1, "published exactly once");
+    assert_eq!(
+        emu.received_sns(&seeded.queue_url).await.len(),
+        1,
+        "published exactly once"
+    );
 }
 
 #[test]
@@ -98,7 +118,11 @@ fn list_detectors_down_fails_the_invocation_naming_the_operation() {
     assert_eq!(out.status.code(), Some(1));
     assert_eq!(error_of(&out).0, "GuardDuty.ListDetectors.Transient");
     let attempts = emu.calls_of("ListDetectors", None).len();
-    assert_eq!(attempts, guardduty_invite::aws::MAX_ATTEMPTS as usize, "bounded retries");
+    assert_eq!(
+        attempts,
+        guardduty_invite::aws::MAX_ATTEMPTS as usize,
+        "bounded retries"
+    );
     assert!(emu.calls_of("CreateMembers", None).is_empty());
 }
 
@@ -109,7 +133,11 @@ async fn a_failing_region_fails_the_invocation_and_the_retry_finishes_without_re
     let seeded = emu.seed(&regions, &[NEW], &[]);
     emu.fault(json!({"operation": "InviteMembers", "kind": "error500", "region": "eu-west-1"}));
     let out = invoke(&emu.env(&seeded, &regions), &[&created()]);
-    assert_eq!(out.status.code(), Some(1), "partial progress is not success");
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "partial progress is not success"
+    );
     assert_eq!(error_of(&out).0, "GuardDuty.InviteMembers.Transient");
     assert!(error_of(&out).1.contains("eu-west-1"));
 
@@ -117,8 +145,14 @@ async fn a_failing_region_fails_the_invocation_and_the_retry_finishes_without_re
     let replay = invoke(&emu.env(&seeded, &regions), &[&created()]);
     assert!(replay.status.success(), "{}", stderr(&replay));
     let r = &responses(&replay)[0];
-    assert_eq!(outcome(r, "111122223333", "us-east-1")["outcome"], "already_invited");
-    assert_eq!(outcome(r, "111122223333", "eu-west-1")["outcome"], "invited");
+    assert_eq!(
+        outcome(r, "111122223333", "us-east-1")["outcome"],
+        "already_invited"
+    );
+    assert_eq!(
+        outcome(r, "111122223333", "eu-west-1")["outcome"],
+        "invited"
+    );
     assert_eq!(emu.calls_of("InviteMembers", Some("us-east-1")).len(), 1);
     assert!(emu.received_sns(&seeded.queue_url).await.is_empty());
 }
@@ -130,8 +164,12 @@ async fn in_process_app(emu: &Emulator, seeded: &Seeded, regions: &[&str]) -> Ap
         .credentials_provider(Credentials::new("testing", "testing", None, None, "tests"))
         .load()
         .await;
-    let vars: HashMap<&str, String> =
-        [("SNS_TOPIC_ARN", seeded.topic_arn.clone()), ("GUARDDUTY_REGIONS", regions.join(","))].into_iter().collect();
+    let vars: HashMap<&str, String> = [
+        ("SNS_TOPIC_ARN", seeded.topic_arn.clone()),
+        ("GUARDDUTY_REGIONS", regions.join(",")),
+    ]
+    .into_iter()
+    .collect();
     let config = Config::from_lookup(|k| vars.get(k).cloned()).expect("config");
     let aws = Aws::new(&sdk, &config.regions);
     App::new(config, aws)
@@ -162,7 +200,10 @@ async fn hundreds_of_concurrent_invocations_under_throttling_lose_and_double_not
     const INVOCATIONS: usize = 300;
     let emu = Emulator::start();
     let regions = ["us-east-1", "eu-west-1"];
-    let foreign: Vec<String> = (0..INVOCATIONS).filter(|i| i % 10 == 0).map(|i| format!("{:012}", 600_000_000_000u64 + i as u64)).collect();
+    let foreign: Vec<String> = (0..INVOCATIONS)
+        .filter(|i| i % 10 == 0)
+        .map(|i| format!("{:012}", 600_000_000_000u64 + i as u64))
+        .collect();
     let foreign_refs: Vec<&str> = foreign.iter().map(String::as_str).collect();
     let seeded = emu.seed(&regions, &[], &foreign_refs);
     let app = in_process_app(&emu, &seeded, &regions).await;
@@ -172,34 +213,55 @@ async fn hundreds_of_concurrent_invocations_under_throttling_lose_and_double_not
     let events: Vec<(String, Value)> = (0..INVOCATIONS)
         .map(|i| {
             let id = format!("{:012}", 600_000_000_000u64 + i as u64);
-            let event = manual_request(&format!("load-{i}"), json!([{"accountId": id, "email": format!("root+{i}@example.com")}]));
+            let event = manual_request(
+                &format!("load-{i}"),
+                json!([{"accountId": id, "email": format!("root+{i}@example.com")}]),
+            );
             (id, serde_json::from_str(&event).expect("event"))
         })
         .collect();
     let mut pending: Vec<&(String, Value)> = events.iter().collect();
     for _attempt in 0..3 {
         let results = futures::future::join_all(
-            pending.iter().map(|(_, e)| app.handle(e.clone(), Instant::now() + Duration::from_secs(60))),
+            pending
+                .iter()
+                .map(|(_, e)| app.handle(e.clone(), Instant::now() + Duration::from_secs(60))),
         )
         .await;
-        pending = pending.into_iter().zip(results).filter(|(_, r)| r.is_err()).map(|(e, _)| e).collect();
+        pending = pending
+            .into_iter()
+            .zip(results)
+            .filter(|(_, r)| r.is_err())
+            .map(|(e, _)| e)
+            .collect();
         if pending.is_empty() {
             break;
         }
     }
-    assert!(pending.is_empty(), "{} invocations still failing after Lambda's retries", pending.len());
+    assert!(
+        pending.is_empty(),
+        "{} invocations still failing after Lambda's retries",
+        pending.len()
+    );
 
     let messages = emu.received_sns(&seeded.queue_url).await;
     let mut reported: HashMap<String, usize> = HashMap::new();
     for m in &messages {
-        let body: Value = serde_json::from_str(m["Message"].as_str().unwrap_or_default()).expect("body");
+        let body: Value =
+            serde_json::from_str(m["Message"].as_str().unwrap_or_default()).expect("body");
         for p in body["problems"].as_array().into_iter().flatten() {
-            *reported.entry(p["accountId"].as_str().unwrap_or_default().to_owned()).or_default() += 1;
+            *reported
+                .entry(p["accountId"].as_str().unwrap_or_default().to_owned())
+                .or_default() += 1;
         }
     }
     for (id, _) in &events {
         if foreign.contains(id) {
-            assert_eq!(reported.get(id), Some(&regions.len()), "{id}: reported once per region, in one message");
+            assert_eq!(
+                reported.get(id),
+                Some(&regions.len()),
+                "{id}: reported once per region, in one message"
+            );
         } else {
             assert!(!reported.contains_key(id), "{id} wrongly reported");
             for region in regions {
@@ -208,7 +270,15 @@ async fn hundreds_of_concurrent_invocations_under_throttling_lose_and_double_not
             }
         }
     }
-    assert_eq!(messages.len(), foreign.len(), "one message per invocation with problems, none doubled");
-    let throttled = emu.calls().iter().filter(|c| c["fault"].is_string()).count();
+    assert_eq!(
+        messages.len(),
+        foreign.len(),
+        "one message per invocation with problems, none doubled"
+    );
+    let throttled = emu
+        .calls()
+        .iter()
+        .filter(|c| c["fault"].is_string())
+        .count();
     assert!(throttled >= 60, "the faults were injected ({throttled})");
 }

@@ -24,13 +24,21 @@ async fn three_regions_with_detectors_invite_and_the_one_without_is_on_sns() {
     assert!(out.status.success(), "{}", stderr(&out));
     let r = &responses(&out)[0];
     for region in WITH_DETECTORS {
-        assert_eq!(outcome(r, "310000000001", region)["outcome"], "invited", "{region}");
+        assert_eq!(
+            outcome(r, "310000000001", region)["outcome"],
+            "invited",
+            "{region}"
+        );
     }
-    assert_eq!(outcome(r, "310000000001", "sa-east-1")["outcome"], "problem");
+    assert_eq!(
+        outcome(r, "310000000001", "sa-east-1")["outcome"],
+        "problem"
+    );
 
     let messages = emu.received_sns(&seeded.queue_url).await;
     assert_eq!(messages.len(), 1);
-    let body: Value = serde_json::from_str(messages[0]["Message"].as_str().unwrap_or_default()).expect("body");
+    let body: Value =
+        serde_json::from_str(messages[0]["Message"].as_str().unwrap_or_default()).expect("body");
     assert_eq!(body["problems"].as_array().map(Vec::len), Some(1));
     assert_eq!(body["problems"][0]["region"], "sa-east-1");
     assert_eq!(body["problems"][0]["operation"], "ListDetectors");
@@ -47,7 +55,11 @@ fn the_invitation_email_is_sent_from_one_region_only() {
     assert!(out.status.success(), "{}", stderr(&out));
     for region in WITH_DETECTORS {
         let m = emu.member(region, &seeded.detector(region), "310000000002");
-        assert_eq!(m["lastDisableEmailNotification"], region != "eu-west-1", "{region}: {m}");
+        assert_eq!(
+            m["lastDisableEmailNotification"],
+            region != "eu-west-1",
+            "{region}: {m}"
+        );
     }
     let r = &responses(&out)[0];
     assert_eq!(outcome(r, "310000000002", "eu-west-1")["emailSent"], true);
@@ -57,33 +69,70 @@ fn the_invitation_email_is_sent_from_one_region_only() {
 #[tokio::test]
 async fn replaying_an_event_makes_no_second_invitation_and_publishes_nothing() {
     let emu = Emulator::start();
-    let seeded = emu.seed(&WITH_DETECTORS, &[("111122223333", "new.account@example.com", "Payments")], &[]);
+    let seeded = emu.seed(
+        &WITH_DETECTORS,
+        &[("111122223333", "new.account@example.com", "Payments")],
+        &[],
+    );
     let env = emu.env(&seeded, &WITH_DETECTORS);
     let event = sample("organizations-create-account-result-succeeded.json");
     // Twice in one process (warm, detector cached) and once more in a new process.
     let first = invoke(&env, &[&event, &event]);
     let again = invoke(&env, &[&event]);
-    assert!(first.status.success() && again.status.success(), "{}", stderr(&first));
+    assert!(
+        first.status.success() && again.status.success(),
+        "{}",
+        stderr(&first)
+    );
     let rs = responses(&first);
     for region in WITH_DETECTORS {
-        assert_eq!(outcome(&rs[0], "111122223333", region)["outcome"], "invited");
-        assert_eq!(outcome(&rs[1], "111122223333", region)["outcome"], "already_invited");
-        assert_eq!(outcome(&responses(&again)[0], "111122223333", region)["outcome"], "already_invited");
-        assert_eq!(emu.calls_of("InviteMembers", Some(region)).len(), 1, "{region}: one invitation in all");
-        assert_eq!(emu.member(region, &seeded.detector(region), "111122223333")["invitations"], 1);
+        assert_eq!(
+            outcome(&rs[0], "111122223333", region)["outcome"],
+            "invited"
+        );
+        assert_eq!(
+            outcome(&rs[1], "111122223333", region)["outcome"],
+            "already_invited"
+        );
+        assert_eq!(
+            outcome(&responses(&again)[0], "111122223333", region)["outcome"],
+            "already_invited"
+        );
+        assert_eq!(
+            emu.calls_of("InviteMembers", Some(region)).len(),
+            1,
+            "{region}: one invitation in all"
+        );
+        assert_eq!(
+            emu.member(region, &seeded.detector(region), "111122223333")["invitations"],
+            1
+        );
     }
-    assert!(emu.received_sns(&seeded.queue_url).await.is_empty(), "a replay is not a problem");
+    assert!(
+        emu.received_sns(&seeded.queue_url).await.is_empty(),
+        "a replay is not a problem"
+    );
     assert!(emu.calls_of("Publish", None).is_empty());
 }
 
 #[test]
 fn organization_managed_account_is_enabled_by_create_members_and_not_invited() {
     let emu = Emulator::start();
-    let seeded = emu.seed(&["us-east-1"], &[("222233334444", "ct.account@example.com", "Workloads")], &[]);
+    let seeded = emu.seed(
+        &["us-east-1"],
+        &[("222233334444", "ct.account@example.com", "Workloads")],
+        &[],
+    );
     emu.mark_organization_accounts(&["222233334444"]);
-    let out = invoke(&emu.env(&seeded, &["us-east-1"]), &[&sample("controltower-create-managed-account.json")]);
+    let out = invoke(
+        &emu.env(&seeded, &["us-east-1"]),
+        &[&sample("controltower-create-managed-account.json")],
+    );
     assert!(out.status.success(), "{}", stderr(&out));
-    assert_eq!(outcome(&responses(&out)[0], "222233334444", "us-east-1")["outcome"], "enabled_by_organization");
+    assert_eq!(
+        outcome(&responses(&out)[0], "222233334444", "us-east-1")["outcome"],
+        "enabled_by_organization"
+    );
     assert!(emu.calls_of("InviteMembers", None).is_empty());
 }
 
@@ -91,8 +140,13 @@ fn organization_managed_account_is_enabled_by_create_members_and_not_invited() {
 fn one_hundred_twenty_accounts_are_sent_in_calls_of_50_50_20() {
     let emu = Emulator::start();
     let seeded = emu.seed(&["us-east-1", "eu-west-1"], &[], &[]);
-    let accounts: Vec<Value> = (0..120).map(|i| account(&format!("{:012}", 400_000_000_000u64 + i))).collect();
-    let out = invoke(&emu.env(&seeded, &["us-east-1", "eu-west-1"]), &[&event_file(&manual_request("batch-1", json!(accounts)))]);
+    let accounts: Vec<Value> = (0..120)
+        .map(|i| account(&format!("{:012}", 400_000_000_000u64 + i)))
+        .collect();
+    let out = invoke(
+        &emu.env(&seeded, &["us-east-1", "eu-west-1"]),
+        &[&event_file(&manual_request("batch-1", json!(accounts)))],
+    );
     assert!(out.status.success(), "{}", stderr(&out));
     let r = &responses(&out)[0];
     assert_eq!(r["accounts"].as_array().map(Vec::len), Some(120));
@@ -107,7 +161,11 @@ fn one_hundred_twenty_accounts_are_sent_in_calls_of_50_50_20() {
             assert_eq!(sizes, [50, 50, 20], "{op} in {region}");
         }
         let invited = r["accounts"].as_array().into_iter().flatten().filter(|a| {
-            a["regions"].as_array().into_iter().flatten().any(|x| x["region"] == region && x["outcome"] == "invited")
+            a["regions"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .any(|x| x["region"] == region && x["outcome"] == "invited")
         });
         assert_eq!(invited.count(), 120, "{region}");
     }
@@ -118,7 +176,16 @@ async fn mixed_outcomes_in_one_batch_keep_each_accounts_own_outcome() {
     let emu = Emulator::start();
     let seeded = emu.seed(&["us-east-1"], &[], &["500000000002"]);
     let det = seeded.detector("us-east-1");
-    let ids = ["500000000001", "500000000002", "500000000003", "500000000004", "500000000005", "500000000006", "500000000007", "500000000008"];
+    let ids = [
+        "500000000001",
+        "500000000002",
+        "500000000003",
+        "500000000004",
+        "500000000005",
+        "500000000006",
+        "500000000007",
+        "500000000008",
+    ];
     emu.set_member_status("us-east-1", &det, ids[2], "Invited");
     emu.set_member_status("us-east-1", &det, ids[3], "EmailVerificationFailed");
     emu.set_member_status("us-east-1", &det, ids[4], "Disabled");
@@ -126,11 +193,24 @@ async fn mixed_outcomes_in_one_batch_keep_each_accounts_own_outcome() {
     emu.set_member_status("us-east-1", &det, ids[6], "Enabled");
     emu.mark_organization_accounts(&[ids[7]]);
     let accounts: Vec<Value> = ids.iter().map(|id| account(id)).collect();
-    let out = invoke(&emu.env(&seeded, &["us-east-1"]), &[&event_file(&manual_request("mixed-1", json!(accounts)))]);
+    let out = invoke(
+        &emu.env(&seeded, &["us-east-1"]),
+        &[&event_file(&manual_request("mixed-1", json!(accounts)))],
+    );
     assert!(out.status.success(), "{}", stderr(&out));
     let r = &responses(&out)[0];
-    let got: BTreeMap<&str, String> =
-        ids.iter().map(|id| (*id, outcome(r, id, "us-east-1")["outcome"].as_str().unwrap_or_default().to_owned())).collect();
+    let got: BTreeMap<&str, String> = ids
+        .iter()
+        .map(|id| {
+            (
+                *id,
+                outcome(r, id, "us-east-1")["outcome"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned(),
+            )
+        })
+        .collect();
     let expected: BTreeMap<&str, String> = [
         ("500000000001", "invited"),
         ("500000000002", "problem"),
@@ -148,20 +228,38 @@ async fn mixed_outcomes_in_one_batch_keep_each_accounts_own_outcome() {
     // Exactly the two new-or-resigned accounts are invited, in one call.
     let invites = emu.calls_of("InviteMembers", None);
     assert_eq!(invites.len(), 1);
-    assert_eq!(invites[0]["accountIds"], json!(["500000000001", "500000000006"]));
+    assert_eq!(
+        invites[0]["accountIds"],
+        json!(["500000000001", "500000000006"])
+    );
 
     let messages = emu.received_sns(&seeded.queue_url).await;
     assert_eq!(messages.len(), 1, "one message per invocation");
-    let body: Value = serde_json::from_str(messages[0]["Message"].as_str().unwrap_or_default()).expect("body");
+    let body: Value =
+        serde_json::from_str(messages[0]["Message"].as_str().unwrap_or_default()).expect("body");
     let problems: BTreeMap<String, Value> = body["problems"]
         .as_array()
         .into_iter()
         .flatten()
-        .map(|p| (p["accountId"].as_str().unwrap_or_default().to_owned(), p.clone()))
+        .map(|p| {
+            (
+                p["accountId"].as_str().unwrap_or_default().to_owned(),
+                p.clone(),
+            )
+        })
         .collect();
     assert_eq!(problems.len(), 3);
-    assert!(problems["500000000002"]["result"].as_str().unwrap_or_default().contains("another master account"));
-    assert_eq!(problems["500000000004"]["relationshipStatus"], "EmailVerificationFailed");
-    assert!(problems["500000000004"]["reason"].as_str().unwrap_or_default().contains("email"));
+    assert!(problems["500000000002"]["result"]
+        .as_str()
+        .unwrap_or_default()
+        .contains("another master account"));
+    assert_eq!(
+        problems["500000000004"]["relationshipStatus"],
+        "EmailVerificationFailed"
+    );
+    assert!(problems["500000000004"]["reason"]
+        .as_str()
+        .unwrap_or_default()
+        .contains("email"));
     assert_eq!(problems["500000000005"]["relationshipStatus"], "Disabled");
 }

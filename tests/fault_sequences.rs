@@ -10,7 +10,9 @@ use aws_sdk_guardduty::operation::invite_members::InviteMembersOutput;
 use aws_sdk_guardduty::operation::list_detectors::ListDetectorsOutput;
 use aws_sdk_guardduty::types::error::BadRequestException;
 use aws_sdk_guardduty::types::Member;
-use aws_sdk_organizations::operation::describe_account::{DescribeAccountError, DescribeAccountOutput};
+use aws_sdk_organizations::operation::describe_account::{
+    DescribeAccountError, DescribeAccountOutput,
+};
 use aws_sdk_organizations::types::error::AccessDeniedException;
 use aws_sdk_organizations::types::Account;
 use aws_sdk_sns::operation::publish::PublishOutput;
@@ -37,44 +39,73 @@ fn list_detectors() -> Rule {
 }
 
 fn create_members_ok() -> Rule {
-    mock!(aws_sdk_guardduty::Client::create_members).then_output(|| CreateMembersOutput::builder().build())
+    mock!(aws_sdk_guardduty::Client::create_members)
+        .then_output(|| CreateMembersOutput::builder().build())
 }
 
 fn get_members_created() -> Rule {
     mock!(aws_sdk_guardduty::Client::get_members).then_output(|| {
         GetMembersOutput::builder()
-            .members(Member::builder().account_id("111122223333").relationship_status("Created").build())
+            .members(
+                Member::builder()
+                    .account_id("111122223333")
+                    .relationship_status("Created")
+                    .build(),
+            )
             .build()
     })
 }
 
 fn invite_ok() -> Rule {
-    mock!(aws_sdk_guardduty::Client::invite_members).then_output(|| InviteMembersOutput::builder().build())
+    mock!(aws_sdk_guardduty::Client::invite_members)
+        .then_output(|| InviteMembersOutput::builder().build())
 }
 
 fn describe_ok() -> Rule {
     mock!(aws_sdk_organizations::Client::describe_account).then_output(|| {
         DescribeAccountOutput::builder()
-            .account(Account::builder().id("111122223333").email("new.account@example.com").name("Payments").build())
+            .account(
+                Account::builder()
+                    .id("111122223333")
+                    .email("new.account@example.com")
+                    .name("Payments")
+                    .build(),
+            )
             .build()
     })
 }
 
 fn publish_ok() -> Rule {
-    mock!(aws_sdk_sns::Client::publish).then_output(|| PublishOutput::builder().message_id("m-1").build())
+    mock!(aws_sdk_sns::Client::publish)
+        .then_output(|| PublishOutput::builder().message_id("m-1").build())
 }
 
 fn app(guardduty: &[&Rule], organizations: &[&Rule], sns: &[&Rule]) -> App {
-    let gd = mock_client!(aws_sdk_guardduty, RuleMode::MatchAny, guardduty, |b| b.retry_config(retry()));
-    let org = mock_client!(aws_sdk_organizations, RuleMode::MatchAny, organizations, |b| b.retry_config(retry()));
-    let sns = mock_client!(aws_sdk_sns, RuleMode::MatchAny, sns, |b| b.retry_config(retry()));
-    let vars: HashMap<&str, &str> = [("SNS_TOPIC_ARN", TOPIC), ("GUARDDUTY_REGIONS", REGION)].into_iter().collect();
+    let gd = mock_client!(aws_sdk_guardduty, RuleMode::MatchAny, guardduty, |b| b
+        .retry_config(retry()));
+    let org = mock_client!(
+        aws_sdk_organizations,
+        RuleMode::MatchAny,
+        organizations,
+        |b| b.retry_config(retry())
+    );
+    let sns = mock_client!(aws_sdk_sns, RuleMode::MatchAny, sns, |b| b
+        .retry_config(retry()));
+    let vars: HashMap<&str, &str> = [("SNS_TOPIC_ARN", TOPIC), ("GUARDDUTY_REGIONS", REGION)]
+        .into_iter()
+        .collect();
     let config = Config::from_lookup(|k| vars.get(k).map(|v| v.to_string())).expect("config");
-    App::new(config, Aws::from_clients(HashMap::from([(REGION.to_owned(), gd)]), org, sns))
+    App::new(
+        config,
+        Aws::from_clients(HashMap::from([(REGION.to_owned(), gd)]), org, sns),
+    )
 }
 
 fn created_event() -> Value {
-    let path = format!("{}/events/organizations-create-account-result-succeeded.json", env!("CARGO_MANIFEST_DIR"));
+    let path = format!(
+        "{}/events/organizations-create-account-result-succeeded.json",
+        env!("CARGO_MANIFEST_DIR")
+    );
     serde_json::from_str(&std::fs::read_to_string(path).expect("sample")).expect("json")
 }
 
@@ -90,8 +121,20 @@ async fn service_unavailable_twice_then_success_invites_after_three_attempts() {
         .times(2)
         .output(|| InviteMembersOutput::builder().build())
         .build();
-    let app = app(&[&list_detectors(), &create_members_ok(), &get_members_created(), &invite], &[&describe_ok()], &[]);
-    let response = app.handle(created_event(), deadline()).await.expect("invited after retries");
+    let app = app(
+        &[
+            &list_detectors(),
+            &create_members_ok(),
+            &get_members_created(),
+            &invite,
+        ],
+        &[&describe_ok()],
+        &[],
+    );
+    let response = app
+        .handle(created_event(), deadline())
+        .await
+        .expect("invited after retries");
     assert_eq!(response.accounts[0].regions[0].outcome, "invited");
     assert_eq!(invite.num_calls(), 3);
 }
@@ -101,8 +144,15 @@ async fn validation_error_is_not_retried_and_fails_as_rejected() {
     let create = mock!(aws_sdk_guardduty::Client::create_members)
         .then_error(|| CreateMembersError::BadRequestException(BadRequestException::builder().message("The request is rejected because an invalid or out-of-range value is specified as an input parameter.").build()));
     let invite = invite_ok();
-    let app = app(&[&list_detectors(), &create, &get_members_created(), &invite], &[&describe_ok()], &[]);
-    let err = app.handle(created_event(), deadline()).await.expect_err("must fail");
+    let app = app(
+        &[&list_detectors(), &create, &get_members_created(), &invite],
+        &[&describe_ok()],
+        &[],
+    );
+    let err = app
+        .handle(created_event(), deadline())
+        .await
+        .expect_err("must fail");
     assert_eq!(err.error_type(), "GuardDuty.CreateMembers.Rejected");
     assert!(err.to_string().contains("out-of-range"), "{err}");
     assert_eq!(create.num_calls(), 1, "a 400 is not retried");
@@ -112,22 +162,39 @@ async fn validation_error_is_not_retried_and_fails_as_rejected() {
 #[tokio::test]
 async fn access_denied_on_describe_account_fails_before_any_guardduty_call() {
     let describe = mock!(aws_sdk_organizations::Client::describe_account).then_error(|| {
-        DescribeAccountError::AccessDeniedException(AccessDeniedException::builder().message("not the management account").build())
+        DescribeAccountError::AccessDeniedException(
+            AccessDeniedException::builder()
+                .message("not the management account")
+                .build(),
+        )
     });
     let detectors = list_detectors();
     let create = create_members_ok();
     let app = app(&[&detectors, &create], &[&describe], &[]);
-    let err = app.handle(created_event(), deadline()).await.expect_err("must fail");
-    assert_eq!(err.error_type(), "Organizations.DescribeAccount.AccessDenied");
+    let err = app
+        .handle(created_event(), deadline())
+        .await
+        .expect_err("must fail");
+    assert_eq!(
+        err.error_type(),
+        "Organizations.DescribeAccount.AccessDenied"
+    );
     assert_eq!(describe.num_calls(), 1);
     assert_eq!(create.num_calls(), 0);
 }
 
 #[tokio::test]
 async fn internal_errors_beyond_the_retry_budget_fail_as_transient() {
-    let detectors = mock!(aws_sdk_guardduty::Client::list_detectors).sequence().http_status(500, None).repeatedly().build();
+    let detectors = mock!(aws_sdk_guardduty::Client::list_detectors)
+        .sequence()
+        .http_status(500, None)
+        .repeatedly()
+        .build();
     let app = app(&[&detectors], &[&describe_ok()], &[]);
-    let err = app.handle(created_event(), deadline()).await.expect_err("must fail");
+    let err = app
+        .handle(created_event(), deadline())
+        .await
+        .expect_err("must fail");
     assert_eq!(err.error_type(), "GuardDuty.ListDetectors.Transient");
     assert_eq!(detectors.num_calls(), MAX_ATTEMPTS as usize);
     assert!(matches!(err, HandlerError::Incomplete { .. }));
@@ -136,7 +203,11 @@ async fn internal_errors_beyond_the_retry_budget_fail_as_transient() {
 #[tokio::test]
 async fn throttled_publish_is_retried_then_fails_the_invocation_with_the_problem_in_the_error() {
     let throttled = r#"<ErrorResponse><Error><Type>Sender</Type><Code>Throttling</Code><Message>Rate exceeded</Message></Error><RequestId>r</RequestId></ErrorResponse>"#;
-    let publish = mock!(aws_sdk_sns::Client::publish).sequence().http_status(400, Some(throttled.to_owned())).repeatedly().build();
+    let publish = mock!(aws_sdk_sns::Client::publish)
+        .sequence()
+        .http_status(400, Some(throttled.to_owned()))
+        .repeatedly()
+        .build();
     let create = mock!(aws_sdk_guardduty::Client::create_members).then_output(|| {
         CreateMembersOutput::builder()
             .unprocessed_accounts(
@@ -147,8 +218,15 @@ async fn throttled_publish_is_retried_then_fails_the_invocation_with_the_problem
             )
             .build()
     });
-    let app = app(&[&list_detectors(), &create], &[&describe_ok()], &[&publish]);
-    let err = app.handle(created_event(), deadline()).await.expect_err("must fail");
+    let app = app(
+        &[&list_detectors(), &create],
+        &[&describe_ok()],
+        &[&publish],
+    );
+    let err = app
+        .handle(created_event(), deadline())
+        .await
+        .expect_err("must fail");
     assert_eq!(err.error_type(), "SNS.Publish.Transient");
     assert!(err.to_string().contains("another master account"), "{err}");
     assert_eq!(publish.num_calls(), MAX_ATTEMPTS as usize);
@@ -158,19 +236,48 @@ async fn throttled_publish_is_retried_then_fails_the_invocation_with_the_problem
 async fn an_empty_first_page_of_detectors_is_not_taken_for_no_detector() {
     let detectors = mock!(aws_sdk_guardduty::Client::list_detectors)
         .sequence()
-        .output(|| ListDetectorsOutput::builder().set_detector_ids(Some(vec![])).next_token("page-2").build())
+        .output(|| {
+            ListDetectorsOutput::builder()
+                .set_detector_ids(Some(vec![]))
+                .next_token("page-2")
+                .build()
+        })
         .output(|| ListDetectorsOutput::builder().detector_ids("det-1").build())
         .build();
-    let app = app(&[&detectors, &create_members_ok(), &get_members_created(), &invite_ok()], &[&describe_ok()], &[&publish_ok()]);
-    let response = app.handle(created_event(), deadline()).await.expect("invited");
-    assert_eq!(response.accounts[0].regions[0].detector_id.as_deref(), Some("det-1"));
+    let app = app(
+        &[
+            &detectors,
+            &create_members_ok(),
+            &get_members_created(),
+            &invite_ok(),
+        ],
+        &[&describe_ok()],
+        &[&publish_ok()],
+    );
+    let response = app
+        .handle(created_event(), deadline())
+        .await
+        .expect("invited");
+    assert_eq!(
+        response.accounts[0].regions[0].detector_id.as_deref(),
+        Some("det-1")
+    );
     assert_eq!(detectors.num_calls(), 2);
 }
 
 #[tokio::test]
 async fn the_detector_is_looked_up_once_per_process() {
     let detectors = list_detectors();
-    let app = app(&[&detectors, &create_members_ok(), &get_members_created(), &invite_ok()], &[&describe_ok()], &[]);
+    let app = app(
+        &[
+            &detectors,
+            &create_members_ok(),
+            &get_members_created(),
+            &invite_ok(),
+        ],
+        &[&describe_ok()],
+        &[],
+    );
     for _ in 0..3 {
         app.handle(created_event(), deadline()).await.expect("ok");
     }

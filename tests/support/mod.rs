@@ -19,8 +19,14 @@ pub fn repo() -> PathBuf {
 }
 
 pub fn python() -> PathBuf {
-    let p = std::env::var_os("GUARDDUTY_INVITE_PYTHON").map(PathBuf::from).unwrap_or_else(|| repo().join(".venv/bin/python"));
-    assert!(p.exists(), "no Python at {} — run scripts/setup-venv (scripts/test does it)", p.display());
+    let p = std::env::var_os("GUARDDUTY_INVITE_PYTHON")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo().join(".venv/bin/python"));
+    assert!(
+        p.exists(),
+        "no Python at {} — run scripts/setup-venv (scripts/test does it)",
+        p.display()
+    );
     p
 }
 
@@ -47,7 +53,10 @@ pub struct Seeded {
 
 impl Seeded {
     pub fn detector(&self, region: &str) -> String {
-        self.detectors[region].as_str().unwrap_or_else(|| panic!("no detector seeded in {region}")).to_owned()
+        self.detectors[region]
+            .as_str()
+            .unwrap_or_else(|| panic!("no detector seeded in {region}"))
+            .to_owned()
     }
 }
 
@@ -63,9 +72,19 @@ impl Emulator {
             .expect("start the emulator");
         let stdin = child.stdin.take().expect("stdin");
         let mut line = String::new();
-        BufReader::new(child.stdout.take().expect("stdout")).read_line(&mut line).expect("READY line");
-        let endpoint = line.trim().strip_prefix("READY ").unwrap_or_else(|| panic!("emulator said {line:?}")).to_owned();
-        Self { child, _stdin: stdin, endpoint }
+        BufReader::new(child.stdout.take().expect("stdout"))
+            .read_line(&mut line)
+            .expect("READY line");
+        let endpoint = line
+            .trim()
+            .strip_prefix("READY ")
+            .unwrap_or_else(|| panic!("emulator said {line:?}"))
+            .to_owned();
+        Self {
+            child,
+            _stdin: stdin,
+            endpoint,
+        }
     }
 
     /// A plain HTTP/1.1 request to the control API.
@@ -87,11 +106,27 @@ impl Emulator {
         serde_json::from_str(payload).unwrap_or(Value::Null)
     }
 
-    pub fn seed(&self, detector_regions: &[&str], accounts: &[(&str, &str, &str)], foreign: &[&str]) -> Seeded {
+    pub fn seed(
+        &self,
+        detector_regions: &[&str],
+        accounts: &[(&str, &str, &str)],
+        foreign: &[&str],
+    ) -> Seeded {
         let mut cmd = Command::new(python());
         cmd.arg(repo().join("testsupport/emuctl.py"))
-            .args(["--endpoint", &self.endpoint, "seed", "--region", "us-east-1", "--detector-regions"])
-            .arg(if detector_regions.is_empty() { "".to_string() } else { detector_regions.join(",") });
+            .args([
+                "--endpoint",
+                &self.endpoint,
+                "seed",
+                "--region",
+                "us-east-1",
+                "--detector-regions",
+            ])
+            .arg(if detector_regions.is_empty() {
+                "".to_string()
+            } else {
+                detector_regions.join(",")
+            });
         for (id, email, name) in accounts {
             cmd.args(["--account", &format!("{id}:{email}:{name}")]);
         }
@@ -99,7 +134,11 @@ impl Emulator {
             cmd.args(["--foreign", id]);
         }
         let out = cmd.output().expect("run emuctl seed");
-        assert!(out.status.success(), "seed failed: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "seed failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         let v: Value = serde_json::from_slice(&out.stdout).expect("seed output");
         self.clear_calls();
         Seeded {
@@ -110,7 +149,10 @@ impl Emulator {
     }
 
     pub fn calls(&self) -> Vec<Value> {
-        self.control("GET", "/_emulator/calls", None)["calls"].as_array().cloned().unwrap_or_default()
+        self.control("GET", "/_emulator/calls", None)["calls"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
     }
 
     pub fn clear_calls(&self) {
@@ -134,7 +176,11 @@ impl Emulator {
     }
 
     pub fn mark_organization_accounts(&self, ids: &[&str]) {
-        self.control("POST", "/_emulator/guardduty/organization-accounts", Some(json!({ "accountIds": ids })));
+        self.control(
+            "POST",
+            "/_emulator/guardduty/organization-accounts",
+            Some(json!({ "accountIds": ids })),
+        );
     }
 
     pub fn set_member_status(&self, region: &str, detector: &str, account: &str, status: &str) {
@@ -147,7 +193,9 @@ impl Emulator {
 
     /// The emulator's record of one member, or Null.
     pub fn member(&self, region: &str, detector: &str, account: &str) -> Value {
-        self.control("GET", "/_emulator/guardduty/members", None)["members"][region][detector][account].clone()
+        self.control("GET", "/_emulator/guardduty/members", None)["members"][region][detector]
+            [account]
+            .clone()
     }
 
     /// The environment `invoke` needs to reach this emulator.
@@ -173,12 +221,21 @@ impl Emulator {
                 .behavior_version(aws_sdk_sqs::config::BehaviorVersion::latest())
                 .region(aws_sdk_sqs::config::Region::new("us-east-1"))
                 .endpoint_url(&self.endpoint)
-                .credentials_provider(aws_sdk_sqs::config::Credentials::new("testing", "testing", None, None, "tests"))
+                .credentials_provider(aws_sdk_sqs::config::Credentials::new(
+                    "testing", "testing", None, None, "tests",
+                ))
                 .build(),
         );
         let mut out = Vec::new();
         loop {
-            let got = sqs.receive_message().queue_url(queue_url).max_number_of_messages(10).wait_time_seconds(0).send().await.expect("ReceiveMessage");
+            let got = sqs
+                .receive_message()
+                .queue_url(queue_url)
+                .max_number_of_messages(10)
+                .wait_time_seconds(0)
+                .send()
+                .await
+                .expect("ReceiveMessage");
             let messages = got.messages();
             if messages.is_empty() {
                 return out;
@@ -186,7 +243,12 @@ impl Emulator {
             for m in messages {
                 out.push(serde_json::from_str(m.body().unwrap_or_default()).expect("SNS envelope"));
                 if let Some(h) = m.receipt_handle() {
-                    sqs.delete_message().queue_url(queue_url).receipt_handle(h).send().await.expect("DeleteMessage");
+                    sqs.delete_message()
+                        .queue_url(queue_url)
+                        .receipt_handle(h)
+                        .send()
+                        .await
+                        .expect("DeleteMessage");
                 }
             }
         }
@@ -219,7 +281,8 @@ pub fn sample(name: &str) -> PathBuf {
 }
 
 pub fn sample_json(name: &str) -> Value {
-    serde_json::from_str(&std::fs::read_to_string(sample(name)).expect("sample")).expect("sample JSON")
+    serde_json::from_str(&std::fs::read_to_string(sample(name)).expect("sample"))
+        .expect("sample JSON")
 }
 
 /// Writes an event to a fresh temporary file.
