@@ -1,0 +1,189 @@
+//! The binary inside a (fake) Lambda Runtime API: the same responses as `invoke`, and
+//! handler errors reported to Lambda with their stable error type.
+
+mod support;
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::process::{Command, Stdio};
+use std::sync::mpsc::{channel, Receiver, Sender};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use serde_json::{json, Value};
+use support::*;
+
+/// What the function posted back for an invocation.
+#[derive(Debug)]
+struct Reply {
+    request_id: String,
+    kind: String,
+    body: Value,
+}
+
+/// A minimal Runtime API: hands out `events` in order, then holds the next poll open.
+fn fake_runtime(events: Vec<Value>) -> (String, Receiver<Reply>) {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = listener.local_addr().expect("addr").to_string();
+    let (tx, rx) = channel();
+    let queue = Arc::new(Mutex::new(
+        events.into_iter().enumerate().collect::<Vec<_>>(),
+    ));
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let (queue, tx) = (queue.clone(), tx.clone());
+            std::thread::spawn(move || serve(stream, queue, tx));
+        }
+    });
+    (addr, rx)
+}
+
+fn serve(stream: TcpStream, queue: Arc<Mutex<Vec<(usize, Value)>>>, tx: Sender<Reply>) {
+    let mut reader = BufReader::new(stream.try_clone().expect("clone"));
+    let mut out = stream;
+    loop {
+        let mut request_line = String::new();
+        if reader.read_line(&mut request_line).unwrap_or(0) == 0 {
+            return;
+        }
+        let mut headers = Vec::new();
+        loop {
+            let mut line = String::new();
+            reader.read_line(&mut line).unwrap_or(0);
+            let line = line.trim_end().to_owned();
+            if line.is_empty() {
+                break;
+            }
+            headers.push(line);
+        }
+        let header = |name: &str| {
+            headers.iter().find_map(|h| {
+                h.split_once(':')
+                    .filter(|(k, _)| k.eq_ignore_ascii_case(name))
+                    .map(|(_, v)| v.trim().to_owned())
+            })
+        };
+        let len: usize = header("content-length")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0);
+        let mut body = vec![0; len];
+        reader.read_exact(&mut body).unwrap_or(());
+        let path = request_line
+            .split_whitespace()
+            .nth(1)
+            .unwrap_or_default()
+            .to_owned();
+        if path.ends_with("/invocation/next") {
+            let next = { queue.lock().expect("lock").pop_first() };
+            let Some((i, event)) = next else {
+                std::thread::sleep(Duration::from_secs(600));
+                return;
+            };
+            let deadline = SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .expect("time")
+                .as_millis()
+                + 60_000;
+            let payload = event.to_string();
+            let _ = write!(
+                out,
+                "HTTP/1.1 200 OK\r\nLambda-Runtime-Aws-Request-Id: req-{i}\r\nLambda-Runtime-Deadline-Ms: {deadline}\r\nLambda-Runtime-Invoked-Function-Arn: arn:aws:lambda:us-east-1:123456789012:function:guardduty-invite\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{payload}",
+                payload.len()
+            );
+        } else {
+            let parts: Vec<&str> = path.split('/').collect();
+            let reply = Reply {
+                request_id: parts
+                    .get(parts.len().saturating_sub(2))
+                    .copied()
+                    .unwrap_or_default()
+                    .to_owned(),
+                kind: parts.last().copied().unwrap_or_default().to_owned(),
+                body: serde_json::from_slice(&body).unwrap_or(Value::Null),
+            };
+            let _ = tx.send(reply);
+            let _ = write!(
+                out,
+                "HTTP/1.1 202 Accepted\r\nContent-Length: 2\r\n\r\n{{}}"
+            );
+        }
+        let _ = out.flush();
+    }
+}
+
+trait PopFirst<T> {
+    fn pop_first(&mut self) -> Option<T>;
+}
+
+impl<T> PopFirst<T> for Vec<T> {
+    fn pop_first(&mut self) -> Option<T> {
+        (!self.is_empty()).then(|| self.remove(0))
+    }
+}
+
+#[test]
+fn inside_lambda_the_handler_answers_like_invoke_and_reports_errors_with_their_type() {
+    let emu = Emulator::start();
+    let seeded = emu.seed(
+        &["us-east-1"],
+        &[("111122223333", "new.account@example.com", "Payments")],
+        &[],
+    );
+    let events = vec![
+        sample_json("organizations-create-account-result-succeeded.json"),
+        json!({"source": "aws.ec2", "detail-type": "EC2 Instance State-change Notification", "detail": {}}),
+        sample_json("organizations-create-account-result-failed.json"),
+    ];
+    let (runtime_api, replies) = fake_runtime(events);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_guardduty-invite"))
+        .env_clear()
+        .envs(emu.env(&seeded, &["us-east-1"]))
+        .env("AWS_LAMBDA_RUNTIME_API", &runtime_api)
+        .env("AWS_LAMBDA_FUNCTION_NAME", "guardduty-invite")
+        .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
+        .env("AWS_LAMBDA_LOG_STREAM_NAME", "stream")
+        .env("AWS_LAMBDA_LOG_GROUP_NAME", "/aws/lambda/guardduty-invite")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start the function");
+    let got: Vec<Reply> = (0..3)
+        .map(|_| replies.recv_timeout(Duration::from_secs(30)))
+        .collect::<Result<_, _>>()
+        .unwrap_or_else(|e| {
+            let _ = child.kill();
+            panic!("the function did not answer: {e}")
+        });
+    let _ = child.kill();
+    let _ = child.wait();
+
+    assert_eq!(got[0].request_id, "req-0");
+    assert_eq!(got[0].kind, "response");
+    assert_eq!(got[0].body["status"], "processed");
+    assert_eq!(
+        outcome(&got[0].body, "111122223333", "us-east-1")["outcome"],
+        "invited"
+    );
+
+    assert_eq!(got[1].kind, "error");
+    assert_eq!(got[1].body["errorType"], "InvalidEvent");
+    assert!(
+        got[1].body["errorMessage"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("unsupported event"),
+        "{:?}",
+        got[1]
+    );
+
+    assert_eq!(got[2].kind, "response");
+    assert_eq!(got[2].body["status"], "skipped");
+
+    // The same event through invoke gives the identical response.
+    let out = invoke(
+        &emu.env(&seeded, &["us-east-1"]),
+        &[&sample("organizations-create-account-result-failed.json")],
+    );
+    assert_eq!(responses(&out)[0], got[2].body);
+}
