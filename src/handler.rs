@@ -174,12 +174,11 @@ impl App {
         &self,
         accounts: &[AccountRequest],
     ) -> (Vec<Target>, Vec<Problem>, Vec<AwsError>) {
-        let looked_up: Vec<(usize, Resolution)> =
-            stream::iter(accounts.iter().enumerate())
-                .map(|(i, a)| async move { (i, self.resolve_one(a).await) })
-                .buffer_unordered(MAX_CONCURRENT_CALLS)
-                .collect()
-                .await;
+        let looked_up: Vec<(usize, Resolution)> = stream::iter(accounts.iter().enumerate())
+            .map(|(i, a)| async move { (i, self.resolve_one(a).await) })
+            .buffer_unordered(MAX_CONCURRENT_CALLS)
+            .collect()
+            .await;
         let mut looked_up = looked_up;
         looked_up.sort_by_key(|(i, _)| *i);
         let (mut targets, mut problems, mut failures) = (Vec::new(), Vec::new(), Vec::new());
