@@ -45,7 +45,12 @@ pub async fn load_sdk_config() -> SdkConfig {
 
 /// The loader behind [`load_sdk_config`], for callers (tests) that set more on it.
 pub fn sdk_config_loader() -> aws_config::ConfigLoader {
-    aws_config::defaults(BehaviorVersion::latest())
+    let loader = aws_config::defaults(BehaviorVersion::latest());
+    let loader = match trust_store() {
+        TrustChoice::AmazonRoots(client) => loader.http_client(client),
+        TrustChoice::System => loader,
+    };
+    loader
         .retry_config(
             RetryConfig::standard()
                 .with_max_attempts(MAX_ATTEMPTS)
@@ -60,6 +65,40 @@ pub fn sdk_config_loader() -> aws_config::ConfigLoader {
                 .operation_timeout(OPERATION_TIMEOUT)
                 .build(),
         )
+}
+
+/// The roots of Amazon Trust Services, which issues the certificates of the AWS service
+/// endpoints (copied from Debian's ca-certificates; SHA-256 fingerprints in the README).
+pub const AMAZON_ROOTS_PEM: &str = include_str!("amazon-trust-services-roots.pem");
+
+pub enum TrustChoice {
+    /// An HTTPS client that trusts only the Amazon Trust Services roots.
+    AmazonRoots(aws_sdk_sns::config::SharedHttpClient),
+    /// The SDK's default client with the system's roots.
+    System,
+}
+
+/// Which certificates the HTTPS client trusts. Loading the system's ~150 roots costs about
+/// 4 ms of CPU at every cold start (measured, bench/RESULTS.md) and AWS endpoints need only
+/// Amazon's; setting `SSL_CERT_FILE` or `SSL_CERT_DIR` (a TLS-inspecting proxy, a partition
+/// whose endpoints use other CAs) switches back to the system's store.
+pub fn trust_store() -> TrustChoice {
+    if std::env::var_os("SSL_CERT_FILE").is_some() || std::env::var_os("SSL_CERT_DIR").is_some() {
+        return TrustChoice::System;
+    }
+    use aws_smithy_http_client::tls::{self, rustls_provider::CryptoMode, TlsContext, TrustStore};
+    match TlsContext::builder()
+        .with_trust_store(TrustStore::empty().with_pem_certificate(AMAZON_ROOTS_PEM.as_bytes()))
+        .build()
+    {
+        Ok(context) => TrustChoice::AmazonRoots(
+            aws_smithy_http_client::Builder::new()
+                .tls_provider(tls::Provider::Rustls(CryptoMode::AwsLc))
+                .tls_context(context)
+                .build_https(),
+        ),
+        Err(_) => TrustChoice::System,
+    }
 }
 
 /// An account GuardDuty did not process, with its `result` text verbatim.
@@ -388,5 +427,26 @@ where
         kind,
         code,
         message: mask_emails_in(&message),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_embedded_trust_store_holds_the_five_amazon_trust_services_roots() {
+        assert_eq!(
+            AMAZON_ROOTS_PEM
+                .matches("-----BEGIN CERTIFICATE-----")
+                .count(),
+            5
+        );
+        assert_eq!(
+            AMAZON_ROOTS_PEM
+                .matches("-----END CERTIFICATE-----")
+                .count(),
+            5
+        );
     }
 }
