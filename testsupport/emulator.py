@@ -23,7 +23,8 @@ Organizations, STS and GuardDuty detectors; a WSGI middleware in front of it add
   DELETE /_emulator/faults                     remove all rules (and wake hung requests)
   GET    /_emulator/calls                      {"calls": [{"service", "operation", "region",
                                                "status", "accountIds" (member ops only),
-                                               "fault" (if injected), "ts"}]}, arrival order
+                                               "fault" (if injected), "ts", "duration_ms"
+                                               (server-side serving time)}]}, arrival order
   DELETE /_emulator/calls                      empty the log
   POST   /_emulator/guardduty/foreign-accounts      {"accountIds": [...]}: members of
                                                     another administrator
@@ -386,6 +387,7 @@ class Emulator:
         if path.startswith("/moto-api"):
             return self.moto(environ, start_response)
 
+        started = time.perf_counter()
         # Read the body once and hand moto a fresh stream of it.
         body = get_input_stream(environ).read()
         environ["wsgi.input"] = io.BytesIO(body)
@@ -407,14 +409,19 @@ class Emulator:
             call["status"] = int(status.split()[0])
             return start_response(status, headers, exc_info)
 
-        if rule:
-            call["fault"] = rule["kind"]
-            response = self.apply_fault(rule, protocol, wake)
-            if response is not None:
-                return response(environ, recording_start_response)
-        if service == "guardduty" and operation in MEMBER_OPS:
-            return self.serve_members(environ, operation, region, path, body)(environ, recording_start_response)
-        return self.moto(environ, recording_start_response)
+        try:
+            if rule:
+                call["fault"] = rule["kind"]
+                response = self.apply_fault(rule, protocol, wake)
+                if response is not None:
+                    return response(environ, recording_start_response)
+            if service == "guardduty" and operation in MEMBER_OPS:
+                return self.serve_members(environ, operation, region, path, body)(environ, recording_start_response)
+            return self.moto(environ, recording_start_response)
+        finally:
+            # Server-side time to serve the request (body read to response built, injected
+            # delays included; the HTTP parsing and socket writes of the server are not).
+            call["duration_ms"] = round((time.perf_counter() - started) * 1000, 3)
 
     def take_fault(self, service, region, operation):
         for rule in self.faults:
