@@ -92,7 +92,10 @@ impl Config {
         };
 
         let email_region = match set(INVITATION_EMAIL_REGION) {
-            None => regions[0].clone(),
+            None => regions
+                .first()
+                .cloned()
+                .ok_or_else(|| bad(GUARDDUTY_REGIONS, "lists no region"))?,
             Some(raw) => {
                 let r = raw.trim().to_owned();
                 if !regions.contains(&r) {

@@ -114,6 +114,10 @@ impl App {
             return Err(HandlerError::Incomplete { failures, problems });
         }
 
+        // A stable order makes the message identical across replays (FIFO deduplication).
+        problems.sort_by(|a, b| {
+            (&a.account_id, &a.region, &a.operation).cmp(&(&b.account_id, &b.region, &b.operation))
+        });
         let mut message_ids = Vec::new();
         if !problems.is_empty() {
             for n in notifications(&self.config.topic_arn, &request.meta, &problems) {

@@ -68,6 +68,11 @@ from werkzeug.wsgi import get_input_stream
 
 from moto.core import DEFAULT_ACCOUNT_ID
 from moto.server import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
+# Imported here, before any request thread exists: importing them lazily from a request while
+# another thread builds the same moto modules can race into a circular-import error.
+from moto.guardduty.models import guardduty_backends
+from moto.moto_api._internal.models import moto_api_backend
+from moto.organizations.models import organizations_backends
 
 CALLER = DEFAULT_ACCOUNT_ID
 
@@ -190,7 +195,6 @@ class GuardDutyMembers:
         return out
 
     def handle(self, operation, region, detector_id, query, body):
-        from moto.guardduty.models import guardduty_backends
         try:
             exists = detector_id in guardduty_backends[CALLER][region].detectors
         except KeyError:
@@ -338,7 +342,6 @@ def logged_account_ids(operation, body):
 
 def put_organization_account(account_id, email, name):
     """An account with a fixed id in the default account's organization (ALL features)."""
-    from moto.organizations.models import organizations_backends
     backend = organizations_backends[CALLER]["aws"]
     if backend.org is None:
         backend.create_organization(region="us-east-1", FeatureSet="ALL")
@@ -367,7 +370,6 @@ class Emulator:
         self.wake = threading.Event()  # set to release hung requests
 
     def reset(self):
-        from moto.moto_api._internal.models import moto_api_backend
         moto_api_backend.reset()
         self.guardduty.reset()
         with self.lock:
@@ -584,7 +586,9 @@ def main(argv=None):
     if not args.ignore_stdin:
         threading.Thread(target=exit_on_stdin_eof, daemon=True).start()
 
-    threading.Thread(target=warm_up, args=(server.app,), daemon=True).start()
+    # Before READY, not beside the first requests: moto builds its services lazily, and two
+    # threads importing the same moto modules at once can fail with a circular import.
+    warm_up(server.app)
     ready_out.write(f"READY http://{args.host}:{server.server_port}\n")
     ready_out.flush()
     try:
