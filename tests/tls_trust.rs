@@ -4,24 +4,11 @@
 
 mod support;
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 use serde_json::json;
 use support::*;
-
-struct TlsServer {
-    child: std::process::Child,
-    port: String,
-}
-
-impl Drop for TlsServer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 /// A throwaway CA and a localhost certificate it signed: (CA file, certificate, key).
 fn test_ca(dir: &Path) -> (String, String, String) {
@@ -101,26 +88,6 @@ fn test_ca(dir: &Path) -> (String, String, String) {
     (p("ca.pem"), p("cert.pem"), p("key.pem"))
 }
 
-fn start(cert: &str, key: &str) -> TlsServer {
-    let mut child = Command::new(python())
-        .arg(repo().join("testsupport/tls_server.py"))
-        .args([cert, key])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("tls server");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().expect("stdout"))
-        .read_line(&mut line)
-        .expect("READY");
-    let port = line
-        .trim()
-        .strip_prefix("READY ")
-        .unwrap_or_else(|| panic!("{line:?}"))
-        .to_owned();
-    TlsServer { child, port }
-}
-
 fn run(endpoint: &str, extra: &[(&str, &str)]) -> (String, String) {
     let mut env: Vec<(String, String)> = [
         ("AWS_ENDPOINT_URL", endpoint),
@@ -156,8 +123,8 @@ fn a_certificate_outside_amazon_trust_services_is_refused_unless_ssl_cert_file_t
     let dir = std::env::temp_dir().join(format!("guardduty-invite-tls-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("dir");
     let (ca, cert, key) = test_ca(&dir);
-    let server = start(&cert, &key);
-    let endpoint = format!("https://localhost:{}", server.port);
+    let server = PythonServer::start("tls_server.py", &[&cert, &key]);
+    let endpoint = format!("https://localhost:{}", server.ready);
 
     // Default: the test CA is not an Amazon root, the handshake fails.
     let (error_type, message) = run(&endpoint, &[]);

@@ -31,17 +31,8 @@ pub fn python() -> PathBuf {
 }
 
 pub struct Emulator {
-    child: Child,
-    // Held open: the emulator exits when its stdin closes, so it never outlives the tests.
-    _stdin: ChildStdin,
+    _server: PythonServer,
     pub endpoint: String,
-}
-
-impl Drop for Emulator {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 #[derive(Debug, Clone)]
@@ -60,29 +51,56 @@ impl Seeded {
     }
 }
 
-impl Emulator {
-    pub fn start() -> Self {
+/// A Python test server from `testsupport/`, up once it has printed `READY <what>`; its stdin
+/// is held open because the servers exit when it closes, so none outlives the tests.
+pub struct PythonServer {
+    child: Child,
+    _stdin: ChildStdin,
+    /// What followed `READY `: the emulator's URL, the TLS server's port.
+    pub ready: String,
+}
+
+impl PythonServer {
+    pub fn start(script: &str, args: &[&str]) -> Self {
         let mut child = Command::new(python())
-            .arg(repo().join("testsupport/emulator.py"))
-            .args(["--port", "0"])
+            .arg(repo().join("testsupport").join(script))
+            .args(args)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
-            .expect("start the emulator");
+            .unwrap_or_else(|e| panic!("start {script}: {e}"));
         let stdin = child.stdin.take().expect("stdin");
         let mut line = String::new();
         BufReader::new(child.stdout.take().expect("stdout"))
             .read_line(&mut line)
             .expect("READY line");
-        let endpoint = line
+        let ready = line
             .trim()
             .strip_prefix("READY ")
-            .unwrap_or_else(|| panic!("emulator said {line:?}"))
+            .unwrap_or_else(|| panic!("{script} said {line:?}"))
             .to_owned();
         Self {
             child,
             _stdin: stdin,
+            ready,
+        }
+    }
+}
+
+impl Drop for PythonServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Emulator {
+    pub fn start() -> Self {
+        let server = PythonServer::start("emulator.py", &["--port", "0"]);
+        let endpoint = server.ready.clone();
+        Self {
+            _server: server,
             endpoint,
         }
     }
