@@ -2,6 +2,7 @@
 //! Everything here is a thin call; decisions live in `decision` and `invite`.
 
 use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use aws_config::retry::RetryConfig;
@@ -123,9 +124,10 @@ pub struct OrgAccount {
 
 pub struct Aws {
     guardduty: HashMap<String, aws_sdk_guardduty::Client>,
-    /// The administrator's detector per region, found once per process. Absence is not
-    /// cached: a detector created later is picked up by the next event.
-    detectors: HashMap<String, OnceCell<String>>,
+    /// The administrator's detector per region, found once per process (one lookup even when
+    /// batches of the same region start together). Absence is not cached: a detector created
+    /// later is picked up by the next event; a detector GuardDuty rejects is forgotten.
+    detectors: Mutex<HashMap<String, Arc<OnceCell<String>>>>,
     organizations: aws_sdk_organizations::Client,
     sns: aws_sdk_sns::Client,
 }
@@ -157,11 +159,11 @@ impl Aws {
     ) -> Self {
         let detectors = guardduty
             .keys()
-            .map(|r| (r.clone(), OnceCell::new()))
+            .map(|r| (r.clone(), Arc::new(OnceCell::new())))
             .collect();
         Self {
             guardduty,
-            detectors,
+            detectors: Mutex::new(detectors),
             organizations,
             sns,
         }
@@ -184,7 +186,7 @@ impl Aws {
 
     /// The administrator's detector in `region`, or `None` when GuardDuty is not enabled there.
     pub async fn detector(&self, region: &str) -> Result<Option<String>, AwsError> {
-        let cell = self.detectors.get(region).ok_or_else(|| AwsError {
+        let cell = self.detector_cell(region).ok_or_else(|| AwsError {
             service: Service::GuardDuty,
             operation: "ListDetectors",
             region: Some(region.to_owned()),
@@ -205,6 +207,21 @@ impl Aws {
             Ok(id) => Ok(Some(id.clone())),
             Err(None) => Ok(None),
             Err(Some(e)) => Err(e),
+        }
+    }
+
+    fn detector_cell(&self, region: &str) -> Option<Arc<OnceCell<String>>> {
+        self.detectors.lock().ok()?.get(region).cloned()
+    }
+
+    /// Forgets the detector of `region` after GuardDuty rejected a call on it (a detector
+    /// deleted and re-created, say), so that the next event looks it up again instead of
+    /// failing for the life of a warm process.
+    pub fn forget_detector(&self, region: &str) {
+        if let Ok(mut cells) = self.detectors.lock() {
+            if let Some(cell) = cells.get_mut(region) {
+                *cell = Arc::new(OnceCell::new());
+            }
         }
     }
 

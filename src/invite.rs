@@ -13,7 +13,7 @@ use crate::account::{AccountId, Email};
 use crate::aws::{Aws, Unprocessed};
 use crate::config::Config;
 use crate::decision::{is_already_invited, is_already_our_member, member_action, MemberAction};
-use crate::error::AwsError;
+use crate::error::{AwsError, FailureKind, Service};
 use crate::report::{Outcome, Problem};
 use crate::template::Values;
 
@@ -40,6 +40,25 @@ pub struct BatchResult {
 }
 
 pub async fn run_batch(
+    aws: &Aws,
+    config: &Config,
+    region: &str,
+    batch: &[Target],
+) -> Result<BatchResult, AwsError> {
+    let result = run_batch_once(aws, config, region, batch).await;
+    if let Err(AwsError {
+        kind: FailureKind::Rejected,
+        service: Service::GuardDuty,
+        ..
+    }) = &result
+    {
+        // GuardDuty rejects calls on a detector that is gone; look it up again next time.
+        aws.forget_detector(region);
+    }
+    result
+}
+
+async fn run_batch_once(
     aws: &Aws,
     config: &Config,
     region: &str,

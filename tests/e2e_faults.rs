@@ -192,6 +192,67 @@ async fn the_handler_reports_its_own_timeout_before_the_lambda_deadline() {
     emu.clear_faults();
 }
 
+#[tokio::test]
+async fn a_recreated_detector_is_found_again_after_guardduty_rejects_the_old_one() {
+    let emu = Emulator::start();
+    let seeded = emu.seed(&["us-east-1"], &[NEW], &[]);
+    let app = in_process_app(&emu, &seeded, &["us-east-1"]).await;
+    let first = manual_request(
+        "det-1",
+        json!([{"accountId": "710000000001", "email": "a@example.com"}]),
+    );
+    app.handle(
+        serde_json::from_str(&first).expect("event"),
+        Instant::now() + Duration::from_secs(60),
+    )
+    .await
+    .expect("invited with the first detector");
+
+    // The administrator deletes and re-creates GuardDuty in the region: a new detector id.
+    let gd = aws_sdk_guardduty::Client::from_conf(
+        aws_sdk_guardduty::Config::builder()
+            .behavior_version(aws_sdk_guardduty::config::BehaviorVersion::latest())
+            .region(Region::new("us-east-1"))
+            .endpoint_url(&emu.endpoint)
+            .credentials_provider(Credentials::new("testing", "testing", None, None, "tests"))
+            .build(),
+    );
+    let old = seeded.detector("us-east-1");
+    gd.delete_detector()
+        .detector_id(&old)
+        .send()
+        .await
+        .expect("DeleteDetector");
+    let new = gd
+        .create_detector()
+        .enable(true)
+        .send()
+        .await
+        .expect("CreateDetector");
+    let new = new.detector_id().unwrap_or_default().to_owned();
+
+    let second: Value = serde_json::from_str(&manual_request(
+        "det-2",
+        json!([{"accountId": "710000000002", "email": "b@example.com"}]),
+    ))
+    .expect("event");
+    let err = app
+        .handle(second.clone(), Instant::now() + Duration::from_secs(60))
+        .await
+        .expect_err("the cached detector is gone");
+    assert_eq!(err.error_type(), "GuardDuty.CreateMembers.Rejected");
+    // Lambda's retry of the same event, in the same warm process, succeeds.
+    let response = app
+        .handle(second, Instant::now() + Duration::from_secs(60))
+        .await
+        .expect("invited");
+    assert_eq!(
+        response.accounts[0].regions[0].detector_id.as_deref(),
+        Some(new.as_str())
+    );
+    assert_eq!(response.accounts[0].regions[0].outcome, "invited");
+}
+
 /// A few hundred invocations at once with throttling injected: every account ends invited
 /// or reported on SNS, none lost, none doubled. Failed invocations are retried, as Lambda's
 /// asynchronous invocation does (twice).
