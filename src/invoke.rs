@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use lambda_runtime::Diagnostic;
 
 use crate::error::HandlerError;
-use crate::event::{self, EventError};
+use crate::event::EventError;
 use crate::handler::App;
 
 /// Matches the deployed function's timeout, so a local run has the same time budget.
@@ -79,9 +79,4 @@ pub async fn run(app: &App, inputs: Vec<(String, Vec<u8>)>) -> i32 {
         }
     }
     status
-}
-
-/// Kept for tests: parse without running anything.
-pub fn parse_only(bytes: &[u8]) -> Result<event::Request, EventError> {
-    event::parse_bytes(bytes)
 }
