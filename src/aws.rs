@@ -174,26 +174,16 @@ impl Aws {
         region: &str,
         operation: &'static str,
     ) -> Result<&aws_sdk_guardduty::Client, AwsError> {
-        self.guardduty.get(region).ok_or_else(|| AwsError {
-            service: Service::GuardDuty,
-            operation,
-            region: Some(region.to_owned()),
-            kind: FailureKind::Rejected,
-            code: None,
-            message: "no client for this region (not in GUARDDUTY_REGIONS)".into(),
-        })
+        self.guardduty
+            .get(region)
+            .ok_or_else(|| not_configured(region, operation))
     }
 
     /// The administrator's detector in `region`, or `None` when GuardDuty is not enabled there.
     pub async fn detector(&self, region: &str) -> Result<Option<String>, AwsError> {
-        let cell = self.detector_cell(region).ok_or_else(|| AwsError {
-            service: Service::GuardDuty,
-            operation: "ListDetectors",
-            region: Some(region.to_owned()),
-            kind: FailureKind::Rejected,
-            code: None,
-            message: "region not configured".into(),
-        })?;
+        let cell = self
+            .detector_cell(region)
+            .ok_or_else(|| not_configured(region, "ListDetectors"))?;
         let found = cell
             .get_or_try_init(|| async {
                 match self.list_first_detector(region).await {
@@ -382,6 +372,18 @@ impl Aws {
             .await
             .map_err(|e| aws_error(Service::Sns, "Publish", None, &e))?;
         Ok(out.message_id().unwrap_or_default().to_owned())
+    }
+}
+
+/// A GuardDuty call for a region outside GUARDDUTY_REGIONS: no client was built for it.
+fn not_configured(region: &str, operation: &'static str) -> AwsError {
+    AwsError {
+        service: Service::GuardDuty,
+        operation,
+        region: Some(region.to_owned()),
+        kind: FailureKind::Rejected,
+        code: None,
+        message: "no client for this region (not in GUARDDUTY_REGIONS)".into(),
     }
 }
 

@@ -81,9 +81,12 @@ pub struct Request {
 
 /// Parses raw bytes (the `invoke` path), reporting invalid JSON as a typed error.
 pub fn parse_bytes(raw: &[u8]) -> Result<Request, EventError> {
-    let value: Value =
-        serde_json::from_slice(raw).map_err(|e| EventError::NotJson(e.to_string()))?;
-    parse(value)
+    parse(json_from_bytes(raw)?)
+}
+
+/// Raw bytes to JSON, reporting invalid JSON as a typed error.
+pub fn json_from_bytes(raw: &[u8]) -> Result<Value, EventError> {
+    serde_json::from_slice(raw).map_err(|e| EventError::NotJson(e.to_string()))
 }
 
 pub fn parse(value: Value) -> Result<Request, EventError> {

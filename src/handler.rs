@@ -135,14 +135,17 @@ impl App {
             info!(event_id = %request.meta.id, problems = problems.len(), "published problems");
         }
 
+        // Problems before any region (no email to be found), by account.
+        let account_problems: HashMap<&str, &str> = problems
+            .iter()
+            .filter(|p| p.region.is_none())
+            .map(|p| (p.account_id.as_str(), p.reason.as_str()))
+            .collect();
         let reports = accounts
             .iter()
             .map(|a| {
                 let id = a.account_id.to_string();
-                let account_problem = problems
-                    .iter()
-                    .find(|p| p.account_id == id && p.region.is_none())
-                    .map(|p| p.reason.clone());
+                let account_problem = account_problems.get(id.as_str()).map(|r| r.to_string());
                 let regions = self
                     .config
                     .regions
@@ -178,15 +181,14 @@ impl App {
         &self,
         accounts: &[AccountRequest],
     ) -> (Vec<Target>, Vec<Problem>, Vec<AwsError>) {
-        let looked_up: Vec<(usize, Resolution)> = stream::iter(accounts.iter().enumerate())
-            .map(|(i, a)| async move { (i, self.resolve_one(a).await) })
-            .buffer_unordered(MAX_CONCURRENT_CALLS)
+        // `buffered` keeps the request's order, so targets are batched in that order.
+        let looked_up: Vec<Resolution> = stream::iter(accounts)
+            .map(|a| self.resolve_one(a))
+            .buffered(MAX_CONCURRENT_CALLS)
             .collect()
             .await;
-        let mut looked_up = looked_up;
-        looked_up.sort_by_key(|(i, _)| *i);
         let (mut targets, mut problems, mut failures) = (Vec::new(), Vec::new(), Vec::new());
-        for (_, r) in looked_up {
+        for r in looked_up {
             match r {
                 Ok(Ok(t)) => targets.push(t),
                 Ok(Err(p)) => {

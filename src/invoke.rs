@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use lambda_runtime::Diagnostic;
 
 use crate::error::HandlerError;
-use crate::event::EventError;
+use crate::event;
 use crate::handler::App;
 
 /// Matches the deployed function's timeout, so a local run has the same time budget.
@@ -54,11 +54,9 @@ pub async fn run(app: &App, inputs: Vec<(String, Vec<u8>)>) -> i32 {
     let mut status = EXIT_OK;
     let stdout = std::io::stdout();
     for (name, bytes) in inputs {
-        let result = match serde_json::from_slice(&bytes) {
+        let result = match event::json_from_bytes(&bytes) {
             Ok(value) => app.handle(value, Instant::now() + INVOKE_TIMEOUT).await,
-            Err(e) => Err(HandlerError::InvalidEvent(EventError::NotJson(
-                e.to_string(),
-            ))),
+            Err(e) => Err(HandlerError::InvalidEvent(e)),
         };
         let line = match result {
             Ok(response) => serde_json::to_string(&response).unwrap_or_else(|e| {

@@ -79,10 +79,7 @@ fn build(
     part: usize,
     parts: usize,
 ) -> Notification {
-    let mut accounts: Vec<&str> = problems.iter().map(|p| p.account_id.as_str()).collect();
-    accounts.dedup();
-    accounts.sort_unstable();
-    accounts.dedup();
+    let accounts = distinct(problems.iter().map(|p| p.account_id.as_str()));
     let regions = distinct(problems.iter().filter_map(|p| p.region.as_deref()));
     let operations = distinct(problems.iter().map(|p| p.operation.as_str()));
 
