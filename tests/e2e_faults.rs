@@ -5,8 +5,7 @@ mod support;
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use aws_sdk_guardduty::config::{Credentials, Region};
-use guardduty_invite::aws::{sdk_config_loader, Aws};
+use guardduty_invite::aws::Aws;
 use guardduty_invite::config::Config;
 use guardduty_invite::error::HandlerError;
 use guardduty_invite::handler::App;
@@ -158,12 +157,7 @@ async fn a_failing_region_fails_the_invocation_and_the_retry_finishes_without_re
 }
 
 async fn in_process_app(emu: &Emulator, seeded: &Seeded, regions: &[&str]) -> App {
-    let sdk = sdk_config_loader()
-        .endpoint_url(&emu.endpoint)
-        .region(Region::new("us-east-1"))
-        .credentials_provider(Credentials::new("testing", "testing", None, None, "tests"))
-        .load()
-        .await;
+    let sdk = emu.sdk_config().await;
     let vars: HashMap<&str, String> = [
         ("SNS_TOPIC_ARN", seeded.topic_arn.clone()),
         ("GUARDDUTY_REGIONS", regions.join(",")),
@@ -209,14 +203,7 @@ async fn a_recreated_detector_is_found_again_after_guardduty_rejects_the_old_one
     .expect("invited with the first detector");
 
     // The administrator deletes and re-creates GuardDuty in the region: a new detector id.
-    let gd = aws_sdk_guardduty::Client::from_conf(
-        aws_sdk_guardduty::Config::builder()
-            .behavior_version(aws_sdk_guardduty::config::BehaviorVersion::latest())
-            .region(Region::new("us-east-1"))
-            .endpoint_url(&emu.endpoint)
-            .credentials_provider(Credentials::new("testing", "testing", None, None, "tests"))
-            .build(),
-    );
+    let gd = aws_sdk_guardduty::Client::new(&emu.sdk_config().await);
     let old = seeded.detector("us-east-1");
     gd.delete_detector()
         .detector_id(&old)
@@ -308,8 +295,7 @@ async fn hundreds_of_concurrent_invocations_under_throttling_lose_and_double_not
     let messages = emu.received_sns(&seeded.queue_url).await;
     let mut reported: HashMap<String, usize> = HashMap::new();
     for m in &messages {
-        let body: Value =
-            serde_json::from_str(m["Message"].as_str().unwrap_or_default()).expect("body");
+        let body = sns_body(m);
         for p in body["problems"].as_array().into_iter().flatten() {
             *reported
                 .entry(p["accountId"].as_str().unwrap_or_default().to_owned())

@@ -325,8 +325,7 @@ async fn account_of_another_administrator_ends_up_on_sns() {
         "security.manual"
     );
     assert_eq!(envelope["MessageAttributes"]["problemCount"]["Value"], "1");
-    let body: Value =
-        serde_json::from_str(envelope["Message"].as_str().unwrap_or_default()).expect("JSON body");
+    let body = sns_body(envelope);
     assert_eq!(body["event"]["id"], "2e3f4a5b-6c7d-4e8f-9a0b-1c2d3e4f5a07");
     assert_eq!(body["event"]["detailType"], "GuardDuty Invite Request");
     let p = &body["problems"][0];
@@ -352,8 +351,7 @@ async fn account_unknown_to_organizations_ends_up_on_sns() {
     assert!(out.status.success(), "{}", stderr(&out));
     let messages = emu.received_sns(&seeded.queue_url).await;
     assert_eq!(messages.len(), 1);
-    let body: Value = serde_json::from_str(messages[0]["Message"].as_str().unwrap_or_default())
-        .expect("JSON body");
+    let body = sns_body(&messages[0]);
     assert_eq!(body["problems"][0]["accountId"], "999988887777");
     assert_eq!(body["problems"][0]["operation"], "DescribeAccount");
     assert!(emu.calls_of("CreateMembers", None).is_empty());

@@ -37,8 +37,7 @@ async fn three_regions_with_detectors_invite_and_the_one_without_is_on_sns() {
 
     let messages = emu.received_sns(&seeded.queue_url).await;
     assert_eq!(messages.len(), 1);
-    let body: Value =
-        serde_json::from_str(messages[0]["Message"].as_str().unwrap_or_default()).expect("body");
+    let body = sns_body(&messages[0]);
     assert_eq!(body["problems"].as_array().map(Vec::len), Some(1));
     assert_eq!(body["problems"][0]["region"], "sa-east-1");
     assert_eq!(body["problems"][0]["operation"], "ListDetectors");
@@ -235,8 +234,7 @@ async fn mixed_outcomes_in_one_batch_keep_each_accounts_own_outcome() {
 
     let messages = emu.received_sns(&seeded.queue_url).await;
     assert_eq!(messages.len(), 1, "one message per invocation");
-    let body: Value =
-        serde_json::from_str(messages[0]["Message"].as_str().unwrap_or_default()).expect("body");
+    let body = sns_body(&messages[0]);
     let problems: BTreeMap<String, Value> = body["problems"]
         .as_array()
         .into_iter()

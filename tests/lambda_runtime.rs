@@ -3,6 +3,7 @@
 
 mod support;
 
+use std::collections::VecDeque;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::process::{Command, Stdio};
@@ -27,7 +28,7 @@ fn fake_runtime(events: Vec<Value>) -> (String, Receiver<Reply>) {
     let addr = listener.local_addr().expect("addr").to_string();
     let (tx, rx) = channel();
     let queue = Arc::new(Mutex::new(
-        events.into_iter().enumerate().collect::<Vec<_>>(),
+        events.into_iter().enumerate().collect::<VecDeque<_>>(),
     ));
     std::thread::spawn(move || {
         for stream in listener.incoming().flatten() {
@@ -38,7 +39,7 @@ fn fake_runtime(events: Vec<Value>) -> (String, Receiver<Reply>) {
     (addr, rx)
 }
 
-fn serve(stream: TcpStream, queue: Arc<Mutex<Vec<(usize, Value)>>>, tx: Sender<Reply>) {
+fn serve(stream: TcpStream, queue: Arc<Mutex<VecDeque<(usize, Value)>>>, tx: Sender<Reply>) {
     let mut reader = BufReader::new(stream.try_clone().expect("clone"));
     let mut out = stream;
     loop {
@@ -74,7 +75,7 @@ fn serve(stream: TcpStream, queue: Arc<Mutex<Vec<(usize, Value)>>>, tx: Sender<R
             .unwrap_or_default()
             .to_owned();
         if path.ends_with("/invocation/next") {
-            let next = { queue.lock().expect("lock").pop_first() };
+            let next = { queue.lock().expect("lock").pop_front() };
             let Some((i, event)) = next else {
                 std::thread::sleep(Duration::from_secs(600));
                 return;
@@ -108,16 +109,6 @@ fn serve(stream: TcpStream, queue: Arc<Mutex<Vec<(usize, Value)>>>, tx: Sender<R
             );
         }
         let _ = out.flush();
-    }
-}
-
-trait PopFirst<T> {
-    fn pop_first(&mut self) -> Option<T>;
-}
-
-impl<T> PopFirst<T> for Vec<T> {
-    fn pop_first(&mut self) -> Option<T> {
-        (!self.is_empty()).then(|| self.remove(0))
     }
 }
 

@@ -232,18 +232,21 @@ impl Emulator {
         .collect()
     }
 
+    /// The function's own SDK configuration (retries, timeouts), pointed at this emulator.
+    pub async fn sdk_config(&self) -> aws_config::SdkConfig {
+        guardduty_invite::aws::sdk_config_loader()
+            .endpoint_url(&self.endpoint)
+            .region(aws_config::Region::new("us-east-1"))
+            .credentials_provider(aws_sdk_sqs::config::Credentials::new(
+                "testing", "testing", None, None, "tests",
+            ))
+            .load()
+            .await
+    }
+
     /// SNS messages delivered to the subscribed queue: the SNS envelopes, deleted on receipt.
     pub async fn received_sns(&self, queue_url: &str) -> Vec<Value> {
-        let sqs = aws_sdk_sqs::Client::from_conf(
-            aws_sdk_sqs::Config::builder()
-                .behavior_version(aws_sdk_sqs::config::BehaviorVersion::latest())
-                .region(aws_sdk_sqs::config::Region::new("us-east-1"))
-                .endpoint_url(&self.endpoint)
-                .credentials_provider(aws_sdk_sqs::config::Credentials::new(
-                    "testing", "testing", None, None, "tests",
-                ))
-                .build(),
-        );
+        let sqs = aws_sdk_sqs::Client::new(&self.sdk_config().await);
         let mut out = Vec::new();
         loop {
             let got = sqs
@@ -284,6 +287,11 @@ pub fn invoke(env: &[(String, String)], files: &[&Path]) -> Output {
         .stdin(Stdio::null())
         .output()
         .expect("run guardduty-invite")
+}
+
+/// The JSON body of an SNS notification, from the envelope SQS received.
+pub fn sns_body(envelope: &Value) -> Value {
+    serde_json::from_str(envelope["Message"].as_str().unwrap_or_default()).expect("JSON body")
 }
 
 /// The JSON lines `invoke` printed on stdout.
