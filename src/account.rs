@@ -125,6 +125,15 @@ pub fn sanitize_name(raw: &str) -> String {
     cap_chars(&cleaned, NAME_MAX_CHARS)
 }
 
+/// What the Organizations events put in place of a hidden account name.
+const MASKED_NAME: &str = "****";
+
+/// An account name as given or looked up, sanitized; `None` when absent, empty or masked.
+pub fn clean_name(raw: Option<String>) -> Option<String> {
+    raw.map(|n| sanitize_name(&n))
+        .filter(|n| !n.is_empty() && n != MASKED_NAME)
+}
+
 /// Caps a string at `max` characters (not bytes, so it never splits a UTF-8 sequence),
 /// marking the cut with an ellipsis.
 pub fn cap_chars(s: &str, max: usize) -> String {

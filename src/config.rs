@@ -49,6 +49,16 @@ impl Config {
         Self::from_lookup(|name| std::env::var(name).ok())
     }
 
+    /// The configuration a list of variables gives (tests and tools).
+    pub fn from_pairs(pairs: &[(&str, &str)]) -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| {
+            pairs
+                .iter()
+                .find(|(k, _)| *k == name)
+                .map(|(_, v)| v.to_string())
+        })
+    }
+
     /// Pure form of [`Config::from_env`], for tests.
     pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let set = |name: &str| get(name).filter(|v| !v.trim().is_empty());
@@ -115,6 +125,12 @@ impl Config {
             regions,
             email_region,
         })
+    }
+
+    /// The topic's own region (a publish must go there): the ARN's fourth field, validated
+    /// at start.
+    pub fn topic_region(&self) -> &str {
+        self.topic_arn.split(':').nth(3).unwrap_or_default()
     }
 
     /// Whether InviteMembers in `region` should suppress the invitation email.
@@ -185,16 +201,11 @@ fn validate_topic_arn(arn: &str) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::collections::HashMap;
 
     const TOPIC: &str = "arn:aws:sns:us-east-1:123456789012:guardduty-invite-problems";
 
     fn config(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
-        let map: HashMap<String, String> = vars
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-        Config::from_lookup(|k| map.get(k).cloned())
+        Config::from_pairs(vars)
     }
 
     #[test]

@@ -1,7 +1,8 @@
 //! The decisions of the invite flow, as pure functions over what GuardDuty answered.
 //!
 //! GuardDuty's result texts and relationship statuses are free text: statuses are compared
-//! case-insensitively and result texts by substring, never whole (aws-facts.md).
+//! case-insensitively and result texts by substring, never whole: the wording is not
+//! documented and varies.
 
 /// What to do with a member, given its relationship status.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -53,6 +54,22 @@ pub fn is_already_our_member(result: &str) -> bool {
 pub fn is_already_invited(result: &str) -> bool {
     let r = result.to_ascii_lowercase();
     r.contains("already invited") || r.contains("already the guardduty master")
+}
+
+/// A per-account result that reports a passing failure of the service rather than a fact
+/// about the account ("Internal error"): retrying the call is the remedy.
+pub fn is_service_failure(result: &str) -> bool {
+    let r = result.to_ascii_lowercase();
+    [
+        "internal error",
+        "internal server error",
+        "service unavailable",
+        "throttl",
+        "rate exceeded",
+        "try again",
+    ]
+    .iter()
+    .any(|s| r.contains(s))
 }
 
 #[cfg(test)]

@@ -3,7 +3,7 @@
 use aws_lambda_events::event::eventbridge::EventBridgeEvent;
 use serde_json::Value;
 
-use crate::account::{cap_chars, sanitize_name, AccountId, Email};
+use crate::account::{cap_chars, clean_name, sanitize_name, AccountId, Email};
 
 pub const MANUAL_DETAIL_TYPE: &str = "GuardDuty Invite Request";
 pub const SERVICE_EVENT: &str = "AWS Service Event via CloudTrail";
@@ -13,9 +13,6 @@ pub const CONTROL_TOWER_SOURCE: &str = "aws.controltower";
 
 /// A manual request may list many accounts; the cap keeps one invocation's work bounded.
 pub const MAX_ACCOUNTS_PER_REQUEST: usize = 1000;
-
-/// What the Organizations events put in place of a hidden account name.
-const MASKED_NAME: &str = "****";
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum EventError {
@@ -90,100 +87,103 @@ pub fn json_from_bytes(raw: &[u8]) -> Result<Value, EventError> {
 }
 
 pub fn parse(value: Value) -> Result<Request, EventError> {
+    let envelope = envelope(value)?;
+    let meta = EventMeta {
+        id: envelope.id.clone().unwrap_or_default(),
+        source: envelope.source.clone(),
+        detail_type: envelope.detail_type.clone(),
+    };
+    let (kind, action) = classify(&meta, &envelope.detail)?;
+    Ok(Request { meta, kind, action })
+}
+
+fn envelope(value: Value) -> Result<EventBridgeEvent<Value>, EventError> {
     if !value.is_object() {
         return Err(EventError::Envelope(format!(
             "expected a JSON object, got {}",
             kind_of(&value)
         )));
     }
-    let envelope: EventBridgeEvent<Value> = serde_json::from_value(value)
-        .map_err(|e| EventError::Envelope(cap_chars(&e.to_string(), 200)))?;
-    let meta = EventMeta {
-        id: envelope.id.clone().unwrap_or_default(),
-        source: envelope.source.clone(),
-        detail_type: envelope.detail_type.clone(),
-    };
-    let detail = &envelope.detail;
-    let event_name = || {
-        detail
-            .get("eventName")
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_owned()
-    };
-    let unsupported = |name: String| EventError::Unsupported {
+    serde_json::from_value(value).map_err(|e| EventError::Envelope(cap_chars(&e.to_string(), 200)))
+}
+
+/// `detail-type` and `source` (and, for CloudTrail events, `eventName`) decide the kind.
+fn classify(meta: &EventMeta, detail: &Value) -> Result<(EventKind, Action), EventError> {
+    let name = detail
+        .get("eventName")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    let unsupported = || EventError::Unsupported {
         event_source: cap_chars(&meta.source, 60),
         detail_type: cap_chars(&meta.detail_type, 60),
         name: if name.is_empty() {
-            name
+            String::new()
         } else {
-            format!(", eventName {:?}", cap_chars(&name, 60))
+            format!(", eventName {:?}", cap_chars(name, 60))
         },
     };
-
-    let (kind, action) = if meta.detail_type == MANUAL_DETAIL_TYPE {
-        (
-            EventKind::ManualRequest,
-            Action::Invite(parse_manual(detail)?),
-        )
-    } else if meta.source == ORGANIZATIONS_SOURCE && meta.detail_type == SERVICE_EVENT {
-        match event_name().as_str() {
-            "CreateAccountResult" => (
-                EventKind::CreateAccountResult,
-                parse_status(detail, "createAccountStatus", |status, path| {
-                    let id = required_str(status, "accountId", path)?;
-                    Ok((
-                        id,
-                        format!("{path}.accountId"),
-                        optional_str(status, "accountName", path)?,
-                    ))
-                })?,
-            ),
-            other => return Err(unsupported(other.to_owned())),
-        }
-    } else if meta.source == ORGANIZATIONS_SOURCE && meta.detail_type == API_CALL {
-        match event_name().as_str() {
-            // Account creation is asynchronous: the API call has no account id yet, and the
-            // CreateAccountResult event that follows is the one to act on.
-            "CreateAccount" => (
-                EventKind::CreateAccountApiCall,
-                Action::Skip { reason: "CreateAccount API call: creation is asynchronous, the CreateAccountResult event carries the account".into() },
-            ),
-            other => return Err(unsupported(other.to_owned())),
-        }
-    } else if meta.source == CONTROL_TOWER_SOURCE && meta.detail_type == SERVICE_EVENT {
-        let (kind, status_field) = match event_name().as_str() {
-            "CreateManagedAccount" => (
-                EventKind::CreateManagedAccount,
-                "createManagedAccountStatus",
-            ),
-            "UpdateManagedAccount" => (
-                EventKind::UpdateManagedAccount,
-                "updateManagedAccountStatus",
-            ),
-            other => return Err(unsupported(other.to_owned())),
-        };
-        let action = parse_status(detail, status_field, |status, path| {
-            let account_path = format!("{path}.account");
-            let account = required(status, "account", path)?;
-            if !account.is_object() {
-                return Err(EventError::WrongType {
-                    path: account_path,
-                    expected: "an object",
-                });
-            }
-            let id = required_str(account, "accountId", &account_path)?;
-            Ok((
-                id,
-                format!("{account_path}.accountId"),
-                optional_str(account, "accountName", &account_path)?,
+    let kind = match (meta.source.as_str(), meta.detail_type.as_str(), name) {
+        (_, MANUAL_DETAIL_TYPE, _) => {
+            return Ok((
+                EventKind::ManualRequest,
+                Action::Invite(parse_manual(detail)?),
             ))
-        })?;
-        (kind, action)
-    } else {
-        return Err(unsupported(event_name()));
+        }
+        (ORGANIZATIONS_SOURCE, SERVICE_EVENT, "CreateAccountResult") => {
+            EventKind::CreateAccountResult
+        }
+        (ORGANIZATIONS_SOURCE, API_CALL, "CreateAccount") => EventKind::CreateAccountApiCall,
+        (CONTROL_TOWER_SOURCE, SERVICE_EVENT, "CreateManagedAccount") => {
+            EventKind::CreateManagedAccount
+        }
+        (CONTROL_TOWER_SOURCE, SERVICE_EVENT, "UpdateManagedAccount") => {
+            EventKind::UpdateManagedAccount
+        }
+        _ => return Err(unsupported()),
     };
-    Ok(Request { meta, kind, action })
+    let action = match kind {
+        EventKind::CreateAccountResult => parse_status(detail, "createAccountStatus", |status, path| {
+            Ok(NamedAccount {
+                id: required_str(status, "accountId", path)?,
+                id_path: format!("{path}.accountId"),
+                name: optional_str(status, "accountName", path)?,
+            })
+        })?,
+        // Account creation is asynchronous: the API call has no account id yet, and the
+        // CreateAccountResult event that follows is the one to act on.
+        EventKind::CreateAccountApiCall => Action::Skip {
+            reason: "CreateAccount API call: creation is asynchronous, the CreateAccountResult event carries the account".into(),
+        },
+        EventKind::CreateManagedAccount => parse_status(detail, "createManagedAccountStatus", managed_account)?,
+        EventKind::UpdateManagedAccount => parse_status(detail, "updateManagedAccountStatus", managed_account)?,
+        EventKind::ManualRequest => Action::Invite(parse_manual(detail)?),
+    };
+    Ok((kind, action))
+}
+
+/// The account of a lifecycle event, as the event names it.
+struct NamedAccount {
+    id: String,
+    /// Where the id is, for errors.
+    id_path: String,
+    name: Option<String>,
+}
+
+/// Control Tower's `...ManagedAccountStatus.account`.
+fn managed_account(status: &Value, path: &str) -> Result<NamedAccount, EventError> {
+    let account_path = format!("{path}.account");
+    let account = required(status, "account", path)?;
+    if !account.is_object() {
+        return Err(EventError::WrongType {
+            path: account_path,
+            expected: "an object",
+        });
+    }
+    Ok(NamedAccount {
+        id: required_str(account, "accountId", &account_path)?,
+        id_path: format!("{account_path}.accountId"),
+        name: optional_str(account, "accountName", &account_path)?,
+    })
 }
 
 /// The lifecycle events share one shape: `serviceEventDetails.<status_field>.state`, and the
@@ -191,8 +191,7 @@ pub fn parse(value: Value) -> Result<Request, EventError> {
 fn parse_status(
     detail: &Value,
     status_field: &str,
-    // Returns the account id, its path (for errors) and the name.
-    account: impl Fn(&Value, &str) -> Result<(String, String, Option<String>), EventError>,
+    account: impl Fn(&Value, &str) -> Result<NamedAccount, EventError>,
 ) -> Result<Action, EventError> {
     let details = required(detail, "serviceEventDetails", "detail")?;
     let path = format!("detail.serviceEventDetails.{status_field}");
@@ -206,15 +205,15 @@ fn parse_status(
     let state = required_str(status, "state", &path)?;
     match state.as_str() {
         "SUCCEEDED" => {
-            let (raw_id, id_path, raw_name) = account(status, &path)?;
-            let account_id = AccountId::parse(&raw_id).map_err(|reason| EventError::Invalid {
-                path: id_path,
+            let found = account(status, &path)?;
+            let account_id = AccountId::parse(&found.id).map_err(|reason| EventError::Invalid {
+                path: found.id_path,
                 reason,
             })?;
             Ok(Action::Invite(vec![AccountRequest {
                 account_id,
                 email: None,
-                name: clean_name(raw_name),
+                name: clean_name(found.name),
             }]))
         }
         "FAILED" | "IN_PROGRESS" => {
@@ -306,11 +305,6 @@ fn parse_manual(detail: &Value) -> Result<Vec<AccountRequest>, EventError> {
         }
     }
     Ok(out)
-}
-
-fn clean_name(raw: Option<String>) -> Option<String> {
-    raw.map(|n| sanitize_name(&n))
-        .filter(|n| !n.is_empty() && n != MASKED_NAME)
 }
 
 fn required<'a>(obj: &'a Value, key: &str, path: &str) -> Result<&'a Value, EventError> {

@@ -1,27 +1,28 @@
-//! The event handler: parse, resolve emails, invite per region concurrently, publish problems.
+//! The event handler: parse, then the stages of the flow, then publish and report.
 
-use std::collections::{BTreeMap, HashMap};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::collections::BTreeMap;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use futures::stream::{self, StreamExt};
 use serde_json::Value;
 use tracing::{info, warn};
 
-use crate::account::{sanitize_name, AccountId, Email};
 use crate::aws::Aws;
 use crate::config::Config;
 use crate::error::{AwsError, HandlerError};
 use crate::event::{self, AccountRequest, Action, Request};
-use crate::invite::{run_batch, BatchResult, Target, BATCH_SIZE, MAX_CONCURRENT_CALLS};
+use crate::flow::publish::{self, publish};
+use crate::flow::resolve::resolve;
+use crate::flow::{Flow, Ran, Step};
+use crate::logging::emit_metrics;
 use crate::metrics::{emf_lines, Counts};
-use crate::notify::notifications;
-use crate::report::{AccountReport, Outcome, Problem, RegionReport, Response};
+use crate::report::{Outcome, Problem, Processed, Response};
 
 /// Time kept back from the deadline to report a failure before Lambda kills the process.
 pub const DEADLINE_MARGIN: Duration = Duration::from_millis(1500);
-
-/// An account's email lookup: a target to invite, a permanent problem, or a failed call.
-type Resolution = Result<Result<Target, Problem>, AwsError>;
+/// The time budget when the deadline is unknown: the deployed function's timeout.
+pub const DEFAULT_BUDGET: Duration = Duration::from_secs(60);
+/// No Lambda runs longer than this.
+const MAX_BUDGET: Duration = Duration::from_secs(15 * 60);
 
 pub struct App {
     pub config: Config,
@@ -37,7 +38,7 @@ impl App {
     pub async fn handle(
         &self,
         payload: Value,
-        deadline: Instant,
+        deadline: SystemTime,
     ) -> Result<Response, HandlerError> {
         let request = event::parse(payload).inspect_err(|e| warn!(error = %e, "rejected event"))?;
         let accounts = match &request.action {
@@ -47,9 +48,7 @@ impl App {
             }
             Action::Invite(accounts) => accounts,
         };
-        let budget = deadline
-            .saturating_duration_since(Instant::now())
-            .saturating_sub(DEADLINE_MARGIN);
+        let budget = budget_until(deadline).saturating_sub(DEADLINE_MARGIN);
         match tokio::time::timeout(budget, self.process(&request, accounts)).await {
             Ok(result) => result,
             Err(_) => {
@@ -63,202 +62,104 @@ impl App {
         }
     }
 
+    /// The stages of an account event, in order.
     async fn process(
         &self,
         request: &Request,
         accounts: &[AccountRequest],
     ) -> Result<Response, HandlerError> {
-        let (targets, mut problems, mut failures) = self.resolve(accounts).await;
-
-        let batches: Vec<(&str, &[Target])> = self
-            .config
-            .regions
-            .iter()
-            .flat_map(|r| targets.chunks(BATCH_SIZE).map(move |c| (r.as_str(), c)))
-            .collect();
-        let results: Vec<Result<BatchResult, AwsError>> = stream::iter(batches)
-            .map(|(region, batch)| run_batch(&self.aws, &self.config, region, batch))
-            .buffer_unordered(MAX_CONCURRENT_CALLS)
-            .collect()
+        let resolved = resolve(&self.aws, accounts).await;
+        let ran = Flow::new(&self.aws, &self.config)
+            .run(&resolved.targets)
             .await;
-
-        let mut per_region: BTreeMap<String, Counts> = BTreeMap::new();
-        let mut outcomes: HashMap<(String, String), (Option<String>, Outcome)> = HashMap::new();
-        for result in results {
-            match result {
-                Ok(batch) => {
-                    let counts = per_region.entry(batch.region.clone()).or_default();
-                    for (account, outcome) in batch.outcomes {
-                        counts.add(&outcome);
-                        log_decision(&account, &batch.region, &outcome);
-                        if let Outcome::Problem(p) = &outcome {
-                            problems.push(p.clone());
-                        }
-                        outcomes.insert(
-                            (account.to_string(), batch.region.clone()),
-                            (batch.detector_id.clone(), outcome),
-                        );
-                    }
-                }
-                Err(e) => {
-                    warn!(error = %e, "AWS call failed after retries");
-                    failures.push(e);
-                }
-            }
-        }
-        for line in emf_lines(&per_region, now_ms()) {
-            eprintln!("{line}");
-        }
+        let mut problems = resolved.problems;
+        let mut failures = resolved.failures;
+        tally(&ran, &mut problems, &mut failures);
         if !failures.is_empty() {
             // Not published: the retry of this event finds the same problems and publishes them.
             return Err(HandlerError::Incomplete { failures, problems });
         }
-
-        // A stable order makes the message identical across replays (FIFO deduplication).
-        problems.sort_by(|a, b| {
-            (&a.account_id, &a.region, &a.operation).cmp(&(&b.account_id, &b.region, &b.operation))
-        });
-        let mut message_ids = Vec::new();
-        if !problems.is_empty() {
-            for n in notifications(&self.config.topic_arn, &request.meta, &problems) {
-                match self.aws.publish(&self.config.topic_arn, &n).await {
-                    Ok(id) => message_ids.push(id),
-                    Err(e) => {
-                        warn!(error = %e, problems = problems.len(), "could not publish problems");
-                        return Err(HandlerError::Incomplete {
-                            failures: vec![e],
-                            problems,
-                        });
-                    }
-                }
-            }
-            info!(event_id = %request.meta.id, problems = problems.len(), "published problems");
-        }
-
-        // Problems before any region (no email to be found), by account.
-        let account_problems: HashMap<&str, &str> = problems
-            .iter()
-            .filter(|p| p.region.is_none())
-            .map(|p| (p.account_id.as_str(), p.reason.as_str()))
-            .collect();
-        let reports = accounts
-            .iter()
-            .map(|a| {
-                let id = a.account_id.to_string();
-                let account_problem = account_problems.get(id.as_str()).map(|r| r.to_string());
-                let regions = self
-                    .config
-                    .regions
-                    .iter()
-                    .filter_map(|r| {
-                        outcomes
-                            .get(&(id.clone(), r.clone()))
-                            .map(|(det, o)| RegionReport::new(r, det.as_deref(), o))
-                    })
-                    .collect();
-                AccountReport {
-                    account_id: id,
-                    problem: account_problem,
-                    regions,
-                }
-            })
-            .collect();
-        Ok(Response {
-            event_id: request.meta.id.clone(),
-            source: request.meta.source.clone(),
-            detail_type: request.meta.detail_type.clone(),
-            event_kind: request.kind,
-            status: "processed",
-            skip_reason: None,
-            accounts: reports,
-            problems: problems.len(),
-            notification_message_ids: message_ids,
-        })
-    }
-
-    /// Finds each account's email: given by a manual request, else from Organizations.
-    async fn resolve(
-        &self,
-        accounts: &[AccountRequest],
-    ) -> (Vec<Target>, Vec<Problem>, Vec<AwsError>) {
-        // `buffered` keeps the request's order, so targets are batched in that order.
-        let looked_up: Vec<Resolution> = stream::iter(accounts)
-            .map(|a| self.resolve_one(a))
-            .buffered(MAX_CONCURRENT_CALLS)
-            .collect()
-            .await;
-        let (mut targets, mut problems, mut failures) = (Vec::new(), Vec::new(), Vec::new());
-        for r in looked_up {
-            match r {
-                Ok(Ok(t)) => targets.push(t),
-                Ok(Err(p)) => {
-                    warn!(account_id = %p.account_id, reason = %p.reason, "no email for account");
-                    problems.push(p)
-                }
-                Err(e) => failures.push(e),
-            }
-        }
-        (targets, problems, failures)
-    }
-
-    async fn resolve_one(&self, a: &AccountRequest) -> Resolution {
-        let target = |email: Email, name: Option<String>| Target {
-            account_id: a.account_id.clone(),
-            email,
-            name: name.unwrap_or_else(|| a.account_id.to_string()),
-        };
-        if let Some(email) = &a.email {
-            return Ok(Ok(target(email.clone(), a.name.clone())));
-        }
-        let id = a.account_id.as_str();
-        let Some(found) = self.aws.describe_account(&a.account_id).await? else {
-            return Ok(Err(Problem::new(
-                id,
-                "DescribeAccount",
-                "Organizations does not know this account, so its email cannot be found: for an account outside the \
-                 organization, send a GuardDuty Invite Request that gives its email",
-            )));
-        };
-        let Some(raw_email) = found.email else {
-            return Ok(Err(Problem::new(
-                id,
-                "DescribeAccount",
-                "Organizations returned the account without an email address",
-            )));
-        };
-        match Email::parse(&raw_email) {
-            Ok(email) => {
-                let name = a.name.clone().or_else(|| {
-                    found
-                        .name
-                        .map(|n| sanitize_name(&n))
-                        .filter(|n| !n.is_empty())
-                });
-                Ok(Ok(target(email, name)))
-            }
-            Err(why) => Ok(Err(Problem::new(
-                id,
-                "DescribeAccount",
-                format!("the account's {why}, so GuardDuty cannot invite it"),
-            ))),
-        }
+        publish::sort(&mut problems);
+        let message_ids = publish(&self.aws, &self.config.topic_arn, &request.meta, &problems)
+            .await
+            .map_err(|e| HandlerError::Incomplete {
+                failures: vec![e],
+                problems: problems.clone(),
+            })?;
+        let ids: Vec<_> = accounts.iter().map(|a| a.account_id.clone()).collect();
+        Ok(Response::processed(Processed {
+            meta: &request.meta,
+            kind: request.kind,
+            accounts: &ids,
+            regions: &self.config.regions,
+            outcomes: ran
+                .slots
+                .iter()
+                .filter_map(|s| match &s.step {
+                    Step::Done(o) => Some((s.account_id(), s.region, s.detector_id.as_deref(), o)),
+                    _ => None,
+                })
+                .collect(),
+            problems: &problems,
+            message_ids,
+        }))
     }
 }
 
-fn log_decision(account: &AccountId, region: &str, outcome: &Outcome) {
+/// Logs each slot's decision, emits the per-region metrics, and collects the problems and
+/// the failures of the run.
+fn tally(ran: &Ran<'_>, problems: &mut Vec<Problem>, failures: &mut Vec<AwsError>) {
+    let mut per_region: BTreeMap<String, Counts> = BTreeMap::new();
+    for s in &ran.slots {
+        match &s.step {
+            Step::Done(outcome) => {
+                per_region
+                    .entry(s.region.to_owned())
+                    .or_default()
+                    .add(outcome);
+                log_decision(s.account_id().as_str(), s.region, outcome);
+                if let Outcome::Problem(p) = outcome {
+                    problems.push(p.clone());
+                }
+            }
+            Step::Retry(e) => failures.push(e.clone()),
+            // Every stage carries its slots to an outcome; anything else is a failed batch's.
+            _ => {}
+        }
+    }
+    for e in &ran.failures {
+        warn!(error = %e, "AWS call failed after retries");
+    }
+    failures.extend(ran.failures.iter().cloned());
+    emit_metrics(&emf_lines(&per_region, now_ms()));
+}
+
+fn log_decision(account: &str, region: &str, outcome: &Outcome) {
+    let label = outcome.label();
     match outcome {
         Outcome::Problem(p) => warn!(
-            account_id = %account,
+            account_id = account,
             region,
-            outcome = outcome.label(),
+            outcome = label.as_str(),
             operation = %p.operation,
-            result = p.result.as_deref().unwrap_or(&p.reason),
+            result = p.detail(),
             "decision"
         ),
         Outcome::Invited { email_sent } => {
-            info!(account_id = %account, region, outcome = outcome.label(), email_sent, "decision")
+            info!(
+                account_id = account,
+                region,
+                outcome = label.as_str(),
+                email_sent,
+                "decision"
+            )
         }
-        _ => info!(account_id = %account, region, outcome = outcome.label(), "decision"),
+        _ => info!(
+            account_id = account,
+            region,
+            outcome = label.as_str(),
+            "decision"
+        ),
     }
 }
 
@@ -269,14 +170,18 @@ fn now_ms() -> u128 {
         .unwrap_or_default()
 }
 
-/// Converts Lambda's deadline (milliseconds since the epoch) into an `Instant`.
-pub fn deadline_from_epoch_ms(deadline_ms: u64) -> Instant {
-    let now = now_ms();
-    let remaining = u128::from(deadline_ms).saturating_sub(now);
-    Instant::now()
-        + Duration::from_millis(
-            u64::try_from(remaining)
-                .unwrap_or(u64::MAX)
-                .min(15 * 60 * 1000),
-        )
+/// The time left until `deadline`. A deadline already past when the event arrives cannot be
+/// real (`cargo lambda watch` sends a constant, not an epoch time): it is taken as unknown,
+/// with the deployed function's budget.
+pub fn budget_until(deadline: SystemTime) -> Duration {
+    match deadline.duration_since(SystemTime::now()) {
+        Ok(left) if !left.is_zero() => left.min(MAX_BUDGET),
+        _ => {
+            warn!(
+                budget_s = DEFAULT_BUDGET.as_secs(),
+                "the runtime's deadline has already passed, so it is not a real deadline: using the default budget"
+            );
+            DEFAULT_BUDGET
+        }
+    }
 }

@@ -1,18 +1,19 @@
-//! guardduty-invite: adds each newly created AWS account to the administrator's GuardDuty.
+//! guardduty-invite: makes each new AWS account a GuardDuty member of the administrator.
 //!
-//! `event` parses the EventBridge event, `handler` runs the flow, `invite` holds the
-//! per-region member calls and `decision` their pure decisions, `aws` is the one place that
-//! talks to AWS, `notify` shapes the SNS message, `error` maps failures to Lambda errors.
+//! `event` parses the EventBridge event, `handler` runs the stages of `flow` for it, `decision`
+//! holds their pure decisions, `aws` is the one place that talks to AWS, `notify` shapes the
+//! SNS message, `error` maps failures to Lambda errors, `cli` is the command line.
 
 pub mod account;
 pub mod aws;
+pub mod cli;
 pub mod config;
 pub mod decision;
 pub mod error;
 pub mod event;
+pub mod flow;
 pub mod handler;
-pub mod invite;
-pub mod invoke;
+pub mod logging;
 pub mod metrics;
 pub mod notify;
 pub mod report;

@@ -1,8 +1,11 @@
 //! What an invocation reports: per-account, per-region outcomes, the problems that go to SNS,
 //! and the JSON response (the same from Lambda and from `invoke`).
 
+use std::collections::HashMap;
+
 use serde::Serialize;
 
+use crate::account::AccountId;
 use crate::event::{EventKind, EventMeta};
 
 /// A permanent, per-account problem: published to SNS, never retried.
@@ -54,13 +57,20 @@ impl Problem {
         self
     }
 
+    /// AWS's own answer when it gave one, else what the problem means.
+    pub fn detail(&self) -> &str {
+        self.result.as_deref().unwrap_or(&self.reason)
+    }
+
     pub fn one_line(&self) -> String {
         format!(
-            "{} in {} ({}): {}",
+            "{} {} ({}): {}",
             self.account_id,
-            self.region.as_deref().unwrap_or("-"),
+            self.region
+                .as_deref()
+                .map_or_else(|| "before any region".to_owned(), |r| format!("in {r}")),
             self.operation,
-            self.result.as_deref().unwrap_or(&self.reason)
+            self.detail()
         )
     }
 }
@@ -68,21 +78,56 @@ impl Problem {
 /// What happened to one account in one region.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Outcome {
-    Invited { email_sent: bool },
-    AlreadyInvited { status: String },
+    Invited {
+        email_sent: bool,
+    },
+    /// The invitation was already out; `status` as GetMembers showed it, `None` when
+    /// InviteMembers answered "already invited" without one.
+    AlreadyInvited {
+        status: Option<String>,
+    },
     AlreadyEnabled,
     EnabledByOrganization,
     Problem(Problem),
 }
 
-impl Outcome {
-    pub fn label(&self) -> &'static str {
+/// The region outcome as the response and the logs name it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OutcomeLabel {
+    Invited,
+    AlreadyInvited,
+    AlreadyEnabled,
+    EnabledByOrganization,
+    Problem,
+}
+
+impl OutcomeLabel {
+    /// The name the response and the logs use.
+    pub fn as_str(self) -> &'static str {
         match self {
-            Self::Invited { .. } => "invited",
-            Self::AlreadyInvited { .. } => "already_invited",
+            Self::Invited => "invited",
+            Self::AlreadyInvited => "already_invited",
             Self::AlreadyEnabled => "already_enabled",
             Self::EnabledByOrganization => "enabled_by_organization",
-            Self::Problem(_) => "problem",
+            Self::Problem => "problem",
+        }
+    }
+}
+
+impl Serialize for OutcomeLabel {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+impl Outcome {
+    pub fn label(&self) -> OutcomeLabel {
+        match self {
+            Self::Invited { .. } => OutcomeLabel::Invited,
+            Self::AlreadyInvited { .. } => OutcomeLabel::AlreadyInvited,
+            Self::AlreadyEnabled => OutcomeLabel::AlreadyEnabled,
+            Self::EnabledByOrganization => OutcomeLabel::EnabledByOrganization,
+            Self::Problem(_) => OutcomeLabel::Problem,
         }
     }
 }
@@ -93,7 +138,7 @@ pub struct RegionReport {
     pub region: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub detector_id: Option<String>,
-    pub outcome: &'static str,
+    pub outcome: OutcomeLabel,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub email_sent: Option<bool>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -106,14 +151,14 @@ impl RegionReport {
     pub fn new(region: &str, detector_id: Option<&str>, outcome: &Outcome) -> Self {
         let (email_sent, relationship_status, problem) = match outcome {
             Outcome::Invited { email_sent } => (Some(*email_sent), None, None),
-            Outcome::AlreadyInvited { status } => (None, Some(status.clone()), None),
+            Outcome::AlreadyInvited { status } => (None, status.clone(), None),
             Outcome::AlreadyEnabled | Outcome::EnabledByOrganization => {
                 (None, Some("Enabled".to_owned()), None)
             }
             Outcome::Problem(p) => (
                 None,
                 p.relationship_status.clone(),
-                Some(p.result.clone().unwrap_or_else(|| p.reason.clone())),
+                Some(p.detail().to_owned()),
             ),
         };
         Self {
@@ -137,6 +182,13 @@ pub struct AccountReport {
     pub regions: Vec<RegionReport>,
 }
 
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    Processed,
+    Skipped,
+}
+
 #[derive(Clone, Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Response {
@@ -144,8 +196,7 @@ pub struct Response {
     pub source: String,
     pub detail_type: String,
     pub event_kind: EventKind,
-    /// `processed` or `skipped`.
-    pub status: &'static str,
+    pub status: Status,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub skip_reason: Option<String>,
     pub accounts: Vec<AccountReport>,
@@ -162,11 +213,69 @@ impl Response {
             source: meta.source.clone(),
             detail_type: meta.detail_type.clone(),
             event_kind: kind,
-            status: "skipped",
+            status: Status::Skipped,
             skip_reason: Some(reason.to_owned()),
             accounts: Vec::new(),
             problems: 0,
             notification_message_ids: Vec::new(),
+        }
+    }
+}
+
+/// What a processed event reports: the slots the flow finished, by account and region.
+pub struct Processed<'s> {
+    pub meta: &'s EventMeta,
+    pub kind: EventKind,
+    /// The accounts of the request, in its order.
+    pub accounts: &'s [AccountId],
+    pub regions: &'s [String],
+    /// (account, region, detector, outcome) of every slot that reached an outcome.
+    pub outcomes: Vec<(&'s AccountId, &'s str, Option<&'s str>, &'s Outcome)>,
+    pub problems: &'s [Problem],
+    pub message_ids: Vec<String>,
+}
+
+impl Response {
+    pub fn processed(p: Processed<'_>) -> Self {
+        // Problems before any region (no email to be found), by account.
+        let account_problem = |id: &AccountId| {
+            p.problems
+                .iter()
+                .find(|pr| pr.region.is_none() && pr.account_id == id.as_str())
+                .map(|pr| pr.reason.clone())
+        };
+        let by_slot: HashMap<(&AccountId, &str), (Option<&str>, &Outcome)> = p
+            .outcomes
+            .iter()
+            .map(|(a, region, det, o)| ((*a, *region), (*det, *o)))
+            .collect();
+        let accounts = p
+            .accounts
+            .iter()
+            .map(|id| AccountReport {
+                account_id: id.to_string(),
+                problem: account_problem(id),
+                regions: p
+                    .regions
+                    .iter()
+                    .filter_map(|r| {
+                        by_slot
+                            .get(&(id, r.as_str()))
+                            .map(|(det, o)| RegionReport::new(r, *det, o))
+                    })
+                    .collect(),
+            })
+            .collect();
+        Self {
+            event_id: p.meta.id.clone(),
+            source: p.meta.source.clone(),
+            detail_type: p.meta.detail_type.clone(),
+            event_kind: p.kind,
+            status: Status::Processed,
+            skip_reason: None,
+            accounts,
+            problems: p.problems.len(),
+            notification_message_ids: p.message_ids,
         }
     }
 }

@@ -1,4 +1,4 @@
-//! End to end over loopback, issue 2: the real binary through `invoke` against the emulator.
+//! End to end over loopback: the real binary through `invoke` against the emulator.
 
 mod support;
 

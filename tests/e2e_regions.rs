@@ -1,4 +1,4 @@
-//! End to end over loopback, issue 3: every region, replay safety, organization-managed
+//! End to end over loopback: every region, replay safety, organization-managed
 //! members, one invitation email, batches of 50.
 
 mod support;

@@ -2,7 +2,7 @@
 //! which Lambda error type each one maps to.
 
 use std::collections::HashMap;
-use std::time::{Duration, Instant};
+use std::time::{Duration, SystemTime};
 
 use aws_sdk_guardduty::operation::create_members::{CreateMembersError, CreateMembersOutput};
 use aws_sdk_guardduty::operation::get_members::GetMembersOutput;
@@ -21,6 +21,7 @@ use guardduty_invite::aws::{Aws, MAX_ATTEMPTS};
 use guardduty_invite::config::Config;
 use guardduty_invite::error::HandlerError;
 use guardduty_invite::handler::App;
+use guardduty_invite::report::{OutcomeLabel, Status};
 use serde_json::{json, Value};
 
 const TOPIC: &str = "arn:aws:sns:us-east-1:123456789012:problems";
@@ -91,10 +92,8 @@ fn app(guardduty: &[&Rule], organizations: &[&Rule], sns: &[&Rule]) -> App {
     );
     let sns = mock_client!(aws_sdk_sns, RuleMode::MatchAny, sns, |b| b
         .retry_config(retry()));
-    let vars: HashMap<&str, &str> = [("SNS_TOPIC_ARN", TOPIC), ("GUARDDUTY_REGIONS", REGION)]
-        .into_iter()
-        .collect();
-    let config = Config::from_lookup(|k| vars.get(k).map(|v| v.to_string())).expect("config");
+    let config = Config::from_pairs(&[("SNS_TOPIC_ARN", TOPIC), ("GUARDDUTY_REGIONS", REGION)])
+        .expect("config");
     App::new(
         config,
         Aws::from_clients(HashMap::from([(REGION.to_owned(), gd)]), org, sns),
@@ -109,8 +108,8 @@ fn created_event() -> Value {
     serde_json::from_str(&std::fs::read_to_string(path).expect("sample")).expect("json")
 }
 
-fn deadline() -> Instant {
-    Instant::now() + Duration::from_secs(30)
+fn deadline() -> SystemTime {
+    SystemTime::now() + Duration::from_secs(30)
 }
 
 #[tokio::test]
@@ -135,7 +134,10 @@ async fn service_unavailable_twice_then_success_invites_after_three_attempts() {
         .handle(created_event(), deadline())
         .await
         .expect("invited after retries");
-    assert_eq!(response.accounts[0].regions[0].outcome, "invited");
+    assert_eq!(
+        response.accounts[0].regions[0].outcome,
+        OutcomeLabel::Invited
+    );
     assert_eq!(invite.num_calls(), 3);
 }
 
@@ -292,6 +294,6 @@ async fn a_skipped_event_makes_no_call() {
     let mut event = created_event();
     event["detail"]["serviceEventDetails"]["createAccountStatus"]["state"] = json!("FAILED");
     let response = app.handle(event, deadline()).await.expect("skip");
-    assert_eq!(response.status, "skipped");
+    assert_eq!(response.status, Status::Skipped);
     assert_eq!(detectors.num_calls() + describe.num_calls(), 0);
 }

@@ -2,6 +2,8 @@
 //! never panic, and always give a value or a typed error within the API limits.
 //! `PROPTEST_CASES` raises the number of cases (CI runs the defaults below).
 
+mod support;
+
 use guardduty_invite::event::{self, Action};
 use guardduty_invite::notify::{notifications, SUBJECT_MAX_CHARS};
 use guardduty_invite::report::Problem;
@@ -13,21 +15,7 @@ const CASES: u32 = 2_000;
 
 fn samples() -> &'static [Value] {
     static SAMPLES: std::sync::OnceLock<Vec<Value>> = std::sync::OnceLock::new();
-    SAMPLES.get_or_init(read_samples)
-}
-
-fn read_samples() -> Vec<Value> {
-    let dir = format!("{}/events", env!("CARGO_MANIFEST_DIR"));
-    let mut out: Vec<Value> = Vec::new();
-    for entry in std::fs::read_dir(dir).expect("events/") {
-        let path = entry.expect("entry").path();
-        out.push(
-            serde_json::from_str(&std::fs::read_to_string(&path).expect("read"))
-                .expect("sample JSON"),
-        );
-    }
-    out.sort_by_key(|v| v.to_string());
-    out
+    SAMPLES.get_or_init(|| support::samples().into_iter().map(|(_, v)| v).collect())
 }
 
 fn arb_json() -> impl Strategy<Value = Value> {

@@ -22,8 +22,18 @@ struct Reply {
     body: Value,
 }
 
-/// A minimal Runtime API: hands out `events` in order, then holds the next poll open.
-fn fake_runtime(events: Vec<Value>) -> (String, Receiver<Reply>) {
+/// What the fake runtime sends as `Lambda-Runtime-Deadline-Ms`.
+#[derive(Clone, Copy)]
+enum Deadline {
+    /// A minute from now, in milliseconds since the epoch, as Lambda sends it.
+    InAMinute,
+    /// `cargo lambda watch`'s constant 600000: not an epoch time, so long past.
+    Constant(u64),
+}
+
+/// A minimal Runtime API: hands out `events` in order, then closes the next poll (the test
+/// has its replies by then and stops the function).
+fn fake_runtime(events: Vec<Value>, deadline: Deadline) -> (String, Receiver<Reply>) {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
     let addr = listener.local_addr().expect("addr").to_string();
     let (tx, rx) = channel();
@@ -33,13 +43,18 @@ fn fake_runtime(events: Vec<Value>) -> (String, Receiver<Reply>) {
     std::thread::spawn(move || {
         for stream in listener.incoming().flatten() {
             let (queue, tx) = (queue.clone(), tx.clone());
-            std::thread::spawn(move || serve(stream, queue, tx));
+            std::thread::spawn(move || serve(stream, queue, tx, deadline));
         }
     });
     (addr, rx)
 }
 
-fn serve(stream: TcpStream, queue: Arc<Mutex<VecDeque<(usize, Value)>>>, tx: Sender<Reply>) {
+fn serve(
+    stream: TcpStream,
+    queue: Arc<Mutex<VecDeque<(usize, Value)>>>,
+    tx: Sender<Reply>,
+    deadline: Deadline,
+) {
     let mut reader = BufReader::new(stream.try_clone().expect("clone"));
     let mut out = stream;
     loop {
@@ -77,14 +92,18 @@ fn serve(stream: TcpStream, queue: Arc<Mutex<VecDeque<(usize, Value)>>>, tx: Sen
         if path.ends_with("/invocation/next") {
             let next = { queue.lock().expect("lock").pop_front() };
             let Some((i, event)) = next else {
-                std::thread::sleep(Duration::from_secs(600));
                 return;
             };
-            let deadline = SystemTime::now()
-                .duration_since(UNIX_EPOCH)
-                .expect("time")
-                .as_millis()
-                + 60_000;
+            let deadline = match deadline {
+                Deadline::InAMinute => {
+                    SystemTime::now()
+                        .duration_since(UNIX_EPOCH)
+                        .expect("time")
+                        .as_millis()
+                        + 60_000
+                }
+                Deadline::Constant(ms) => u128::from(ms),
+            };
             let payload = event.to_string();
             let _ = write!(
                 out,
@@ -112,6 +131,56 @@ fn serve(stream: TcpStream, queue: Arc<Mutex<VecDeque<(usize, Value)>>>, tx: Sen
     }
 }
 
+/// Runs the function on a fake Runtime API until it has answered every event.
+fn run_in_lambda(
+    emu: &Emulator,
+    seeded: &Seeded,
+    events: Vec<Value>,
+    deadline: Deadline,
+) -> Vec<Reply> {
+    let n = events.len();
+    let (runtime_api, replies) = fake_runtime(events, deadline);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_guardduty-invite"))
+        .env_clear()
+        .envs(emu.env(seeded, &["us-east-1"]))
+        .env("AWS_LAMBDA_RUNTIME_API", &runtime_api)
+        .env("AWS_LAMBDA_FUNCTION_NAME", "guardduty-invite")
+        .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
+        .env("AWS_LAMBDA_LOG_STREAM_NAME", "stream")
+        .env("AWS_LAMBDA_LOG_GROUP_NAME", "/aws/lambda/guardduty-invite")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start the function");
+    let got: Result<Vec<Reply>, _> = (0..n)
+        .map(|_| replies.recv_timeout(Duration::from_secs(30)))
+        .collect();
+    let _ = child.kill();
+    let _ = child.wait();
+    got.unwrap_or_else(|e| panic!("the function did not answer: {e}"))
+}
+
+#[test]
+fn a_deadline_already_past_as_cargo_lambda_sends_it_is_taken_as_unknown_and_the_event_runs() {
+    let emu = Emulator::start();
+    let seeded = emu.seed(
+        &["us-east-1"],
+        &[("111122223333", "new.account@example.com", "Payments")],
+        &[],
+    );
+    let events = vec![sample_json(
+        "organizations-create-account-result-succeeded.json",
+    )];
+    let got = run_in_lambda(&emu, &seeded, events, Deadline::Constant(600_000));
+    assert_eq!(got[0].kind, "response", "{:?}", got[0]);
+    assert_eq!(
+        outcome(&got[0].body, "111122223333", "us-east-1")["outcome"],
+        "invited"
+    );
+    assert_eq!(emu.calls_of("InviteMembers", None).len(), 1);
+}
+
 #[test]
 fn inside_lambda_the_handler_answers_like_invoke_and_reports_errors_with_their_type() {
     let emu = Emulator::start();
@@ -125,29 +194,7 @@ fn inside_lambda_the_handler_answers_like_invoke_and_reports_errors_with_their_t
         json!({"source": "aws.ec2", "detail-type": "EC2 Instance State-change Notification", "detail": {}}),
         sample_json("organizations-create-account-result-failed.json"),
     ];
-    let (runtime_api, replies) = fake_runtime(events);
-    let mut child = Command::new(env!("CARGO_BIN_EXE_guardduty-invite"))
-        .env_clear()
-        .envs(emu.env(&seeded, &["us-east-1"]))
-        .env("AWS_LAMBDA_RUNTIME_API", &runtime_api)
-        .env("AWS_LAMBDA_FUNCTION_NAME", "guardduty-invite")
-        .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
-        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
-        .env("AWS_LAMBDA_LOG_STREAM_NAME", "stream")
-        .env("AWS_LAMBDA_LOG_GROUP_NAME", "/aws/lambda/guardduty-invite")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start the function");
-    let got: Vec<Reply> = (0..3)
-        .map(|_| replies.recv_timeout(Duration::from_secs(30)))
-        .collect::<Result<_, _>>()
-        .unwrap_or_else(|e| {
-            let _ = child.kill();
-            panic!("the function did not answer: {e}")
-        });
-    let _ = child.kill();
-    let _ = child.wait();
+    let got = run_in_lambda(&emu, &seeded, events, Deadline::InAMinute);
 
     assert_eq!(got[0].request_id, "req-0");
     assert_eq!(got[0].kind, "response");

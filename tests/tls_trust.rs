@@ -89,22 +89,14 @@ fn test_ca(dir: &Path) -> (String, String, String) {
 }
 
 fn run(endpoint: &str, extra: &[(&str, &str)]) -> (String, String) {
-    let mut env: Vec<(String, String)> = [
-        ("AWS_ENDPOINT_URL", endpoint),
-        ("AWS_ACCESS_KEY_ID", "testing"),
-        ("AWS_SECRET_ACCESS_KEY", "testing"),
-        ("AWS_REGION", "us-east-1"),
-        ("AWS_EC2_METADATA_DISABLED", "true"),
-        (
-            "SNS_TOPIC_ARN",
-            "arn:aws:sns:us-east-1:123456789012:problems",
-        ),
-    ]
-    .iter()
-    .chain(extra)
-    .map(|(k, v)| (k.to_string(), v.to_string()))
-    .collect();
-    env.push(("HOME".into(), std::env::temp_dir().display().to_string()));
+    let mut env = function_env(
+        endpoint,
+        "arn:aws:sns:us-east-1:123456789012:problems",
+        &["us-east-1"],
+    );
+    env.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+    let home = tempfile::tempdir().expect("temp dir");
+    env.push(("HOME".into(), home.path().display().to_string()));
     let event = manual_request(
         "tls-1",
         json!([{"accountId": "111122223333", "email": "a@example.com"}]),
@@ -120,9 +112,8 @@ fn run(endpoint: &str, extra: &[(&str, &str)]) -> (String, String) {
 
 #[test]
 fn a_certificate_outside_amazon_trust_services_is_refused_unless_ssl_cert_file_trusts_it() {
-    let dir = std::env::temp_dir().join(format!("guardduty-invite-tls-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("dir");
-    let (ca, cert, key) = test_ca(&dir);
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (ca, cert, key) = test_ca(dir.path());
     let server = PythonServer::start("tls_server.py", &[&cert, &key]);
     let endpoint = format!("https://localhost:{}", server.ready);
 

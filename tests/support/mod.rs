@@ -7,12 +7,14 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Output, Stdio};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use serde_json::{json, Value};
 
 pub const ADMIN_ACCOUNT: &str = "123456789012";
+
+/// How long a test server may take to start (moto imports take a few seconds on a busy CI).
+const READY_TIMEOUT: Duration = Duration::from_secs(60);
 
 pub fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -71,10 +73,22 @@ impl PythonServer {
             .spawn()
             .unwrap_or_else(|e| panic!("start {script}: {e}"));
         let stdin = child.stdin.take().expect("stdin");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().expect("stdout"))
-            .read_line(&mut line)
-            .expect("READY line");
+        let stdout = child.stdout.take().expect("stdout");
+        // Read on a thread, so that a server stuck before READY fails the test instead of
+        // hanging the suite.
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut line = String::new();
+            let _ = BufReader::new(stdout).read_line(&mut line);
+            let _ = tx.send(line);
+        });
+        let line = match rx.recv_timeout(READY_TIMEOUT) {
+            Ok(line) => line,
+            Err(_) => {
+                let _ = child.kill();
+                panic!("{script} did not print READY within {READY_TIMEOUT:?}");
+            }
+        };
         let ready = line
             .trim()
             .strip_prefix("READY ")
@@ -218,18 +232,7 @@ impl Emulator {
 
     /// The environment `invoke` needs to reach this emulator.
     pub fn env(&self, seeded: &Seeded, regions: &[&str]) -> Vec<(String, String)> {
-        [
-            ("AWS_ENDPOINT_URL", self.endpoint.as_str()),
-            ("AWS_ACCESS_KEY_ID", "testing"),
-            ("AWS_SECRET_ACCESS_KEY", "testing"),
-            ("AWS_REGION", "us-east-1"),
-            ("AWS_EC2_METADATA_DISABLED", "true"),
-            ("SNS_TOPIC_ARN", seeded.topic_arn.as_str()),
-            ("GUARDDUTY_REGIONS", &regions.join(",")),
-        ]
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect()
+        function_env(&self.endpoint, &seeded.topic_arn, regions)
     }
 
     /// The function's own SDK configuration (retries, timeouts), pointed at this emulator.
@@ -276,6 +279,22 @@ impl Emulator {
     }
 }
 
+/// The function's environment for an endpoint, a topic and regions, with dummy credentials.
+pub fn function_env(endpoint: &str, topic_arn: &str, regions: &[&str]) -> Vec<(String, String)> {
+    [
+        ("AWS_ENDPOINT_URL", endpoint),
+        ("AWS_ACCESS_KEY_ID", "testing"),
+        ("AWS_SECRET_ACCESS_KEY", "testing"),
+        ("AWS_REGION", "us-east-1"),
+        ("AWS_EC2_METADATA_DISABLED", "true"),
+        ("SNS_TOPIC_ARN", topic_arn),
+        ("GUARDDUTY_REGIONS", &regions.join(",")),
+    ]
+    .iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect()
+}
+
 /// The real binary, through `invoke`, with exactly the given environment (plus PATH).
 pub fn invoke(env: &[(String, String)], files: &[&Path]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_guardduty-invite"))
@@ -307,18 +326,39 @@ pub fn sample(name: &str) -> PathBuf {
 }
 
 pub fn sample_json(name: &str) -> Value {
-    serde_json::from_str(&std::fs::read_to_string(sample(name)).expect("sample"))
-        .expect("sample JSON")
+    let path = sample(name);
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
-/// Writes an event to a fresh temporary file.
-pub fn event_file(contents: &str) -> PathBuf {
-    static N: AtomicUsize = AtomicUsize::new(0);
-    let dir = std::env::temp_dir().join(format!("guardduty-invite-tests-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    let path = dir.join(format!("event-{}.json", N.fetch_add(1, Ordering::SeqCst)));
-    std::fs::write(&path, contents).expect("write event");
-    path
+/// Writes an event to a temporary file, removed when the returned path is dropped.
+pub fn event_file(contents: &str) -> tempfile::TempPath {
+    let mut file = tempfile::Builder::new()
+        .prefix("guardduty-invite-event-")
+        .suffix(".json")
+        .tempfile()
+        .expect("temp file");
+    file.write_all(contents.as_bytes()).expect("write event");
+    file.into_temp_path()
+}
+
+/// Every sample in `events/`, by file name, in name order.
+pub fn samples() -> Vec<(String, Value)> {
+    let mut samples: Vec<(String, Value)> = std::fs::read_dir(repo().join("events"))
+        .expect("events/ exists")
+        .map(|e| e.expect("read events/").path())
+        .filter(|p| p.extension().is_some_and(|x| x == "json"))
+        .map(|p| {
+            let name = p
+                .file_name()
+                .unwrap_or_default()
+                .to_string_lossy()
+                .into_owned();
+            (name.clone(), sample_json(&name))
+        })
+        .collect();
+    samples.sort_by(|a, b| a.0.cmp(&b.0));
+    samples
 }
 
 pub fn manual_request(id: &str, accounts: Value) -> String {

@@ -1,20 +1,30 @@
 //! The one place that talks to AWS: GuardDuty (one client per region), Organizations and SNS.
-//! Everything here is a thin call; decisions live in `decision` and `invite`.
+//!
+//! Every call goes through [`Aws::call`], which holds one of [`MAX_CONCURRENT_CALLS`] permits
+//! while the call is in flight, so the limit holds for every stage of the flow at once, and
+//! turns the SDK's error into a typed [`AwsError`]. Decisions live in `decision` and `flow`.
+
+mod classify;
+mod sdk;
 
 use std::collections::HashMap;
+use std::future::Future;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
-use aws_config::retry::RetryConfig;
-use aws_config::timeout::TimeoutConfig;
-use aws_config::{BehaviorVersion, Region, SdkConfig};
-use aws_sdk_guardduty::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_config::{Region, SdkConfig};
+use aws_sdk_guardduty::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_guardduty::types::AccountDetail;
 use aws_sdk_sns::config::http::HttpResponse;
 use aws_sdk_sns::types::MessageAttributeValue;
-use tokio::sync::OnceCell;
+use tokio::sync::{OnceCell, Semaphore};
 
-use crate::account::{mask_emails_in, AccountId, Email};
+pub use classify::{aws_error, kind_of};
+pub use sdk::{
+    load_sdk_config, sdk_config_loader, trust_store, TrustChoice, AMAZON_ROOTS_PEM,
+    ATTEMPT_TIMEOUT, CONNECT_TIMEOUT, MAX_ATTEMPTS, OPERATION_TIMEOUT,
+};
+
+use crate::account::{AccountId, Email};
 use crate::error::{AwsError, FailureKind, Service};
 use crate::notify::Notification;
 
@@ -29,78 +39,9 @@ pub const IAM_ACTIONS: &[&str] = &[
     "sns:Publish",
 ];
 
-/// Retry and timeout policy shared by every client. The SDK's defaults have no operation
-/// timeout, so one hung call could outlive the Lambda; these bound a call to
-/// `OPERATION_TIMEOUT` including retries, well inside a 60 s function timeout.
-pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
-pub const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(5);
-pub const OPERATION_TIMEOUT: Duration = Duration::from_secs(20);
-pub const MAX_ATTEMPTS: u32 = 4;
-
-/// Loads the shared SDK configuration (region, credentials, `AWS_ENDPOINT_URL*`) with the
-/// retry and timeout policy above: throttling, 5xx and connection errors are retried with
-/// exponential backoff, validation errors are not.
-pub async fn load_sdk_config() -> SdkConfig {
-    sdk_config_loader().load().await
-}
-
-/// The loader behind [`load_sdk_config`], for callers (tests) that set more on it.
-pub fn sdk_config_loader() -> aws_config::ConfigLoader {
-    let loader = aws_config::defaults(BehaviorVersion::latest());
-    let loader = match trust_store() {
-        TrustChoice::AmazonRoots(client) => loader.http_client(client),
-        TrustChoice::System => loader,
-    };
-    loader
-        .retry_config(
-            RetryConfig::standard()
-                .with_max_attempts(MAX_ATTEMPTS)
-                .with_initial_backoff(Duration::from_millis(100))
-                .with_max_backoff(Duration::from_secs(4)),
-        )
-        .timeout_config(
-            TimeoutConfig::builder()
-                .connect_timeout(CONNECT_TIMEOUT)
-                .read_timeout(ATTEMPT_TIMEOUT)
-                .operation_attempt_timeout(ATTEMPT_TIMEOUT)
-                .operation_timeout(OPERATION_TIMEOUT)
-                .build(),
-        )
-}
-
-/// The roots of Amazon Trust Services, which issues the certificates of the AWS service
-/// endpoints (copied from Debian's ca-certificates; SHA-256 fingerprints in the README).
-pub const AMAZON_ROOTS_PEM: &str = include_str!("amazon-trust-services-roots.pem");
-
-pub enum TrustChoice {
-    /// An HTTPS client that trusts only the Amazon Trust Services roots.
-    AmazonRoots(aws_sdk_sns::config::SharedHttpClient),
-    /// The SDK's default client with the system's roots.
-    System,
-}
-
-/// Which certificates the HTTPS client trusts. Loading the system's ~150 roots costs about
-/// 4 ms of CPU at every cold start (measured, bench/RESULTS.md) and AWS endpoints need only
-/// Amazon's; setting `SSL_CERT_FILE` or `SSL_CERT_DIR` (a TLS-inspecting proxy, a partition
-/// whose endpoints use other CAs) switches back to the system's store.
-pub fn trust_store() -> TrustChoice {
-    if std::env::var_os("SSL_CERT_FILE").is_some() || std::env::var_os("SSL_CERT_DIR").is_some() {
-        return TrustChoice::System;
-    }
-    use aws_smithy_http_client::tls::{self, rustls_provider::CryptoMode, TlsContext, TrustStore};
-    match TlsContext::builder()
-        .with_trust_store(TrustStore::empty().with_pem_certificate(AMAZON_ROOTS_PEM.as_bytes()))
-        .build()
-    {
-        Ok(context) => TrustChoice::AmazonRoots(
-            aws_smithy_http_client::Builder::new()
-                .tls_provider(tls::Provider::Rustls(CryptoMode::AwsLc))
-                .tls_context(context)
-                .build_https(),
-        ),
-        Err(_) => TrustChoice::System,
-    }
-}
+/// AWS calls in flight at once: enough to cover many regions, few enough not to trip
+/// GuardDuty's per-account rate limits.
+pub const MAX_CONCURRENT_CALLS: usize = 8;
 
 /// An account GuardDuty did not process, with its `result` text verbatim.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -109,6 +50,7 @@ pub struct Unprocessed {
     pub result: String,
 }
 
+/// A member as GetMembers shows it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct MemberStatus {
     pub account_id: String,
@@ -130,11 +72,13 @@ pub struct Aws {
     detectors: Mutex<HashMap<String, Arc<OnceCell<String>>>>,
     organizations: aws_sdk_organizations::Client,
     sns: aws_sdk_sns::Client,
+    in_flight: Semaphore,
 }
 
 impl Aws {
-    /// Builds every client once from the shared configuration: one GuardDuty client per region.
-    pub fn new(sdk: &SdkConfig, regions: &[String]) -> Self {
+    /// Builds every client once from the shared configuration: one GuardDuty client per
+    /// region, and the SNS client in the topic's own region (a publish must go there).
+    pub fn new(sdk: &SdkConfig, regions: &[String], topic_region: &str) -> Self {
         let guardduty = regions
             .iter()
             .map(|r| {
@@ -144,10 +88,13 @@ impl Aws {
                 (r.clone(), aws_sdk_guardduty::Client::from_conf(conf))
             })
             .collect();
+        let sns = aws_sdk_sns::config::Builder::from(sdk)
+            .region(Region::new(topic_region.to_owned()))
+            .build();
         Self::from_clients(
             guardduty,
             aws_sdk_organizations::Client::new(sdk),
-            aws_sdk_sns::Client::new(sdk),
+            aws_sdk_sns::Client::from_conf(sns),
         )
     }
 
@@ -166,7 +113,52 @@ impl Aws {
             detectors: Mutex::new(detectors),
             organizations,
             sns,
+            in_flight: Semaphore::new(MAX_CONCURRENT_CALLS),
         }
+    }
+
+    /// Runs one AWS call (or one page of a paginated one) under the in-flight limit and types
+    /// its error; the operation is named once, here.
+    async fn call<T, E, F>(
+        &self,
+        service: Service,
+        operation: &'static str,
+        region: Option<&str>,
+        send: F,
+    ) -> Result<T, AwsError>
+    where
+        F: Future<Output = Result<T, SdkError<E, HttpResponse>>>,
+        E: ProvideErrorMetadata + std::error::Error + 'static,
+    {
+        // The semaphore is never closed, so acquiring cannot fail; were it closed, the call
+        // would still be made rather than lost.
+        let _permit = self.in_flight.acquire().await.ok();
+        send.await
+            .map_err(|e| aws_error(service, operation, region, &e))
+    }
+
+    /// A GuardDuty call on the administrator's detector in `region`. GuardDuty rejects calls
+    /// on a detector that is gone (deleted and re-created, say): the detector is then
+    /// forgotten, so the retry of the event looks it up again instead of failing for the life
+    /// of a warm process.
+    async fn on_detector<T, E, F>(
+        &self,
+        region: &str,
+        operation: &'static str,
+        send: impl FnOnce(&aws_sdk_guardduty::Client) -> F,
+    ) -> Result<T, AwsError>
+    where
+        F: Future<Output = Result<T, SdkError<E, HttpResponse>>>,
+        E: ProvideErrorMetadata + std::error::Error + 'static,
+    {
+        let client = self.gd(region, operation)?;
+        let result = self
+            .call(Service::GuardDuty, operation, Some(region), send(client))
+            .await;
+        if matches!(&result, Err(e) if e.kind == FailureKind::Rejected) {
+            self.forget_detector(region);
+        }
+        result
     }
 
     fn gd(
@@ -204,10 +196,7 @@ impl Aws {
         self.detectors.lock().ok()?.get(region).cloned()
     }
 
-    /// Forgets the detector of `region` after GuardDuty rejected a call on it (a detector
-    /// deleted and re-created, say), so that the next event looks it up again instead of
-    /// failing for the life of a warm process.
-    pub fn forget_detector(&self, region: &str) {
+    fn forget_detector(&self, region: &str) {
         if let Ok(mut cells) = self.detectors.lock() {
             if let Some(cell) = cells.get_mut(region) {
                 *cell = Arc::new(OnceCell::new());
@@ -219,15 +208,24 @@ impl Aws {
         let client = self.gd(region, "ListDetectors")?;
         // At most one detector per account per region, but the API is paginated: an empty
         // first page with a token must not read as "no detector".
-        let mut pages = client.list_detectors().into_paginator().send();
-        while let Some(page) = pages.next().await {
-            let page =
-                page.map_err(|e| aws_error(Service::GuardDuty, "ListDetectors", Some(region), &e))?;
+        let mut token: Option<String> = None;
+        loop {
+            let page = self
+                .call(
+                    Service::GuardDuty,
+                    "ListDetectors",
+                    Some(region),
+                    client.list_detectors().set_next_token(token).send(),
+                )
+                .await?;
             if let Some(id) = page.detector_ids().first() {
                 return Ok(Some(id.clone()));
             }
+            match page.next_token() {
+                Some(t) if !t.is_empty() => token = Some(t.to_owned()),
+                _ => return Ok(None),
+            }
         }
-        Ok(None)
     }
 
     pub async fn create_members(
@@ -246,13 +244,13 @@ impl Aws {
             })
             .collect::<Vec<_>>();
         let out = self
-            .gd(region, "CreateMembers")?
-            .create_members()
-            .detector_id(detector_id)
-            .set_account_details(Some(details))
-            .send()
-            .await
-            .map_err(|e| aws_error(Service::GuardDuty, "CreateMembers", Some(region), &e))?;
+            .on_detector(region, "CreateMembers", |c| {
+                c.create_members()
+                    .detector_id(detector_id)
+                    .set_account_details(Some(details))
+                    .send()
+            })
+            .await?;
         Ok(unprocessed(out.unprocessed_accounts()))
     }
 
@@ -263,13 +261,13 @@ impl Aws {
         ids: &[&AccountId],
     ) -> Result<(Vec<MemberStatus>, Vec<Unprocessed>), AwsError> {
         let out = self
-            .gd(region, "GetMembers")?
-            .get_members()
-            .detector_id(detector_id)
-            .set_account_ids(Some(ids.iter().map(|id| id.to_string()).collect()))
-            .send()
-            .await
-            .map_err(|e| aws_error(Service::GuardDuty, "GetMembers", Some(region), &e))?;
+            .on_detector(region, "GetMembers", |c| {
+                c.get_members()
+                    .detector_id(detector_id)
+                    .set_account_ids(Some(ids.iter().map(|id| id.to_string()).collect()))
+                    .send()
+            })
+            .await?;
         let members = out
             .members()
             .iter()
@@ -290,36 +288,38 @@ impl Aws {
         disable_email_notification: bool,
     ) -> Result<Vec<Unprocessed>, AwsError> {
         let out = self
-            .gd(region, "InviteMembers")?
-            .invite_members()
-            .detector_id(detector_id)
-            .set_account_ids(Some(ids.iter().map(|id| id.to_string()).collect()))
-            .message(message)
-            .disable_email_notification(disable_email_notification)
-            .send()
-            .await
-            .map_err(|e| aws_error(Service::GuardDuty, "InviteMembers", Some(region), &e))?;
+            .on_detector(region, "InviteMembers", |c| {
+                c.invite_members()
+                    .detector_id(detector_id)
+                    .set_account_ids(Some(ids.iter().map(|id| id.to_string()).collect()))
+                    .message(message)
+                    .disable_email_notification(disable_email_notification)
+                    .send()
+            })
+            .await?;
         Ok(unprocessed(out.unprocessed_accounts()))
     }
 
     /// `Ok(None)` when Organizations does not know the account (a permanent problem); access
     /// denied and transient failures are errors.
     pub async fn describe_account(&self, id: &AccountId) -> Result<Option<OrgAccount>, AwsError> {
-        use aws_sdk_organizations::operation::describe_account::DescribeAccountError;
-        match self
+        use aws_sdk_organizations::operation::describe_account::DescribeAccountError as E;
+        let sent = self
             .organizations
             .describe_account()
             .account_id(id.as_str())
-            .send()
-            .await
-        {
+            .send();
+        // Raw SDK result: AccountNotFound is an answer, not a failure.
+        let result = {
+            let _permit = self.in_flight.acquire().await.ok();
+            sent.await
+        };
+        match result {
             Ok(out) => Ok(Some(OrgAccount {
                 email: out.account().and_then(|a| a.email()).map(str::to_owned),
                 name: out.account().and_then(|a| a.name()).map(str::to_owned),
             })),
-            Err(SdkError::ServiceError(se))
-                if matches!(se.err(), DescribeAccountError::AccountNotFoundException(_)) =>
-            {
+            Err(e) if matches!(e.as_service_error(), Some(E::AccountNotFoundException(_))) => {
                 Ok(None)
             }
             Err(e) => {
@@ -328,10 +328,7 @@ impl Aws {
                 // to read the organization (not the management or a delegated account).
                 if matches!(
                     e.as_service_error(),
-                    Some(
-                        DescribeAccountError::AccessDeniedException(_)
-                            | DescribeAccountError::AwsOrganizationsNotInUseException(_)
-                    )
+                    Some(E::AccessDeniedException(_) | E::AwsOrganizationsNotInUseException(_))
                 ) {
                     err.kind = FailureKind::AccessDenied;
                 }
@@ -367,10 +364,7 @@ impl Aws {
                 .message_group_id(&fifo.group_id)
                 .message_deduplication_id(&fifo.deduplication_id);
         }
-        let out = req
-            .send()
-            .await
-            .map_err(|e| aws_error(Service::Sns, "Publish", None, &e))?;
+        let out = self.call(Service::Sns, "Publish", None, req.send()).await?;
         Ok(out.message_id().unwrap_or_default().to_owned())
     }
 }
@@ -394,78 +388,4 @@ fn unprocessed(list: &[aws_sdk_guardduty::types::UnprocessedAccount]) -> Vec<Unp
             result: u.result().unwrap_or_default().to_owned(),
         })
         .collect()
-}
-
-/// Error codes that mean "slow down" across the three services.
-const THROTTLING_CODES: &[&str] = &[
-    "Throttling",
-    "ThrottlingException",
-    "ThrottledException",
-    "TooManyRequestsException",
-    "RequestLimitExceeded",
-    "RequestThrottled",
-    "SlowDown",
-];
-
-/// Classifies an SDK error (after the SDK's own retries) and keeps AWS's message.
-pub fn aws_error<E>(
-    service: Service,
-    operation: &'static str,
-    region: Option<&str>,
-    err: &SdkError<E, HttpResponse>,
-) -> AwsError
-where
-    E: ProvideErrorMetadata + std::error::Error + 'static,
-{
-    let code = err.code().map(str::to_owned);
-    let kind = match err {
-        SdkError::ServiceError(se) => {
-            let status = se.raw().status().as_u16();
-            let code = code.as_deref().unwrap_or_default();
-            if status >= 500 || status == 429 || THROTTLING_CODES.contains(&code) {
-                FailureKind::Transient
-            } else if status == 403 || code.contains("AccessDenied") || code == "AuthorizationError"
-            {
-                FailureKind::AccessDenied
-            } else {
-                FailureKind::Rejected
-            }
-        }
-        SdkError::ConstructionFailure(_) => FailureKind::Rejected,
-        // Timeouts, dispatch (connection) failures and unreadable responses.
-        _ => FailureKind::Transient,
-    };
-    let message = err
-        .message()
-        .map(str::to_owned)
-        .unwrap_or_else(|| DisplayErrorContext(err).to_string());
-    AwsError {
-        service,
-        operation,
-        region: region.map(str::to_owned),
-        kind,
-        code,
-        message: mask_emails_in(&message),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_embedded_trust_store_holds_the_five_amazon_trust_services_roots() {
-        assert_eq!(
-            AMAZON_ROOTS_PEM
-                .matches("-----BEGIN CERTIFICATE-----")
-                .count(),
-            5
-        );
-        assert_eq!(
-            AMAZON_ROOTS_PEM
-                .matches("-----END CERTIFICATE-----")
-                .count(),
-            5
-        );
-    }
 }

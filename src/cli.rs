@@ -1,0 +1,153 @@
+//! The command line: the Lambda runtime loop, `invoke`, help and version, and exit codes.
+
+use std::io::{Read, Write};
+use std::time::SystemTime;
+
+use lambda_runtime::Diagnostic;
+
+use crate::error::HandlerError;
+use crate::event;
+use crate::handler::{App, DEFAULT_BUDGET};
+
+/// Exit status: done (problems, if any, published).
+pub const EXIT_OK: u8 = 0;
+/// A failure: the Lambda error object on stdout, its type and message on stderr.
+pub const EXIT_FAILURE: u8 = 1;
+/// A usage or configuration error, named on stderr before any AWS call.
+pub const EXIT_USAGE: u8 = 2;
+
+pub const HELP: &str = "\
+guardduty-invite: makes every AWS account of an organization a GuardDuty member of this
+administrator, and publishes every account it could not protect to an SNS topic.
+
+usage:
+  guardduty-invite                 inside Lambda (AWS_LAMBDA_RUNTIME_API set): the runtime loop
+  guardduty-invite invoke FILE...  the handler once per EventBridge event file (- = stdin);
+                                   one JSON response per event on stdout, logs on stderr
+  guardduty-invite --help | -h | help
+  guardduty-invite --version
+
+environment (validated at start; a bad value is named before any AWS call):
+  SNS_TOPIC_ARN               where problems are published (required)
+  INVITE_MESSAGE_TEMPLATE     invitation message; {account_id} {account_name} {region} {detector_id}
+  DISABLE_EMAIL_NOTIFICATION  true/false (default false)
+  GUARDDUTY_REGIONS           comma-separated regions (default: the function's region)
+  INVITATION_EMAIL_REGION     the one region whose invitation emails the account (default: the first)
+  AWS_REGION, AWS_ENDPOINT_URL, AWS_PROFILE ...  the standard AWS SDK settings
+
+exit status: 0 done (problems published), 1 a failure (retry the event), 2 usage or configuration
+
+See README.md in the source repository for events, configuration and deployment.";
+
+/// What the command line asks for.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Command {
+    Lambda,
+    Invoke(Vec<String>),
+    Help,
+    Version,
+}
+
+/// Parses the arguments (without the program name); `Err` is a usage error to print.
+pub fn parse(args: &[String], in_lambda: bool) -> Result<Command, String> {
+    match args.first().map(String::as_str) {
+        None if in_lambda => Ok(Command::Lambda),
+        None => Err(
+            "not inside Lambda (AWS_LAMBDA_RUNTIME_API is not set); use the invoke subcommand"
+                .into(),
+        ),
+        Some("invoke") => Ok(Command::Invoke(args[1..].to_vec())),
+        Some("-h" | "--help" | "help") => Ok(Command::Help),
+        Some("-V" | "--version") => Ok(Command::Version),
+        Some(other) => Err(format!("unknown command {other:?}")),
+    }
+}
+
+/// Prints a usage error and the short usage on stderr.
+pub fn usage_error(message: &str) -> u8 {
+    eprintln!("guardduty-invite: {message}\n(guardduty-invite --help lists the commands)");
+    EXIT_USAGE
+}
+
+/// Reads every file first, so a missing file is a usage error before any event is handled.
+pub fn read_inputs(files: &[String]) -> Result<Vec<(String, Vec<u8>)>, String> {
+    if files.is_empty() {
+        return Err("invoke needs at least one event file (or - for stdin)".into());
+    }
+    let mut stdin_used = false;
+    files
+        .iter()
+        .map(|f| {
+            let mut buf = Vec::new();
+            if f == "-" {
+                if stdin_used {
+                    return Err("- (stdin) can be given only once".to_owned());
+                }
+                stdin_used = true;
+                std::io::stdin()
+                    .read_to_end(&mut buf)
+                    .map_err(|e| format!("stdin: {e}"))?;
+            } else {
+                buf = std::fs::read(f).map_err(|e| format!("{f}: {e}"))?;
+            }
+            Ok((f.clone(), buf))
+        })
+        .collect()
+}
+
+/// Runs each event in order, one JSON line per event on stdout (the response, or the Lambda
+/// error object); returns the exit status.
+pub async fn invoke(app: &App, inputs: Vec<(String, Vec<u8>)>) -> u8 {
+    let mut status = EXIT_OK;
+    let stdout = std::io::stdout();
+    for (name, bytes) in inputs {
+        // The deployed function's timeout, so a local run has the same time budget.
+        let deadline = SystemTime::now() + DEFAULT_BUDGET;
+        let result = match event::json_from_bytes(&bytes) {
+            Ok(value) => app.handle(value, deadline).await,
+            Err(e) => Err(HandlerError::InvalidEvent(e)),
+        };
+        let line = match result {
+            Ok(response) => serde_json::to_string(&response).unwrap_or_else(|e| {
+                format!("{{\"errorType\":\"Serialization\",\"errorMessage\":\"{e}\"}}")
+            }),
+            Err(e) => {
+                status = EXIT_FAILURE;
+                let d: Diagnostic = e.into();
+                eprintln!("{name}: {}: {}", d.error_type, d.error_message);
+                serde_json::json!({"errorType": d.error_type, "errorMessage": d.error_message})
+                    .to_string()
+            }
+        };
+        let mut out = stdout.lock();
+        if writeln!(out, "{line}").and_then(|_| out.flush()).is_err() {
+            // stdout closed (e.g. piped into head): nothing more can be reported there.
+            return EXIT_FAILURE;
+        }
+    }
+    status
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(a: &[&str]) -> Vec<String> {
+        a.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn no_argument_is_the_lambda_loop_only_inside_lambda() {
+        assert_eq!(parse(&[], true), Ok(Command::Lambda));
+        assert!(parse(&[], false).is_err());
+    }
+
+    #[test]
+    fn help_and_version_are_commands_not_usage_errors() {
+        for h in ["-h", "--help", "help"] {
+            assert_eq!(parse(&args(&[h]), false), Ok(Command::Help));
+        }
+        assert_eq!(parse(&args(&["--version"]), false), Ok(Command::Version));
+        assert!(parse(&args(&["frobnicate"]), false).is_err());
+    }
+}

@@ -1,0 +1,294 @@
+//! The administrator-side stages: CreateMembers → GetMembers → InviteMembers (only where the
+//! status calls for it).
+//!
+//! That order takes at most three calls per batch and makes a replay cheap and silent:
+//! CreateMembers answers "already a member", GetMembers shows the invitation is out, and no
+//! second InviteMembers is made.
+
+use futures::future::join_all;
+
+use super::{take, Flow, Slot, Step, BATCH_SIZE};
+use crate::account::AccountId;
+use crate::aws::Unprocessed;
+use crate::decision::{
+    is_already_invited, is_already_our_member, is_service_failure, member_action, MemberAction,
+};
+use crate::error::{AwsError, FailureKind, Service};
+use crate::report::Outcome;
+use crate::template::Values;
+
+/// The administrator's detector of the batch's region; without one, every slot is a problem.
+pub async fn find_detector<'a>(
+    flow: &Flow<'_>,
+    mut slots: Vec<Slot<'a>>,
+) -> Result<Vec<Slot<'a>>, AwsError> {
+    let Some(region) = slots.first().map(|s| s.region) else {
+        return Ok(slots);
+    };
+    match flow.aws.detector(region).await? {
+        Some(id) => {
+            for s in &mut slots {
+                s.detector_id = Some(id.clone());
+            }
+            Ok(slots)
+        }
+        None => Ok(slots
+            .into_iter()
+            .map(|s| {
+                let p = s.problem(
+                    "ListDetectors",
+                    format!(
+                        "the administrator has no GuardDuty detector in {region}: enable GuardDuty there, or remove \
+                         {region} from GUARDDUTY_REGIONS"
+                    ),
+                );
+                s.fail(p)
+            })
+            .collect()),
+    }
+}
+
+/// CreateMembers for the new slots. "Already a member" is the replay case, carried on to
+/// GetMembers like a member added now.
+pub async fn add<'a>(flow: &Flow<'_>, slots: Vec<Slot<'a>>) -> Result<Vec<Slot<'a>>, AwsError> {
+    let (new, mut out) = take(slots, |s| matches!(s, Step::New));
+    let Some((region, detector)) = batch_of(&new) else {
+        return Ok(out);
+    };
+    let pairs: Vec<_> = new
+        .iter()
+        .map(|s| (&s.target.account_id, &s.target.email))
+        .collect();
+    let unprocessed = flow.aws.create_members(region, &detector, &pairs).await?;
+    out.extend(
+        new.into_iter()
+            .map(|s| match find(&unprocessed, s.account_id()) {
+                None => Slot {
+                    step: Step::Member { created_now: true },
+                    ..s
+                },
+                Some(u) if is_already_our_member(&u.result) => Slot {
+                    step: Step::Member { created_now: false },
+                    ..s
+                },
+                Some(u) if is_service_failure(&u.result) => {
+                    let e = per_account_failure("CreateMembers", &s, &u.result);
+                    Slot {
+                        step: Step::Retry(e),
+                        ..s
+                    }
+                }
+                Some(u) => {
+                    let p = s
+                        .problem(
+                            "CreateMembers",
+                            "GuardDuty did not add the account as a member",
+                        )
+                        .with_result(&u.result);
+                    s.fail(p)
+                }
+            }),
+    );
+    Ok(out)
+}
+
+/// GetMembers for the members, and the decision each status calls for.
+pub async fn read_statuses<'a>(
+    flow: &Flow<'_>,
+    slots: Vec<Slot<'a>>,
+) -> Result<Vec<Slot<'a>>, AwsError> {
+    let (members, mut out) = take(slots, |s| matches!(s, Step::Member { .. }));
+    let Some((region, detector)) = batch_of(&members) else {
+        return Ok(out);
+    };
+    let ids: Vec<&AccountId> = members.iter().map(Slot::account_id).collect();
+    let (statuses, not_found) = flow.aws.get_members(region, &detector, &ids).await?;
+    for s in members {
+        let created_now = matches!(s.step, Step::Member { created_now: true });
+        let Some(m) = statuses
+            .iter()
+            .find(|m| m.account_id == s.account_id().as_str())
+        else {
+            // Just added (or found) by CreateMembers, yet not returned: read-after-write lag.
+            let said = find(&not_found, s.account_id()).map_or("", |u| u.result.as_str());
+            let e = per_account_failure(
+                "GetMembers",
+                &s,
+                &format!(
+                    "GuardDuty did not return the member it has just added, try again later {said}"
+                ),
+            );
+            out.push(Slot {
+                step: Step::Retry(e),
+                ..s
+            });
+            continue;
+        };
+        let status = m.relationship_status.as_str();
+        let outcome = match member_action(status, created_now) {
+            MemberAction::Invite => {
+                out.push(Slot {
+                    step: Step::ToInvite,
+                    ..s
+                });
+                continue;
+            }
+            MemberAction::AlreadyInvited => Outcome::AlreadyInvited {
+                status: Some(status.to_owned()),
+            },
+            MemberAction::AlreadyEnabled => Outcome::AlreadyEnabled,
+            MemberAction::EnabledByOrganization => Outcome::EnabledByOrganization,
+            MemberAction::Problem(reason) => {
+                Outcome::Problem(s.problem("GetMembers", reason).with_status(status))
+            }
+        };
+        out.push(s.done(outcome));
+    }
+    Ok(out)
+}
+
+/// InviteMembers for the slots whose status calls for it. One call carries one message, so
+/// accounts are grouped by their rendered message: one call per batch with the default
+/// template, one per account when the template names the account.
+pub async fn invite<'a>(flow: &Flow<'_>, slots: Vec<Slot<'a>>) -> Result<Vec<Slot<'a>>, AwsError> {
+    let (to_invite, mut out) = take(slots, |s| matches!(s, Step::ToInvite));
+    let Some((region, detector)) = batch_of(&to_invite) else {
+        return Ok(out);
+    };
+    let disable_email = flow.config.disable_email_in(region);
+    let groups = group_by_message(to_invite, |s| {
+        flow.config.template.render(&Values {
+            account_id: s.account_id().as_str(),
+            account_name: &s.target.name,
+            region,
+            detector_id: &detector,
+        })
+    });
+    let calls = groups.into_iter().map(|(message, group)| {
+        let detector = &detector;
+        async move {
+            let ids: Vec<&AccountId> = group.iter().map(Slot::account_id).collect();
+            let unprocessed = flow
+                .aws
+                .invite_members(region, detector, &ids, &message, disable_email)
+                .await?;
+            Ok::<_, AwsError>(
+                group
+                    .into_iter()
+                    .map(|s| invited(s, &unprocessed, disable_email))
+                    .collect::<Vec<_>>(),
+            )
+        }
+    });
+    for group in join_all(calls).await {
+        out.extend(group?);
+    }
+    Ok(out)
+}
+
+/// A slot after InviteMembers, from what GuardDuty left unprocessed.
+fn invited<'a>(s: Slot<'a>, unprocessed: &[Unprocessed], disable_email: bool) -> Slot<'a> {
+    match find(unprocessed, s.account_id()) {
+        None => s.done(Outcome::Invited {
+            email_sent: !disable_email,
+        }),
+        // Invited meanwhile by a concurrent delivery of the same event.
+        Some(u) if is_already_invited(&u.result) => {
+            s.done(Outcome::AlreadyInvited { status: None })
+        }
+        Some(u) if is_service_failure(&u.result) => {
+            let e = per_account_failure("InviteMembers", &s, &u.result);
+            Slot {
+                step: Step::Retry(e),
+                ..s
+            }
+        }
+        Some(u) => {
+            let p = s
+                .problem("InviteMembers", "GuardDuty did not send the invitation")
+                .with_result(&u.result);
+            s.fail(p)
+        }
+    }
+}
+
+/// The region and detector shared by a batch's slots, if there are any.
+fn batch_of<'s>(slots: &[Slot<'s>]) -> Option<(&'s str, String)> {
+    let first = slots.first()?;
+    Some((first.region, first.detector_id.clone()?))
+}
+
+fn find<'u>(list: &'u [Unprocessed], id: &AccountId) -> Option<&'u Unprocessed> {
+    list.iter().find(|u| u.account_id == id.as_str())
+}
+
+/// A per-account answer that reports a passing failure of GuardDuty, not a fact about the
+/// account: the run fails so that Lambda retries it.
+fn per_account_failure(operation: &'static str, s: &Slot<'_>, said: &str) -> AwsError {
+    AwsError {
+        service: Service::GuardDuty,
+        operation,
+        region: Some(s.region.to_owned()),
+        kind: FailureKind::Transient,
+        code: None,
+        message: format!("account {}: {}", s.account_id(), said.trim()),
+    }
+}
+
+/// Groups slots by rendered message, keeping first-seen order, at most `BATCH_SIZE` each.
+fn group_by_message<'a>(
+    slots: Vec<Slot<'a>>,
+    render: impl Fn(&Slot<'a>) -> String,
+) -> Vec<(String, Vec<Slot<'a>>)> {
+    let mut groups: Vec<(String, Vec<Slot<'a>>)> = Vec::new();
+    for s in slots {
+        let message = render(&s);
+        match groups
+            .iter_mut()
+            .find(|(m, g)| *m == message && g.len() < BATCH_SIZE)
+        {
+            Some((_, g)) => g.push(s),
+            None => groups.push((message, vec![s])),
+        }
+    }
+    groups
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::account::Email;
+    use crate::flow::Target;
+
+    fn targets(n: usize) -> Vec<Target> {
+        (0..n)
+            .map(|i| Target {
+                account_id: AccountId::parse(&format!("{:012}", 100_000 + i)).unwrap(),
+                email: Email::parse(&format!("a{i}@example.com")).unwrap(),
+                name: format!("acct-{i}"),
+            })
+            .collect()
+    }
+
+    fn slots(targets: &[Target]) -> Vec<Slot<'_>> {
+        super::super::new_slots(targets, "eu-west-1")
+    }
+
+    #[test]
+    fn one_message_for_all_groups_accounts_in_fifties() {
+        let t = targets(120);
+        let groups = group_by_message(slots(&t), |_| "same".into());
+        assert_eq!(
+            groups.iter().map(|(_, g)| g.len()).collect::<Vec<_>>(),
+            [50, 50, 20]
+        );
+    }
+
+    #[test]
+    fn per_account_messages_give_one_group_per_account() {
+        let t = targets(3);
+        let groups = group_by_message(slots(&t), |s| format!("hi {}", s.target.name));
+        assert_eq!(groups.len(), 3);
+        assert_eq!(groups[1].0, "hi acct-1");
+    }
+}

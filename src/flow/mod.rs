@@ -1,0 +1,149 @@
+//! The flow for a set of accounts: a sequence of named stages, per region and batch of 50.
+//!
+//! Each stage takes the slots (one account in one region) of a batch and returns them with
+//! their step carried forward; a stage acts only on the slots at its step and passes the others
+//! through. A new capability is a new stage in [`run_batch`], not a branch in an old one.
+//!
+//! ```text
+//! find detector → add members → read statuses → invite
+//! ```
+//!
+//! Every AWS call goes through `Aws`, which caps the calls in flight, so the batches of every
+//! region simply run together.
+
+pub mod members;
+pub mod publish;
+pub mod resolve;
+
+use futures::future::join_all;
+
+use crate::account::{AccountId, Email};
+use crate::aws::Aws;
+use crate::config::Config;
+use crate::error::AwsError;
+use crate::report::{Outcome, Problem};
+
+/// GuardDuty's limit on accounts per member call.
+pub const BATCH_SIZE: usize = 50;
+
+/// An account ready for the flow: its email is known and valid.
+#[derive(Clone, Debug)]
+pub struct Target {
+    pub account_id: AccountId,
+    pub email: Email,
+    /// What `{account_name}` renders as: the name given or looked up, else the account id.
+    pub name: String,
+}
+
+/// How far an account has come in one region.
+#[derive(Clone, Debug)]
+pub enum Step {
+    /// Not yet added as a member.
+    New,
+    /// A member of this administrator; `created_now` when this run's CreateMembers added it
+    /// (so an `Enabled` status means the organization enabled it).
+    Member { created_now: bool },
+    /// Its relationship status calls for an invitation.
+    ToInvite,
+    /// An outcome; a later stage may carry it further.
+    Done(Outcome),
+    /// A transient failure for this account alone: the run must be retried.
+    Retry(AwsError),
+}
+
+/// One account in one region.
+#[derive(Clone, Debug)]
+pub struct Slot<'a> {
+    pub target: &'a Target,
+    pub region: &'a str,
+    pub detector_id: Option<String>,
+    pub step: Step,
+}
+
+impl Slot<'_> {
+    pub fn account_id(&self) -> &AccountId {
+        &self.target.account_id
+    }
+
+    /// A problem of this account in this region, at `operation`.
+    pub fn problem(&self, operation: &str, reason: impl Into<String>) -> Problem {
+        Problem::new(self.account_id().as_str(), operation, reason)
+            .in_region(self.region, self.detector_id.as_deref())
+    }
+
+    pub fn done(self, outcome: Outcome) -> Self {
+        Self {
+            step: Step::Done(outcome),
+            ..self
+        }
+    }
+
+    pub fn fail(self, problem: Problem) -> Self {
+        self.done(Outcome::Problem(problem))
+    }
+}
+
+/// What the flow did: every slot at its last step, and the batches that failed as a whole.
+#[derive(Debug, Default)]
+pub struct Ran<'a> {
+    pub slots: Vec<Slot<'a>>,
+    pub failures: Vec<AwsError>,
+}
+
+/// Everything one run of the flow needs.
+pub struct Flow<'a> {
+    pub aws: &'a Aws,
+    pub config: &'a Config,
+}
+
+impl<'a> Flow<'a> {
+    pub fn new(aws: &'a Aws, config: &'a Config) -> Self {
+        Self { aws, config }
+    }
+
+    /// Runs every target through the stages, in every configured region.
+    pub async fn run(&self, targets: &'a [Target]) -> Ran<'a> {
+        let batches = self.config.regions.iter().flat_map(|region| {
+            targets
+                .chunks(BATCH_SIZE)
+                .map(move |chunk| new_slots(chunk, region))
+        });
+        let results = join_all(batches.map(|slots| self.run_batch(slots))).await;
+        let mut ran = Ran::default();
+        for result in results {
+            match result {
+                Ok(slots) => ran.slots.extend(slots),
+                Err(e) => ran.failures.push(e),
+            }
+        }
+        ran
+    }
+
+    /// The stages, in order, for one batch of one region.
+    async fn run_batch(&self, slots: Vec<Slot<'a>>) -> Result<Vec<Slot<'a>>, AwsError> {
+        let slots = members::find_detector(self, slots).await?;
+        let slots = members::add(self, slots).await?;
+        let slots = members::read_statuses(self, slots).await?;
+        members::invite(self, slots).await
+    }
+}
+
+fn new_slots<'a>(targets: &'a [Target], region: &'a str) -> Vec<Slot<'a>> {
+    targets
+        .iter()
+        .map(|target| Slot {
+            target,
+            region,
+            detector_id: None,
+            step: Step::New,
+        })
+        .collect()
+}
+
+/// Splits slots into those at the step `pick` selects and the rest.
+pub fn take<'a>(
+    slots: Vec<Slot<'a>>,
+    pick: impl Fn(&Step) -> bool,
+) -> (Vec<Slot<'a>>, Vec<Slot<'a>>) {
+    slots.into_iter().partition(|s| pick(&s.step))
+}

@@ -1,0 +1,62 @@
+//! Logging on stderr (stdout carries responses), with every email address masked, whatever
+//! text carries it: AWS's answers and error messages can echo one.
+
+use std::io::{self, IsTerminal, Write};
+
+use crate::account::mask_emails_in;
+
+/// Starts the Lambda-format subscriber (JSON when `AWS_LAMBDA_LOG_FORMAT=JSON`) on a writer
+/// that masks emails.
+pub fn init() {
+    lambda_runtime::tracing::init_default_subscriber_with_writer(|| MaskingWriter(io::stderr()));
+}
+
+/// Writes each formatted log record with the emails in it masked. The subscriber writes a
+/// record in one piece, so an address is never split across two writes.
+pub struct MaskingWriter<W: Write>(pub W);
+
+impl<W: Write> Write for MaskingWriter<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let text = String::from_utf8_lossy(buf);
+        if text.contains('@') {
+            self.0.write_all(mask_emails_in(&text).as_bytes())?;
+        } else {
+            self.0.write_all(buf)?;
+        }
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.0.flush()
+    }
+}
+
+/// Prints CloudWatch Embedded Metric Format lines where CloudWatch reads them (Lambda's
+/// stderr, or any pipe), and not on a person's terminal, where they would only be noise.
+pub fn emit_metrics(lines: &[String]) {
+    let stderr = io::stderr();
+    if stderr.is_terminal() {
+        return;
+    }
+    let mut out = stderr.lock();
+    for line in lines {
+        // A closed stderr loses the metrics, not the invocation.
+        let _ = writeln!(out, "{line}");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn emails_in_a_log_record_are_masked_whatever_field_carries_them() {
+        let mut w = MaskingWriter(Vec::new());
+        w.write_all(br#"{"result":"Invalid email jane.doe@example.com","account":"111122223333"}"#)
+            .unwrap();
+        let written = String::from_utf8(w.0).unwrap();
+        assert!(written.contains("j***@example.com"), "{written}");
+        assert!(!written.contains("jane.doe@"), "{written}");
+        assert!(written.contains("111122223333"));
+    }
+}
