@@ -13,21 +13,40 @@
       MessageAttributes and the Message JSON, pretty.
   emuctl.py calls
       Count the AWS calls the emulator has seen, per operation and region.
+  emuctl.py members
+      Print each administrator's GuardDuty member table per region: account, relationship
+      status and the features set with UpdateMemberDetectors.
+  emuctl.py start [--port 0] [--pid-file .venv/emulator.pid]
+      Start the emulator in the background (its output goes to the pid file's name with
+      .log), wait until /_emulator/health answers (30 s at most), write the pid file and print
+      `export AWS_ENDPOINT_URL=http://127.0.0.1:PORT`, so `eval "$(emuctl.py start)"` points
+      the shell at it. --port 0 picks a free port.
+  emuctl.py stop [--pid-file .venv/emulator.pid]
+      Stop the emulator that `start` started (SIGTERM, then SIGKILL after 10 s) and remove
+      the pid file.
 
-The endpoint is --endpoint or AWS_ENDPOINT_URL; credentials default to testing/testing.
+The endpoint is --endpoint or AWS_ENDPOINT_URL (not needed by start and stop); credentials
+default to testing/testing; pid files are relative to the repository root.
 """
 
 import argparse
 import json
 import os
+import signal
+import subprocess
 import sys
+import time
 import urllib.request
 from collections import Counter
+from pathlib import Path
 
 import boto3
 
 TOPIC = "guardduty-invite-problems"
 QUEUE = "guardduty-invite-problems-q"
+REPO = Path(__file__).resolve().parent.parent
+DEFAULT_PID_FILE = ".venv/emulator.pid"
+START_TIMEOUT = 30
 
 
 def control(endpoint, method, path, body=None):
@@ -87,6 +106,92 @@ def calls(args, client):
         print(f"{n:5d}  {operation:32s} {region}")
 
 
+def members(args, client):
+    snapshot = control(args.endpoint, "GET", "/_emulator/guardduty/members")["members"]
+    for region, detectors in sorted(snapshot.items()):
+        for detector_id, table in sorted(detectors.items()):
+            admin = next(iter(table.values()), {}).get("administratorId", "?")
+            print(f"{region}  detector {detector_id}  administrator {admin}  ({len(table)} members)")
+            for account, member in sorted(table.items()):
+                features = ",".join(f"{k}={v}" for k, v in sorted(member.get("features", {}).items()))
+                print(f"  {account}  {member['relationshipStatus']:28s} {features or '-'}")
+
+
+def python():
+    """The repository's venv Python (it has moto), else this one."""
+    venv = REPO / ".venv" / "bin" / "python"
+    return str(venv) if venv.exists() else sys.executable
+
+
+def pid_path(args):
+    return REPO / args.pid_file
+
+
+def running_pid(pid_file):
+    """The pid in pid_file if that process is alive and is an emulator, else None."""
+    try:
+        pid = int(pid_file.read_text().strip())
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except (OSError, ValueError):
+        return None
+    return pid if b"emulator.py" in cmdline else None
+
+
+def healthy(endpoint):
+    try:
+        return control(endpoint, "GET", "/_emulator/health").get("ok") is True
+    except (OSError, ValueError):
+        return False
+
+
+def start(args, client):
+    pid_file = pid_path(args)
+    pid = running_pid(pid_file)
+    if pid:
+        sys.exit(f"emuctl: an emulator is already running (pid {pid}, {pid_file}); stop it first")
+    pid_file.parent.mkdir(parents=True, exist_ok=True)
+    log_file = pid_file.with_suffix(".log")
+    with open(log_file, "w") as log:
+        process = subprocess.Popen(
+            [python(), str(REPO / "testsupport" / "emulator.py"), "--port", str(args.port),
+             "--ignore-stdin"],
+            stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True)
+    deadline = time.monotonic() + START_TIMEOUT
+    endpoint = None
+    while time.monotonic() < deadline and process.poll() is None:
+        if endpoint is None:
+            ready = [l for l in log_file.read_text().splitlines() if l.startswith("READY ")]
+            endpoint = ready[0].split()[1] if ready else None
+        if endpoint and healthy(endpoint):
+            pid_file.write_text(f"{process.pid}\n")
+            print(f"export AWS_ENDPOINT_URL={endpoint}")
+            print(f"emuctl: emulator pid {process.pid} at {endpoint}, log {log_file}", file=sys.stderr)
+            return
+        time.sleep(0.1)
+    if process.poll() is None:
+        process.kill()
+        process.wait()
+        sys.exit(f"emuctl: the emulator did not answer /_emulator/health within {START_TIMEOUT} s; see {log_file}")
+    sys.exit(f"emuctl: the emulator exited with status {process.returncode}; see {log_file}")
+
+
+def stop(args, client):
+    pid_file = pid_path(args)
+    pid = running_pid(pid_file)
+    if pid is None:
+        pid_file.unlink(missing_ok=True)
+        print(f"emuctl: no emulator running for {pid_file}", file=sys.stderr)
+        return
+    os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + 10
+    while running_pid(pid_file) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    if running_pid(pid_file):
+        os.kill(pid, signal.SIGKILL)
+    pid_file.unlink(missing_ok=True)
+    print(f"emuctl: stopped emulator pid {pid}", file=sys.stderr)
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--endpoint", default=os.environ.get("AWS_ENDPOINT_URL"))
@@ -101,8 +206,14 @@ def main(argv=None):
     p.add_argument("--region", default="us-east-1")
     p.add_argument("--wait", type=int, default=2, help="seconds the first receive waits")
     commands.add_parser("calls", help="count the emulator's calls per operation and region")
+    commands.add_parser("members", help="print the GuardDuty member tables per region")
+    p = commands.add_parser("start", help="start the emulator in the background")
+    p.add_argument("--port", type=int, default=0, help="0 picks a free port")
+    p.add_argument("--pid-file", default=DEFAULT_PID_FILE)
+    p = commands.add_parser("stop", help="stop the emulator that start started")
+    p.add_argument("--pid-file", default=DEFAULT_PID_FILE)
     args = parser.parse_args(argv)
-    if not args.endpoint:
+    if not args.endpoint and args.command not in ("start", "stop"):
         parser.error("no endpoint: pass --endpoint or set AWS_ENDPOINT_URL")
     if getattr(args, "detector_regions", "") is None:
         args.detector_regions = args.region
@@ -115,7 +226,8 @@ def main(argv=None):
     def client(service, region):
         return session.client(service, region_name=region, endpoint_url=args.endpoint)
 
-    {"seed": seed, "receive": receive, "calls": calls}[args.command](args, client)
+    {"seed": seed, "receive": receive, "calls": calls, "members": members, "start": start,
+     "stop": stop}[args.command](args, client)
 
 
 if __name__ == "__main__":

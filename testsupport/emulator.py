@@ -4,40 +4,202 @@
 One process, one port: the real moto server (pinned in requirements.txt) serves SNS, SQS,
 Organizations, STS and GuardDuty detectors; a WSGI middleware in front of it adds
 
-* the GuardDuty member API that moto lacks (CreateMembers, InviteMembers, GetMembers,
-  ListMembers, DeleteMembers, DisassociateMembers), rest-json as in botocore's model, with
-  the UnprocessedAccounts `result` strings of shared/aws-facts.md;
-* fault injection (5xx, throttling, delays, hangs) for every AWS request, moto's too;
-* a log of every AWS request;
-* a plain-JSON control API under /_emulator/ (no auth):
+* the GuardDuty member API that moto lacks, rest-json as in botocore's model, with the
+  UnprocessedAccounts `result` strings in the real service's wording where it is known
+  (constants below):
+  administrator side CreateMembers, InviteMembers, GetMembers, ListMembers, DeleteMembers,
+  DisassociateMembers, UpdateMemberDetectors, GetMemberDetectors; member side
+  ListInvitations, AcceptAdministratorInvitation (and the deprecated AcceptInvitation),
+  GetAdministratorAccount (and the deprecated GetMasterAccount);
+* Organizations ListAccounts paged like the real service (below);
+* fault injection (5xx, throttling, delays, hangs, lost responses) for every AWS request,
+  moto's too, and member-account switches (denied AssumeRole, disabled regions, not ready);
+* a log of every AWS request and a count of the requests in flight;
+* a plain-JSON control API under /_emulator/ (no auth).
+
+Accounts. Every AWS request acts as the account of its credentials, the way moto decides it:
+the access key of credentials from STS AssumeRole maps to the role's account (moto's
+`get_account_id_from`), any other key (e.g. "testing") to the default account 123456789012,
+the administrator and organization management account of the tests. So the member side is
+reached by assuming a role in the member account (moto accepts any role ARN) and calling
+with those credentials. GuardDuty detectors are moto's, per account and region; member
+relationships live here, per (administrator account, region, administrator detectorId), so
+any account can be an administrator. Foreign and organization account sets are global.
+
+GuardDuty behaviour (beyond the request shapes):
+* every detector-scoped operation needs the caller's own detector in that region, else 400
+  BadRequestException NO_DETECTOR (below);
+* CreateMembers: 1-50 accountDetails of 12-digit ids, else 400; an email that is present but
+  not 6-64 characters of 7-bit ASCII with exactly one '@' fails the whole request with 400
+  BadRequestException; per account, in this order: itself -> SELF_MEMBER, a foreign account
+  -> FOREIGN, already a member -> ALREADY_MEMBER, no email -> NO_EMAIL, the detector already
+  has `member-limit` members (default 5000, every member counts) -> MEMBER_LIMIT; else
+  created "Created", or "Enabled" at once for an organization account;
+* InviteMembers: itself -> SELF_INVITE, not a member -> NOT_MEMBER, an organization account
+  whose member status is Removed (disassociated) -> ORG_NO_REINVITE, status Invited,
+  EmailVerificationInProgress or Enabled -> ALREADY_INVITED; else "Invited" (email disabled)
+  or "EmailVerificationInProgress", invitedAt = now, invitations += 1; the member keeps one
+  invitationId (32 hex digits) from its first invitation on;
+* GetMembers / DeleteMembers / DisassociateMembers: unknown account -> NOT_MEMBER;
+  DisassociateMembers sets "Removed";
+* ListMembers: maxResults 1-50 (default 50, else 400), opaque nextToken (bad -> 400),
+  onlyAssociated "true" (default: only Enabled members) or "false" (all);
+* UpdateMemberDetectors: features[].name must be one of FEATURES and status ENABLED or
+  DISABLED, RUNTIME_MONITORING and EKS_RUNTIME_MONITORING not together, else 400
+  BadRequestException; additionalConfiguration and dataSources are accepted and ignored;
+  an Enabled member gets features {name: status}, any other account -> NOT_MEMBER;
+* GetMemberDetectors: Enabled members -> members[] {accountId, dataSources (cloudTrail,
+  dnsLogs, flowLogs ENABLED, s3Logs = S3_DATA_EVENTS or DISABLED), features [{name, status,
+  updatedAt (epoch seconds)}], empty until set}, any other account -> NOT_MEMBER;
+* ListInvitations (member side, no detector needed): the invitations to the caller in the
+  request's region from every administrator where the caller's status is Invited or
+  EmailVerificationInProgress: {"invitations": [{accountId (administrator), invitationId,
+  relationshipStatus, invitedAt}]}, maxResults 1-50 (default 50) and nextToken as ListMembers;
+* AcceptAdministratorInvitation {administratorId, invitationId} / AcceptInvitation
+  {masterId, invitationId} (member side, its own detector in the path): no such invitation
+  (not a member of that administrator in this region, or not Invited/EmailVerification*)
+  -> 400 NO_INVITATION; another invitationId -> 400 BAD_INVITATION; Enabled under another
+  administrator in the region -> 400 OTHER_ADMINISTRATOR; else the administrator's member
+  record becomes "Enabled" with acceptedAt and memberDetectorId (GetMembers then shows it
+  as detectorId), answer {}; accepting an already accepted invitation again is a no-op {};
+* GetAdministratorAccount / GetMasterAccount (member side): {"administrator"|"master":
+  {accountId, invitationId, relationshipStatus, invitedAt}} for the administrator whose
+  invitation the caller accepted (or that enabled it through the organization), else {};
+* per-account "Internal error" on demand (control API below).
+
+Organizations: moto keeps the management account 123456789012 in the organization (it is
+listed, name "master", email master@example.com); its ListAccounts returned up to 100 per page
+keyed on timestamps, so the middleware serves ListAccounts itself when the caller manages
+an organization: in creation order (management account first), MaxResults default 20, larger
+values capped at 20, below 1 -> 400 InvalidInputException, opaque NextToken (bad -> 400
+InvalidInputException). Accounts put through the control API are built directly (moto's
+create_account would draw a random id and build an IAM backend per account: ~9 ms each), so
+no IAM role is created in them; moto's AssumeRole needs none. A caller that manages no
+organization gets moto's own ListAccounts answer.
+
+Control API:
 
   POST   /_emulator/reset                      clear everything below and moto's own state
+                                               (the in-flight peak drops to the current count)
   GET    /_emulator/health                     {"ok": true}
+  GET    /_emulator/inflight                   {"current": n, "peak": n}: AWS requests being
+                                               served at once (injected delays and hangs
+                                               included, control requests not)
+  DELETE /_emulator/inflight                   reset peak to current; answers the new counts
   POST   /_emulator/faults                     add a rule: {"operation": "InviteMembers"|"*",
-                                               "kind": "error500"|"throttle"|"delay"|"hang",
-                                               "times": N (default unlimited), "delay_ms": N
-                                               (delay; hang defaults to 300000), "region": ...,
+                                               "kind": "error500"|"throttle"|"delay"|"hang"|
+                                               "lost_response", "times": N (default
+                                               unlimited), "delay_ms": N (delay; hang
+                                               defaults to 300000), "region": ...,
                                                "service": ...}; first matching rule with
-                                               times left wins, one use per request
+                                               times left wins, one use per request.
+                                               error500 and lost_response answer 500
+                                               InternalServerErrorException (json, rest-json)
+                                               or InternalError (query); throttle answers
+                                               Throttling (query, 400), TooManyRequestsException
+                                               (json, 400) or ThrottlingException (rest-json,
+                                               429). lost_response first serves the request
+                                               for real (it takes effect), then answers the 500
   GET    /_emulator/faults                     {"faults": [rule + "remaining"]}
   DELETE /_emulator/faults                     remove all rules (and wake hung requests)
   GET    /_emulator/calls                      {"calls": [{"service", "operation", "region",
-                                               "status", "accountIds" (member ops only),
-                                               "fault" (if injected), "ts", "duration_ms"
-                                               (server-side serving time)}]}, arrival order
+                                               "account" (the caller), "status", "accountIds"
+                                               (GuardDuty operations served here; from the
+                                               body's accountIds/accountDetails, else []),
+                                               "fault" (if injected), "servedStatus" (status
+                                               of the real answer a lost_response replaced),
+                                               "switch" ("deny-assume-role", "disabled-region"
+                                               or "not-ready", if a member switch answered),
+                                               "ts",
+                                               "duration_ms" (server-side serving time)}]},
+                                               arrival order
   DELETE /_emulator/calls                      empty the log
   POST   /_emulator/guardduty/foreign-accounts      {"accountIds": [...]}: members of
-                                                    another administrator
+                                                    another administrator (added to the set)
   POST   /_emulator/guardduty/organization-accounts {"accountIds": [...]}: CreateMembers
-                                                    makes them Enabled at once
+                                                    makes them Enabled at once; no re-invite
+                                                    once Removed (added to the set)
   POST   /_emulator/guardduty/member-status    {"region", "detectorId", "accountId",
-                                               "relationshipStatus", "email"?}: force a status
+                                               "relationshipStatus", "email"?, "invitedAt"?
+                                               (ISO 8601, e.g. "2020-01-02T03:04:05Z", kept
+                                               as "2020-01-02T03:04:05.000Z"),
+                                               "administratorId"?}: force a status, creating
+                                               the member if absent; Invited and
+                                               EmailVerificationInProgress also give it an
+                                               invitationId and invitedAt (now) if it has
+                                               none. The administrator defaults to the
+                                               account owning that detector (moto), else
+                                               123456789012. Answers the member record
+  POST   /_emulator/guardduty/members          bulk form of member-status: {"region",
+                                               "detectorId", "administratorId"?, "members":
+                                               [{"accountId", "email", "relationshipStatus",
+                                               "invitedAt"?}]}; ignores member-limit;
+                                               answers {"count": n}
   GET    /_emulator/guardduty/members          {"members": {region: {detectorId: {accountId:
-                                               member}}}, "foreignAccounts", "organizationAccounts"}
-  POST   /_emulator/organizations/accounts     {"accountId", "email", "name"}: an account with
-                                               that id in the caller's organization
+                                               member}}}, "foreignAccounts",
+                                               "organizationAccounts", "memberLimit"}; a member
+                                               is {"accountId", "email", "relationshipStatus",
+                                               "invitedAt", "updatedAt", "invitations",
+                                               "invitationId", "acceptedAt",
+                                               "memberDetectorId", "features" {name: status},
+                                               "featuresUpdatedAt" {name: epoch},
+                                               "lastMessage", "lastDisableEmailNotification",
+                                               "administratorId"}
+  POST   /_emulator/guardduty/member-limit     {"limit": N}: members per administrator
+                                               detector before CreateMembers answers
+                                               MEMBER_LIMIT (default 5000)
+  POST   /_emulator/guardduty/internal-error   {"accountIds": [...], "operation":
+                                               "CreateMembers"|"InviteMembers"|"GetMembers"|
+                                               "UpdateMemberDetectors"|"GetMemberDetectors"|
+                                               "DeleteMembers"|"DisassociateMembers",
+                                               "times": N (default 1)}: the next N calls of
+                                               that operation that include any of those
+                                               accounts report them unprocessed with result
+                                               "Internal error" (listed first) and leave them
+                                               untouched; answers {"rules": [...]}
+  GET    /_emulator/guardduty/internal-error   {"rules": [{"operation", "accountIds",
+                                               "remaining"}]}
+  POST   /_emulator/organizations/accounts     {"accountId", "email", "name"?, "status"?}
+                                               or {"accounts": [{"accountId", "email",
+                                               "name"?, "status"?}, ...]}: accounts with
+                                               those ids in the default account's
+                                               organization (created on first use, feature
+                                               set ALL); an existing one is updated; status
+                                               "ACTIVE" (default), "SUSPENDED" or
+                                               "PENDING_CLOSURE" is what ListAccounts and
+                                               DescribeAccount report (Status and State).
+                                               Answers {"accountId", "email", "name",
+                                               "status", "organizationId"}, or for the list
+                                               form {"count": n, "organizationId"}
+  POST   /_emulator/sts/deny-assume-role       {"accountIds": [...]}: STS AssumeRole of any
+                                               role in those accounts answers 403 AccessDenied
+                                               (query-protocol XML error, message "User:
+                                               arn:aws:iam::CALLER:user/emulator is not
+                                               authorized to perform: sts:AssumeRole on
+                                               resource: ROLE_ARN"); added to the set;
+                                               answers {"accountIds"}
+  DELETE /_emulator/sts/deny-assume-role       allow them all again
+  POST   /_emulator/member/disabled-regions    {"accountId", "regions": [...]}: every
+                                               GuardDuty request with that account's
+                                               credentials in those regions answers 403
+                                               UnrecognizedClientException "The security
+                                               token included in the request is invalid."
+                                               (an opt-in region the account has not
+                                               enabled); replaces that account's list ([]
+                                               clears it)
+  POST   /_emulator/member/not-ready           {"accountId", "times": N (default 1)}: that
+                                               account's next N GuardDuty CreateDetector or
+                                               ListDetectors calls (any region) answer 400
+                                               SubscriptionRequiredException "The AWS Access
+                                               Key Id needs a subscription for the service",
+                                               as a brand-new account does for a while;
+                                               replaces the count
+  GET    /_emulator/member/switches            {"denyAssumeRole": [...], "disabledRegions":
+                                               {account: [...]}, "notReady": {account: n}}
 
-The caller is moto's default account 123456789012 (any access key).
+Control requests answer 200 with JSON, 400 {"error": ...} for a bad body and 404 for an
+unknown route. An AWS request meets, in this order: the first matching fault rule, the
+member switches, then the service (moto or the middleware); reset clears all of them.
 
     python testsupport/emulator.py [--host 127.0.0.1] [--port 0] [--verbose] [--ignore-stdin]
 
@@ -58,25 +220,31 @@ import sys
 import threading
 import time
 import uuid
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from urllib.parse import parse_qs
+from xml.sax.saxutils import escape
 
 import botocore.loaders
 from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
-from werkzeug.wsgi import get_input_stream
+from werkzeug.wsgi import ClosingIterator, get_input_stream
 
 from moto.core import DEFAULT_ACCOUNT_ID
+from moto.core.utils import utcnow
 from moto.server import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
 # Imported here, before any request thread exists: importing them lazily from a request while
 # another thread builds the same moto modules can race into a circular-import error.
 from moto.guardduty.models import guardduty_backends
+from moto.iam.models import get_account_id_from
 from moto.moto_api._internal.models import moto_api_backend
-from moto.organizations.models import organizations_backends
+from moto.organizations import utils as organizations_utils
+from moto.organizations.models import FakeAccount, organizations_backends
 
-CALLER = DEFAULT_ACCOUNT_ID
+DEFAULT_ACCOUNT = DEFAULT_ACCOUNT_ID  # the administrator / management account of the tests
 
-# UnprocessedAccounts[].result texts (shared/aws-facts.md).
+# UnprocessedAccounts[].result texts, as the real service words them (MEMBER_LIMIT and
+# ORG_NO_REINVITE: documented cases whose exact wording is not known; match by substring).
 SELF_MEMBER = "The request is rejected because the current account cannot become a member of itself."
 FOREIGN = ("The request is rejected because the given account ID is already an associated "
            "member of another master account.")
@@ -88,14 +256,41 @@ NOT_MEMBER = ("The request is rejected because the given account ID is not an as
 ALREADY_INVITED = ("The request is rejected because the current account has already invited "
                    "or is already the GuardDuty master of the given member account ID.")
 SELF_INVITE = "The request is rejected because the current account cannot invite itself."
+MEMBER_LIMIT = ("The request is rejected because the current account has reached the maximum "
+                "number of member accounts.")
+INTERNAL_ERROR = "Internal error"
+ORG_NO_REINVITE = ("The request is rejected because the account was added through the "
+                   "organization and cannot be invited.")
+# Error messages (400 BadRequestException unless noted).
 BAD_INPUT = ("The request is rejected because an invalid or out-of-range value is specified "
              "as an input parameter.")
 NO_DETECTOR = "The request is rejected because the input detectorId is not owned by the current account."
+NO_INVITATION = ("The request is rejected because no invitation from the given administrator "
+                 "account was found.")
+BAD_INVITATION = "The request is rejected because the input invitationId is not valid."
+OTHER_ADMINISTRATOR = ("The request is rejected because the current account is already "
+                       "associated with another administrator account.")
+RUNTIME_TOGETHER = ("The request is rejected because RUNTIME_MONITORING and "
+                    "EKS_RUNTIME_MONITORING cannot be specified together.")
+# Member-account switches.
+INVALID_TOKEN = "The security token included in the request is invalid."  # 403 UnrecognizedClientException
+NOT_SUBSCRIBED = "The AWS Access Key Id needs a subscription for the service"  # 400 SubscriptionRequiredException
 
-MEMBER_OPS = {"CreateMembers", "InviteMembers", "GetMembers", "ListMembers", "DeleteMembers",
-              "DisassociateMembers"}
+ADMIN_OPS = {"CreateMembers", "InviteMembers", "GetMembers", "ListMembers", "DeleteMembers",
+             "DisassociateMembers", "UpdateMemberDetectors", "GetMemberDetectors"}
+MEMBER_SIDE_OPS = {"ListInvitations", "AcceptAdministratorInvitation", "AcceptInvitation",
+                   "GetAdministratorAccount", "GetMasterAccount"}
+MEMBER_OPS = ADMIN_OPS | MEMBER_SIDE_OPS  # the GuardDuty operations served here, not by moto
+INTERNAL_ERROR_OPS = ADMIN_OPS - {"ListMembers"}
+FEATURES = {"S3_DATA_EVENTS", "EKS_AUDIT_LOGS", "EBS_MALWARE_PROTECTION", "RDS_LOGIN_EVENTS",
+            "LAMBDA_NETWORK_LOGS", "EKS_RUNTIME_MONITORING", "RUNTIME_MONITORING", "AI_PROTECTION"}
+INVITED = ("invited", "emailverificationinprogress")
+ACCOUNT_STATUSES = {"ACTIVE", "SUSPENDED", "PENDING_CLOSURE"}
 ACCOUNT_ID = re.compile(r"[0-9]{12}")
-FAULT_KINDS = {"error500", "throttle", "delay", "hang"}
+ACCESS_KEY = re.compile(r"Credential=([^/,\s]+)/")
+ROLE_ACCOUNT = re.compile(r"arn:[^:]+:iam::([0-9]{12}):role/")
+FAULT_KINDS = {"error500", "throttle", "delay", "hang", "lost_response"}
+DEFAULT_MEMBER_LIMIT = 5000
 
 
 class ApiError(Exception):
@@ -104,12 +299,26 @@ class ApiError(Exception):
         self.status, self.code, self.message = status, code, message
 
 
+def bad_request(message=BAD_INPUT):
+    return ApiError(400, "BadRequestException", message)
+
+
 def now_iso():
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+    return iso_utc(datetime.now(timezone.utc))
 
 
-def json_response(payload, status=200, headers=None):
-    return Response(json.dumps(payload), status, headers=headers, content_type="application/json")
+def iso_utc(moment):
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+def parse_iso(value):
+    """An ISO 8601 timestamp (naive = UTC) in the form the service uses, else ValueError."""
+    moment = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    return iso_utc(moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc))
+
+
+def json_response(payload, status=200, headers=None, content_type="application/json"):
+    return Response(json.dumps(payload), status, headers=headers, content_type=content_type)
 
 
 def aws_error(protocol, status, code, message, sender=True):
@@ -117,12 +326,45 @@ def aws_error(protocol, status, code, message, sender=True):
     request_id = str(uuid.uuid4())
     if protocol == "query":
         body = (f"<ErrorResponse><Error><Type>{'Sender' if sender else 'Receiver'}</Type>"
-                f"<Code>{code}</Code><Message>{message}</Message></Error>"
+                f"<Code>{code}</Code><Message>{escape(message)}</Message></Error>"
                 f"<RequestId>{request_id}</RequestId></ErrorResponse>")
         return Response(body, status, headers={"x-amzn-RequestId": request_id},
                         content_type="text/xml")
     return json_response({"__type": code, "message": message}, status,
                          {"x-amzn-ErrorType": code, "x-amzn-RequestId": request_id})
+
+
+def server_error(protocol):
+    if protocol == "query":
+        return aws_error(protocol, 500, "InternalError", "injected fault", sender=False)
+    return aws_error(protocol, 500, "InternalServerErrorException", "injected fault")
+
+
+def throttle_error(protocol):
+    if protocol == "query":
+        return aws_error(protocol, 400, "Throttling", "Rate exceeded")
+    if protocol == "json":
+        return aws_error(protocol, 400, "TooManyRequestsException", "Rate exceeded")
+    return aws_error(protocol, 429, "ThrottlingException", "Rate exceeded")
+
+
+def is_account_id(value):
+    return isinstance(value, str) and ACCOUNT_ID.fullmatch(value) is not None
+
+
+def account_id_list(value, what="accountIds"):
+    if not isinstance(value, list) or not all(is_account_id(a) for a in value):
+        raise ValueError(f"{what} must be a list of 12-digit ids")
+    return value
+
+
+def page(items, token, limit):
+    """One page of `items` from an opaque offset token: (page, next token or None)."""
+    start = int(base64.b64decode(token, validate=True).decode()) if token else 0
+    if start < 0 or start > len(items):
+        raise ValueError("token out of range")
+    end = start + limit
+    return items[start:end], (base64.b64encode(str(end).encode()).decode() if end < len(items) else None)
 
 
 # ---------------------------------------------------------------- recognising a request
@@ -155,6 +397,14 @@ def rest_operation(service, method, path):
     return "Unknown"
 
 
+def form_params(environ, body):
+    """Query-string and form-body parameters (first value of each)."""
+    params = parse_qs(environ.get("QUERY_STRING", ""))
+    if environ.get("CONTENT_TYPE", "").startswith("application/x-www-form-urlencoded"):
+        params.update(parse_qs(body.decode("utf-8", "replace")))
+    return {k: v[0] for k, v in params.items()}
+
+
 def describe(environ, body):
     """(service, region, operation, protocol) of an AWS request."""
     scope = re.search(r"Credential=[^/,\s]+/[0-9]{8}/([^/]+)/([^/]+)/aws4_request",
@@ -163,169 +413,125 @@ def describe(environ, body):
     target = environ.get("HTTP_X_AMZ_TARGET")
     if target:
         return service, region, target.rsplit(".", 1)[-1], "json"
-    action = parse_qs(environ.get("QUERY_STRING", "")).get("Action")
-    if not action and environ.get("CONTENT_TYPE", "").startswith("application/x-www-form-urlencoded"):
-        action = parse_qs(body.decode("utf-8", "replace")).get("Action")
+    action = form_params(environ, body).get("Action")
     if action:
-        return service, region, action[0], "query"
+        return service, region, action, "query"
     return service, region, rest_operation(service, environ["REQUEST_METHOD"], environ.get("PATH_INFO", "")), "rest-json"
+
+
+def calling_account(environ):
+    """The account the request acts as, decided as moto decides it (env, header, access key)."""
+    if os.environ.get("MOTO_ACCOUNT_ID"):
+        return os.environ["MOTO_ACCOUNT_ID"]
+    if environ.get("HTTP_X_MOTO_ACCOUNT_ID"):
+        return environ["HTTP_X_MOTO_ACCOUNT_ID"]
+    key = ACCESS_KEY.search(environ.get("HTTP_AUTHORIZATION", ""))
+    return get_account_id_from(key.group(1)) if key else DEFAULT_ACCOUNT
+
+
+@dataclass
+class AwsRequest:
+    service: str
+    region: str
+    operation: str
+    protocol: str
+    account: str
+    path: str
+    body: bytes
+    params: dict  # query string (+ form body for the query protocol)
 
 
 # ---------------------------------------------------------------- GuardDuty members
 
-class GuardDutyMembers:
-    """Member state per (region, detectorId); the detector itself lives in moto."""
+def owns_detector(account, region, detector_id):
+    try:
+        return detector_id in guardduty_backends[account][region].detectors
+    except KeyError:
+        return False
 
-    def __init__(self):
-        self.lock = threading.Lock()
-        self.reset()
 
-    def reset(self):
-        with self.lock:
-            self.members = {}  # (region, detectorId) -> {accountId: member}
-            self.foreign = set()
-            self.organization = set()
-
-    @staticmethod
-    def public(member):
-        out = {k: member[k] for k in ("accountId", "email", "relationshipStatus", "updatedAt")}
-        out.update(masterId=CALLER, administratorId=CALLER)
-        if member["invitedAt"]:
-            out["invitedAt"] = member["invitedAt"]
-        return out
-
-    def handle(self, operation, region, detector_id, query, body):
-        try:
-            exists = detector_id in guardduty_backends[CALLER][region].detectors
-        except KeyError:
-            exists = False
-        if not exists:
-            raise ApiError(400, "BadRequestException", NO_DETECTOR)
-        with self.lock:
-            members = self.members.setdefault((region, detector_id), {})
-            if operation == "ListMembers":
-                return self.list_members(members, query)
-            handler = {"CreateMembers": self.create_members, "InviteMembers": self.invite_members,
-                       "GetMembers": self.get_members, "DeleteMembers": self.delete_members,
-                       "DisassociateMembers": self.disassociate_members}[operation]
-            return handler(members, account_ids(operation, body), body)
-
-    def create_members(self, members, ids, body):
-        unprocessed = []
-        for detail in body["accountDetails"]:
-            account, email = detail.get("accountId"), detail.get("email")
-            if account == CALLER:
-                unprocessed.append((account, SELF_MEMBER))
-            elif account in self.foreign:
-                unprocessed.append((account, FOREIGN))
-            elif account in members:
-                unprocessed.append((account, ALREADY_MEMBER))
-            elif not email:
-                unprocessed.append((account, NO_EMAIL))
-            else:
-                org = account in self.organization
-                members[account] = new_member(account, email, "Enabled" if org else "Created")
-        return {"unprocessedAccounts": unprocessed_json(unprocessed)}
-
-    def invite_members(self, members, ids, body):
-        disable = bool(body.get("disableEmailNotification", False))
-        unprocessed = []
-        for account in ids:
-            member = members.get(account)
-            if account == CALLER:
-                unprocessed.append((account, SELF_INVITE))
-            elif member is None:
-                unprocessed.append((account, NOT_MEMBER))
-            elif member["relationshipStatus"].lower() in ("invited", "emailverificationinprogress", "enabled"):
-                unprocessed.append((account, ALREADY_INVITED))
-            else:
-                member["relationshipStatus"] = "Invited" if disable else "EmailVerificationInProgress"
-                member["invitedAt"] = member["updatedAt"] = now_iso()
-                member["invitations"] += 1
-                member["lastMessage"] = body.get("message")
-                member["lastDisableEmailNotification"] = disable
-        return {"unprocessedAccounts": unprocessed_json(unprocessed)}
-
-    def get_members(self, members, ids, body):
-        found = [self.public(members[a]) for a in ids if a in members]
-        missing = [(a, NOT_MEMBER) for a in ids if a not in members]
-        return {"members": found, "unprocessedAccounts": unprocessed_json(missing)}
-
-    def delete_members(self, members, ids, body):
-        missing = [(a, NOT_MEMBER) for a in ids if a not in members]
-        for a in ids:
-            members.pop(a, None)
-        return {"unprocessedAccounts": unprocessed_json(missing)}
-
-    def disassociate_members(self, members, ids, body):
-        missing = [(a, NOT_MEMBER) for a in ids if a not in members]
-        for a in ids:
-            if a in members:
-                members[a]["relationshipStatus"] = "Removed"
-                members[a]["updatedAt"] = now_iso()
-        return {"unprocessedAccounts": unprocessed_json(missing)}
-
-    def list_members(self, members, query):
-        # onlyAssociated defaults to "true": then only Enabled/Disabled members (the API doc).
-        only_associated = query.get("onlyAssociated", "true").lower() != "false"
-        try:
-            limit = int(query.get("maxResults", "50"))
-            start = int(base64.b64decode(query["nextToken"]).decode()) if "nextToken" in query else 0
-        except (ValueError, UnicodeDecodeError):
-            raise ApiError(400, "BadRequestException", BAD_INPUT)
-        if not 1 <= limit <= 50 or start < 0:
-            raise ApiError(400, "BadRequestException", BAD_INPUT)
-        chosen = [m for m in members.values()
-                  if not only_associated or m["relationshipStatus"].lower() in ("enabled", "disabled")]
-        out = {"members": [self.public(m) for m in chosen[start:start + limit]]}
-        if start + limit < len(chosen):
-            out["nextToken"] = base64.b64encode(str(start + limit).encode()).decode()
-        return out
-
-    def force_status(self, region, detector_id, account, status, email):
-        with self.lock:
-            members = self.members.setdefault((region, detector_id), {})
-            member = members.setdefault(account, new_member(account, email or "", status))
-            member["relationshipStatus"], member["updatedAt"] = status, now_iso()
-            if email:
-                member["email"] = email
-            return dict(member)
-
-    def snapshot(self):
-        with self.lock:
-            out = {}
-            for (region, detector_id), members in self.members.items():
-                out.setdefault(region, {})[detector_id] = {a: dict(m) for a, m in members.items()}
-            return {"members": out, "foreignAccounts": sorted(self.foreign),
-                    "organizationAccounts": sorted(self.organization)}
+def detector_owner(region, detector_id):
+    """The account whose moto detector this is, or None (looks without creating backends)."""
+    for account, regions in list(guardduty_backends.items()):
+        backend = dict.get(regions, region)
+        if backend is not None and detector_id in backend.detectors:
+            return account
+    return None
 
 
 def new_member(account, email, status):
     return {"accountId": account, "email": email, "relationshipStatus": status,
-            "invitedAt": None, "updatedAt": now_iso(), "invitations": 0,
-            "lastMessage": None, "lastDisableEmailNotification": None}
+            "invitedAt": None, "updatedAt": now_iso(), "invitations": 0, "invitationId": None,
+            "acceptedAt": None, "memberDetectorId": None, "features": {},
+            "featuresUpdatedAt": {}, "lastMessage": None, "lastDisableEmailNotification": None}
+
+
+def status_of(member):
+    return member["relationshipStatus"].lower()
+
+
+def issue_invitation(member):
+    """Give an invited member its invitation id (kept from the first invitation on)."""
+    member["invitationId"] = member["invitationId"] or uuid.uuid4().hex
+    member["invitedAt"] = member["invitedAt"] or now_iso()
 
 
 def unprocessed_json(pairs):
     return [{"accountId": a, "result": r} for a, r in pairs]
 
 
+def valid_email(email):
+    return isinstance(email, str) and 6 <= len(email) <= 64 and email.isascii() and email.count("@") == 1
+
+
 def account_ids(operation, body):
     """The request's account ids, validated: 1-50 of them, each 12 digits, else 400."""
-    if not isinstance(body, dict):
-        raise ApiError(400, "BadRequestException", BAD_INPUT)
     if operation == "CreateMembers":
         items = body.get("accountDetails")
         if not isinstance(items, list) or not all(isinstance(d, dict) for d in items):
-            raise ApiError(400, "BadRequestException", BAD_INPUT)
+            raise bad_request()
+        if any(d.get("email") not in (None, "") and not valid_email(d["email"]) for d in items):
+            raise bad_request()
         ids = [d.get("accountId") for d in items]
     else:
         ids = body.get("accountIds")
-    if not isinstance(ids, list) or not 1 <= len(ids) <= 50:
-        raise ApiError(400, "BadRequestException", BAD_INPUT)
-    if not all(isinstance(a, str) and ACCOUNT_ID.fullmatch(a) for a in ids):
-        raise ApiError(400, "BadRequestException", BAD_INPUT)
+    if not isinstance(ids, list) or not 1 <= len(ids) <= 50 or not all(is_account_id(a) for a in ids):
+        raise bad_request()
     return ids
+
+
+def validate_features(body):
+    features = body.get("features", [])
+    if not isinstance(features, list) or not all(
+            isinstance(f, dict) and f.get("name") in FEATURES and f.get("status") in ("ENABLED", "DISABLED")
+            for f in features):
+        raise bad_request()
+    if {"RUNTIME_MONITORING", "EKS_RUNTIME_MONITORING"} <= {f["name"] for f in features}:
+        raise bad_request(RUNTIME_TOGETHER)
+    return features
+
+
+def page_params(query):
+    """(limit, nextToken) of a GuardDuty list request: maxResults 1-50, default 50."""
+    try:
+        limit = int(query.get("maxResults", "50"))
+    except ValueError:
+        raise bad_request()
+    if not 1 <= limit <= 50:
+        raise bad_request()
+    return limit, query.get("nextToken")
+
+
+def guardduty_page(items, query, key):
+    limit, token = page_params(query)
+    try:
+        chosen, next_token = page(items, token, limit)
+    except (ValueError, UnicodeDecodeError):
+        raise bad_request()
+    out = {key: chosen}
+    if next_token:
+        out["nextToken"] = next_token
+    return out
 
 
 def logged_account_ids(operation, body):
@@ -338,44 +544,458 @@ def logged_account_ids(operation, body):
         return []
 
 
+class GuardDutyMembers:
+    """Member state per (administrator, region, detectorId); detectors themselves are moto's."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.reset()
+
+    def reset(self):
+        with self.lock:
+            self.members = {}  # (administrator, region, detectorId) -> {accountId: member}
+            self.foreign = set()
+            self.organization = set()
+            self.member_limit = DEFAULT_MEMBER_LIMIT
+            self.internal_errors = []  # {"operation", "accountIds", "remaining"}
+
+    # ---- serving
+
+    def handle(self, caller, operation, region, detector_id, query, body):
+        if not isinstance(body, dict):
+            raise bad_request()
+        if operation != "ListInvitations" and not owns_detector(caller, region, detector_id):
+            raise bad_request(NO_DETECTOR)
+        with self.lock:
+            if operation in MEMBER_SIDE_OPS:
+                return self.member_side(operation, caller, region, detector_id, query, body)
+            members = self.members.setdefault((caller, region, detector_id), {})
+            if operation == "ListMembers":
+                return self.list_members(caller, members, query)
+            ids = account_ids(operation, body)
+            features = validate_features(body) if operation == "UpdateMemberDetectors" else None
+            failed = self.take_internal_errors(operation, ids)
+            handler = {"CreateMembers": self.create_members, "InviteMembers": self.invite_members,
+                       "GetMembers": self.get_members, "DeleteMembers": self.delete_members,
+                       "DisassociateMembers": self.disassociate_members,
+                       "UpdateMemberDetectors": self.update_member_detectors,
+                       "GetMemberDetectors": self.get_member_detectors}[operation]
+            out = handler(caller, members, [a for a in ids if a not in failed], body, features)
+            out["unprocessedAccounts"] = (unprocessed_json((a, INTERNAL_ERROR) for a in ids if a in failed)
+                                          + out["unprocessedAccounts"])
+            return out
+
+    def take_internal_errors(self, operation, ids):
+        failed = set()
+        for rule in self.internal_errors:
+            hit = set(rule["accountIds"]) & set(ids)
+            if rule["operation"] == operation and rule["remaining"] > 0 and hit:
+                rule["remaining"] -= 1
+                failed |= hit
+        return failed
+
+    def create_members(self, caller, members, ids, body, _):
+        unprocessed = []
+        for detail in body["accountDetails"]:
+            account, email = detail.get("accountId"), detail.get("email")
+            if account not in ids:
+                continue
+            if account == caller:
+                unprocessed.append((account, SELF_MEMBER))
+            elif account in self.foreign:
+                unprocessed.append((account, FOREIGN))
+            elif account in members:
+                unprocessed.append((account, ALREADY_MEMBER))
+            elif not email:
+                unprocessed.append((account, NO_EMAIL))
+            elif len(members) >= self.member_limit:
+                unprocessed.append((account, MEMBER_LIMIT))
+            else:
+                org = account in self.organization
+                members[account] = new_member(account, email, "Enabled" if org else "Created")
+        return {"unprocessedAccounts": unprocessed_json(unprocessed)}
+
+    def invite_members(self, caller, members, ids, body, _):
+        disable = bool(body.get("disableEmailNotification", False))
+        unprocessed = []
+        for account in ids:
+            member = members.get(account)
+            if account == caller:
+                unprocessed.append((account, SELF_INVITE))
+            elif member is None:
+                unprocessed.append((account, NOT_MEMBER))
+            elif account in self.organization and status_of(member) == "removed":
+                unprocessed.append((account, ORG_NO_REINVITE))
+            elif status_of(member) in INVITED + ("enabled",):
+                unprocessed.append((account, ALREADY_INVITED))
+            else:
+                member["relationshipStatus"] = "Invited" if disable else "EmailVerificationInProgress"
+                member["invitedAt"] = member["updatedAt"] = now_iso()
+                member["acceptedAt"] = None
+                issue_invitation(member)
+                member["invitations"] += 1
+                member["lastMessage"] = body.get("message")
+                member["lastDisableEmailNotification"] = disable
+        return {"unprocessedAccounts": unprocessed_json(unprocessed)}
+
+    def get_members(self, caller, members, ids, body, _):
+        found = [self.public(caller, members[a]) for a in ids if a in members]
+        missing = [(a, NOT_MEMBER) for a in ids if a not in members]
+        return {"members": found, "unprocessedAccounts": unprocessed_json(missing)}
+
+    def delete_members(self, caller, members, ids, body, _):
+        missing = [(a, NOT_MEMBER) for a in ids if a not in members]
+        for a in ids:
+            members.pop(a, None)
+        return {"unprocessedAccounts": unprocessed_json(missing)}
+
+    def disassociate_members(self, caller, members, ids, body, _):
+        missing = [(a, NOT_MEMBER) for a in ids if a not in members]
+        for a in ids:
+            if a in members:
+                members[a]["relationshipStatus"] = "Removed"
+                members[a]["updatedAt"] = now_iso()
+        return {"unprocessedAccounts": unprocessed_json(missing)}
+
+    @staticmethod
+    def associated(members, ids):
+        """(Enabled members, [(account, NOT_MEMBER)] for the others)."""
+        enabled = [members[a] for a in ids if a in members and status_of(members[a]) == "enabled"]
+        found = {m["accountId"] for m in enabled}
+        return enabled, [(a, NOT_MEMBER) for a in ids if a not in found]
+
+    def update_member_detectors(self, caller, members, ids, body, features):
+        enabled, unprocessed = self.associated(members, ids)
+        stamp = round(time.time(), 3)
+        for member in enabled:
+            for feature in features:
+                member["features"][feature["name"]] = feature["status"]
+                member["featuresUpdatedAt"][feature["name"]] = stamp
+        return {"unprocessedAccounts": unprocessed_json(unprocessed)}
+
+    def get_member_detectors(self, caller, members, ids, body, _):
+        enabled, unprocessed = self.associated(members, ids)
+        return {"members": [member_detector(m) for m in enabled],
+                "unprocessedAccounts": unprocessed_json(unprocessed)}
+
+    def list_members(self, caller, members, query):
+        # onlyAssociated defaults to "true": then only the associated (Enabled) members.
+        only_associated = query.get("onlyAssociated", "true").lower() != "false"
+        chosen = [self.public(caller, m) for m in members.values()
+                  if not only_associated or status_of(m) == "enabled"]
+        return guardduty_page(chosen, query, "members")
+
+    @staticmethod
+    def public(administrator, member):
+        out = {k: member[k] for k in ("accountId", "email", "relationshipStatus", "updatedAt")}
+        out.update(masterId=administrator, administratorId=administrator)
+        if member["invitedAt"]:
+            out["invitedAt"] = member["invitedAt"]
+        if member["memberDetectorId"]:
+            out["detectorId"] = member["memberDetectorId"]
+        return out
+
+    # ---- the member side
+
+    def member_side(self, operation, caller, region, detector_id, query, body):
+        if operation == "ListInvitations":
+            invitations = [invitation_json(admin, m) for admin, m in self.relationships(caller, region)
+                           if status_of(m) in INVITED]
+            return guardduty_page(invitations, query, "invitations")
+        if operation in ("AcceptAdministratorInvitation", "AcceptInvitation"):
+            key = "administratorId" if operation == "AcceptAdministratorInvitation" else "masterId"
+            return self.accept(caller, region, detector_id, body.get(key), body.get("invitationId"))
+        key = "administrator" if operation == "GetAdministratorAccount" else "master"
+        for admin, member in self.relationships(caller, region):
+            if member["acceptedAt"] or status_of(member) == "enabled":
+                return {key: invitation_json(admin, member)}
+        return {}
+
+    def relationships(self, account, region):
+        """(administrator, member record) of each administrator `account` is a member of in `region`."""
+        for (admin, r, _), members in self.members.items():
+            if r == region and account in members:
+                yield admin, members[account]
+
+    def accept(self, caller, region, detector_id, administrator, invitation_id):
+        if not is_account_id(administrator) or not isinstance(invitation_id, str) or not invitation_id:
+            raise bad_request()
+        member = next((m for a, m in self.relationships(caller, region) if a == administrator), None)
+        if member is None or status_of(member) not in INVITED + ("enabled",):
+            raise bad_request(NO_INVITATION)
+        if member["invitationId"] != invitation_id:
+            raise bad_request(BAD_INVITATION)
+        if status_of(member) == "enabled":
+            return {}  # accepted already
+        if any(a != administrator and status_of(m) == "enabled" for a, m in self.relationships(caller, region)):
+            raise bad_request(OTHER_ADMINISTRATOR)
+        member["relationshipStatus"] = "Enabled"
+        member["updatedAt"] = member["acceptedAt"] = now_iso()
+        member["memberDetectorId"] = detector_id
+        return {}
+
+    # ---- control
+
+    def administrator_of(self, region, detector_id, given=None):
+        if given:
+            return given
+        known = next((a for a, r, d in self.members if r == region and d == detector_id), None)
+        return known or detector_owner(region, detector_id) or DEFAULT_ACCOUNT
+
+    def put_members(self, region, detector_id, entries, administrator=None):
+        """Force members into statuses: entries of (accountId, status, email, invitedAt)."""
+        with self.lock:
+            admin = self.administrator_of(region, detector_id, administrator)
+            members = self.members.setdefault((admin, region, detector_id), {})
+            out = []
+            for account, status, email, invited_at in entries:
+                member = members.setdefault(account, new_member(account, email or "", status))
+                member["relationshipStatus"], member["updatedAt"] = status, now_iso()
+                if email:
+                    member["email"] = email
+                if invited_at:
+                    member["invitedAt"] = invited_at
+                if status.lower() in INVITED:
+                    issue_invitation(member)
+                out.append(member_copy(member, admin))
+            return out
+
+    def add_internal_error(self, operation, ids, times):
+        with self.lock:
+            self.internal_errors.append({"operation": operation, "accountIds": ids, "remaining": times})
+            return self.internal_error_rules()
+
+    def internal_error_rules(self):
+        return {"rules": [dict(r) for r in self.internal_errors]}
+
+    def snapshot(self):
+        with self.lock:
+            out = {}
+            for (admin, region, detector_id), members in self.members.items():
+                out.setdefault(region, {})[detector_id] = {
+                    a: member_copy(m, admin) for a, m in members.items()}
+            return {"members": out, "foreignAccounts": sorted(self.foreign),
+                    "organizationAccounts": sorted(self.organization),
+                    "memberLimit": self.member_limit}
+
+
+def member_copy(member, administrator):
+    """A member record for the control API, safe to serialise outside the lock."""
+    return dict(member, features=dict(member["features"]),
+                featuresUpdatedAt=dict(member["featuresUpdatedAt"]), administratorId=administrator)
+
+
+def invitation_json(administrator, member):
+    out = {"accountId": administrator, "invitationId": member["invitationId"],
+           "relationshipStatus": member["relationshipStatus"]}
+    if member["invitedAt"]:
+        out["invitedAt"] = member["invitedAt"]
+    return out
+
+
+def member_detector(member):
+    features = member["features"]
+    enabled = {"status": "ENABLED"}
+    return {"accountId": member["accountId"],
+            "dataSources": {"cloudTrail": enabled, "dnsLogs": enabled, "flowLogs": enabled,
+                            "s3Logs": {"status": features.get("S3_DATA_EVENTS", "DISABLED")}},
+            "features": [{"name": name, "status": status,
+                          "updatedAt": member["featuresUpdatedAt"][name]}
+                         for name, status in features.items()]}
+
+
+# ---------------------------------------------------------------- member-account switches
+
+class MemberSwitches:
+    """Behaviour of member accounts the tests switch on: denied roles, disabled regions,
+    accounts not yet subscribed to GuardDuty."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.reset()
+
+    def reset(self):
+        with self.lock:
+            self.deny_assume_role = set()
+            self.disabled_regions = {}  # account -> set of regions
+            self.not_ready = {}  # account -> remaining CreateDetector/ListDetectors failures
+
+    def check(self, req):
+        """(switch name, error response) if a switch answers this request, else None."""
+        with self.lock:
+            if req.service == "sts" and req.operation == "AssumeRole":
+                return self.check_assume_role(req)
+            if req.service != "guardduty":
+                return None
+            if req.region in self.disabled_regions.get(req.account, ()):
+                return "disabled-region", aws_error(req.protocol, 403, "UnrecognizedClientException", INVALID_TOKEN)
+            if req.operation in ("CreateDetector", "ListDetectors") and self.not_ready.get(req.account, 0) > 0:
+                self.not_ready[req.account] -= 1
+                return "not-ready", aws_error(req.protocol, 400, "SubscriptionRequiredException", NOT_SUBSCRIBED)
+            return None
+
+    def check_assume_role(self, req):
+        role = req.params.get("RoleArn", "")
+        target = ROLE_ACCOUNT.match(role)
+        if not target or target.group(1) not in self.deny_assume_role:
+            return None
+        message = (f"User: arn:aws:iam::{req.account}:user/emulator is not authorized to perform: "
+                   f"sts:AssumeRole on resource: {role}")
+        return "deny-assume-role", aws_error(req.protocol, 403, "AccessDenied", message)
+
+    def snapshot(self):
+        with self.lock:
+            return {"denyAssumeRole": sorted(self.deny_assume_role),
+                    "disabledRegions": {a: sorted(r) for a, r in self.disabled_regions.items()},
+                    "notReady": dict(self.not_ready)}
+
+
 # ---------------------------------------------------------------- Organizations
 
-def put_organization_account(account_id, email, name):
-    """An account with a fixed id in the default account's organization (ALL features)."""
-    backend = organizations_backends[CALLER]["aws"]
+def management_backend():
+    """The default account's Organizations backend, with an organization (ALL features)."""
+    backend = organizations_backends[DEFAULT_ACCOUNT]["aws"]
     if backend.org is None:
         backend.create_organization(region="us-east-1", FeatureSet="ALL")
-    account = next((a for a in backend.accounts if a.id == account_id), None)
-    if account is None:
-        # create_account draws a random id: register the new account under ours instead.
-        status = backend.create_account(AccountName=name, Email=email)
-        account = backend.get_account_by_attr("create_account_status_id",
-                                              status["CreateAccountStatus"]["Id"])
-        organizations_backends.master_accounts.pop(account.id, None)
-        account.id = account_id
-        organizations_backends.master_accounts[account_id] = (CALLER, backend.partition)
-    account.email, account.name = email, name
-    return {"accountId": account.id, "email": account.email, "name": account.name,
-            "organizationId": backend.org.id}
+    return backend
+
+
+def new_fake_account(backend, account_id):
+    """A moto FakeAccount with our id, built without FakeAccount.__init__ (which draws a
+    random id and builds an IAM backend for it: ~9 ms each, too slow for thousands).
+    The attributes are those of moto 5.2.5's FakeAccount.__init__."""
+    org = backend.org
+    account = FakeAccount.__new__(FakeAccount)
+    account.__dict__.update(
+        type="ACCOUNT", region=org.region, organization_id=org.id,
+        master_account_id=org.master_account_id,
+        create_account_status_id=organizations_utils.make_random_create_account_status_id(),
+        id=account_id, name=account_id, email="", create_time=utcnow(), status="ACTIVE",
+        state="ACTIVE", joined_method="CREATED", parent_id=org.root_id, attached_policies=[],
+        tags={})
+    for policy in backend.policies:  # what create_account attaches, without its O(n) lookups
+        if policy.id in (organizations_utils.DEFAULT_SCP_POLICY_ID, organizations_utils.DEFAULT_RCP_POLICY_ID):
+            account.attached_policies.append(policy)
+            policy.attachments.append(account)
+    backend.accounts.append(account)
+    organizations_backends.master_accounts[account_id] = (DEFAULT_ACCOUNT, backend.partition)
+    return account
+
+
+def organization_account_spec(spec):
+    """(accountId, email, name, status) of a control-API account, validated."""
+    if not isinstance(spec, dict) or not is_account_id(spec.get("accountId")):
+        raise ValueError("accountId must be 12 digits")
+    if not isinstance(spec.get("email"), str):
+        raise ValueError(f"email of {spec['accountId']} must be a string")
+    status = spec.get("status") or "ACTIVE"
+    if status not in ACCOUNT_STATUSES:
+        raise ValueError(f"status must be one of {sorted(ACCOUNT_STATUSES)}")
+    return spec["accountId"], spec["email"], spec.get("name") or spec["accountId"], status
+
+
+def put_organization_accounts(specs):
+    """Put validated (accountId, email, name, status) specs into the default account's
+    organization; returns its backend."""
+    backend = management_backend()
+    index = {a.id: a for a in backend.accounts}
+    for account_id, email, name, status in specs:
+        account = index.get(account_id) or new_fake_account(backend, account_id)
+        index[account_id] = account
+        account.email, account.name, account.status, account.state = email, name, status, status
+    return backend
+
+
+def list_accounts(req):
+    """Organizations ListAccounts paged as the real service pages it, or None to let moto
+    answer (the caller manages no organization)."""
+    backend = organizations_backends[req.account]["aws"]
+    if backend.org is None:
+        return None
+    try:
+        params = json.loads(req.body or b"{}")
+        limit = min(int(params.get("MaxResults", 20)), 20)
+        if limit < 1:
+            raise ValueError("MaxResults below 1")
+        accounts, next_token = page(backend.accounts, params.get("NextToken"), limit)
+    except (ValueError, TypeError, UnicodeDecodeError, AttributeError):
+        return aws_error("json", 400, "InvalidInputException",
+                         "You provided a value that does not match the required pattern.")
+    out = {"Accounts": [a.describe() for a in accounts]}
+    if next_token:
+        out["NextToken"] = next_token
+    return json_response(out, content_type="application/x-amz-json-1.1")
 
 
 # ---------------------------------------------------------------- the middleware
+
+class InFlight:
+    """AWS requests being served at once, and the most seen since the last reset."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.current = self.peak = 0
+
+    def enter(self):
+        with self.lock:
+            self.current += 1
+            self.peak = max(self.peak, self.current)
+
+    def leave(self):
+        with self.lock:
+            self.current -= 1
+
+    def reset_peak(self):
+        with self.lock:
+            self.peak = self.current
+        return self.snapshot()
+
+    def snapshot(self):
+        with self.lock:
+            return {"current": self.current, "peak": self.peak}
+
+
+def drain(app, environ):
+    """Serve `environ` with `app` and throw the answer away; returns its status."""
+    seen = {}
+
+    def start_response(status, headers, exc_info=None):
+        seen["status"] = int(status.split()[0])
+        return lambda data: None
+
+    body = app(environ, start_response)
+    try:
+        for _ in body:
+            pass
+    finally:
+        if hasattr(body, "close"):
+            body.close()
+    return seen.get("status")
+
 
 class Emulator:
     def __init__(self):
         self.moto = DomainDispatcherApplication(create_backend_app)
         self.guardduty = GuardDutyMembers()
+        self.switches = MemberSwitches()
+        self.inflight = InFlight()
         self.lock = threading.Lock()
         self.calls, self.faults = [], []
         self.wake = threading.Event()  # set to release hung requests
 
     def reset(self):
         moto_api_backend.reset()
+        organizations_backends.master_accounts.clear()  # moto's reset leaves this map behind
         self.guardduty.reset()
+        self.switches.reset()
+        self.inflight.reset_peak()
         with self.lock:
             self.calls, self.faults = [], []
-            self.wake.set()
-            self.wake = threading.Event()
+            self.release_hung()
+
+    def release_hung(self):
+        self.wake.set()
+        self.wake = threading.Event()
 
     def __call__(self, environ, start_response):
         path = environ.get("PATH_INFO", "")
@@ -388,23 +1008,24 @@ class Emulator:
             return response(environ, start_response)
         if path.startswith("/moto-api"):
             return self.moto(environ, start_response)
+        self.inflight.enter()
+        try:
+            body = self.serve_aws(environ, start_response)
+        except BaseException:
+            self.inflight.leave()
+            raise
+        return ClosingIterator(body, [self.inflight.leave])  # in flight until written out
 
+    def serve_aws(self, environ, start_response):
         started = time.perf_counter()
-        # Read the body once and hand moto a fresh stream of it.
-        body = get_input_stream(environ).read()
-        environ["wsgi.input"] = io.BytesIO(body)
-        environ["CONTENT_LENGTH"] = str(len(body))
-        environ.pop("HTTP_TRANSFER_ENCODING", None)
-        environ.pop("wsgi.input_terminated", None)
-
-        service, region, operation, protocol = describe(environ, body)
-        call = {"service": service, "operation": operation, "region": region, "status": None,
-                "ts": time.time()}
-        if operation in MEMBER_OPS:
-            call["accountIds"] = logged_account_ids(operation, body)
+        req = self.read_request(environ)
+        call = {"service": req.service, "operation": req.operation, "region": req.region,
+                "account": req.account, "status": None, "ts": time.time()}
+        if req.service == "guardduty" and req.operation in MEMBER_OPS:
+            call["accountIds"] = logged_account_ids(req.operation, req.body)
         with self.lock:
             self.calls.append(call)
-            rule = self.take_fault(service, region, operation)
+            rule = self.take_fault(req.service, req.region, req.operation)
             wake = self.wake
 
         def recording_start_response(status, headers, exc_info=None):
@@ -414,16 +1035,42 @@ class Emulator:
         try:
             if rule:
                 call["fault"] = rule["kind"]
-                response = self.apply_fault(rule, protocol, wake)
+                response = self.apply_fault(rule, req.protocol, wake)
                 if response is not None:
                     return response(environ, recording_start_response)
-            if service == "guardduty" and operation in MEMBER_OPS:
-                return self.serve_members(environ, operation, region, path, body)(environ, recording_start_response)
-            return self.moto(environ, recording_start_response)
+            app = self.dispatch(req, call)
+            if rule and rule["kind"] == "lost_response":
+                call["servedStatus"] = drain(app, environ)
+                app = server_error(req.protocol)
+            return app(environ, recording_start_response)
         finally:
             # Server-side time to serve the request (body read to response built, injected
             # delays included; the HTTP parsing and socket writes of the server are not).
             call["duration_ms"] = round((time.perf_counter() - started) * 1000, 3)
+
+    @staticmethod
+    def read_request(environ):
+        # Read the body once and hand moto a fresh stream of it.
+        body = get_input_stream(environ).read()
+        environ["wsgi.input"] = io.BytesIO(body)
+        environ["CONTENT_LENGTH"] = str(len(body))
+        environ.pop("HTTP_TRANSFER_ENCODING", None)
+        environ.pop("wsgi.input_terminated", None)
+        service, region, operation, protocol = describe(environ, body)
+        return AwsRequest(service, region, operation, protocol, calling_account(environ),
+                          environ.get("PATH_INFO", ""), body, form_params(environ, body))
+
+    def dispatch(self, req, call):
+        """The WSGI app that answers an AWS request once no fault stopped it."""
+        switched = self.switches.check(req)
+        if switched:
+            call["switch"], response = switched
+            return response
+        if req.service == "guardduty" and req.operation in MEMBER_OPS:
+            return self.serve_members(req)
+        if req.service == "organizations" and req.operation == "ListAccounts":
+            return list_accounts(req) or self.moto
+        return self.moto
 
     def take_fault(self, service, region, operation):
         for rule in self.faults:
@@ -436,95 +1083,220 @@ class Emulator:
 
     @staticmethod
     def apply_fault(rule, protocol, wake):
+        """The response a fault answers with before serving, or None to serve (delay, and
+        lost_response, whose answer is replaced after serving)."""
         kind = rule["kind"]
+        if kind == "lost_response":
+            return None
         if kind == "delay":
             wake.wait(rule.get("delay_ms", 0) / 1000)
-            return None  # then serve normally
+            return None
         if kind == "hang":
             wake.wait(rule.get("delay_ms", 300_000) / 1000)
         if kind == "throttle":
-            if protocol == "query":
-                return aws_error(protocol, 400, "Throttling", "Rate exceeded")
-            if protocol == "json":
-                return aws_error(protocol, 400, "TooManyRequestsException", "Rate exceeded")
-            return aws_error(protocol, 429, "ThrottlingException", "Rate exceeded")
-        if protocol == "query":
-            return aws_error(protocol, 500, "InternalError", "injected fault", sender=False)
-        return aws_error(protocol, 500, "InternalServerErrorException", "injected fault")
+            return throttle_error(protocol)
+        return server_error(protocol)
 
-    def serve_members(self, environ, operation, region, path, body):
-        detector_id = path.split("/")[2]
-        query = {k: v[0] for k, v in parse_qs(environ.get("QUERY_STRING", "")).items()}
+    def serve_members(self, req):
+        parts = req.path.split("/")
+        detector_id = parts[2] if len(parts) > 2 and parts[1] == "detector" else None
         try:
-            payload = json.loads(body) if body.strip() else {}
-            return json_response(self.guardduty.handle(operation, region, detector_id, query, payload))
+            payload = json.loads(req.body) if req.body.strip() else {}
+            return json_response(self.guardduty.handle(req.account, req.operation, req.region,
+                                                       detector_id, req.params, payload))
         except ValueError:
             return aws_error("rest-json", 400, "BadRequestException", BAD_INPUT)
         except ApiError as e:
             return aws_error("rest-json", e.status, e.code, e.message)
 
+    # ---- the control API
+
     def control(self, method, path, request):
-        route = (method, path.rstrip("/"))
+        handler = CONTROL_ROUTES.get((method, path.rstrip("/")))
+        if handler is None:
+            return json_response({"error": f"no control route {method} {path}"}, 404)
         body = request.get_json(force=True, silent=True) if method in ("POST", "PUT") else None
-        if method in ("POST", "PUT") and not isinstance(body, dict):
+        if not isinstance(body, dict):
             body = {}
-        if route == ("GET", "/_emulator/health"):
-            return json_response({"ok": True})
-        if route == ("POST", "/_emulator/reset"):
-            self.reset()
-            return json_response({"reset": True})
-        if route == ("POST", "/_emulator/faults"):
-            if body.get("kind") not in FAULT_KINDS or not isinstance(body.get("operation"), str):
-                raise ValueError(f"need operation and kind in {sorted(FAULT_KINDS)}")
-            rule = {"operation": body["operation"], "kind": body["kind"],
-                    "remaining": int(body["times"]) if body.get("times") is not None else None}
-            for key in ("region", "service"):
-                if body.get(key):
-                    rule[key] = body[key]
-            if body.get("delay_ms") is not None:
-                rule["delay_ms"] = int(body["delay_ms"])
-            with self.lock:
-                self.faults.append(rule)
-            return json_response(rule)
-        if route == ("GET", "/_emulator/faults"):
-            with self.lock:
-                return json_response({"faults": [dict(r) for r in self.faults]})
-        if route == ("DELETE", "/_emulator/faults"):
-            with self.lock:
-                self.faults = []
-                self.wake.set()
-                self.wake = threading.Event()
-            return json_response({"faults": []})
-        if route == ("GET", "/_emulator/calls"):
-            with self.lock:
-                return json_response({"calls": [dict(c) for c in self.calls]})
-        if route == ("DELETE", "/_emulator/calls"):
-            with self.lock:
-                self.calls = []
-            return json_response({"calls": []})
-        if route in (("POST", "/_emulator/guardduty/foreign-accounts"),
-                     ("POST", "/_emulator/guardduty/organization-accounts")):
-            ids = body.get("accountIds")
-            if not isinstance(ids, list) or not all(isinstance(a, str) and ACCOUNT_ID.fullmatch(a) for a in ids):
-                raise ValueError("accountIds must be a list of 12-digit ids")
-            with self.guardduty.lock:
-                target = self.guardduty.foreign if "foreign" in path else self.guardduty.organization
-                target.update(ids)
-                return json_response({"accountIds": sorted(target)})
-        if route == ("POST", "/_emulator/guardduty/member-status"):
-            if not ACCOUNT_ID.fullmatch(str(body.get("accountId"))) or not body.get("relationshipStatus"):
-                raise ValueError("need region, detectorId, a 12-digit accountId and relationshipStatus")
-            member = self.guardduty.force_status(body["region"], body["detectorId"], body["accountId"],
-                                                 body["relationshipStatus"], body.get("email"))
-            return json_response(member)
-        if route == ("GET", "/_emulator/guardduty/members"):
-            return json_response(self.guardduty.snapshot())
-        if route == ("POST", "/_emulator/organizations/accounts"):
-            if not ACCOUNT_ID.fullmatch(str(body.get("accountId"))):
-                raise ValueError("accountId must be 12 digits")
-            return json_response(put_organization_account(
-                body["accountId"], body["email"], body.get("name") or body["accountId"]))
-        return json_response({"error": f"no control route {method} {path}"}, 404)
+        return json_response(handler(self, body))
+
+    def c_health(self, body):
+        return {"ok": True}
+
+    def c_reset(self, body):
+        self.reset()
+        return {"reset": True}
+
+    def c_inflight(self, body):
+        return self.inflight.snapshot()
+
+    def c_inflight_reset(self, body):
+        return self.inflight.reset_peak()
+
+    def c_add_fault(self, body):
+        if body.get("kind") not in FAULT_KINDS or not isinstance(body.get("operation"), str):
+            raise ValueError(f"need operation and kind in {sorted(FAULT_KINDS)}")
+        rule = {"operation": body["operation"], "kind": body["kind"],
+                "remaining": int(body["times"]) if body.get("times") is not None else None}
+        for key in ("region", "service"):
+            if body.get(key):
+                rule[key] = body[key]
+        if body.get("delay_ms") is not None:
+            rule["delay_ms"] = int(body["delay_ms"])
+        with self.lock:
+            self.faults.append(rule)
+        return rule
+
+    def c_faults(self, body):
+        with self.lock:
+            return {"faults": [dict(r) for r in self.faults]}
+
+    def c_clear_faults(self, body):
+        with self.lock:
+            self.faults = []
+            self.release_hung()
+        return {"faults": []}
+
+    def c_calls(self, body):
+        with self.lock:
+            return {"calls": [dict(c) for c in self.calls]}
+
+    def c_clear_calls(self, body):
+        with self.lock:
+            self.calls = []
+        return {"calls": []}
+
+    def c_foreign_accounts(self, body):
+        return self.add_account_set(self.guardduty.foreign, body)
+
+    def c_organization_accounts(self, body):
+        return self.add_account_set(self.guardduty.organization, body)
+
+    def add_account_set(self, target, body):
+        ids = account_id_list(body.get("accountIds"))
+        with self.guardduty.lock:
+            target.update(ids)
+            return {"accountIds": sorted(target)}
+
+    def c_member_status(self, body):
+        if not is_account_id(body.get("accountId")) or not body.get("relationshipStatus"):
+            raise ValueError("need region, detectorId, a 12-digit accountId and relationshipStatus")
+        entry = member_entry(body)
+        return self.guardduty.put_members(body["region"], body["detectorId"], [entry],
+                                          body.get("administratorId"))[0]
+
+    def c_put_members(self, body):
+        if not isinstance(body.get("members"), list):
+            raise ValueError("members must be a list")
+        entries = [member_entry(m) for m in body["members"]]
+        self.guardduty.put_members(body["region"], body["detectorId"], entries, body.get("administratorId"))
+        return {"count": len(entries)}
+
+    def c_members(self, body):
+        return self.guardduty.snapshot()
+
+    def c_member_limit(self, body):
+        limit = int(body["limit"])
+        if limit < 0:
+            raise ValueError("limit must be 0 or more")
+        with self.guardduty.lock:
+            self.guardduty.member_limit = limit
+        return {"limit": limit}
+
+    def c_add_internal_error(self, body):
+        if body.get("operation") not in INTERNAL_ERROR_OPS:
+            raise ValueError(f"operation must be one of {sorted(INTERNAL_ERROR_OPS)}")
+        times = int(body.get("times", 1))
+        return self.guardduty.add_internal_error(body["operation"], account_id_list(body.get("accountIds")), times)
+
+    def c_internal_errors(self, body):
+        with self.guardduty.lock:
+            return self.guardduty.internal_error_rules()
+
+    def c_organization_account(self, body):
+        bulk = "accounts" in body
+        given = body["accounts"] if bulk else [body]
+        if not isinstance(given, list):
+            raise ValueError("accounts must be a list")
+        specs = [organization_account_spec(s) for s in given]  # all valid before any change
+        organization_id = put_organization_accounts(specs).org.id
+        if bulk:
+            return {"count": len(specs), "organizationId": organization_id}
+        account_id, email, name, status = specs[0]
+        return {"accountId": account_id, "email": email, "name": name, "status": status,
+                "organizationId": organization_id}
+
+    def c_deny_assume_role(self, body):
+        ids = account_id_list(body.get("accountIds"))
+        with self.switches.lock:
+            self.switches.deny_assume_role.update(ids)
+            return {"accountIds": sorted(self.switches.deny_assume_role)}
+
+    def c_allow_assume_role(self, body):
+        with self.switches.lock:
+            self.switches.deny_assume_role.clear()
+        return {"accountIds": []}
+
+    def c_disabled_regions(self, body):
+        account, regions = switch_account(body), body.get("regions")
+        if not isinstance(regions, list) or not all(isinstance(r, str) for r in regions):
+            raise ValueError("regions must be a list of region names")
+        with self.switches.lock:
+            self.switches.disabled_regions[account] = set(regions)
+        return {"accountId": account, "regions": sorted(set(regions))}
+
+    def c_not_ready(self, body):
+        account, times = switch_account(body), int(body.get("times", 1))
+        with self.switches.lock:
+            self.switches.not_ready[account] = times
+        return {"accountId": account, "remaining": times}
+
+    def c_switches(self, body):
+        return self.switches.snapshot()
+
+
+def member_entry(spec):
+    """(accountId, status, email, invitedAt) of a control-API member, validated."""
+    if not isinstance(spec, dict) or not is_account_id(spec.get("accountId")):
+        raise ValueError("each member needs a 12-digit accountId")
+    status = spec.get("relationshipStatus")
+    if not isinstance(status, str) or not status:
+        raise ValueError(f"relationshipStatus of {spec['accountId']} missing")
+    invited_at = parse_iso(spec["invitedAt"]) if spec.get("invitedAt") else None
+    return spec["accountId"], status, spec.get("email"), invited_at
+
+
+def switch_account(body):
+    if not is_account_id(body.get("accountId")):
+        raise ValueError("accountId must be 12 digits")
+    return body["accountId"]
+
+
+CONTROL_ROUTES = {
+    ("GET", "/_emulator/health"): Emulator.c_health,
+    ("POST", "/_emulator/reset"): Emulator.c_reset,
+    ("GET", "/_emulator/inflight"): Emulator.c_inflight,
+    ("DELETE", "/_emulator/inflight"): Emulator.c_inflight_reset,
+    ("POST", "/_emulator/faults"): Emulator.c_add_fault,
+    ("GET", "/_emulator/faults"): Emulator.c_faults,
+    ("DELETE", "/_emulator/faults"): Emulator.c_clear_faults,
+    ("GET", "/_emulator/calls"): Emulator.c_calls,
+    ("DELETE", "/_emulator/calls"): Emulator.c_clear_calls,
+    ("POST", "/_emulator/guardduty/foreign-accounts"): Emulator.c_foreign_accounts,
+    ("POST", "/_emulator/guardduty/organization-accounts"): Emulator.c_organization_accounts,
+    ("POST", "/_emulator/guardduty/member-status"): Emulator.c_member_status,
+    ("POST", "/_emulator/guardduty/members"): Emulator.c_put_members,
+    ("GET", "/_emulator/guardduty/members"): Emulator.c_members,
+    ("POST", "/_emulator/guardduty/member-limit"): Emulator.c_member_limit,
+    ("POST", "/_emulator/guardduty/internal-error"): Emulator.c_add_internal_error,
+    ("GET", "/_emulator/guardduty/internal-error"): Emulator.c_internal_errors,
+    ("POST", "/_emulator/organizations/accounts"): Emulator.c_organization_account,
+    ("POST", "/_emulator/sts/deny-assume-role"): Emulator.c_deny_assume_role,
+    ("DELETE", "/_emulator/sts/deny-assume-role"): Emulator.c_allow_assume_role,
+    ("POST", "/_emulator/member/disabled-regions"): Emulator.c_disabled_regions,
+    ("POST", "/_emulator/member/not-ready"): Emulator.c_not_ready,
+    ("GET", "/_emulator/member/switches"): Emulator.c_switches,
+}
 
 
 # ---------------------------------------------------------------- CLI
@@ -552,6 +1324,7 @@ def warm_up(emulator):
                                  data=request.get("data"), headers=headers,
                                  content_type=content_type).get_environ()
         b"".join(emulator.moto(environ, lambda *_: None))
+
 
 class QuietHandler(MotoRequestHandler):
     def log_request(self, code="-", size="-"):

@@ -1,0 +1,417 @@
+#!/usr/bin/env python3
+"""Self-check of the loopback AWS emulator: starts testsupport/emulator.py and drives it with
+boto3 and its control API.
+
+    .venv/bin/python testsupport/test_emulator.py [-v] [TestCase.test_name ...]
+"""
+
+import json
+import subprocess
+import sys
+import threading
+import time
+import unittest
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+HERE = Path(__file__).resolve().parent
+ADMIN = "123456789012"
+REGION = "us-east-1"
+CONFIG = Config(retries={"total_max_attempts": 1, "mode": "standard"}, parameter_validation=False)
+SERVER = {}
+
+
+def setUpModule():
+    process = subprocess.Popen([sys.executable, str(HERE / "emulator.py"), "--port", "0"],
+                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    line = process.stdout.readline()
+    assert line.startswith("READY "), line
+    SERVER.update(process=process, endpoint=line.split()[1])
+
+
+def tearDownModule():
+    SERVER["process"].stdin.close()
+    SERVER["process"].wait(timeout=10)
+
+
+def control(method, path, body=None, expect=200):
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(SERVER["endpoint"] + path, data=data, method=method,
+                                     headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            status, payload = response.status, json.load(response)
+    except urllib.error.HTTPError as e:
+        status, payload = e.code, json.load(e)
+    assert status == expect, (method, path, status, payload)
+    return payload
+
+
+def session(key="testing", secret="testing", token=None):
+    return boto3.session.Session(aws_access_key_id=key, aws_secret_access_key=secret,
+                                 aws_session_token=token)
+
+
+def client(service, region=REGION, creds=None):
+    return (creds or session()).client(service, region_name=region, endpoint_url=SERVER["endpoint"],
+                                       config=CONFIG)
+
+
+def assume(account, role="OrganizationAccountAccessRole"):
+    c = client("sts").assume_role(RoleArn=f"arn:aws:iam::{account}:role/{role}",
+                                  RoleSessionName="selfcheck")["Credentials"]
+    return session(c["AccessKeyId"], c["SecretAccessKey"], c["SessionToken"])
+
+
+def error_of(call, *args, **kwargs):
+    try:
+        call(*args, **kwargs)
+    except ClientError as e:
+        return e.response["ResponseMetadata"]["HTTPStatusCode"], e.response["Error"]["Code"], e.response["Error"]["Message"]
+    raise AssertionError(f"{call} succeeded")
+
+
+def results(response):
+    return {u["AccountId"]: u["Result"] for u in response["UnprocessedAccounts"]}
+
+
+def detail(account):
+    return {"AccountId": account, "Email": f"root+{account}@example.com"}
+
+
+class EmulatorTest(unittest.TestCase):
+    def setUp(self):
+        control("POST", "/_emulator/reset")
+        self.gd = client("guardduty")
+        self.detector = self.gd.create_detector(Enable=True)["DetectorId"]
+
+    def member(self, account, detector=None, region=REGION):
+        return control("GET", "/_emulator/guardduty/members")["members"][region][detector or self.detector][account]
+
+
+class InFlightAndFaults(EmulatorTest):
+    def test_inflight_counts_delayed_requests(self):
+        control("POST", "/_emulator/faults", {"operation": "ListTopics", "kind": "delay", "delay_ms": 3000, "times": 3})
+        sns = client("sns")
+        threads = [threading.Thread(target=sns.list_topics) for _ in range(3)]
+        for t in threads:
+            t.start()
+        deadline = time.monotonic() + 2.5
+        while (during := control("GET", "/_emulator/inflight"))["current"] < 3 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        for t in threads:
+            t.join()
+        self.assertEqual(during, {"current": 3, "peak": 3})
+        self.assertEqual(control("GET", "/_emulator/inflight"), {"current": 0, "peak": 3})
+        self.assertEqual(control("DELETE", "/_emulator/inflight"), {"current": 0, "peak": 0})
+        sns.list_topics()
+        self.assertEqual(control("GET", "/_emulator/inflight")["peak"], 1)
+        control("POST", "/_emulator/reset")
+        self.assertEqual(control("GET", "/_emulator/inflight"), {"current": 0, "peak": 0})
+
+    def test_lost_response_takes_effect_then_answers_500(self):
+        self.gd.create_members(DetectorId=self.detector, AccountDetails=[detail("111122223333")])
+        control("POST", "/_emulator/faults", {"operation": "InviteMembers", "kind": "lost_response", "times": 1})
+        status, code, _ = error_of(self.gd.invite_members, DetectorId=self.detector, AccountIds=["111122223333"])
+        self.assertEqual((status, code), (500, "InternalServerErrorException"))
+        m = self.member("111122223333")
+        self.assertEqual((m["invitations"], m["relationshipStatus"]), (1, "EmailVerificationInProgress"))
+        call = control("GET", "/_emulator/calls")["calls"][-1]
+        self.assertEqual((call["fault"], call["status"], call["servedStatus"], call["account"]),
+                         ("lost_response", 500, 200, ADMIN))
+        again = self.gd.invite_members(DetectorId=self.detector, AccountIds=["111122223333"])
+        self.assertIn("already invited", results(again)["111122223333"])
+        # query protocol
+        control("POST", "/_emulator/faults", {"operation": "CreateTopic", "kind": "lost_response", "times": 1})
+        sns = client("sns")
+        self.assertEqual(error_of(sns.create_topic, Name="t")[:2], (500, "InternalError"))
+        self.assertEqual(len(sns.list_topics()["Topics"]), 1)
+
+
+class GuardDutyAdmin(EmulatorTest):
+    def test_email_validation(self):
+        for bad in ["a@b.c", "x" * 60 + "@b.com", "a@@example.com", "no-at.example.com", "é@example.com"]:
+            status, code, _ = error_of(self.gd.create_members, DetectorId=self.detector,
+                                       AccountDetails=[detail("111122223333"), {"AccountId": "222233334444", "Email": bad}])
+            self.assertEqual((status, code), (400, "BadRequestException"), bad)
+        self.assertEqual(control("GET", "/_emulator/guardduty/members")["members"][REGION][self.detector], {})
+        r = self.gd.create_members(DetectorId=self.detector, AccountDetails=[{"AccountId": "222233334444", "Email": ""}])
+        self.assertIn("email address is missing", results(r)["222233334444"])
+        r = self.gd.create_members(DetectorId=self.detector, AccountDetails=[{"AccountId": "222233334444"}])
+        self.assertIn("email address is missing", results(r)["222233334444"])
+
+    def test_member_limit(self):
+        self.assertEqual(control("GET", "/_emulator/guardduty/members")["memberLimit"], 5000)
+        control("POST", "/_emulator/guardduty/member-limit", {"limit": 2})
+        r = self.gd.create_members(DetectorId=self.detector, AccountDetails=[detail(f"10000000000{i}") for i in range(3)])
+        self.assertEqual(list(results(r)), ["100000000002"])
+        self.assertIn("maximum", results(r)["100000000002"])
+
+    def test_internal_error(self):
+        a, b = "111122223333", "222233334444"
+        control("POST", "/_emulator/guardduty/internal-error", {"accountIds": [a], "operation": "CreateMembers"})
+        r = self.gd.create_members(DetectorId=self.detector, AccountDetails=[detail(a), detail(b)])
+        self.assertEqual(results(r), {a: "Internal error"})
+        r = self.gd.create_members(DetectorId=self.detector, AccountDetails=[detail(a)])
+        self.assertEqual(results(r), {})
+        rules = control("POST", "/_emulator/guardduty/internal-error",
+                        {"accountIds": [b], "operation": "InviteMembers", "times": 2})["rules"]
+        self.assertEqual(rules[0]["remaining"], 0)
+        self.assertEqual(results(self.gd.invite_members(DetectorId=self.detector, AccountIds=[a])), {})  # not included
+        for _ in range(2):
+            self.assertEqual(results(self.gd.invite_members(DetectorId=self.detector, AccountIds=[b])), {b: "Internal error"})
+        self.assertEqual(self.member(b)["invitations"], 0)
+        self.assertEqual(results(self.gd.invite_members(DetectorId=self.detector, AccountIds=[b])), {})
+        control("POST", "/_emulator/guardduty/internal-error", {"accountIds": [a], "operation": "GetMembers"})
+        r = self.gd.get_members(DetectorId=self.detector, AccountIds=[a, b])
+        self.assertEqual(([m["AccountId"] for m in r["Members"]], results(r)), ([b], {a: "Internal error"}))
+
+    def test_no_reinvite_of_removed_organization_account(self):
+        org, other = "111122223333", "222233334444"
+        control("POST", "/_emulator/guardduty/organization-accounts", {"accountIds": [org]})
+        self.gd.create_members(DetectorId=self.detector, AccountDetails=[detail(org), detail(other)])
+        self.assertEqual(self.member(org)["relationshipStatus"], "Enabled")
+        self.gd.disassociate_members(DetectorId=self.detector, AccountIds=[org, other])
+        r = self.gd.invite_members(DetectorId=self.detector, AccountIds=[org, other])
+        self.assertEqual(list(results(r)), [org])
+        self.assertIn("organization", results(r)[org])
+
+    def test_list_members_pages_and_only_associated(self):
+        members = [{"accountId": f"2000000{i:05d}", "email": f"m{i}@example.com",
+                    "relationshipStatus": "Enabled" if i % 2 else "Invited"} for i in range(120)]
+        self.assertEqual(control("POST", "/_emulator/guardduty/members",
+                                 {"region": REGION, "detectorId": self.detector, "members": members}), {"count": 120})
+        for only, expected in ((None, 60), ("true", 60), ("false", 120)):
+            seen, token, pages = [], None, 0
+            while True:
+                kwargs = {"DetectorId": self.detector}
+                if only:
+                    kwargs["OnlyAssociated"] = only
+                if token:
+                    kwargs["NextToken"] = token
+                r = self.gd.list_members(**kwargs)
+                self.assertLessEqual(len(r["Members"]), 50)
+                seen += [m["AccountId"] for m in r["Members"]]
+                pages += 1
+                token = r.get("NextToken")
+                if not token:
+                    break
+            self.assertEqual((len(seen), len(set(seen)), pages), (expected, expected, -(-expected // 50)), only)
+        self.assertEqual(error_of(self.gd.list_members, DetectorId=self.detector, MaxResults=51)[:2], (400, "BadRequestException"))
+        self.assertEqual(error_of(self.gd.list_members, DetectorId=self.detector, NextToken="nope")[:2], (400, "BadRequestException"))
+        self.assertEqual(len(self.gd.list_members(DetectorId=self.detector, MaxResults=7)["Members"]), 7)
+
+    def test_member_status_invited_at(self):
+        m = control("POST", "/_emulator/guardduty/member-status",
+                    {"region": REGION, "detectorId": self.detector, "accountId": "111122223333",
+                     "relationshipStatus": "Invited", "email": "a@example.com", "invitedAt": "2020-01-02T03:04:05Z"})
+        self.assertEqual((m["invitedAt"], m["administratorId"], len(m["invitationId"])),
+                         ("2020-01-02T03:04:05.000Z", ADMIN, 32))
+        r = self.gd.get_members(DetectorId=self.detector, AccountIds=["111122223333"])["Members"][0]
+        self.assertEqual((r["InvitedAt"], r["RelationshipStatus"]), ("2020-01-02T03:04:05.000Z", "Invited"))
+        control("POST", "/_emulator/guardduty/member-status",
+                {"region": REGION, "detectorId": self.detector, "accountId": "111122223333",
+                 "relationshipStatus": "Invited", "invitedAt": "not a date"}, expect=400)
+        # the administrator defaults to the account owning the detector
+        other = client("guardduty", creds=assume("999988887777")).create_detector(Enable=True)["DetectorId"]
+        m = control("POST", "/_emulator/guardduty/member-status",
+                    {"region": REGION, "detectorId": other, "accountId": "111122223333", "relationshipStatus": "Created"})
+        self.assertEqual((m["administratorId"], m["invitationId"], m["invitedAt"]), ("999988887777", None, None))
+
+    def test_update_and_get_member_detectors(self):
+        enabled, created = "111122223333", "222233334444"
+        control("POST", "/_emulator/guardduty/members", {"region": REGION, "detectorId": self.detector, "members": [
+            {"accountId": enabled, "email": "a@example.com", "relationshipStatus": "Enabled"},
+            {"accountId": created, "email": "b@example.com", "relationshipStatus": "Created"}]})
+        update = self.gd.update_member_detectors
+        for features in ([{"Name": "NOPE", "Status": "ENABLED"}], [{"Name": "S3_DATA_EVENTS", "Status": "ON"}],
+                         [{"Name": "RUNTIME_MONITORING", "Status": "ENABLED"},
+                          {"Name": "EKS_RUNTIME_MONITORING", "Status": "ENABLED"}]):
+            self.assertEqual(error_of(update, DetectorId=self.detector, AccountIds=[enabled], Features=features)[:2],
+                             (400, "BadRequestException"))
+        r = update(DetectorId=self.detector, AccountIds=[enabled, created],
+                   Features=[{"Name": "S3_DATA_EVENTS", "Status": "ENABLED"},
+                             {"Name": "RUNTIME_MONITORING", "Status": "DISABLED",
+                              "AdditionalConfiguration": [{"Name": "EKS_ADDON_MANAGEMENT", "Status": "ENABLED"}]}])
+        self.assertEqual(list(results(r)), [created])
+        self.assertIn("not an associated member", results(r)[created])
+        self.assertEqual(self.member(enabled)["features"], {"S3_DATA_EVENTS": "ENABLED", "RUNTIME_MONITORING": "DISABLED"})
+        got = self.gd.get_member_detectors(DetectorId=self.detector, AccountIds=[enabled, created])
+        config = got["MemberDataSourceConfigurations"]
+        self.assertEqual([c["AccountId"] for c in config], [enabled])
+        self.assertEqual({f["Name"]: f["Status"] for f in config[0]["Features"]},
+                         {"S3_DATA_EVENTS": "ENABLED", "RUNTIME_MONITORING": "DISABLED"})
+        self.assertEqual(config[0]["DataSources"]["S3Logs"]["Status"], "ENABLED")
+        self.assertEqual(list(results(got)), [created])
+        control("POST", "/_emulator/guardduty/internal-error", {"accountIds": [enabled], "operation": "UpdateMemberDetectors"})
+        r = update(DetectorId=self.detector, AccountIds=[enabled], Features=[{"Name": "S3_DATA_EVENTS", "Status": "DISABLED"}])
+        self.assertEqual(results(r), {enabled: "Internal error"})
+        self.assertEqual(self.member(enabled)["features"]["S3_DATA_EVENTS"], "ENABLED")
+
+
+class MemberSide(EmulatorTest):
+    MEMBER = "111122223333"
+
+    def test_detectors_are_per_account(self):
+        creds = assume(self.MEMBER)
+        member_gd = client("guardduty", creds=creds)
+        theirs = member_gd.create_detector(Enable=True)["DetectorId"]
+        self.assertEqual(member_gd.list_detectors()["DetectorIds"], [theirs])
+        self.assertEqual(self.gd.list_detectors()["DetectorIds"], [self.detector])
+        # the administrator's member operations see only its own detectors, and vice versa
+        self.assertIn("not owned", error_of(self.gd.list_members, DetectorId=theirs)[2])
+        self.assertIn("not owned", error_of(member_gd.list_members, DetectorId=self.detector)[2])
+        accounts = {c["operation"]: c["account"] for c in control("GET", "/_emulator/calls")["calls"]}
+        self.assertEqual(accounts["AssumeRole"], ADMIN)
+        calls = control("GET", "/_emulator/calls")["calls"]
+        self.assertEqual([c["account"] for c in calls if c["operation"] == "CreateDetector"], [ADMIN, self.MEMBER])
+
+    def test_invitation_accept_flow(self):
+        creds = assume(self.MEMBER)
+        member_gd = client("guardduty", creds=creds)
+        theirs = member_gd.create_detector(Enable=True)["DetectorId"]
+        self.assertEqual(member_gd.list_invitations()["Invitations"], [])
+        self.assertEqual(member_gd.get_administrator_account(DetectorId=theirs).get("Administrator"), None)
+        self.gd.create_members(DetectorId=self.detector, AccountDetails=[detail(self.MEMBER)])
+        self.assertEqual(member_gd.list_invitations()["Invitations"], [])  # Created: not invited yet
+        self.gd.invite_members(DetectorId=self.detector, AccountIds=[self.MEMBER], DisableEmailNotification=True)
+        invitations = member_gd.list_invitations()["Invitations"]
+        self.assertEqual(len(invitations), 1)
+        inv = invitations[0]
+        self.assertEqual((inv["AccountId"], inv["RelationshipStatus"]), (ADMIN, "Invited"))
+        self.assertEqual(client("guardduty", "eu-west-1", creds).list_invitations()["Invitations"], [])
+
+        accept = member_gd.accept_administrator_invitation
+        self.assertIn("not owned", error_of(accept, DetectorId=self.detector, AdministratorId=ADMIN,
+                                            InvitationId=inv["InvitationId"])[2])
+        self.assertEqual(error_of(accept, DetectorId=theirs, AdministratorId=ADMIN, InvitationId="0" * 32)[:2],
+                         (400, "BadRequestException"))
+        self.assertIn("no invitation", error_of(accept, DetectorId=theirs, AdministratorId="210987654321",
+                                                InvitationId=inv["InvitationId"])[2])
+        self.assertEqual(self.member(self.MEMBER)["relationshipStatus"], "Invited")
+        accept(DetectorId=theirs, AdministratorId=ADMIN, InvitationId=inv["InvitationId"])
+        m = self.member(self.MEMBER)
+        self.assertEqual((m["relationshipStatus"], m["memberDetectorId"], m["invitationId"]),
+                         ("Enabled", theirs, inv["InvitationId"]))
+        self.assertTrue(m["acceptedAt"])
+        accept(DetectorId=theirs, AdministratorId=ADMIN, InvitationId=inv["InvitationId"])  # again: no-op
+        got = self.gd.get_members(DetectorId=self.detector, AccountIds=[self.MEMBER])["Members"][0]
+        self.assertEqual((got["RelationshipStatus"], got["DetectorId"]), ("Enabled", theirs))
+        admin = member_gd.get_administrator_account(DetectorId=theirs)["Administrator"]
+        self.assertEqual((admin["AccountId"], admin["InvitationId"], admin["RelationshipStatus"]),
+                         (ADMIN, inv["InvitationId"], "Enabled"))
+        self.assertEqual(member_gd.get_master_account(DetectorId=theirs)["Master"]["AccountId"], ADMIN)
+        self.assertEqual(member_gd.list_invitations()["Invitations"], [])
+        self.assertEqual([m["AccountId"] for m in self.gd.list_members(DetectorId=self.detector)["Members"]], [self.MEMBER])
+        calls = [c for c in control("GET", "/_emulator/calls")["calls"] if c["operation"] == "AcceptAdministratorInvitation"]
+        self.assertEqual({c["account"] for c in calls}, {self.MEMBER})
+
+    def test_deprecated_accept_and_invitations_from_several_administrators(self):
+        other_admin = assume("999988887777")
+        other_gd = client("guardduty", creds=other_admin)
+        other_detector = other_gd.create_detector(Enable=True)["DetectorId"]
+        for gd, det in ((self.gd, self.detector), (other_gd, other_detector)):
+            gd.create_members(DetectorId=det, AccountDetails=[detail(self.MEMBER)])
+            gd.invite_members(DetectorId=det, AccountIds=[self.MEMBER])
+        snapshot = control("GET", "/_emulator/guardduty/members")["members"][REGION]
+        self.assertEqual(snapshot[other_detector][self.MEMBER]["administratorId"], "999988887777")
+        member_gd = client("guardduty", creds=assume(self.MEMBER))
+        theirs = member_gd.create_detector(Enable=True)["DetectorId"]
+        first = member_gd.list_invitations(MaxResults=1)
+        second = member_gd.list_invitations(MaxResults=1, NextToken=first["NextToken"])
+        self.assertNotIn("NextToken", second)
+        both = {i["AccountId"]: i for i in first["Invitations"] + second["Invitations"]}
+        self.assertEqual(set(both), {ADMIN, "999988887777"})
+        self.assertEqual(both[ADMIN]["RelationshipStatus"], "EmailVerificationInProgress")
+        member_gd.accept_invitation(DetectorId=theirs, MasterId="999988887777",
+                                    InvitationId=both["999988887777"]["InvitationId"])
+        self.assertIn("another administrator", error_of(
+            member_gd.accept_administrator_invitation, DetectorId=theirs, AdministratorId=ADMIN,
+            InvitationId=both[ADMIN]["InvitationId"])[2])
+        self.assertEqual(member_gd.get_administrator_account(DetectorId=theirs)["Administrator"]["AccountId"], "999988887777")
+
+
+class Switches(EmulatorTest):
+    def test_deny_assume_role(self):
+        control("POST", "/_emulator/sts/deny-assume-role", {"accountIds": ["111122223333"]})
+        status, code, message = error_of(client("sts").assume_role,
+                                         RoleArn="arn:aws:iam::111122223333:role/OrganizationAccountAccessRole",
+                                         RoleSessionName="selfcheck")
+        self.assertEqual((status, code), (403, "AccessDenied"))
+        self.assertIn("sts:AssumeRole on resource: arn:aws:iam::111122223333:role/OrganizationAccountAccessRole", message)
+        assume("222233334444")
+        self.assertEqual(control("GET", "/_emulator/calls")["calls"][-2]["switch"], "deny-assume-role")
+        control("DELETE", "/_emulator/sts/deny-assume-role")
+        assume("111122223333")
+
+    def test_disabled_regions_and_not_ready(self):
+        member = "111122223333"
+        creds = assume(member)
+        control("POST", "/_emulator/member/disabled-regions", {"accountId": member, "regions": ["af-south-1"]})
+        for op in (lambda gd: gd.list_detectors(), lambda gd: gd.list_invitations()):
+            status, code, message = error_of(op, client("guardduty", "af-south-1", creds))
+            self.assertEqual((status, code, message),
+                             (403, "UnrecognizedClientException", "The security token included in the request is invalid."))
+        client("guardduty", "af-south-1").list_detectors()  # the administrator is not affected
+        control("POST", "/_emulator/member/not-ready", {"accountId": member, "times": 2})
+        gd = client("guardduty", creds=creds)
+        self.assertEqual(error_of(gd.create_detector, Enable=True)[:2], (400, "SubscriptionRequiredException"))
+        self.assertEqual(error_of(gd.list_detectors)[:2], (400, "SubscriptionRequiredException"))
+        self.assertEqual(control("GET", "/_emulator/member/switches"),
+                         {"denyAssumeRole": [], "disabledRegions": {member: ["af-south-1"]}, "notReady": {member: 0}})
+        gd.create_detector(Enable=True)
+        control("POST", "/_emulator/member/not-ready", {"accountId": member, "times": 1})
+        control("POST", "/_emulator/reset")
+        self.assertEqual(control("GET", "/_emulator/member/switches"),
+                         {"denyAssumeRole": [], "disabledRegions": {}, "notReady": {}})
+        client("guardduty", "af-south-1", assume(member)).list_detectors()
+
+
+class Organizations(EmulatorTest):
+    def test_bulk_accounts_paging_and_status(self):
+        accounts = [{"accountId": f"3{i:011d}", "email": f"a{i}@example.com", "name": f"acct {i}",
+                     **({"status": "SUSPENDED"} if i % 1000 == 7 else {})} for i in range(5000)]
+        started = time.perf_counter()
+        r = control("POST", "/_emulator/organizations/accounts", {"accounts": accounts})
+        seconds = time.perf_counter() - started
+        self.assertEqual(r["count"], 5000)
+        self.assertLess(seconds, 5, seconds)
+        org = client("organizations")
+        seen, token, pages = [], None, 0
+        while True:
+            r = org.list_accounts(**({"NextToken": token} if token else {}))
+            self.assertLessEqual(len(r["Accounts"]), 20)
+            seen += r["Accounts"]
+            pages += 1
+            token = r.get("NextToken")
+            if not token:
+                break
+        self.assertEqual((len(seen), pages), (5001, 251))
+        self.assertEqual((seen[0]["Id"], seen[0]["Name"], seen[0]["Email"]), (ADMIN, "master", "master@example.com"))
+        self.assertEqual(sum(a["Status"] == "SUSPENDED" for a in seen), 5)
+        self.assertEqual(len(org.list_accounts(MaxResults=50)["Accounts"]), 20)
+        self.assertEqual(len(org.list_accounts(MaxResults=3)["Accounts"]), 3)
+        self.assertEqual(error_of(org.list_accounts, NextToken="bogus")[:2], (400, "InvalidInputException"))
+        self.assertEqual(org.describe_account(AccountId="300000000007")["Account"]["Status"], "SUSPENDED")
+        one = control("POST", "/_emulator/organizations/accounts",
+                      {"accountId": "300000000007", "email": "x@example.com", "name": "X", "status": "PENDING_CLOSURE"})
+        self.assertEqual(one["status"], "PENDING_CLOSURE")
+        described = org.describe_account(AccountId="300000000007")["Account"]
+        self.assertEqual((described["Email"], described["Status"], described["State"]),
+                         ("x@example.com", "PENDING_CLOSURE", "PENDING_CLOSURE"))
+        control("POST", "/_emulator/organizations/accounts", {"accountId": "1", "email": "x@example.com"}, expect=400)
+        control("POST", "/_emulator/organizations/accounts",
+                {"accountId": "400000000000", "email": "x@example.com", "status": "GONE"}, expect=400)
+        # a member account sees its organization (moto's own handling of the id we gave it)
+        member_org = client("organizations", creds=assume("300000000001"))
+        self.assertEqual(member_org.describe_organization()["Organization"]["MasterAccountId"], ADMIN)
+        print(f"\n  5000 organization accounts seeded in {seconds:.2f} s", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    unittest.main()
