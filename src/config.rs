@@ -7,6 +7,9 @@ pub const INVITE_MESSAGE_TEMPLATE: &str = "INVITE_MESSAGE_TEMPLATE";
 pub const DISABLE_EMAIL_NOTIFICATION: &str = "DISABLE_EMAIL_NOTIFICATION";
 pub const GUARDDUTY_REGIONS: &str = "GUARDDUTY_REGIONS";
 pub const INVITATION_EMAIL_REGION: &str = "INVITATION_EMAIL_REGION";
+pub const MEMBER_ROLE_NAME: &str = "MEMBER_ROLE_NAME";
+pub const MEMBER_FEATURES: &str = "MEMBER_FEATURES";
+pub const STALE_INVITATION_DAYS: &str = "STALE_INVITATION_DAYS";
 
 /// Every variable of this function's own (the standard `AWS_*` ones aside). The deployment
 /// template must set exactly these; a test holds it to that.
@@ -16,7 +19,15 @@ pub const FUNCTION_VARIABLES: &[&str] = &[
     DISABLE_EMAIL_NOTIFICATION,
     GUARDDUTY_REGIONS,
     INVITATION_EMAIL_REGION,
+    MEMBER_ROLE_NAME,
+    MEMBER_FEATURES,
+    STALE_INVITATION_DAYS,
 ];
+
+/// GuardDuty refuses these two features together in one request.
+const EXCLUSIVE_FEATURES: [&str; 2] = ["RUNTIME_MONITORING", "EKS_RUNTIME_MONITORING"];
+/// Days after which reconcile reports a member still `Invited`.
+pub const DEFAULT_STALE_INVITATION_DAYS: u32 = 7;
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 #[error("configuration: {variable}: {reason}")]
@@ -42,6 +53,13 @@ pub struct Config {
     /// The one region whose invitation sends the email, so the account's root mailbox gets
     /// one invitation rather than one per region.
     pub email_region: String,
+    /// The role the function assumes in a member account to enable GuardDuty there and
+    /// accept the invitation; `None`: stop at the invitation.
+    pub member_role: Option<String>,
+    /// GuardDuty features (the SDK's `OrgFeature` names) to enable for every `Enabled`
+    /// member; empty: leave features alone.
+    pub member_features: Vec<String>,
+    pub stale_invitation_days: u32,
 }
 
 impl Config {
@@ -118,13 +136,41 @@ impl Config {
             }
         };
 
+        let member_role = set(MEMBER_ROLE_NAME)
+            .map(|raw| parse_role_name(raw.trim()).map_err(|r| bad(MEMBER_ROLE_NAME, r)))
+            .transpose()?;
+        let member_features = match set(MEMBER_FEATURES) {
+            None => Vec::new(),
+            Some(raw) => parse_features(&raw).map_err(|r| bad(MEMBER_FEATURES, r))?,
+        };
+        let stale_invitation_days = match set(STALE_INVITATION_DAYS) {
+            None => DEFAULT_STALE_INVITATION_DAYS,
+            Some(raw) => match raw.trim().parse::<u32>() {
+                Ok(days @ 1..=3650) => days,
+                _ => {
+                    return Err(bad(
+                        STALE_INVITATION_DAYS,
+                        format!("{raw:?} is not a whole number of days from 1 to 3650"),
+                    ))
+                }
+            },
+        };
+
         Ok(Self {
             topic_arn: topic_arn.trim().to_owned(),
             template,
             disable_email_notification,
             regions,
             email_region,
+            member_role,
+            member_features,
+            stale_invitation_days,
         })
+    }
+
+    /// The AWS partition (`aws`, `aws-cn`, `aws-us-gov`), from the topic's ARN.
+    pub fn partition(&self) -> &str {
+        self.topic_arn.split(':').nth(1).unwrap_or("aws")
     }
 
     /// The topic's own region (a publish must go there): the ARN's fourth field, validated
@@ -137,6 +183,49 @@ impl Config {
     pub fn disable_email_in(&self, region: &str) -> bool {
         self.disable_email_notification || region != self.email_region
     }
+}
+
+/// An IAM role name: 1 to 64 of letters, digits and `+=,.@_-`.
+fn parse_role_name(raw: &str) -> Result<String, String> {
+    let ok = (1..=64).contains(&raw.len())
+        && raw
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "+=,.@_-".contains(c));
+    if ok {
+        Ok(raw.to_owned())
+    } else {
+        Err(format!(
+            "{raw:?} is not an IAM role name (1-64 letters, digits and +=,.@_-), such as \
+             OrganizationAccountAccessRole or AWSControlTowerExecution"
+        ))
+    }
+}
+
+/// Comma-separated GuardDuty feature names, checked against the SDK's own list.
+fn parse_features(raw: &str) -> Result<Vec<String>, String> {
+    let known = aws_sdk_guardduty::types::OrgFeature::values();
+    let mut features: Vec<String> = Vec::new();
+    for name in raw.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+        if !known.contains(&name) {
+            return Err(format!(
+                "unknown feature {name:?}; known: {}",
+                known.join(", ")
+            ));
+        }
+        if !features.iter().any(|f| f == name) {
+            features.push(name.to_owned());
+        }
+    }
+    if EXCLUSIVE_FEATURES
+        .iter()
+        .all(|x| features.iter().any(|f| f == x))
+    {
+        return Err(format!(
+            "{} and {} cannot be enabled together; RUNTIME_MONITORING covers EKS",
+            EXCLUSIVE_FEATURES[0], EXCLUSIVE_FEATURES[1]
+        ));
+    }
+    Ok(features)
 }
 
 fn parse_bool(raw: &str) -> Option<bool> {
@@ -316,6 +405,40 @@ mod tests {
         ])
         .unwrap_err();
         assert_eq!(err.variable, INVITATION_EMAIL_REGION);
+    }
+
+    #[test]
+    fn member_role_and_features_are_validated_at_start() {
+        let base = [(SNS_TOPIC_ARN, TOPIC), ("AWS_REGION", "us-east-1")];
+        let c = config(&[
+            base[0],
+            base[1],
+            (MEMBER_ROLE_NAME, "OrganizationAccountAccessRole"),
+            (
+                MEMBER_FEATURES,
+                "S3_DATA_EVENTS, RUNTIME_MONITORING,S3_DATA_EVENTS",
+            ),
+        ])
+        .unwrap();
+        assert_eq!(
+            c.member_role.as_deref(),
+            Some("OrganizationAccountAccessRole")
+        );
+        assert_eq!(c.member_features, ["S3_DATA_EVENTS", "RUNTIME_MONITORING"]);
+        assert_eq!(c.stale_invitation_days, DEFAULT_STALE_INVITATION_DAYS);
+        for (var, value) in [
+            (MEMBER_ROLE_NAME, "role/with/path"),
+            (MEMBER_FEATURES, "S3_DATA_EVENTS,FLUX_CAPACITOR"),
+            (MEMBER_FEATURES, "RUNTIME_MONITORING,EKS_RUNTIME_MONITORING"),
+            (STALE_INVITATION_DAYS, "0"),
+            (STALE_INVITATION_DAYS, "a week"),
+        ] {
+            let err = config(&[base[0], base[1], (var, value)]).unwrap_err();
+            assert_eq!(err.variable, var, "{value}: {err}");
+        }
+        let c = config(&[base[0], base[1], (STALE_INVITATION_DAYS, "30")]).unwrap();
+        assert_eq!(c.stale_invitation_days, 30);
+        assert!(c.member_role.is_none() && c.member_features.is_empty());
     }
 
     #[test]

@@ -72,6 +72,26 @@ pub fn is_service_failure(result: &str) -> bool {
     .any(|s| r.contains(s))
 }
 
+/// The error codes of a call to a region that is not enabled for the calling account (an
+/// opt-in region): a lasting condition of that account, not a passing failure.
+pub fn is_region_disabled(code: &str) -> bool {
+    matches!(code, "UnrecognizedClientException" | "InvalidClientTokenId")
+}
+
+/// The member role's ARN in an account.
+pub fn role_arn(partition: &str, account: &str, role: &str) -> String {
+    format!("arn:{partition}:iam::{account}:role/{role}")
+}
+
+/// The features of `wanted` that a member does not have enabled yet.
+pub fn missing_features<'w>(wanted: &'w [String], enabled: &[String]) -> Vec<&'w str> {
+    wanted
+        .iter()
+        .filter(|w| !enabled.contains(w))
+        .map(String::as_str)
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -131,6 +151,39 @@ mod tests {
         assert!(is_already_our_member(ALREADY_MEMBER));
         assert!(!is_already_our_member(OTHER_ADMIN));
         assert!(!is_already_our_member("Internal error"));
+    }
+
+    #[test]
+    fn internal_errors_are_passing_failures_and_facts_about_the_account_are_not() {
+        assert!(is_service_failure("Internal error"));
+        assert!(is_service_failure("internal server error, try again"));
+        assert!(!is_service_failure(OTHER_ADMIN));
+        assert!(!is_service_failure(ALREADY_MEMBER));
+    }
+
+    #[test]
+    fn opt_in_region_codes_mean_the_region_is_disabled() {
+        assert!(is_region_disabled("UnrecognizedClientException"));
+        assert!(is_region_disabled("InvalidClientTokenId"));
+        assert!(!is_region_disabled("AccessDeniedException"));
+    }
+
+    #[test]
+    fn role_arn_names_partition_account_and_role() {
+        assert_eq!(
+            role_arn("aws-us-gov", "111122223333", "AWSControlTowerExecution"),
+            "arn:aws-us-gov:iam::111122223333:role/AWSControlTowerExecution"
+        );
+    }
+
+    #[test]
+    fn missing_features_are_those_wanted_and_not_enabled() {
+        let wanted = vec!["S3_DATA_EVENTS".to_owned(), "RDS_LOGIN_EVENTS".to_owned()];
+        assert_eq!(
+            missing_features(&wanted, &["S3_DATA_EVENTS".to_owned()]),
+            ["RDS_LOGIN_EVENTS"]
+        );
+        assert!(missing_features(&wanted, &wanted).is_empty());
     }
 
     #[test]

@@ -16,6 +16,7 @@ pub enum Service {
     GuardDuty,
     Organizations,
     Sns,
+    Sts,
 }
 
 impl fmt::Display for Service {
@@ -24,6 +25,7 @@ impl fmt::Display for Service {
             Self::GuardDuty => "GuardDuty",
             Self::Organizations => "Organizations",
             Self::Sns => "SNS",
+            Self::Sts => "STS",
         })
     }
 }

@@ -12,6 +12,7 @@ pub const NAMESPACE: &str = "GuardDutyInvite";
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Counts {
     pub invited: u64,
+    pub accepted: u64,
     pub already_members: u64,
     pub enabled_by_organization: u64,
     pub problems: u64,
@@ -21,6 +22,7 @@ impl Counts {
     pub fn add(&mut self, outcome: &Outcome) {
         match outcome {
             Outcome::Invited { .. } => self.invited += 1,
+            Outcome::Accepted => self.accepted += 1,
             Outcome::AlreadyInvited { .. } | Outcome::AlreadyEnabled => self.already_members += 1,
             Outcome::EnabledByOrganization => self.enabled_by_organization += 1,
             Outcome::Problem(_) => self.problems += 1,
@@ -41,6 +43,7 @@ pub fn emf_lines(per_region: &BTreeMap<String, Counts>, timestamp_ms: u128) -> V
                         "Dimensions": [["Region"]],
                         "Metrics": [
                             {"Name": "AccountsInvited", "Unit": "Count"},
+                            {"Name": "AccountsAccepted", "Unit": "Count"},
                             {"Name": "AlreadyMembers", "Unit": "Count"},
                             {"Name": "EnabledByOrganization", "Unit": "Count"},
                             {"Name": "Problems", "Unit": "Count"}
@@ -49,6 +52,7 @@ pub fn emf_lines(per_region: &BTreeMap<String, Counts>, timestamp_ms: u128) -> V
                 },
                 "Region": region,
                 "AccountsInvited": c.invited,
+                "AccountsAccepted": c.accepted,
                 "AlreadyMembers": c.already_members,
                 "EnabledByOrganization": c.enabled_by_organization,
                 "Problems": c.problems,

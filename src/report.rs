@@ -86,9 +86,21 @@ pub enum Outcome {
     AlreadyInvited {
         status: Option<String>,
     },
+    /// Accepted in the member account, with the member role: now `Enabled`.
+    Accepted,
     AlreadyEnabled,
     EnabledByOrganization,
     Problem(Problem),
+}
+
+impl Outcome {
+    /// The member reports to this administrator: GuardDuty watches it.
+    pub fn is_enabled(&self) -> bool {
+        matches!(
+            self,
+            Self::Accepted | Self::AlreadyEnabled | Self::EnabledByOrganization
+        )
+    }
 }
 
 /// The region outcome as the response and the logs name it.
@@ -96,6 +108,7 @@ pub enum Outcome {
 pub enum OutcomeLabel {
     Invited,
     AlreadyInvited,
+    Accepted,
     AlreadyEnabled,
     EnabledByOrganization,
     Problem,
@@ -107,6 +120,7 @@ impl OutcomeLabel {
         match self {
             Self::Invited => "invited",
             Self::AlreadyInvited => "already_invited",
+            Self::Accepted => "accepted",
             Self::AlreadyEnabled => "already_enabled",
             Self::EnabledByOrganization => "enabled_by_organization",
             Self::Problem => "problem",
@@ -125,6 +139,7 @@ impl Outcome {
         match self {
             Self::Invited { .. } => OutcomeLabel::Invited,
             Self::AlreadyInvited { .. } => OutcomeLabel::AlreadyInvited,
+            Self::Accepted => OutcomeLabel::Accepted,
             Self::AlreadyEnabled => OutcomeLabel::AlreadyEnabled,
             Self::EnabledByOrganization => OutcomeLabel::EnabledByOrganization,
             Self::Problem(_) => OutcomeLabel::Problem,
@@ -152,7 +167,7 @@ impl RegionReport {
         let (email_sent, relationship_status, problem) = match outcome {
             Outcome::Invited { email_sent } => (Some(*email_sent), None, None),
             Outcome::AlreadyInvited { status } => (None, status.clone(), None),
-            Outcome::AlreadyEnabled | Outcome::EnabledByOrganization => {
+            Outcome::Accepted | Outcome::AlreadyEnabled | Outcome::EnabledByOrganization => {
                 (None, Some("Enabled".to_owned()), None)
             }
             Outcome::Problem(p) => (

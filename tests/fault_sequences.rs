@@ -96,7 +96,15 @@ fn app(guardduty: &[&Rule], organizations: &[&Rule], sns: &[&Rule]) -> App {
         .expect("config");
     App::new(
         config,
-        Aws::from_clients(HashMap::from([(REGION.to_owned(), gd)]), org, sns),
+        Aws::from_clients(
+            &aws_config::SdkConfig::builder()
+                .behavior_version(aws_config::BehaviorVersion::latest())
+                .region(aws_config::Region::new(REGION))
+                .build(),
+            HashMap::from([(REGION.to_owned(), gd)]),
+            org,
+            sns,
+        ),
     )
 }
 

@@ -7,6 +7,10 @@ use aws_sdk_sns::config::http::HttpResponse;
 use crate::account::mask_emails_in;
 use crate::error::{AwsError, FailureKind, Service};
 
+/// What a brand-new account answers while its GuardDuty subscription is still being set
+/// up: it passes, so the run is retried.
+const NOT_READY: &[&str] = &["SubscriptionRequiredException", "OptInRequired"];
+
 /// Classifies an SDK error and keeps AWS's message (emails masked). The throttling and
 /// transient codes are the SDK retry classifier's own lists, so what the SDK retried as
 /// "slow down" is labelled transient here too.
@@ -49,6 +53,7 @@ pub fn kind_of(status: u16, code: &str) -> FailureKind {
         || status == 429
         || THROTTLING_ERRORS.contains(&code)
         || TRANSIENT_ERRORS.contains(&code)
+        || NOT_READY.contains(&code)
     {
         FailureKind::Transient
     } else if status == 403 || code.contains("AccessDenied") || code == "AuthorizationError" {
@@ -70,6 +75,8 @@ mod tests {
             "ThrottlingException",
             "TooManyRequestsException",
             "RequestTimeout",
+            "SubscriptionRequiredException",
+            "OptInRequired",
         ] {
             assert_eq!(kind_of(400, code), FailureKind::Transient, "{code}");
         }

@@ -5,6 +5,7 @@
 //! turns the SDK's error into a typed [`AwsError`]. Decisions live in `decision` and `flow`.
 
 mod classify;
+mod member;
 mod sdk;
 
 use std::collections::HashMap;
@@ -19,6 +20,7 @@ use aws_sdk_sns::types::MessageAttributeValue;
 use tokio::sync::{OnceCell, Semaphore};
 
 pub use classify::{aws_error, kind_of};
+pub use member::{Assumed, Invitation, MemberSession};
 pub use sdk::{
     load_sdk_config, sdk_config_loader, trust_store, TrustChoice, AMAZON_ROOTS_PEM,
     ATTEMPT_TIMEOUT, CONNECT_TIMEOUT, MAX_ATTEMPTS, OPERATION_TIMEOUT,
@@ -35,9 +37,14 @@ pub const IAM_ACTIONS: &[&str] = &[
     "guardduty:CreateMembers",
     "guardduty:GetMembers",
     "guardduty:InviteMembers",
+    "guardduty:UpdateMemberDetectors",
+    "guardduty:GetMemberDetectors",
     "organizations:DescribeAccount",
     "sns:Publish",
 ];
+
+/// Granted only when a member role is configured, and only on that role.
+pub const MEMBER_ROLE_ACTIONS: &[&str] = &["sts:AssumeRole"];
 
 /// AWS calls in flight at once: enough to cover many regions, few enough not to trip
 /// GuardDuty's per-account rate limits.
@@ -72,6 +79,10 @@ pub struct Aws {
     detectors: Mutex<HashMap<String, Arc<OnceCell<String>>>>,
     organizations: aws_sdk_organizations::Client,
     sns: aws_sdk_sns::Client,
+    sts: aws_sdk_sts::Client,
+    /// The shared configuration, for the member accounts' clients.
+    sdk: SdkConfig,
+    admin_account: OnceCell<String>,
     in_flight: Semaphore,
 }
 
@@ -92,14 +103,16 @@ impl Aws {
             .region(Region::new(topic_region.to_owned()))
             .build();
         Self::from_clients(
+            sdk,
             guardduty,
             aws_sdk_organizations::Client::new(sdk),
             aws_sdk_sns::Client::from_conf(sns),
         )
     }
 
-    /// For tests with mocked clients.
+    /// For tests with mocked clients; STS and the member accounts' clients come from `sdk`.
     pub fn from_clients(
+        sdk: &SdkConfig,
         guardduty: HashMap<String, aws_sdk_guardduty::Client>,
         organizations: aws_sdk_organizations::Client,
         sns: aws_sdk_sns::Client,
@@ -113,6 +126,9 @@ impl Aws {
             detectors: Mutex::new(detectors),
             organizations,
             sns,
+            sts: aws_sdk_sts::Client::new(sdk),
+            sdk: sdk.clone(),
+            admin_account: OnceCell::new(),
             in_flight: Semaphore::new(MAX_CONCURRENT_CALLS),
         }
     }

@@ -7,13 +7,13 @@
 
 use futures::future::join_all;
 
-use super::{take, Flow, Slot, Step, BATCH_SIZE};
+use super::{batch_of, find, per_account_failure, take, Flow, Slot, Step, BATCH_SIZE};
 use crate::account::AccountId;
 use crate::aws::Unprocessed;
 use crate::decision::{
     is_already_invited, is_already_our_member, is_service_failure, member_action, MemberAction,
 };
-use crate::error::{AwsError, FailureKind, Service};
+use crate::error::AwsError;
 use crate::report::Outcome;
 use crate::template::Values;
 
@@ -73,10 +73,7 @@ pub async fn add<'a>(flow: &Flow<'_>, slots: Vec<Slot<'a>>) -> Result<Vec<Slot<'
                 },
                 Some(u) if is_service_failure(&u.result) => {
                     let e = per_account_failure("CreateMembers", &s, &u.result);
-                    Slot {
-                        step: Step::Retry(e),
-                        ..s
-                    }
+                    s.retry(e)
                 }
                 Some(u) => {
                     let p = s
@@ -118,10 +115,7 @@ pub async fn read_statuses<'a>(
                     "GuardDuty did not return the member it has just added, try again later {said}"
                 ),
             );
-            out.push(Slot {
-                step: Step::Retry(e),
-                ..s
-            });
+            out.push(s.retry(e));
             continue;
         };
         let status = m.relationship_status.as_str();
@@ -198,10 +192,7 @@ fn invited<'a>(s: Slot<'a>, unprocessed: &[Unprocessed], disable_email: bool) ->
         }
         Some(u) if is_service_failure(&u.result) => {
             let e = per_account_failure("InviteMembers", &s, &u.result);
-            Slot {
-                step: Step::Retry(e),
-                ..s
-            }
+            s.retry(e)
         }
         Some(u) => {
             let p = s
@@ -209,29 +200,6 @@ fn invited<'a>(s: Slot<'a>, unprocessed: &[Unprocessed], disable_email: bool) ->
                 .with_result(&u.result);
             s.fail(p)
         }
-    }
-}
-
-/// The region and detector shared by a batch's slots, if there are any.
-fn batch_of<'s>(slots: &[Slot<'s>]) -> Option<(&'s str, String)> {
-    let first = slots.first()?;
-    Some((first.region, first.detector_id.clone()?))
-}
-
-fn find<'u>(list: &'u [Unprocessed], id: &AccountId) -> Option<&'u Unprocessed> {
-    list.iter().find(|u| u.account_id == id.as_str())
-}
-
-/// A per-account answer that reports a passing failure of GuardDuty, not a fact about the
-/// account: the run fails so that Lambda retries it.
-fn per_account_failure(operation: &'static str, s: &Slot<'_>, said: &str) -> AwsError {
-    AwsError {
-        service: Service::GuardDuty,
-        operation,
-        region: Some(s.region.to_owned()),
-        kind: FailureKind::Transient,
-        code: None,
-        message: format!("account {}: {}", s.account_id(), said.trim()),
     }
 }
 

@@ -5,22 +5,28 @@
 //! through. A new capability is a new stage in [`run_batch`], not a branch in an old one.
 //!
 //! ```text
-//! find detector → add members → read statuses → invite
+//! find detector → add members → read statuses → invite → accept → enable features
 //! ```
 //!
 //! Every AWS call goes through `Aws`, which caps the calls in flight, so the batches of every
 //! region simply run together.
 
+pub mod accept;
+pub mod features;
 pub mod members;
 pub mod publish;
 pub mod resolve;
 
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
 use futures::future::join_all;
+use tokio::sync::OnceCell;
 
 use crate::account::{AccountId, Email};
-use crate::aws::Aws;
+use crate::aws::{Assumed, Aws, Unprocessed};
 use crate::config::Config;
-use crate::error::AwsError;
+use crate::error::{AwsError, FailureKind, Service};
 use crate::report::{Outcome, Problem};
 
 /// GuardDuty's limit on accounts per member call.
@@ -81,6 +87,13 @@ impl Slot<'_> {
     pub fn fail(self, problem: Problem) -> Self {
         self.done(Outcome::Problem(problem))
     }
+
+    pub fn retry(self, failure: AwsError) -> Self {
+        Self {
+            step: Step::Retry(failure),
+            ..self
+        }
+    }
 }
 
 /// What the flow did: every slot at its last step, and the batches that failed as a whole.
@@ -94,11 +107,40 @@ pub struct Ran<'a> {
 pub struct Flow<'a> {
     pub aws: &'a Aws,
     pub config: &'a Config,
+    /// The member role assumed in each account, once per account per run, whichever of its
+    /// regions asks first.
+    sessions: Mutex<HashMap<AccountId, Arc<OnceCell<Arc<Assumed>>>>>,
 }
 
 impl<'a> Flow<'a> {
     pub fn new(aws: &'a Aws, config: &'a Config) -> Self {
-        Self { aws, config }
+        Self {
+            aws,
+            config,
+            sessions: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The member role in `account`, assumed on first use in this run. A failed attempt is
+    /// not kept, so another region may try again.
+    pub async fn member_session(
+        &self,
+        account: &AccountId,
+        role_arn: &str,
+    ) -> Result<Arc<Assumed>, AwsError> {
+        let cell = match self.sessions.lock() {
+            Ok(mut sessions) => sessions.entry(account.clone()).or_default().clone(),
+            // A poisoned map (a panic elsewhere): assume without sharing.
+            Err(_) => Arc::new(OnceCell::new()),
+        };
+        cell.get_or_try_init(|| async {
+            self.aws
+                .assume_member_role(account, role_arn, accept::SESSION_NAME)
+                .await
+                .map(Arc::new)
+        })
+        .await
+        .cloned()
     }
 
     /// Runs every target through the stages, in every configured region.
@@ -124,7 +166,9 @@ impl<'a> Flow<'a> {
         let slots = members::find_detector(self, slots).await?;
         let slots = members::add(self, slots).await?;
         let slots = members::read_statuses(self, slots).await?;
-        members::invite(self, slots).await
+        let slots = members::invite(self, slots).await?;
+        let slots = accept::accept(self, slots).await?;
+        features::enable(self, slots).await
     }
 }
 
@@ -146,4 +190,27 @@ pub fn take<'a>(
     pick: impl Fn(&Step) -> bool,
 ) -> (Vec<Slot<'a>>, Vec<Slot<'a>>) {
     slots.into_iter().partition(|s| pick(&s.step))
+}
+
+/// The region and detector shared by a batch's slots, if there are any.
+pub fn batch_of<'s>(slots: &[Slot<'s>]) -> Option<(&'s str, String)> {
+    let first = slots.first()?;
+    Some((first.region, first.detector_id.clone()?))
+}
+
+pub fn find<'u>(list: &'u [Unprocessed], id: &AccountId) -> Option<&'u Unprocessed> {
+    list.iter().find(|u| u.account_id == id.as_str())
+}
+
+/// A per-account answer that reports a passing failure of GuardDuty, not a fact about the
+/// account: the run fails so that Lambda retries it.
+pub fn per_account_failure(operation: &'static str, s: &Slot<'_>, said: &str) -> AwsError {
+    AwsError {
+        service: Service::GuardDuty,
+        operation,
+        region: Some(s.region.to_owned()),
+        kind: FailureKind::Transient,
+        code: None,
+        message: format!("account {}: {}", s.account_id(), said.trim()),
+    }
 }

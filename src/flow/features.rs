@@ -1,0 +1,68 @@
+//! The protection plans: with `MEMBER_FEATURES`, every member `Enabled` at the end of the
+//! flow gets those features turned on from the administrator side. A member enabled before
+//! this run is read first and updated only where a feature is missing, so a replay of a
+//! finished account writes nothing.
+
+use super::{batch_of, find, per_account_failure, take, Flow, Slot, Step};
+use crate::account::AccountId;
+use crate::decision::{is_service_failure, missing_features};
+use crate::error::AwsError;
+use crate::report::Outcome;
+
+pub async fn enable<'a>(flow: &Flow<'_>, slots: Vec<Slot<'a>>) -> Result<Vec<Slot<'a>>, AwsError> {
+    let features = &flow.config.member_features;
+    if features.is_empty() {
+        return Ok(slots);
+    }
+    let (enabled, mut out) = take(slots, |s| matches!(s, Step::Done(o) if o.is_enabled()));
+    let Some((region, detector)) = batch_of(&enabled) else {
+        return Ok(out);
+    };
+    let (known, mut to_update) = take(enabled, |s| {
+        matches!(s, Step::Done(Outcome::AlreadyEnabled))
+    });
+    if !known.is_empty() {
+        let ids: Vec<&AccountId> = known.iter().map(Slot::account_id).collect();
+        let (have, _) = flow.aws.member_features(region, &detector, &ids).await?;
+        for s in known {
+            let on = have
+                .get(s.account_id().as_str())
+                .map(Vec::as_slice)
+                .unwrap_or_default();
+            if missing_features(features, on).is_empty() {
+                out.push(s);
+            } else {
+                to_update.push(s);
+            }
+        }
+    }
+    if to_update.is_empty() {
+        return Ok(out);
+    }
+    let ids: Vec<&AccountId> = to_update.iter().map(Slot::account_id).collect();
+    let unprocessed = flow
+        .aws
+        .enable_member_features(region, &detector, &ids, features)
+        .await?;
+    out.extend(to_update.into_iter().map(|s| match find(&unprocessed, s.account_id()) {
+        None => s,
+        Some(u) if is_service_failure(&u.result) => {
+            let e = per_account_failure("UpdateMemberDetectors", &s, &u.result);
+            s.retry(e)
+        }
+        Some(u) => {
+            let p = s
+                .problem(
+                    "UpdateMemberDetectors",
+                    format!(
+                        "the member is Enabled but its protection plans ({}) are not on: GuardDuty refused them; \
+                         turn them on in the GuardDuty console or replay the event",
+                        features.join(", ")
+                    ),
+                )
+                .with_result(&u.result);
+            s.fail(p)
+        }
+    }));
+    Ok(out)
+}
