@@ -90,7 +90,13 @@ fn build(
     );
     let body = Body {
         summary,
-        event: json!({"id": meta.id, "source": meta.source, "detailType": meta.detail_type}),
+        // Capped like the attributes: a manual request's envelope fields can be of any size,
+        // and the split budgets only the problems.
+        event: json!({
+            "id": attribute_text(&meta.id),
+            "source": attribute_text(&meta.source),
+            "detailType": attribute_text(&meta.detail_type),
+        }),
         part,
         parts,
         problems,
