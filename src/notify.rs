@@ -414,6 +414,28 @@ mod tests {
     }
 
     #[test]
+    fn the_parts_of_one_report_have_different_deduplication_ids() {
+        // SNS would drop a second part with the first one's id as a duplicate.
+        let many = problems_costing(8, PROBLEMS_BUDGET + 1);
+        let parts = notifications("arn:aws:sns:us-east-1:123456789012:p.fifo", &meta(), &many);
+        assert_eq!(parts.len(), 2);
+        let ids: Vec<&str> = parts
+            .iter()
+            .map(|n| n.fifo.as_ref().unwrap().deduplication_id.as_str())
+            .collect();
+        assert_ne!(ids[0], ids[1]);
+    }
+
+    #[test]
+    fn the_deduplication_hash_is_fnv1a_so_a_replay_in_another_process_or_release_matches() {
+        // The published FNV-1a 64-bit test vectors: the id must not depend on the process
+        // (a retry can land on a new Lambda instance) or the build.
+        assert_eq!(fnv1a(b""), 0xcbf2_9ce4_8422_2325);
+        assert_eq!(fnv1a(b"a"), 0xaf63_dc4c_8601_ec8c);
+        assert_eq!(fnv1a(b"foobar"), 0x8594_4171_f739_67e8);
+    }
+
+    #[test]
     fn the_deduplication_id_names_the_event_within_snss_rules() {
         let problems = [other_admin("444455556666", "us-east-1")];
         assert!(fifo_id("0c6fd8c2-7a4c", &problems).starts_with("0c6fd8c2-7a4c-1-"));
