@@ -66,9 +66,9 @@ fn split_by_size(problems: &[Problem]) -> Vec<&[Problem]> {
         }
         size += len;
     }
-    if start < problems.len() || chunks.is_empty() {
-        chunks.push(&problems[start..]);
-    }
+    // The rest: never empty unless there are no problems at all (`start` is always the
+    // index of a problem), and then the one part is empty.
+    chunks.push(&problems[start..]);
     chunks
 }
 
