@@ -82,4 +82,47 @@ mod tests {
         assert_eq!(v["_aws"]["CloudWatchMetrics"][0]["Namespace"], NAMESPACE);
         assert!(!lines[0].contains('\n'));
     }
+
+    #[test]
+    fn every_outcome_counts_under_its_own_metric() {
+        let problem = crate::report::Problem::new("111122223333", "CreateMembers", "r");
+        let mut c = Counts::default();
+        for outcome in [
+            Outcome::Invited { email_sent: false },
+            Outcome::Invited { email_sent: true },
+            Outcome::Accepted,
+            Outcome::AlreadyInvited { status: None },
+            Outcome::AlreadyEnabled,
+            Outcome::EnabledByOrganization,
+            Outcome::Problem(problem.clone()),
+            Outcome::Problem(problem),
+        ] {
+            c.add(&outcome);
+        }
+        assert_eq!(
+            c,
+            Counts {
+                invited: 2,
+                accepted: 1,
+                already_members: 2,
+                enabled_by_organization: 1,
+                problems: 2,
+            }
+        );
+        let m = BTreeMap::from([
+            ("us-east-1".to_string(), c),
+            ("eu-west-1".to_string(), Counts::default()),
+        ]);
+        let lines = emf_lines(&m, 7);
+        let v: Vec<serde_json::Value> = lines
+            .iter()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        assert_eq!(v[1]["Region"], "us-east-1");
+        assert_eq!(v[1]["AccountsAccepted"], 1);
+        assert_eq!(v[1]["EnabledByOrganization"], 1);
+        assert_eq!(v[1]["Problems"], 2);
+        assert_eq!(v[0]["Problems"], 0);
+        assert_eq!(v[0]["_aws"]["Timestamp"], 7);
+    }
 }
