@@ -199,6 +199,60 @@ impl Emulator {
             .collect()
     }
 
+    /// AWS calls made with a given account's credentials (the member side).
+    pub fn calls_by(&self, account: &str) -> Vec<Value> {
+        self.calls()
+            .into_iter()
+            .filter(|c| c["account"] == account)
+            .collect()
+    }
+
+    /// The most AWS calls the emulator has served at once since the last reset of the count.
+    pub fn peak_in_flight(&self) -> u64 {
+        self.control("GET", "/_emulator/inflight", None)["peak"]
+            .as_u64()
+            .unwrap_or_default()
+    }
+
+    pub fn reset_in_flight(&self) {
+        self.control("DELETE", "/_emulator/inflight", None);
+    }
+
+    /// Creates a GuardDuty detector inside a member account, through the role assumed there.
+    pub async fn create_member_detector(&self, account: &str, region: &str) -> String {
+        let sdk = self.sdk_config().await;
+        let sts = aws_sdk_sts::Client::new(&sdk);
+        let out = sts
+            .assume_role()
+            .role_arn(format!(
+                "arn:aws:iam::{account}:role/OrganizationAccountAccessRole"
+            ))
+            .role_session_name("tests")
+            .send()
+            .await
+            .expect("AssumeRole");
+        let c = out.credentials().expect("credentials");
+        let conf = aws_sdk_guardduty::config::Builder::from(&sdk)
+            .region(aws_config::Region::new(region.to_owned()))
+            .credentials_provider(aws_sdk_guardduty::config::Credentials::new(
+                c.access_key_id(),
+                c.secret_access_key(),
+                Some(c.session_token().to_owned()),
+                None,
+                "tests",
+            ))
+            .build();
+        aws_sdk_guardduty::Client::from_conf(conf)
+            .create_detector()
+            .enable(true)
+            .send()
+            .await
+            .expect("CreateDetector")
+            .detector_id()
+            .unwrap_or_default()
+            .to_owned()
+    }
+
     pub fn fault(&self, rule: Value) {
         self.control("POST", "/_emulator/faults", Some(rule));
     }
@@ -245,6 +299,15 @@ impl Emulator {
             ))
             .load()
             .await
+    }
+
+    /// [`Emulator::received_sns`] for tests that are not async.
+    pub fn received_sns_blocking(&self, queue_url: &str) -> Vec<Value> {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime")
+            .block_on(self.received_sns(queue_url))
     }
 
     /// SNS messages delivered to the subscribed queue: the SNS envelopes, deleted on receipt.
