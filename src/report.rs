@@ -86,8 +86,11 @@ pub enum Outcome {
     AlreadyInvited {
         status: Option<String>,
     },
-    /// Accepted in the member account, with the member role: now `Enabled`.
-    Accepted,
+    /// Accepted in the member account, with the member role: now `Enabled`. `email_sent` is
+    /// set when this run also sent the invitation.
+    Accepted {
+        email_sent: Option<bool>,
+    },
     AlreadyEnabled,
     EnabledByOrganization,
     Problem(Problem),
@@ -98,7 +101,7 @@ impl Outcome {
     pub fn is_enabled(&self) -> bool {
         matches!(
             self,
-            Self::Accepted | Self::AlreadyEnabled | Self::EnabledByOrganization
+            Self::Accepted { .. } | Self::AlreadyEnabled | Self::EnabledByOrganization
         )
     }
 }
@@ -139,7 +142,7 @@ impl Outcome {
         match self {
             Self::Invited { .. } => OutcomeLabel::Invited,
             Self::AlreadyInvited { .. } => OutcomeLabel::AlreadyInvited,
-            Self::Accepted => OutcomeLabel::Accepted,
+            Self::Accepted { .. } => OutcomeLabel::Accepted,
             Self::AlreadyEnabled => OutcomeLabel::AlreadyEnabled,
             Self::EnabledByOrganization => OutcomeLabel::EnabledByOrganization,
             Self::Problem(_) => OutcomeLabel::Problem,
@@ -167,7 +170,8 @@ impl RegionReport {
         let (email_sent, relationship_status, problem) = match outcome {
             Outcome::Invited { email_sent } => (Some(*email_sent), None, None),
             Outcome::AlreadyInvited { status } => (None, status.clone(), None),
-            Outcome::Accepted | Outcome::AlreadyEnabled | Outcome::EnabledByOrganization => {
+            Outcome::Accepted { email_sent } => (*email_sent, Some("Enabled".to_owned()), None),
+            Outcome::AlreadyEnabled | Outcome::EnabledByOrganization => {
                 (None, Some("Enabled".to_owned()), None)
             }
             Outcome::Problem(p) => (

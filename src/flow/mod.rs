@@ -16,6 +16,7 @@ pub mod features;
 pub mod members;
 pub mod publish;
 pub mod resolve;
+pub mod tally;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -145,10 +146,31 @@ impl<'a> Flow<'a> {
 
     /// Runs every target through the stages, in every configured region.
     pub async fn run(&self, targets: &'a [Target]) -> Ran<'a> {
-        let batches = self.config.regions.iter().flat_map(|region| {
-            targets
-                .chunks(BATCH_SIZE)
-                .map(move |chunk| new_slots(chunk, region))
+        let slots = self
+            .config
+            .regions
+            .iter()
+            .flat_map(|region| new_slots(targets, region))
+            .collect();
+        self.run_slots(slots).await
+    }
+
+    /// Runs slots, whatever their step, through the stages in batches of one region.
+    pub async fn run_slots(&self, slots: Vec<Slot<'a>>) -> Ran<'a> {
+        let mut by_region: Vec<(&str, Vec<Slot<'a>>)> = Vec::new();
+        for s in slots {
+            match by_region.iter_mut().find(|(r, _)| *r == s.region) {
+                Some((_, group)) => group.push(s),
+                None => by_region.push((s.region, vec![s])),
+            }
+        }
+        let batches = by_region.into_iter().flat_map(|(_, mut group)| {
+            let mut batches = Vec::new();
+            while !group.is_empty() {
+                let rest = group.split_off(group.len().min(BATCH_SIZE));
+                batches.push(std::mem::replace(&mut group, rest));
+            }
+            batches
         });
         let results = join_all(batches.map(|slots| self.run_batch(slots))).await;
         let mut ran = Ran::default();
@@ -172,7 +194,7 @@ impl<'a> Flow<'a> {
     }
 }
 
-fn new_slots<'a>(targets: &'a [Target], region: &'a str) -> Vec<Slot<'a>> {
+pub fn new_slots<'a>(targets: &'a [Target], region: &'a str) -> Vec<Slot<'a>> {
     targets
         .iter()
         .map(|target| Slot {

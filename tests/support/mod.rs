@@ -360,9 +360,15 @@ pub fn function_env(endpoint: &str, topic_arn: &str, regions: &[&str]) -> Vec<(S
 
 /// The real binary, through `invoke`, with exactly the given environment (plus PATH).
 pub fn invoke(env: &[(String, String)], files: &[&Path]) -> Output {
+    let mut args = vec![std::ffi::OsStr::new("invoke")];
+    args.extend(files.iter().map(|f| f.as_os_str()));
+    run_binary(env, &args)
+}
+
+/// The real binary with these arguments and exactly the given environment (plus PATH).
+pub fn run_binary<S: AsRef<std::ffi::OsStr>>(env: &[(String, String)], args: &[S]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_guardduty-invite"))
-        .arg("invoke")
-        .args(files)
+        .args(args)
         .env_clear()
         .env("PATH", std::env::var_os("PATH").unwrap_or_default())
         .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
