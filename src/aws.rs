@@ -22,12 +22,23 @@ use crate::notify::Notification;
 /// (a test reads the template against this list).
 pub const IAM_ACTIONS: &[&str] = &[
     "guardduty:ListDetectors",
+    "guardduty:GetDetector",
     "guardduty:CreateMembers",
     "guardduty:GetMembers",
     "guardduty:InviteMembers",
+    "guardduty:ListMembers",
+    "guardduty:UpdateMemberDetectors",
+    "guardduty:GetMemberDetectors",
     "organizations:DescribeAccount",
+    "organizations:ListAccounts",
+    "organizations:DescribeOrganization",
     "sns:Publish",
+    "sns:GetTopicAttributes",
 ];
+
+/// The IAM actions the code calls only when `MEMBER_ROLE_NAME` is set (the role it assumes in
+/// each member account); the template grants them only then.
+pub const MEMBER_ROLE_ACTIONS: &[&str] = &["sts:AssumeRole"];
 
 /// Retry and timeout policy shared by every client. The SDK's defaults have no operation
 /// timeout, so one hung call could outlive the Lambda; these bound a call to

@@ -16,6 +16,9 @@ pub const FUNCTION_VARIABLES: &[&str] = &[
     DISABLE_EMAIL_NOTIFICATION,
     GUARDDUTY_REGIONS,
     INVITATION_EMAIL_REGION,
+    "MEMBER_ROLE_NAME",
+    "MEMBER_FEATURES",
+    "STALE_INVITATION_DAYS",
 ];
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]

@@ -9,6 +9,17 @@ use crate::report::Outcome;
 
 pub const NAMESPACE: &str = "GuardDutyInvite";
 
+/// Every metric the function writes (dimension `Region`); the template's dashboard may show
+/// only these (a test reads the template against this list).
+pub const METRIC_NAMES: &[&str] = &[
+    "AccountsInvited",
+    "AccountsAccepted",
+    "AlreadyMembers",
+    "EnabledByOrganization",
+    "Problems",
+    "UnprotectedAccounts",
+];
+
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Counts {
     pub invited: u64,
