@@ -1365,3 +1365,24 @@ fn dashboard_shows_both_functions_and_the_failed_events_queue() {
         "the dashboard lacks the failed-events queue"
     );
 }
+
+// ------------------------------------------------------------------ security scan
+
+#[test]
+fn every_checkov_suppression_gives_its_reason() {
+    for (name, r) in resources() {
+        let skips = r["Metadata"]["checkov"]["skip"].as_array();
+        for skip in skips.into_iter().flatten() {
+            let id = skip["id"].as_str().unwrap_or_default();
+            assert!(
+                id.starts_with("CKV_"),
+                "{name}: a checkov skip without a check id: {skip}"
+            );
+            let comment = skip["comment"].as_str().unwrap_or_default();
+            assert!(
+                comment.split_whitespace().count() >= 5,
+                "{name}: {id} is suppressed without a reason"
+            );
+        }
+    }
+}
