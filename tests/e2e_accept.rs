@@ -126,6 +126,12 @@ fn a_replay_of_a_finished_account_makes_no_member_account_call_and_no_write() {
             "{write} on replay: {made:?}"
         );
     }
+    // CreateMembers answers "already a member" and changes nothing.
+    let after: Vec<Value> = REGIONS
+        .iter()
+        .map(|r| member_record(&emu, &seeded, r))
+        .collect();
+    assert_eq!(before, after);
 }
 
 #[tokio::test]

@@ -11,7 +11,8 @@ use super::{batch_of, find, per_account_failure, take, Flow, Slot, Step, BATCH_S
 use crate::account::AccountId;
 use crate::aws::Unprocessed;
 use crate::decision::{
-    is_already_invited, is_already_our_member, is_service_failure, member_action, MemberAction,
+    is_already_invited, is_already_our_member, is_service_failure, member_action,
+    unprocessed_reason, MemberAction,
 };
 use crate::error::AwsError;
 use crate::report::Outcome;
@@ -79,7 +80,7 @@ pub async fn add<'a>(flow: &Flow<'_>, slots: Vec<Slot<'a>>) -> Result<Vec<Slot<'
                     let p = s
                         .problem(
                             "CreateMembers",
-                            "GuardDuty did not add the account as a member",
+                            unprocessed_reason("CreateMembers", &u.result),
                         )
                         .with_result(&u.result);
                     s.fail(p)
@@ -196,7 +197,10 @@ fn invited<'a>(s: Slot<'a>, unprocessed: &[Unprocessed], disable_email: bool) ->
         }
         Some(u) => {
             let p = s
-                .problem("InviteMembers", "GuardDuty did not send the invitation")
+                .problem(
+                    "InviteMembers",
+                    unprocessed_reason("InviteMembers", &u.result),
+                )
                 .with_result(&u.result);
             s.fail(p)
         }
