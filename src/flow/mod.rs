@@ -21,7 +21,7 @@ pub mod tally;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use futures::future::join_all;
+use futures::stream::{self, StreamExt};
 use tokio::sync::OnceCell;
 
 use crate::account::{AccountId, Email};
@@ -32,6 +32,9 @@ use crate::report::{Outcome, Problem};
 
 /// GuardDuty's limit on accounts per member call.
 pub const BATCH_SIZE: usize = 50;
+/// Batches under way at once: twice the calls allowed in flight, so that a batch between two
+/// calls leaves no permit idle.
+const BATCHES_AT_ONCE: usize = 2 * crate::aws::MAX_CONCURRENT_CALLS;
 
 /// An account ready for the flow: its email is known and valid.
 #[derive(Clone, Debug)]
@@ -164,15 +167,22 @@ impl<'a> Flow<'a> {
                 None => by_region.push((s.region, vec![s])),
             }
         }
-        let batches = by_region.into_iter().flat_map(|(_, mut group)| {
-            let mut batches = Vec::new();
-            while !group.is_empty() {
-                let rest = group.split_off(group.len().min(BATCH_SIZE));
-                batches.push(std::mem::replace(&mut group, rest));
+        let batches = by_region.into_iter().flat_map(|(_, group)| {
+            // Collected afresh, so that no batch keeps the capacity of its whole region.
+            let mut slots = group.into_iter().peekable();
+            let mut batches: Vec<Vec<Slot<'a>>> = Vec::new();
+            while slots.peek().is_some() {
+                batches.push(slots.by_ref().take(BATCH_SIZE).collect());
             }
             batches
         });
-        let results = join_all(batches.map(|slots| self.run_batch(slots))).await;
+        // The in-flight cap is Aws's; this only bounds the batches held in memory at once
+        // (a batch future is large), with enough of them to keep every permit busy.
+        let results: Vec<_> = stream::iter(batches)
+            .map(|slots| self.run_batch(slots))
+            .buffer_unordered(BATCHES_AT_ONCE)
+            .collect()
+            .await;
         let mut ran = Ran::default();
         for result in results {
             match result {
