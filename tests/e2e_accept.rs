@@ -99,7 +99,7 @@ fn a_new_account_ends_enabled_with_its_protection_plans_in_every_region() {
 }
 
 #[test]
-fn a_replay_of_a_finished_account_makes_no_member_account_call_and_no_write() {
+fn a_replay_of_a_finished_account_makes_no_member_account_call_and_changes_nothing() {
     let (emu, seeded) = setup();
     let env = env_with(
         &emu,
@@ -108,6 +108,10 @@ fn a_replay_of_a_finished_account_makes_no_member_account_call_and_no_write() {
         &[("MEMBER_FEATURES", "S3_DATA_EVENTS")],
     );
     assert_eq!(created_event(&env).status.code(), Some(0));
+    let before: Vec<Value> = REGIONS
+        .iter()
+        .map(|r| member_record(&emu, &seeded, r))
+        .collect();
     emu.clear_calls();
 
     let out = created_event(&env);

@@ -1,6 +1,6 @@
 //! The whole-organization reads of a reconcile: every account, every member, every page.
 
-use super::Aws;
+use super::{all_pages, Aws};
 use crate::error::{AwsError, Service};
 
 /// An account as Organizations lists it.
@@ -30,32 +30,25 @@ const MEMBERS_PAGE: i32 = 50;
 impl Aws {
     /// Every account of the organization (Organizations pages at 20).
     pub async fn list_accounts(&self) -> Result<Vec<ListedAccount>, AwsError> {
-        let mut out = Vec::new();
-        let mut token: Option<String> = None;
-        loop {
+        all_pages(|token| async move {
+            let sent = self
+                .organizations
+                .list_accounts()
+                .set_next_token(token)
+                .send();
             let page = self
-                .call(
-                    Service::Organizations,
-                    "ListAccounts",
-                    None,
-                    self.organizations
-                        .list_accounts()
-                        .set_next_token(token)
-                        .send(),
-                )
+                .call(Service::Organizations, "ListAccounts", None, sent)
                 .await?;
-            out.extend(page.accounts().iter().map(|a| ListedAccount {
+            let accounts = page.accounts().iter().map(|a| ListedAccount {
                 id: a.id().unwrap_or_default().to_owned(),
                 email: a.email().map(str::to_owned),
                 name: a.name().map(str::to_owned),
                 status: a.status().map(|s| s.as_str().to_owned()),
                 state: a.state().map(|s| s.as_str().to_owned()),
-            }));
-            match page.next_token() {
-                Some(t) if !t.is_empty() => token = Some(t.to_owned()),
-                _ => return Ok(out),
-            }
-        }
+            });
+            Ok((accounts.collect(), page.next_token().map(str::to_owned)))
+        })
+        .await
     }
 
     /// Every member of the administrator's detector in `region`, associated or not.
@@ -64,28 +57,24 @@ impl Aws {
         region: &str,
         detector_id: &str,
     ) -> Result<Vec<ListedMember>, AwsError> {
-        let mut out = Vec::new();
-        let mut token: Option<String> = None;
-        loop {
+        all_pages(|token| async move {
             let page = self
                 .on_detector(region, "ListMembers", |c| {
                     c.list_members()
                         .detector_id(detector_id)
                         .only_associated("false")
                         .max_results(MEMBERS_PAGE)
-                        .set_next_token(token.take())
+                        .set_next_token(token)
                         .send()
                 })
                 .await?;
-            out.extend(page.members().iter().map(|m| ListedMember {
+            let members = page.members().iter().map(|m| ListedMember {
                 account_id: m.account_id().unwrap_or_default().to_owned(),
                 relationship_status: m.relationship_status().unwrap_or_default().to_owned(),
                 invited_at: m.invited_at().map(str::to_owned),
-            }));
-            match page.next_token() {
-                Some(t) if !t.is_empty() => token = Some(t.to_owned()),
-                _ => return Ok(out),
-            }
-        }
+            });
+            Ok((members.collect(), page.next_token().map(str::to_owned)))
+        })
+        .await
     }
 }

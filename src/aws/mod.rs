@@ -394,6 +394,25 @@ impl Aws {
     }
 }
 
+/// Every item of a paginated call: `page(token)` answers one page's items and its next
+/// token; an empty or missing token ends the listing.
+async fn all_pages<T, F, Fut>(mut page: F) -> Result<Vec<T>, AwsError>
+where
+    F: FnMut(Option<String>) -> Fut,
+    Fut: Future<Output = Result<(Vec<T>, Option<String>), AwsError>>,
+{
+    let mut out = Vec::new();
+    let mut token = None;
+    loop {
+        let (items, next) = page(token.take()).await?;
+        out.extend(items);
+        match next.filter(|t| !t.is_empty()) {
+            Some(t) => token = Some(t),
+            None => return Ok(out),
+        }
+    }
+}
+
 /// A GuardDuty call for a region outside GUARDDUTY_REGIONS: no client was built for it.
 fn not_configured(region: &str, operation: &'static str) -> AwsError {
     AwsError {
