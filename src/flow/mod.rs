@@ -27,6 +27,7 @@ use tokio::sync::OnceCell;
 use crate::account::{AccountId, Email};
 use crate::aws::{Assumed, Aws, Unprocessed};
 use crate::config::Config;
+use crate::decision::is_service_failure;
 use crate::error::{AwsError, FailureKind, Service};
 use crate::report::{Outcome, Problem};
 
@@ -90,6 +91,17 @@ impl Slot<'_> {
 
     pub fn fail(self, problem: Problem) -> Self {
         self.done(Outcome::Problem(problem))
+    }
+
+    /// An account GuardDuty left unprocessed: a passing failure of the service retries the
+    /// run, any other answer is a problem with `reason` and AWS's text.
+    pub fn unprocessed(self, operation: &'static str, result: &str, reason: String) -> Self {
+        if is_service_failure(result) {
+            let e = per_account_failure(operation, &self, result);
+            return self.retry(e);
+        }
+        let p = self.problem(operation, reason).with_result(result);
+        self.fail(p)
     }
 
     pub fn retry(self, failure: AwsError) -> Self {
