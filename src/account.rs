@@ -213,6 +213,57 @@ mod tests {
     }
 
     #[test]
+    fn email_length_limits_are_inclusive() {
+        assert!(Email::parse("a@b.cd").is_ok(), "6 characters");
+        let at_max = format!("{}@example.com", "a".repeat(64 - 12));
+        assert_eq!(at_max.len(), 64);
+        assert!(Email::parse(&at_max).is_ok(), "64 characters");
+        assert!(
+            Email::parse(&format!("a{at_max}")).is_err(),
+            "65 characters"
+        );
+        assert!(Email::parse("a@b\u{7}cd").is_err(), "a control character");
+    }
+
+    #[test]
+    fn emails_are_masked_between_quotes_commas_and_tabs() {
+        assert_eq!(
+            mask_emails_in("'ann@x.org',bob@y.org\tcat@z.org"),
+            "'a***@x.org',b***@y.org\tc***@z.org"
+        );
+        assert_eq!(mask_emails_in("no address here"), "no address here");
+    }
+
+    #[test]
+    fn a_masked_empty_or_missing_name_is_no_name() {
+        assert_eq!(clean_name(None), None);
+        assert_eq!(clean_name(Some("****".into())), None);
+        assert_eq!(clean_name(Some(" \n ".into())), None);
+        assert_eq!(
+            clean_name(Some(" Pay\nments ".into())),
+            Some("Pay ments".into())
+        );
+    }
+
+    #[test]
+    fn cap_chars_keeps_what_fits_and_marks_a_cut() {
+        assert_eq!(cap_chars("abc", 3), "abc");
+        assert_eq!(cap_chars("abcd", 3), "ab…");
+        let long = "x".repeat(41);
+        assert_eq!(truncate_for_error(&long), format!("{}…", "x".repeat(39)));
+        assert_eq!(truncate_for_error("short"), "short");
+    }
+
+    #[test]
+    fn ids_and_emails_show_as_themselves_where_meant_to() {
+        let id = AccountId::parse("111122223333").unwrap();
+        assert_eq!(id.to_string(), "111122223333");
+        let email = Email::parse("jane@example.com").unwrap();
+        assert_eq!(email.as_str(), "jane@example.com");
+        assert_eq!(email.masked(), "j***@example.com");
+    }
+
+    #[test]
     fn sanitize_name_removes_control_characters_and_caps_length() {
         assert_eq!(sanitize_name("Payments\n\tProd\u{7}"), "Payments Prod");
         let capped = sanitize_name(&"ü".repeat(500));

@@ -162,6 +162,12 @@ mod tests {
         assert!(
             matches!(member_action("Disabled", false), MemberAction::Problem(r) if r.contains("Disabled"))
         );
+        // What a person reads on SNS: what to do about a Disabled member, not "unexpected".
+        assert!(
+            matches!(member_action("disabled", false), MemberAction::Problem(r) if r.contains("re-enable the member") && !r.contains("unexpected")),
+            "{:?}",
+            member_action("disabled", false)
+        );
         assert!(
             matches!(member_action("Paused", false), MemberAction::Problem(r) if r.contains("Paused"))
         );
@@ -228,5 +234,12 @@ mod tests {
     fn already_invited_is_recognised() {
         assert!(is_already_invited(ALREADY_INVITED));
         assert!(!is_already_invited(OTHER_ADMIN));
+        // Either half of GuardDuty's wording is enough: the text is matched by substring.
+        assert!(is_already_invited(
+            "The request is rejected because the current account has already invited the member."
+        ));
+        assert!(is_already_invited(
+            "The current account is already the GuardDuty master of the given member account ID."
+        ));
     }
 }

@@ -158,6 +158,71 @@ mod tests {
     }
 
     #[test]
+    fn every_service_and_kind_is_named_in_the_error_type_and_message() {
+        let cases = [
+            (
+                Service::GuardDuty,
+                FailureKind::Transient,
+                "GuardDuty.X.Transient",
+            ),
+            (
+                Service::Organizations,
+                FailureKind::AccessDenied,
+                "Organizations.X.AccessDenied",
+            ),
+            (Service::Sns, FailureKind::Rejected, "SNS.X.Rejected"),
+            (Service::Sts, FailureKind::Transient, "STS.X.Transient"),
+        ];
+        for (service, kind, expected) in cases {
+            let e = AwsError {
+                service,
+                operation: "X",
+                region: None,
+                kind,
+                code: None,
+                message: "said".into(),
+            };
+            assert_eq!(e.error_type(), expected);
+            let service_name = expected.split('.').next().unwrap();
+            assert_eq!(
+                e.to_string(),
+                format!("{service_name} X failed ({kind}): said")
+            );
+        }
+    }
+
+    #[test]
+    fn a_timeout_and_an_incomplete_run_without_failures_have_their_own_types() {
+        let t = HandlerError::Timeout {
+            budget_ms: 58_500,
+            stage: "the invitations",
+        };
+        assert_eq!(t.error_type(), "Timeout");
+        assert!(t.to_string().contains("58500 ms"), "{t}");
+        let empty = HandlerError::Incomplete {
+            failures: vec![],
+            problems: vec![],
+        };
+        assert_eq!(empty.error_type(), "Incomplete");
+    }
+
+    #[test]
+    fn a_long_error_message_is_capped_for_lambda() {
+        let problems: Vec<Problem> = (0..2_000)
+            .map(|i| Problem::new(&format!("{i:012}"), "CreateMembers", "x".repeat(100)))
+            .collect();
+        let d: Diagnostic = HandlerError::Incomplete {
+            failures: vec![throttled_invite()],
+            problems,
+        }
+        .into();
+        assert_eq!(d.error_message.chars().count(), ERROR_MESSAGE_MAX_CHARS);
+        assert!(d
+            .error_message
+            .contains("2000 problem(s) not yet published"));
+    }
+
+    #[test]
     fn invalid_event_has_its_own_type() {
         let d: Diagnostic =
             HandlerError::InvalidEvent(EventError::Missing("detail.accounts".into())).into();

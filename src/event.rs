@@ -535,7 +535,10 @@ mod tests {
     #[test]
     fn missing_detail_type_is_an_envelope_error() {
         let err = parse(json!({"source": "x", "detail": {}})).unwrap_err();
-        assert!(err.to_string().contains("detail-type"), "{err}");
+        assert!(
+            matches!(&err, EventError::Envelope(why) if why.contains("detail-type")),
+            "{err:?}"
+        );
     }
 
     #[test]

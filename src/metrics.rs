@@ -135,4 +135,52 @@ mod tests {
             .collect();
         assert_eq!(declared, METRIC_NAMES);
     }
+
+    #[test]
+    fn every_outcome_counts_under_its_own_metric() {
+        let problem = crate::report::Problem::new("111122223333", "CreateMembers", "r");
+        let mut c = Counts::default();
+        for outcome in [
+            Outcome::Invited { email_sent: false },
+            Outcome::Invited { email_sent: true },
+            // Invited and accepted in the same run: counted under both.
+            Outcome::Accepted {
+                email_sent: Some(false),
+            },
+            Outcome::Accepted { email_sent: None },
+            Outcome::AlreadyInvited { status: None },
+            Outcome::AlreadyEnabled,
+            Outcome::EnabledByOrganization,
+            Outcome::Problem(problem.clone()),
+            Outcome::Problem(problem),
+        ] {
+            c.add(&outcome);
+        }
+        assert_eq!(
+            c,
+            Counts {
+                invited: 3,
+                accepted: 2,
+                already_members: 2,
+                enabled_by_organization: 1,
+                problems: 2,
+                unprotected: None,
+            }
+        );
+        let m = BTreeMap::from([
+            ("us-east-1".to_string(), c),
+            ("eu-west-1".to_string(), Counts::default()),
+        ]);
+        let lines = emf_lines(&m, 7);
+        let v: Vec<serde_json::Value> = lines
+            .iter()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        assert_eq!(v[1]["Region"], "us-east-1");
+        assert_eq!(v[1]["AccountsAccepted"], 2);
+        assert_eq!(v[1]["EnabledByOrganization"], 1);
+        assert_eq!(v[1]["Problems"], 2);
+        assert_eq!(v[0]["Problems"], 0);
+        assert_eq!(v[0]["_aws"]["Timestamp"], 7);
+    }
 }

@@ -66,9 +66,9 @@ fn split_by_size(problems: &[Problem]) -> Vec<&[Problem]> {
         }
         size += len;
     }
-    if start < problems.len() || chunks.is_empty() {
-        chunks.push(&problems[start..]);
-    }
+    // The rest: never empty unless there are no problems at all (`start` is always the
+    // index of a problem), and then the one part is empty.
+    chunks.push(&problems[start..]);
     chunks
 }
 
@@ -90,7 +90,13 @@ fn build(
     );
     let body = Body {
         summary,
-        event: json!({"id": meta.id, "source": meta.source, "detailType": meta.detail_type}),
+        // Capped like the attributes: a manual request's envelope fields can be of any size,
+        // and the split budgets only the problems.
+        event: json!({
+            "id": attribute_text(&meta.id),
+            "source": attribute_text(&meta.source),
+            "detailType": attribute_text(&meta.detail_type),
+        }),
         part,
         parts,
         problems,
@@ -300,6 +306,152 @@ mod tests {
             seen += body["problems"].as_array().unwrap().len();
         }
         assert_eq!(seen, many.len());
+    }
+
+    /// What one problem adds to a part's budget: its JSON and the comma after it.
+    fn cost(p: &Problem) -> usize {
+        serde_json::to_string(p).unwrap().len() + 1
+    }
+
+    /// `n` problems whose costs add up to exactly `total` bytes (the last one padded).
+    fn problems_costing(n: usize, total: usize) -> Vec<Problem> {
+        let mut problems: Vec<Problem> = (0..n)
+            .map(|i| {
+                other_admin(&format!("{:012}", i), "us-east-1")
+                    .with_result("x".repeat(total / n - 400))
+            })
+            .collect();
+        let sum: usize = problems.iter().map(cost).sum();
+        let last = problems.pop().unwrap();
+        let pad = "x".repeat(total - sum + last.result.as_ref().unwrap().len());
+        problems.push(last.with_result(pad));
+        assert_eq!(problems.iter().map(cost).sum::<usize>(), total);
+        problems
+    }
+
+    fn problems_per_part(parts: &[Notification]) -> Vec<usize> {
+        parts
+            .iter()
+            .map(|n| {
+                let body: serde_json::Value = serde_json::from_str(&n.body).unwrap();
+                body["problems"].as_array().unwrap().len()
+            })
+            .collect()
+    }
+
+    /// The problems of one message may take BODY_MAX_BYTES less 4,000 bytes for the rest of
+    /// the body; exactly that much still goes in one message.
+    const PROBLEMS_BUDGET: usize = BODY_MAX_BYTES - 4_000;
+
+    #[test]
+    fn problems_that_exactly_fill_one_message_are_sent_in_one() {
+        let problems = problems_costing(8, PROBLEMS_BUDGET);
+        let parts = notifications(TOPIC, &meta(), &problems);
+        assert_eq!(problems_per_part(&parts), [8]);
+        let n = &parts[0];
+        let attributes: usize = n
+            .attributes
+            .iter()
+            .map(|(k, t, v)| k.len() + t.len() + v.len())
+            .sum();
+        assert!(n.body.len() <= BODY_MAX_BYTES, "{}", n.body.len());
+        assert!(n.body.len() + attributes <= 262_144);
+    }
+
+    #[test]
+    fn one_byte_over_one_message_moves_the_last_problem_to_a_second() {
+        let problems = problems_costing(8, PROBLEMS_BUDGET + 1);
+        let parts = notifications(TOPIC, &meta(), &problems);
+        assert_eq!(problems_per_part(&parts), [7, 1]);
+        assert!(
+            parts[0].subject.ends_with("(part 1/2)"),
+            "{}",
+            parts[0].subject
+        );
+    }
+
+    #[test]
+    fn a_single_problem_larger_than_a_message_goes_alone_and_no_part_is_empty() {
+        let huge = other_admin("444455556666", "us-east-1").with_result("x".repeat(BODY_MAX_BYTES));
+        let parts = notifications(TOPIC, &meta(), std::slice::from_ref(&huge));
+        assert_eq!(problems_per_part(&parts), [1]);
+        let parts = notifications(
+            TOPIC,
+            &meta(),
+            &[other_admin("111122223333", "us-east-1"), huge],
+        );
+        assert_eq!(problems_per_part(&parts), [1, 1]);
+    }
+
+    fn fifo_id(event_id: &str, problems: &[Problem]) -> String {
+        let meta = EventMeta {
+            id: event_id.into(),
+            ..meta()
+        };
+        let parts = notifications("arn:aws:sns:us-east-1:123456789012:p.fifo", &meta, problems);
+        parts[0].fifo.as_ref().unwrap().deduplication_id.clone()
+    }
+
+    #[test]
+    fn different_events_get_different_deduplication_ids() {
+        let problems = [other_admin("444455556666", "us-east-1")];
+        assert_ne!(fifo_id("evt-1", &problems), fifo_id("evt-2", &problems));
+    }
+
+    #[test]
+    fn a_replay_whose_problems_changed_is_not_dropped_as_a_duplicate() {
+        // The same event, retried after one region was fixed: SNS must deliver the new report.
+        let before = [
+            other_admin("444455556666", "us-east-1"),
+            other_admin("444455556666", "eu-west-1"),
+        ];
+        let after = [other_admin("444455556666", "us-east-1")];
+        assert_ne!(fifo_id("evt-1", &before), fifo_id("evt-1", &after));
+        assert_ne!(
+            fifo_id("evt-1", &[other_admin("111122223333", "us-east-1")]),
+            fifo_id("evt-1", &[other_admin("111122223334", "us-east-1")])
+        );
+    }
+
+    #[test]
+    fn the_parts_of_one_report_have_different_deduplication_ids() {
+        // SNS would drop a second part with the first one's id as a duplicate.
+        let many = problems_costing(8, PROBLEMS_BUDGET + 1);
+        let parts = notifications("arn:aws:sns:us-east-1:123456789012:p.fifo", &meta(), &many);
+        assert_eq!(parts.len(), 2);
+        let ids: Vec<&str> = parts
+            .iter()
+            .map(|n| n.fifo.as_ref().unwrap().deduplication_id.as_str())
+            .collect();
+        assert_ne!(ids[0], ids[1]);
+    }
+
+    #[test]
+    fn the_deduplication_hash_is_fnv1a_so_a_replay_in_another_process_or_release_matches() {
+        // The published FNV-1a 64-bit test vectors: the id must not depend on the process
+        // (a retry can land on a new Lambda instance) or the build.
+        assert_eq!(fnv1a(b""), 0xcbf2_9ce4_8422_2325);
+        assert_eq!(fnv1a(b"a"), 0xaf63_dc4c_8601_ec8c);
+        assert_eq!(fnv1a(b"foobar"), 0x8594_4171_f739_67e8);
+    }
+
+    #[test]
+    fn the_deduplication_id_names_the_event_within_snss_rules() {
+        let problems = [other_admin("444455556666", "us-east-1")];
+        assert!(fifo_id("0c6fd8c2-7a4c", &problems).starts_with("0c6fd8c2-7a4c-1-"));
+        // SNS: at most 128 characters, from a restricted set; any event id must fit.
+        for id in ["a/b c\u{e4}#{}\n\"'", &"7".repeat(100_000)] {
+            let dedup = fifo_id(id, &problems);
+            assert!(dedup.len() <= 128, "{}", dedup.len());
+            assert!(
+                dedup.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'),
+                "{dedup}"
+            );
+        }
+        assert!(fifo_id("a/b c", &problems).starts_with("abc-1-"));
+        assert!(
+            fifo_id(&"7".repeat(1000), &problems).starts_with(&format!("{}-1-", "7".repeat(80)))
+        );
     }
 
     #[test]

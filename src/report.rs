@@ -298,3 +298,194 @@ impl Response {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::{json, Value};
+
+    fn problem() -> Problem {
+        Problem::new(
+            "444455556666",
+            "CreateMembers",
+            "belongs to another administrator",
+        )
+        .in_region("eu-west-1", Some("det-1"))
+        .with_result("already an associated member of another master account")
+    }
+
+    fn region_json(outcome: &Outcome) -> Value {
+        serde_json::to_value(RegionReport::new("eu-west-1", Some("det-1"), outcome)).unwrap()
+    }
+
+    #[test]
+    fn each_outcome_is_reported_under_the_name_the_response_documents() {
+        let cases = [
+            (Outcome::Invited { email_sent: true }, "invited"),
+            (
+                Outcome::AlreadyInvited {
+                    status: Some("Invited".into()),
+                },
+                "already_invited",
+            ),
+            (Outcome::Accepted { email_sent: None }, "accepted"),
+            (Outcome::AlreadyEnabled, "already_enabled"),
+            (Outcome::EnabledByOrganization, "enabled_by_organization"),
+            (Outcome::Problem(problem()), "problem"),
+        ];
+        for (outcome, name) in cases {
+            assert_eq!(region_json(&outcome)["outcome"], name, "{outcome:?}");
+            assert_eq!(outcome.label().as_str(), name);
+        }
+    }
+
+    #[test]
+    fn a_region_report_carries_what_each_outcome_has_to_say() {
+        assert_eq!(
+            region_json(&Outcome::Invited { email_sent: false }),
+            json!({"region": "eu-west-1", "detectorId": "det-1", "outcome": "invited", "emailSent": false})
+        );
+        assert_eq!(
+            region_json(&Outcome::AlreadyInvited {
+                status: Some("EmailVerificationInProgress".into())
+            })["relationshipStatus"],
+            "EmailVerificationInProgress"
+        );
+        for enabled in [
+            Outcome::Accepted { email_sent: None },
+            Outcome::AlreadyEnabled,
+            Outcome::EnabledByOrganization,
+        ] {
+            assert_eq!(region_json(&enabled)["relationshipStatus"], "Enabled");
+        }
+        let p = region_json(&Outcome::Problem(problem().with_status("Disabled")));
+        assert_eq!(
+            p["problem"],
+            "already an associated member of another master account"
+        );
+        assert_eq!(p["relationshipStatus"], "Disabled");
+        assert!(p.get("emailSent").is_none());
+    }
+
+    #[test]
+    fn only_members_reporting_to_the_administrator_count_as_enabled() {
+        assert!(Outcome::Accepted { email_sent: None }.is_enabled());
+        assert!(Outcome::AlreadyEnabled.is_enabled());
+        assert!(Outcome::EnabledByOrganization.is_enabled());
+        assert!(!Outcome::Invited { email_sent: true }.is_enabled());
+        assert!(!Outcome::AlreadyInvited { status: None }.is_enabled());
+        assert!(!Outcome::Problem(problem()).is_enabled());
+    }
+
+    #[test]
+    fn a_problem_in_one_line_names_account_region_operation_and_aws_answer() {
+        assert_eq!(
+            problem().one_line(),
+            "444455556666 in eu-west-1 (CreateMembers): already an associated member of another master account"
+        );
+        let no_region = Problem::new("111122223333", "DescribeAccount", "not in the organization");
+        assert_eq!(
+            no_region.one_line(),
+            "111122223333 before any region (DescribeAccount): not in the organization"
+        );
+        assert_eq!(no_region.detail(), "not in the organization");
+    }
+
+    #[test]
+    fn a_processed_response_lists_the_requests_accounts_in_order_with_their_regions() {
+        let meta = EventMeta {
+            id: "evt-1".into(),
+            source: "tests".into(),
+            detail_type: "GuardDuty Invite Request".into(),
+        };
+        let ids = [
+            AccountId::parse("444455556666").unwrap(),
+            AccountId::parse("111122223333").unwrap(),
+            AccountId::parse("999988887777").unwrap(),
+        ];
+        let regions = ["us-east-1".to_owned(), "eu-west-1".to_owned()];
+        let invited = Outcome::Invited { email_sent: true };
+        let other = Outcome::Problem(problem());
+        let no_email = Problem::new(
+            "999988887777",
+            "DescribeAccount",
+            "unknown to Organizations",
+        );
+        let problems = [problem(), no_email];
+        let response = Response::processed(Processed {
+            meta: &meta,
+            kind: EventKind::ManualRequest,
+            accounts: &ids,
+            regions: &regions,
+            outcomes: vec![
+                (&ids[1], "eu-west-1", Some("d-eu"), &invited),
+                (&ids[0], "eu-west-1", Some("det-1"), &other),
+                (&ids[1], "us-east-1", Some("d-us"), &invited),
+            ],
+            problems: &problems,
+            message_ids: vec!["m-1".into()],
+        });
+        let v = serde_json::to_value(&response).unwrap();
+        assert_eq!(v["status"], "processed");
+        assert_eq!(v["eventId"], "evt-1");
+        assert_eq!(v["eventKind"], "ManualRequest");
+        assert_eq!(v["problems"], 2);
+        assert_eq!(v["notificationMessageIds"], json!(["m-1"]));
+        let accounts = v["accounts"].as_array().unwrap();
+        let order: Vec<&str> = accounts
+            .iter()
+            .map(|a| a["accountId"].as_str().unwrap())
+            .collect();
+        assert_eq!(order, ["444455556666", "111122223333", "999988887777"]);
+        let regions_of = |i: usize| -> Vec<(String, String)> {
+            accounts[i]["regions"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|r| {
+                    (
+                        r["region"].as_str().unwrap().into(),
+                        r["outcome"].as_str().unwrap().into(),
+                    )
+                })
+                .collect()
+        };
+        assert_eq!(regions_of(0), [("eu-west-1".into(), "problem".into())]);
+        assert_eq!(
+            regions_of(1),
+            [
+                ("us-east-1".into(), "invited".into()),
+                ("eu-west-1".into(), "invited".into())
+            ],
+            "in the configured regions' order"
+        );
+        assert!(
+            accounts[0].get("problem").is_none(),
+            "its problem is per region"
+        );
+        assert_eq!(accounts[2]["problem"], "unknown to Organizations");
+        assert_eq!(accounts[2]["regions"], json!([]));
+    }
+
+    #[test]
+    fn a_skipped_response_says_why_and_lists_no_account() {
+        let meta = EventMeta {
+            id: "evt-2".into(),
+            source: "aws.organizations".into(),
+            detail_type: "AWS Service Event via CloudTrail".into(),
+        };
+        let v = serde_json::to_value(Response::skipped(
+            &meta,
+            EventKind::CreateAccountResult,
+            "state is FAILED",
+        ))
+        .unwrap();
+        assert_eq!(v["status"], "skipped");
+        assert_eq!(v["skipReason"], "state is FAILED");
+        assert_eq!(v["source"], "aws.organizations");
+        assert_eq!(v["detailType"], "AWS Service Event via CloudTrail");
+        assert_eq!(v["accounts"], json!([]));
+        assert_eq!(v["problems"], 0);
+        assert!(v.get("notificationMessageIds").is_none());
+    }
+}

@@ -212,6 +212,25 @@ mod tests {
     }
 
     #[test]
+    fn a_template_naming_the_account_varies_per_account_and_one_naming_the_region_does_not() {
+        for raw in ["Hi {account_id}", "Hi {account_name} in {region}"] {
+            assert!(
+                MessageTemplate::parse(raw).unwrap().varies_per_account(),
+                "{raw}"
+            );
+        }
+        for raw in [
+            "In {region}, detector {detector_id}",
+            "{{account_id}} is literal",
+        ] {
+            assert!(
+                !MessageTemplate::parse(raw).unwrap().varies_per_account(),
+                "{raw}"
+            );
+        }
+    }
+
+    #[test]
     fn hostile_account_names_cannot_break_the_message() {
         let t = MessageTemplate::parse("Welcome {account_name}!").unwrap();
         let rendered = t.render(&values(&format!(

@@ -75,6 +75,12 @@ fn control_tower_create_invites_and_the_update_that_follows_is_already_done() {
         "already_invited"
     );
     assert_eq!(
+        emu.calls_for("InviteMembers", "us-east-1", "222233334444")
+            .len(),
+        1,
+        "the update that follows sends no second InviteMembers"
+    );
+    assert_eq!(
         emu.member("us-east-1", &seeded.detector("us-east-1"), "222233334444")["invitations"],
         1
     );
@@ -362,12 +368,24 @@ fn logs_are_json_in_lambda_format_and_mask_emails() {
     let (emu, seeded) = setup();
     let mut env = emu.env(&seeded, &["us-east-1"]);
     env.push(("AWS_LAMBDA_LOG_FORMAT".into(), "JSON".into()));
+    // GuardDuty's answer for one account echoes its address: the decision line logs that
+    // answer verbatim, so the address reaches the log writer.
+    emu.unprocessed(
+        "CreateMembers",
+        &["555566667777"],
+        "The request is rejected because the email address partner-security@example.net is not valid.",
+        1,
+    );
     let out = invoke(&env, &[&sample("manual-invite-request.json")]);
-    assert!(out.status.success());
+    assert!(out.status.success(), "{}", stderr(&out));
     let err = stderr(&out);
     assert!(
         !err.contains("partner-security@example.net") && !err.contains("new.account@example.com"),
         "email leaked: {err}"
+    );
+    assert!(
+        err.contains("p***@example.net"),
+        "the address is logged masked: {err}"
     );
     let decisions: Vec<Value> = err
         .lines()
@@ -382,5 +400,77 @@ fn logs_are_json_in_lambda_format_and_mask_emails() {
     for d in &decisions {
         assert_eq!(d["fields"]["region"], "us-east-1");
         assert!(d["fields"]["account_id"].is_string());
+    }
+    let problem = decisions
+        .iter()
+        .find(|d| d["fields"]["account_id"] == "555566667777")
+        .unwrap_or_else(|| panic!("no decision for 555566667777: {err}"));
+    assert_eq!(problem["fields"]["outcome"], "problem");
+    assert!(
+        problem["fields"]["result"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("p***@example.net"),
+        "{problem}"
+    );
+}
+
+/// A FIFO topic (and a FIFO queue subscribed to it): each event's problems arrive once, a
+/// replay of the same event within the deduplication window is dropped by SNS/SQS itself,
+/// and another event about the same account is not mistaken for a duplicate.
+#[tokio::test]
+async fn a_fifo_topic_gets_each_events_problems_once_and_drops_the_replay() {
+    let (emu, _) = setup();
+    let (topic_arn, queue_url) = emu.topic_with_queue("us-east-1", "problems.fifo").await;
+    let env = function_env(&emu.endpoint, &topic_arn, &["us-east-1"]);
+    let foreign = json!([{"accountId": "444455556666", "email": "other@example.com"}]);
+    let first = event_file(&manual_request("fifo-event-1", foreign.clone()));
+    let second = event_file(&manual_request("fifo-event-2", foreign));
+    let out = invoke(&env, &[&first, &first, &second]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(
+        emu.calls_of("Publish", None).len(),
+        3,
+        "each invocation publishes"
+    );
+
+    let sqs = aws_sdk_sqs::Client::new(&emu.sdk_config().await);
+    let got = sqs
+        .receive_message()
+        .queue_url(&queue_url)
+        .max_number_of_messages(10)
+        .message_system_attribute_names(aws_sdk_sqs::types::MessageSystemAttributeName::All)
+        .send()
+        .await
+        .expect("ReceiveMessage");
+    let received: Vec<(String, String)> = got
+        .messages()
+        .iter()
+        .map(|m| {
+            let envelope: Value =
+                serde_json::from_str(m.body().unwrap_or_default()).expect("SNS envelope");
+            let dedup = m
+                .attributes()
+                .and_then(|a| {
+                    a.get(&aws_sdk_sqs::types::MessageSystemAttributeName::MessageDeduplicationId)
+                })
+                .cloned()
+                .unwrap_or_default();
+            (
+                sns_body(&envelope)["event"]["id"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned(),
+                dedup,
+            )
+        })
+        .collect();
+    let ids: Vec<&str> = received.iter().map(|(id, _)| id.as_str()).collect();
+    assert_eq!(ids, ["fifo-event-1", "fifo-event-2"], "{received:?}");
+    for (id, dedup) in &received {
+        assert!(
+            dedup.starts_with(id),
+            "the deduplication id names its event: {dedup}"
+        );
     }
 }

@@ -98,9 +98,9 @@ async fn replaying_an_event_makes_no_second_invitation_and_publishes_nothing() {
             "already_invited"
         );
         assert_eq!(
-            emu.calls_of("InviteMembers", Some(region)).len(),
+            emu.calls_for("InviteMembers", region, "111122223333").len(),
             1,
-            "{region}: one invitation in all"
+            "{region}: one InviteMembers for the account in all"
         );
         assert_eq!(
             emu.member(region, &seeded.detector(region), "111122223333")["invitations"],
@@ -264,4 +264,35 @@ async fn mixed_outcomes_in_one_batch_keep_each_accounts_own_outcome() {
         .unwrap_or_default()
         .contains("email"));
     assert_eq!(problems["500000000005"]["relationshipStatus"], "Disabled");
+}
+
+/// The topic is in eu-west-1 while the function runs in us-east-1: the problem is published
+/// to eu-west-1, where the topic is, and reaches its subscriber there.
+#[tokio::test]
+async fn a_topic_in_another_region_is_published_to_in_that_region() {
+    let emu = Emulator::start();
+    let seeded = emu.seed(&["us-east-1"], &[], &["444455556666"]);
+    let (topic_arn, queue_url) = emu.topic_with_queue("eu-west-1", "problems-eu").await;
+    assert!(
+        topic_arn.starts_with("arn:aws:sns:eu-west-1:"),
+        "{topic_arn}"
+    );
+    let env = function_env(&emu.endpoint, &topic_arn, &["us-east-1"]);
+    assert!(env.contains(&("AWS_REGION".into(), "us-east-1".into())));
+    emu.clear_calls();
+
+    let out = invoke(&env, &[&sample("manual-invite-foreign-account.json")]);
+    assert!(out.status.success(), "{}", stderr(&out));
+
+    let publishes = emu.calls_of("Publish", None);
+    assert_eq!(publishes.len(), 1, "{publishes:?}");
+    assert_eq!(publishes[0]["region"], "eu-west-1");
+    let messages = emu.received_sns_in("eu-west-1", &queue_url).await;
+    assert_eq!(messages.len(), 1, "{messages:?}");
+    assert_eq!(messages[0]["TopicArn"], topic_arn.as_str());
+    assert_eq!(
+        sns_body(&messages[0])["problems"][0]["accountId"],
+        "444455556666"
+    );
+    assert!(emu.received_sns(&seeded.queue_url).await.is_empty());
 }

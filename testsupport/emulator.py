@@ -109,6 +109,10 @@ Control API:
                                                body's accountIds/accountDetails, else []),
                                                "fault" (if injected), "servedStatus" (status
                                                of the real answer a lost_response replaced),
+                                               "unprocessed" ({accountId: result} of the
+                                               answer, GuardDuty operations served here
+                                               that answer unprocessedAccounts, even when a
+                                               lost_response replaced it),
                                                "switch" ("deny-assume-role", "disabled-region"
                                                or "not-ready", if a member switch answered),
                                                "ts",
@@ -159,7 +163,16 @@ Control API:
                                                "Internal error" (listed first) and leave them
                                                untouched; answers {"rules": [...]}
   GET    /_emulator/guardduty/internal-error   {"rules": [{"operation", "accountIds",
-                                               "remaining"}]}
+                                               "remaining", "result"}]}
+  POST   /_emulator/guardduty/unprocessed      the same with any result text: {"accountIds",
+                                               "operation", "times" (default 1), "result"}:
+                                               those accounts are reported unprocessed with
+                                               that result and left untouched. With
+                                               operation GetMembers and the NOT_MEMBER text
+                                               it is read-after-write lag: GetMembers does
+                                               not return a member CreateMembers has just
+                                               added. Shares the rules (and the GET) of
+                                               internal-error
   POST   /_emulator/organizations/accounts     {"accountId", "email", "name"?, "status"?}
                                                or {"accounts": [{"accountId", "email",
                                                "name"?, "status"?}, ...]}: accounts with
@@ -562,7 +575,7 @@ class GuardDutyMembers:
             self.foreign = set()
             self.organization = set()
             self.member_limit = DEFAULT_MEMBER_LIMIT
-            self.internal_errors = []  # {"operation", "accountIds", "remaining"}
+            self.internal_errors = []  # {"operation", "accountIds", "remaining", "result"}
 
     # ---- serving
 
@@ -586,17 +599,19 @@ class GuardDutyMembers:
                        "UpdateMemberDetectors": self.update_member_detectors,
                        "GetMemberDetectors": self.get_member_detectors}[operation]
             out = handler(caller, members, [a for a in ids if a not in failed], body, features)
-            out["unprocessedAccounts"] = (unprocessed_json((a, INTERNAL_ERROR) for a in ids if a in failed)
+            out["unprocessedAccounts"] = (unprocessed_json((a, failed[a]) for a in ids if a in failed)
                                           + out["unprocessedAccounts"])
             return out
 
     def take_internal_errors(self, operation, ids):
-        failed = set()
+        """{account: result} of the accounts a rule reports unprocessed in this call."""
+        failed = {}
         for rule in self.internal_errors:
             hit = set(rule["accountIds"]) & set(ids)
             if rule["operation"] == operation and rule["remaining"] > 0 and hit:
                 rule["remaining"] -= 1
-                failed |= hit
+                for account in hit:
+                    failed.setdefault(account, rule["result"])
         return failed
 
     def create_members(self, caller, members, ids, body, _):
@@ -765,9 +780,10 @@ class GuardDutyMembers:
                 out.append(member_copy(member, admin))
             return out
 
-    def add_internal_error(self, operation, ids, times):
+    def add_internal_error(self, operation, ids, times, result=INTERNAL_ERROR):
         with self.lock:
-            self.internal_errors.append({"operation": operation, "accountIds": ids, "remaining": times})
+            self.internal_errors.append({"operation": operation, "accountIds": ids, "remaining": times,
+                                         "result": result})
             return self.internal_error_rules()
 
     def internal_error_rules(self):
@@ -1082,7 +1098,7 @@ class Emulator:
             call["switch"], response = switched
             return response
         if req.service == "guardduty" and req.operation in MEMBER_OPS:
-            return self.serve_members(req)
+            return self.serve_members(req, call)
         if req.service == "organizations" and req.operation == "ListAccounts":
             return list_accounts(req) or self.moto
         return self.moto
@@ -1112,13 +1128,16 @@ class Emulator:
             return throttle_error(protocol)
         return server_error(protocol)
 
-    def serve_members(self, req):
+    def serve_members(self, req, call):
         parts = req.path.split("/")
         detector_id = parts[2] if len(parts) > 2 and parts[1] == "detector" else None
         try:
             payload = json.loads(req.body) if req.body.strip() else {}
-            return json_response(self.guardduty.handle(req.account, req.operation, req.region,
-                                                       detector_id, req.params, payload))
+            out = self.guardduty.handle(req.account, req.operation, req.region, detector_id,
+                                        req.params, payload)
+            if isinstance(out.get("unprocessedAccounts"), list):
+                call["unprocessed"] = {u["accountId"]: u["result"] for u in out["unprocessedAccounts"]}
+            return json_response(out)
         except ValueError:
             return aws_error("rest-json", 400, "BadRequestException", BAD_INPUT)
         except ApiError as e:
@@ -1224,6 +1243,15 @@ class Emulator:
         times = int(body.get("times", 1))
         return self.guardduty.add_internal_error(body["operation"], account_id_list(body.get("accountIds")), times)
 
+    def c_add_unprocessed(self, body):
+        if body.get("operation") not in INTERNAL_ERROR_OPS:
+            raise ValueError(f"operation must be one of {sorted(INTERNAL_ERROR_OPS)}")
+        if not isinstance(body.get("result"), str) or not body["result"]:
+            raise ValueError("result must be a non-empty text")
+        times = int(body.get("times", 1))
+        return self.guardduty.add_internal_error(body["operation"], account_id_list(body.get("accountIds")),
+                                                 times, body["result"])
+
     def c_internal_errors(self, body):
         with self.guardduty.lock:
             return self.guardduty.internal_error_rules()
@@ -1311,6 +1339,8 @@ CONTROL_ROUTES = {
     ("POST", "/_emulator/guardduty/member-limit"): Emulator.c_member_limit,
     ("POST", "/_emulator/guardduty/internal-error"): Emulator.c_add_internal_error,
     ("GET", "/_emulator/guardduty/internal-error"): Emulator.c_internal_errors,
+    ("POST", "/_emulator/guardduty/unprocessed"): Emulator.c_add_unprocessed,
+    ("GET", "/_emulator/guardduty/unprocessed"): Emulator.c_internal_errors,
     ("POST", "/_emulator/organizations/accounts"): Emulator.c_organization_account,
     ("POST", "/_emulator/sts/deny-assume-role"): Emulator.c_deny_assume_role,
     ("DELETE", "/_emulator/sts/deny-assume-role"): Emulator.c_allow_assume_role,

@@ -24,6 +24,8 @@ ADMIN = "123456789012"
 REGION = "us-east-1"
 CONFIG = Config(retries={"total_max_attempts": 1, "mode": "standard"}, parameter_validation=False)
 SERVER = {}
+NOT_MEMBER = ("The request is rejected because the given account ID is not an associated "
+              "member of account the current account.")
 
 
 def setUpModule():
@@ -170,6 +172,19 @@ class GuardDutyAdmin(EmulatorTest):
         control("POST", "/_emulator/guardduty/internal-error", {"accountIds": [a], "operation": "GetMembers"})
         r = self.gd.get_members(DetectorId=self.detector, AccountIds=[a, b])
         self.assertEqual(([m["AccountId"] for m in r["Members"]], results(r)), ([b], {a: "Internal error"}))
+
+    def test_unprocessed_with_any_result_text(self):
+        a, b = "111122223333", "222233334444"
+        self.gd.create_members(DetectorId=self.detector, AccountDetails=[detail(a), detail(b)])
+        control("POST", "/_emulator/guardduty/unprocessed",
+                {"accountIds": [a], "operation": "GetMembers", "result": NOT_MEMBER, "times": 2})
+        for _ in range(2):
+            r = self.gd.get_members(DetectorId=self.detector, AccountIds=[a, b])
+            self.assertEqual(([m["AccountId"] for m in r["Members"]], results(r)), ([b], {a: NOT_MEMBER}))
+        r = self.gd.get_members(DetectorId=self.detector, AccountIds=[a, b])
+        self.assertEqual(sorted(m["AccountId"] for m in r["Members"]), [a, b])
+        rules = control("GET", "/_emulator/guardduty/unprocessed")["rules"]
+        self.assertEqual([(x["result"], x["remaining"]) for x in rules], [(NOT_MEMBER, 0)])
 
     def test_no_reinvite_of_removed_organization_account(self):
         org, other = "111122223333", "222233334444"

@@ -452,3 +452,165 @@ pub fn outcome<'a>(response: &'a Value, account: &str, region: &str) -> &'a Valu
 pub fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
+
+/// What the tests read from the call log and the switches beyond the basics above.
+impl Emulator {
+    /// The next `times` calls of `operation` that include any of `accounts` report them
+    /// unprocessed with `result` and leave them untouched.
+    pub fn unprocessed(&self, operation: &str, accounts: &[&str], result: &str, times: u32) {
+        self.control(
+            "POST",
+            "/_emulator/guardduty/unprocessed",
+            Some(json!({"operation": operation, "accountIds": accounts, "result": result, "times": times})),
+        );
+    }
+
+    /// The same with GuardDuty's "Internal error".
+    pub fn internal_error(&self, operation: &str, accounts: &[&str], times: u32) {
+        self.control(
+            "POST",
+            "/_emulator/guardduty/internal-error",
+            Some(json!({"operation": operation, "accountIds": accounts, "times": times})),
+        );
+    }
+
+    /// Calls of `operation` in `region` whose request named `account`.
+    pub fn calls_for(&self, operation: &str, region: &str, account: &str) -> Vec<Value> {
+        self.calls_of(operation, Some(region))
+            .into_iter()
+            .filter(|c| {
+                c["accountIds"]
+                    .as_array()
+                    .is_some_and(|ids| ids.iter().any(|id| id == account))
+            })
+            .collect()
+    }
+
+    /// InviteMembers requests for `account` in `region` that GuardDuty acted on: see
+    /// [`invitation_requests`].
+    pub fn served_invites(&self, region: &str, account: &str) -> usize {
+        invitation_requests(&self.calls())
+            .get(&(account.to_owned(), region.to_owned()))
+            .copied()
+            .unwrap_or_default()
+    }
+
+    /// An SNS topic with an SQS queue subscribed to it in `region`, both FIFO when `name`
+    /// ends in `.fifo`: (topic ARN, queue URL).
+    pub async fn topic_with_queue(&self, region: &str, name: &str) -> (String, String) {
+        let sdk = self.sdk_config().await;
+        let region = aws_config::Region::new(region.to_owned());
+        let sns = aws_sdk_sns::Client::from_conf(
+            aws_sdk_sns::config::Builder::from(&sdk)
+                .region(region.clone())
+                .build(),
+        );
+        let sqs = aws_sdk_sqs::Client::from_conf(
+            aws_sdk_sqs::config::Builder::from(&sdk)
+                .region(region)
+                .build(),
+        );
+        let fifo = name.ends_with(".fifo");
+        let mut topic = sns.create_topic().name(name);
+        let mut queue = sqs.create_queue().queue_name(name);
+        if fifo {
+            topic = topic.attributes("FifoTopic", "true");
+            queue = queue.attributes(aws_sdk_sqs::types::QueueAttributeName::FifoQueue, "true");
+        }
+        let topic_arn = topic
+            .send()
+            .await
+            .expect("CreateTopic")
+            .topic_arn()
+            .unwrap_or_default()
+            .to_owned();
+        let queue_url = queue
+            .send()
+            .await
+            .expect("CreateQueue")
+            .queue_url()
+            .unwrap_or_default()
+            .to_owned();
+        let queue_arn = sqs
+            .get_queue_attributes()
+            .queue_url(&queue_url)
+            .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
+            .send()
+            .await
+            .expect("GetQueueAttributes")
+            .attributes()
+            .and_then(|a| a.get(&aws_sdk_sqs::types::QueueAttributeName::QueueArn))
+            .cloned()
+            .unwrap_or_default();
+        sns.subscribe()
+            .topic_arn(&topic_arn)
+            .protocol("sqs")
+            .endpoint(queue_arn)
+            .send()
+            .await
+            .expect("Subscribe");
+        (topic_arn, queue_url)
+    }
+
+    /// [`Emulator::received_sns`] for a queue in another region.
+    pub async fn received_sns_in(&self, region: &str, queue_url: &str) -> Vec<Value> {
+        let sdk = self.sdk_config().await;
+        let sqs = aws_sdk_sqs::Client::from_conf(
+            aws_sdk_sqs::config::Builder::from(&sdk)
+                .region(aws_config::Region::new(region.to_owned()))
+                .build(),
+        );
+        let mut out = Vec::new();
+        loop {
+            let got = sqs
+                .receive_message()
+                .queue_url(queue_url)
+                .max_number_of_messages(10)
+                .wait_time_seconds(0)
+                .send()
+                .await
+                .expect("ReceiveMessage");
+            if got.messages().is_empty() {
+                return out;
+            }
+            for m in got.messages() {
+                out.push(serde_json::from_str(m.body().unwrap_or_default()).expect("SNS envelope"));
+                if let Some(h) = m.receipt_handle() {
+                    sqs.delete_message()
+                        .queue_url(queue_url)
+                        .receipt_handle(h)
+                        .send()
+                        .await
+                        .expect("DeleteMessage");
+                }
+            }
+        }
+    }
+}
+
+/// The text GuardDuty gives, in UnprocessedAccounts, for an account that is not its member.
+pub const NOT_MEMBER: &str = "The request is rejected because the given account ID is not an associated member of account the current account.";
+
+/// InviteMembers requests per (account, region) in a call log that GuardDuty acted on: all
+/// but those an injected throttle or 500 answered before serving (a lost response was served:
+/// it took effect) and those answered "Internal error" for the account (left untouched, so
+/// asking again is right). A request refused as "already invited" counts: the function asked
+/// to invite again, whether or not GuardDuty would have sent a second email.
+pub fn invitation_requests(calls: &[Value]) -> std::collections::HashMap<(String, String), usize> {
+    let mut out = std::collections::HashMap::new();
+    for c in calls {
+        let served = c["fault"].is_null() || c["fault"] == "lost_response";
+        if c["operation"] != "InviteMembers" || !served {
+            continue;
+        }
+        for id in c["accountIds"].as_array().into_iter().flatten() {
+            let id = id.as_str().unwrap_or_default();
+            if c["unprocessed"][id] == "Internal error" {
+                continue;
+            }
+            let region = c["region"].as_str().unwrap_or_default();
+            *out.entry((id.to_owned(), region.to_owned())).or_default() += 1;
+        }
+    }
+    out
+}
