@@ -8,10 +8,12 @@
 //! Python of `GUARDDUTY_INVITE_PYTHON`, default `.venv/bin/python` made by `scripts/setup-venv`),
 //! so `!Ref`, `!GetAtt`, `!If` ... arrive in their long JSON form.
 
+mod support;
+
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
+use support::repo;
 
 use guardduty_invite::aws::{IAM_ACTIONS, MEMBER_ROLE_ACTIONS};
 use guardduty_invite::config::{Config, FUNCTION_VARIABLES, SNS_TOPIC_ARN};
@@ -61,19 +63,13 @@ const SAMPLES_TO_MATCH: &[&str] = &[
 
 // ------------------------------------------------------------------ loading
 
-fn repo() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-}
-
 fn template() -> &'static Value {
     static TEMPLATE: OnceLock<Value> = OnceLock::new();
     TEMPLATE.get_or_init(load_template)
 }
 
 fn load_template() -> Value {
-    let python = std::env::var_os("GUARDDUTY_INVITE_PYTHON")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| repo().join(".venv/bin/python"));
+    let python = support::python();
     let output = Command::new(&python)
         .arg(repo().join("testsupport/template_json.py"))
         .arg(repo().join("template.yaml"))
@@ -420,19 +416,7 @@ fn function_rules() -> Vec<(&'static str, &'static Value)> {
 }
 
 fn samples() -> Vec<(String, Value)> {
-    let mut samples: Vec<(String, Value)> = std::fs::read_dir(repo().join("events"))
-        .expect("events/ exists")
-        .map(|e| e.expect("read events/").path())
-        .filter(|p| p.extension().is_some_and(|x| x == "json"))
-        .map(|p| {
-            let text =
-                std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
-            let event =
-                serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
-            (p.file_name().unwrap().to_string_lossy().into_owned(), event)
-        })
-        .collect();
-    samples.sort_by(|a, b| a.0.cmp(&b.0));
+    let samples = support::samples();
     for name in SAMPLES_TO_MATCH {
         assert!(
             samples.iter().any(|(n, _)| n == name),
