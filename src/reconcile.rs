@@ -329,10 +329,6 @@ async fn apply(
         .map(|mut p| (std::mem::take(&mut p.slots), p))
         .unzip();
     let ran = flow.run_slots(slots.into_iter().flatten().collect()).await;
-    progress.say(format!(
-        "{} account-region(s) put through the flow",
-        ran.slots.len()
-    ));
     let tally = ran.tally();
     let mut problems = org.problems.clone();
     let mut per_region = tally.per_region;
@@ -350,6 +346,11 @@ async fn apply(
         problems.extend(p.problems);
     }
     emit_metrics(&emf_lines(&per_region, now_ms()));
+    progress.say(format!(
+        "{} invitation(s) sent, {} accepted",
+        regions.iter().map(|r| r.invited_now).sum::<usize>(),
+        regions.iter().map(|r| r.accepted_now).sum::<usize>()
+    ));
     problems.extend(tally.problems);
     if !tally.failures.is_empty() {
         return Err(HandlerError::Incomplete {
