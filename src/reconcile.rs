@@ -48,8 +48,17 @@ pub fn is_active(a: &ListedAccount) -> bool {
 pub fn organization(listed: &[ListedAccount], admin: &str) -> Organization {
     let mut org = Organization::default();
     for a in listed.iter().filter(|a| is_active(a) && a.id != admin) {
-        let Ok(account_id) = AccountId::parse(&a.id) else {
-            continue;
+        let account_id = match AccountId::parse(&a.id) {
+            Ok(id) => id,
+            Err(why) => {
+                // Never seen from Organizations, but not to be dropped silently either.
+                org.problems.push(Problem::new(
+                    &a.id,
+                    "ListAccounts",
+                    format!("Organizations listed an {why}"),
+                ));
+                continue;
+            }
         };
         match a.email.as_deref().map(Email::parse) {
             Some(Ok(email)) => org.targets.push(Target {
@@ -422,5 +431,160 @@ fn report(
             Vec::new()
         },
         notification_message_ids: ids,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn listed(id: &str, status: Option<&str>, state: Option<&str>) -> ListedAccount {
+        ListedAccount {
+            id: id.into(),
+            email: Some(format!("a{id}@example.com")),
+            name: Some(format!("n{id}")),
+            status: status.map(str::to_owned),
+            state: state.map(str::to_owned),
+        }
+    }
+
+    fn config(extra: &[(&str, &str)]) -> Config {
+        let mut pairs = vec![
+            ("SNS_TOPIC_ARN", "arn:aws:sns:us-east-1:123456789012:t"),
+            ("AWS_REGION", "us-east-1"),
+        ];
+        pairs.extend_from_slice(extra);
+        Config::from_pairs(&pairs).unwrap()
+    }
+
+    fn member(id: &str, status: &str, invited_at: Option<&str>) -> ListedMember {
+        ListedMember {
+            account_id: id.into(),
+            relationship_status: status.into(),
+            invited_at: invited_at.map(str::to_owned),
+        }
+    }
+
+    #[test]
+    fn only_active_accounts_by_status_or_state_and_never_the_administrator() {
+        let accounts = [
+            listed("111111111111", Some("ACTIVE"), None),
+            listed("222222222222", None, Some("ACTIVE")),
+            listed("333333333333", Some("SUSPENDED"), None),
+            listed("444444444444", Some("ACTIVE"), Some("CLOSED")),
+            listed("555555555555", Some("PENDING_CLOSURE"), None),
+            listed("123456789012", Some("ACTIVE"), Some("ACTIVE")),
+        ];
+        let org = organization(&accounts, "123456789012");
+        let ids: Vec<&str> = org.targets.iter().map(|t| t.account_id.as_str()).collect();
+        assert_eq!(ids, ["111111111111", "222222222222"]);
+        assert!(org.problems.is_empty());
+    }
+
+    #[test]
+    fn an_active_account_that_cannot_be_a_member_is_a_problem_not_dropped() {
+        let mut bad_email = listed("111111111111", Some("ACTIVE"), None);
+        bad_email.email = Some("not-an-email".into());
+        let mut no_email = listed("222222222222", Some("ACTIVE"), None);
+        no_email.email = None;
+        let bad_id = listed("42", Some("ACTIVE"), None);
+        let org = organization(&[bad_email, no_email, bad_id], "123456789012");
+        assert!(org.targets.is_empty());
+        let ids: Vec<&str> = org.problems.iter().map(|p| p.account_id.as_str()).collect();
+        assert_eq!(ids, ["111111111111", "222222222222", "42"]);
+    }
+
+    #[test]
+    fn the_plan_sends_missing_and_gone_members_through_the_flow_and_reports_the_rest() {
+        let accounts: Vec<ListedAccount> = [
+            "100000000001",
+            "100000000002",
+            "100000000003",
+            "100000000004",
+            "100000000005",
+            "100000000006",
+        ]
+        .iter()
+        .map(|id| listed(id, Some("ACTIVE"), None))
+        .collect();
+        let org = organization(&accounts, "123456789012");
+        let members = [
+            member("100000000002", "Resigned", None),
+            member("100000000003", "Invited", Some("2026-01-01T00:00:00Z")),
+            member("100000000004", "Invited", Some("2026-11-25T00:00:00Z")),
+            member("100000000005", "EmailVerificationFailed", None),
+            member("100000000006", "Enabled", None),
+            member("900000000009", "Enabled", None),
+        ];
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_795_651_200); // 2026-11-26
+        let plan = plan("us-east-1", &org.targets, &members, &config(&[]), now);
+        let new: Vec<&str> = plan
+            .slots
+            .iter()
+            .filter(|s| matches!(s.step, Step::New))
+            .map(|s| s.account_id().as_str())
+            .collect();
+        assert_eq!(new, ["100000000001", "100000000002"]);
+        assert_eq!(
+            plan.slots.len(),
+            2,
+            "nothing else needs the flow without a role or features"
+        );
+        let reported: Vec<&str> = plan
+            .problems
+            .iter()
+            .map(|p| p.account_id.as_str())
+            .collect();
+        assert_eq!(
+            reported,
+            ["100000000003", "100000000005"],
+            "the recent invitation is not stale"
+        );
+        assert_eq!(plan.outside_organization, 1);
+        assert_eq!(plan.enabled.len(), 1);
+        assert_eq!(plan.members_by_status["Invited"], 2);
+    }
+
+    #[test]
+    fn with_a_role_invited_members_are_accepted_and_with_features_enabled_ones_are_checked() {
+        let accounts = [
+            listed("100000000003", Some("ACTIVE"), None),
+            listed("100000000006", Some("ACTIVE"), None),
+        ];
+        let org = organization(&accounts, "123456789012");
+        let members = [
+            member("100000000003", "Invited", Some("2026-01-01T00:00:00Z")),
+            member("100000000006", "Enabled", None),
+        ];
+        let config = config(&[
+            ("MEMBER_ROLE_NAME", "OrganizationAccountAccessRole"),
+            ("MEMBER_FEATURES", "S3_DATA_EVENTS"),
+        ]);
+        let plan = plan(
+            "us-east-1",
+            &org.targets,
+            &members,
+            &config,
+            SystemTime::now(),
+        );
+        assert!(
+            plan.problems.is_empty(),
+            "no stale report when the function accepts"
+        );
+        let steps: Vec<(&str, bool, bool)> = plan
+            .slots
+            .iter()
+            .map(|s| {
+                (
+                    s.account_id().as_str(),
+                    matches!(s.step, Step::Done(Outcome::AlreadyInvited { .. })),
+                    matches!(s.step, Step::Done(Outcome::AlreadyEnabled)),
+                )
+            })
+            .collect();
+        assert_eq!(
+            steps,
+            [("100000000003", true, false), ("100000000006", false, true)]
+        );
     }
 }
