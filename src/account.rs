@@ -235,6 +235,20 @@ mod tests {
     }
 
     #[test]
+    fn the_character_after_an_address_with_a_long_domain_survives_the_mask() {
+        // A domain of 40 characters is kept whole; what follows the address is not part of it.
+        let domain = format!("{}.example.com", "d".repeat(28));
+        assert_eq!(domain.len(), 40);
+        for after in [" ", "\"", "'", ","] {
+            assert_eq!(
+                mask_emails_in(&format!("to ann@{domain}{after}next")),
+                format!("to a***@{domain}{after}next"),
+                "{after:?}"
+            );
+        }
+    }
+
+    #[test]
     fn a_masked_empty_or_missing_name_is_no_name() {
         assert_eq!(clean_name(None), None);
         assert_eq!(clean_name(Some("****".into())), None);
