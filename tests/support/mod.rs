@@ -312,33 +312,7 @@ impl Emulator {
 
     /// SNS messages delivered to the subscribed queue: the SNS envelopes, deleted on receipt.
     pub async fn received_sns(&self, queue_url: &str) -> Vec<Value> {
-        let sqs = aws_sdk_sqs::Client::new(&self.sdk_config().await);
-        let mut out = Vec::new();
-        loop {
-            let got = sqs
-                .receive_message()
-                .queue_url(queue_url)
-                .max_number_of_messages(10)
-                .wait_time_seconds(0)
-                .send()
-                .await
-                .expect("ReceiveMessage");
-            let messages = got.messages();
-            if messages.is_empty() {
-                return out;
-            }
-            for m in messages {
-                out.push(serde_json::from_str(m.body().unwrap_or_default()).expect("SNS envelope"));
-                if let Some(h) = m.receipt_handle() {
-                    sqs.delete_message()
-                        .queue_url(queue_url)
-                        .receipt_handle(h)
-                        .send()
-                        .await
-                        .expect("DeleteMessage");
-                }
-            }
-        }
+        self.received_sns_in("us-east-1", queue_url).await
     }
 }
 
