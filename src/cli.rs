@@ -1,13 +1,16 @@
 //! The command line: the Lambda runtime loop, `invoke`, help and version, and exit codes.
 
-use std::io::{Read, Write};
+use std::io::{IsTerminal, Read, Write};
 use std::time::SystemTime;
 
 use lambda_runtime::Diagnostic;
+use serde_json::{json, Value};
 
+use crate::account::AccountId;
 use crate::error::HandlerError;
-use crate::event;
-use crate::handler::{App, DEFAULT_BUDGET};
+use crate::event::{self, CHECK_DETAIL_TYPE, RECONCILE_DETAIL_TYPE};
+use crate::handler::{now_ms, App, Reply, DEFAULT_BUDGET};
+use crate::reconcile::RECONCILE_BUDGET;
 
 /// Exit status: done (problems, if any, published).
 pub const EXIT_OK: u8 = 0;
@@ -24,6 +27,12 @@ usage:
   guardduty-invite                 inside Lambda (AWS_LAMBDA_RUNTIME_API set): the runtime loop
   guardduty-invite invoke FILE...  the handler once per EventBridge event file (- = stdin);
                                    one JSON response per event on stdout, logs on stderr
+  guardduty-invite reconcile [--dry-run]
+                                   every active account of the organization against the members
+                                   of every region; --dry-run makes read calls only
+  guardduty-invite check [--json] [--account ID]
+                                   preflight, read calls only: what the deployment still lacks;
+                                   --account tries the member role in that account
   guardduty-invite --help | -h | help
   guardduty-invite --version
 
@@ -33,9 +42,13 @@ environment (validated at start; a bad value is named before any AWS call):
   DISABLE_EMAIL_NOTIFICATION  true/false (default false)
   GUARDDUTY_REGIONS           comma-separated regions (default: the function's region)
   INVITATION_EMAIL_REGION     the one region whose invitation emails the account (default: the first)
+  MEMBER_ROLE_NAME            role assumed in member accounts to enable GuardDuty and accept (default: off)
+  MEMBER_FEATURES             comma-separated GuardDuty features for every Enabled member (default: off)
+  STALE_INVITATION_DAYS       reconcile reports members invited longer ago (default 7)
   AWS_REGION, AWS_ENDPOINT_URL, AWS_PROFILE ...  the standard AWS SDK settings
 
-exit status: 0 done (problems published), 1 a failure (retry the event), 2 usage or configuration
+exit status: 0 done (problems published), 1 a failure (retry the event) or a failed check,
+             2 usage or configuration
 
 See README.md in the source repository for events, configuration and deployment.";
 
@@ -44,6 +57,13 @@ See README.md in the source repository for events, configuration and deployment.
 pub enum Command {
     Lambda,
     Invoke(Vec<String>),
+    Reconcile {
+        dry_run: bool,
+    },
+    Check {
+        json: bool,
+        account: Option<AccountId>,
+    },
     Help,
     Version,
 }
@@ -57,10 +77,36 @@ pub fn parse(args: &[String], in_lambda: bool) -> Result<Command, String> {
                 .into(),
         ),
         Some("invoke") => Ok(Command::Invoke(args[1..].to_vec())),
+        Some("reconcile") => match &args[1..] {
+            [] => Ok(Command::Reconcile { dry_run: false }),
+            [flag] if flag == "--dry-run" => Ok(Command::Reconcile { dry_run: true }),
+            other => Err(format!("reconcile takes only --dry-run, not {other:?}")),
+        },
+        Some("check") => parse_check(&args[1..]),
         Some("-h" | "--help" | "help") => Ok(Command::Help),
         Some("-V" | "--version") => Ok(Command::Version),
         Some(other) => Err(format!("unknown command {other:?}")),
     }
+}
+
+fn parse_check(args: &[String]) -> Result<Command, String> {
+    let (mut json, mut account) = (false, None);
+    let mut rest = args.iter();
+    while let Some(arg) = rest.next() {
+        match arg.as_str() {
+            "--json" => json = true,
+            "--account" => {
+                let raw = rest.next().ok_or("--account needs an account id")?;
+                account = Some(AccountId::parse(raw)?);
+            }
+            other => {
+                return Err(format!(
+                    "check takes --json and --account ID, not {other:?}"
+                ))
+            }
+        }
+    }
+    Ok(Command::Check { json, account })
 }
 
 /// Prints a usage error and the short usage on stderr.
@@ -104,21 +150,13 @@ pub async fn invoke(app: &App, inputs: Vec<(String, Vec<u8>)>) -> u8 {
         // The deployed function's timeout, so a local run has the same time budget.
         let deadline = SystemTime::now() + DEFAULT_BUDGET;
         let result = match event::json_from_bytes(&bytes) {
-            Ok(value) => app.handle(value, deadline).await,
+            Ok(value) => app.dispatch(value, deadline).await,
             Err(e) => Err(HandlerError::InvalidEvent(e)),
         };
-        let line = match result {
-            Ok(response) => serde_json::to_string(&response).unwrap_or_else(|e| {
-                format!("{{\"errorType\":\"Serialization\",\"errorMessage\":\"{e}\"}}")
-            }),
-            Err(e) => {
-                status = EXIT_FAILURE;
-                let d: Diagnostic = e.into();
-                eprintln!("{name}: {}: {}", d.error_type, d.error_message);
-                serde_json::json!({"errorType": d.error_type, "errorMessage": d.error_message})
-                    .to_string()
-            }
-        };
+        let (line, failed) = reply_line(&name, result);
+        if failed {
+            status = EXIT_FAILURE;
+        }
         let mut out = stdout.lock();
         if writeln!(out, "{line}").and_then(|_| out.flush()).is_err() {
             // stdout closed (e.g. piped into head): nothing more can be reported there.
@@ -126,6 +164,86 @@ pub async fn invoke(app: &App, inputs: Vec<(String, Vec<u8>)>) -> u8 {
         }
     }
     status
+}
+
+/// The JSON line for a result, and whether it is a failure (its type and message also go
+/// to stderr).
+fn reply_line(name: &str, result: Result<Reply, HandlerError>) -> (String, bool) {
+    match result {
+        Ok(reply) => (
+            serde_json::to_string(&reply).unwrap_or_else(|e| {
+                json!({"errorType": "Serialization", "errorMessage": e.to_string()}).to_string()
+            }),
+            false,
+        ),
+        Err(e) => {
+            let d: Diagnostic = e.into();
+            eprintln!("{name}: {}: {}", d.error_type, d.error_message);
+            (
+                json!({"errorType": d.error_type, "errorMessage": d.error_message}).to_string(),
+                true,
+            )
+        }
+    }
+}
+
+/// The event the subcommands stand for, as the schedule or an operator would send it.
+fn command_event(detail_type: &str, detail: Value) -> Value {
+    let time = aws_sdk_guardduty::primitives::DateTime::from(SystemTime::now())
+        .fmt(aws_sdk_guardduty::primitives::DateTimeFormat::DateTime)
+        .unwrap_or_default();
+    json!({
+        "version": "0", "id": format!("cli-{}", now_ms()), "source": "guardduty-invite.cli",
+        "detail-type": detail_type, "time": time, "resources": [], "detail": detail,
+    })
+}
+
+/// `reconcile [--dry-run]`: the summary on stdout, progress on a terminal's stderr.
+pub async fn reconcile(app: &App, dry_run: bool) -> u8 {
+    let event = command_event(RECONCILE_DETAIL_TYPE, json!({ "dryRun": dry_run }));
+    let result = app
+        .dispatch(event, SystemTime::now() + RECONCILE_BUDGET)
+        .await;
+    let (line, failed) = reply_line("reconcile", result);
+    println!("{line}");
+    if failed {
+        EXIT_FAILURE
+    } else {
+        EXIT_OK
+    }
+}
+
+/// `check`: a table on a terminal, JSON with --json or when stdout is not a terminal.
+pub async fn check(app: &App, json_out: bool, account: Option<AccountId>) -> u8 {
+    let detail = match &account {
+        Some(a) => json!({ "accountId": a.as_str() }),
+        None => json!({}),
+    };
+    let result = app
+        .dispatch(
+            command_event(CHECK_DETAIL_TYPE, detail),
+            SystemTime::now() + DEFAULT_BUDGET,
+        )
+        .await;
+    match result {
+        Ok(Reply::Check(report)) => {
+            if json_out || !std::io::stdout().is_terminal() {
+                println!("{}", serde_json::to_string(&report).unwrap_or_default());
+            } else {
+                print!("{}", report.table());
+            }
+            if report.passed {
+                EXIT_OK
+            } else {
+                EXIT_FAILURE
+            }
+        }
+        other => {
+            let (line, _) = reply_line("check", other);
+            println!("{line}");
+            EXIT_FAILURE
+        }
+    }
 }
 
 #[cfg(test)]

@@ -136,26 +136,7 @@ impl Config {
             }
         };
 
-        let member_role = set(MEMBER_ROLE_NAME)
-            .map(|raw| parse_role_name(raw.trim()).map_err(|r| bad(MEMBER_ROLE_NAME, r)))
-            .transpose()?;
-        let member_features = match set(MEMBER_FEATURES) {
-            None => Vec::new(),
-            Some(raw) => parse_features(&raw).map_err(|r| bad(MEMBER_FEATURES, r))?,
-        };
-        let stale_invitation_days = match set(STALE_INVITATION_DAYS) {
-            None => DEFAULT_STALE_INVITATION_DAYS,
-            Some(raw) => match raw.trim().parse::<u32>() {
-                Ok(days @ 1..=3650) => days,
-                _ => {
-                    return Err(bad(
-                        STALE_INVITATION_DAYS,
-                        format!("{raw:?} is not a whole number of days from 1 to 3650"),
-                    ))
-                }
-            },
-        };
-
+        let (member_role, member_features, stale_invitation_days) = member_settings(&set)?;
         Ok(Self {
             topic_arn: topic_arn.trim().to_owned(),
             template,
@@ -183,6 +164,32 @@ impl Config {
     pub fn disable_email_in(&self, region: &str) -> bool {
         self.disable_email_notification || region != self.email_region
     }
+}
+
+/// MEMBER_ROLE_NAME, MEMBER_FEATURES and STALE_INVITATION_DAYS.
+fn member_settings(
+    set: &impl Fn(&str) -> Option<String>,
+) -> Result<(Option<String>, Vec<String>, u32), ConfigError> {
+    let role = set(MEMBER_ROLE_NAME)
+        .map(|raw| parse_role_name(raw.trim()).map_err(|r| bad(MEMBER_ROLE_NAME, r)))
+        .transpose()?;
+    let features = match set(MEMBER_FEATURES) {
+        None => Vec::new(),
+        Some(raw) => parse_features(&raw).map_err(|r| bad(MEMBER_FEATURES, r))?,
+    };
+    let stale_days = match set(STALE_INVITATION_DAYS) {
+        None => DEFAULT_STALE_INVITATION_DAYS,
+        Some(raw) => match raw.trim().parse::<u32>() {
+            Ok(days @ 1..=3650) => days,
+            _ => {
+                return Err(bad(
+                    STALE_INVITATION_DAYS,
+                    format!("{raw:?} is not a whole number of days from 1 to 3650"),
+                ))
+            }
+        },
+    };
+    Ok((role, features, stale_days))
 }
 
 /// An IAM role name: 1 to 64 of letters, digits and `+=,.@_-`.

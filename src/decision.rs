@@ -72,6 +72,27 @@ pub fn is_service_failure(result: &str) -> bool {
     .any(|s| r.contains(s))
 }
 
+/// What a person must do about an account GuardDuty did not add or invite, from AWS's
+/// `result` text.
+pub fn unprocessed_reason(operation: &str, result: &str) -> String {
+    let r = result.to_ascii_lowercase();
+    if r.contains("another") {
+        "the account is a member of another GuardDuty administrator, so it is NOT protected by this one: have \
+         that administrator disassociate and delete it, then replay the event"
+            .into()
+    } else if r.contains("maximum") || r.contains("limit") {
+        "this administrator has reached GuardDuty's member limit in the region: delete members that are gone, \
+         or manage the organization's accounts through GuardDuty's Organizations integration"
+            .into()
+    } else if r.contains("organization") {
+        "the account was added through the organization and cannot be invited: enable it again from \
+         GuardDuty's organization settings"
+            .into()
+    } else {
+        format!("GuardDuty refused {operation} for the account (see the result): fix the cause, then replay the event")
+    }
+}
+
 /// The error codes of a call to a region that is not enabled for the calling account (an
 /// opt-in region): a lasting condition of that account, not a passing failure.
 pub fn is_region_disabled(code: &str) -> bool {
@@ -165,6 +186,23 @@ mod tests {
         assert!(is_service_failure("internal server error, try again"));
         assert!(!is_service_failure(OTHER_ADMIN));
         assert!(!is_service_failure(ALREADY_MEMBER));
+    }
+
+    #[test]
+    fn unprocessed_results_say_what_to_do() {
+        assert!(unprocessed_reason("CreateMembers", OTHER_ADMIN)
+            .contains("another GuardDuty administrator"));
+        assert!(unprocessed_reason(
+            "CreateMembers",
+            "The request is rejected because the current account has reached the maximum number of member accounts."
+        )
+        .contains("member limit"));
+        assert!(unprocessed_reason(
+            "InviteMembers",
+            "The request is rejected because the account was added through the organization and cannot be invited."
+        )
+        .contains("organization settings"));
+        assert!(unprocessed_reason("InviteMembers", "Something new").contains("InviteMembers"));
     }
 
     #[test]

@@ -6,6 +6,8 @@ use serde_json::Value;
 use crate::account::{cap_chars, clean_name, sanitize_name, AccountId, Email};
 
 pub const MANUAL_DETAIL_TYPE: &str = "GuardDuty Invite Request";
+pub const RECONCILE_DETAIL_TYPE: &str = "GuardDuty Reconcile Request";
+pub const CHECK_DETAIL_TYPE: &str = "GuardDuty Invite Check";
 pub const SERVICE_EVENT: &str = "AWS Service Event via CloudTrail";
 pub const API_CALL: &str = "AWS API Call via CloudTrail";
 pub const ORGANIZATIONS_SOURCE: &str = "aws.organizations";
@@ -29,7 +31,7 @@ pub enum EventError {
     },
     #[error("field {path}: {reason}")]
     Invalid { path: String, reason: String },
-    #[error("unsupported event: source {event_source:?}, detail-type {detail_type:?}{name} (expected an Organizations CreateAccountResult, a Control Tower CreateManagedAccount/UpdateManagedAccount, or detail-type \"GuardDuty Invite Request\")")]
+    #[error("unsupported event: source {event_source:?}, detail-type {detail_type:?}{name} (expected an Organizations CreateAccountResult, a Control Tower CreateManagedAccount/UpdateManagedAccount, or detail-type \"GuardDuty Invite Request\", \"GuardDuty Reconcile Request\" or \"GuardDuty Invite Check\")")]
     Unsupported {
         event_source: String,
         detail_type: String,
@@ -44,6 +46,8 @@ pub enum EventKind {
     CreateManagedAccount,
     UpdateManagedAccount,
     ManualRequest,
+    ReconcileRequest,
+    InviteCheck,
 }
 
 /// The envelope fields that identify the triggering event in responses and notifications.
@@ -66,7 +70,17 @@ pub struct AccountRequest {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Action {
     Invite(Vec<AccountRequest>),
-    Skip { reason: String },
+    Skip {
+        reason: String,
+    },
+    /// The whole organization against the members; `dry_run` makes read calls only.
+    Reconcile {
+        dry_run: bool,
+    },
+    /// The preflight, with the deployed role; `account` to try the member role in.
+    Check {
+        account: Option<AccountId>,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -123,12 +137,9 @@ fn classify(meta: &EventMeta, detail: &Value) -> Result<(EventKind, Action), Eve
         },
     };
     let kind = match (meta.source.as_str(), meta.detail_type.as_str(), name) {
-        (_, MANUAL_DETAIL_TYPE, _) => {
-            return Ok((
-                EventKind::ManualRequest,
-                Action::Invite(parse_manual(detail)?),
-            ))
-        }
+        (_, MANUAL_DETAIL_TYPE, _) => EventKind::ManualRequest,
+        (_, RECONCILE_DETAIL_TYPE, _) => EventKind::ReconcileRequest,
+        (_, CHECK_DETAIL_TYPE, _) => EventKind::InviteCheck,
         (ORGANIZATIONS_SOURCE, SERVICE_EVENT, "CreateAccountResult") => {
             EventKind::CreateAccountResult
         }
@@ -157,6 +168,19 @@ fn classify(meta: &EventMeta, detail: &Value) -> Result<(EventKind, Action), Eve
         EventKind::CreateManagedAccount => parse_status(detail, "createManagedAccountStatus", managed_account)?,
         EventKind::UpdateManagedAccount => parse_status(detail, "updateManagedAccountStatus", managed_account)?,
         EventKind::ManualRequest => Action::Invite(parse_manual(detail)?),
+        EventKind::ReconcileRequest => Action::Reconcile {
+            dry_run: optional_bool(object_detail(detail)?, "dryRun", "detail")?.unwrap_or(false),
+        },
+        EventKind::InviteCheck => Action::Check {
+            account: optional_str(object_detail(detail)?, "accountId", "detail")?
+                .map(|raw| {
+                    AccountId::parse(&raw).map_err(|reason| EventError::Invalid {
+                        path: "detail.accountId".into(),
+                        reason,
+                    })
+                })
+                .transpose()?,
+        },
     };
     Ok((kind, action))
 }
@@ -335,6 +359,29 @@ fn optional_str(obj: &Value, key: &str, path: &str) -> Result<Option<String>, Ev
     }
 }
 
+/// `detail`, which must be an object (an empty one is fine).
+fn object_detail(detail: &Value) -> Result<&Value, EventError> {
+    if detail.is_object() {
+        Ok(detail)
+    } else {
+        Err(EventError::WrongType {
+            path: "detail".into(),
+            expected: "an object",
+        })
+    }
+}
+
+fn optional_bool(obj: &Value, key: &str, path: &str) -> Result<Option<bool>, EventError> {
+    match obj.get(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Bool(b)) => Ok(Some(*b)),
+        Some(_) => Err(EventError::WrongType {
+            path: format!("{path}.{key}"),
+            expected: "true or false",
+        }),
+    }
+}
+
 fn kind_of(v: &Value) -> &'static str {
     match v {
         Value::Null => "null",
@@ -360,7 +407,7 @@ mod tests {
     fn invited_ids(req: &Request) -> Vec<&str> {
         match &req.action {
             Action::Invite(accounts) => accounts.iter().map(|a| a.account_id.as_str()).collect(),
-            Action::Skip { reason } => panic!("skipped: {reason}"),
+            other => panic!("not an invitation: {other:?}"),
         }
     }
 
@@ -576,6 +623,53 @@ mod tests {
             .collect();
         assert!(matches!(
             parse(manual(Value::Array(many))).unwrap_err(),
+            EventError::Invalid { .. }
+        ));
+    }
+
+    #[test]
+    fn reconcile_request_takes_an_optional_dry_run_flag_from_any_source() {
+        let event = |detail: Value| {
+            parse(
+                json!({"id": "r-1", "source": "guardduty-invite.schedule", "detail-type": RECONCILE_DETAIL_TYPE, "detail": detail}),
+            )
+        };
+        assert_eq!(
+            event(json!({})).unwrap().action,
+            Action::Reconcile { dry_run: false }
+        );
+        assert_eq!(
+            event(json!({"dryRun": true})).unwrap().action,
+            Action::Reconcile { dry_run: true }
+        );
+        assert_eq!(
+            event(json!({"dryRun": "yes"})).unwrap_err(),
+            EventError::WrongType {
+                path: "detail.dryRun".into(),
+                expected: "true or false"
+            }
+        );
+    }
+
+    #[test]
+    fn invite_check_may_name_an_account_to_try_the_member_role_in() {
+        let event = |detail: Value| {
+            parse(json!({"source": "ops", "detail-type": CHECK_DETAIL_TYPE, "detail": detail}))
+        };
+        assert_eq!(
+            event(json!({})).unwrap().action,
+            Action::Check { account: None }
+        );
+        let Action::Check { account } = event(json!({"accountId": "111122223333"})).unwrap().action
+        else {
+            panic!("not a check")
+        };
+        assert_eq!(
+            account.map(|a| a.to_string()).as_deref(),
+            Some("111122223333")
+        );
+        assert!(matches!(
+            event(json!({"accountId": "42"})).unwrap_err(),
             EventError::Invalid { .. }
         ));
     }

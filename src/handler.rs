@@ -1,21 +1,25 @@
-//! The event handler: parse, then the stages of the flow, then publish and report.
+//! The event handler: parse, then what the event asks for (an account event's stages, a
+//! reconcile, or the preflight), within the time Lambda gives.
 
-use std::collections::BTreeMap;
+use std::future::Future;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use serde::Serialize;
 use serde_json::Value;
 use tracing::{info, warn};
 
 use crate::aws::Aws;
+use crate::check::{self, CheckReport};
 use crate::config::Config;
-use crate::error::{AwsError, HandlerError};
-use crate::event::{self, AccountRequest, Action, Request};
+use crate::error::HandlerError;
+use crate::event::{self, AccountRequest, Action, EventError, Request};
 use crate::flow::publish::{self, publish};
 use crate::flow::resolve::resolve;
-use crate::flow::{Flow, Ran, Step};
+use crate::flow::{Flow, Step};
 use crate::logging::emit_metrics;
-use crate::metrics::{emf_lines, Counts};
-use crate::report::{Outcome, Problem, Processed, Response};
+use crate::metrics::emf_lines;
+use crate::reconcile::{self, ReconcileReport};
+use crate::report::{Processed, Response};
 
 /// Time kept back from the deadline to report a failure before Lambda kills the process.
 pub const DEADLINE_MARGIN: Duration = Duration::from_millis(1500);
@@ -29,36 +33,71 @@ pub struct App {
     pub aws: Aws,
 }
 
+/// What an invocation answers, by the kind of event.
+#[derive(Debug, Serialize)]
+#[serde(untagged)]
+pub enum Reply {
+    Event(Response),
+    Reconcile(ReconcileReport),
+    Check(CheckReport),
+}
+
 impl App {
     pub fn new(config: Config, aws: Aws) -> Self {
         Self { config, aws }
     }
 
-    /// Handles one event; `deadline` is when Lambda would kill the invocation.
+    /// Handles one event of any kind; `deadline` is when Lambda would kill the invocation.
+    pub async fn dispatch(
+        &self,
+        payload: Value,
+        deadline: SystemTime,
+    ) -> Result<Reply, HandlerError> {
+        let request = event::parse(payload).inspect_err(|e| warn!(error = %e, "rejected event"))?;
+        let budget = budget_until(deadline).saturating_sub(DEADLINE_MARGIN);
+        match &request.action {
+            Action::Skip { reason } => {
+                info!(event_id = %request.meta.id, kind = ?request.kind, reason = %reason, "skipped event");
+                Ok(Reply::Event(Response::skipped(
+                    &request.meta,
+                    request.kind,
+                    reason,
+                )))
+            }
+            Action::Invite(accounts) => within(
+                budget,
+                "the invitations and the notification",
+                self.process(&request, accounts),
+            )
+            .await
+            .map(Reply::Event),
+            Action::Reconcile { dry_run } => {
+                let run = reconcile::run(&self.aws, &self.config, &request.meta, *dry_run);
+                within(budget, "the reconcile", run)
+                    .await
+                    .map(Reply::Reconcile)
+            }
+            Action::Check { account } => {
+                let run = check::run(&self.aws, &self.config, account.as_ref());
+                Ok(Reply::Check(
+                    within(budget, "the checks", async { Ok(run.await) }).await?,
+                ))
+            }
+        }
+    }
+
+    /// Handles an account event (creation, manual request); other kinds are refused.
     pub async fn handle(
         &self,
         payload: Value,
         deadline: SystemTime,
     ) -> Result<Response, HandlerError> {
-        let request = event::parse(payload).inspect_err(|e| warn!(error = %e, "rejected event"))?;
-        let accounts = match &request.action {
-            Action::Skip { reason } => {
-                info!(event_id = %request.meta.id, kind = ?request.kind, reason = %reason, "skipped event");
-                return Ok(Response::skipped(&request.meta, request.kind, reason));
-            }
-            Action::Invite(accounts) => accounts,
-        };
-        let budget = budget_until(deadline).saturating_sub(DEADLINE_MARGIN);
-        match tokio::time::timeout(budget, self.process(&request, accounts)).await {
-            Ok(result) => result,
-            Err(_) => {
-                let e = HandlerError::Timeout {
-                    budget_ms: budget.as_millis() as u64,
-                    stage: "the invitations and the notification",
-                };
-                warn!(event_id = %request.meta.id, error = %e, "invocation out of time");
-                Err(e)
-            }
+        match self.dispatch(payload, deadline).await? {
+            Reply::Event(response) => Ok(response),
+            _ => Err(HandlerError::InvalidEvent(EventError::Invalid {
+                path: "detail-type".into(),
+                reason: "not an account event".into(),
+            })),
         }
     }
 
@@ -72,9 +111,12 @@ impl App {
         let ran = Flow::new(&self.aws, &self.config)
             .run(&resolved.targets)
             .await;
+        let tally = ran.tally();
+        emit_metrics(&emf_lines(&tally.per_region, now_ms()));
         let mut problems = resolved.problems;
+        problems.extend(tally.problems);
         let mut failures = resolved.failures;
-        tally(&ran, &mut problems, &mut failures);
+        failures.extend(tally.failures);
         if !failures.is_empty() {
             // Not published: the retry of this event finds the same problems and publishes them.
             return Err(HandlerError::Incomplete { failures, problems });
@@ -106,64 +148,27 @@ impl App {
     }
 }
 
-/// Logs each slot's decision, emits the per-region metrics, and collects the problems and
-/// the failures of the run.
-fn tally(ran: &Ran<'_>, problems: &mut Vec<Problem>, failures: &mut Vec<AwsError>) {
-    let mut per_region: BTreeMap<String, Counts> = BTreeMap::new();
-    for s in &ran.slots {
-        match &s.step {
-            Step::Done(outcome) => {
-                per_region
-                    .entry(s.region.to_owned())
-                    .or_default()
-                    .add(outcome);
-                log_decision(s.account_id().as_str(), s.region, outcome);
-                if let Outcome::Problem(p) = outcome {
-                    problems.push(p.clone());
-                }
-            }
-            Step::Retry(e) => failures.push(e.clone()),
-            // Every stage carries its slots to an outcome; anything else is a failed batch's.
-            _ => {}
+/// Runs `work` within `budget`, or fails with the handler's own timeout (before Lambda's, so
+/// that the event is retried and the failure says where it stopped).
+async fn within<T>(
+    budget: Duration,
+    stage: &'static str,
+    work: impl Future<Output = Result<T, HandlerError>>,
+) -> Result<T, HandlerError> {
+    match tokio::time::timeout(budget, work).await {
+        Ok(result) => result,
+        Err(_) => {
+            let e = HandlerError::Timeout {
+                budget_ms: budget.as_millis() as u64,
+                stage,
+            };
+            warn!(error = %e, "invocation out of time");
+            Err(e)
         }
-    }
-    for e in &ran.failures {
-        warn!(error = %e, "AWS call failed after retries");
-    }
-    failures.extend(ran.failures.iter().cloned());
-    emit_metrics(&emf_lines(&per_region, now_ms()));
-}
-
-fn log_decision(account: &str, region: &str, outcome: &Outcome) {
-    let label = outcome.label();
-    match outcome {
-        Outcome::Problem(p) => warn!(
-            account_id = account,
-            region,
-            outcome = label.as_str(),
-            operation = %p.operation,
-            result = p.detail(),
-            "decision"
-        ),
-        Outcome::Invited { email_sent } => {
-            info!(
-                account_id = account,
-                region,
-                outcome = label.as_str(),
-                email_sent,
-                "decision"
-            )
-        }
-        _ => info!(
-            account_id = account,
-            region,
-            outcome = label.as_str(),
-            "decision"
-        ),
     }
 }
 
-fn now_ms() -> u128 {
+pub fn now_ms() -> u128 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_millis())

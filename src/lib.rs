@@ -6,6 +6,7 @@
 
 pub mod account;
 pub mod aws;
+pub mod check;
 pub mod cli;
 pub mod config;
 pub mod decision;
@@ -16,5 +17,6 @@ pub mod handler;
 pub mod logging;
 pub mod metrics;
 pub mod notify;
+pub mod reconcile;
 pub mod report;
 pub mod template;

@@ -45,6 +45,35 @@ pub fn emit_metrics(lines: &[String]) {
     }
 }
 
+/// Progress of a long run for a person at a terminal, on stderr; nothing at all when stderr
+/// is not a terminal (Lambda, CI, a pipe), where the logs already tell the story.
+pub struct Progress(Option<indicatif::ProgressBar>);
+
+impl Progress {
+    pub fn start(what: &str) -> Self {
+        if !io::stderr().is_terminal() {
+            return Self(None);
+        }
+        let bar = indicatif::ProgressBar::new_spinner();
+        bar.enable_steady_tick(std::time::Duration::from_millis(120));
+        bar.set_message(format!("{what}: starting"));
+        Self(Some(bar))
+    }
+
+    /// A step done: kept on screen above the spinner.
+    pub fn say(&self, line: String) {
+        if let Some(bar) = &self.0 {
+            bar.println(format!("  {line}"));
+        }
+    }
+
+    pub fn finish(&self, line: String) {
+        if let Some(bar) = &self.0 {
+            bar.finish_with_message(line);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -46,15 +46,21 @@ async fn main() -> ExitCode {
     let sdk = load_sdk_config().await;
     let aws = Aws::new(&sdk, &config.regions, config.topic_region());
     let app = App::new(config, aws);
-    match inputs {
-        Some(inputs) => ExitCode::from(cli::invoke(&app, inputs).await),
-        None => run_lambda(&app).await,
+    match (command, inputs) {
+        (_, Some(inputs)) => ExitCode::from(cli::invoke(&app, inputs).await),
+        (Command::Reconcile { dry_run }, None) => {
+            ExitCode::from(cli::reconcile(&app, dry_run).await)
+        }
+        (Command::Check { json, account }, None) => {
+            ExitCode::from(cli::check(&app, json, account).await)
+        }
+        _ => run_lambda(&app).await,
     }
 }
 
 async fn run_lambda(app: &App) -> ExitCode {
     let handler = service_fn(move |event: LambdaEvent<Value>| async move {
-        app.handle(event.payload, event.context.deadline())
+        app.dispatch(event.payload, event.context.deadline())
             .await
             .map_err(Diagnostic::from)
     });

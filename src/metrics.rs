@@ -9,6 +9,16 @@ use crate::report::Outcome;
 
 pub const NAMESPACE: &str = "GuardDutyInvite";
 
+/// Every metric the function emits, dimension `Region` (the dashboard is held to this list).
+pub const METRIC_NAMES: &[&str] = &[
+    "AccountsInvited",
+    "AccountsAccepted",
+    "AlreadyMembers",
+    "EnabledByOrganization",
+    "Problems",
+    "UnprotectedAccounts",
+];
+
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Counts {
     pub invited: u64,
@@ -16,17 +26,42 @@ pub struct Counts {
     pub already_members: u64,
     pub enabled_by_organization: u64,
     pub problems: u64,
+    /// Organization accounts not `Enabled` after a reconcile; account events do not know it.
+    pub unprotected: Option<u64>,
 }
 
 impl Counts {
     pub fn add(&mut self, outcome: &Outcome) {
         match outcome {
             Outcome::Invited { .. } => self.invited += 1,
-            Outcome::Accepted => self.accepted += 1,
+            Outcome::Accepted { email_sent } => {
+                self.accepted += 1;
+                // Invited and accepted in the same run.
+                if email_sent.is_some() {
+                    self.invited += 1;
+                }
+            }
             Outcome::AlreadyInvited { .. } | Outcome::AlreadyEnabled => self.already_members += 1,
             Outcome::EnabledByOrganization => self.enabled_by_organization += 1,
             Outcome::Problem(_) => self.problems += 1,
         }
+    }
+
+    /// (name, value) of each metric this count has, in `METRIC_NAMES` order.
+    fn values(&self) -> Vec<(&'static str, u64)> {
+        let values = [
+            Some(self.invited),
+            Some(self.accepted),
+            Some(self.already_members),
+            Some(self.enabled_by_organization),
+            Some(self.problems),
+            self.unprotected,
+        ];
+        METRIC_NAMES
+            .iter()
+            .zip(values)
+            .filter_map(|(name, v)| v.map(|v| (*name, v)))
+            .collect()
     }
 }
 
@@ -35,29 +70,25 @@ pub fn emf_lines(per_region: &BTreeMap<String, Counts>, timestamp_ms: u128) -> V
     per_region
         .iter()
         .map(|(region, c)| {
-            json!({
+            let values = c.values();
+            let mut line = json!({
                 "_aws": {
                     "Timestamp": timestamp_ms,
                     "CloudWatchMetrics": [{
                         "Namespace": NAMESPACE,
                         "Dimensions": [["Region"]],
-                        "Metrics": [
-                            {"Name": "AccountsInvited", "Unit": "Count"},
-                            {"Name": "AccountsAccepted", "Unit": "Count"},
-                            {"Name": "AlreadyMembers", "Unit": "Count"},
-                            {"Name": "EnabledByOrganization", "Unit": "Count"},
-                            {"Name": "Problems", "Unit": "Count"}
-                        ]
+                        "Metrics": values
+                            .iter()
+                            .map(|(name, _)| json!({"Name": name, "Unit": "Count"}))
+                            .collect::<Vec<_>>(),
                     }]
                 },
                 "Region": region,
-                "AccountsInvited": c.invited,
-                "AccountsAccepted": c.accepted,
-                "AlreadyMembers": c.already_members,
-                "EnabledByOrganization": c.enabled_by_organization,
-                "Problems": c.problems,
-            })
-            .to_string()
+            });
+            for (name, v) in values {
+                line[name] = json!(v);
+            }
+            line.to_string()
         })
         .collect()
 }
@@ -81,6 +112,28 @@ mod tests {
         assert_eq!(v["AlreadyMembers"], 1);
         assert_eq!(v["_aws"]["CloudWatchMetrics"][0]["Namespace"], NAMESPACE);
         assert!(!lines[0].contains('\n'));
+        assert!(
+            v.get("UnprotectedAccounts").is_none(),
+            "an event does not know it"
+        );
+    }
+
+    #[test]
+    fn a_reconcile_reports_unprotected_accounts_declared_as_a_metric() {
+        let c = Counts {
+            unprotected: Some(3),
+            ..Counts::default()
+        };
+        let lines = emf_lines(&BTreeMap::from([("us-east-1".to_string(), c)]), 0);
+        let v: serde_json::Value = serde_json::from_str(&lines[0]).unwrap();
+        assert_eq!(v["UnprotectedAccounts"], 3);
+        let declared: Vec<&str> = v["_aws"]["CloudWatchMetrics"][0]["Metrics"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|m| m["Name"].as_str())
+            .collect();
+        assert_eq!(declared, METRIC_NAMES);
     }
 
     #[test]
@@ -90,7 +143,11 @@ mod tests {
         for outcome in [
             Outcome::Invited { email_sent: false },
             Outcome::Invited { email_sent: true },
-            Outcome::Accepted,
+            // Invited and accepted in the same run: counted under both.
+            Outcome::Accepted {
+                email_sent: Some(false),
+            },
+            Outcome::Accepted { email_sent: None },
             Outcome::AlreadyInvited { status: None },
             Outcome::AlreadyEnabled,
             Outcome::EnabledByOrganization,
@@ -102,11 +159,12 @@ mod tests {
         assert_eq!(
             c,
             Counts {
-                invited: 2,
-                accepted: 1,
+                invited: 3,
+                accepted: 2,
                 already_members: 2,
                 enabled_by_organization: 1,
                 problems: 2,
+                unprotected: None,
             }
         );
         let m = BTreeMap::from([
@@ -119,7 +177,7 @@ mod tests {
             .map(|l| serde_json::from_str(l).unwrap())
             .collect();
         assert_eq!(v[1]["Region"], "us-east-1");
-        assert_eq!(v[1]["AccountsAccepted"], 1);
+        assert_eq!(v[1]["AccountsAccepted"], 2);
         assert_eq!(v[1]["EnabledByOrganization"], 1);
         assert_eq!(v[1]["Problems"], 2);
         assert_eq!(v[0]["Problems"], 0);

@@ -86,8 +86,11 @@ pub enum Outcome {
     AlreadyInvited {
         status: Option<String>,
     },
-    /// Accepted in the member account, with the member role: now `Enabled`.
-    Accepted,
+    /// Accepted in the member account, with the member role: now `Enabled`. `email_sent` is
+    /// set when this run also sent the invitation.
+    Accepted {
+        email_sent: Option<bool>,
+    },
     AlreadyEnabled,
     EnabledByOrganization,
     Problem(Problem),
@@ -98,7 +101,7 @@ impl Outcome {
     pub fn is_enabled(&self) -> bool {
         matches!(
             self,
-            Self::Accepted | Self::AlreadyEnabled | Self::EnabledByOrganization
+            Self::Accepted { .. } | Self::AlreadyEnabled | Self::EnabledByOrganization
         )
     }
 }
@@ -139,7 +142,7 @@ impl Outcome {
         match self {
             Self::Invited { .. } => OutcomeLabel::Invited,
             Self::AlreadyInvited { .. } => OutcomeLabel::AlreadyInvited,
-            Self::Accepted => OutcomeLabel::Accepted,
+            Self::Accepted { .. } => OutcomeLabel::Accepted,
             Self::AlreadyEnabled => OutcomeLabel::AlreadyEnabled,
             Self::EnabledByOrganization => OutcomeLabel::EnabledByOrganization,
             Self::Problem(_) => OutcomeLabel::Problem,
@@ -167,7 +170,8 @@ impl RegionReport {
         let (email_sent, relationship_status, problem) = match outcome {
             Outcome::Invited { email_sent } => (Some(*email_sent), None, None),
             Outcome::AlreadyInvited { status } => (None, status.clone(), None),
-            Outcome::Accepted | Outcome::AlreadyEnabled | Outcome::EnabledByOrganization => {
+            Outcome::Accepted { email_sent } => (*email_sent, Some("Enabled".to_owned()), None),
+            Outcome::AlreadyEnabled | Outcome::EnabledByOrganization => {
                 (None, Some("Enabled".to_owned()), None)
             }
             Outcome::Problem(p) => (
@@ -324,7 +328,7 @@ mod tests {
                 },
                 "already_invited",
             ),
-            (Outcome::Accepted, "accepted"),
+            (Outcome::Accepted { email_sent: None }, "accepted"),
             (Outcome::AlreadyEnabled, "already_enabled"),
             (Outcome::EnabledByOrganization, "enabled_by_organization"),
             (Outcome::Problem(problem()), "problem"),
@@ -348,7 +352,7 @@ mod tests {
             "EmailVerificationInProgress"
         );
         for enabled in [
-            Outcome::Accepted,
+            Outcome::Accepted { email_sent: None },
             Outcome::AlreadyEnabled,
             Outcome::EnabledByOrganization,
         ] {
@@ -365,7 +369,7 @@ mod tests {
 
     #[test]
     fn only_members_reporting_to_the_administrator_count_as_enabled() {
-        assert!(Outcome::Accepted.is_enabled());
+        assert!(Outcome::Accepted { email_sent: None }.is_enabled());
         assert!(Outcome::AlreadyEnabled.is_enabled());
         assert!(Outcome::EnabledByOrganization.is_enabled());
         assert!(!Outcome::Invited { email_sent: true }.is_enabled());

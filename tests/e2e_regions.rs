@@ -251,6 +251,10 @@ async fn mixed_outcomes_in_one_batch_keep_each_accounts_own_outcome() {
         .as_str()
         .unwrap_or_default()
         .contains("another master account"));
+    assert!(problems["500000000002"]["reason"]
+        .as_str()
+        .unwrap_or_default()
+        .contains("have that administrator disassociate"));
     assert_eq!(
         problems["500000000004"]["relationshipStatus"],
         "EmailVerificationFailed"

@@ -83,8 +83,9 @@ Control API:
                                                (the in-flight peak drops to the current count)
   GET    /_emulator/health                     {"ok": true}
   GET    /_emulator/inflight                   {"current": n, "peak": n}: AWS requests being
-                                               served at once (injected delays and hangs
-                                               included, control requests not)
+                                               served at once, each from its arrival until
+                                               its answer is ready (injected delays and
+                                               hangs included, control requests not)
   DELETE /_emulator/inflight                   reset peak to current; answers the new counts
   POST   /_emulator/faults                     add a rule: {"operation": "InviteMembers"|"*",
                                                "kind": "error500"|"throttle"|"delay"|"hang"|
@@ -207,8 +208,12 @@ Control API:
                                                Key Id needs a subscription for the service",
                                                as a brand-new account does for a while;
                                                replaces the count
+  POST   /_emulator/member/hidden-invitations  {"accountId"}: that account's ListInvitations
+                                               answers no invitation at all (one declined or
+                                               deleted in the account)
   GET    /_emulator/member/switches            {"denyAssumeRole": [...], "disabledRegions":
-                                               {account: [...]}, "notReady": {account: n}}
+                                               {account: [...]}, "notReady": {account: n},
+                                               "hiddenInvitations": [...]}
 
 Control requests answer 200 with JSON, 400 {"error": ...} for a bad body and 404 for an
 unknown route. An AWS request meets, in this order: the first matching fault rule, the
@@ -241,7 +246,7 @@ from xml.sax.saxutils import escape
 import botocore.loaders
 from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
-from werkzeug.wsgi import ClosingIterator, get_input_stream
+from werkzeug.wsgi import get_input_stream
 
 from moto.core import DEFAULT_ACCOUNT_ID
 from moto.core.utils import utcnow
@@ -835,6 +840,7 @@ class MemberSwitches:
             self.deny_assume_role = set()
             self.disabled_regions = {}  # account -> set of regions
             self.not_ready = {}  # account -> remaining CreateDetector/ListDetectors failures
+            self.hidden_invitations = set()  # accounts whose ListInvitations shows none
 
     def check(self, req):
         """(switch name, error response) if a switch answers this request, else None."""
@@ -848,6 +854,8 @@ class MemberSwitches:
             if req.operation in ("CreateDetector", "ListDetectors") and self.not_ready.get(req.account, 0) > 0:
                 self.not_ready[req.account] -= 1
                 return "not-ready", aws_error(req.protocol, 400, "SubscriptionRequiredException", NOT_SUBSCRIBED)
+            if req.operation == "ListInvitations" and req.account in self.hidden_invitations:
+                return "hidden-invitations", json_response({"invitations": []})
             return None
 
     def check_assume_role(self, req):
@@ -863,7 +871,8 @@ class MemberSwitches:
         with self.lock:
             return {"denyAssumeRole": sorted(self.deny_assume_role),
                     "disabledRegions": {a: sorted(r) for a, r in self.disabled_regions.items()},
-                    "notReady": dict(self.not_ready)}
+                    "notReady": dict(self.not_ready),
+                    "hiddenInvitations": sorted(self.hidden_invitations)}
 
 
 # ---------------------------------------------------------------- Organizations
@@ -1024,13 +1033,19 @@ class Emulator:
             return response(environ, start_response)
         if path.startswith("/moto-api"):
             return self.moto(environ, start_response)
+        # In flight from the request's arrival until its answer is ready, before any byte of it
+        # is written: the client cannot have the answer (and send its next call) earlier, so
+        # the count never exceeds the client's own concurrency.
         self.inflight.enter()
         try:
             body = self.serve_aws(environ, start_response)
-        except BaseException:
+            try:
+                answer = b"".join(body)
+            finally:
+                getattr(body, "close", lambda: None)()
+        finally:
             self.inflight.leave()
-            raise
-        return ClosingIterator(body, [self.inflight.leave])  # in flight until written out
+        return [answer]
 
     def serve_aws(self, environ, start_response):
         started = time.perf_counter()
@@ -1279,6 +1294,12 @@ class Emulator:
             self.switches.not_ready[account] = times
         return {"accountId": account, "remaining": times}
 
+    def c_hidden_invitations(self, body):
+        account = switch_account(body)
+        with self.switches.lock:
+            self.switches.hidden_invitations.add(account)
+        return {"accountIds": sorted(self.switches.hidden_invitations)}
+
     def c_switches(self, body):
         return self.switches.snapshot()
 
@@ -1325,6 +1346,7 @@ CONTROL_ROUTES = {
     ("DELETE", "/_emulator/sts/deny-assume-role"): Emulator.c_allow_assume_role,
     ("POST", "/_emulator/member/disabled-regions"): Emulator.c_disabled_regions,
     ("POST", "/_emulator/member/not-ready"): Emulator.c_not_ready,
+    ("POST", "/_emulator/member/hidden-invitations"): Emulator.c_hidden_invitations,
     ("GET", "/_emulator/member/switches"): Emulator.c_switches,
 }
 

@@ -378,12 +378,13 @@ class Switches(EmulatorTest):
         self.assertEqual(error_of(gd.create_detector, Enable=True)[:2], (400, "SubscriptionRequiredException"))
         self.assertEqual(error_of(gd.list_detectors)[:2], (400, "SubscriptionRequiredException"))
         self.assertEqual(control("GET", "/_emulator/member/switches"),
-                         {"denyAssumeRole": [], "disabledRegions": {member: ["af-south-1"]}, "notReady": {member: 0}})
+                         {"denyAssumeRole": [], "disabledRegions": {member: ["af-south-1"]}, "notReady": {member: 0},
+                          "hiddenInvitations": []})
         gd.create_detector(Enable=True)
         control("POST", "/_emulator/member/not-ready", {"accountId": member, "times": 1})
         control("POST", "/_emulator/reset")
         self.assertEqual(control("GET", "/_emulator/member/switches"),
-                         {"denyAssumeRole": [], "disabledRegions": {}, "notReady": {}})
+                         {"denyAssumeRole": [], "disabledRegions": {}, "notReady": {}, "hiddenInvitations": []})
         client("guardduty", "af-south-1", assume(member)).list_detectors()
 
 

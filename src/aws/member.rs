@@ -8,7 +8,7 @@ use aws_config::Region;
 use aws_sdk_guardduty::config::Credentials;
 use aws_sdk_guardduty::types::{FeatureStatus, MemberFeaturesConfiguration, OrgFeature};
 
-use super::{unprocessed, Aws, Unprocessed};
+use super::{all_pages, unprocessed, Aws, Unprocessed};
 use crate::account::AccountId;
 use crate::error::{AwsError, FailureKind, Service};
 
@@ -164,26 +164,18 @@ impl Aws {
         region: &str,
     ) -> Result<Vec<Invitation>, AwsError> {
         let client = self.member_gd(session, region, "ListInvitations")?;
-        let mut out = Vec::new();
-        let mut token: Option<String> = None;
-        loop {
+        all_pages(|token| async move {
+            let sent = client.list_invitations().set_next_token(token).send();
             let page = self
-                .call(
-                    Service::GuardDuty,
-                    "ListInvitations",
-                    Some(region),
-                    client.list_invitations().set_next_token(token).send(),
-                )
+                .call(Service::GuardDuty, "ListInvitations", Some(region), sent)
                 .await?;
-            out.extend(page.invitations().iter().map(|i| Invitation {
+            let invitations = page.invitations().iter().map(|i| Invitation {
                 account_id: i.account_id().unwrap_or_default().to_owned(),
                 invitation_id: i.invitation_id().unwrap_or_default().to_owned(),
-            }));
-            match page.next_token() {
-                Some(t) if !t.is_empty() => token = Some(t.to_owned()),
-                _ => return Ok(out),
-            }
-        }
+            });
+            Ok((invitations.collect(), page.next_token().map(str::to_owned)))
+        })
+        .await
     }
 
     /// Accepts the administrator's invitation with the member's own detector.

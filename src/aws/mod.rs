@@ -5,7 +5,9 @@
 //! turns the SDK's error into a typed [`AwsError`]. Decisions live in `decision` and `flow`.
 
 mod classify;
+mod listing;
 mod member;
+mod preflight;
 mod sdk;
 
 use std::collections::HashMap;
@@ -20,7 +22,9 @@ use aws_sdk_sns::types::MessageAttributeValue;
 use tokio::sync::{OnceCell, Semaphore};
 
 pub use classify::{aws_error, kind_of};
+pub use listing::{ListedAccount, ListedMember};
 pub use member::{Assumed, Invitation, MemberSession};
+pub use preflight::OrganizationInfo;
 pub use sdk::{
     load_sdk_config, sdk_config_loader, trust_store, TrustChoice, AMAZON_ROOTS_PEM,
     ATTEMPT_TIMEOUT, CONNECT_TIMEOUT, MAX_ATTEMPTS, OPERATION_TIMEOUT,
@@ -39,8 +43,13 @@ pub const IAM_ACTIONS: &[&str] = &[
     "guardduty:InviteMembers",
     "guardduty:UpdateMemberDetectors",
     "guardduty:GetMemberDetectors",
+    "guardduty:ListMembers",
+    "guardduty:GetDetector",
     "organizations:DescribeAccount",
+    "organizations:ListAccounts",
+    "organizations:DescribeOrganization",
     "sns:Publish",
+    "sns:GetTopicAttributes",
 ];
 
 /// Granted only when a member role is configured, and only on that role.
@@ -382,6 +391,25 @@ impl Aws {
         }
         let out = self.call(Service::Sns, "Publish", None, req.send()).await?;
         Ok(out.message_id().unwrap_or_default().to_owned())
+    }
+}
+
+/// Every item of a paginated call: `page(token)` answers one page's items and its next
+/// token; an empty or missing token ends the listing.
+async fn all_pages<T, F, Fut>(mut page: F) -> Result<Vec<T>, AwsError>
+where
+    F: FnMut(Option<String>) -> Fut,
+    Fut: Future<Output = Result<(Vec<T>, Option<String>), AwsError>>,
+{
+    let mut out = Vec::new();
+    let mut token = None;
+    loop {
+        let (items, next) = page(token.take()).await?;
+        out.extend(items);
+        match next.filter(|t| !t.is_empty()) {
+            Some(t) => token = Some(t),
+            None => return Ok(out),
+        }
     }
 }
 

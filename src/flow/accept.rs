@@ -37,8 +37,12 @@ pub async fn accept<'a>(flow: &Flow<'_>, slots: Vec<Slot<'a>>) -> Result<Vec<Slo
     let admin = flow.aws.admin_account().await?;
     let accepted = invited.into_iter().map(|s| async {
         let arn = role_arn(flow.config.partition(), s.account_id().as_str(), role);
+        let email_sent = match &s.step {
+            Step::Done(Outcome::Invited { email_sent }) => Some(*email_sent),
+            _ => None,
+        };
         match accept_one(flow, &arn, &admin, &s).await {
-            Ok(()) => s.done(Outcome::Accepted),
+            Ok(()) => s.done(Outcome::Accepted { email_sent }),
             Err(Blocked::Problem(p)) => s.fail(p),
             Err(Blocked::Retry(e)) => s.retry(e),
         }

@@ -3,9 +3,9 @@
 //! this run is read first and updated only where a feature is missing, so a replay of a
 //! finished account writes nothing.
 
-use super::{batch_of, find, per_account_failure, take, Flow, Slot, Step};
+use super::{batch_of, find, take, Flow, Slot, Step};
 use crate::account::AccountId;
-use crate::decision::{is_service_failure, missing_features};
+use crate::decision::missing_features;
 use crate::error::AwsError;
 use crate::report::Outcome;
 
@@ -46,22 +46,13 @@ pub async fn enable<'a>(flow: &Flow<'_>, slots: Vec<Slot<'a>>) -> Result<Vec<Slo
         .await?;
     out.extend(to_update.into_iter().map(|s| match find(&unprocessed, s.account_id()) {
         None => s,
-        Some(u) if is_service_failure(&u.result) => {
-            let e = per_account_failure("UpdateMemberDetectors", &s, &u.result);
-            s.retry(e)
-        }
         Some(u) => {
-            let p = s
-                .problem(
-                    "UpdateMemberDetectors",
-                    format!(
-                        "the member is Enabled but its protection plans ({}) are not on: GuardDuty refused them; \
-                         turn them on in the GuardDuty console or replay the event",
-                        features.join(", ")
-                    ),
-                )
-                .with_result(&u.result);
-            s.fail(p)
+            let reason = format!(
+                "the member is Enabled but its protection plans ({}) are not on: GuardDuty refused them; turn them \
+                 on in the GuardDuty console or replay the event",
+                features.join(", ")
+            );
+            s.unprocessed("UpdateMemberDetectors", &u.result, reason)
         }
     }));
     Ok(out)

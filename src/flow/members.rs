@@ -11,7 +11,7 @@ use super::{batch_of, find, per_account_failure, take, Flow, Slot, Step, BATCH_S
 use crate::account::AccountId;
 use crate::aws::Unprocessed;
 use crate::decision::{
-    is_already_invited, is_already_our_member, is_service_failure, member_action, MemberAction,
+    is_already_invited, is_already_our_member, member_action, unprocessed_reason, MemberAction,
 };
 use crate::error::AwsError;
 use crate::report::Outcome;
@@ -71,18 +71,9 @@ pub async fn add<'a>(flow: &Flow<'_>, slots: Vec<Slot<'a>>) -> Result<Vec<Slot<'
                     step: Step::Member { created_now: false },
                     ..s
                 },
-                Some(u) if is_service_failure(&u.result) => {
-                    let e = per_account_failure("CreateMembers", &s, &u.result);
-                    s.retry(e)
-                }
                 Some(u) => {
-                    let p = s
-                        .problem(
-                            "CreateMembers",
-                            "GuardDuty did not add the account as a member",
-                        )
-                        .with_result(&u.result);
-                    s.fail(p)
+                    let reason = unprocessed_reason("CreateMembers", &u.result);
+                    s.unprocessed("CreateMembers", &u.result, reason)
                 }
             }),
     );
@@ -190,15 +181,9 @@ fn invited<'a>(s: Slot<'a>, unprocessed: &[Unprocessed], disable_email: bool) ->
         Some(u) if is_already_invited(&u.result) => {
             s.done(Outcome::AlreadyInvited { status: None })
         }
-        Some(u) if is_service_failure(&u.result) => {
-            let e = per_account_failure("InviteMembers", &s, &u.result);
-            s.retry(e)
-        }
         Some(u) => {
-            let p = s
-                .problem("InviteMembers", "GuardDuty did not send the invitation")
-                .with_result(&u.result);
-            s.fail(p)
+            let reason = unprocessed_reason("InviteMembers", &u.result);
+            s.unprocessed("InviteMembers", &u.result, reason)
         }
     }
 }

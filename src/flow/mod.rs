@@ -16,21 +16,26 @@ pub mod features;
 pub mod members;
 pub mod publish;
 pub mod resolve;
+pub mod tally;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use futures::future::join_all;
+use futures::stream::{self, StreamExt};
 use tokio::sync::OnceCell;
 
 use crate::account::{AccountId, Email};
 use crate::aws::{Assumed, Aws, Unprocessed};
 use crate::config::Config;
+use crate::decision::is_service_failure;
 use crate::error::{AwsError, FailureKind, Service};
 use crate::report::{Outcome, Problem};
 
 /// GuardDuty's limit on accounts per member call.
 pub const BATCH_SIZE: usize = 50;
+/// Batches under way at once: twice the calls allowed in flight, so that a batch between two
+/// calls leaves no permit idle.
+const BATCHES_AT_ONCE: usize = 2 * crate::aws::MAX_CONCURRENT_CALLS;
 
 /// An account ready for the flow: its email is known and valid.
 #[derive(Clone, Debug)]
@@ -86,6 +91,17 @@ impl Slot<'_> {
 
     pub fn fail(self, problem: Problem) -> Self {
         self.done(Outcome::Problem(problem))
+    }
+
+    /// An account GuardDuty left unprocessed: a passing failure of the service retries the
+    /// run, any other answer is a problem with `reason` and AWS's text.
+    pub fn unprocessed(self, operation: &'static str, result: &str, reason: String) -> Self {
+        if is_service_failure(result) {
+            let e = per_account_failure(operation, &self, result);
+            return self.retry(e);
+        }
+        let p = self.problem(operation, reason).with_result(result);
+        self.fail(p)
     }
 
     pub fn retry(self, failure: AwsError) -> Self {
@@ -145,12 +161,40 @@ impl<'a> Flow<'a> {
 
     /// Runs every target through the stages, in every configured region.
     pub async fn run(&self, targets: &'a [Target]) -> Ran<'a> {
-        let batches = self.config.regions.iter().flat_map(|region| {
-            targets
-                .chunks(BATCH_SIZE)
-                .map(move |chunk| new_slots(chunk, region))
+        let slots = self
+            .config
+            .regions
+            .iter()
+            .flat_map(|region| new_slots(targets, region))
+            .collect();
+        self.run_slots(slots).await
+    }
+
+    /// Runs slots, whatever their step, through the stages in batches of one region.
+    pub async fn run_slots(&self, slots: Vec<Slot<'a>>) -> Ran<'a> {
+        let mut by_region: Vec<(&str, Vec<Slot<'a>>)> = Vec::new();
+        for s in slots {
+            match by_region.iter_mut().find(|(r, _)| *r == s.region) {
+                Some((_, group)) => group.push(s),
+                None => by_region.push((s.region, vec![s])),
+            }
+        }
+        let batches = by_region.into_iter().flat_map(|(_, group)| {
+            // Collected afresh, so that no batch keeps the capacity of its whole region.
+            let mut slots = group.into_iter().peekable();
+            let mut batches: Vec<Vec<Slot<'a>>> = Vec::new();
+            while slots.peek().is_some() {
+                batches.push(slots.by_ref().take(BATCH_SIZE).collect());
+            }
+            batches
         });
-        let results = join_all(batches.map(|slots| self.run_batch(slots))).await;
+        // The in-flight cap is Aws's; this only bounds the batches held in memory at once
+        // (a batch future is large), with enough of them to keep every permit busy.
+        let results: Vec<_> = stream::iter(batches)
+            .map(|slots| self.run_batch(slots))
+            .buffer_unordered(BATCHES_AT_ONCE)
+            .collect()
+            .await;
         let mut ran = Ran::default();
         for result in results {
             match result {
@@ -172,7 +216,7 @@ impl<'a> Flow<'a> {
     }
 }
 
-fn new_slots<'a>(targets: &'a [Target], region: &'a str) -> Vec<Slot<'a>> {
+pub fn new_slots<'a>(targets: &'a [Target], region: &'a str) -> Vec<Slot<'a>> {
     targets
         .iter()
         .map(|target| Slot {

@@ -199,6 +199,60 @@ impl Emulator {
             .collect()
     }
 
+    /// AWS calls made with a given account's credentials (the member side).
+    pub fn calls_by(&self, account: &str) -> Vec<Value> {
+        self.calls()
+            .into_iter()
+            .filter(|c| c["account"] == account)
+            .collect()
+    }
+
+    /// The most AWS calls the emulator has served at once since the last reset of the count.
+    pub fn peak_in_flight(&self) -> u64 {
+        self.control("GET", "/_emulator/inflight", None)["peak"]
+            .as_u64()
+            .unwrap_or_default()
+    }
+
+    pub fn reset_in_flight(&self) {
+        self.control("DELETE", "/_emulator/inflight", None);
+    }
+
+    /// Creates a GuardDuty detector inside a member account, through the role assumed there.
+    pub async fn create_member_detector(&self, account: &str, region: &str) -> String {
+        let sdk = self.sdk_config().await;
+        let sts = aws_sdk_sts::Client::new(&sdk);
+        let out = sts
+            .assume_role()
+            .role_arn(format!(
+                "arn:aws:iam::{account}:role/OrganizationAccountAccessRole"
+            ))
+            .role_session_name("tests")
+            .send()
+            .await
+            .expect("AssumeRole");
+        let c = out.credentials().expect("credentials");
+        let conf = aws_sdk_guardduty::config::Builder::from(&sdk)
+            .region(aws_config::Region::new(region.to_owned()))
+            .credentials_provider(aws_sdk_guardduty::config::Credentials::new(
+                c.access_key_id(),
+                c.secret_access_key(),
+                Some(c.session_token().to_owned()),
+                None,
+                "tests",
+            ))
+            .build();
+        aws_sdk_guardduty::Client::from_conf(conf)
+            .create_detector()
+            .enable(true)
+            .send()
+            .await
+            .expect("CreateDetector")
+            .detector_id()
+            .unwrap_or_default()
+            .to_owned()
+    }
+
     pub fn fault(&self, rule: Value) {
         self.control("POST", "/_emulator/faults", Some(rule));
     }
@@ -247,35 +301,18 @@ impl Emulator {
             .await
     }
 
+    /// [`Emulator::received_sns`] for tests that are not async.
+    pub fn received_sns_blocking(&self, queue_url: &str) -> Vec<Value> {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime")
+            .block_on(self.received_sns(queue_url))
+    }
+
     /// SNS messages delivered to the subscribed queue: the SNS envelopes, deleted on receipt.
     pub async fn received_sns(&self, queue_url: &str) -> Vec<Value> {
-        let sqs = aws_sdk_sqs::Client::new(&self.sdk_config().await);
-        let mut out = Vec::new();
-        loop {
-            let got = sqs
-                .receive_message()
-                .queue_url(queue_url)
-                .max_number_of_messages(10)
-                .wait_time_seconds(0)
-                .send()
-                .await
-                .expect("ReceiveMessage");
-            let messages = got.messages();
-            if messages.is_empty() {
-                return out;
-            }
-            for m in messages {
-                out.push(serde_json::from_str(m.body().unwrap_or_default()).expect("SNS envelope"));
-                if let Some(h) = m.receipt_handle() {
-                    sqs.delete_message()
-                        .queue_url(queue_url)
-                        .receipt_handle(h)
-                        .send()
-                        .await
-                        .expect("DeleteMessage");
-                }
-            }
-        }
+        self.received_sns_in("us-east-1", queue_url).await
     }
 }
 
@@ -297,9 +334,15 @@ pub fn function_env(endpoint: &str, topic_arn: &str, regions: &[&str]) -> Vec<(S
 
 /// The real binary, through `invoke`, with exactly the given environment (plus PATH).
 pub fn invoke(env: &[(String, String)], files: &[&Path]) -> Output {
+    let mut args = vec![std::ffi::OsStr::new("invoke")];
+    args.extend(files.iter().map(|f| f.as_os_str()));
+    run_binary(env, &args)
+}
+
+/// The real binary with these arguments and exactly the given environment (plus PATH).
+pub fn run_binary<S: AsRef<std::ffi::OsStr>>(env: &[(String, String)], args: &[S]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_guardduty-invite"))
-        .arg("invoke")
-        .args(files)
+        .args(args)
         .env_clear()
         .env("PATH", std::env::var_os("PATH").unwrap_or_default())
         .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))

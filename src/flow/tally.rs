@@ -1,0 +1,70 @@
+//! What a run of the flow came to: each slot's decision logged, counts per region, the
+//! problems to publish and the failures that make the run a retry.
+
+use std::collections::BTreeMap;
+
+use tracing::{info, warn};
+
+use super::{Ran, Step};
+use crate::error::AwsError;
+use crate::metrics::Counts;
+use crate::report::{Outcome, Problem};
+
+#[derive(Debug, Default)]
+pub struct Tally {
+    pub per_region: BTreeMap<String, Counts>,
+    pub problems: Vec<Problem>,
+    pub failures: Vec<AwsError>,
+}
+
+impl Ran<'_> {
+    pub fn tally(&self) -> Tally {
+        let mut t = Tally::default();
+        for s in &self.slots {
+            match &s.step {
+                Step::Done(outcome) => {
+                    t.per_region
+                        .entry(s.region.to_owned())
+                        .or_default()
+                        .add(outcome);
+                    log_decision(s.account_id().as_str(), s.region, outcome);
+                    if let Outcome::Problem(p) = outcome {
+                        t.problems.push(p.clone());
+                    }
+                }
+                Step::Retry(e) => t.failures.push(e.clone()),
+                // Every stage carries its slots to an outcome; anything else is a failed batch's.
+                _ => {}
+            }
+        }
+        for e in &self.failures {
+            warn!(error = %e, "AWS call failed after retries");
+        }
+        t.failures.extend(self.failures.iter().cloned());
+        t
+    }
+}
+
+fn log_decision(account: &str, region: &str, outcome: &Outcome) {
+    let label = outcome.label().as_str();
+    match outcome {
+        Outcome::Problem(p) => warn!(
+            account_id = account,
+            region,
+            outcome = label,
+            operation = %p.operation,
+            result = p.detail(),
+            "decision"
+        ),
+        Outcome::Invited { email_sent } => {
+            info!(
+                account_id = account,
+                region,
+                outcome = label,
+                email_sent,
+                "decision"
+            )
+        }
+        _ => info!(account_id = account, region, outcome = label, "decision"),
+    }
+}

@@ -1,0 +1,360 @@
+//! End to end over loopback: `reconcile` finds every account of the organization that is not
+//! protected, in every region, whether its event was seen or not.
+
+mod support;
+
+use std::collections::BTreeSet;
+
+use serde_json::{json, Value};
+use support::*;
+
+const REGIONS: [&str; 2] = ["us-east-1", "eu-west-1"];
+
+const ENABLED: &str = "100000000001";
+const RESIGNED: &str = "100000000002";
+const FAILED_VERIFICATION: &str = "100000000003";
+const STALE: &str = "100000000004";
+const MISSING: &str = "100000000005";
+const SUSPENDED: &str = "100000000006";
+const OUTSIDE: &str = "900000000009";
+
+/// Reads: what a dry run and a run with nothing to do may call.
+const READ_CALLS: &[&str] = &[
+    "GetCallerIdentity",
+    "ListAccounts",
+    "ListDetectors",
+    "ListMembers",
+    "GetMemberDetectors",
+];
+
+fn org_accounts(emu: &Emulator, ids: &[(&str, &str)]) {
+    let accounts: Vec<Value> = ids
+        .iter()
+        .map(|(id, status)| {
+            json!({"accountId": id, "email": format!("acct-{id}@example.com"), "name": format!("acct-{id}"), "status": status})
+        })
+        .collect();
+    emu.control(
+        "POST",
+        "/_emulator/organizations/accounts",
+        Some(json!({ "accounts": accounts })),
+    );
+}
+
+fn member(
+    emu: &Emulator,
+    seeded: &Seeded,
+    region: &str,
+    account: &str,
+    status: &str,
+    invited_at: Option<&str>,
+) {
+    let mut body = json!({"region": region, "detectorId": seeded.detector(region), "accountId": account,
+                          "relationshipStatus": status, "email": format!("acct-{account}@example.com")});
+    if let Some(at) = invited_at {
+        body["invitedAt"] = json!(at);
+    }
+    emu.control("POST", "/_emulator/guardduty/member-status", Some(body));
+}
+
+/// An organization mixing every case, the same in both regions.
+fn mixed(emu: &Emulator, seeded: &Seeded) {
+    org_accounts(
+        emu,
+        &[
+            (ENABLED, "ACTIVE"),
+            (RESIGNED, "ACTIVE"),
+            (FAILED_VERIFICATION, "ACTIVE"),
+            (STALE, "ACTIVE"),
+            (MISSING, "ACTIVE"),
+            (SUSPENDED, "SUSPENDED"),
+        ],
+    );
+    for region in REGIONS {
+        member(emu, seeded, region, ENABLED, "Enabled", None);
+        member(emu, seeded, region, RESIGNED, "Resigned", None);
+        member(
+            emu,
+            seeded,
+            region,
+            FAILED_VERIFICATION,
+            "EmailVerificationFailed",
+            None,
+        );
+        member(
+            emu,
+            seeded,
+            region,
+            STALE,
+            "Invited",
+            Some("2026-01-02T03:04:05Z"),
+        );
+        member(emu, seeded, region, OUTSIDE, "Enabled", None);
+    }
+    emu.clear_calls();
+}
+
+fn reconcile(env: &[(String, String)], dry_run: bool) -> (std::process::Output, Value) {
+    let args: &[&str] = if dry_run {
+        &["reconcile", "--dry-run"]
+    } else {
+        &["reconcile"]
+    };
+    let out = run_binary(env, args);
+    let summary = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
+    (out, summary)
+}
+
+fn region<'a>(summary: &'a Value, name: &str) -> &'a Value {
+    summary["regions"]
+        .as_array()
+        .and_then(|r| r.iter().find(|r| r["region"] == name))
+        .unwrap_or_else(|| panic!("no {name} in {summary}"))
+}
+
+fn status_of(emu: &Emulator, seeded: &Seeded, region: &str, account: &str) -> Value {
+    emu.member(region, &seeded.detector(region), account)["relationshipStatus"].clone()
+}
+
+fn operations_called(emu: &Emulator) -> BTreeSet<String> {
+    emu.calls()
+        .iter()
+        .map(|c| c["operation"].as_str().unwrap_or_default().to_owned())
+        .collect()
+}
+
+#[tokio::test]
+async fn a_dry_run_makes_read_calls_only_and_says_what_it_would_do() {
+    let emu = Emulator::start();
+    let seeded = emu.seed(&REGIONS, &[], &[]);
+    mixed(&emu, &seeded);
+    let (out, summary) = reconcile(&emu.env(&seeded, &REGIONS), true);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+
+    let called = operations_called(&emu);
+    assert!(
+        called.iter().all(|o| READ_CALLS.contains(&o.as_str())),
+        "{called:?}"
+    );
+    assert!(emu.received_sns(&seeded.queue_url).await.is_empty());
+    let east = region(&summary, "us-east-1");
+    assert_eq!(east["wouldInvite"], json!([RESIGNED, MISSING]));
+    assert_eq!(east["unprotectedAccounts"], 4);
+    let lines = summary["problemLines"].to_string();
+    assert!(
+        lines.contains(STALE) && lines.contains(FAILED_VERIFICATION),
+        "{lines}"
+    );
+    assert_eq!(status_of(&emu, &seeded, "us-east-1", RESIGNED), "Resigned");
+}
+
+#[tokio::test]
+async fn a_mixed_organization_ends_with_every_account_a_member_and_the_problems_on_sns() {
+    let emu = Emulator::start();
+    let seeded = emu.seed(&REGIONS, &[], &[]);
+    mixed(&emu, &seeded);
+    let (out, summary) = reconcile(&emu.env(&seeded, &REGIONS), false);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+
+    for r in REGIONS {
+        // The invitation email goes out from the first region only.
+        let invited = if r == REGIONS[0] {
+            "EmailVerificationInProgress"
+        } else {
+            "Invited"
+        };
+        for account in [RESIGNED, MISSING] {
+            assert_eq!(
+                status_of(&emu, &seeded, r, account),
+                invited,
+                "{account} in {r}"
+            );
+        }
+        assert_eq!(status_of(&emu, &seeded, r, ENABLED), "Enabled");
+        // Left alone: a member from outside the organization, a suspended account, and the
+        // administrator itself.
+        assert_eq!(status_of(&emu, &seeded, r, OUTSIDE), "Enabled");
+        assert!(emu.member(r, &seeded.detector(r), SUSPENDED).is_null());
+        assert!(emu.member(r, &seeded.detector(r), ADMIN_ACCOUNT).is_null());
+        let s = region(&summary, r);
+        assert_eq!(s["invitedNow"], 2, "{s}");
+        assert_eq!(s["outsideOrganization"], 1, "{s}");
+        assert_eq!(s["organizationAccounts"], 5, "{s}");
+        assert_eq!(s["unprotectedAccounts"], 4, "{s}");
+    }
+    let messages = emu.received_sns(&seeded.queue_url).await;
+    assert_eq!(messages.len(), 1, "one message per run");
+    let problems = sns_body(&messages[0])["problems"].clone();
+    let mut seen: Vec<(String, String)> = problems
+        .as_array()
+        .expect("problems")
+        .iter()
+        .map(|p| {
+            (
+                p["accountId"].as_str().unwrap_or_default().to_owned(),
+                p["region"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect();
+    seen.sort();
+    let mut expected: Vec<(String, String)> = [FAILED_VERIFICATION, STALE]
+        .iter()
+        .flat_map(|a| REGIONS.iter().map(move |r| (a.to_string(), r.to_string())))
+        .collect();
+    expected.sort();
+    assert_eq!(seen, expected);
+    // Once per account and region, never twice.
+    let invited: Vec<String> = emu
+        .calls_of("InviteMembers", None)
+        .iter()
+        .flat_map(|c| c["accountIds"].as_array().cloned().unwrap_or_default())
+        .filter_map(|a| a.as_str().map(str::to_owned))
+        .collect();
+    assert_eq!(invited.len(), 4, "{invited:?}");
+}
+
+#[test]
+fn with_the_member_role_a_second_run_has_nothing_to_do_and_makes_only_read_calls() {
+    let emu = Emulator::start();
+    let seeded = emu.seed(&REGIONS, &[], &[]);
+    org_accounts(
+        &emu,
+        &[(ENABLED, "ACTIVE"), (MISSING, "ACTIVE"), (STALE, "ACTIVE")],
+    );
+    for r in REGIONS {
+        member(&emu, &seeded, r, ENABLED, "Enabled", None);
+        member(
+            &emu,
+            &seeded,
+            r,
+            STALE,
+            "Invited",
+            Some("2026-01-02T03:04:05Z"),
+        );
+    }
+    let mut env = emu.env(&seeded, &REGIONS);
+    env.push((
+        "MEMBER_ROLE_NAME".into(),
+        "OrganizationAccountAccessRole".into(),
+    ));
+    env.push(("MEMBER_FEATURES".into(), "S3_DATA_EVENTS".into()));
+    let (out, summary) = reconcile(&env, false);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    for r in REGIONS {
+        for account in [ENABLED, MISSING, STALE] {
+            assert_eq!(
+                status_of(&emu, &seeded, r, account),
+                "Enabled",
+                "{account} in {r}"
+            );
+            let features = &emu.member(r, &seeded.detector(r), account)["features"];
+            assert_eq!(features["S3_DATA_EVENTS"], "ENABLED", "{account} in {r}");
+        }
+        let s = region(&summary, r);
+        assert_eq!(
+            (s["invitedNow"].clone(), s["acceptedNow"].clone()),
+            (json!(1), json!(2)),
+            "{s}"
+        );
+        assert_eq!(s["unprotectedAccounts"], 0, "{s}");
+    }
+
+    emu.clear_calls();
+    let (out, summary) = reconcile(&env, false);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let called = operations_called(&emu);
+    assert!(
+        called.iter().all(|o| READ_CALLS.contains(&o.as_str())),
+        "{called:?}"
+    );
+    assert_eq!(summary["problems"], 0);
+}
+
+#[test]
+fn more_accounts_and_members_than_fit_on_a_page_are_all_read() {
+    let emu = Emulator::start();
+    let seeded = emu.seed(&["us-east-1"], &[], &[]);
+    let ids: Vec<String> = (0..130)
+        .map(|i| format!("{:012}", 200_000_000_000u64 + i))
+        .collect();
+    let accounts: Vec<(&str, &str)> = ids.iter().map(|i| (i.as_str(), "ACTIVE")).collect();
+    org_accounts(&emu, &accounts);
+    let members: Vec<Value> = ids[..70]
+        .iter()
+        .map(|id| json!({"accountId": id, "email": format!("acct-{id}@example.com"), "relationshipStatus": "Enabled"}))
+        .collect();
+    emu.control(
+        "POST",
+        "/_emulator/guardduty/members",
+        Some(json!({"region": "us-east-1", "detectorId": seeded.detector("us-east-1"), "members": members})),
+    );
+    emu.clear_calls();
+    let (out, summary) = reconcile(&emu.env(&seeded, &["us-east-1"]), false);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    // 131 accounts (the administrator is listed too) at 20 a page; 70 members at 50 a page.
+    assert_eq!(emu.calls_of("ListAccounts", None).len(), 7);
+    assert_eq!(emu.calls_of("ListMembers", None).len(), 2);
+    let s = region(&summary, "us-east-1");
+    assert_eq!(s["organizationAccounts"], 130);
+    assert_eq!(s["invitedNow"], 60);
+    // Sixty missing accounts: two CreateMembers, GetMembers and InviteMembers calls.
+    assert_eq!(emu.calls_of("InviteMembers", None).len(), 2);
+}
+
+#[tokio::test]
+async fn a_transient_failure_in_one_region_fails_the_run_and_the_next_run_completes_it() {
+    let emu = Emulator::start();
+    let seeded = emu.seed(&REGIONS, &[], &[]);
+    org_accounts(&emu, &[(MISSING, "ACTIVE"), (RESIGNED, "ACTIVE")]);
+    emu.clear_calls();
+    emu.fault(json!({"operation": "InviteMembers", "kind": "error500", "times": 4, "region": "eu-west-1"}));
+    let env = emu.env(&seeded, &REGIONS);
+    let (out, failed) = reconcile(&env, false);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert_eq!(
+        failed["errorType"], "GuardDuty.InviteMembers.Transient",
+        "{failed}"
+    );
+    assert!(emu.received_sns(&seeded.queue_url).await.is_empty());
+
+    let (out, summary) = reconcile(&env, false);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(region(&summary, "us-east-1")["invitedNow"], 0);
+    assert_eq!(region(&summary, "eu-west-1")["invitedNow"], 2);
+    for r in REGIONS {
+        for account in [MISSING, RESIGNED] {
+            let status = status_of(&emu, &seeded, r, account);
+            assert!(
+                status == "Invited" || status == "EmailVerificationInProgress",
+                "{account} in {r}: {status}"
+            );
+        }
+    }
+    let east_invites = emu.calls_of("InviteMembers", Some("us-east-1"));
+    assert_eq!(east_invites.len(), 1, "the region done stays done");
+}
+
+#[test]
+fn the_scheduled_event_runs_the_same_reconcile() {
+    let emu = Emulator::start();
+    let seeded = emu.seed(&["us-east-1"], &[], &[]);
+    org_accounts(&emu, &[(MISSING, "ACTIVE")]);
+    let event = json!({
+        "version": "0", "id": "sched-1", "detail-type": "GuardDuty Reconcile Request",
+        "source": "guardduty-invite.schedule", "account": ADMIN_ACCOUNT, "time": "2026-11-26T09:00:00Z",
+        "region": "us-east-1", "resources": [], "detail": {"dryRun": true}
+    });
+    let out = invoke(
+        &emu.env(&seeded, &["us-east-1"]),
+        &[&event_file(&event.to_string())],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let summary = &responses(&out)[0];
+    assert_eq!(summary["eventId"], "sched-1");
+    assert_eq!(summary["dryRun"], true);
+    assert_eq!(
+        region(summary, "us-east-1")["wouldInvite"],
+        json!([MISSING])
+    );
+    assert!(emu.calls_of("CreateMembers", None).is_empty());
+}
