@@ -142,7 +142,7 @@ async fn organization_check(aws: &Aws) -> CheckLine {
         Ok(a) => a,
         Err(e) => return call_failed("organization", None, e),
     };
-    let lookup = AccountId::parse(&this).map_err(|why| why.to_string());
+    let lookup = AccountId::parse(&this);
     match lookup {
         Ok(id) => match aws.describe_account(&id).await {
             Ok(_) => CheckLine::passed(
