@@ -94,7 +94,7 @@ pub async fn run(aws: &Aws, config: &Config, account: Option<&AccountId>) -> Che
             email_region: config.email_region.clone(),
             email_disabled: config.disable_email_notification,
             member_role: config.member_role.clone(),
-            member_features: config.member_features.clone(),
+            member_features: config.plan.on.clone(),
             topic_arn: config.topic_arn.clone(),
         },
     }

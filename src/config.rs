@@ -1,5 +1,6 @@
 //! Configuration: read from the environment once at start and validated before any event.
 
+use crate::plan::{self, Plan};
 use crate::template::{MessageTemplate, TemplateError, DEFAULT_TEMPLATE};
 
 pub const SNS_TOPIC_ARN: &str = "SNS_TOPIC_ARN";
@@ -10,6 +11,11 @@ pub const INVITATION_EMAIL_REGION: &str = "INVITATION_EMAIL_REGION";
 pub const MEMBER_ROLE_NAME: &str = "MEMBER_ROLE_NAME";
 pub const MEMBER_FEATURES: &str = "MEMBER_FEATURES";
 pub const STALE_INVITATION_DAYS: &str = "STALE_INVITATION_DAYS";
+pub const MEMBER_AGENT_MANAGEMENT: &str = "MEMBER_AGENT_MANAGEMENT";
+pub const MEMBER_ROLE_GRACE_MINUTES: &str = "MEMBER_ROLE_GRACE_MINUTES";
+pub const SECURITY_HUB_FINDINGS: &str = "SECURITY_HUB_FINDINGS";
+pub const COVERAGE_BUCKET: &str = "COVERAGE_BUCKET";
+pub const PROTECTION_POLICY_PARAMETER: &str = "PROTECTION_POLICY_PARAMETER";
 
 /// Every variable of this function's own (the standard `AWS_*` ones aside). The deployment
 /// template must set exactly these; a test holds it to that.
@@ -22,12 +28,20 @@ pub const FUNCTION_VARIABLES: &[&str] = &[
     MEMBER_ROLE_NAME,
     MEMBER_FEATURES,
     STALE_INVITATION_DAYS,
+    MEMBER_AGENT_MANAGEMENT,
+    MEMBER_ROLE_GRACE_MINUTES,
+    SECURITY_HUB_FINDINGS,
+    COVERAGE_BUCKET,
+    PROTECTION_POLICY_PARAMETER,
 ];
 
-/// GuardDuty refuses these two features together in one request.
-const EXCLUSIVE_FEATURES: [&str; 2] = ["RUNTIME_MONITORING", "EKS_RUNTIME_MONITORING"];
 /// Days after which reconcile reports a member still `Invited`.
 pub const DEFAULT_STALE_INVITATION_DAYS: u32 = 7;
+pub const STALE_INVITATION_DAYS_RANGE: std::ops::RangeInclusive<u32> = 1..=3650;
+/// Minutes after joining the organization during which a member role that cannot be assumed
+/// yet is waited for (a StackSet deploys it minutes after the account exists).
+pub const DEFAULT_MEMBER_ROLE_GRACE_MINUTES: u32 = 30;
+pub const MEMBER_ROLE_GRACE_MINUTES_RANGE: std::ops::RangeInclusive<u32> = 0..=1440;
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 #[error("configuration: {variable}: {reason}")]
@@ -56,10 +70,17 @@ pub struct Config {
     /// The role the function assumes in a member account to enable GuardDuty there and
     /// accept the invitation; `None`: stop at the invitation.
     pub member_role: Option<String>,
-    /// GuardDuty features (the SDK's `OrgFeature` names) to enable for every `Enabled`
-    /// member; empty: leave features alone.
-    pub member_features: Vec<String>,
+    /// The features (the SDK's `OrgFeature` names) and agent settings to turn on for every
+    /// `Enabled` member; empty: leave features alone.
+    pub plan: Plan,
     pub stale_invitation_days: u32,
+    pub member_role_grace_minutes: u32,
+    /// Problems and drift also become Security Hub findings.
+    pub security_hub_findings: bool,
+    /// Where the scheduled reconcile writes its coverage report.
+    pub coverage_bucket: Option<String>,
+    /// The SSM parameter holding the protection policy (excludes `MEMBER_FEATURES`).
+    pub policy_parameter: Option<String>,
 }
 
 impl Config {
@@ -136,16 +157,21 @@ impl Config {
             }
         };
 
-        let (member_role, member_features, stale_invitation_days) = member_settings(&set)?;
+        let member = member_settings(&set)?;
+        let outputs = output_settings(&set)?;
         Ok(Self {
             topic_arn: topic_arn.trim().to_owned(),
             template,
             disable_email_notification,
             regions,
             email_region,
-            member_role,
-            member_features,
-            stale_invitation_days,
+            member_role: member.role,
+            plan: member.plan,
+            stale_invitation_days: member.stale_days,
+            member_role_grace_minutes: member.grace_minutes,
+            security_hub_findings: outputs.security_hub,
+            coverage_bucket: outputs.bucket,
+            policy_parameter: member.policy_parameter,
         })
     }
 
@@ -166,30 +192,152 @@ impl Config {
     }
 }
 
-/// MEMBER_ROLE_NAME, MEMBER_FEATURES and STALE_INVITATION_DAYS.
-fn member_settings(
-    set: &impl Fn(&str) -> Option<String>,
-) -> Result<(Option<String>, Vec<String>, u32), ConfigError> {
+/// What the member-side variables give.
+struct MemberSettings {
+    role: Option<String>,
+    plan: Plan,
+    stale_days: u32,
+    grace_minutes: u32,
+    policy_parameter: Option<String>,
+}
+
+/// MEMBER_ROLE_NAME, MEMBER_FEATURES, MEMBER_AGENT_MANAGEMENT, PROTECTION_POLICY_PARAMETER,
+/// STALE_INVITATION_DAYS and MEMBER_ROLE_GRACE_MINUTES.
+fn member_settings(set: &impl Fn(&str) -> Option<String>) -> Result<MemberSettings, ConfigError> {
     let role = set(MEMBER_ROLE_NAME)
         .map(|raw| parse_role_name(raw.trim()).map_err(|r| bad(MEMBER_ROLE_NAME, r)))
         .transpose()?;
     let features = match set(MEMBER_FEATURES) {
         None => Vec::new(),
-        Some(raw) => parse_features(&raw).map_err(|r| bad(MEMBER_FEATURES, r))?,
+        Some(raw) => plan::parse_features(&raw).map_err(|r| bad(MEMBER_FEATURES, r))?,
     };
-    let stale_days = match set(STALE_INVITATION_DAYS) {
-        None => DEFAULT_STALE_INVITATION_DAYS,
-        Some(raw) => match raw.trim().parse::<u32>() {
-            Ok(days @ 1..=3650) => days,
-            _ => {
-                return Err(bad(
-                    STALE_INVITATION_DAYS,
-                    format!("{raw:?} is not a whole number of days from 1 to 3650"),
-                ))
-            }
+    let agents = plan::parse_agents(set(MEMBER_AGENT_MANAGEMENT).as_deref(), &features)
+        .map_err(|r| bad(MEMBER_AGENT_MANAGEMENT, r))?;
+    let policy_parameter = set(PROTECTION_POLICY_PARAMETER)
+        .map(|raw| {
+            parse_parameter_name(raw.trim()).map_err(|r| bad(PROTECTION_POLICY_PARAMETER, r))
+        })
+        .transpose()?;
+    if policy_parameter.is_some() && !features.is_empty() {
+        return Err(bad(
+            PROTECTION_POLICY_PARAMETER,
+            "is set together with MEMBER_FEATURES: the policy's default plan replaces MEMBER_FEATURES, so set one of them",
+        ));
+    }
+    Ok(MemberSettings {
+        role,
+        plan: Plan {
+            on: features,
+            agents,
+            off: Vec::new(),
         },
+        stale_days: whole_number(
+            set,
+            STALE_INVITATION_DAYS,
+            DEFAULT_STALE_INVITATION_DAYS,
+            STALE_INVITATION_DAYS_RANGE,
+            "days",
+        )?,
+        grace_minutes: whole_number(
+            set,
+            MEMBER_ROLE_GRACE_MINUTES,
+            DEFAULT_MEMBER_ROLE_GRACE_MINUTES,
+            MEMBER_ROLE_GRACE_MINUTES_RANGE,
+            "minutes",
+        )?,
+        policy_parameter,
+    })
+}
+
+/// A whole number within `range`, or `default` when the variable is not set.
+fn whole_number(
+    set: &impl Fn(&str) -> Option<String>,
+    variable: &'static str,
+    default: u32,
+    range: std::ops::RangeInclusive<u32>,
+    unit: &str,
+) -> Result<u32, ConfigError> {
+    let Some(raw) = set(variable) else {
+        return Ok(default);
     };
-    Ok((role, features, stale_days))
+    match raw.trim().parse::<u32>() {
+        Ok(n) if range.contains(&n) => Ok(n),
+        _ => Err(bad(
+            variable,
+            format!(
+                "{raw:?} is not a whole number of {unit} from {} to {}",
+                range.start(),
+                range.end()
+            ),
+        )),
+    }
+}
+
+/// Where results go besides SNS.
+struct OutputSettings {
+    security_hub: bool,
+    bucket: Option<String>,
+}
+
+fn output_settings(set: &impl Fn(&str) -> Option<String>) -> Result<OutputSettings, ConfigError> {
+    let security_hub = match set(SECURITY_HUB_FINDINGS) {
+        None => false,
+        Some(raw) => parse_bool(&raw).ok_or_else(|| {
+            bad(
+                SECURITY_HUB_FINDINGS,
+                format!("{raw:?} is not a boolean (use true or false)"),
+            )
+        })?,
+    };
+    let bucket = set(COVERAGE_BUCKET)
+        .map(|raw| parse_bucket(raw.trim()).map_err(|r| bad(COVERAGE_BUCKET, r)))
+        .transpose()?;
+    Ok(OutputSettings {
+        security_hub,
+        bucket,
+    })
+}
+
+/// An S3 bucket name: 3-63 lowercase letters, digits, dots and hyphens, starting and ending
+/// with a letter or digit.
+fn parse_bucket(raw: &str) -> Result<String, String> {
+    let edge_ok = |c: Option<char>| c.is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
+    let ok = (3..=63).contains(&raw.len())
+        && raw
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '.' || c == '-')
+        && edge_ok(raw.chars().next())
+        && edge_ok(raw.chars().last());
+    if ok {
+        Ok(raw.to_owned())
+    } else {
+        Err(format!(
+            "{raw:?} is not an S3 bucket name (3-63 lowercase letters, digits, dots and hyphens)"
+        ))
+    }
+}
+
+/// An SSM parameter name (`/a/b` or `name`, at most 2048 of letters, digits and `_.-/`) or
+/// its ARN.
+fn parse_parameter_name(raw: &str) -> Result<String, String> {
+    let name = match raw.strip_prefix("arn:") {
+        Some(rest) => rest
+            .split_once(":parameter")
+            .map(|(_, name)| name)
+            .unwrap_or_default(),
+        None => raw,
+    };
+    let ok = (1..=2048).contains(&name.len())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_.-/".contains(c));
+    if ok {
+        Ok(raw.to_owned())
+    } else {
+        Err(format!(
+            "{raw:?} is not an SSM parameter name (letters, digits and _.-/) or ARN"
+        ))
+    }
 }
 
 /// An IAM role name: 1 to 64 of letters, digits and `+=,.@_-`.
@@ -206,33 +354,6 @@ fn parse_role_name(raw: &str) -> Result<String, String> {
              OrganizationAccountAccessRole or AWSControlTowerExecution"
         ))
     }
-}
-
-/// Comma-separated GuardDuty feature names, checked against the SDK's own list.
-fn parse_features(raw: &str) -> Result<Vec<String>, String> {
-    let known = aws_sdk_guardduty::types::OrgFeature::values();
-    let mut features: Vec<String> = Vec::new();
-    for name in raw.split(',').map(str::trim).filter(|n| !n.is_empty()) {
-        if !known.contains(&name) {
-            return Err(format!(
-                "unknown feature {name:?}; known: {}",
-                known.join(", ")
-            ));
-        }
-        if !features.iter().any(|f| f == name) {
-            features.push(name.to_owned());
-        }
-    }
-    if EXCLUSIVE_FEATURES
-        .iter()
-        .all(|x| features.iter().any(|f| f == x))
-    {
-        return Err(format!(
-            "{} and {} cannot be enabled together; RUNTIME_MONITORING covers EKS",
-            EXCLUSIVE_FEATURES[0], EXCLUSIVE_FEATURES[1]
-        ));
-    }
-    Ok(features)
 }
 
 fn parse_bool(raw: &str) -> Option<bool> {
@@ -431,7 +552,8 @@ mod tests {
             c.member_role.as_deref(),
             Some("OrganizationAccountAccessRole")
         );
-        assert_eq!(c.member_features, ["S3_DATA_EVENTS", "RUNTIME_MONITORING"]);
+        assert_eq!(c.plan.on, ["S3_DATA_EVENTS", "RUNTIME_MONITORING"]);
+        assert_eq!(c.plan.agents, crate::plan::AGENTS);
         assert_eq!(c.stale_invitation_days, DEFAULT_STALE_INVITATION_DAYS);
         for (var, value) in [
             (MEMBER_ROLE_NAME, "role/with/path"),
@@ -445,7 +567,110 @@ mod tests {
         }
         let c = config(&[base[0], base[1], (STALE_INVITATION_DAYS, "30")]).unwrap();
         assert_eq!(c.stale_invitation_days, 30);
-        assert!(c.member_role.is_none() && c.member_features.is_empty());
+        assert!(c.member_role.is_none() && c.plan.is_empty());
+    }
+
+    #[test]
+    fn agent_management_needs_a_runtime_feature_and_names_known_settings() {
+        let base = [(SNS_TOPIC_ARN, TOPIC), ("AWS_REGION", "us-east-1")];
+        let c = config(&[
+            base[0],
+            base[1],
+            (MEMBER_FEATURES, "EKS_RUNTIME_MONITORING"),
+        ])
+        .unwrap();
+        assert_eq!(c.plan.agents, ["EKS_ADDON_MANAGEMENT"]);
+        let c = config(&[
+            base[0],
+            base[1],
+            (MEMBER_FEATURES, "RUNTIME_MONITORING"),
+            (MEMBER_AGENT_MANAGEMENT, "none"),
+        ])
+        .unwrap();
+        assert!(c.plan.agents.is_empty());
+        for (features, agents) in [
+            ("S3_DATA_EVENTS", "EC2_AGENT_MANAGEMENT"),
+            ("RUNTIME_MONITORING", "EC2_AGENT"),
+            ("EKS_RUNTIME_MONITORING", "EC2_AGENT_MANAGEMENT"),
+        ] {
+            let err = config(&[
+                base[0],
+                base[1],
+                (MEMBER_FEATURES, features),
+                (MEMBER_AGENT_MANAGEMENT, agents),
+            ])
+            .unwrap_err();
+            assert_eq!(err.variable, MEMBER_AGENT_MANAGEMENT, "{features} {agents}");
+        }
+        let err = config(&[base[0], base[1], (MEMBER_AGENT_MANAGEMENT, "none")]).unwrap_err();
+        assert_eq!(err.variable, MEMBER_AGENT_MANAGEMENT);
+    }
+
+    #[test]
+    fn whole_numbers_are_bounded_and_defaulted() {
+        let base = [(SNS_TOPIC_ARN, TOPIC), ("AWS_REGION", "us-east-1")];
+        let c = config(&base).unwrap();
+        assert_eq!(
+            c.member_role_grace_minutes,
+            DEFAULT_MEMBER_ROLE_GRACE_MINUTES
+        );
+        for (var, ok, not_ok) in [
+            (
+                STALE_INVITATION_DAYS,
+                ["1", "3650"],
+                ["0", "3651", "7.5", "-1"],
+            ),
+            (
+                MEMBER_ROLE_GRACE_MINUTES,
+                ["0", "1440"],
+                ["1441", "2.5", "-1", "x"],
+            ),
+        ] {
+            for v in ok {
+                assert!(config(&[base[0], base[1], (var, v)]).is_ok(), "{var}={v}");
+            }
+            for v in not_ok {
+                let err = config(&[base[0], base[1], (var, v)]).unwrap_err();
+                assert_eq!(err.variable, var, "{var}={v}");
+            }
+        }
+    }
+
+    #[test]
+    fn outputs_and_the_policy_parameter_are_validated() {
+        let base = [(SNS_TOPIC_ARN, TOPIC), ("AWS_REGION", "us-east-1")];
+        let c = config(&[
+            base[0],
+            base[1],
+            (SECURITY_HUB_FINDINGS, "true"),
+            (COVERAGE_BUCKET, "my-coverage.reports-1"),
+            (PROTECTION_POLICY_PARAMETER, "/guardduty-invite/policy"),
+        ])
+        .unwrap();
+        assert!(c.security_hub_findings);
+        assert_eq!(c.coverage_bucket.as_deref(), Some("my-coverage.reports-1"));
+        assert_eq!(
+            c.policy_parameter.as_deref(),
+            Some("/guardduty-invite/policy")
+        );
+        for (var, v) in [
+            (SECURITY_HUB_FINDINGS, "yes"),
+            (COVERAGE_BUCKET, "Upper_Case"),
+            (COVERAGE_BUCKET, "ab"),
+            (COVERAGE_BUCKET, "-leading"),
+            (PROTECTION_POLICY_PARAMETER, "has space"),
+        ] {
+            let err = config(&[base[0], base[1], (var, v)]).unwrap_err();
+            assert_eq!(err.variable, var, "{var}={v}");
+        }
+        let err = config(&[
+            base[0],
+            base[1],
+            (MEMBER_FEATURES, "S3_DATA_EVENTS"),
+            (PROTECTION_POLICY_PARAMETER, "policy"),
+        ])
+        .unwrap_err();
+        assert_eq!(err.variable, PROTECTION_POLICY_PARAMETER);
     }
 
     #[test]

@@ -104,15 +104,6 @@ pub fn role_arn(partition: &str, account: &str, role: &str) -> String {
     format!("arn:{partition}:iam::{account}:role/{role}")
 }
 
-/// The features of `wanted` that a member does not have enabled yet.
-pub fn missing_features<'w>(wanted: &'w [String], enabled: &[String]) -> Vec<&'w str> {
-    wanted
-        .iter()
-        .filter(|w| !enabled.contains(w))
-        .map(String::as_str)
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -218,16 +209,6 @@ mod tests {
             role_arn("aws-us-gov", "111122223333", "AWSControlTowerExecution"),
             "arn:aws-us-gov:iam::111122223333:role/AWSControlTowerExecution"
         );
-    }
-
-    #[test]
-    fn missing_features_are_those_wanted_and_not_enabled() {
-        let wanted = vec!["S3_DATA_EVENTS".to_owned(), "RDS_LOGIN_EVENTS".to_owned()];
-        assert_eq!(
-            missing_features(&wanted, &["S3_DATA_EVENTS".to_owned()]),
-            ["RDS_LOGIN_EVENTS"]
-        );
-        assert!(missing_features(&wanted, &wanted).is_empty());
     }
 
     #[test]

@@ -17,6 +17,7 @@ pub mod handler;
 pub mod logging;
 pub mod metrics;
 pub mod notify;
+pub mod plan;
 pub mod reconcile;
 pub mod report;
 pub mod template;

@@ -150,7 +150,7 @@ pub fn plan<'a>(
             }
             MemberAction::AlreadyEnabled | MemberAction::EnabledByOrganization => {
                 plan.enabled.insert(t.account_id.as_str());
-                if !config.member_features.is_empty() {
+                if !config.plan.is_empty() {
                     plan.slots.push(slot(Step::Done(Outcome::AlreadyEnabled)));
                 }
             }

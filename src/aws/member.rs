@@ -6,11 +6,15 @@ use std::time::SystemTime;
 
 use aws_config::Region;
 use aws_sdk_guardduty::config::Credentials;
-use aws_sdk_guardduty::types::{FeatureStatus, MemberFeaturesConfiguration, OrgFeature};
+use aws_sdk_guardduty::types::{
+    FeatureStatus, MemberAdditionalConfiguration, MemberFeaturesConfiguration,
+    MemberFeaturesConfigurationResult, OrgFeature, OrgFeatureAdditionalConfiguration,
+};
 
 use super::{all_pages, unprocessed, Aws, Unprocessed};
 use crate::account::AccountId;
 use crate::error::{AwsError, FailureKind, Service};
+use crate::plan::{FeatureSetting, FeatureState};
 
 /// A member account's GuardDuty clients, one per configured region, acting with the role
 /// assumed in that account.
@@ -202,23 +206,16 @@ impl Aws {
         .map(|_| ())
     }
 
-    /// Turns `features` on for members of the administrator's detector.
-    pub async fn enable_member_features(
+    /// Sets `settings` (features on with their agents, or off) for members of the
+    /// administrator's detector.
+    pub async fn update_member_features(
         &self,
         region: &str,
         detector_id: &str,
         ids: &[&AccountId],
-        features: &[String],
+        settings: &[FeatureSetting],
     ) -> Result<Vec<Unprocessed>, AwsError> {
-        let features = features
-            .iter()
-            .map(|f| {
-                MemberFeaturesConfiguration::builder()
-                    .name(OrgFeature::from(f.as_str()))
-                    .status(FeatureStatus::Enabled)
-                    .build()
-            })
-            .collect();
+        let features = settings.iter().map(feature_configuration).collect();
         let out = self
             .on_detector(region, "UpdateMemberDetectors", |c| {
                 c.update_member_detectors()
@@ -231,14 +228,14 @@ impl Aws {
         Ok(unprocessed(out.unprocessed_accounts()))
     }
 
-    /// The features each member has enabled, by account; members GuardDuty did not return
-    /// are in the unprocessed list.
+    /// The features of each member as GuardDuty returns them, by account; members GuardDuty
+    /// did not return are in the unprocessed list.
     pub async fn member_features(
         &self,
         region: &str,
         detector_id: &str,
         ids: &[&AccountId],
-    ) -> Result<(HashMap<String, Vec<String>>, Vec<Unprocessed>), AwsError> {
+    ) -> Result<(HashMap<String, Vec<FeatureState>>, Vec<Unprocessed>), AwsError> {
         let out = self
             .on_detector(region, "GetMemberDetectors", |c| {
                 c.get_member_detectors()
@@ -247,19 +244,62 @@ impl Aws {
                     .send()
             })
             .await?;
-        let enabled = out
+        let features = out
             .member_data_source_configurations()
             .iter()
             .map(|m| {
-                let on = m
-                    .features()
-                    .iter()
-                    .filter(|f| f.status() == Some(&FeatureStatus::Enabled))
-                    .filter_map(|f| f.name().map(|n| n.as_str().to_owned()))
-                    .collect();
-                (m.account_id().unwrap_or_default().to_owned(), on)
+                let states = m.features().iter().map(feature_state).collect();
+                (m.account_id().unwrap_or_default().to_owned(), states)
             })
             .collect();
-        Ok((enabled, unprocessed(out.unprocessed_accounts())))
+        Ok((features, unprocessed(out.unprocessed_accounts())))
+    }
+}
+
+fn status(enable: bool) -> FeatureStatus {
+    if enable {
+        FeatureStatus::Enabled
+    } else {
+        FeatureStatus::Disabled
+    }
+}
+
+fn feature_configuration(s: &FeatureSetting) -> MemberFeaturesConfiguration {
+    let agents: Vec<MemberAdditionalConfiguration> = s
+        .agents
+        .iter()
+        .map(|a| {
+            MemberAdditionalConfiguration::builder()
+                .name(OrgFeatureAdditionalConfiguration::from(a.as_str()))
+                .status(FeatureStatus::Enabled)
+                .build()
+        })
+        .collect();
+    MemberFeaturesConfiguration::builder()
+        .name(OrgFeature::from(s.name.as_str()))
+        .status(status(s.enable))
+        .set_additional_configuration((!agents.is_empty()).then_some(agents))
+        .build()
+}
+
+fn feature_state(f: &MemberFeaturesConfigurationResult) -> FeatureState {
+    FeatureState {
+        name: f.name().map(|n| n.as_str().to_owned()).unwrap_or_default(),
+        status: f
+            .status()
+            .map(|s| s.as_str().to_owned())
+            .unwrap_or_default(),
+        additional: f
+            .additional_configuration()
+            .iter()
+            .map(|a| {
+                (
+                    a.name().map(|n| n.as_str().to_owned()).unwrap_or_default(),
+                    a.status()
+                        .map(|s| s.as_str().to_owned())
+                        .unwrap_or_default(),
+                )
+            })
+            .collect(),
     }
 }

@@ -10,7 +10,7 @@ mod member;
 mod preflight;
 mod sdk;
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::future::Future;
 use std::sync::{Arc, Mutex};
 
@@ -31,29 +31,89 @@ pub use sdk::{
 };
 
 use crate::account::{AccountId, Email};
+use crate::config::Config;
 use crate::error::{AwsError, FailureKind, Service};
 use crate::notify::Notification;
 
-/// The IAM actions the code calls: the deployment template's policy must grant exactly these
-/// (a test reads the template against this list).
+/// The IAM actions the code may call under any configuration.
 pub const IAM_ACTIONS: &[&str] = &[
     "guardduty:ListDetectors",
     "guardduty:CreateMembers",
     "guardduty:GetMembers",
     "guardduty:InviteMembers",
-    "guardduty:UpdateMemberDetectors",
-    "guardduty:GetMemberDetectors",
     "guardduty:ListMembers",
     "guardduty:GetDetector",
+    "guardduty:DescribeOrganizationConfiguration",
     "organizations:DescribeAccount",
     "organizations:ListAccounts",
     "organizations:DescribeOrganization",
+    "organizations:ListRoots",
+    "organizations:ListOrganizationalUnitsForParent",
+    "organizations:ListAccountsForParent",
+    // Only called when an opt-in region is configured; the deployment template cannot tell
+    // that from its region list, so it grants this read call with the rest.
+    "account:ListRegions",
     "sns:Publish",
     "sns:GetTopicAttributes",
 ];
 
+/// With protection plans (MEMBER_FEATURES or a protection policy): the members' features.
+pub const PLAN_ACTIONS: &[&str] = &[
+    "guardduty:UpdateMemberDetectors",
+    "guardduty:GetMemberDetectors",
+];
+
+/// With a protection policy: the parameter, and the organizational units it names.
+pub const POLICY_ACTIONS: &[&str] = &[
+    "ssm:GetParameter",
+    "organizations:ListParents",
+    "organizations:DescribeOrganizationalUnit",
+];
+
+/// With SECURITY_HUB_FINDINGS: import findings, and read them back to resolve them.
+pub const SECURITY_HUB_ACTIONS: &[&str] =
+    &["securityhub:BatchImportFindings", "securityhub:GetFindings"];
+
+/// With COVERAGE_BUCKET: the daily coverage report.
+pub const COVERAGE_ACTIONS: &[&str] = &["s3:PutObject"];
+
 /// Granted only when a member role is configured, and only on that role.
 pub const MEMBER_ROLE_ACTIONS: &[&str] = &["sts:AssumeRole"];
+
+/// What the member role must allow in each member account: the calls made there with it.
+/// The member-role template grants exactly these (a test holds it to that).
+pub const MEMBER_SIDE_ACTIONS: &[&str] = &[
+    "guardduty:ListDetectors",
+    "guardduty:CreateDetector",
+    "guardduty:GetDetector",
+    "guardduty:UpdateDetector",
+    "guardduty:ListInvitations",
+    "guardduty:AcceptAdministratorInvitation",
+    "guardduty:GetAdministratorAccount",
+    // The first CreateDetector in an account creates GuardDuty's service-linked role.
+    "iam:CreateServiceLinkedRole",
+];
+
+/// Every IAM action the code can call under `config` (the member role's AssumeRole aside).
+/// The deployment template must grant exactly these for the matching parameters.
+pub fn iam_actions(config: &Config) -> BTreeSet<&'static str> {
+    let mut actions: BTreeSet<&'static str> = IAM_ACTIONS.iter().copied().collect();
+    let groups = [
+        (
+            !config.plan.is_empty() || config.policy_parameter.is_some(),
+            PLAN_ACTIONS,
+        ),
+        (config.policy_parameter.is_some(), POLICY_ACTIONS),
+        (config.security_hub_findings, SECURITY_HUB_ACTIONS),
+        (config.coverage_bucket.is_some(), COVERAGE_ACTIONS),
+    ];
+    for (on, group) in groups {
+        if on {
+            actions.extend(group.iter().copied());
+        }
+    }
+    actions
+}
 
 /// AWS calls in flight at once: enough to cover many regions, few enough not to trip
 /// GuardDuty's per-account rate limits.

@@ -5,13 +5,12 @@
 
 use super::{batch_of, find, take, Flow, Slot, Step};
 use crate::account::AccountId;
-use crate::decision::missing_features;
 use crate::error::AwsError;
 use crate::report::Outcome;
 
 pub async fn enable<'a>(flow: &Flow<'_>, slots: Vec<Slot<'a>>) -> Result<Vec<Slot<'a>>, AwsError> {
-    let features = &flow.config.member_features;
-    if features.is_empty() {
+    let plan = &flow.config.plan;
+    if plan.is_empty() {
         return Ok(slots);
     }
     let (enabled, mut out) = take(slots, |s| matches!(s, Step::Done(o) if o.is_enabled()));
@@ -29,7 +28,7 @@ pub async fn enable<'a>(flow: &Flow<'_>, slots: Vec<Slot<'a>>) -> Result<Vec<Slo
                 .get(s.account_id().as_str())
                 .map(Vec::as_slice)
                 .unwrap_or_default();
-            if missing_features(features, on).is_empty() {
+            if plan.changes(on).is_empty() {
                 out.push(s);
             } else {
                 to_update.push(s);
@@ -42,7 +41,7 @@ pub async fn enable<'a>(flow: &Flow<'_>, slots: Vec<Slot<'a>>) -> Result<Vec<Slo
     let ids: Vec<&AccountId> = to_update.iter().map(Slot::account_id).collect();
     let unprocessed = flow
         .aws
-        .enable_member_features(region, &detector, &ids, features)
+        .update_member_features(region, &detector, &ids, &plan.changes(&[]))
         .await?;
     out.extend(to_update.into_iter().map(|s| match find(&unprocessed, s.account_id()) {
         None => s,
@@ -50,7 +49,7 @@ pub async fn enable<'a>(flow: &Flow<'_>, slots: Vec<Slot<'a>>) -> Result<Vec<Slo
             let reason = format!(
                 "the member is Enabled but its protection plans ({}) are not on: GuardDuty refused them; turn them \
                  on in the GuardDuty console or replay the event",
-                features.join(", ")
+                plan.on.join(", ")
             );
             s.unprocessed("UpdateMemberDetectors", &u.result, reason)
         }

@@ -1,0 +1,370 @@
+//! Protection plans: what a member's GuardDuty features and agent settings should be, and
+//! how what GuardDuty returns compares with that. Pure: no I/O.
+//!
+//! A plan names the features to turn on (`on`), with the agent-management settings of a
+//! runtime feature (`agents`), and the features to turn off where they are on (`off`).
+//! Features it does not name are left alone.
+
+use serde::Serialize;
+
+/// GuardDuty refuses these two features together in one request.
+pub const EXCLUSIVE_FEATURES: [&str; 2] = ["RUNTIME_MONITORING", "EKS_RUNTIME_MONITORING"];
+
+/// The agent-management settings (a runtime feature's `additionalConfiguration`): without
+/// them Runtime Monitoring sees nothing until someone deploys GuardDuty's agent, and on ECS
+/// Fargate only GuardDuty can deploy it.
+pub const AGENTS: [&str; 3] = [
+    "EKS_ADDON_MANAGEMENT",
+    "ECS_FARGATE_AGENT_MANAGEMENT",
+    "EC2_AGENT_MANAGEMENT",
+];
+
+pub const ENABLED: &str = "ENABLED";
+pub const DISABLED: &str = "DISABLED";
+
+/// The agent settings GuardDuty accepts under `feature` (none for a feature without agents).
+pub fn agents_of(feature: &str) -> &'static [&'static str] {
+    match feature {
+        "RUNTIME_MONITORING" => &AGENTS,
+        "EKS_RUNTIME_MONITORING" => &AGENTS[..1],
+        _ => &[],
+    }
+}
+
+/// The features and agent settings wanted for a member.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize)]
+pub struct Plan {
+    /// Features to turn on, in the order given.
+    pub on: Vec<String>,
+    /// Agent settings to turn on under the runtime feature of `on` (only those that apply).
+    pub agents: Vec<String>,
+    /// Features to turn off where they are on.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub off: Vec<String>,
+}
+
+/// One feature as GuardDuty returns it for a member: its status and its agent settings.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct FeatureState {
+    pub name: String,
+    pub status: String,
+    /// (name, status) of each additional configuration.
+    pub additional: Vec<(String, String)>,
+}
+
+/// One feature of an UpdateMemberDetectors request.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct FeatureSetting {
+    pub name: String,
+    pub enable: bool,
+    /// Agent settings to turn on with it.
+    pub agents: Vec<String>,
+}
+
+fn is(status: &str, wanted: &str) -> bool {
+    status.eq_ignore_ascii_case(wanted)
+}
+
+impl Plan {
+    /// Nothing to set: features are left alone, and `Enabled` alone means protected.
+    pub fn is_empty(&self) -> bool {
+        self.on.is_empty() && self.off.is_empty()
+    }
+
+    /// The agents that apply to `feature` in this plan.
+    fn agents_for(&self, feature: &str) -> Vec<String> {
+        let applicable = agents_of(feature);
+        self.agents
+            .iter()
+            .filter(|a| applicable.contains(&a.as_str()))
+            .cloned()
+            .collect()
+    }
+
+    /// Whether a member with `have` is protected as this plan wants: every feature of `on`,
+    /// and each of its agent settings, reads `ENABLED`. (`off` is a choice, not protection.)
+    pub fn is_met(&self, have: &[FeatureState]) -> bool {
+        self.on.iter().all(|f| self.feature_met(f, have))
+    }
+
+    fn feature_met(&self, feature: &str, have: &[FeatureState]) -> bool {
+        let Some(state) = have.iter().find(|s| s.name == feature) else {
+            return false;
+        };
+        is(&state.status, ENABLED)
+            && self.agents_for(feature).iter().all(|agent| {
+                state
+                    .additional
+                    .iter()
+                    .any(|(name, status)| name == agent && is(status, ENABLED))
+            })
+    }
+
+    /// Whether `feature` of `on` reads `ENABLED` (with its agents) for a member with `have`.
+    pub fn has(&self, feature: &str, have: &[FeatureState]) -> bool {
+        self.feature_met(feature, have)
+    }
+
+    /// What an UpdateMemberDetectors call must set for a member with `have`: the features of
+    /// `on` not fully on (with their agents), the features of `off` that are on. Empty: the
+    /// member already has its plan, and no write is made.
+    pub fn changes(&self, have: &[FeatureState]) -> Vec<FeatureSetting> {
+        let mut out: Vec<FeatureSetting> = self
+            .on
+            .iter()
+            .filter(|f| !self.feature_met(f, have))
+            .map(|f| FeatureSetting {
+                name: f.clone(),
+                enable: true,
+                agents: self.agents_for(f),
+            })
+            .collect();
+        out.extend(
+            self.off
+                .iter()
+                .filter(|f| have.iter().any(|s| &s.name == *f && is(&s.status, ENABLED)))
+                .map(|f| FeatureSetting {
+                    name: f.clone(),
+                    enable: false,
+                    agents: Vec::new(),
+                }),
+        );
+        out
+    }
+
+    /// The features of `on` a member with `have` lacks (off, or an agent setting off).
+    pub fn missing<'p>(&'p self, have: &[FeatureState]) -> Vec<&'p str> {
+        self.on
+            .iter()
+            .filter(|f| !self.feature_met(f, have))
+            .map(String::as_str)
+            .collect()
+    }
+}
+
+/// Comma-separated feature names, checked against the SDK's own list, without duplicates.
+pub fn parse_features(raw: &str) -> Result<Vec<String>, String> {
+    let known = aws_sdk_guardduty::types::OrgFeature::values();
+    let mut features: Vec<String> = Vec::new();
+    for name in raw.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+        if !known.contains(&name) {
+            return Err(format!(
+                "unknown feature {name:?}; known: {}",
+                known.join(", ")
+            ));
+        }
+        if !features.iter().any(|f| f == name) {
+            features.push(name.to_owned());
+        }
+    }
+    check_exclusive(&features)?;
+    Ok(features)
+}
+
+/// RUNTIME_MONITORING and EKS_RUNTIME_MONITORING cannot be set together.
+pub fn check_exclusive(features: &[String]) -> Result<(), String> {
+    if EXCLUSIVE_FEATURES
+        .iter()
+        .all(|x| features.iter().any(|f| f == x))
+    {
+        return Err(format!(
+            "{} and {} cannot be enabled together; RUNTIME_MONITORING covers EKS",
+            EXCLUSIVE_FEATURES[0], EXCLUSIVE_FEATURES[1]
+        ));
+    }
+    Ok(())
+}
+
+/// The agent settings for `features`: `None` (not set) gives every setting that applies to
+/// the runtime feature; `none` gives none; otherwise a comma-separated subset, each of which
+/// must apply to a runtime feature of `features`.
+pub fn parse_agents(raw: Option<&str>, features: &[String]) -> Result<Vec<String>, String> {
+    let runtime: Vec<&str> = features
+        .iter()
+        .map(String::as_str)
+        .filter(|f| !agents_of(f).is_empty())
+        .collect();
+    let applicable: Vec<&str> = runtime.iter().flat_map(|f| agents_of(f)).copied().collect();
+    let Some(raw) = raw.map(str::trim).filter(|r| !r.is_empty()) else {
+        return Ok(applicable.iter().map(|a| (*a).to_owned()).collect());
+    };
+    if runtime.is_empty() {
+        return Err(format!(
+            "{raw:?} is set, but no runtime feature (RUNTIME_MONITORING or EKS_RUNTIME_MONITORING) is wanted"
+        ));
+    }
+    if raw.eq_ignore_ascii_case("none") {
+        return Ok(Vec::new());
+    }
+    let mut agents: Vec<String> = Vec::new();
+    for name in raw.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+        if !AGENTS.contains(&name) {
+            return Err(format!(
+                "unknown agent setting {name:?}; known: {}, or none",
+                AGENTS.join(", ")
+            ));
+        }
+        if !applicable.contains(&name) {
+            return Err(format!(
+                "{name} does not apply to {}; it applies to RUNTIME_MONITORING only",
+                runtime.join(", ")
+            ));
+        }
+        if !agents.iter().any(|a| a == name) {
+            agents.push(name.to_owned());
+        }
+    }
+    Ok(agents)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn s(v: &[&str]) -> Vec<String> {
+        v.iter().map(|x| (*x).to_owned()).collect()
+    }
+
+    fn state(name: &str, status: &str, additional: &[(&str, &str)]) -> FeatureState {
+        FeatureState {
+            name: name.into(),
+            status: status.into(),
+            additional: additional
+                .iter()
+                .map(|(n, st)| ((*n).into(), (*st).into()))
+                .collect(),
+        }
+    }
+
+    fn runtime_plan() -> Plan {
+        Plan {
+            on: s(&["S3_DATA_EVENTS", "RUNTIME_MONITORING"]),
+            agents: s(&AGENTS),
+            off: vec![],
+        }
+    }
+
+    #[test]
+    fn agents_default_to_all_that_apply_to_the_runtime_feature() {
+        assert_eq!(
+            parse_agents(None, &s(&["RUNTIME_MONITORING"])).unwrap(),
+            s(&AGENTS)
+        );
+        assert_eq!(
+            parse_agents(None, &s(&["EKS_RUNTIME_MONITORING"])).unwrap(),
+            ["EKS_ADDON_MANAGEMENT"]
+        );
+        assert!(parse_agents(None, &s(&["S3_DATA_EVENTS"]))
+            .unwrap()
+            .is_empty());
+        assert!(parse_agents(Some("none"), &s(&["RUNTIME_MONITORING"]))
+            .unwrap()
+            .is_empty());
+    }
+
+    #[test]
+    fn an_unknown_agent_or_one_without_a_runtime_feature_is_refused() {
+        assert!(
+            parse_agents(Some("EKS_ADDON_MANAGEMENT"), &s(&["S3_DATA_EVENTS"]))
+                .unwrap_err()
+                .contains("no runtime feature")
+        );
+        assert!(parse_agents(Some("GPU_AGENT"), &s(&["RUNTIME_MONITORING"]))
+            .unwrap_err()
+            .contains("GPU_AGENT"));
+        assert!(parse_agents(
+            Some("ECS_FARGATE_AGENT_MANAGEMENT"),
+            &s(&["EKS_RUNTIME_MONITORING"])
+        )
+        .unwrap_err()
+        .contains("RUNTIME_MONITORING only"));
+        assert_eq!(
+            parse_agents(
+                Some("EC2_AGENT_MANAGEMENT, EC2_AGENT_MANAGEMENT"),
+                &s(&["RUNTIME_MONITORING"])
+            )
+            .unwrap(),
+            ["EC2_AGENT_MANAGEMENT"]
+        );
+    }
+
+    #[test]
+    fn a_runtime_feature_without_its_agents_is_not_met_and_is_set_with_them() {
+        let plan = runtime_plan();
+        let have = [
+            state("S3_DATA_EVENTS", "ENABLED", &[]),
+            state(
+                "RUNTIME_MONITORING",
+                "ENABLED",
+                &[
+                    ("EKS_ADDON_MANAGEMENT", "ENABLED"),
+                    ("ECS_FARGATE_AGENT_MANAGEMENT", "DISABLED"),
+                ],
+            ),
+        ];
+        assert!(!plan.is_met(&have));
+        assert_eq!(plan.missing(&have), ["RUNTIME_MONITORING"]);
+        assert_eq!(
+            plan.changes(&have),
+            [FeatureSetting {
+                name: "RUNTIME_MONITORING".into(),
+                enable: true,
+                agents: s(&AGENTS),
+            }]
+        );
+    }
+
+    #[test]
+    fn a_member_with_everything_needs_no_change() {
+        let plan = runtime_plan();
+        let all: Vec<(&str, &str)> = AGENTS.iter().map(|a| (*a, "enabled")).collect();
+        let have = [
+            state("RUNTIME_MONITORING", "ENABLED", &all),
+            state("S3_DATA_EVENTS", "ENABLED", &[]),
+            state("EKS_AUDIT_LOGS", "DISABLED", &[]),
+        ];
+        assert!(plan.is_met(&have));
+        assert!(plan.changes(&have).is_empty());
+    }
+
+    #[test]
+    fn off_features_are_turned_off_only_where_they_are_on() {
+        let plan = Plan {
+            on: s(&["S3_DATA_EVENTS"]),
+            agents: vec![],
+            off: s(&["EKS_AUDIT_LOGS", "RUNTIME_MONITORING"]),
+        };
+        let have = [
+            state("S3_DATA_EVENTS", "ENABLED", &[]),
+            state("EKS_AUDIT_LOGS", "ENABLED", &[]),
+            state("RUNTIME_MONITORING", "DISABLED", &[]),
+        ];
+        assert!(plan.is_met(&have), "off plans are not protection");
+        assert_eq!(
+            plan.changes(&have),
+            [FeatureSetting {
+                name: "EKS_AUDIT_LOGS".into(),
+                enable: false,
+                agents: vec![],
+            }]
+        );
+    }
+
+    #[test]
+    fn an_empty_plan_is_met_by_any_member() {
+        let plan = Plan::default();
+        assert!(plan.is_empty());
+        assert!(plan.is_met(&[]));
+        assert!(plan.changes(&[]).is_empty());
+    }
+
+    #[test]
+    fn features_are_checked_and_the_runtime_pair_refused() {
+        assert_eq!(
+            parse_features("S3_DATA_EVENTS, RUNTIME_MONITORING,S3_DATA_EVENTS").unwrap(),
+            ["S3_DATA_EVENTS", "RUNTIME_MONITORING"]
+        );
+        assert!(parse_features("FLUX_CAPACITOR").is_err());
+        assert!(parse_features("RUNTIME_MONITORING,EKS_RUNTIME_MONITORING").is_err());
+    }
+}
