@@ -99,6 +99,27 @@ pub fn is_region_disabled(code: &str) -> bool {
     matches!(code, "UnrecognizedClientException" | "InvalidClientTokenId")
 }
 
+/// GuardDuty's answer for an account that is not (or, for GuardDuty, not yet) an associated
+/// member: "... is not an associated member of account the current account."
+pub fn is_not_associated(result: &str) -> bool {
+    result.to_ascii_lowercase().contains("not an associated member")
+}
+
+/// CreateDetector refused because the account already has one in the region (one detector
+/// per account and region; a concurrent run created it).
+pub fn is_detector_exists(message: &str) -> bool {
+    message.to_ascii_lowercase().contains("detector already exists")
+}
+
+/// STS refused AssumeRole because of the CALLER's own policies (its identity-based policy
+/// does not allow it, or denies it), not the role's trust policy: STS's message says so,
+/// e.g. "... because no identity-based policy allows the sts:AssumeRole action" or "... with
+/// an explicit deny in an identity-based policy". A trust-policy refusal gives no reason.
+pub fn denied_by_own_policy(message: &str) -> bool {
+    let m = message.to_ascii_lowercase();
+    m.contains("identity-based policy") || m.contains("permissions boundary")
+}
+
 /// The member role's ARN in an account.
 pub fn role_arn(partition: &str, account: &str, role: &str) -> String {
     format!("arn:{partition}:iam::{account}:role/{role}")
@@ -209,6 +230,26 @@ mod tests {
             role_arn("aws-us-gov", "111122223333", "AWSControlTowerExecution"),
             "arn:aws-us-gov:iam::111122223333:role/AWSControlTowerExecution"
         );
+    }
+
+    #[test]
+    fn a_second_detector_is_recognised_by_guardduty_s_wording() {
+        assert!(is_detector_exists(
+            "The request is rejected because a detector already exists for the current account."
+        ));
+        assert!(!is_detector_exists("The request is rejected because the input detectorId is not owned by the current account."));
+    }
+
+    #[test]
+    fn sts_says_when_the_caller_s_own_policy_refused_assume_role() {
+        let base = "User: arn:aws:sts::123456789012:assumed-role/fn/x is not authorized to perform: sts:AssumeRole on resource: arn:aws:iam::111122223333:role/R";
+        assert!(!denied_by_own_policy(base), "a trust policy refusal");
+        assert!(denied_by_own_policy(&format!(
+            "{base} because no identity-based policy allows the sts:AssumeRole action"
+        )));
+        assert!(denied_by_own_policy(&format!(
+            "{base} with an explicit deny in an identity-based policy"
+        )));
     }
 
     #[test]

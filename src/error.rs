@@ -6,7 +6,6 @@ use lambda_runtime::Diagnostic;
 
 use crate::account::{cap_chars, mask_emails_in};
 use crate::event::EventError;
-use crate::report::Problem;
 
 /// Lambda truncates long error messages anyway; this keeps them whole and readable.
 const ERROR_MESSAGE_MAX_CHARS: usize = 16_000;
@@ -75,30 +74,54 @@ pub enum HandlerError {
     #[error("invalid event: {0}")]
     InvalidEvent(#[from] EventError),
 
-    /// Some work could not be done; the event must be retried. Problems found on the way
-    /// are listed here because they were not published (the retry publishes them).
-    #[error("{}", incomplete_message(failures, problems))]
+    /// Some work could not be done; the event must be retried. The problems found on the
+    /// way were published before failing (as far as SNS took them): this says how many and
+    /// where, never the problems themselves, which a capped message could cut.
+    #[error("{}", incomplete_message(failures, published))]
     Incomplete {
         failures: Vec<AwsError>,
-        problems: Vec<Problem>,
+        published: Published,
     },
 
     #[error("the invocation's time budget of {budget_ms} ms ran out before {stage} finished; the event must be retried")]
     Timeout { budget_ms: u64, stage: &'static str },
 }
 
-fn incomplete_message(failures: &[AwsError], problems: &[Problem]) -> String {
+/// What a failed run published before failing.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Published {
+    /// Problems on the SNS topic.
+    pub problems: usize,
+    pub message_ids: Vec<String>,
+    /// Problems found but not on the topic (SNS failed): each is in the log, and the retry
+    /// publishes it.
+    pub unpublished: usize,
+}
+
+impl Published {
+    /// Nothing found, nothing published: a run that failed before finding anything.
+    pub fn nothing() -> Self {
+        Self::default()
+    }
+}
+
+fn incomplete_message(failures: &[AwsError], published: &Published) -> String {
     let mut msg = failures
         .iter()
         .map(ToString::to_string)
         .collect::<Vec<_>>()
         .join("; ");
-    if !problems.is_empty() {
-        let listed: Vec<String> = problems.iter().map(Problem::one_line).collect();
+    if published.problems > 0 {
         msg.push_str(&format!(
-            " | {} problem(s) not yet published: {}",
-            problems.len(),
-            listed.join("; ")
+            " | {} problem(s) found so far were published in SNS message(s) {}",
+            published.problems,
+            published.message_ids.join(", ")
+        ));
+    }
+    if published.unpublished > 0 {
+        msg.push_str(&format!(
+            " | {} problem(s) could not be published (each is in the log; the retry publishes them)",
+            published.unpublished
         ));
     }
     msg
@@ -145,7 +168,7 @@ mod tests {
     fn lambda_error_type_names_service_operation_and_kind() {
         let d: Diagnostic = HandlerError::Incomplete {
             failures: vec![throttled_invite()],
-            problems: vec![],
+            published: Published::nothing(),
         }
         .into();
         assert_eq!(d.error_type, "GuardDuty.InviteMembers.Transient");
@@ -201,25 +224,25 @@ mod tests {
         assert!(t.to_string().contains("58500 ms"), "{t}");
         let empty = HandlerError::Incomplete {
             failures: vec![],
-            problems: vec![],
+            published: Published::nothing(),
         };
         assert_eq!(empty.error_type(), "Incomplete");
     }
 
     #[test]
     fn a_long_error_message_is_capped_for_lambda() {
-        let problems: Vec<Problem> = (0..2_000)
-            .map(|i| Problem::new(&format!("{i:012}"), "CreateMembers", "x".repeat(100)))
+        let failures: Vec<AwsError> = (0..2_000)
+            .map(|i| AwsError {
+                message: format!("{i} {}", "x".repeat(100)),
+                ..throttled_invite()
+            })
             .collect();
         let d: Diagnostic = HandlerError::Incomplete {
-            failures: vec![throttled_invite()],
-            problems,
+            failures,
+            published: Published::nothing(),
         }
         .into();
         assert_eq!(d.error_message.chars().count(), ERROR_MESSAGE_MAX_CHARS);
-        assert!(d
-            .error_message
-            .contains("2000 problem(s) not yet published"));
     }
 
     #[test]
@@ -234,27 +257,23 @@ mod tests {
     }
 
     #[test]
-    fn unpublished_problems_travel_in_the_error_message() {
-        let problem = Problem::new(
-            "444455556666",
-            "DescribeAccount",
-            "the account is not in the organization",
-        )
-        .with_result("Account not found: someone@example.com");
+    fn a_failed_run_says_how_many_problems_it_published_and_where_not_which() {
         let d: Diagnostic = HandlerError::Incomplete {
             failures: vec![throttled_invite()],
-            problems: vec![problem],
+            published: Published {
+                problems: 120,
+                message_ids: vec!["m-1".into(), "m-2".into()],
+                unpublished: 3,
+            },
         }
         .into();
         assert!(
-            d.error_message.contains("444455556666"),
+            d.error_message
+                .contains("120 problem(s) found so far were published in SNS message(s) m-1, m-2"),
             "{}",
             d.error_message
         );
-        assert!(
-            !d.error_message.contains("someone@"),
-            "email not masked: {}",
-            d.error_message
-        );
+        assert!(d.error_message.contains("3 problem(s) could not be published"));
+        assert_eq!(d.error_type, "GuardDuty.InviteMembers.Transient");
     }
 }

@@ -11,15 +11,13 @@ use tracing::{info, warn};
 use crate::aws::Aws;
 use crate::check::{self, CheckReport};
 use crate::config::Config;
-use crate::error::HandlerError;
+use crate::error::{AwsError, HandlerError, Published};
 use crate::event::{self, AccountRequest, Action, EventError, Request};
-use crate::flow::publish::{self, publish};
 use crate::flow::resolve::resolve;
-use crate::flow::{Flow, Step};
-use crate::logging::emit_metrics;
-use crate::metrics::emf_lines;
+use crate::flow::Flow;
+use crate::publish;
 use crate::reconcile::{self, ReconcileReport};
-use crate::report::{Processed, Response};
+use crate::report::{Problem, Processed, Response};
 
 /// Time kept back from the deadline to report a failure before Lambda kills the process.
 pub const DEADLINE_MARGIN: Duration = Duration::from_millis(1500);
@@ -112,22 +110,22 @@ impl App {
             .run(&resolved.targets)
             .await;
         let tally = ran.tally();
-        emit_metrics(&emf_lines(&tally.per_region, now_ms()));
         let mut problems = resolved.problems;
         problems.extend(tally.problems);
+        publish::sort(&mut problems);
         let mut failures = resolved.failures;
         failures.extend(tally.failures);
-        if !failures.is_empty() {
-            // Not published: the retry of this event finds the same problems and publishes them.
-            return Err(HandlerError::Incomplete { failures, problems });
-        }
-        publish::sort(&mut problems);
-        let message_ids = publish(&self.aws, &self.config.topic_arn, &request.meta, &problems)
-            .await
-            .map_err(|e| HandlerError::Incomplete {
-                failures: vec![e],
-                problems: problems.clone(),
-            })?;
+        let report = publish::Report {
+            meta: &request.meta,
+            problems: &problems,
+            per_region: &tally.per_region,
+            now: SystemTime::now(),
+        };
+        // Published even when the run failed in part: a problem is on the topic or in a
+        // failed invocation, never only in a log.
+        let delivered = publish::deliver_all(&self.aws, &self.config, &report).await;
+        let published = finish(&delivered, &problems, &mut failures)?;
+        let plan = &self.config.plan;
         let ids: Vec<_> = accounts.iter().map(|a| a.account_id.clone()).collect();
         Ok(Response::processed(Processed {
             meta: &request.meta,
@@ -137,15 +135,35 @@ impl App {
             outcomes: ran
                 .slots
                 .iter()
-                .filter_map(|s| match &s.step {
-                    Step::Done(o) => Some((s.account_id(), s.region, s.detector_id.as_deref(), o)),
-                    _ => None,
-                })
+                .filter_map(|s| Some((s.account_id(), s.region_report(plan)?)))
                 .collect(),
             problems: &problems,
-            message_ids,
+            message_ids: published.message_ids,
         }))
     }
+}
+
+/// What the destinations took, or the failure of the run (what failed, and how many problems
+/// were published and where) when any work or any destination failed.
+pub fn finish(
+    delivered: &[publish::Delivery],
+    problems: &[Problem],
+    failures: &mut Vec<AwsError>,
+) -> Result<Published, HandlerError> {
+    let sns = delivered.iter().find(|d| d.destination == "sns");
+    let published = Published {
+        problems: sns.map_or(0, |d| d.problems),
+        message_ids: sns.map(|d| d.ids.clone()).unwrap_or_default(),
+        unpublished: problems.len() - sns.map_or(0, |d| d.problems).min(problems.len()),
+    };
+    failures.extend(delivered.iter().filter_map(|d| d.failure.clone()));
+    if failures.is_empty() {
+        return Ok(published);
+    }
+    Err(HandlerError::Incomplete {
+        failures: std::mem::take(failures),
+        published,
+    })
 }
 
 /// Runs `work` within `budget`, or fails with the handler's own timeout (before Lambda's, so

@@ -18,6 +18,7 @@ pub mod logging;
 pub mod metrics;
 pub mod notify;
 pub mod plan;
+pub mod publish;
 pub mod reconcile;
 pub mod report;
 pub mod template;

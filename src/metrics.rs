@@ -41,7 +41,7 @@ impl Counts {
                     self.invited += 1;
                 }
             }
-            Outcome::AlreadyInvited { .. } | Outcome::AlreadyEnabled => self.already_members += 1,
+            Outcome::AlreadyInvited | Outcome::AlreadyEnabled => self.already_members += 1,
             Outcome::EnabledByOrganization => self.enabled_by_organization += 1,
             Outcome::Problem(_) => self.problems += 1,
         }
@@ -148,7 +148,7 @@ mod tests {
                 email_sent: Some(false),
             },
             Outcome::Accepted { email_sent: None },
-            Outcome::AlreadyInvited { status: None },
+            Outcome::AlreadyInvited,
             Outcome::AlreadyEnabled,
             Outcome::EnabledByOrganization,
             Outcome::Problem(problem.clone()),

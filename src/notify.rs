@@ -27,6 +27,8 @@ pub struct Notification {
     /// (name, SNS data type, value); at most 10 so raw delivery to SQS keeps them.
     pub attributes: Vec<(&'static str, &'static str, String)>,
     pub fifo: Option<Fifo>,
+    /// How many problems this part carries.
+    pub problems: usize,
 }
 
 #[derive(Serialize)]
@@ -130,6 +132,7 @@ fn build(
         body,
         attributes,
         fifo,
+        problems: problems.len(),
     }
 }
 

@@ -5,6 +5,8 @@
 //! runtime feature (`agents`), and the features to turn off where they are on (`off`).
 //! Features it does not name are left alone.
 
+use std::collections::BTreeMap;
+
 use serde::Serialize;
 
 /// GuardDuty refuses these two features together in one request.
@@ -21,6 +23,8 @@ pub const AGENTS: [&str; 3] = [
 
 pub const ENABLED: &str = "ENABLED";
 pub const DISABLED: &str = "DISABLED";
+/// A wanted feature or agent setting GuardDuty did not return at all.
+pub const MISSING: &str = "MISSING";
 
 /// The agent settings GuardDuty accepts under `feature` (none for a feature without agents).
 pub fn agents_of(feature: &str) -> &'static [&'static str] {
@@ -129,6 +133,26 @@ impl Plan {
                     agents: Vec::new(),
                 }),
         );
+        out
+    }
+
+    /// Each wanted feature and agent setting with the status GuardDuty returned (`MISSING`
+    /// when it returned none), for reports.
+    pub fn observed(&self, have: &[FeatureState]) -> BTreeMap<String, String> {
+        let mut out = BTreeMap::new();
+        for f in &self.on {
+            let state = have.iter().find(|s| &s.name == f);
+            out.insert(
+                f.clone(),
+                state.map_or(MISSING.to_owned(), |s| s.status.clone()),
+            );
+            for agent in self.agents_for(f) {
+                let status = state
+                    .and_then(|s| s.additional.iter().find(|(n, _)| *n == agent))
+                    .map_or(MISSING.to_owned(), |(_, st)| st.clone());
+                out.insert(agent, status);
+            }
+        }
         out
     }
 

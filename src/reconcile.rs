@@ -18,13 +18,12 @@ use crate::account::{clean_name, AccountId, Email};
 use crate::aws::{Aws, ListedAccount, ListedMember};
 use crate::config::Config;
 use crate::decision::{member_action, MemberAction};
-use crate::error::{AwsError, HandlerError};
+use crate::error::{AwsError, HandlerError, Published};
 use crate::event::EventMeta;
-use crate::flow::publish::{self, publish};
 use crate::flow::{Flow, Ran, Slot, Step, Target};
-use crate::handler::now_ms;
-use crate::logging::{emit_metrics, Progress};
-use crate::metrics::emf_lines;
+use crate::handler::finish;
+use crate::logging::Progress;
+use crate::publish;
 use crate::report::{Outcome, Problem};
 
 /// The organization's accounts to protect: active, not the administrator itself.
@@ -65,6 +64,7 @@ pub fn organization(listed: &[ListedAccount], admin: &str) -> Organization {
                 name: clean_name(a.name.clone()).unwrap_or_else(|| a.id.clone()),
                 account_id,
                 email,
+                joined_at: a.joined_at,
             }),
             Some(Err(why)) => org.problems.push(Problem::new(
                 &a.id,
@@ -125,23 +125,19 @@ pub fn plan<'a>(
             .or_default() += 1;
     }
     for t in targets {
-        let slot = |step| Slot {
-            target: t,
-            region,
-            detector_id: None,
-            step,
-        };
         let Some(m) = by_account.get(t.account_id.as_str()) else {
-            plan.slots.push(slot(Step::New));
+            plan.slots.push(Slot::new(t, region, Step::ToCreate));
             continue;
         };
         let status = m.relationship_status.as_str();
+        let slot = |step| Slot {
+            status: Some(status.to_owned()),
+            ..Slot::new(t, region, step)
+        };
         match member_action(status, false) {
-            MemberAction::Invite => plan.slots.push(slot(Step::New)),
+            MemberAction::Invite => plan.slots.push(slot(Step::ToInvite)),
             MemberAction::AlreadyInvited if config.member_role.is_some() => {
-                plan.slots.push(slot(Step::Done(Outcome::AlreadyInvited {
-                    status: Some(status.to_owned()),
-                })))
+                plan.slots.push(slot(Step::Done(Outcome::AlreadyInvited)))
             }
             MemberAction::AlreadyInvited => {
                 if let Some(days) = stale_for(m, config.stale_invitation_days, now) {
@@ -262,7 +258,7 @@ pub async fn run(
     let progress = Progress::start("reconcile");
     let failed = |e: AwsError| HandlerError::Incomplete {
         failures: vec![e],
-        problems: Vec::new(),
+        published: Published::nothing(),
     };
     let admin = aws.admin_account().await.map_err(failed)?;
     let org = organization(&aws.list_accounts().await.map_err(failed)?, &admin);
@@ -312,8 +308,8 @@ fn dry_run_report(
                     .collect()
             };
             let summary = RegionSummary {
-                would_invite: ids(|s| matches!(s, Step::New)),
-                would_accept: ids(|s| matches!(s, Step::Done(Outcome::AlreadyInvited { .. }))),
+                would_invite: ids(|s| matches!(s, Step::ToCreate | Step::ToInvite)),
+                would_accept: ids(|s| matches!(s, Step::Done(Outcome::AlreadyInvited))),
                 ..region_summary(&p, org.targets.len(), p.problems.len(), p.enabled.len())
             };
             problems.extend(p.problems);
@@ -354,26 +350,26 @@ async fn apply(
         });
         problems.extend(p.problems);
     }
-    emit_metrics(&emf_lines(&per_region, now_ms()));
     progress.say(format!(
         "{} invitation(s) sent, {} accepted",
         regions.iter().map(|r| r.invited_now).sum::<usize>(),
         regions.iter().map(|r| r.accepted_now).sum::<usize>()
     ));
     problems.extend(tally.problems);
-    if !tally.failures.is_empty() {
-        return Err(HandlerError::Incomplete {
-            failures: tally.failures,
-            problems,
-        });
-    }
     publish::sort(&mut problems);
-    let ids = publish(aws, &config.topic_arn, meta, &problems)
-        .await
-        .map_err(|e| HandlerError::Incomplete {
-            failures: vec![e],
-            problems: problems.clone(),
-        })?;
+    let mut failures = tally.failures;
+    let delivered = publish::deliver_all(
+        aws,
+        config,
+        &publish::Report {
+            meta,
+            problems: &problems,
+            per_region: &per_region,
+            now: SystemTime::now(),
+        },
+    )
+    .await;
+    let ids = finish(&delivered, &problems, &mut failures)?.message_ids;
     Ok(report(meta, false, org, regions, &problems, ids))
 }
 
@@ -382,13 +378,10 @@ async fn apply(
 fn enabled_after(p: &RegionPlan<'_>, ran: &Ran<'_>) -> usize {
     let mut enabled: HashSet<&str> = p.enabled.clone();
     for s in ran.slots.iter().filter(|s| s.region == p.region) {
-        match &s.step {
-            Step::Done(o) if o.is_enabled() => {
-                enabled.insert(s.account_id().as_str());
-            }
-            _ => {
-                enabled.remove(s.account_id().as_str());
-            }
+        if s.reads_enabled() {
+            enabled.insert(s.account_id().as_str());
+        } else {
+            enabled.remove(s.account_id().as_str());
         }
     }
     enabled.len()
@@ -445,6 +438,7 @@ mod tests {
             name: Some(format!("n{id}")),
             status: status.map(str::to_owned),
             state: state.map(str::to_owned),
+            joined_at: None,
         }
     }
 
@@ -521,7 +515,7 @@ mod tests {
         let new: Vec<&str> = plan
             .slots
             .iter()
-            .filter(|s| matches!(s.step, Step::New))
+            .filter(|s| matches!(s.step, Step::ToCreate | Step::ToInvite))
             .map(|s| s.account_id().as_str())
             .collect();
         assert_eq!(new, ["100000000001", "100000000002"]);
@@ -577,7 +571,7 @@ mod tests {
             .map(|s| {
                 (
                     s.account_id().as_str(),
-                    matches!(s.step, Step::Done(Outcome::AlreadyInvited { .. })),
+                    matches!(s.step, Step::Done(Outcome::AlreadyInvited)),
                     matches!(s.step, Step::Done(Outcome::AlreadyEnabled)),
                 )
             })

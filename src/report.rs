@@ -1,7 +1,7 @@
 //! What an invocation reports: per-account, per-region outcomes, the problems that go to SNS,
 //! and the JSON response (the same from Lambda and from `invoke`).
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use serde::Serialize;
 
@@ -81,29 +81,17 @@ pub enum Outcome {
     Invited {
         email_sent: bool,
     },
-    /// The invitation was already out; `status` as GetMembers showed it, `None` when
-    /// InviteMembers answered "already invited" without one.
-    AlreadyInvited {
-        status: Option<String>,
-    },
-    /// Accepted in the member account, with the member role: now `Enabled`. `email_sent` is
-    /// set when this run also sent the invitation.
+    /// The invitation was already out.
+    AlreadyInvited,
+    /// Accepted in the member account, with the member role. `email_sent` is set when this
+    /// run also sent the invitation. Whether GuardDuty shows it `Enabled` is the slot's
+    /// status, read after the acceptance.
     Accepted {
         email_sent: Option<bool>,
     },
     AlreadyEnabled,
     EnabledByOrganization,
     Problem(Problem),
-}
-
-impl Outcome {
-    /// The member reports to this administrator: GuardDuty watches it.
-    pub fn is_enabled(&self) -> bool {
-        matches!(
-            self,
-            Self::Accepted { .. } | Self::AlreadyEnabled | Self::EnabledByOrganization
-        )
-    }
 }
 
 /// The region outcome as the response and the logs name it.
@@ -141,13 +129,28 @@ impl Outcome {
     pub fn label(&self) -> OutcomeLabel {
         match self {
             Self::Invited { .. } => OutcomeLabel::Invited,
-            Self::AlreadyInvited { .. } => OutcomeLabel::AlreadyInvited,
+            Self::AlreadyInvited => OutcomeLabel::AlreadyInvited,
             Self::Accepted { .. } => OutcomeLabel::Accepted,
             Self::AlreadyEnabled => OutcomeLabel::AlreadyEnabled,
             Self::EnabledByOrganization => OutcomeLabel::EnabledByOrganization,
             Self::Problem(_) => OutcomeLabel::Problem,
         }
     }
+}
+
+/// What GuardDuty returned for a member in one region, beside what the run did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Observed {
+    /// The relationship status GuardDuty last returned; `None` when none was read.
+    pub status: Option<String>,
+    pub detector_resumed: bool,
+    /// Each wanted plan and agent setting as GetMemberDetectors returned it; `None` when no
+    /// plan is wanted or none was read.
+    pub plans: Option<BTreeMap<String, String>>,
+    /// `Enabled`, and every wanted plan and agent setting `ENABLED`, as GuardDuty returned them.
+    pub protected: bool,
+    /// A problem with the plans, beside the outcome.
+    pub plans_problem: Option<String>,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -159,34 +162,43 @@ pub struct RegionReport {
     pub outcome: OutcomeLabel,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub email_sent: Option<bool>,
+    /// What GuardDuty last returned, never a value the code assumed.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub relationship_status: Option<String>,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub detector_resumed: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub plans: Option<BTreeMap<String, String>>,
+    pub protected: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub problem: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub plans_problem: Option<String>,
 }
 
 impl RegionReport {
-    pub fn new(region: &str, detector_id: Option<&str>, outcome: &Outcome) -> Self {
-        let (email_sent, relationship_status, problem) = match outcome {
-            Outcome::Invited { email_sent } => (Some(*email_sent), None, None),
-            Outcome::AlreadyInvited { status } => (None, status.clone(), None),
-            Outcome::Accepted { email_sent } => (*email_sent, Some("Enabled".to_owned()), None),
-            Outcome::AlreadyEnabled | Outcome::EnabledByOrganization => {
-                (None, Some("Enabled".to_owned()), None)
-            }
-            Outcome::Problem(p) => (
-                None,
-                p.relationship_status.clone(),
-                Some(p.detail().to_owned()),
-            ),
+    pub fn new(region: &str, detector_id: Option<&str>, outcome: &Outcome, seen: Observed) -> Self {
+        let (email_sent, problem) = match outcome {
+            Outcome::Invited { email_sent } => (Some(*email_sent), None),
+            Outcome::Accepted { email_sent } => (*email_sent, None),
+            Outcome::Problem(p) => (None, Some(p.detail().to_owned())),
+            _ => (None, None),
+        };
+        let problem_status = match outcome {
+            Outcome::Problem(p) => p.relationship_status.clone(),
+            _ => None,
         };
         Self {
             region: region.to_owned(),
             detector_id: detector_id.map(str::to_owned),
             outcome: outcome.label(),
             email_sent,
-            relationship_status,
+            relationship_status: seen.status.or(problem_status),
+            detector_resumed: seen.detector_resumed,
+            plans: seen.plans,
+            protected: seen.protected,
             problem,
+            plans_problem: seen.plans_problem,
         }
     }
 }
@@ -248,8 +260,8 @@ pub struct Processed<'s> {
     /// The accounts of the request, in its order.
     pub accounts: &'s [AccountId],
     pub regions: &'s [String],
-    /// (account, region, detector, outcome) of every slot that reached an outcome.
-    pub outcomes: Vec<(&'s AccountId, &'s str, Option<&'s str>, &'s Outcome)>,
+    /// The report of every slot that reached an outcome, by account.
+    pub outcomes: Vec<(&'s AccountId, RegionReport)>,
     pub problems: &'s [Problem],
     pub message_ids: Vec<String>,
 }
@@ -263,10 +275,10 @@ impl Response {
                 .find(|pr| pr.region.is_none() && pr.account_id == id.as_str())
                 .map(|pr| pr.reason.clone())
         };
-        let by_slot: HashMap<(&AccountId, &str), (Option<&str>, &Outcome)> = p
+        let by_slot: HashMap<(&AccountId, &str), &RegionReport> = p
             .outcomes
             .iter()
-            .map(|(a, region, det, o)| ((*a, *region), (*det, *o)))
+            .map(|(a, r)| ((*a, r.region.as_str()), r))
             .collect();
         let accounts = p
             .accounts
@@ -277,11 +289,7 @@ impl Response {
                 regions: p
                     .regions
                     .iter()
-                    .filter_map(|r| {
-                        by_slot
-                            .get(&(id, r.as_str()))
-                            .map(|(det, o)| RegionReport::new(r, *det, o))
-                    })
+                    .filter_map(|r| by_slot.get(&(id, r.as_str())).map(|r| (*r).clone()))
                     .collect(),
             })
             .collect();
@@ -314,20 +322,25 @@ mod tests {
         .with_result("already an associated member of another master account")
     }
 
+    fn report(region: &str, detector: Option<&str>, outcome: &Outcome) -> RegionReport {
+        RegionReport::new(region, detector, outcome, Observed::default())
+    }
+
     fn region_json(outcome: &Outcome) -> Value {
-        serde_json::to_value(RegionReport::new("eu-west-1", Some("det-1"), outcome)).unwrap()
+        serde_json::to_value(RegionReport::new(
+            "eu-west-1",
+            Some("det-1"),
+            outcome,
+            Observed::default(),
+        ))
+        .unwrap()
     }
 
     #[test]
     fn each_outcome_is_reported_under_the_name_the_response_documents() {
         let cases = [
             (Outcome::Invited { email_sent: true }, "invited"),
-            (
-                Outcome::AlreadyInvited {
-                    status: Some("Invited".into()),
-                },
-                "already_invited",
-            ),
+            (Outcome::AlreadyInvited, "already_invited"),
             (Outcome::Accepted { email_sent: None }, "accepted"),
             (Outcome::AlreadyEnabled, "already_enabled"),
             (Outcome::EnabledByOrganization, "enabled_by_organization"),
@@ -343,21 +356,8 @@ mod tests {
     fn a_region_report_carries_what_each_outcome_has_to_say() {
         assert_eq!(
             region_json(&Outcome::Invited { email_sent: false }),
-            json!({"region": "eu-west-1", "detectorId": "det-1", "outcome": "invited", "emailSent": false})
+            json!({"region": "eu-west-1", "detectorId": "det-1", "outcome": "invited", "emailSent": false, "protected": false})
         );
-        assert_eq!(
-            region_json(&Outcome::AlreadyInvited {
-                status: Some("EmailVerificationInProgress".into())
-            })["relationshipStatus"],
-            "EmailVerificationInProgress"
-        );
-        for enabled in [
-            Outcome::Accepted { email_sent: None },
-            Outcome::AlreadyEnabled,
-            Outcome::EnabledByOrganization,
-        ] {
-            assert_eq!(region_json(&enabled)["relationshipStatus"], "Enabled");
-        }
         let p = region_json(&Outcome::Problem(problem().with_status("Disabled")));
         assert_eq!(
             p["problem"],
@@ -368,13 +368,38 @@ mod tests {
     }
 
     #[test]
-    fn only_members_reporting_to_the_administrator_count_as_enabled() {
-        assert!(Outcome::Accepted { email_sent: None }.is_enabled());
-        assert!(Outcome::AlreadyEnabled.is_enabled());
-        assert!(Outcome::EnabledByOrganization.is_enabled());
-        assert!(!Outcome::Invited { email_sent: true }.is_enabled());
-        assert!(!Outcome::AlreadyInvited { status: None }.is_enabled());
-        assert!(!Outcome::Problem(problem()).is_enabled());
+    fn the_status_reported_is_the_one_guardduty_returned_never_assumed() {
+        for outcome in [
+            Outcome::Accepted { email_sent: None },
+            Outcome::AlreadyEnabled,
+            Outcome::EnabledByOrganization,
+            Outcome::AlreadyInvited,
+        ] {
+            assert!(
+                region_json(&outcome).get("relationshipStatus").is_none(),
+                "{outcome:?}: no status read, none reported"
+            );
+        }
+        let seen = Observed {
+            status: Some("Invited".into()),
+            detector_resumed: true,
+            plans: Some(BTreeMap::from([("S3_DATA_EVENTS".into(), "DISABLED".into())])),
+            protected: false,
+            plans_problem: Some("refused".into()),
+        };
+        let r = serde_json::to_value(RegionReport::new(
+            "eu-west-1",
+            None,
+            &Outcome::Accepted { email_sent: None },
+            seen,
+        ))
+        .unwrap();
+        assert_eq!(r["outcome"], "accepted");
+        assert_eq!(r["relationshipStatus"], "Invited");
+        assert_eq!(r["detectorResumed"], true);
+        assert_eq!(r["plans"]["S3_DATA_EVENTS"], "DISABLED");
+        assert_eq!(r["protected"], false);
+        assert_eq!(r["plansProblem"], "refused");
     }
 
     #[test]
@@ -418,9 +443,9 @@ mod tests {
             accounts: &ids,
             regions: &regions,
             outcomes: vec![
-                (&ids[1], "eu-west-1", Some("d-eu"), &invited),
-                (&ids[0], "eu-west-1", Some("det-1"), &other),
-                (&ids[1], "us-east-1", Some("d-us"), &invited),
+                (&ids[1], report("eu-west-1", Some("d-eu"), &invited)),
+                (&ids[0], report("eu-west-1", Some("det-1"), &other)),
+                (&ids[1], report("us-east-1", Some("d-us"), &invited)),
             ],
             problems: &problems,
             message_ids: vec!["m-1".into()],

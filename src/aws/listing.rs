@@ -1,5 +1,7 @@
 //! The whole-organization reads of a reconcile: every account, every member, every page.
 
+use std::time::SystemTime;
+
 use super::{all_pages, Aws};
 use crate::error::{AwsError, Service};
 
@@ -13,6 +15,7 @@ pub struct ListedAccount {
     pub status: Option<String>,
     /// The newer `State` (`ACTIVE`, `SUSPENDED`, `PENDING_ACTIVATION`, `CLOSED` ...).
     pub state: Option<String>,
+    pub joined_at: Option<SystemTime>,
 }
 
 /// A member as ListMembers shows it.
@@ -45,6 +48,9 @@ impl Aws {
                 name: a.name().map(str::to_owned),
                 status: a.status().map(|s| s.as_str().to_owned()),
                 state: a.state().map(|s| s.as_str().to_owned()),
+                joined_at: a
+                    .joined_timestamp()
+                    .and_then(|t| SystemTime::try_from(*t).ok()),
             });
             Ok((accounts.collect(), page.next_token().map(str::to_owned)))
         })

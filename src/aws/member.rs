@@ -32,6 +32,13 @@ pub struct Invitation {
     pub invitation_id: String,
 }
 
+/// The administrator of a member account, as the member sees it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Administrator {
+    pub account_id: String,
+    pub relationship_status: String,
+}
+
 /// Whether assuming the member role worked.
 #[derive(Debug)]
 pub enum Assumed {
@@ -159,6 +166,76 @@ impl Aws {
             )
             .await?;
         Ok(out.detector_id().unwrap_or_default().to_owned())
+    }
+
+    /// The status (`ENABLED`, or `DISABLED`: suspended) of the member's own detector.
+    pub async fn member_detector_status(
+        &self,
+        session: &MemberSession,
+        region: &str,
+        detector_id: &str,
+    ) -> Result<String, AwsError> {
+        let client = self.member_gd(session, region, "GetDetector")?;
+        let out = self
+            .call(
+                Service::GuardDuty,
+                "GetDetector",
+                Some(region),
+                client.get_detector().detector_id(detector_id).send(),
+            )
+            .await?;
+        Ok(out
+            .status()
+            .map(|s| s.as_str().to_owned())
+            .unwrap_or_default())
+    }
+
+    /// Resumes the member's suspended detector.
+    pub async fn resume_member_detector(
+        &self,
+        session: &MemberSession,
+        region: &str,
+        detector_id: &str,
+    ) -> Result<(), AwsError> {
+        let client = self.member_gd(session, region, "UpdateDetector")?;
+        self.call(
+            Service::GuardDuty,
+            "UpdateDetector",
+            Some(region),
+            client
+                .update_detector()
+                .detector_id(detector_id)
+                .enable(true)
+                .send(),
+        )
+        .await
+        .map(|_| ())
+    }
+
+    /// The administrator the member has accepted (or that enabled it through the
+    /// organization), if any.
+    pub async fn administrator_of(
+        &self,
+        session: &MemberSession,
+        region: &str,
+        detector_id: &str,
+    ) -> Result<Option<Administrator>, AwsError> {
+        let client = self.member_gd(session, region, "GetAdministratorAccount")?;
+        let out = self
+            .call(
+                Service::GuardDuty,
+                "GetAdministratorAccount",
+                Some(region),
+                client
+                    .get_administrator_account()
+                    .detector_id(detector_id)
+                    .send(),
+            )
+            .await?;
+        Ok(out.administrator().map(|a| Administrator {
+            account_id: a.account_id().unwrap_or_default().to_owned(),
+            relationship_status: a.relationship_status().unwrap_or_default().to_owned(),
+        }))
     }
 
     /// The invitations waiting in the member account in `region`, every page.

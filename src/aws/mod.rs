@@ -13,6 +13,7 @@ mod sdk;
 use std::collections::{BTreeSet, HashMap};
 use std::future::Future;
 use std::sync::{Arc, Mutex};
+use std::time::SystemTime;
 
 use aws_config::{Region, SdkConfig};
 use aws_sdk_guardduty::error::{ProvideErrorMetadata, SdkError};
@@ -23,7 +24,7 @@ use tokio::sync::{OnceCell, Semaphore};
 
 pub use classify::{aws_error, kind_of};
 pub use listing::{ListedAccount, ListedMember};
-pub use member::{Assumed, Invitation, MemberSession};
+pub use member::{Administrator, Assumed, Invitation, MemberSession};
 pub use preflight::OrganizationInfo;
 pub use sdk::{
     load_sdk_config, sdk_config_loader, trust_store, TrustChoice, AMAZON_ROOTS_PEM,
@@ -138,6 +139,7 @@ pub struct MemberStatus {
 pub struct OrgAccount {
     pub email: Option<String>,
     pub name: Option<String>,
+    pub joined_at: Option<SystemTime>,
 }
 
 pub struct Aws {
@@ -403,6 +405,10 @@ impl Aws {
             Ok(out) => Ok(Some(OrgAccount {
                 email: out.account().and_then(|a| a.email()).map(str::to_owned),
                 name: out.account().and_then(|a| a.name()).map(str::to_owned),
+                joined_at: out
+                    .account()
+                    .and_then(|a| a.joined_timestamp())
+                    .and_then(|t| SystemTime::try_from(*t).ok()),
             })),
             Err(e) if matches!(e.as_service_error(), Some(E::AccountNotFoundException(_))) => {
                 Ok(None)

@@ -1,14 +1,17 @@
 //! Accepting in the member account: an invitation alone leaves a new account `Invited` and
 //! unwatched. With a member role configured, the function assumes it in the account and, in
-//! each region, finds or creates the account's detector and accepts the administrator's
-//! invitation with it.
+//! each region, finds or creates the account's detector, resumes it if it is suspended (an
+//! accepted member whose detector is suspended monitors nothing), and accepts the
+//! administrator's invitation with it.
+
+use std::time::{Duration, SystemTime};
 
 use futures::future::join_all;
 
 use super::{take, Flow, Slot, Step};
-use crate::aws::{Assumed, Invitation, MemberSession};
-use crate::decision::{is_region_disabled, role_arn};
-use crate::error::{AwsError, FailureKind};
+use crate::aws::{Assumed, MemberSession};
+use crate::decision::{denied_by_own_policy, is_detector_exists, is_region_disabled, role_arn};
+use crate::error::{AwsError, FailureKind, Service};
 use crate::report::{Outcome, Problem};
 
 /// The STS session name, so that the member account's CloudTrail names this function.
@@ -20,6 +23,12 @@ enum Blocked {
     Retry(AwsError),
 }
 
+/// What accepting did in the member account.
+struct Accepted {
+    /// The detector was suspended and this run resumed it.
+    resumed: bool,
+}
+
 /// Accepts for every slot left invited (now or earlier), when a member role is configured.
 pub async fn accept<'a>(flow: &Flow<'_>, slots: Vec<Slot<'a>>) -> Result<Vec<Slot<'a>>, AwsError> {
     let Some(role) = &flow.config.member_role else {
@@ -28,21 +37,24 @@ pub async fn accept<'a>(flow: &Flow<'_>, slots: Vec<Slot<'a>>) -> Result<Vec<Slo
     let (invited, mut out) = take(slots, |s| {
         matches!(
             s,
-            Step::Done(Outcome::Invited { .. } | Outcome::AlreadyInvited { .. })
+            Step::Done(Outcome::Invited { .. } | Outcome::AlreadyInvited)
         )
     });
     if invited.is_empty() {
         return Ok(out);
     }
     let admin = flow.aws.admin_account().await?;
-    let accepted = invited.into_iter().map(|s| async {
+    let accepted = invited.into_iter().map(|mut s| async {
         let arn = role_arn(flow.config.partition(), s.account_id().as_str(), role);
         let email_sent = match &s.step {
             Step::Done(Outcome::Invited { email_sent }) => Some(*email_sent),
             _ => None,
         };
         match accept_one(flow, &arn, &admin, &s).await {
-            Ok(()) => s.done(Outcome::Accepted { email_sent }),
+            Ok(done) => {
+                s.detector_resumed = done.resumed;
+                s.done(Outcome::Accepted { email_sent })
+            }
             Err(Blocked::Problem(p)) => s.fail(p),
             Err(Blocked::Retry(e)) => s.retry(e),
         }
@@ -51,67 +63,186 @@ pub async fn accept<'a>(flow: &Flow<'_>, slots: Vec<Slot<'a>>) -> Result<Vec<Slo
     Ok(out)
 }
 
-async fn accept_one(flow: &Flow<'_>, arn: &str, admin: &str, s: &Slot<'_>) -> Result<(), Blocked> {
+async fn accept_one(
+    flow: &Flow<'_>,
+    arn: &str,
+    admin: &str,
+    s: &Slot<'_>,
+) -> Result<Accepted, Blocked> {
     let assumed = flow
         .member_session(s.account_id(), arn)
         .await
         .map_err(Blocked::Retry)?;
     let session = match assumed.as_ref() {
         Assumed::Session(session) => session,
-        Assumed::Denied(said) => {
-            return Err(Blocked::Problem(
-                s.problem(
-                    "AssumeRole",
-                    format!(
-                        "the account is invited but NOT protected: the function could not assume {arn}. Create that \
-                         role in the account, trusting this administrator account (Organizations creates \
-                         OrganizationAccountAccessRole in the accounts it creates, Control Tower \
-                         AWSControlTowerExecution), or enable GuardDuty and accept the invitation in the account \
-                         yourself. Accounts outside the organization normally have no such role."
-                    ),
-                )
-                .with_result(said.as_str()),
-            ))
-        }
+        Assumed::Denied(said) => return Err(role_denied(flow, s, arn, said)),
     };
     let region = s.region;
     let member_call = |operation: &str, e: AwsError| blocked(s, operation, e);
-    let detector = match flow.aws.member_detector(session, region).await {
-        Ok(Some(id)) => id,
-        Ok(None) => flow
-            .aws
-            .create_member_detector(session, region)
-            .await
-            .map_err(|e| member_call("CreateDetector", e))?,
-        Err(e) => return Err(member_call("ListDetectors", e)),
-    };
-    let invitation = invitation_from(flow, session, region, admin)
+    let detector = member_detector(flow, session, region)
+        .await
+        .map_err(|(operation, e)| member_call(operation, e))?;
+    let resumed = resume_if_suspended(flow, session, s, &detector).await?;
+    let invitation = flow
+        .aws
+        .list_invitations(session, region)
         .await
         .map_err(|e| member_call("ListInvitations", e))?
-        .ok_or_else(|| {
-            Blocked::Problem(s.problem(
-                "ListInvitations",
-                format!(
-                    "the account is invited but NOT protected: no invitation from administrator {admin} is waiting in \
-                     the account in {region}. It may have been declined or deleted; delete the member and replay the \
-                     event, or check the account's GuardDuty console"
-                ),
-            ))
-        })?;
+        .into_iter()
+        .find(|i| i.account_id == admin);
+    let Some(invitation) = invitation else {
+        // Gone from ListInvitations once accepted: a retry after an acceptance lands here
+        // while the administrator still reads Invited for a moment.
+        return already_accepted(flow, session, s, admin, &detector)
+            .await
+            .map(|()| Accepted { resumed });
+    };
     flow.aws
         .accept_invitation(session, region, &detector, &invitation)
         .await
-        .map_err(|e| member_call("AcceptAdministratorInvitation", e))
+        .map_err(|e| member_call("AcceptAdministratorInvitation", e))?;
+    Ok(Accepted { resumed })
 }
 
-async fn invitation_from(
+/// The member's own detector in the region, created if it has none. A concurrent run (one
+/// event delivered twice, an overlapping reconcile) may create it first: GuardDuty then
+/// refuses the second CreateDetector, and the detector is listed again.
+async fn member_detector(
     flow: &Flow<'_>,
     session: &MemberSession,
     region: &str,
+) -> Result<String, (&'static str, AwsError)> {
+    let list = || async {
+        flow.aws
+            .member_detector(session, region)
+            .await
+            .map_err(|e| ("ListDetectors", e))
+    };
+    if let Some(id) = list().await? {
+        return Ok(id);
+    }
+    match flow.aws.create_member_detector(session, region).await {
+        Ok(id) => Ok(id),
+        Err(e) if is_detector_exists(&e.message) => match list().await? {
+            Some(id) => Ok(id),
+            None => Err(("CreateDetector", e)),
+        },
+        Err(e) => Err(("CreateDetector", e)),
+    }
+}
+
+/// Reads the member's detector and resumes it when it is suspended; `true` when resumed.
+async fn resume_if_suspended(
+    flow: &Flow<'_>,
+    session: &MemberSession,
+    s: &Slot<'_>,
+    detector: &str,
+) -> Result<bool, Blocked> {
+    let status = flow
+        .aws
+        .member_detector_status(session, s.region, detector)
+        .await
+        .map_err(|e| blocked(s, "GetDetector", e))?;
+    if !status.eq_ignore_ascii_case("DISABLED") {
+        return Ok(false);
+    }
+    match flow.aws.resume_member_detector(session, s.region, detector).await {
+        Ok(()) => Ok(true),
+        Err(e) if e.kind == FailureKind::Transient => Err(Blocked::Retry(e)),
+        Err(e) => Err(Blocked::Problem(
+            s.problem(
+                "UpdateDetector",
+                format!(
+                    "the account's GuardDuty detector {detector} in {} is SUSPENDED, so GuardDuty monitors nothing \
+                     there and the account is NOT protected; the function could not resume it. Resume GuardDuty in \
+                     the account (GuardDuty settings, or UpdateDetector with enable), or allow \
+                     guardduty:UpdateDetector to the member role, then replay the event",
+                    s.region
+                ),
+            )
+            .with_result(e.message),
+        )),
+    }
+}
+
+/// No invitation is waiting: the account may already have accepted this administrator
+/// (GetAdministratorAccount). Otherwise it is a problem.
+async fn already_accepted(
+    flow: &Flow<'_>,
+    session: &MemberSession,
+    s: &Slot<'_>,
     admin: &str,
-) -> Result<Option<Invitation>, AwsError> {
-    let invitations = flow.aws.list_invitations(session, region).await?;
-    Ok(invitations.into_iter().find(|i| i.account_id == admin))
+    detector: &str,
+) -> Result<(), Blocked> {
+    let current = flow
+        .aws
+        .administrator_of(session, s.region, detector)
+        .await
+        .map_err(|e| blocked(s, "GetAdministratorAccount", e))?;
+    if current
+        .as_ref()
+        .is_some_and(|a| a.account_id == admin && a.relationship_status.eq_ignore_ascii_case("enabled"))
+    {
+        return Ok(());
+    }
+    let region = s.region;
+    Err(Blocked::Problem(s.problem(
+        "ListInvitations",
+        format!(
+            "the account is invited but NOT protected: no invitation from administrator {admin} is waiting in the \
+             account in {region}, and the account has not accepted this administrator. It may have been declined \
+             or deleted; delete the member and replay the event, or check the account's GuardDuty console"
+        ),
+    )))
+}
+
+/// AssumeRole refused. Within the grace period after the account joined the organization,
+/// the role may simply not be deployed yet (a StackSet reaches a new account minutes after
+/// it exists): a passing condition, retried. Otherwise a problem whose fix depends on whose
+/// policy refused it.
+fn role_denied(flow: &Flow<'_>, s: &Slot<'_>, arn: &str, said: &str) -> Blocked {
+    let grace = Duration::from_secs(u64::from(flow.config.member_role_grace_minutes) * 60);
+    let young = s
+        .target
+        .joined_at
+        .and_then(|joined| SystemTime::now().duration_since(joined).ok())
+        .is_some_and(|age| age < grace);
+    if young && !denied_by_own_policy(said) {
+        return Blocked::Retry(AwsError {
+            service: Service::Sts,
+            operation: "AssumeRole",
+            region: None,
+            kind: FailureKind::Transient,
+            code: None,
+            message: format!(
+                "account {} joined the organization less than {} minutes ago and {arn} cannot be assumed yet (its \
+                 role may not be deployed yet): {said}",
+                s.account_id(),
+                flow.config.member_role_grace_minutes
+            ),
+        });
+    }
+    let fix = if denied_by_own_policy(said) {
+        format!(
+            "the function's OWN policy does not allow sts:AssumeRole on {arn}: check the stack's OrganizationId \
+             parameter (the aws:ResourceOrgID condition must name this organization) and MemberRoleName"
+        )
+    } else {
+        format!(
+            "the function could not assume {arn}. Create that role in the account, trusting this function's role \
+             (deploy/member-role.yaml as a StackSet does it for every account; Organizations creates \
+             OrganizationAccountAccessRole in the accounts it creates, Control Tower AWSControlTowerExecution), or \
+             enable GuardDuty and accept the invitation in the account yourself. Accounts outside the organization \
+             normally have no such role"
+        )
+    };
+    Blocked::Problem(
+        s.problem(
+            "AssumeRole",
+            format!("the account is invited but NOT protected: {fix}"),
+        )
+        .with_result(said),
+    )
 }
 
 /// A failed member-side call: passing failures (throttling, 5xx, a new account whose

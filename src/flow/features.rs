@@ -1,58 +1,167 @@
-//! The protection plans: with `MEMBER_FEATURES`, every member `Enabled` at the end of the
-//! flow gets those features turned on from the administrator side. A member enabled before
-//! this run is read first and updated only where a feature is missing, so a replay of a
-//! finished account writes nothing.
+//! The protection plans: every member GuardDuty shows `Enabled` has its features read
+//! (GetMemberDetectors, one call per batch), the members that lack part of their plan are
+//! updated (UpdateMemberDetectors, one call per distinct change), and those are read again,
+//! so that every plan a slot reports is what GuardDuty returns. A replay of a finished
+//! account reads and writes nothing; a dry run only reads.
 
-use super::{batch_of, find, take, Flow, Slot, Step};
+use std::collections::HashMap;
+
+use super::{batch_of, find, Flow, Slot, Step, BATCH_SIZE};
 use crate::account::AccountId;
+use crate::aws::Unprocessed;
+use crate::decision::is_not_associated;
 use crate::error::AwsError;
-use crate::report::Outcome;
+use crate::plan::{FeatureSetting, FeatureState, Plan};
 
 pub async fn enable<'a>(flow: &Flow<'_>, slots: Vec<Slot<'a>>) -> Result<Vec<Slot<'a>>, AwsError> {
     let plan = &flow.config.plan;
     if plan.is_empty() {
         return Ok(slots);
     }
-    let (enabled, mut out) = take(slots, |s| matches!(s, Step::Done(o) if o.is_enabled()));
+    let (enabled, mut out): (Vec<_>, Vec<_>) = slots
+        .into_iter()
+        .partition(|s| matches!(s.step, Step::Done(_)) && s.reads_enabled());
     let Some((region, detector)) = batch_of(&enabled) else {
         return Ok(out);
     };
-    let (known, mut to_update) = take(enabled, |s| {
-        matches!(s, Step::Done(Outcome::AlreadyEnabled))
-    });
-    if !known.is_empty() {
-        let ids: Vec<&AccountId> = known.iter().map(Slot::account_id).collect();
-        let (have, _) = flow.aws.member_features(region, &detector, &ids).await?;
-        for s in known {
-            let on = have
-                .get(s.account_id().as_str())
-                .map(Vec::as_slice)
-                .unwrap_or_default();
-            if plan.changes(on).is_empty() {
-                out.push(s);
-            } else {
-                to_update.push(s);
+    let read = read_plans(flow, region, &detector, enabled).await?;
+    if flow.dry_run {
+        out.extend(read);
+        return Ok(out);
+    }
+    let (to_update, done): (Vec<_>, Vec<_>) = read
+        .into_iter()
+        .partition(|s| s.features.as_deref().is_some_and(|f| !plan.changes(f).is_empty()));
+    out.extend(done);
+    let updated = update(flow, plan, region, &detector, to_update).await?;
+    let (written, refused): (Vec<_>, Vec<_>) =
+        updated.into_iter().partition(|s| s.plans_set);
+    out.extend(refused);
+    let mut reread = read_plans(flow, region, &detector, written).await?;
+    for s in &mut reread {
+        if let Some(missing) = s.features.as_deref().map(|f| plan.missing(f)) {
+            if !missing.is_empty() && s.side_problem.is_none() && s.pending.is_none() {
+                s.side_problem = Some(s.problem(
+                    "GetMemberDetectors",
+                    format!(
+                        "GuardDuty accepted the plans but still shows {} off for the member, so it is NOT fully \
+                         protected: check the organization's GuardDuty settings and the member's console",
+                        missing.join(", ")
+                    ),
+                ));
             }
         }
     }
-    if to_update.is_empty() {
-        return Ok(out);
-    }
-    let ids: Vec<&AccountId> = to_update.iter().map(Slot::account_id).collect();
-    let unprocessed = flow
-        .aws
-        .update_member_features(region, &detector, &ids, &plan.changes(&[]))
-        .await?;
-    out.extend(to_update.into_iter().map(|s| match find(&unprocessed, s.account_id()) {
-        None => s,
-        Some(u) => {
-            let reason = format!(
-                "the member is Enabled but its protection plans ({}) are not on: GuardDuty refused them; turn them \
-                 on in the GuardDuty console or replay the event",
-                plan.on.join(", ")
-            );
-            s.unprocessed("UpdateMemberDetectors", &u.result, reason)
-        }
-    }));
+    out.extend(reread);
     Ok(out)
+}
+
+/// GetMemberDetectors for the slots: each gets its features as GuardDuty returns them. A
+/// member seen `Enabled` that GuardDuty does not return, or returns as not associated, is
+/// read-after-write lag: passing.
+async fn read_plans<'a>(
+    flow: &Flow<'_>,
+    region: &str,
+    detector: &str,
+    slots: Vec<Slot<'a>>,
+) -> Result<Vec<Slot<'a>>, AwsError> {
+    if slots.is_empty() {
+        return Ok(slots);
+    }
+    let ids: Vec<&AccountId> = slots.iter().map(Slot::account_id).collect();
+    let (mut have, unprocessed) = flow.aws.member_features(region, detector, &ids).await?;
+    Ok(slots
+        .into_iter()
+        .map(|mut s| match have.remove(s.account_id().as_str()) {
+            Some(features) => {
+                s.features = Some(features);
+                s
+            }
+            None => not_read(s, &unprocessed),
+        })
+        .collect())
+}
+
+/// A member GetMemberDetectors did not return: its protection is unknown (not protected).
+fn not_read<'a>(s: Slot<'a>, unprocessed: &[Unprocessed]) -> Slot<'a> {
+    let Some(u) = find(unprocessed, s.account_id()) else {
+        return lag(s, "GetMemberDetectors", "not returned");
+    };
+    if is_not_associated(&u.result) {
+        return lag(s, "GetMemberDetectors", &u.result);
+    }
+    let reason = "GuardDuty did not return the member's plans, so its protection is unknown: check the member in \
+                  the GuardDuty console"
+        .to_owned();
+    s.unprocessed_beside("GetMemberDetectors", &u.result, reason)
+}
+
+/// A member this run saw `Enabled` that GuardDuty answers as not associated: GuardDuty has
+/// not caught up with its own state yet (seen at random right after an association), so the
+/// run is retried and the outcome stands.
+fn lag<'a>(mut s: Slot<'a>, operation: &'static str, said: &str) -> Slot<'a> {
+    let e = super::per_account_failure(
+        operation,
+        &s,
+        &format!("GuardDuty answered for a member it shows Enabled: {said}; try again later"),
+    );
+    s.pending = Some(e);
+    s
+}
+
+/// UpdateMemberDetectors for the slots, one call per distinct change and at most
+/// `BATCH_SIZE` accounts; `plans_set` on the slots GuardDuty processed.
+async fn update<'a>(
+    flow: &Flow<'_>,
+    plan: &Plan,
+    region: &str,
+    detector: &str,
+    slots: Vec<Slot<'a>>,
+) -> Result<Vec<Slot<'a>>, AwsError> {
+    let mut out = Vec::with_capacity(slots.len());
+    for (changes, group) in group_by_changes(plan, slots) {
+        let ids: Vec<&AccountId> = group.iter().map(Slot::account_id).collect();
+        let unprocessed = flow
+            .aws
+            .update_member_features(region, detector, &ids, &changes)
+            .await?;
+        out.extend(group.into_iter().map(|mut s| match find(&unprocessed, s.account_id()) {
+            None => {
+                s.plans_set = true;
+                s
+            }
+            Some(u) if is_not_associated(&u.result) => lag(s, "UpdateMemberDetectors", &u.result),
+            Some(u) => {
+                let reason = format!(
+                    "the member is Enabled but its protection plans ({}) are not on: GuardDuty refused them; turn them \
+                     on in the GuardDuty console or replay the event",
+                    plan.on.join(", ")
+                );
+                s.unprocessed_beside("UpdateMemberDetectors", &u.result, reason)
+            }
+        }));
+    }
+    Ok(out)
+}
+
+/// Groups slots by the change their features call for, in first-seen order, at most
+/// `BATCH_SIZE` each.
+fn group_by_changes<'a>(
+    plan: &Plan,
+    slots: Vec<Slot<'a>>,
+) -> Vec<(Vec<FeatureSetting>, Vec<Slot<'a>>)> {
+    let mut groups: Vec<(Vec<FeatureSetting>, Vec<Slot<'a>>)> = Vec::new();
+    let mut index: HashMap<Vec<FeatureSetting>, usize> = HashMap::new();
+    for s in slots {
+        let have: &[FeatureState] = s.features.as_deref().unwrap_or_default();
+        let changes = plan.changes(have);
+        match index.get(&changes).copied() {
+            Some(i) if groups[i].1.len() < BATCH_SIZE => groups[i].1.push(s),
+            _ => {
+                index.insert(changes.clone(), groups.len());
+                groups.push((changes, vec![s]));
+            }
+        }
+    }
+    groups
 }

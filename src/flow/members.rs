@@ -1,9 +1,9 @@
-//! The administrator-side stages: CreateMembers → GetMembers → InviteMembers (only where the
-//! status calls for it).
+//! The administrator-side stages: GetMembers → CreateMembers (only the accounts that are not
+//! members) → GetMembers (the added ones) → InviteMembers (only where the status calls for
+//! it) → GetMembers after the writes.
 //!
-//! That order takes at most three calls per batch and makes a replay cheap and silent:
-//! CreateMembers answers "already a member", GetMembers shows the invitation is out, and no
-//! second InviteMembers is made.
+//! Reading first makes a replay cheap and silent: GetMembers shows the account is a member
+//! with its invitation out or accepted, and no write call is made.
 
 use futures::future::join_all;
 
@@ -11,7 +11,8 @@ use super::{batch_of, find, per_account_failure, take, Flow, Slot, Step, BATCH_S
 use crate::account::AccountId;
 use crate::aws::Unprocessed;
 use crate::decision::{
-    is_already_invited, is_already_our_member, member_action, unprocessed_reason, MemberAction,
+    is_already_invited, is_already_our_member, is_service_failure, member_action,
+    unprocessed_reason, MemberAction,
 };
 use crate::error::AwsError;
 use crate::report::Outcome;
@@ -48,10 +49,72 @@ pub async fn find_detector<'a>(
     }
 }
 
-/// CreateMembers for the new slots. "Already a member" is the replay case, carried on to
-/// GetMembers like a member added now.
+/// GetMembers for the slots whose status is not known yet (is it a member at all?) or that
+/// this run has just added, and the decision each status calls for.
+pub async fn read_statuses<'a>(
+    flow: &Flow<'_>,
+    slots: Vec<Slot<'a>>,
+) -> Result<Vec<Slot<'a>>, AwsError> {
+    let (to_read, mut out) = take(slots, |s| matches!(s, Step::Unknown | Step::Member { .. }));
+    let Some((region, detector)) = batch_of(&to_read) else {
+        return Ok(out);
+    };
+    let ids: Vec<&AccountId> = to_read.iter().map(Slot::account_id).collect();
+    let (statuses, not_found) = flow.aws.get_members(region, &detector, &ids).await?;
+    for mut s in to_read {
+        let Some(m) = statuses
+            .iter()
+            .find(|m| m.account_id == s.account_id().as_str())
+        else {
+            let said = find(&not_found, s.account_id()).map_or("", |u| u.result.as_str());
+            out.push(not_returned(s, said));
+            continue;
+        };
+        s.status = Some(m.relationship_status.clone());
+        out.push(decide(s));
+    }
+    Ok(out)
+}
+
+/// A slot GetMembers did not return: not a member yet (to be added), unless this run has
+/// just added it (read-after-write lag) or GuardDuty failed for it (both passing).
+fn not_returned<'a>(s: Slot<'a>, said: &str) -> Slot<'a> {
+    if is_service_failure(said) {
+        let e = per_account_failure("GetMembers", &s, said);
+        return s.retry(e);
+    }
+    if !matches!(s.step, Step::Member { .. }) {
+        return s.with_step(Step::ToCreate);
+    }
+    let e = per_account_failure(
+        "GetMembers",
+        &s,
+        &format!("GuardDuty did not return the member it has just added, try again later {said}"),
+    );
+    s.retry(e)
+}
+
+/// The step a member's status (just read) calls for.
+fn decide(s: Slot<'_>) -> Slot<'_> {
+    let created_now = matches!(s.step, Step::Member { created_now: true });
+    let status = s.status.clone().unwrap_or_default();
+    let outcome = match member_action(&status, created_now) {
+        MemberAction::Invite => return s.with_step(Step::ToInvite),
+        MemberAction::AlreadyInvited => Outcome::AlreadyInvited,
+        MemberAction::AlreadyEnabled => Outcome::AlreadyEnabled,
+        MemberAction::EnabledByOrganization => Outcome::EnabledByOrganization,
+        MemberAction::Problem(reason) => {
+            Outcome::Problem(s.problem("GetMembers", reason).with_status(&status))
+        }
+    };
+    s.done(outcome)
+}
+
+/// CreateMembers for the slots that are not members. "Already a member" (a concurrent run
+/// added it a moment ago) is carried on like an account added now, but not as one this run
+/// created.
 pub async fn add<'a>(flow: &Flow<'_>, slots: Vec<Slot<'a>>) -> Result<Vec<Slot<'a>>, AwsError> {
-    let (new, mut out) = take(slots, |s| matches!(s, Step::New));
+    let (new, mut out) = take(slots, |s| matches!(s, Step::ToCreate));
     let Some((region, detector)) = batch_of(&new) else {
         return Ok(out);
     };
@@ -63,14 +126,10 @@ pub async fn add<'a>(flow: &Flow<'_>, slots: Vec<Slot<'a>>) -> Result<Vec<Slot<'
     out.extend(
         new.into_iter()
             .map(|s| match find(&unprocessed, s.account_id()) {
-                None => Slot {
-                    step: Step::Member { created_now: true },
-                    ..s
-                },
-                Some(u) if is_already_our_member(&u.result) => Slot {
-                    step: Step::Member { created_now: false },
-                    ..s
-                },
+                None => s.with_step(Step::Member { created_now: true }),
+                Some(u) if is_already_our_member(&u.result) => {
+                    s.with_step(Step::Member { created_now: false })
+                }
                 Some(u) => {
                     let reason = unprocessed_reason("CreateMembers", &u.result);
                     s.unprocessed("CreateMembers", &u.result, reason)
@@ -80,54 +139,37 @@ pub async fn add<'a>(flow: &Flow<'_>, slots: Vec<Slot<'a>>) -> Result<Vec<Slot<'
     Ok(out)
 }
 
-/// GetMembers for the members, and the decision each status calls for.
-pub async fn read_statuses<'a>(
+/// GetMembers after this run's writes (invitations, acceptances), so that the status each
+/// slot reports is the one GuardDuty returns now. An accepted member GuardDuty does not show
+/// `Enabled` yet is a passing condition: the run is retried, and the retry finds the
+/// account already with this administrator.
+pub async fn observe<'a>(
     flow: &Flow<'_>,
     slots: Vec<Slot<'a>>,
 ) -> Result<Vec<Slot<'a>>, AwsError> {
-    let (members, mut out) = take(slots, |s| matches!(s, Step::Member { .. }));
-    let Some((region, detector)) = batch_of(&members) else {
+    let (written, mut out) = take(slots, |s| {
+        matches!(s, Step::Done(Outcome::Invited { .. } | Outcome::Accepted { .. }))
+    });
+    let Some((region, detector)) = batch_of(&written) else {
         return Ok(out);
     };
-    let ids: Vec<&AccountId> = members.iter().map(Slot::account_id).collect();
-    let (statuses, not_found) = flow.aws.get_members(region, &detector, &ids).await?;
-    for s in members {
-        let created_now = matches!(s.step, Step::Member { created_now: true });
-        let Some(m) = statuses
+    let ids: Vec<&AccountId> = written.iter().map(Slot::account_id).collect();
+    let (statuses, _) = flow.aws.get_members(region, &detector, &ids).await?;
+    for mut s in written {
+        if let Some(m) = statuses
             .iter()
             .find(|m| m.account_id == s.account_id().as_str())
-        else {
-            // Just added (or found) by CreateMembers, yet not returned: read-after-write lag.
-            let said = find(&not_found, s.account_id()).map_or("", |u| u.result.as_str());
-            let e = per_account_failure(
-                "GetMembers",
-                &s,
-                &format!(
-                    "GuardDuty did not return the member it has just added, try again later {said}"
-                ),
+        {
+            s.status = Some(m.relationship_status.clone());
+        }
+        if matches!(s.step, Step::Done(Outcome::Accepted { .. })) && !s.reads_enabled() {
+            let said = format!(
+                "accepted in the member account, but GuardDuty shows the member as {} yet; try again later",
+                s.status.as_deref().unwrap_or("not returned")
             );
-            out.push(s.retry(e));
-            continue;
-        };
-        let status = m.relationship_status.as_str();
-        let outcome = match member_action(status, created_now) {
-            MemberAction::Invite => {
-                out.push(Slot {
-                    step: Step::ToInvite,
-                    ..s
-                });
-                continue;
-            }
-            MemberAction::AlreadyInvited => Outcome::AlreadyInvited {
-                status: Some(status.to_owned()),
-            },
-            MemberAction::AlreadyEnabled => Outcome::AlreadyEnabled,
-            MemberAction::EnabledByOrganization => Outcome::EnabledByOrganization,
-            MemberAction::Problem(reason) => {
-                Outcome::Problem(s.problem("GetMembers", reason).with_status(status))
-            }
-        };
-        out.push(s.done(outcome));
+            s.pending = Some(per_account_failure("GetMembers", &s, &said));
+        }
+        out.push(s);
     }
     Ok(out)
 }
@@ -178,9 +220,7 @@ fn invited<'a>(s: Slot<'a>, unprocessed: &[Unprocessed], disable_email: bool) ->
             email_sent: !disable_email,
         }),
         // Invited meanwhile by a concurrent delivery of the same event.
-        Some(u) if is_already_invited(&u.result) => {
-            s.done(Outcome::AlreadyInvited { status: None })
-        }
+        Some(u) if is_already_invited(&u.result) => s.done(Outcome::AlreadyInvited),
         Some(u) => {
             let reason = unprocessed_reason("InviteMembers", &u.result);
             s.unprocessed("InviteMembers", &u.result, reason)
@@ -219,6 +259,7 @@ mod tests {
                 account_id: AccountId::parse(&format!("{:012}", 100_000 + i)).unwrap(),
                 email: Email::parse(&format!("a{i}@example.com")).unwrap(),
                 name: format!("acct-{i}"),
+                joined_at: None,
             })
             .collect()
     }

@@ -5,8 +5,13 @@
 //! through. A new capability is a new stage in [`run_batch`], not a branch in an old one.
 //!
 //! ```text
-//! find detector → add members → read statuses → invite → accept → enable features
+//! find detector → read statuses → add members → read statuses of the added → invite
+//!               → accept (member side) → observe (statuses after the writes) → plans
 //! ```
+//!
+//! Every status a slot reports is one GuardDuty returned: each stage that writes is followed
+//! by a read of the batch (one call per batch of 50, not per account), and a replay of a
+//! finished account reads and writes nothing.
 //!
 //! Every AWS call goes through `Aws`, which caps the calls in flight, so the batches of every
 //! region simply run together.
@@ -14,7 +19,6 @@
 pub mod accept;
 pub mod features;
 pub mod members;
-pub mod publish;
 pub mod resolve;
 pub mod tally;
 
@@ -29,7 +33,8 @@ use crate::aws::{Assumed, Aws, Unprocessed};
 use crate::config::Config;
 use crate::decision::is_service_failure;
 use crate::error::{AwsError, FailureKind, Service};
-use crate::report::{Outcome, Problem};
+use crate::plan::{FeatureState, Plan};
+use crate::report::{Observed, Outcome, Problem, RegionReport};
 
 /// GuardDuty's limit on accounts per member call.
 pub const BATCH_SIZE: usize = 50;
@@ -44,15 +49,20 @@ pub struct Target {
     pub email: Email,
     /// What `{account_name}` renders as: the name given or looked up, else the account id.
     pub name: String,
+    /// When the account joined the organization, as Organizations says (`None`: not known,
+    /// e.g. an account outside the organization).
+    pub joined_at: Option<std::time::SystemTime>,
 }
 
 /// How far an account has come in one region.
 #[derive(Clone, Debug)]
 pub enum Step {
-    /// Not yet added as a member.
-    New,
-    /// A member of this administrator; `created_now` when this run's CreateMembers added it
-    /// (so an `Enabled` status means the organization enabled it).
+    /// Whether it is a member is not known yet: its status is read first.
+    Unknown,
+    /// Not a member of this administrator: to be added.
+    ToCreate,
+    /// A member, its status to be read: `created_now` when this run's CreateMembers added it
+    /// (so an `Enabled` status means the organization enabled it at once).
     Member { created_now: bool },
     /// Its relationship status calls for an invitation.
     ToInvite,
@@ -69,11 +79,87 @@ pub struct Slot<'a> {
     pub region: &'a str,
     pub detector_id: Option<String>,
     pub step: Step,
+    /// The relationship status GuardDuty last returned for the member (GetMembers or
+    /// ListMembers); `None` until one was read.
+    pub status: Option<String>,
+    /// The member's features as GetMemberDetectors last returned them; `None` until read.
+    pub features: Option<Vec<FeatureState>>,
+    /// This run resumed the member's suspended detector.
+    pub detector_resumed: bool,
+    /// This run changed the member's features (and read them back).
+    pub plans_set: bool,
+    /// A problem beside the outcome: the plans GuardDuty refused for an accepted member.
+    pub side_problem: Option<Problem>,
+    /// A passing failure beside the outcome: the run must be retried, the outcome stands.
+    pub pending: Option<AwsError>,
 }
 
-impl Slot<'_> {
+impl<'a> Slot<'a> {
+    pub fn new(target: &'a Target, region: &'a str, step: Step) -> Self {
+        Self {
+            target,
+            region,
+            detector_id: None,
+            step,
+            status: None,
+            features: None,
+            detector_resumed: false,
+            plans_set: false,
+            side_problem: None,
+            pending: None,
+        }
+    }
+
     pub fn account_id(&self) -> &AccountId {
         &self.target.account_id
+    }
+
+    /// GuardDuty last returned `Enabled` for the member.
+    pub fn reads_enabled(&self) -> bool {
+        self.status
+            .as_deref()
+            .is_some_and(|s| s.eq_ignore_ascii_case("enabled"))
+    }
+
+    /// Protected as GuardDuty returned it: `Enabled`, and every wanted plan and agent setting
+    /// `ENABLED` (an empty plan asks for nothing more). A suspended detector never gets here:
+    /// it is resumed, or the slot is a problem.
+    pub fn is_protected(&self, plan: &Plan) -> bool {
+        self.reads_enabled()
+            && (plan.is_empty()
+                || self
+                    .features
+                    .as_deref()
+                    .is_some_and(|have| plan.is_met(have)))
+    }
+
+    /// What the response says of this slot, once it has an outcome: the outcome, and what
+    /// GuardDuty returned (status, plans, protected).
+    pub fn region_report(&self, plan: &Plan) -> Option<RegionReport> {
+        let Step::Done(outcome) = &self.step else {
+            return None;
+        };
+        let plans = match (&self.features, plan.is_empty()) {
+            (Some(have), false) => Some(plan.observed(have)),
+            _ => None,
+        };
+        let seen = Observed {
+            status: self.status.clone(),
+            detector_resumed: self.detector_resumed,
+            plans,
+            protected: self.is_protected(plan),
+            plans_problem: self.side_problem.as_ref().map(|p| p.detail().to_owned()),
+        };
+        Some(RegionReport::new(
+            self.region,
+            self.detector_id.as_deref(),
+            outcome,
+            seen,
+        ))
+    }
+
+    pub fn with_step(self, step: Step) -> Self {
+        Self { step, ..self }
     }
 
     /// A problem of this account in this region, at `operation`.
@@ -83,10 +169,7 @@ impl Slot<'_> {
     }
 
     pub fn done(self, outcome: Outcome) -> Self {
-        Self {
-            step: Step::Done(outcome),
-            ..self
-        }
+        self.with_step(Step::Done(outcome))
     }
 
     pub fn fail(self, problem: Problem) -> Self {
@@ -105,10 +188,23 @@ impl Slot<'_> {
     }
 
     pub fn retry(self, failure: AwsError) -> Self {
-        Self {
-            step: Step::Retry(failure),
-            ..self
+        self.with_step(Step::Retry(failure))
+    }
+
+    /// An account GuardDuty left unprocessed beside an outcome that stands (its plans): a
+    /// passing failure retries the run, any other answer is a problem beside the outcome.
+    pub fn unprocessed_beside(
+        mut self,
+        operation: &'static str,
+        result: &str,
+        reason: String,
+    ) -> Self {
+        if is_service_failure(result) {
+            self.pending = Some(per_account_failure(operation, &self, result));
+        } else {
+            self.side_problem = Some(self.problem(operation, reason).with_result(result));
         }
+        self
     }
 }
 
@@ -123,6 +219,8 @@ pub struct Ran<'a> {
 pub struct Flow<'a> {
     pub aws: &'a Aws,
     pub config: &'a Config,
+    /// Read calls only: the stages that write are skipped (a reconcile's dry run).
+    pub dry_run: bool,
     /// The member role assumed in each account, once per account per run, whichever of its
     /// regions asks first.
     sessions: Mutex<HashMap<AccountId, Arc<OnceCell<Arc<Assumed>>>>>,
@@ -133,7 +231,16 @@ impl<'a> Flow<'a> {
         Self {
             aws,
             config,
+            dry_run: false,
             sessions: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The same flow making read calls only.
+    pub fn reading_only(self) -> Self {
+        Self {
+            dry_run: true,
+            ..self
         }
     }
 
@@ -208,10 +315,16 @@ impl<'a> Flow<'a> {
     /// The stages, in order, for one batch of one region.
     async fn run_batch(&self, slots: Vec<Slot<'a>>) -> Result<Vec<Slot<'a>>, AwsError> {
         let slots = members::find_detector(self, slots).await?;
+        if self.dry_run {
+            // What the Enabled members' plans are, read only.
+            return features::enable(self, slots).await;
+        }
+        let slots = members::read_statuses(self, slots).await?;
         let slots = members::add(self, slots).await?;
         let slots = members::read_statuses(self, slots).await?;
         let slots = members::invite(self, slots).await?;
         let slots = accept::accept(self, slots).await?;
+        let slots = members::observe(self, slots).await?;
         features::enable(self, slots).await
     }
 }
@@ -219,12 +332,7 @@ impl<'a> Flow<'a> {
 pub fn new_slots<'a>(targets: &'a [Target], region: &'a str) -> Vec<Slot<'a>> {
     targets
         .iter()
-        .map(|target| Slot {
-            target,
-            region,
-            detector_id: None,
-            step: Step::New,
-        })
+        .map(|target| Slot::new(target, region, Step::Unknown))
         .collect()
 }
 

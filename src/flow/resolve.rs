@@ -48,13 +48,14 @@ pub async fn resolve(aws: &Aws, accounts: &[AccountRequest]) -> Resolved {
 }
 
 async fn resolve_one(aws: &Aws, a: &AccountRequest) -> Result<Lookup, AwsError> {
-    let target = |email: Email, name: Option<String>| Target {
+    let target = |email: Email, name: Option<String>, joined_at| Target {
         account_id: a.account_id.clone(),
         email,
         name: name.unwrap_or_else(|| a.account_id.to_string()),
+        joined_at,
     };
     if let Some(email) = &a.email {
-        return Ok(Lookup::Found(target(email.clone(), a.name.clone())));
+        return Ok(Lookup::Found(target(email.clone(), a.name.clone(), None)));
     }
     let missing = |reason: String| {
         Lookup::Missing(Problem::new(
@@ -79,6 +80,7 @@ async fn resolve_one(aws: &Aws, a: &AccountRequest) -> Result<Lookup, AwsError> 
         Ok(email) => Lookup::Found(target(
             email,
             a.name.clone().or_else(|| clean_name(found.name)),
+            found.joined_at,
         )),
         Err(why) => missing(format!(
             "the account's {why}, so GuardDuty cannot invite it"

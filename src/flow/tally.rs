@@ -31,6 +31,11 @@ impl Ran<'_> {
                     if let Outcome::Problem(p) = outcome {
                         t.problems.push(p.clone());
                     }
+                    if let Some(p) = &s.side_problem {
+                        warn!(account_id = %p.account_id, region = s.region, operation = %p.operation, result = p.detail(), "problem beside the outcome");
+                        t.problems.push(p.clone());
+                    }
+                    t.failures.extend(s.pending.iter().cloned());
                 }
                 Step::Retry(e) => t.failures.push(e.clone()),
                 // Every stage carries its slots to an outcome; anything else is a failed batch's.

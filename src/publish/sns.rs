@@ -1,0 +1,36 @@
+//! The problems on the SNS topic, split by SNS's size limit into parts published in order.
+//! A part that cannot be published stops the rest: the delivery says how many problems are
+//! on the topic and in which messages, and the retry of the run publishes them all again
+//! (a retry may repeat a problem; it never loses one).
+
+use tracing::{info, warn};
+
+use super::{Delivery, Report};
+use crate::aws::Aws;
+use crate::config::Config;
+use crate::notify::notifications;
+
+pub async fn deliver(aws: &Aws, config: &Config, report: &Report<'_>) -> Delivery {
+    let mut delivery = Delivery {
+        destination: "sns",
+        ..Delivery::default()
+    };
+    if report.problems.is_empty() {
+        return delivery;
+    }
+    for n in notifications(&config.topic_arn, report.meta, report.problems) {
+        match aws.publish(&config.topic_arn, &n).await {
+            Ok(id) => {
+                delivery.ids.push(id);
+                delivery.problems += n.problems;
+            }
+            Err(e) => {
+                warn!(error = %e, published = delivery.problems, problems = report.problems.len(), "could not publish every problem");
+                delivery.failure = Some(e);
+                return delivery;
+            }
+        }
+    }
+    info!(event_id = %report.meta.id, problems = report.problems.len(), "published problems");
+    delivery
+}
