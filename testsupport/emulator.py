@@ -13,7 +13,8 @@ Organizations, STS and GuardDuty detectors; a WSGI middleware in front of it add
   GetAdministratorAccount (and the deprecated GetMasterAccount);
 * Organizations ListAccounts paged like the real service (below);
 * fault injection (5xx, throttling, delays, hangs, lost responses) for every AWS request,
-  moto's too, and member-account switches (denied AssumeRole, disabled regions, not ready);
+  moto's too; access-denial rules; member-account switches (denied AssumeRole, disabled
+  regions, not ready, a concurrent run's detector);
 * a log of every AWS request and a count of the requests in flight;
 * a plain-JSON control API under /_emulator/ (no auth).
 
@@ -27,6 +28,13 @@ relationships live here, per (administrator account, region, administrator detec
 any account can be an administrator. Foreign and organization account sets are global.
 
 GuardDuty behaviour (beyond the request shapes):
+* detectors (CreateDetector, GetDetector, UpdateDetector, ListDetectors, ...) are moto's, one
+  per account and region: a second CreateDetector by the same account in the same region
+  answers 400 BadRequestException "The request is rejected because a detector already exists
+  for the current account." (checked here; moto alone would create another). GetDetector's
+  status is "ENABLED" or "DISABLED": CreateDetector with enable=false creates a suspended
+  detector, UpdateDetector enable=true resumes it and enable=false suspends it (moto's own
+  handling, checked by the self-check);
 * every detector-scoped operation needs the caller's own detector in that region, else 400
   BadRequestException NO_DETECTOR (below);
 * CreateMembers: 1-50 accountDetails of 12-digit ids, else 400; an email that is present but
@@ -96,11 +104,16 @@ Control API:
                                                times left wins, one use per request.
                                                error500 and lost_response answer 500
                                                InternalServerErrorException (json, rest-json)
-                                               or InternalError (query); throttle answers
-                                               Throttling (query, 400), TooManyRequestsException
-                                               (json, 400) or ThrottlingException (rest-json,
-                                               429). lost_response first serves the request
-                                               for real (it takes effect), then answers the 500
+                                               or InternalError (query, rest-xml); throttle
+                                               answers Throttling (query, 400),
+                                               TooManyRequestsException (json, 400) or
+                                               ThrottlingException (rest-json, 429); services
+                                               whose model names other errors answer those:
+                                               account 429 TooManyRequestsException / 500
+                                               InternalServerException, s3 503 SlowDown / 500
+                                               InternalError. lost_response first serves the
+                                               request for real (it takes effect), then
+                                               answers the 500
   GET    /_emulator/faults                     {"faults": [rule + "remaining"]}
   DELETE /_emulator/faults                     remove all rules (and wake hung requests)
   GET    /_emulator/calls                      {"calls": [{"service", "operation", "region",
@@ -113,8 +126,10 @@ Control API:
                                                answer, GuardDuty operations served here
                                                that answer unprocessedAccounts, even when a
                                                lost_response replaced it),
-                                               "switch" ("deny-assume-role", "disabled-region"
-                                               or "not-ready", if a member switch answered),
+                                               "switch" (the switch or rule that answered or
+                                               acted: "deny-assume-role", "disabled-region",
+                                               "not-ready", "hidden-invitations",
+                                               "detector-race", "denied"),
                                                "ts",
                                                "duration_ms" (server-side serving time)}]},
                                                arrival order
@@ -185,13 +200,29 @@ Control API:
                                                Answers {"accountId", "email", "name",
                                                "status", "organizationId"}, or for the list
                                                form {"count": n, "organizationId"}
-  POST   /_emulator/sts/deny-assume-role       {"accountIds": [...]}: STS AssumeRole of any
-                                               role in those accounts answers 403 AccessDenied
-                                               (query-protocol XML error, message "User:
-                                               arn:aws:iam::CALLER:user/emulator is not
+  POST   /_emulator/sts/deny-assume-role       {"accountIds": [...], "reason"?: "trust"
+                                               (default) | "identity-policy" |
+                                               "explicit-deny"}: STS AssumeRole of any role in
+                                               those accounts answers 403 AccessDenied
+                                               (query-protocol XML error) with the message
+                                               "User: arn:aws:iam::CALLER:user/emulator is not
                                                authorized to perform: sts:AssumeRole on
-                                               resource: ROLE_ARN"); added to the set;
-                                               answers {"accountIds"}
+                                               resource: ROLE_ARN" and, per reason, nothing
+                                               more (trust: the role does not trust the
+                                               caller, or does not exist), " because no
+                                               identity-based policy allows the sts:AssumeRole
+                                               action" (identity-policy: the caller's own IAM
+                                               policy does not allow it) or " with an explicit
+                                               deny in an identity-based policy"
+                                               (explicit-deny). Wording: the "User: X is not
+                                               authorized to perform: A on resource: R" form
+                                               and both suffixes are the IAM User Guide's
+                                               ("Troubleshoot access denied error messages");
+                                               the bare form is the one public issue threads
+                                               show for an untrusting or missing role. Added
+                                               to the set (an account named again takes the
+                                               new reason); answers {"accountIds", "reasons":
+                                               {account: reason}}
   DELETE /_emulator/sts/deny-assume-role       allow them all again
   POST   /_emulator/member/disabled-regions    {"accountId", "regions": [...]}: every
                                                GuardDuty request with that account's
@@ -211,13 +242,69 @@ Control API:
   POST   /_emulator/member/hidden-invitations  {"accountId"}: that account's ListInvitations
                                                answers no invitation at all (one declined or
                                                deleted in the account)
-  GET    /_emulator/member/switches            {"denyAssumeRole": [...], "disabledRegions":
-                                               {account: [...]}, "notReady": {account: n},
-                                               "hiddenInvitations": [...]}
+  POST   /_emulator/member/detector-race       {"accountId", "times": N (default 1)}: that
+                                               account's next N GuardDuty CreateDetector calls
+                                               (any region) first create the account's
+                                               detector in the request's region themselves
+                                               (enabled, as a concurrent run of the function
+                                               would have a moment earlier; nothing if it has
+                                               one), then are served normally, so each answers
+                                               400 "a detector already exists"; logged with
+                                               "switch": "detector-race"; replaces the count;
+                                               answers {"accountId", "remaining"}
+  GET    /_emulator/member/switches            {"denyAssumeRole": [...],
+                                               "denyAssumeRoleReasons": {account: reason},
+                                               "disabledRegions": {account: [...]},
+                                               "notReady": {account: n}, "hiddenInvitations":
+                                               [...], "detectorRace": {account: n}, "deny":
+                                               [deny rules, as GET /_emulator/deny]}
+  POST   /_emulator/guardduty/detector         {"accountId", "region", "enable"?: bool}:
+                                               creates that account's moto detector in that
+                                               region (enable defaults to true) or, if it has
+                                               one, sets its enable state (when "enable" is
+                                               given); any account, 123456789012 too. Answers
+                                               {"accountId", "region", "detectorId", "status"
+                                               ("ENABLED"|"DISABLED"), "created": bool}
+  POST   /_emulator/deny                       {"accountId": ID | "*", "operations": [names,
+                                               or "*" for all], "service"?: SigV4 signing name
+                                               as in /calls (e.g. "guardduty"; default any),
+                                               "code"?, "status"? (400-599, default 403),
+                                               "message"?}: adds an access-denial rule: a
+                                               request of one of those operations whose caller
+                                               is that account (any account for "*") answers
+                                               the error in its protocol's shape (query and
+                                               rest-xml: XML ErrorResponse, S3 a bare <Error>;
+                                               json and rest-json: x-amzn-ErrorType header and
+                                               {"message", "__type"}), by default 403
+                                               AccessDeniedException (query and rest-xml:
+                                               AccessDenied) with the message "User:
+                                               arn:aws:sts::ACCOUNT:assumed-role/emulator/
+                                               session is not authorized to perform:
+                                               PREFIX:Operation" (ACCOUNT the caller, PREFIX
+                                               the IAM service prefix, e.g.
+                                               guardduty:UpdateDetector). The request is not
+                                               served. Rules never run out; the first matching
+                                               one answers; logged with "switch": "denied".
+                                               Answers {"rules": [...]}
+  GET    /_emulator/deny                       {"rules": [{"accountId", "operations",
+                                               "service"?, "code"?, "status"?, "message"?}]}
+  DELETE /_emulator/deny                       remove every deny rule
 
 Control requests answer 200 with JSON, 400 {"error": ...} for a bad body and 404 for an
-unknown route. An AWS request meets, in this order: the first matching fault rule, the
-member switches, then the service (moto or the middleware); reset clears all of them.
+unknown route; reset clears every rule, switch and state they set.
+
+An AWS request meets, in this order (the first that answers ends it; each is logged in
+/calls):
+  1. the first matching fault rule with uses left (throttle, error500 and hang answer without
+     serving; delay waits, then continues; lost_response continues and replaces the answer);
+  2. the disabled-region switch (the credentials are not valid in that region: authentication
+     comes before authorization);
+  3. the deny rules (authorization);
+  4. the other switches: deny-assume-role (STS AssumeRole), not-ready, then detector-race
+     (GuardDuty CreateDetector; detector-race acts, then lets the request through),
+     hidden-invitations (ListInvitations);
+  5. the service: the middleware's handlers (GuardDuty members, CreateDetector's one-detector
+     check, Organizations ListAccounts) or moto.
 
     python testsupport/emulator.py [--host 127.0.0.1] [--port 0] [--verbose] [--ignore-stdin]
 
@@ -294,6 +381,27 @@ RUNTIME_TOGETHER = ("The request is rejected because RUNTIME_MONITORING and "
 INVALID_TOKEN = "The security token included in the request is invalid."  # 403 UnrecognizedClientException
 NOT_SUBSCRIBED = "The AWS Access Key Id needs a subscription for the service"  # 400 SubscriptionRequiredException
 
+# STS AssumeRole denial reasons: the suffix real STS appends to "User: ... is not authorized
+# to perform: sts:AssumeRole on resource: ROLE" (forms from the IAM User Guide, "Troubleshoot
+# access denied error messages"; the bare form, a role that does not trust the caller or does
+# not exist, as seen in public issue threads).
+ASSUME_ROLE_REASONS = {
+    "trust": "",
+    "identity-policy": " because no identity-based policy allows the sts:AssumeRole action",
+    "explicit-deny": " with an explicit deny in an identity-based policy",
+}
+# SigV4 signing name -> IAM action prefix, where they differ (they agree for every service
+# this emulator serves).
+IAM_PREFIXES = {"monitoring": "cloudwatch", "email": "ses", "execute-api": "execute-api"}
+# Per service, the modelled throttling and 5xx errors the fault rules answer with:
+# ((status, code) of throttle, code of error500/lost_response).
+SERVICE_FAULT_CODES = {
+    "account": ((429, "TooManyRequestsException"), "InternalServerException"),
+    "s3": ((503, "SlowDown"), "InternalError"),
+}
+REST_XML_SERVICES = {"s3", "s3control", "route53", "cloudfront"}
+DETECTOR_EXISTS = "The request is rejected because a detector already exists for the current account."
+
 ADMIN_OPS = {"CreateMembers", "InviteMembers", "GetMembers", "ListMembers", "DeleteMembers",
              "DisassociateMembers", "UpdateMemberDetectors", "GetMemberDetectors"}
 MEMBER_SIDE_OPS = {"ListInvitations", "AcceptAdministratorInvitation", "AcceptInvitation",
@@ -339,31 +447,46 @@ def json_response(payload, status=200, headers=None, content_type="application/j
     return Response(json.dumps(payload), status, headers=headers, content_type=content_type)
 
 
-def aws_error(protocol, status, code, message, sender=True):
-    """An error response the way the service's protocol shapes it (SDKs key on `code`)."""
+def aws_error(protocol, status, code, message, sender=True, service=None):
+    """An error response the way the service's protocol shapes it (SDKs key on `code`):
+    query: <ErrorResponse> XML; rest-xml: S3's bare <Error> XML (other rest-xml services the
+    <ErrorResponse> form); json and rest-json: x-amzn-ErrorType + {"__type", "message"}."""
     request_id = str(uuid.uuid4())
-    if protocol == "query":
-        body = (f"<ErrorResponse><Error><Type>{'Sender' if sender else 'Receiver'}</Type>"
-                f"<Code>{code}</Code><Message>{escape(message)}</Message></Error>"
-                f"<RequestId>{request_id}</RequestId></ErrorResponse>")
+    if protocol in ("query", "rest-xml"):
+        error = f"<Code>{escape(code)}</Code><Message>{escape(message)}</Message>"
+        if protocol == "rest-xml" and service == "s3":
+            body = f"<Error>{error}<RequestId>{request_id}</RequestId></Error>"
+        else:
+            body = (f"<ErrorResponse><Error><Type>{'Sender' if sender else 'Receiver'}</Type>"
+                    f"{error}</Error><RequestId>{request_id}</RequestId></ErrorResponse>")
         return Response(body, status, headers={"x-amzn-RequestId": request_id},
                         content_type="text/xml")
     return json_response({"__type": code, "message": message}, status,
                          {"x-amzn-ErrorType": code, "x-amzn-RequestId": request_id})
 
 
-def server_error(protocol):
-    if protocol == "query":
-        return aws_error(protocol, 500, "InternalError", "injected fault", sender=False)
+def server_error(protocol, service=None):
+    if service in SERVICE_FAULT_CODES:
+        return aws_error(protocol, 500, SERVICE_FAULT_CODES[service][1], "injected fault", False, service)
+    if protocol in ("query", "rest-xml"):
+        return aws_error(protocol, 500, "InternalError", "injected fault", False, service)
     return aws_error(protocol, 500, "InternalServerErrorException", "injected fault")
 
 
-def throttle_error(protocol):
+def throttle_error(protocol, service=None):
+    if service in SERVICE_FAULT_CODES:
+        status, code = SERVICE_FAULT_CODES[service][0]
+        return aws_error(protocol, status, code, "Rate exceeded", service=service)
     if protocol == "query":
         return aws_error(protocol, 400, "Throttling", "Rate exceeded")
     if protocol == "json":
         return aws_error(protocol, 400, "TooManyRequestsException", "Rate exceeded")
     return aws_error(protocol, 429, "ThrottlingException", "Rate exceeded")
+
+
+def caller_arn(account):
+    """The principal ARN the emulator's access-denied messages name for a caller."""
+    return f"arn:aws:sts::{account}:assumed-role/emulator/session"
 
 
 def is_account_id(value):
@@ -434,7 +557,8 @@ def describe(environ, body):
     action = form_params(environ, body).get("Action")
     if action:
         return service, region, action, "query"
-    return service, region, rest_operation(service, environ["REQUEST_METHOD"], environ.get("PATH_INFO", "")), "rest-json"
+    protocol = "rest-xml" if service in REST_XML_SERVICES else "rest-json"
+    return service, region, rest_operation(service, environ["REQUEST_METHOD"], environ.get("PATH_INFO", "")), protocol
 
 
 def calling_account(environ):
@@ -475,6 +599,23 @@ def detector_owner(region, detector_id):
         if backend is not None and detector_id in backend.detectors:
             return account
     return None
+
+
+DETECTOR_LOCK = threading.Lock()  # one GuardDuty detector per account and region
+
+
+def put_detector(account, region, enable, only_if_missing=False):
+    """Create `account`'s detector in `region` in moto (or, unless only_if_missing, set the
+    enable state of the one it has); returns (detectorId, created)."""
+    with DETECTOR_LOCK:
+        backend = guardduty_backends[account][region]
+        if backend.detectors:
+            detector = next(iter(backend.detectors.values()))
+            if not only_if_missing and enable is not None:
+                detector.enabled = bool(enable)
+                detector.updated_at = datetime.now()
+            return detector.id, False
+        return backend.create_detector(True if enable is None else bool(enable), None, None, None, None), True
 
 
 def new_member(account, email, status):
@@ -829,7 +970,7 @@ def member_detector(member):
 
 class MemberSwitches:
     """Behaviour of member accounts the tests switch on: denied roles, disabled regions,
-    accounts not yet subscribed to GuardDuty."""
+    accounts not yet subscribed to GuardDuty, detectors created by a concurrent run."""
 
     def __init__(self):
         self.lock = threading.Lock()
@@ -837,23 +978,35 @@ class MemberSwitches:
 
     def reset(self):
         with self.lock:
-            self.deny_assume_role = set()
+            self.deny_assume_role = {}  # account -> reason (ASSUME_ROLE_REASONS)
             self.disabled_regions = {}  # account -> set of regions
             self.not_ready = {}  # account -> remaining CreateDetector/ListDetectors failures
             self.hidden_invitations = set()  # accounts whose ListInvitations shows none
+            self.detector_race = {}  # account -> remaining CreateDetector calls that race
+
+    def check_region(self, req):
+        """("disabled-region", error response) for a GuardDuty request in a region the
+        caller has not enabled, else None (authentication: before any deny rule)."""
+        with self.lock:
+            if req.service == "guardduty" and req.region in self.disabled_regions.get(req.account, ()):
+                return "disabled-region", aws_error(req.protocol, 403, "UnrecognizedClientException", INVALID_TOKEN)
+        return None
 
     def check(self, req):
-        """(switch name, error response) if a switch answers this request, else None."""
+        """(switch name, error response or None) if a switch acts on this request, else None.
+        A None response means: the switch did its part, now serve the request."""
         with self.lock:
             if req.service == "sts" and req.operation == "AssumeRole":
                 return self.check_assume_role(req)
             if req.service != "guardduty":
                 return None
-            if req.region in self.disabled_regions.get(req.account, ()):
-                return "disabled-region", aws_error(req.protocol, 403, "UnrecognizedClientException", INVALID_TOKEN)
             if req.operation in ("CreateDetector", "ListDetectors") and self.not_ready.get(req.account, 0) > 0:
                 self.not_ready[req.account] -= 1
                 return "not-ready", aws_error(req.protocol, 400, "SubscriptionRequiredException", NOT_SUBSCRIBED)
+            if req.operation == "CreateDetector" and self.detector_race.get(req.account, 0) > 0:
+                self.detector_race[req.account] -= 1
+                put_detector(req.account, req.region, True, only_if_missing=True)
+                return "detector-race", None
             if req.operation == "ListInvitations" and req.account in self.hidden_invitations:
                 return "hidden-invitations", json_response({"invitations": []})
             return None
@@ -864,15 +1017,83 @@ class MemberSwitches:
         if not target or target.group(1) not in self.deny_assume_role:
             return None
         message = (f"User: arn:aws:iam::{req.account}:user/emulator is not authorized to perform: "
-                   f"sts:AssumeRole on resource: {role}")
+                   f"sts:AssumeRole on resource: {role}"
+                   + ASSUME_ROLE_REASONS[self.deny_assume_role[target.group(1)]])
         return "deny-assume-role", aws_error(req.protocol, 403, "AccessDenied", message)
 
     def snapshot(self):
         with self.lock:
             return {"denyAssumeRole": sorted(self.deny_assume_role),
+                    "denyAssumeRoleReasons": dict(sorted(self.deny_assume_role.items())),
                     "disabledRegions": {a: sorted(r) for a, r in self.disabled_regions.items()},
                     "notReady": dict(self.not_ready),
-                    "hiddenInvitations": sorted(self.hidden_invitations)}
+                    "hiddenInvitations": sorted(self.hidden_invitations),
+                    "detectorRace": dict(self.detector_race)}
+
+
+# ---------------------------------------------------------------- access denial
+
+def iam_prefix(service):
+    """The IAM action prefix of a SigV4 signing name (they agree for the services here)."""
+    return IAM_PREFIXES.get(service, service)
+
+
+class DenyRules:
+    """Requests of given operations by given accounts answer an access-denied error."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.reset()
+
+    def reset(self):
+        with self.lock:
+            self.rules = []
+
+    def add(self, body):
+        account = body.get("accountId")
+        if account != "*" and not is_account_id(account):
+            raise ValueError('accountId must be 12 digits or "*"')
+        operations = body.get("operations")
+        if (not isinstance(operations, list) or not operations
+                or not all(isinstance(o, str) and o for o in operations)):
+            raise ValueError("operations must be a non-empty list of operation names")
+        rule = {"accountId": account, "operations": list(operations)}
+        for key in ("service", "code", "message"):
+            if body.get(key) is not None:
+                if not isinstance(body[key], str) or not body[key]:
+                    raise ValueError(f"{key} must be a non-empty text")
+                rule[key] = body[key]
+        if body.get("status") is not None:
+            status = int(body["status"])
+            if not 400 <= status <= 599:
+                raise ValueError("status must be 400-599")
+            rule["status"] = status
+        with self.lock:
+            self.rules.append(rule)
+            return self.snapshot_locked()
+
+    def check(self, req):
+        """The error response of the first rule matching this request, else None."""
+        with self.lock:
+            rule = next((r for r in self.rules
+                         if r["accountId"] in ("*", req.account)
+                         and ("*" in r["operations"] or req.operation in r["operations"])
+                         and r.get("service") in (None, req.service)), None)
+        if rule is None:
+            return None
+        code = rule.get("code") or ("AccessDenied" if req.protocol in ("query", "rest-xml")
+                                    else "AccessDeniedException")
+        message = rule.get("message") or (
+            f"User: {caller_arn(req.account)} is not authorized to perform: "
+            f"{iam_prefix(req.service)}:{req.operation}")
+        return aws_error(req.protocol, rule.get("status", 403), code, message, service=req.service)
+
+    def snapshot_locked(self):
+        return {"rules": [dict(r, operations=list(r["operations"])) for r in self.rules]}
+
+    def snapshot(self):
+        with self.lock:
+            return self.snapshot_locked()
 
 
 # ---------------------------------------------------------------- Organizations
@@ -1003,6 +1224,7 @@ class Emulator:
         self.moto = DomainDispatcherApplication(create_backend_app)
         self.guardduty = GuardDutyMembers()
         self.switches = MemberSwitches()
+        self.denials = DenyRules()
         self.inflight = InFlight()
         self.lock = threading.Lock()
         self.calls, self.faults = [], []
@@ -1013,6 +1235,7 @@ class Emulator:
         organizations_backends.master_accounts.clear()  # moto's reset leaves this map behind
         self.guardduty.reset()
         self.switches.reset()
+        self.denials.reset()
         self.inflight.reset_peak()
         with self.lock:
             self.calls, self.faults = [], []
@@ -1066,13 +1289,13 @@ class Emulator:
         try:
             if rule:
                 call["fault"] = rule["kind"]
-                response = self.apply_fault(rule, req.protocol, wake)
+                response = self.apply_fault(rule, req, wake)
                 if response is not None:
                     return response(environ, recording_start_response)
             app = self.dispatch(req, call)
             if rule and rule["kind"] == "lost_response":
                 call["servedStatus"] = drain(app, environ)
-                app = server_error(req.protocol)
+                app = server_error(req.protocol, req.service)
             return app(environ, recording_start_response)
         finally:
             # Server-side time to serve the request (body read to response built, injected
@@ -1092,16 +1315,43 @@ class Emulator:
                           environ.get("PATH_INFO", ""), body, form_params(environ, body))
 
     def dispatch(self, req, call):
-        """The WSGI app that answers an AWS request once no fault stopped it."""
-        switched = self.switches.check(req)
+        """The WSGI app that answers an AWS request once no fault rule stopped it: the
+        disabled-region switch, the deny rules, the other switches, then the service."""
+        switched = self.switches.check_region(req)
         if switched:
             call["switch"], response = switched
             return response
-        if req.service == "guardduty" and req.operation in MEMBER_OPS:
-            return self.serve_members(req, call)
+        denied = self.denials.check(req)
+        if denied is not None:
+            call["switch"] = "denied"
+            return denied
+        switched = self.switches.check(req)
+        if switched:
+            call["switch"], response = switched
+            if response is not None:
+                return response
+        return self.service_app(req, call)
+
+    def service_app(self, req, call):
+        """The middleware's own handler of this request, or moto."""
+        if req.service == "guardduty":
+            if req.operation in MEMBER_OPS:
+                return self.serve_members(req, call)
+            if req.operation == "CreateDetector":
+                return self.create_detector(req)
         if req.service == "organizations" and req.operation == "ListAccounts":
             return list_accounts(req) or self.moto
         return self.moto
+
+    def create_detector(self, req):
+        """GuardDuty CreateDetector: moto's, but one detector per account and region."""
+        def app(environ, start_response):
+            with DETECTOR_LOCK:
+                if guardduty_backends[req.account][req.region].detectors:
+                    response = aws_error(req.protocol, 400, "BadRequestException", DETECTOR_EXISTS)
+                    return response(environ, start_response)
+                return list(self.moto(environ, start_response))
+        return app
 
     def take_fault(self, service, region, operation):
         for rule in self.faults:
@@ -1113,7 +1363,7 @@ class Emulator:
         return None
 
     @staticmethod
-    def apply_fault(rule, protocol, wake):
+    def apply_fault(rule, req, wake):
         """The response a fault answers with before serving, or None to serve (delay, and
         lost_response, whose answer is replaced after serving)."""
         kind = rule["kind"]
@@ -1125,8 +1375,8 @@ class Emulator:
         if kind == "hang":
             wake.wait(rule.get("delay_ms", 300_000) / 1000)
         if kind == "throttle":
-            return throttle_error(protocol)
-        return server_error(protocol)
+            return throttle_error(req.protocol, req.service)
+        return server_error(req.protocol, req.service)
 
     def serve_members(self, req, call):
         parts = req.path.split("/")
@@ -1271,14 +1521,18 @@ class Emulator:
 
     def c_deny_assume_role(self, body):
         ids = account_id_list(body.get("accountIds"))
+        reason = body.get("reason") or "trust"
+        if reason not in ASSUME_ROLE_REASONS:
+            raise ValueError(f"reason must be one of {sorted(ASSUME_ROLE_REASONS)}")
         with self.switches.lock:
-            self.switches.deny_assume_role.update(ids)
-            return {"accountIds": sorted(self.switches.deny_assume_role)}
+            self.switches.deny_assume_role.update((a, reason) for a in ids)
+            return {"accountIds": sorted(self.switches.deny_assume_role),
+                    "reasons": dict(sorted(self.switches.deny_assume_role.items()))}
 
     def c_allow_assume_role(self, body):
         with self.switches.lock:
             self.switches.deny_assume_role.clear()
-        return {"accountIds": []}
+        return {"accountIds": [], "reasons": {}}
 
     def c_disabled_regions(self, body):
         account, regions = switch_account(body), body.get("regions")
@@ -1300,8 +1554,39 @@ class Emulator:
             self.switches.hidden_invitations.add(account)
         return {"accountIds": sorted(self.switches.hidden_invitations)}
 
+    def c_detector_race(self, body):
+        account, times = switch_account(body), int(body.get("times", 1))
+        if times < 0:
+            raise ValueError("times must be 0 or more")
+        with self.switches.lock:
+            self.switches.detector_race[account] = times
+        return {"accountId": account, "remaining": times}
+
     def c_switches(self, body):
-        return self.switches.snapshot()
+        return dict(self.switches.snapshot(), deny=self.denials.snapshot()["rules"])
+
+    def c_deny(self, body):
+        return self.denials.add(body)
+
+    def c_deny_list(self, body):
+        return self.denials.snapshot()
+
+    def c_allow(self, body):
+        self.denials.reset()
+        return {"rules": []}
+
+    def c_detector(self, body):
+        account = switch_account(body)
+        region = body.get("region")
+        if not isinstance(region, str) or not region:
+            raise ValueError("region must be a region name")
+        enable = body.get("enable")
+        if enable is not None and not isinstance(enable, bool):
+            raise ValueError("enable must be true or false")
+        detector_id, created = put_detector(account, region, enable)
+        detector = guardduty_backends[account][region].detectors[detector_id]
+        return {"accountId": account, "region": region, "detectorId": detector_id,
+                "status": "ENABLED" if detector.enabled else "DISABLED", "created": created}
 
 
 def member_entry(spec):
@@ -1348,6 +1633,11 @@ CONTROL_ROUTES = {
     ("POST", "/_emulator/member/not-ready"): Emulator.c_not_ready,
     ("POST", "/_emulator/member/hidden-invitations"): Emulator.c_hidden_invitations,
     ("GET", "/_emulator/member/switches"): Emulator.c_switches,
+    ("POST", "/_emulator/member/detector-race"): Emulator.c_detector_race,
+    ("POST", "/_emulator/deny"): Emulator.c_deny,
+    ("GET", "/_emulator/deny"): Emulator.c_deny_list,
+    ("DELETE", "/_emulator/deny"): Emulator.c_allow,
+    ("POST", "/_emulator/guardduty/detector"): Emulator.c_detector,
 }
 
 

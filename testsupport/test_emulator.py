@@ -24,6 +24,7 @@ ADMIN = "123456789012"
 REGION = "us-east-1"
 CONFIG = Config(retries={"total_max_attempts": 1, "mode": "standard"}, parameter_validation=False)
 SERVER = {}
+DETECTOR_EXISTS = "The request is rejected because a detector already exists for the current account."
 NOT_MEMBER = ("The request is rejected because the given account ID is not an associated "
               "member of account the current account.")
 
@@ -351,18 +352,121 @@ class MemberSide(EmulatorTest):
         self.assertEqual(member_gd.get_administrator_account(DetectorId=theirs)["Administrator"]["AccountId"], "999988887777")
 
 
+class Detectors(EmulatorTest):
+    def test_one_detector_per_account_and_region(self):
+        status, code, message = error_of(self.gd.create_detector, Enable=True)
+        self.assertEqual((status, code, message), (400, "BadRequestException", DETECTOR_EXISTS))
+        call = control("GET", "/_emulator/calls")["calls"][-1]
+        self.assertEqual((call["operation"], call["status"]), ("CreateDetector", 400))
+        self.assertEqual(self.gd.list_detectors()["DetectorIds"], [self.detector])
+        client("guardduty", "eu-west-1").create_detector(Enable=True)  # another region
+        member_gd = client("guardduty", creds=assume("111122223333"))
+        member_gd.create_detector(Enable=True)  # another account
+        self.assertEqual(error_of(member_gd.create_detector, Enable=True)[2], DETECTOR_EXISTS)
+
+    def test_suspended_and_resumed(self):
+        member_gd = client("guardduty", creds=assume("111122223333"))
+        theirs = member_gd.create_detector(Enable=False)["DetectorId"]
+        self.assertEqual(member_gd.get_detector(DetectorId=theirs)["Status"], "DISABLED")
+        member_gd.update_detector(DetectorId=theirs, Enable=True)
+        self.assertEqual(member_gd.get_detector(DetectorId=theirs)["Status"], "ENABLED")
+        member_gd.update_detector(DetectorId=theirs, Enable=False)
+        self.assertEqual(member_gd.get_detector(DetectorId=theirs)["Status"], "DISABLED")
+
+    def test_detector_control(self):
+        member = "111122223333"
+        made = control("POST", "/_emulator/guardduty/detector", {"accountId": member, "region": "eu-west-1", "enable": False})
+        self.assertEqual((made["status"], made["created"]), ("DISABLED", True))
+        member_gd = client("guardduty", "eu-west-1", assume(member))
+        self.assertEqual(member_gd.list_detectors()["DetectorIds"], [made["detectorId"]])
+        self.assertEqual(member_gd.get_detector(DetectorId=made["detectorId"])["Status"], "DISABLED")
+        again = control("POST", "/_emulator/guardduty/detector", {"accountId": member, "region": "eu-west-1", "enable": True})
+        self.assertEqual((again["detectorId"], again["status"], again["created"]), (made["detectorId"], "ENABLED", False))
+        self.assertEqual(member_gd.get_detector(DetectorId=made["detectorId"])["Status"], "ENABLED")
+        self.assertEqual(error_of(member_gd.create_detector, Enable=True)[2], DETECTOR_EXISTS)
+        # the default account's own detector (created in setUp)
+        mine = control("POST", "/_emulator/guardduty/detector", {"accountId": ADMIN, "region": REGION, "enable": False})
+        self.assertEqual((mine["detectorId"], mine["status"]), (self.detector, "DISABLED"))
+        self.assertEqual(self.gd.get_detector(DetectorId=self.detector)["Status"], "DISABLED")
+        control("POST", "/_emulator/guardduty/detector", {"accountId": ADMIN, "region": REGION, "enable": "yes"}, expect=400)
+        control("POST", "/_emulator/guardduty/detector", {"accountId": "1", "region": REGION}, expect=400)
+
+    def test_detector_race(self):
+        member = "111122223333"
+        self.assertEqual(control("POST", "/_emulator/member/detector-race", {"accountId": member, "times": 1}),
+                         {"accountId": member, "remaining": 1})
+        member_gd = client("guardduty", "eu-west-1", assume(member))
+        self.assertEqual(error_of(member_gd.create_detector, Enable=True), (400, "BadRequestException", DETECTOR_EXISTS))
+        detectors = member_gd.list_detectors()["DetectorIds"]
+        self.assertEqual(len(detectors), 1)
+        self.assertEqual(member_gd.get_detector(DetectorId=detectors[0])["Status"], "ENABLED")
+        call = [c for c in control("GET", "/_emulator/calls")["calls"] if c["operation"] == "CreateDetector"][-1]
+        self.assertEqual((call["switch"], call["status"], call["account"]), ("detector-race", 400, member))
+        self.assertEqual(control("GET", "/_emulator/member/switches")["detectorRace"], {member: 0})
+        # used up: the next CreateDetector in a region without a detector is served normally
+        client("guardduty", "us-west-2", assume(member)).create_detector(Enable=True)
+
+
 class Switches(EmulatorTest):
     def test_deny_assume_role(self):
-        control("POST", "/_emulator/sts/deny-assume-role", {"accountIds": ["111122223333"]})
-        status, code, message = error_of(client("sts").assume_role,
-                                         RoleArn="arn:aws:iam::111122223333:role/OrganizationAccountAccessRole",
-                                         RoleSessionName="selfcheck")
+        role = "arn:aws:iam::111122223333:role/OrganizationAccountAccessRole"
+        r = control("POST", "/_emulator/sts/deny-assume-role", {"accountIds": ["111122223333"]})
+        self.assertEqual(r, {"accountIds": ["111122223333"], "reasons": {"111122223333": "trust"}})
+        status, code, message = error_of(client("sts").assume_role, RoleArn=role, RoleSessionName="selfcheck")
         self.assertEqual((status, code), (403, "AccessDenied"))
-        self.assertIn("sts:AssumeRole on resource: arn:aws:iam::111122223333:role/OrganizationAccountAccessRole", message)
+        self.assertTrue(message.endswith(f"sts:AssumeRole on resource: {role}"), message)
         assume("222233334444")
         self.assertEqual(control("GET", "/_emulator/calls")["calls"][-2]["switch"], "deny-assume-role")
+        for reason, suffix in (("identity-policy", " because no identity-based policy allows the sts:AssumeRole action"),
+                               ("explicit-deny", " with an explicit deny in an identity-based policy")):
+            control("POST", "/_emulator/sts/deny-assume-role", {"accountIds": ["111122223333"], "reason": reason})
+            message = error_of(client("sts").assume_role, RoleArn=role, RoleSessionName="selfcheck")[2]
+            self.assertEqual(message, "User: arn:aws:iam::123456789012:user/emulator is not authorized to perform: "
+                                      f"sts:AssumeRole on resource: {role}{suffix}")
+        self.assertEqual(control("GET", "/_emulator/member/switches")["denyAssumeRoleReasons"],
+                         {"111122223333": "explicit-deny"})
+        control("POST", "/_emulator/sts/deny-assume-role", {"accountIds": ["111122223333"], "reason": "nope"}, expect=400)
         control("DELETE", "/_emulator/sts/deny-assume-role")
         assume("111122223333")
+
+    def test_deny_rules(self):
+        member = "111122223333"
+        creds = assume(member)
+        member_gd = client("guardduty", creds=creds)
+        theirs = member_gd.create_detector(Enable=False)["DetectorId"]
+        r = control("POST", "/_emulator/deny", {"accountId": member, "operations": ["UpdateDetector"]})
+        self.assertEqual(r["rules"], [{"accountId": member, "operations": ["UpdateDetector"]}])
+        status, code, message = error_of(member_gd.update_detector, DetectorId=theirs, Enable=True)
+        self.assertEqual((status, code, message), (403, "AccessDeniedException",
+                         f"User: arn:aws:sts::{member}:assumed-role/emulator/session is not authorized to perform: "
+                         "guardduty:UpdateDetector"))
+        self.assertEqual(member_gd.get_detector(DetectorId=theirs)["Status"], "DISABLED")  # not served
+        self.gd.update_detector(DetectorId=self.detector, Enable=True)  # another account: served
+        call = [c for c in control("GET", "/_emulator/calls")["calls"] if c["operation"] == "UpdateDetector"][0]
+        self.assertEqual((call["switch"], call["status"], call["account"]), ("denied", 403, member))
+        # query protocol, any account, a chosen code/status/message, limited to one service
+        control("POST", "/_emulator/deny", {"accountId": "*", "operations": ["Publish", "ListTopics"], "service": "sns",
+                                            "code": "AuthorizationError", "status": 403, "message": "no"})
+        self.assertEqual(error_of(client("sns").list_topics), (403, "AuthorizationError", "no"))
+        control("POST", "/_emulator/deny", {"accountId": "*", "operations": ["ListQueues"]})
+        self.assertEqual(error_of(client("sqs").list_queues)[:2], (403, "AccessDeniedException"))  # json protocol
+        control("POST", "/_emulator/deny", {"accountId": ADMIN, "operations": ["GetCallerIdentity"]})
+        status, code, message = error_of(client("sts").get_caller_identity)
+        self.assertEqual((status, code), (403, "AccessDenied"))
+        self.assertTrue(message.endswith("is not authorized to perform: sts:GetCallerIdentity"), message)
+        self.assertEqual(len(control("GET", "/_emulator/member/switches")["deny"]), 4)
+        # the order: a fault rule first, then the deny rules
+        control("POST", "/_emulator/faults", {"operation": "UpdateDetector", "kind": "throttle", "times": 1})
+        self.assertEqual(error_of(member_gd.update_detector, DetectorId=theirs, Enable=True)[:2], (429, "ThrottlingException"))
+        # the disabled-region switch (authentication) comes before the deny rules
+        control("POST", "/_emulator/member/disabled-regions", {"accountId": member, "regions": [REGION]})
+        self.assertEqual(error_of(member_gd.update_detector, DetectorId=theirs, Enable=True)[1], "UnrecognizedClientException")
+        control("POST", "/_emulator/deny", {"accountId": "12", "operations": ["X"]}, expect=400)
+        control("POST", "/_emulator/deny", {"accountId": "*", "operations": []}, expect=400)
+        self.assertEqual(control("DELETE", "/_emulator/deny"), {"rules": []})
+        control("POST", "/_emulator/member/disabled-regions", {"accountId": member, "regions": []})
+        member_gd.update_detector(DetectorId=theirs, Enable=True)
+        client("sns").list_topics()
 
     def test_disabled_regions_and_not_ready(self):
         member = "111122223333"
@@ -378,13 +482,14 @@ class Switches(EmulatorTest):
         self.assertEqual(error_of(gd.create_detector, Enable=True)[:2], (400, "SubscriptionRequiredException"))
         self.assertEqual(error_of(gd.list_detectors)[:2], (400, "SubscriptionRequiredException"))
         self.assertEqual(control("GET", "/_emulator/member/switches"),
-                         {"denyAssumeRole": [], "disabledRegions": {member: ["af-south-1"]}, "notReady": {member: 0},
-                          "hiddenInvitations": []})
+                         {"denyAssumeRole": [], "denyAssumeRoleReasons": {}, "disabledRegions": {member: ["af-south-1"]},
+                          "notReady": {member: 0}, "hiddenInvitations": [], "detectorRace": {}, "deny": []})
         gd.create_detector(Enable=True)
         control("POST", "/_emulator/member/not-ready", {"accountId": member, "times": 1})
         control("POST", "/_emulator/reset")
         self.assertEqual(control("GET", "/_emulator/member/switches"),
-                         {"denyAssumeRole": [], "disabledRegions": {}, "notReady": {}, "hiddenInvitations": []})
+                         {"denyAssumeRole": [], "denyAssumeRoleReasons": {}, "disabledRegions": {}, "notReady": {},
+                          "hiddenInvitations": [], "detectorRace": {}, "deny": []})
         client("guardduty", "af-south-1", assume(member)).list_detectors()
 
 
