@@ -15,7 +15,9 @@
       Count the AWS calls the emulator has seen, per operation and region.
   emuctl.py members
       Print each administrator's GuardDuty member table per region: account, relationship
-      status and the features set with UpdateMemberDetectors.
+      status and the features set with UpdateMemberDetectors, each feature's additional
+      configuration in parentheses, e.g.
+      RUNTIME_MONITORING=ENABLED(EC2_AGENT_MANAGEMENT=ENABLED,EKS_ADDON_MANAGEMENT=ENABLED).
   emuctl.py start [--port 0] [--pid-file .venv/emulator.pid]
       Start the emulator in the background (its output goes to the pid file's name with
       .log), wait until /_emulator/health answers (30 s at most), write the pid file and print
@@ -113,8 +115,17 @@ def members(args, client):
             admin = next(iter(table.values()), {}).get("administratorId", "?")
             print(f"{region}  detector {detector_id}  administrator {admin}  ({len(table)} members)")
             for account, member in sorted(table.items()):
-                features = ",".join(f"{k}={v}" for k, v in sorted(member.get("features", {}).items()))
-                print(f"  {account}  {member['relationshipStatus']:28s} {features or '-'}")
+                print(f"  {account}  {member['relationshipStatus']:28s} {feature_text(member)}")
+
+
+def feature_text(member):
+    """S3_DATA_EVENTS=ENABLED,RUNTIME_MONITORING=ENABLED(EKS_ADDON_MANAGEMENT=ENABLED,...), or -."""
+    extra = member.get("additionalConfiguration", {})
+    parts = []
+    for name, status in sorted(member.get("features", {}).items()):
+        configs = ",".join(f"{k}={v}" for k, v in sorted(extra.get(name, {}).items()))
+        parts.append(f"{name}={status}" + (f"({configs})" if configs else ""))
+    return ",".join(parts) or "-"
 
 
 def python():

@@ -53,12 +53,18 @@ GuardDuty behaviour (beyond the request shapes):
 * ListMembers: maxResults 1-50 (default 50, else 400), opaque nextToken (bad -> 400),
   onlyAssociated "true" (default: only Enabled members) or "false" (all);
 * UpdateMemberDetectors: features[].name must be one of FEATURES and status ENABLED or
-  DISABLED, RUNTIME_MONITORING and EKS_RUNTIME_MONITORING not together, else 400
-  BadRequestException; additionalConfiguration and dataSources are accepted and ignored;
-  an Enabled member gets features {name: status}, any other account -> NOT_MEMBER;
+  DISABLED, RUNTIME_MONITORING and EKS_RUNTIME_MONITORING not together; a feature's optional
+  additionalConfiguration must be a list of {name, status} with name one of the model's
+  OrgFeatureAdditionalConfiguration (EKS_ADDON_MANAGEMENT, ECS_FARGATE_AGENT_MANAGEMENT,
+  EC2_AGENT_MANAGEMENT, RDS_DATA_RISK; which names go with which feature is not checked) and
+  status ENABLED or DISABLED; else 400 BadRequestException. dataSources is accepted and
+  ignored. An Enabled member gets each feature's status, and its additional configuration
+  merged by name (names not given keep their value; a feature given without
+  additionalConfiguration keeps all of it); any other account -> NOT_MEMBER;
 * GetMemberDetectors: Enabled members -> members[] {accountId, dataSources (cloudTrail,
   dnsLogs, flowLogs ENABLED, s3Logs = S3_DATA_EVENTS or DISABLED), features [{name, status,
-  updatedAt (epoch seconds)}], empty until set}, any other account -> NOT_MEMBER;
+  updatedAt (epoch seconds), additionalConfiguration [{name, status, updatedAt}] (only when
+  the feature has some)}], empty until set}, any other account -> NOT_MEMBER;
 * ListInvitations (member side, no detector needed): the invitations to the caller in the
   request's region from every administrator where the caller's status is Invited or
   EmailVerificationInProgress: {"invitations": [{accountId (administrator), invitationId,
@@ -163,8 +169,22 @@ Control API:
                                                "invitationId", "acceptedAt",
                                                "memberDetectorId", "features" {name: status},
                                                "featuresUpdatedAt" {name: epoch},
+                                               "additionalConfiguration" {feature: {name:
+                                               status}}, "additionalConfigurationUpdatedAt"
+                                               {feature: {name: epoch}},
                                                "lastMessage", "lastDisableEmailNotification",
                                                "administratorId"}
+  POST   /_emulator/guardduty/member-features  {"region", "accountId", "features": [{"name",
+                                               "status", "additionalConfiguration"?: [{"name",
+                                               "status"}]}], "detectorId"?,
+                                               "administratorId"?}: sets a member's features
+                                               directly, as someone changing a plan in the
+                                               console would (validated and merged as
+                                               UpdateMemberDetectors does, whatever the
+                                               member's status). The member is found among
+                                               the administrators' tables of that region
+                                               (narrowed by detectorId / administratorId; 400
+                                               if none or several). Answers the member record
   POST   /_emulator/guardduty/member-limit     {"limit": N}: members per administrator
                                                detector before CreateMembers answers
                                                MEMBER_LIMIT (default 5000)
@@ -410,6 +430,10 @@ MEMBER_OPS = ADMIN_OPS | MEMBER_SIDE_OPS  # the GuardDuty operations served here
 INTERNAL_ERROR_OPS = ADMIN_OPS - {"ListMembers"}
 FEATURES = {"S3_DATA_EVENTS", "EKS_AUDIT_LOGS", "EBS_MALWARE_PROTECTION", "RDS_LOGIN_EVENTS",
             "LAMBDA_NETWORK_LOGS", "EKS_RUNTIME_MONITORING", "RUNTIME_MONITORING", "AI_PROTECTION"}
+# OrgFeatureAdditionalConfiguration of the API model (botocore 1.44.8).
+ADDITIONAL_CONFIGURATIONS = {"EKS_ADDON_MANAGEMENT", "ECS_FARGATE_AGENT_MANAGEMENT",
+                             "EC2_AGENT_MANAGEMENT", "RDS_DATA_RISK"}
+FEATURE_STATUSES = ("ENABLED", "DISABLED")
 INVITED = ("invited", "emailverificationinprogress")
 ACCOUNT_STATUSES = {"ACTIVE", "SUSPENDED", "PENDING_CLOSURE"}
 ACCOUNT_ID = re.compile(r"[0-9]{12}")
@@ -622,7 +646,9 @@ def new_member(account, email, status):
     return {"accountId": account, "email": email, "relationshipStatus": status,
             "invitedAt": None, "updatedAt": now_iso(), "invitations": 0, "invitationId": None,
             "acceptedAt": None, "memberDetectorId": None, "features": {},
-            "featuresUpdatedAt": {}, "lastMessage": None, "lastDisableEmailNotification": None}
+            "featuresUpdatedAt": {}, "additionalConfiguration": {},
+            "additionalConfigurationUpdatedAt": {}, "lastMessage": None,
+            "lastDisableEmailNotification": None}
 
 
 def status_of(member):
@@ -659,15 +685,35 @@ def account_ids(operation, body):
     return ids
 
 
+def valid_additional_configuration(value):
+    return value is None or (isinstance(value, list) and all(
+        isinstance(c, dict) and c.get("name") in ADDITIONAL_CONFIGURATIONS
+        and c.get("status") in FEATURE_STATUSES for c in value))
+
+
 def validate_features(body):
     features = body.get("features", [])
     if not isinstance(features, list) or not all(
-            isinstance(f, dict) and f.get("name") in FEATURES and f.get("status") in ("ENABLED", "DISABLED")
+            isinstance(f, dict) and f.get("name") in FEATURES and f.get("status") in FEATURE_STATUSES
+            and valid_additional_configuration(f.get("additionalConfiguration"))
             for f in features):
         raise bad_request()
     if {"RUNTIME_MONITORING", "EKS_RUNTIME_MONITORING"} <= {f["name"] for f in features}:
         raise bad_request(RUNTIME_TOGETHER)
     return features
+
+
+def set_features(member, features):
+    """Apply validated features [{name, status, additionalConfiguration?}] to a member:
+    each feature's status, and its additional configuration merged by name."""
+    stamp = round(time.time(), 3)
+    for feature in features:
+        name = feature["name"]
+        member["features"][name] = feature["status"]
+        member["featuresUpdatedAt"][name] = stamp
+        for config in feature.get("additionalConfiguration") or []:
+            member["additionalConfiguration"].setdefault(name, {})[config["name"]] = config["status"]
+            member["additionalConfigurationUpdatedAt"].setdefault(name, {})[config["name"]] = stamp
 
 
 def page_params(query):
@@ -827,11 +873,8 @@ class GuardDutyMembers:
 
     def update_member_detectors(self, caller, members, ids, body, features):
         enabled, unprocessed = self.associated(members, ids)
-        stamp = round(time.time(), 3)
         for member in enabled:
-            for feature in features:
-                member["features"][feature["name"]] = feature["status"]
-                member["featuresUpdatedAt"][feature["name"]] = stamp
+            set_features(member, features)
         return {"unprocessedAccounts": unprocessed_json(unprocessed)}
 
     def get_member_detectors(self, caller, members, ids, body, _):
@@ -921,6 +964,22 @@ class GuardDutyMembers:
                 out.append(member_copy(member, admin))
             return out
 
+    def set_member_features(self, region, account, features, detector_id=None, administrator=None):
+        """Set a member's features directly (validated); returns its control-API record."""
+        with self.lock:
+            found = [(key, members[account]) for key, members in self.members.items()
+                     if key[1] == region and account in members
+                     and (detector_id is None or key[2] == detector_id)
+                     and (administrator is None or key[0] == administrator)]
+            if not found:
+                raise ValueError(f"{account} is not a member of that administrator in {region}")
+            if len(found) > 1:
+                raise ValueError(f"{account} is a member of several administrators in {region}: "
+                                 "give detectorId or administratorId")
+            (admin, _, _), member = found[0]
+            set_features(member, features)
+            return member_copy(member, admin)
+
     def add_internal_error(self, operation, ids, times, result=INTERNAL_ERROR):
         with self.lock:
             self.internal_errors.append({"operation": operation, "accountIds": ids, "remaining": times,
@@ -944,7 +1003,11 @@ class GuardDutyMembers:
 def member_copy(member, administrator):
     """A member record for the control API, safe to serialise outside the lock."""
     return dict(member, features=dict(member["features"]),
-                featuresUpdatedAt=dict(member["featuresUpdatedAt"]), administratorId=administrator)
+                featuresUpdatedAt=dict(member["featuresUpdatedAt"]),
+                additionalConfiguration={f: dict(c) for f, c in member["additionalConfiguration"].items()},
+                additionalConfigurationUpdatedAt={
+                    f: dict(c) for f, c in member["additionalConfigurationUpdatedAt"].items()},
+                administratorId=administrator)
 
 
 def invitation_json(administrator, member):
@@ -961,9 +1024,19 @@ def member_detector(member):
     return {"accountId": member["accountId"],
             "dataSources": {"cloudTrail": enabled, "dnsLogs": enabled, "flowLogs": enabled,
                             "s3Logs": {"status": features.get("S3_DATA_EVENTS", "DISABLED")}},
-            "features": [{"name": name, "status": status,
-                          "updatedAt": member["featuresUpdatedAt"][name]}
-                         for name, status in features.items()]}
+            "features": [feature_result(member, name) for name in features]}
+
+
+def feature_result(member, name):
+    """A MemberFeaturesConfigurationResult of GetMemberDetectors."""
+    out = {"name": name, "status": member["features"][name],
+           "updatedAt": member["featuresUpdatedAt"][name]}
+    configs = member["additionalConfiguration"].get(name)
+    if configs:
+        stamps = member["additionalConfigurationUpdatedAt"][name]
+        out["additionalConfiguration"] = [{"name": c, "status": status, "updatedAt": stamps[c]}
+                                          for c, status in configs.items()]
+    return out
 
 
 # ---------------------------------------------------------------- member-account switches
@@ -1479,6 +1552,22 @@ class Emulator:
     def c_members(self, body):
         return self.guardduty.snapshot()
 
+    def c_member_features(self, body):
+        account = switch_account(body)
+        if not isinstance(body.get("region"), str):
+            raise ValueError("region must be a region name")
+        try:
+            features = validate_features(body)
+        except ApiError as e:
+            raise ValueError(e.message)
+        if not features:
+            raise ValueError("features must list at least one feature")
+        for key in ("detectorId", "administratorId"):
+            if body.get(key) is not None and not isinstance(body[key], str):
+                raise ValueError(f"{key} must be a text")
+        return self.guardduty.set_member_features(body["region"], account, features,
+                                                  body.get("detectorId"), body.get("administratorId"))
+
     def c_member_limit(self, body):
         limit = int(body["limit"])
         if limit < 0:
@@ -1621,6 +1710,7 @@ CONTROL_ROUTES = {
     ("POST", "/_emulator/guardduty/member-status"): Emulator.c_member_status,
     ("POST", "/_emulator/guardduty/members"): Emulator.c_put_members,
     ("GET", "/_emulator/guardduty/members"): Emulator.c_members,
+    ("POST", "/_emulator/guardduty/member-features"): Emulator.c_member_features,
     ("POST", "/_emulator/guardduty/member-limit"): Emulator.c_member_limit,
     ("POST", "/_emulator/guardduty/internal-error"): Emulator.c_add_internal_error,
     ("GET", "/_emulator/guardduty/internal-error"): Emulator.c_internal_errors,

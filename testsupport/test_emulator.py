@@ -270,6 +270,57 @@ class GuardDutyAdmin(EmulatorTest):
         self.assertEqual(self.member(enabled)["features"]["S3_DATA_EVENTS"], "ENABLED")
 
 
+    def test_additional_configuration(self):
+        enabled = "111122223333"
+        control("POST", "/_emulator/guardduty/members", {"region": REGION, "detectorId": self.detector, "members": [
+            {"accountId": enabled, "email": "a@example.com", "relationshipStatus": "Enabled"}]})
+        update = self.gd.update_member_detectors
+        for bad in ([{"Name": "NOPE", "Status": "ENABLED"}], [{"Name": "EKS_ADDON_MANAGEMENT", "Status": "ON"}],
+                    [{"Name": "EKS_ADDON_MANAGEMENT"}]):
+            self.assertEqual(error_of(update, DetectorId=self.detector, AccountIds=[enabled], Features=[
+                {"Name": "RUNTIME_MONITORING", "Status": "ENABLED", "AdditionalConfiguration": bad}])[:2],
+                (400, "BadRequestException"), bad)
+        self.assertEqual(self.member(enabled)["features"], {})
+        update(DetectorId=self.detector, AccountIds=[enabled], Features=[
+            {"Name": "RUNTIME_MONITORING", "Status": "ENABLED", "AdditionalConfiguration": [
+                {"Name": "EKS_ADDON_MANAGEMENT", "Status": "ENABLED"},
+                {"Name": "ECS_FARGATE_AGENT_MANAGEMENT", "Status": "ENABLED"}]},
+            {"Name": "S3_DATA_EVENTS", "Status": "ENABLED"}])
+        # merged by name: EKS_ADDON_MANAGEMENT keeps its value; a feature without the list keeps it all
+        update(DetectorId=self.detector, AccountIds=[enabled], Features=[
+            {"Name": "RUNTIME_MONITORING", "Status": "ENABLED", "AdditionalConfiguration": [
+                {"Name": "ECS_FARGATE_AGENT_MANAGEMENT", "Status": "DISABLED"},
+                {"Name": "EC2_AGENT_MANAGEMENT", "Status": "ENABLED"}]}])
+        update(DetectorId=self.detector, AccountIds=[enabled], Features=[{"Name": "RUNTIME_MONITORING", "Status": "ENABLED"}])
+        expected = {"EKS_ADDON_MANAGEMENT": "ENABLED", "ECS_FARGATE_AGENT_MANAGEMENT": "DISABLED",
+                    "EC2_AGENT_MANAGEMENT": "ENABLED"}
+        self.assertEqual(self.member(enabled)["additionalConfiguration"], {"RUNTIME_MONITORING": expected})
+        got = self.gd.get_member_detectors(DetectorId=self.detector, AccountIds=[enabled])
+        features = {f["Name"]: f for f in got["MemberDataSourceConfigurations"][0]["Features"]}
+        self.assertNotIn("AdditionalConfiguration", features["S3_DATA_EVENTS"])
+        configs = features["RUNTIME_MONITORING"]["AdditionalConfiguration"]
+        self.assertEqual({c["Name"]: c["Status"] for c in configs}, expected)
+        self.assertTrue(all(c["UpdatedAt"] for c in configs))
+        # someone turns the ECS agent off in the console, and EKS_AUDIT_LOGS on
+        r = control("POST", "/_emulator/guardduty/member-features", {"region": REGION, "accountId": enabled, "features": [
+            {"name": "RUNTIME_MONITORING", "status": "ENABLED",
+             "additionalConfiguration": [{"name": "EKS_ADDON_MANAGEMENT", "status": "DISABLED"}]},
+            {"name": "EKS_AUDIT_LOGS", "status": "ENABLED"}]})
+        self.assertEqual((r["administratorId"], r["features"]["EKS_AUDIT_LOGS"],
+                          r["additionalConfiguration"]["RUNTIME_MONITORING"]["EKS_ADDON_MANAGEMENT"]),
+                         (ADMIN, "ENABLED", "DISABLED"))
+        got = self.gd.get_member_detectors(DetectorId=self.detector, AccountIds=[enabled])
+        features = {f["Name"]: f for f in got["MemberDataSourceConfigurations"][0]["Features"]}
+        self.assertEqual({c["Name"]: c["Status"] for c in features["RUNTIME_MONITORING"]["AdditionalConfiguration"]},
+                         dict(expected, EKS_ADDON_MANAGEMENT="DISABLED"))
+        for bad in ({"region": REGION, "accountId": "222233334444", "features": [{"name": "S3_DATA_EVENTS", "status": "ENABLED"}]},
+                    {"region": REGION, "accountId": enabled, "features": [{"name": "S3_DATA_EVENTS", "status": "ON"}]},
+                    {"region": REGION, "accountId": enabled, "detectorId": "nope",
+                     "features": [{"name": "S3_DATA_EVENTS", "status": "ENABLED"}]},
+                    {"region": REGION, "accountId": enabled, "features": []}):
+            control("POST", "/_emulator/guardduty/member-features", bad, expect=400)
+
+
 class MemberSide(EmulatorTest):
     MEMBER = "111122223333"
 
