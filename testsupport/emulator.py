@@ -81,15 +81,55 @@ GuardDuty behaviour (beyond the request shapes):
   invitation the caller accepted (or that enabled it through the organization), else {};
 * per-account "Internal error" on demand (control API below).
 
-Organizations: moto keeps the management account 123456789012 in the organization (it is
-listed, name "master", email master@example.com); its ListAccounts returned up to 100 per page
-keyed on timestamps, so the middleware serves ListAccounts itself when the caller manages
-an organization: in creation order (management account first), MaxResults default 20, larger
-values capped at 20, below 1 -> 400 InvalidInputException, opaque NextToken (bad -> 400
-InvalidInputException). Accounts put through the control API are built directly (moto's
-create_account would draw a random id and build an IAM backend per account: ~9 ms each), so
-no IAM role is created in them; moto's AssumeRole needs none. A caller that manages no
-organization gets moto's own ListAccounts answer.
+Organizations: the organization, its root, OUs and accounts are moto's; moto keeps the
+management account 123456789012 in the organization (it is listed, name "master", email
+master@example.com, in the root). Accounts report Id, Arn, Email, Name, Status and State (the
+same value; the model retires Status on 2026-09-09), JoinedMethod ("CREATED" or "INVITED")
+and JoinedTimestamp. When the caller manages an organization, the middleware serves these
+operations itself over moto's objects, from an index of the organization rebuilt after any
+change (any Organizations call but List*/Describe*, or the control API), so a page costs
+O(page), not O(accounts), even with 50,000 accounts:
+* ListAccounts (all accounts, creation order, management account first),
+  ListAccountsForParent, ListOrganizationalUnitsForParent and ListChildren (ChildType
+  ACCOUNT or ORGANIZATIONAL_UNIT, else InvalidInputException "You specified an invalid
+  value."), each in creation order and paged as the real service pages: MaxResults default
+  20, larger values capped at 20, below 1 -> 400 InvalidInputException, opaque NextToken (bad
+  -> 400 InvalidInputException "You provided a value that does not match the required
+  pattern."). moto paged with up to 100 per page, its own token errors, and O(accounts) work
+  per page;
+* ListParents: [{Id, Type: "ROOT"|"ORGANIZATIONAL_UNIT"}]; an unknown child (or a root) ->
+  ChildNotFoundException;
+* DescribeAccount: {Account}; unknown -> AccountNotFoundException "You specified an account
+  that doesn't exist." (moto's wording, kept); DescribeOrganizationalUnit: {OrganizationalUnit:
+  {Id, Arn, Name}}; unknown, deleted or a root -> OrganizationalUnitNotFoundException;
+* CreateOrganizationalUnit: a parent that is neither the root nor an existing OU ->
+  ParentNotFoundException (moto created the OU anyway); a sibling OU of the same name ->
+  DuplicateOrganizationalUnitException; then moto creates it;
+* DeleteOrganizationalUnit: unknown -> OrganizationalUnitNotFoundException; an OU that still
+  holds accounts or OUs -> OrganizationalUnitNotEmptyException (moto deleted it anyway); then
+  moto deletes it;
+* MoveAccount: unknown account -> AccountNotFoundException; a SourceParentId that does not
+  exist or is not the account's parent -> SourceParentNotFoundException; an unknown
+  destination -> DestinationParentNotFoundException; destination = source ->
+  DuplicateAccountException; else the account moves, answer {};
+* a ParentId that does not exist (never did, or an OU deleted meanwhile) answers
+  ParentNotFoundException in every operation that takes one.
+All errors are 400 with the json protocol's x-amzn-ErrorType header and {"__type",
+"message"}; the messages are the API model's description of each error ("We can't find a
+root or OU with the ParentId that you specified.", "The specified OU is not empty. Move all
+accounts to another root or to other OUs, remove all child OUs, and try the operation
+again.", "We can't find an OU with the OrganizationalUnitId that you specified.", "We can't
+find an organizational unit (OU) or Amazon Web Services account with the ChildId that you
+specified.", "We can't find a source root or OU with the ParentId that you specified.", "We
+can't find the destination container (a root or OU) with the ParentId that you specified.",
+"That account is already present in the specified destination.", "An OU with the same name
+already exists."): the real service's runtime wording is not known; match on the code.
+ListRoots, CreateAccount and the rest are moto's own; a caller that manages no organization
+(a member account) gets moto's answers throughout.
+
+Accounts put through the control API are built directly (moto's create_account would draw a
+random id and build an IAM backend per account: ~9 ms each), so no IAM role is created in
+them; moto's AssumeRole needs none. 50,000 accounts take a couple of seconds.
 
 Control API:
 
@@ -208,18 +248,34 @@ Control API:
                                                not return a member CreateMembers has just
                                                added. Shares the rules (and the GET) of
                                                internal-error
-  POST   /_emulator/organizations/accounts     {"accountId", "email", "name"?, "status"?}
-                                               or {"accounts": [{"accountId", "email",
-                                               "name"?, "status"?}, ...]}: accounts with
-                                               those ids in the default account's
+  POST   /_emulator/organizations/accounts     {"accountId", "email", "name"?, "status"?,
+                                               "joinedAt"?, "joinedMethod"?, "parentId"?} or
+                                               {"accounts": [such objects, ...]}: accounts
+                                               with those ids in the default account's
                                                organization (created on first use, feature
-                                               set ALL); an existing one is updated; status
-                                               "ACTIVE" (default), "SUSPENDED" or
-                                               "PENDING_CLOSURE" is what ListAccounts and
-                                               DescribeAccount report (Status and State).
-                                               Answers {"accountId", "email", "name",
-                                               "status", "organizationId"}, or for the list
-                                               form {"count": n, "organizationId"}
+                                               set ALL). status "ACTIVE" (default),
+                                               "SUSPENDED" or "PENDING_CLOSURE" is what
+                                               ListAccounts and DescribeAccount report
+                                               (Status and State); joinedAt (ISO 8601, naive
+                                               = UTC; default now) their JoinedTimestamp;
+                                               joinedMethod "CREATED" (default) or "INVITED"
+                                               their JoinedMethod; parentId the root (default)
+                                               or an OU the account is in. An existing
+                                               account is updated: email, name and status
+                                               always, joinedAt, joinedMethod and parentId
+                                               only when given (a new parentId moves it).
+                                               Every entry is checked (an unknown parentId
+                                               too) before any change. Answers {"accountId",
+                                               "email", "name", "status", "joinedAt",
+                                               "joinedMethod", "parentId", "organizationId"},
+                                               or for the list form {"count": n,
+                                               "organizationId"}
+  POST   /_emulator/organizations/ous          {"name", "parentId"? (default the root)}: the
+                                               OU of that name under that parent in the
+                                               default account's organization, created (by
+                                               moto, so moto's own OU operations see it) if
+                                               there is none. Answers {"id", "name",
+                                               "parentId", "arn", "created": bool}
   POST   /_emulator/sts/deny-assume-role       {"accountIds": [...], "reason"?: "trust"
                                                (default) | "identity-policy" |
                                                "explicit-deny"}: STS AssumeRole of any role in
@@ -1171,6 +1227,31 @@ class DenyRules:
 
 # ---------------------------------------------------------------- Organizations
 
+# Error messages: the API model's description of each error (the real service's runtime
+# wording is not known), except ACCOUNT_GONE and BAD_ORG_INPUT, moto's and this emulator's
+# wording kept from before.
+PARENT_NOT_FOUND = "We can't find a root or OU with the ParentId that you specified."
+OU_NOT_FOUND = "We can't find an OU with the OrganizationalUnitId that you specified."
+OU_NOT_EMPTY = ("The specified OU is not empty. Move all accounts to another root or to other "
+                "OUs, remove all child OUs, and try the operation again.")
+CHILD_NOT_FOUND = ("We can't find an organizational unit (OU) or Amazon Web Services account "
+                   "with the ChildId that you specified.")
+SOURCE_NOT_FOUND = "We can't find a source root or OU with the ParentId that you specified."
+DESTINATION_NOT_FOUND = ("We can't find the destination container (a root or OU) with the "
+                         "ParentId that you specified.")
+DUPLICATE_ACCOUNT = "That account is already present in the specified destination."
+DUPLICATE_OU = "An OU with the same name already exists."
+ACCOUNT_GONE = "You specified an account that doesn't exist."
+BAD_ORG_INPUT = "You provided a value that does not match the required pattern."
+INVALID_VALUE = "You specified an invalid value."
+JOINED_METHODS = ("CREATED", "INVITED")
+ORG_JSON = "application/x-amz-json-1.1"
+# Organizations operations served here (when the caller manages an organization).
+ORG_SERVED = {"ListAccounts", "ListAccountsForParent", "ListOrganizationalUnitsForParent",
+              "ListChildren", "ListParents", "DescribeAccount", "DescribeOrganizationalUnit",
+              "CreateOrganizationalUnit", "DeleteOrganizationalUnit", "MoveAccount"}
+
+
 def management_backend():
     """The default account's Organizations backend, with an organization (ALL features)."""
     backend = organizations_backends[DEFAULT_ACCOUNT]["aws"]
@@ -1179,7 +1260,7 @@ def management_backend():
     return backend
 
 
-def new_fake_account(backend, account_id):
+def new_fake_account(backend, account_id, parent_id, joined_at, joined_method):
     """A moto FakeAccount with our id, built without FakeAccount.__init__ (which draws a
     random id and builds an IAM backend for it: ~9 ms each, too slow for thousands).
     The attributes are those of moto 5.2.5's FakeAccount.__init__."""
@@ -1188,9 +1269,11 @@ def new_fake_account(backend, account_id):
     account.__dict__.update(
         type="ACCOUNT", region=org.region, organization_id=org.id,
         master_account_id=org.master_account_id,
-        create_account_status_id=organizations_utils.make_random_create_account_status_id(),
-        id=account_id, name=account_id, email="", create_time=utcnow(), status="ACTIVE",
-        state="ACTIVE", joined_method="CREATED", parent_id=org.root_id, attached_policies=[],
+        # "car-" and 8-32 lower-case letters or digits, like moto's random one but derived
+        # from the id (drawing 8 random characters costs more than the rest of the account)
+        create_account_status_id=f"car-{int(account_id):010x}",
+        id=account_id, name=account_id, email="", create_time=joined_at, status="ACTIVE",
+        state="ACTIVE", joined_method=joined_method, parent_id=parent_id, attached_policies=[],
         tags={})
     for policy in backend.policies:  # what create_account attaches, without its O(n) lookups
         if policy.id in (organizations_utils.DEFAULT_SCP_POLICY_ID, organizations_utils.DEFAULT_RCP_POLICY_ID):
@@ -1201,8 +1284,15 @@ def new_fake_account(backend, account_id):
     return account
 
 
+def moto_time(value):
+    """An ISO 8601 timestamp (naive = UTC) as the naive UTC datetime moto keeps, else ValueError."""
+    moment = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    return moment.astimezone(timezone.utc).replace(tzinfo=None) if moment.tzinfo else moment
+
+
 def organization_account_spec(spec):
-    """(accountId, email, name, status) of a control-API account, validated."""
+    """A validated control-API account: {accountId, email, name, status, joinedAt (naive UTC
+    datetime or None), joinedMethod (or None), parentId (or None)}."""
     if not isinstance(spec, dict) or not is_account_id(spec.get("accountId")):
         raise ValueError("accountId must be 12 digits")
     if not isinstance(spec.get("email"), str):
@@ -1210,40 +1300,260 @@ def organization_account_spec(spec):
     status = spec.get("status") or "ACTIVE"
     if status not in ACCOUNT_STATUSES:
         raise ValueError(f"status must be one of {sorted(ACCOUNT_STATUSES)}")
-    return spec["accountId"], spec["email"], spec.get("name") or spec["accountId"], status
+    method = spec.get("joinedMethod")
+    if method is not None and method not in JOINED_METHODS:
+        raise ValueError(f"joinedMethod must be one of {list(JOINED_METHODS)}")
+    parent = spec.get("parentId")
+    if parent is not None and not isinstance(parent, str):
+        raise ValueError("parentId must be a root or OU id")
+    return {"accountId": spec["accountId"], "email": spec["email"],
+            "name": spec.get("name") or spec["accountId"], "status": status,
+            "joinedAt": moto_time(spec["joinedAt"]) if spec.get("joinedAt") else None,
+            "joinedMethod": method, "parentId": parent}
 
 
-def put_organization_accounts(specs):
-    """Put validated (accountId, email, name, status) specs into the default account's
-    organization; returns its backend."""
-    backend = management_backend()
-    index = {a.id: a for a in backend.accounts}
-    for account_id, email, name, status in specs:
-        account = index.get(account_id) or new_fake_account(backend, account_id)
-        index[account_id] = account
-        account.email, account.name, account.status, account.state = email, name, status, status
-    return backend
+def account_json(account):
+    """A control-API account."""
+    return {"accountId": account.id, "email": account.email, "name": account.name,
+            "status": account.status, "joinedAt": iso_utc(account.create_time.replace(tzinfo=timezone.utc)),
+            "joinedMethod": account.joined_method, "parentId": account.parent_id,
+            "organizationId": account.organization_id}
 
 
-def list_accounts(req):
-    """Organizations ListAccounts paged as the real service pages it, or None to let moto
-    answer (the caller manages no organization)."""
-    backend = organizations_backends[req.account]["aws"]
-    if backend.org is None:
-        return None
-    try:
-        params = json.loads(req.body or b"{}")
-        limit = min(int(params.get("MaxResults", 20)), 20)
-        if limit < 1:
-            raise ValueError("MaxResults below 1")
-        accounts, next_token = page(backend.accounts, params.get("NextToken"), limit)
-    except (ValueError, TypeError, UnicodeDecodeError, AttributeError):
-        return aws_error("json", 400, "InvalidInputException",
-                         "You provided a value that does not match the required pattern.")
-    out = {"Accounts": [a.describe() for a in accounts]}
-    if next_token:
-        out["NextToken"] = next_token
-    return json_response(out, content_type="application/x-amz-json-1.1")
+def org_error(code, message):
+    return aws_error("json", 400, code, message)
+
+
+class OrgIndex:
+    """One pass over an organization's accounts and OUs: lookups by id and by parent."""
+
+    def __init__(self, backend):
+        self.backend = backend
+        self.accounts = {}
+        self.accounts_under = {}
+        for account in backend.accounts:
+            self.accounts[account.id] = account
+            self.accounts_under.setdefault(account.parent_id, []).append(account)
+        self.containers = {ou.id: ou for ou in backend.ou}  # the root and the OUs
+        self.ous_under = {}
+        for ou in backend.ou:
+            if ou.type != "ROOT":
+                self.ous_under.setdefault(ou.parent_id, []).append(ou)
+
+    def root_id(self):
+        return self.backend.org.root_id
+
+    def children(self, parent_id, child_type):
+        if child_type == "ACCOUNT":
+            return self.accounts_under.get(parent_id, [])
+        return self.ous_under.get(parent_id, [])
+
+
+class Organizations:
+    """The Organizations operations served here (ORG_SERVED), over moto's backend: paged as
+    the real service pages, with the model's errors, in O(page) per request from an index
+    rebuilt after any change (a write through moto or the control API)."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.reset()
+
+    def reset(self):
+        with self.lock:
+            self.generation = 0
+            self.built = {}  # management account -> (generation, OrgIndex)
+
+    def changed(self):
+        with self.lock:
+            self.generation += 1
+
+    def index(self, backend):
+        with self.lock:
+            cached = self.built.get(backend.account_id)
+            if cached and cached[0] == self.generation and cached[1].backend is backend:
+                return cached[1]
+            index = OrgIndex(backend)
+            self.built[backend.account_id] = (self.generation, index)
+            return index
+
+    def app(self, req, moto):
+        """The WSGI app for an Organizations request: served here, or moto's (and then,
+        for any operation but List*/Describe*, the index is rebuilt on next use)."""
+        backend = organizations_backends[req.account]["aws"]
+        if req.operation in ORG_SERVED and backend.org is not None:
+            try:
+                params = json.loads(req.body or b"{}")
+                if not isinstance(params, dict):
+                    raise ValueError("not an object")
+            except ValueError:
+                return org_error("InvalidInputException", BAD_ORG_INPUT)
+            return getattr(self, "op_" + req.operation)(backend, params, moto)
+        if req.operation.startswith(("List", "Describe")):
+            return moto
+        return self.then_changed(moto)
+
+    def then_changed(self, app):
+        def wrapped(environ, start_response):
+            try:
+                return list(app(environ, start_response))
+            finally:
+                self.changed()
+        return wrapped
+
+    @staticmethod
+    def answer(payload):
+        return json_response(payload, content_type=ORG_JSON)
+
+    @staticmethod
+    def paged(params, items, key, render):
+        """One page as the real service pages: MaxResults default 20, larger capped at 20,
+        below 1 -> InvalidInputException; an opaque NextToken (bad -> InvalidInputException)."""
+        try:
+            limit = min(int(params.get("MaxResults", 20)), 20)
+            if limit < 1:
+                raise ValueError("MaxResults below 1")
+            chosen, next_token = page(items, params.get("NextToken"), limit)
+        except (ValueError, TypeError, UnicodeDecodeError, AttributeError):
+            return org_error("InvalidInputException", BAD_ORG_INPUT)
+        out = {key: [render(item) for item in chosen]}
+        if next_token:
+            out["NextToken"] = next_token
+        return Organizations.answer(out)
+
+    def op_ListAccounts(self, backend, params, moto):
+        return self.paged(params, backend.accounts, "Accounts", FakeAccount.describe)
+
+    def op_ListAccountsForParent(self, backend, params, moto):
+        index = self.index(backend)
+        if params.get("ParentId") not in index.containers:
+            return org_error("ParentNotFoundException", PARENT_NOT_FOUND)
+        return self.paged(params, index.children(params["ParentId"], "ACCOUNT"), "Accounts",
+                          FakeAccount.describe)
+
+    def op_ListOrganizationalUnitsForParent(self, backend, params, moto):
+        index = self.index(backend)
+        if params.get("ParentId") not in index.containers:
+            return org_error("ParentNotFoundException", PARENT_NOT_FOUND)
+        return self.paged(params, index.children(params["ParentId"], "ORGANIZATIONAL_UNIT"),
+                          "OrganizationalUnits", lambda ou: ou.describe()["OrganizationalUnit"])
+
+    def op_ListChildren(self, backend, params, moto):
+        index = self.index(backend)
+        child_type = params.get("ChildType")
+        if child_type not in ("ACCOUNT", "ORGANIZATIONAL_UNIT"):
+            return org_error("InvalidInputException", INVALID_VALUE)
+        if params.get("ParentId") not in index.containers:
+            return org_error("ParentNotFoundException", PARENT_NOT_FOUND)
+        return self.paged(params, index.children(params["ParentId"], child_type), "Children",
+                          lambda child: {"Id": child.id, "Type": child_type})
+
+    def op_ListParents(self, backend, params, moto):
+        index = self.index(backend)
+        child_id = params.get("ChildId")
+        child = index.accounts.get(child_id) or index.containers.get(child_id)
+        if child is None or child.type == "ROOT":
+            return org_error("ChildNotFoundException", CHILD_NOT_FOUND)
+        parent = index.containers.get(child.parent_id)
+        parents = [{"Id": parent.id, "Type": parent.type}] if parent is not None else []
+        return self.answer({"Parents": parents})
+
+    def op_DescribeAccount(self, backend, params, moto):
+        account = self.index(backend).accounts.get(params.get("AccountId"))
+        if account is None:
+            return org_error("AccountNotFoundException", ACCOUNT_GONE)
+        return self.answer({"Account": account.describe()})
+
+    def op_DescribeOrganizationalUnit(self, backend, params, moto):
+        ou = self.index(backend).containers.get(params.get("OrganizationalUnitId"))
+        if ou is None or ou.type == "ROOT":
+            return org_error("OrganizationalUnitNotFoundException", OU_NOT_FOUND)
+        return self.answer(ou.describe())
+
+    def op_CreateOrganizationalUnit(self, backend, params, moto):
+        index = self.index(backend)
+        parent_id, name = params.get("ParentId"), params.get("Name")
+        if not isinstance(name, str) or not 1 <= len(name) <= 128:
+            return org_error("InvalidInputException", INVALID_VALUE)
+        if parent_id not in index.containers:
+            return org_error("ParentNotFoundException", PARENT_NOT_FOUND)
+        if any(ou.name == name for ou in index.children(parent_id, "ORGANIZATIONAL_UNIT")):
+            return org_error("DuplicateOrganizationalUnitException", DUPLICATE_OU)
+        return self.then_changed(moto)
+
+    def op_DeleteOrganizationalUnit(self, backend, params, moto):
+        index = self.index(backend)
+        ou_id = params.get("OrganizationalUnitId")
+        ou = index.containers.get(ou_id)
+        if ou is None or ou.type == "ROOT":
+            return org_error("OrganizationalUnitNotFoundException", OU_NOT_FOUND)
+        if index.children(ou_id, "ACCOUNT") or index.children(ou_id, "ORGANIZATIONAL_UNIT"):
+            return org_error("OrganizationalUnitNotEmptyException", OU_NOT_EMPTY)
+        return self.then_changed(moto)
+
+    def op_MoveAccount(self, backend, params, moto):
+        index = self.index(backend)
+        account = index.accounts.get(params.get("AccountId"))
+        source, destination = params.get("SourceParentId"), params.get("DestinationParentId")
+        if account is None:
+            return org_error("AccountNotFoundException", ACCOUNT_GONE)
+        if source not in index.containers or account.parent_id != source:
+            return org_error("SourceParentNotFoundException", SOURCE_NOT_FOUND)
+        if destination not in index.containers:
+            return org_error("DestinationParentNotFoundException", DESTINATION_NOT_FOUND)
+        if destination == source:
+            return org_error("DuplicateAccountException", DUPLICATE_ACCOUNT)
+        account.parent_id = destination
+        self.changed()
+        return self.answer({})
+
+    # ---- control
+
+    def put_accounts(self, specs):
+        """Put validated account specs (organization_account_spec) into the default
+        account's organization; returns (backend, the accounts)."""
+        backend = management_backend()
+        index = self.index(backend)
+        for spec in specs:
+            if spec["parentId"] is not None and spec["parentId"] not in index.containers:
+                raise ValueError(f"parentId {spec['parentId']} is neither the root nor an OU")
+        accounts, known, now = [], dict(index.accounts), utcnow()
+        try:
+            for spec in specs:
+                account = known.get(spec["accountId"])
+                if account is None:
+                    account = new_fake_account(backend, spec["accountId"], spec["parentId"] or index.root_id(),
+                                               spec["joinedAt"] or now, spec["joinedMethod"] or "CREATED")
+                    known[account.id] = account
+                else:
+                    if spec["parentId"] is not None:
+                        account.parent_id = spec["parentId"]
+                    if spec["joinedAt"] is not None:
+                        account.create_time = spec["joinedAt"]
+                    if spec["joinedMethod"] is not None:
+                        account.joined_method = spec["joinedMethod"]
+                account.email, account.name = spec["email"], spec["name"]
+                account.status = account.state = spec["status"]
+                accounts.append(account)
+        finally:
+            self.changed()
+        return backend, accounts
+
+    def put_ou(self, name, parent_id=None):
+        """The OU named `name` under `parent_id` (default: the root), created if absent;
+        returns (ou, created)."""
+        backend = management_backend()
+        index = self.index(backend)
+        parent_id = parent_id or index.root_id()
+        if parent_id not in index.containers:
+            raise ValueError(f"parentId {parent_id} is neither the root nor an OU")
+        existing = next((ou for ou in index.children(parent_id, "ORGANIZATIONAL_UNIT") if ou.name == name), None)
+        if existing is not None:
+            return existing, False
+        try:
+            created = backend.create_organizational_unit(Name=name, ParentId=parent_id)
+        finally:
+            self.changed()
+        return index.backend.get_organizational_unit_by_id(created["OrganizationalUnit"]["Id"]), True
 
 
 # ---------------------------------------------------------------- the middleware
@@ -1298,6 +1608,7 @@ class Emulator:
         self.guardduty = GuardDutyMembers()
         self.switches = MemberSwitches()
         self.denials = DenyRules()
+        self.organizations = Organizations()
         self.inflight = InFlight()
         self.lock = threading.Lock()
         self.calls, self.faults = [], []
@@ -1309,6 +1620,7 @@ class Emulator:
         self.guardduty.reset()
         self.switches.reset()
         self.denials.reset()
+        self.organizations.reset()
         self.inflight.reset_peak()
         with self.lock:
             self.calls, self.faults = [], []
@@ -1412,8 +1724,8 @@ class Emulator:
                 return self.serve_members(req, call)
             if req.operation == "CreateDetector":
                 return self.create_detector(req)
-        if req.service == "organizations" and req.operation == "ListAccounts":
-            return list_accounts(req) or self.moto
+        if req.service == "organizations":
+            return self.organizations.app(req, self.moto)
         return self.moto
 
     def create_detector(self, req):
@@ -1601,12 +1913,19 @@ class Emulator:
         if not isinstance(given, list):
             raise ValueError("accounts must be a list")
         specs = [organization_account_spec(s) for s in given]  # all valid before any change
-        organization_id = put_organization_accounts(specs).org.id
+        backend, accounts = self.organizations.put_accounts(specs)
         if bulk:
-            return {"count": len(specs), "organizationId": organization_id}
-        account_id, email, name, status = specs[0]
-        return {"accountId": account_id, "email": email, "name": name, "status": status,
-                "organizationId": organization_id}
+            return {"count": len(specs), "organizationId": backend.org.id}
+        return account_json(accounts[0])
+
+    def c_organizational_unit(self, body):
+        name, parent_id = body.get("name"), body.get("parentId")
+        if not isinstance(name, str) or not 1 <= len(name) <= 128:
+            raise ValueError("name must be 1-128 characters")
+        if parent_id is not None and not isinstance(parent_id, str):
+            raise ValueError("parentId must be a root or OU id")
+        ou, created = self.organizations.put_ou(name, parent_id)
+        return {"id": ou.id, "name": ou.name, "parentId": ou.parent_id, "arn": ou.arn, "created": created}
 
     def c_deny_assume_role(self, body):
         ids = account_id_list(body.get("accountIds"))
@@ -1717,6 +2036,7 @@ CONTROL_ROUTES = {
     ("POST", "/_emulator/guardduty/unprocessed"): Emulator.c_add_unprocessed,
     ("GET", "/_emulator/guardduty/unprocessed"): Emulator.c_internal_errors,
     ("POST", "/_emulator/organizations/accounts"): Emulator.c_organization_account,
+    ("POST", "/_emulator/organizations/ous"): Emulator.c_organizational_unit,
     ("POST", "/_emulator/sts/deny-assume-role"): Emulator.c_deny_assume_role,
     ("DELETE", "/_emulator/sts/deny-assume-role"): Emulator.c_allow_assume_role,
     ("POST", "/_emulator/member/disabled-regions"): Emulator.c_disabled_regions,
