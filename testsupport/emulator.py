@@ -11,7 +11,8 @@ Organizations, STS and GuardDuty detectors; a WSGI middleware in front of it add
   DisassociateMembers, UpdateMemberDetectors, GetMemberDetectors; member side
   ListInvitations, AcceptAdministratorInvitation (and the deprecated AcceptInvitation),
   GetAdministratorAccount (and the deprecated GetMasterAccount);
-* Organizations ListAccounts paged like the real service (below);
+* Organizations listings paged like the real service, OUs checked as it checks them (below);
+* Account Management ListRegions (moto lacks it; below);
 * fault injection (5xx, throttling, delays, hangs, lost responses) for every AWS request,
   moto's too; access-denial rules; member-account switches (denied AssumeRole, disabled
   regions, not ready, a concurrent run's detector);
@@ -130,6 +131,32 @@ ListRoots, CreateAccount and the rest are moto's own; a caller that manages no o
 Accounts put through the control API are built directly (moto's create_account would draw a
 random id and build an IAM backend per account: ~9 ms each), so no IAM role is created in
 them; moto's AssumeRole needs none. 50,000 accounts take a couple of seconds.
+
+Account Management (service "account", rest-json; requests signed for "account" reach the
+middleware's handler): ListRegions, `POST /listRegions` {AccountId?, RegionOptStatusContains?,
+MaxResults?, NextToken?} -> {"Regions": [{"RegionName", "RegionOptStatus"}], "NextToken"?}.
+The regions are the 34 commercial ones of botocore's "aws" partition, in name order; the
+opt-in ones (af-south-1, ap-east-1, ap-east-2, ap-south-2, ap-southeast-3, ap-southeast-4,
+ap-southeast-5, ap-southeast-6, ap-southeast-7, ca-west-1, eu-south-1, eu-south-2,
+eu-central-2, il-central-1, me-south-1, me-central-1, mx-central-1) are DISABLED for every
+account until the control API says otherwise, the others ENABLED_BY_DEFAULT. Without
+AccountId the caller's own regions; with AccountId (12 digits, else 400 ValidationException)
+the caller must be the management account 123456789012, the account must be in its
+organization and trusted access must be on (POST /_emulator/account/trusted-access, default
+on), else 403 AccessDeniedException "User: arn:aws:sts::CALLER:assumed-role/emulator/session
+is not authorized to perform: account:ListRegions" followed by the reason: trusted access
+off -> " (Your organization must first enable trusted access with AWS Account
+Management.)"; the management account naming itself -> " (The management account can only
+be managed using the standalone context from the management account)" (both as the real
+service words them in public issue threads); an account outside the organization -> " (The
+account is not a member of your organization.)" and a caller that is not the management
+account -> nothing more (both guesses). RegionOptStatusContains filters by status (an
+unknown status -> 400 ValidationException); MaxResults 1-50, default 20 (else 400
+ValidationException); NextToken opaque (bad -> 400 ValidationException). The
+ValidationException messages follow AWS's usual "1 validation error detected: ..." form but
+are not confirmed for this operation. The fault rules (throttle: 429 TooManyRequestsException,
+error500: 500 InternalServerException) and deny rules apply to it like to any request. The
+disabled-regions switch of GuardDuty is independent of these statuses.
 
 Control API:
 
@@ -362,6 +389,19 @@ Control API:
                                                served. Rules never run out; the first matching
                                                one answers; logged with "switch": "denied".
                                                Answers {"rules": [...]}
+  POST   /_emulator/account/regions            {"accountId", "regions": {"af-south-1":
+                                               "ENABLED", ...}}: set region opt-in statuses
+                                               (ENABLED, ENABLING, DISABLING, DISABLED,
+                                               ENABLED_BY_DEFAULT) of that account as
+                                               ListRegions reports them (merged; unknown
+                                               regions or statuses -> 400). Answers
+                                               {"accountId", "regions": {region: status}} with
+                                               every region
+  GET    /_emulator/account/regions            {"trustedAccess": bool, "accounts": {account:
+                                               {region: status}}} (the statuses set)
+  POST   /_emulator/account/trusted-access     {"enabled": bool}: trusted access for AWS
+                                               Account Management in the organization
+                                               (default on); answers {"enabled"}
   GET    /_emulator/deny                       {"rules": [{"accountId", "operations",
                                                "service"?, "code"?, "status"?, "message"?}]}
   DELETE /_emulator/deny                       remove every deny rule
@@ -1556,6 +1596,128 @@ class Organizations:
         return index.backend.get_organizational_unit_by_id(created["OrganizationalUnit"]["Id"]), True
 
 
+# ---------------------------------------------------------------- Account Management
+
+# The commercial regions (botocore 1.44.8's "aws" partition). The opt-in ones are disabled for
+# every account until enabled: those launched since 2019 (ap-east-2 and ap-southeast-6, in
+# botocore's list, are opt-in regions too).
+REGIONS = ("af-south-1", "ap-east-1", "ap-east-2", "ap-northeast-1", "ap-northeast-2",
+           "ap-northeast-3", "ap-south-1", "ap-south-2", "ap-southeast-1", "ap-southeast-2",
+           "ap-southeast-3", "ap-southeast-4", "ap-southeast-5", "ap-southeast-6",
+           "ap-southeast-7", "ca-central-1", "ca-west-1", "eu-central-1", "eu-central-2",
+           "eu-north-1", "eu-south-1", "eu-south-2", "eu-west-1", "eu-west-2", "eu-west-3",
+           "il-central-1", "me-central-1", "me-south-1", "mx-central-1", "sa-east-1",
+           "us-east-1", "us-east-2", "us-west-1", "us-west-2")
+OPT_IN_REGIONS = {"af-south-1", "ap-east-1", "ap-east-2", "ap-south-2", "ap-southeast-3",
+                  "ap-southeast-4", "ap-southeast-5", "ap-southeast-6", "ap-southeast-7",
+                  "ca-west-1", "eu-south-1", "eu-south-2", "eu-central-2", "il-central-1",
+                  "me-south-1", "me-central-1", "mx-central-1"}
+REGION_OPT_STATUSES = ("ENABLED", "ENABLING", "DISABLING", "DISABLED", "ENABLED_BY_DEFAULT")
+# AccessDeniedException reasons of ListRegions with an AccountId, after "User: ARN is not
+# authorized to perform: account:ListRegions" (TRUSTED_ACCESS_OFF and STANDALONE_ONLY as seen
+# from the real service in public issue threads; the other two are guesses).
+TRUSTED_ACCESS_OFF = " (Your organization must first enable trusted access with AWS Account Management.)"
+STANDALONE_ONLY = " (The management account can only be managed using the standalone context from the management account)"
+NOT_MANAGEMENT = ""
+NOT_IN_ORGANIZATION = " (The account is not a member of your organization.)"
+
+
+def validation_error(message):
+    return aws_error("rest-json", 400, "ValidationException", message)
+
+
+class AccountRegions:
+    """Account Management ListRegions (moto lacks it): region opt-in status per account."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.reset()
+
+    def reset(self):
+        with self.lock:
+            self.statuses = {}  # account -> {region: status}, where set through the control API
+            self.trusted_access = True
+
+    def status(self, account, region):
+        default = "DISABLED" if region in OPT_IN_REGIONS else "ENABLED_BY_DEFAULT"
+        return self.statuses.get(account, {}).get(region, default)
+
+    def list_regions(self, req, organizations):
+        try:
+            body = json.loads(req.body or b"{}")
+            if not isinstance(body, dict):
+                raise ValueError("not an object")
+        except ValueError:
+            return validation_error("The request body is not valid JSON.")
+        target = body.get("AccountId")
+        if target is not None:
+            if not is_account_id(target):
+                return validation_error(f"1 validation error detected: Value '{target}' at 'accountId' "
+                                        "failed to satisfy constraint: Member must satisfy regular "
+                                        "expression pattern: \\d{12}")
+            reason = self.delegation_refused(req.account, target, organizations)
+            if reason is not None:
+                return aws_error("rest-json", 403, "AccessDeniedException",
+                                 f"User: {caller_arn(req.account)} is not authorized to perform: "
+                                 f"account:ListRegions{reason}")
+        wanted = body.get("RegionOptStatusContains")
+        if wanted is not None and (not isinstance(wanted, list)
+                                   or not all(w in REGION_OPT_STATUSES for w in wanted)):
+            return validation_error("1 validation error detected: Value at 'regionOptStatusContains' "
+                                    "failed to satisfy constraint: Member must satisfy enum value set: "
+                                    f"[{', '.join(REGION_OPT_STATUSES)}]")
+        limit = body.get("MaxResults", 20)
+        if not isinstance(limit, int) or isinstance(limit, bool) or not 1 <= limit <= 50:
+            return validation_error(f"1 validation error detected: Value '{limit}' at 'maxResults' "
+                                    "failed to satisfy constraint: Member must have value between 1 and 50")
+        account = target or req.account
+        with self.lock:
+            regions = [{"RegionName": r, "RegionOptStatus": self.status(account, r)} for r in REGIONS]
+        if wanted:
+            regions = [r for r in regions if r["RegionOptStatus"] in wanted]
+        try:
+            chosen, next_token = page(regions, body.get("NextToken"), limit)
+        except (ValueError, TypeError, UnicodeDecodeError):
+            return validation_error("The NextToken is not valid.")
+        out = {"Regions": chosen}
+        if next_token:
+            out["NextToken"] = next_token
+        return json_response(out)
+
+    def delegation_refused(self, caller, target, organizations):
+        """Why `caller` may not read `target`'s regions (an AccessDenied reason), or None."""
+        if caller != DEFAULT_ACCOUNT:
+            return NOT_MANAGEMENT
+        if target == DEFAULT_ACCOUNT:
+            return STANDALONE_ONLY
+        with self.lock:
+            if not self.trusted_access:
+                return TRUSTED_ACCESS_OFF
+        backend = organizations_backends[DEFAULT_ACCOUNT]["aws"]
+        if backend.org is None or target not in organizations.index(backend).accounts:
+            return NOT_IN_ORGANIZATION
+        return None
+
+    # ---- control
+
+    def set_regions(self, account, regions):
+        if not isinstance(regions, dict) or not regions:
+            raise ValueError("regions must be an object {region: status}")
+        for region, status in regions.items():
+            if region not in REGIONS:
+                raise ValueError(f"{region} is not a commercial region")
+            if status not in REGION_OPT_STATUSES:
+                raise ValueError(f"status must be one of {list(REGION_OPT_STATUSES)}")
+        with self.lock:
+            self.statuses.setdefault(account, {}).update(regions)
+            return {"accountId": account, "regions": {r: self.status(account, r) for r in REGIONS}}
+
+    def snapshot(self):
+        with self.lock:
+            return {"trustedAccess": self.trusted_access,
+                    "accounts": {a: dict(r) for a, r in self.statuses.items()}}
+
+
 # ---------------------------------------------------------------- the middleware
 
 class InFlight:
@@ -1609,6 +1771,7 @@ class Emulator:
         self.switches = MemberSwitches()
         self.denials = DenyRules()
         self.organizations = Organizations()
+        self.account_regions = AccountRegions()
         self.inflight = InFlight()
         self.lock = threading.Lock()
         self.calls, self.faults = [], []
@@ -1621,6 +1784,7 @@ class Emulator:
         self.switches.reset()
         self.denials.reset()
         self.organizations.reset()
+        self.account_regions.reset()
         self.inflight.reset_peak()
         with self.lock:
             self.calls, self.faults = [], []
@@ -1726,6 +1890,8 @@ class Emulator:
                 return self.create_detector(req)
         if req.service == "organizations":
             return self.organizations.app(req, self.moto)
+        if req.service == "account" and req.operation == "ListRegions":
+            return self.account_regions.list_regions(req, self.organizations)
         return self.moto
 
     def create_detector(self, req):
@@ -1983,6 +2149,19 @@ class Emulator:
         self.denials.reset()
         return {"rules": []}
 
+    def c_account_regions(self, body):
+        return self.account_regions.set_regions(switch_account(body), body.get("regions"))
+
+    def c_account_regions_list(self, body):
+        return self.account_regions.snapshot()
+
+    def c_trusted_access(self, body):
+        if not isinstance(body.get("enabled"), bool):
+            raise ValueError("enabled must be true or false")
+        with self.account_regions.lock:
+            self.account_regions.trusted_access = body["enabled"]
+        return {"enabled": body["enabled"]}
+
     def c_detector(self, body):
         account = switch_account(body)
         region = body.get("region")
@@ -2048,6 +2227,9 @@ CONTROL_ROUTES = {
     ("GET", "/_emulator/deny"): Emulator.c_deny_list,
     ("DELETE", "/_emulator/deny"): Emulator.c_allow,
     ("POST", "/_emulator/guardduty/detector"): Emulator.c_detector,
+    ("POST", "/_emulator/account/regions"): Emulator.c_account_regions,
+    ("GET", "/_emulator/account/regions"): Emulator.c_account_regions_list,
+    ("POST", "/_emulator/account/trusted-access"): Emulator.c_trusted_access,
 }
 
 
@@ -2065,7 +2247,8 @@ WARM_UP = [  # one harmless request per service the project uses: moto builds ea
 def warm_up(emulator):
     """Build moto's per-service apps and botocore's GuardDuty routes ahead of the first test."""
     from werkzeug.test import EnvironBuilder
-    rest_operation("guardduty", "GET", "/detector")
+    for service, path in (("guardduty", "/detector"), ("account", "/listRegions"), ("securityhub", "/findings")):
+        rest_operation(service, "POST", path)
     for service, request in WARM_UP:
         headers = dict(request.get("headers", {}), Authorization=(
             f"AWS4-HMAC-SHA256 Credential=warmup/20260101/us-east-1/{service}/aws4_request, "

@@ -714,5 +714,80 @@ class Organizations(EmulatorTest):
               f"ListAccountsForParent median {median:.1f} ms a page", file=sys.stderr)
 
 
+
+OPT_IN = {"af-south-1", "ap-east-1", "ap-east-2", "ap-south-2", "ap-southeast-3", "ap-southeast-4", "ap-southeast-5",
+          "ap-southeast-6", "ap-southeast-7", "ca-west-1", "eu-south-1", "eu-south-2", "eu-central-2", "il-central-1",
+          "me-south-1", "me-central-1", "mx-central-1"}
+
+
+class AccountManagement(EmulatorTest):
+    def all_regions(self, account=None, creds=None, **kwargs):
+        acct, regions, token = client("account", creds=creds), {}, None
+        while True:
+            r = acct.list_regions(**kwargs, **({"AccountId": account} if account else {}),
+                                  **({"NextToken": token} if token else {}))
+            self.assertLessEqual(len(r["Regions"]), kwargs.get("MaxResults", 20))
+            regions.update((x["RegionName"], x["RegionOptStatus"]) for x in r["Regions"])
+            token = r.get("NextToken")
+            if not token:
+                return regions
+
+    def test_list_regions(self):
+        member = "111122223333"
+        control("POST", "/_emulator/organizations/accounts", {"accountId": member, "email": "a@example.com"})
+        mine = self.all_regions()
+        self.assertEqual({r for r, s in mine.items() if s == "DISABLED"}, OPT_IN)
+        self.assertEqual({s for r, s in mine.items() if r not in OPT_IN}, {"ENABLED_BY_DEFAULT"})
+        self.assertIn("us-east-1", mine)
+        self.assertEqual(len(client("account").list_regions(MaxResults=50)["Regions"]), len(mine))
+        r = control("POST", "/_emulator/account/regions", {"accountId": member, "regions": {"af-south-1": "ENABLED",
+                                                                                            "me-south-1": "ENABLING"}})
+        self.assertEqual((r["regions"]["af-south-1"], r["regions"]["eu-west-1"]), ("ENABLED", "ENABLED_BY_DEFAULT"))
+        theirs = self.all_regions(member, MaxResults=7)
+        self.assertEqual((theirs["af-south-1"], theirs["me-south-1"], theirs["ap-east-1"]), ("ENABLED", "ENABLING", "DISABLED"))
+        self.assertEqual(self.all_regions(creds=assume(member)), theirs)  # the account itself, no AccountId
+        self.assertEqual(self.all_regions()["af-south-1"], "DISABLED")  # per account
+        only = self.all_regions(member, RegionOptStatusContains=["ENABLED", "ENABLING"])
+        self.assertEqual(only, {"af-south-1": "ENABLED", "me-south-1": "ENABLING"})
+        acct = client("account")
+        for kwargs in ({"MaxResults": 51}, {"MaxResults": 0}, {"NextToken": "bogus"},
+                       {"RegionOptStatusContains": ["ON"]}, {"AccountId": "12"}):
+            self.assertEqual(error_of(acct.list_regions, **kwargs)[:2], (400, "ValidationException"), kwargs)
+        call = control("GET", "/_emulator/calls")["calls"][-1]
+        self.assertEqual((call["service"], call["operation"]), ("account", "ListRegions"))
+
+    def test_list_regions_of_another_account(self):
+        member = "111122223333"
+        control("POST", "/_emulator/organizations/accounts", {"accountId": member, "email": "a@example.com"})
+        acct = client("account")
+        acct.list_regions(AccountId=member)
+        self.assertEqual(control("POST", "/_emulator/account/trusted-access", {"enabled": False}), {"enabled": False})
+        status, code, message = error_of(acct.list_regions, AccountId=member)
+        self.assertEqual((status, code), (403, "AccessDeniedException"))
+        self.assertEqual(message, f"User: arn:aws:sts::{ADMIN}:assumed-role/emulator/session is not authorized to perform: "
+                                  "account:ListRegions (Your organization must first enable trusted access with "
+                                  "AWS Account Management.)")
+        self.assertEqual(control("GET", "/_emulator/account/regions"), {"trustedAccess": False, "accounts": {}})
+        control("POST", "/_emulator/account/trusted-access", {"enabled": True})
+        self.assertIn("standalone context", error_of(acct.list_regions, AccountId=ADMIN)[2])
+        self.assertEqual(error_of(acct.list_regions, AccountId="999999999999")[:2], (403, "AccessDeniedException"))
+        member_acct = client("account", creds=assume(member))
+        self.assertEqual(error_of(member_acct.list_regions, AccountId="222233334444")[:2], (403, "AccessDeniedException"))
+        # the generic deny and the fault rules
+        control("POST", "/_emulator/deny", {"accountId": ADMIN, "operations": ["ListRegions"], "service": "account"})
+        self.assertEqual(error_of(acct.list_regions)[2],
+                         f"User: arn:aws:sts::{ADMIN}:assumed-role/emulator/session is not authorized to perform: "
+                         "account:ListRegions")
+        control("DELETE", "/_emulator/deny")
+        control("POST", "/_emulator/faults", {"operation": "ListRegions", "kind": "throttle", "times": 1})
+        self.assertEqual(error_of(acct.list_regions)[:2], (429, "TooManyRequestsException"))
+        control("POST", "/_emulator/faults", {"operation": "ListRegions", "kind": "error500", "times": 1})
+        self.assertEqual(error_of(acct.list_regions)[:2], (500, "InternalServerException"))
+        acct.list_regions()
+        control("POST", "/_emulator/account/regions", {"accountId": member, "regions": {"xx-east-9": "ENABLED"}}, expect=400)
+        control("POST", "/_emulator/account/regions", {"accountId": member, "regions": {"af-south-1": "ON"}}, expect=400)
+        control("POST", "/_emulator/account/trusted-access", {"enabled": "yes"}, expect=400)
+
+
 if __name__ == "__main__":
     unittest.main()
