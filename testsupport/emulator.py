@@ -8,7 +8,8 @@ Organizations, STS and GuardDuty detectors; a WSGI middleware in front of it add
   UnprocessedAccounts `result` strings in the real service's wording where it is known
   (constants below):
   administrator side CreateMembers, InviteMembers, GetMembers, ListMembers, DeleteMembers,
-  DisassociateMembers, UpdateMemberDetectors, GetMemberDetectors; member side
+  DisassociateMembers, UpdateMemberDetectors, GetMemberDetectors,
+  DescribeOrganizationConfiguration; member side
   ListInvitations, AcceptAdministratorInvitation (and the deprecated AcceptInvitation),
   GetAdministratorAccount (and the deprecated GetMasterAccount);
 * Organizations listings paged like the real service, OUs checked as it checks them (below);
@@ -80,6 +81,20 @@ GuardDuty behaviour (beyond the request shapes):
 * GetAdministratorAccount / GetMasterAccount (member side): {"administrator"|"master":
   {accountId, invitationId, relationshipStatus, invitedAt}} for the administrator whose
   invitation the caller accepted (or that enabled it through the organization), else {};
+* DescribeOrganizationConfiguration (`GET /detector/{detectorId}/admin`, maxResults 1-50 and
+  nextToken paging the features as ListMembers pages): the caller's own detector (else
+  NO_DETECTOR); unless the caller is 123456789012 and POST
+  /_emulator/guardduty/organization-configuration made it the delegated administrator in
+  that region, 400 BadRequestException "The request failed because you do not have required
+  AWS Organization master permission." (a GuardDuty organization-configuration error seen
+  from the real service, for UpdateOrganizationConfiguration; its wording for this case is
+  not confirmed). Else {autoEnableOrganizationMembers, autoEnable (deprecated: true unless
+  NONE), memberAccountLimitReached (the administrator detector's members >= member-limit),
+  features [{name, autoEnable, additionalConfiguration? [{name, autoEnable}]}] as set,
+  dataSources (deprecated: s3Logs, kubernetes.auditLogs, malwareProtection.
+  scanEc2InstanceWithFindings.ebsVolumes autoEnable = the S3_DATA_EVENTS, EKS_AUDIT_LOGS,
+  EBS_MALWARE_PROTECTION feature's autoEnable is not NONE)}. The configuration changes
+  nothing else: CreateMembers enables at once only the organization-accounts set;
 * per-account "Internal error" on demand (control API below).
 
 Organizations: the organization, its root, OUs and accounts are moto's; moto keeps the
@@ -230,7 +245,10 @@ Control API:
                                                answers {"count": n}
   GET    /_emulator/guardduty/members          {"members": {region: {detectorId: {accountId:
                                                member}}}, "foreignAccounts",
-                                               "organizationAccounts", "memberLimit"}; a member
+                                               "organizationAccounts", "memberLimit",
+                                               "organizationConfiguration" {region: {
+                                               "autoEnableOrganizationMembers", "features"}}};
+                                               a member
                                                is {"accountId", "email", "relationshipStatus",
                                                "invitedAt", "updatedAt", "invitations",
                                                "invitationId", "acceptedAt",
@@ -252,6 +270,20 @@ Control API:
                                                the administrators' tables of that region
                                                (narrowed by detectorId / administratorId; 400
                                                if none or several). Answers the member record
+  POST   /_emulator/guardduty/organization-configuration
+                                               {"region", "autoEnableOrganizationMembers":
+                                               "NEW"|"ALL"|"NONE", "features"?: [{"name" (an
+                                               OrgFeature), "autoEnable": "NEW"|"ALL"|"NONE",
+                                               "additionalConfiguration"?: [{"name",
+                                               "autoEnable"}]}]}: makes 123456789012 the
+                                               organization's GuardDuty delegated
+                                               administrator in that region with that
+                                               configuration (replacing any before), as
+                                               DescribeOrganizationConfiguration reports it;
+                                               moto's ListOrganizationAdminAccounts in that
+                                               region lists it too. Answers {"region",
+                                               "administratorId", "autoEnableOrganizationMembers",
+                                               "features"}
   POST   /_emulator/guardduty/member-limit     {"limit": N}: members per administrator
                                                detector before CreateMembers answers
                                                MEMBER_LIMIT (default 5000)
@@ -493,6 +525,12 @@ OTHER_ADMINISTRATOR = ("The request is rejected because the current account is a
                        "associated with another administrator account.")
 RUNTIME_TOGETHER = ("The request is rejected because RUNTIME_MONITORING and "
                     "EKS_RUNTIME_MONITORING cannot be specified together.")
+# DescribeOrganizationConfiguration by an account that is not the delegated administrator:
+# a GuardDuty organization-configuration error seen from the real service (for
+# UpdateOrganizationConfiguration); its wording for this case is not confirmed.
+NOT_DELEGATED_ADMIN = ("The request failed because you do not have required AWS Organization "
+                       "master permission.")
+AUTO_ENABLE = ("NEW", "ALL", "NONE")
 # Member-account switches.
 INVALID_TOKEN = "The security token included in the request is invalid."  # 403 UnrecognizedClientException
 NOT_SUBSCRIBED = "The AWS Access Key Id needs a subscription for the service"  # 400 SubscriptionRequiredException
@@ -859,6 +897,7 @@ class GuardDutyMembers:
             self.organization = set()
             self.member_limit = DEFAULT_MEMBER_LIMIT
             self.internal_errors = []  # {"operation", "accountIds", "remaining", "result"}
+            self.org_configs = {}  # region -> organization configuration of DEFAULT_ACCOUNT
 
     # ---- serving
 
@@ -885,6 +924,60 @@ class GuardDutyMembers:
             out["unprocessedAccounts"] = (unprocessed_json((a, failed[a]) for a in ids if a in failed)
                                           + out["unprocessedAccounts"])
             return out
+
+    def describe_organization_configuration(self, caller, region, detector_id, query):
+        if not owns_detector(caller, region, detector_id):
+            raise bad_request(NO_DETECTOR)
+        with self.lock:
+            config = self.org_configs.get(region) if caller == DEFAULT_ACCOUNT else None
+            if config is None:
+                raise bad_request(NOT_DELEGATED_ADMIN)
+            members = self.members.get((caller, region, detector_id), {})
+            limit_reached = len(members) >= self.member_limit
+            features = [dict(f, additionalConfiguration=[dict(c) for c in f["additionalConfiguration"]])
+                        if "additionalConfiguration" in f else dict(f) for f in config["features"]]
+            auto_members = config["autoEnableOrganizationMembers"]
+        out = guardduty_page(features, query, "features")
+        auto = {f["name"]: f["autoEnable"] != "NONE" for f in features}
+        out.update(autoEnable=auto_members != "NONE", autoEnableOrganizationMembers=auto_members,
+                   memberAccountLimitReached=limit_reached,
+                   dataSources={"s3Logs": {"autoEnable": auto.get("S3_DATA_EVENTS", False)},
+                                "kubernetes": {"auditLogs": {"autoEnable": auto.get("EKS_AUDIT_LOGS", False)}},
+                                "malwareProtection": {"scanEc2InstanceWithFindings": {"ebsVolumes": {
+                                    "autoEnable": auto.get("EBS_MALWARE_PROTECTION", False)}}}})
+        return out
+
+    def set_organization_configuration(self, region, body):
+        auto_members = body.get("autoEnableOrganizationMembers")
+        if auto_members not in AUTO_ENABLE:
+            raise ValueError(f"autoEnableOrganizationMembers must be one of {list(AUTO_ENABLE)}")
+        features = body.get("features", [])
+        if not isinstance(features, list):
+            raise ValueError("features must be a list")
+        kept = []
+        for feature in features:
+            if not isinstance(feature, dict) or feature.get("name") not in FEATURES \
+                    or feature.get("autoEnable") not in AUTO_ENABLE:
+                raise ValueError(f"each feature needs a name of {sorted(FEATURES)} and autoEnable of {list(AUTO_ENABLE)}")
+            entry = {"name": feature["name"], "autoEnable": feature["autoEnable"]}
+            configs = feature.get("additionalConfiguration")
+            if configs is not None:
+                if not isinstance(configs, list) or not all(
+                        isinstance(c, dict) and c.get("name") in ADDITIONAL_CONFIGURATIONS
+                        and c.get("autoEnable") in AUTO_ENABLE for c in configs):
+                    raise ValueError("additionalConfiguration must be a list of {name, autoEnable} with name "
+                                     f"one of {sorted(ADDITIONAL_CONFIGURATIONS)}")
+                entry["additionalConfiguration"] = [{"name": c["name"], "autoEnable": c["autoEnable"]}
+                                                    for c in configs]
+            kept.append(entry)
+        config = {"autoEnableOrganizationMembers": auto_members, "features": kept}
+        with self.lock:
+            self.org_configs[region] = config
+        with DETECTOR_LOCK:  # ListOrganizationAdminAccounts (moto's) names the administrator too
+            admins = guardduty_backends[DEFAULT_ACCOUNT][region].admin_account_ids
+            if DEFAULT_ACCOUNT not in admins:
+                admins.append(DEFAULT_ACCOUNT)
+        return {"region": region, "administratorId": DEFAULT_ACCOUNT, **config}
 
     def take_internal_errors(self, operation, ids):
         """{account: result} of the accounts a rule reports unprocessed in this call."""
@@ -1093,7 +1186,8 @@ class GuardDutyMembers:
                     a: member_copy(m, admin) for a, m in members.items()}
             return {"members": out, "foreignAccounts": sorted(self.foreign),
                     "organizationAccounts": sorted(self.organization),
-                    "memberLimit": self.member_limit}
+                    "memberLimit": self.member_limit,
+                    "organizationConfiguration": json.loads(json.dumps(self.org_configs))}
 
 
 def member_copy(member, administrator):
@@ -1888,6 +1982,8 @@ class Emulator:
                 return self.serve_members(req, call)
             if req.operation == "CreateDetector":
                 return self.create_detector(req)
+            if req.operation == "DescribeOrganizationConfiguration":
+                return self.serve_guardduty(req, self.guardduty.describe_organization_configuration)
         if req.service == "organizations":
             return self.organizations.app(req, self.moto)
         if req.service == "account" and req.operation == "ListRegions":
@@ -1928,6 +2024,16 @@ class Emulator:
         if kind == "throttle":
             return throttle_error(req.protocol, req.service)
         return server_error(req.protocol, req.service)
+
+    @staticmethod
+    def serve_guardduty(req, handler):
+        """A GuardDuty operation served here: handler(caller, region, detectorId, query)."""
+        parts = req.path.split("/")
+        detector_id = parts[2] if len(parts) > 2 and parts[1] == "detector" else None
+        try:
+            return json_response(handler(req.account, req.region, detector_id, req.params))
+        except ApiError as e:
+            return aws_error("rest-json", e.status, e.code, e.message)
 
     def serve_members(self, req, call):
         parts = req.path.split("/")
@@ -2045,6 +2151,11 @@ class Emulator:
                 raise ValueError(f"{key} must be a text")
         return self.guardduty.set_member_features(body["region"], account, features,
                                                   body.get("detectorId"), body.get("administratorId"))
+
+    def c_organization_configuration(self, body):
+        if not isinstance(body.get("region"), str) or not body["region"]:
+            raise ValueError("region must be a region name")
+        return self.guardduty.set_organization_configuration(body["region"], body)
 
     def c_member_limit(self, body):
         limit = int(body["limit"])
@@ -2209,6 +2320,7 @@ CONTROL_ROUTES = {
     ("POST", "/_emulator/guardduty/members"): Emulator.c_put_members,
     ("GET", "/_emulator/guardduty/members"): Emulator.c_members,
     ("POST", "/_emulator/guardduty/member-features"): Emulator.c_member_features,
+    ("POST", "/_emulator/guardduty/organization-configuration"): Emulator.c_organization_configuration,
     ("POST", "/_emulator/guardduty/member-limit"): Emulator.c_member_limit,
     ("POST", "/_emulator/guardduty/internal-error"): Emulator.c_add_internal_error,
     ("GET", "/_emulator/guardduty/internal-error"): Emulator.c_internal_errors,

@@ -24,6 +24,7 @@ ADMIN = "123456789012"
 REGION = "us-east-1"
 CONFIG = Config(retries={"total_max_attempts": 1, "mode": "standard"}, parameter_validation=False)
 SERVER = {}
+NOT_DELEGATED_ADMIN = "The request failed because you do not have required AWS Organization master permission."
 DETECTOR_EXISTS = "The request is rejected because a detector already exists for the current account."
 NOT_MEMBER = ("The request is rejected because the given account ID is not an associated "
               "member of account the current account.")
@@ -319,6 +320,51 @@ class GuardDutyAdmin(EmulatorTest):
                      "features": [{"name": "S3_DATA_EVENTS", "status": "ENABLED"}]},
                     {"region": REGION, "accountId": enabled, "features": []}):
             control("POST", "/_emulator/guardduty/member-features", bad, expect=400)
+
+
+    def test_organization_configuration(self):
+        describe = self.gd.describe_organization_configuration
+        self.assertEqual(error_of(describe, DetectorId=self.detector),
+                         (400, "BadRequestException", NOT_DELEGATED_ADMIN))
+        r = control("POST", "/_emulator/guardduty/organization-configuration", {
+            "region": REGION, "autoEnableOrganizationMembers": "ALL", "features": [
+                {"name": "S3_DATA_EVENTS", "autoEnable": "NEW"},
+                {"name": "RUNTIME_MONITORING", "autoEnable": "ALL", "additionalConfiguration": [
+                    {"name": "EKS_ADDON_MANAGEMENT", "autoEnable": "ALL"},
+                    {"name": "ECS_FARGATE_AGENT_MANAGEMENT", "autoEnable": "NONE"}]},
+                {"name": "EBS_MALWARE_PROTECTION", "autoEnable": "NONE"}]})
+        self.assertEqual(r["administratorId"], ADMIN)
+        got = describe(DetectorId=self.detector)
+        self.assertEqual((got["AutoEnableOrganizationMembers"], got["AutoEnable"], got["MemberAccountLimitReached"]),
+                         ("ALL", True, False))
+        self.assertEqual([(f["Name"], f["AutoEnable"]) for f in got["Features"]],
+                         [("S3_DATA_EVENTS", "NEW"), ("RUNTIME_MONITORING", "ALL"), ("EBS_MALWARE_PROTECTION", "NONE")])
+        self.assertEqual(got["Features"][1]["AdditionalConfiguration"],
+                         [{"Name": "EKS_ADDON_MANAGEMENT", "AutoEnable": "ALL"},
+                          {"Name": "ECS_FARGATE_AGENT_MANAGEMENT", "AutoEnable": "NONE"}])
+        self.assertEqual(got["DataSources"], {"S3Logs": {"AutoEnable": True}, "Kubernetes": {"AuditLogs": {"AutoEnable": False}},
+                                              "MalwareProtection": {"ScanEc2InstanceWithFindings": {"EbsVolumes": {"AutoEnable": False}}}})
+        first = describe(DetectorId=self.detector, MaxResults=2)
+        rest = describe(DetectorId=self.detector, MaxResults=2, NextToken=first["NextToken"])
+        self.assertEqual(len(first["Features"]) + len(rest["Features"]), 3)
+        self.assertEqual(error_of(describe, DetectorId="0" * 32)[2], "The request is rejected because the input "
+                         "detectorId is not owned by the current account.")
+        self.assertEqual(client("guardduty").list_organization_admin_accounts()["AdminAccounts"],
+                         [{"AdminAccountId": ADMIN, "AdminStatus": "ENABLED"}])
+        self.assertEqual(control("GET", "/_emulator/guardduty/members")["organizationConfiguration"][REGION]
+                         ["autoEnableOrganizationMembers"], "ALL")
+        # another region, another account: not the delegated administrator
+        other = client("guardduty", "eu-west-1")
+        self.assertEqual(error_of(other.describe_organization_configuration,
+                                  DetectorId=other.create_detector(Enable=True)["DetectorId"])[2], NOT_DELEGATED_ADMIN)
+        member_gd = client("guardduty", creds=assume("111122223333"))
+        self.assertEqual(error_of(member_gd.describe_organization_configuration,
+                                  DetectorId=member_gd.create_detector(Enable=True)["DetectorId"])[2], NOT_DELEGATED_ADMIN)
+        for bad in ({"region": REGION, "autoEnableOrganizationMembers": "SOME"},
+                    {"region": REGION, "autoEnableOrganizationMembers": "NEW", "features": [{"name": "NOPE", "autoEnable": "NEW"}]},
+                    {"region": REGION, "autoEnableOrganizationMembers": "NEW", "features": [
+                        {"name": "RUNTIME_MONITORING", "autoEnable": "NEW", "additionalConfiguration": [{"name": "X", "autoEnable": "NEW"}]}]}):
+            control("POST", "/_emulator/guardduty/organization-configuration", bad, expect=400)
 
 
 class MemberSide(EmulatorTest):
