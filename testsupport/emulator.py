@@ -14,6 +14,8 @@ Organizations, STS and GuardDuty detectors; a WSGI middleware in front of it add
   GetAdministratorAccount (and the deprecated GetMasterAccount);
 * Organizations listings paged like the real service, OUs checked as it checks them (below);
 * Account Management ListRegions (moto lacks it; below);
+* Security Hub BatchImportFindings and GetFindings as the real service answers them, regions
+  where Security Hub is not enabled, findings that fail to import (below);
 * fault injection (5xx, throttling, delays, hangs, lost responses) for every AWS request,
   moto's too; access-denial rules; member-account switches (denied AssumeRole, disabled
   regions, not ready, a concurrent run's detector);
@@ -173,6 +175,39 @@ are not confirmed for this operation. The fault rules (throttle: 429 TooManyRequ
 error500: 500 InternalServerException) and deny rules apply to it like to any request. The
 disabled-regions switch of GuardDuty is independent of these statuses.
 
+Security Hub (rest-json): every account counts as subscribed in every region except those
+POST /_emulator/securityhub/not-subscribed names; there every Security Hub request answers
+401 InvalidAccessException "Account CALLER is not subscribed to AWS Security Hub" (the real
+wording; the status is the model's), logged with "switch": "not-subscribed". Elsewhere the
+middleware enables moto's hub for the caller before serving (so moto's DescribeHub answers a
+hub; moto's EnableSecurityHub/DisableSecurityHub are moto's own, and the next request enables
+it again). Findings live in moto's backend, per account and region; the middleware serves:
+* BatchImportFindings (`POST /findings/import`): Findings must be a list of 1-100 (else 400
+  InvalidInputException); per finding, in this order: a failed-findings rule names its Id ->
+  FailedFindings {Id, ErrorCode, ErrorMessage} of the rule, not imported; a missing required
+  attribute (SchemaVersion, Id, ProductArn, GeneratorId, AwsAccountId, Types, CreatedAt,
+  UpdatedAt, Severity, Title, Description, Resources) -> ErrorCode "InvalidInput",
+  ErrorMessage "Finding does not adhere to Amazon Finding Format. data should have required
+  property 'X'." and an empty Resources -> "... data.Resources should NOT have fewer than 1
+  items." (the real service's form, seen in public issue threads; its checks go further);
+  else imported: a new (ProductArn, Id) is created with RecordState ACTIVE, Workflow
+  {Status: NEW} and WorkflowState NEW unless given; an existing one is replaced by the new
+  finding (so RecordState, Compliance.Status, UpdatedAt, ... take the new values), keeping
+  the customer's Workflow, WorkflowState, Note, UserDefinedFields and VerificationState when
+  the re-import lacks them. ProcessedAt is set. Answers {FailedCount, SuccessCount,
+  FailedFindings}; /calls logs "failedFindings" {Id: ErrorCode};
+* GetFindings (`POST /findings`): Filters with string filters ({Value, Comparison}:
+  EQUALS, PREFIX, CONTAINS, CONTAINS_WORD, NOT_EQUALS, PREFIX_NOT_EQUALS, NOT_CONTAINS;
+  positive ones OR-ed and negative ones AND-ed within an attribute, attributes AND-ed) on Id,
+  ProductArn, GeneratorId, AwsAccountId, Title, Description, Region, ProductName,
+  CompanyName, RecordState, WorkflowState, VerificationState, SourceUrl, AwsAccountName,
+  ComplianceStatus, WorkflowStatus, SeverityLabel, NoteText, RecommendationText, Type,
+  ResourceId, ResourceType, ResourcePartition, ResourceRegion; any other filter -> 400
+  InvalidInputException "The emulator does not support the GetFindings filter X." (the
+  emulator's own limit). SortCriteria is ignored (import order). MaxResults 1-100, default
+  100, opaque NextToken (bad -> 400 InvalidInputException). The InvalidInputException
+  messages are the emulator's own.
+
 Control API:
 
   POST   /_emulator/reset                      clear everything below and moto's own state
@@ -217,7 +252,9 @@ Control API:
                                                "switch" (the switch or rule that answered or
                                                acted: "deny-assume-role", "disabled-region",
                                                "not-ready", "hidden-invitations",
-                                               "detector-race", "denied"),
+                                               "detector-race", "denied",
+                                               "not-subscribed"), "failedFindings"
+                                               (BatchImportFindings: {Id: ErrorCode}),
                                                "ts",
                                                "duration_ms" (server-side serving time)}]},
                                                arrival order
@@ -434,6 +471,23 @@ Control API:
   POST   /_emulator/account/trusted-access     {"enabled": bool}: trusted access for AWS
                                                Account Management in the organization
                                                (default on); answers {"enabled"}
+  POST   /_emulator/securityhub/not-subscribed {"regions": [...]}: Security Hub requests (any
+                                               account) in those regions answer 401
+                                               InvalidAccessException "Account CALLER is not
+                                               subscribed to AWS Security Hub"; replaces the
+                                               list ([] clears it); answers {"regions"}
+  POST   /_emulator/securityhub/failed-findings {"ids": [finding Ids], "errorCode"?
+                                               (default "InternalException"),
+                                               "errorMessage"? (default "Internal service
+                                               failure"; both defaults the emulator's own),
+                                               "times": N (default 1)}: the next N
+                                               BatchImportFindings calls that include any of
+                                               those Ids report them in FailedFindings (and
+                                               FailedCount) and do not import them; answers
+                                               the GET below
+  GET    /_emulator/securityhub                {"notSubscribed": [...], "failedFindings":
+                                               [{"ids", "errorCode", "errorMessage",
+                                               "remaining"}]}
   GET    /_emulator/deny                       {"rules": [{"accountId", "operations",
                                                "service"?, "code"?, "status"?, "message"?}]}
   DELETE /_emulator/deny                       remove every deny rule
@@ -450,9 +504,10 @@ An AWS request meets, in this order (the first that answers ends it; each is log
   3. the deny rules (authorization);
   4. the other switches: deny-assume-role (STS AssumeRole), not-ready, then detector-race
      (GuardDuty CreateDetector; detector-race acts, then lets the request through),
-     hidden-invitations (ListInvitations);
+     hidden-invitations (ListInvitations), then Security Hub not-subscribed;
   5. the service: the middleware's handlers (GuardDuty members, CreateDetector's one-detector
-     check, Organizations ListAccounts) or moto.
+     check, Organizations listings and OU checks, Account ListRegions, Security Hub findings) or
+     moto.
 
     python testsupport/emulator.py [--host 127.0.0.1] [--port 0] [--verbose] [--ignore-stdin]
 
@@ -493,6 +548,7 @@ from moto.iam.models import get_account_id_from
 from moto.moto_api._internal.models import moto_api_backend
 from moto.organizations import utils as organizations_utils
 from moto.organizations.models import FakeAccount, organizations_backends
+from moto.securityhub.models import Finding, securityhub_backends
 
 DEFAULT_ACCOUNT = DEFAULT_ACCOUNT_ID  # the administrator / management account of the tests
 
@@ -1812,6 +1868,238 @@ class AccountRegions:
                     "accounts": {a: dict(r) for a, r in self.statuses.items()}}
 
 
+# ---------------------------------------------------------------- Security Hub
+
+# "Account ACCOUNT is not subscribed to AWS Security Hub": the real service's wording (public
+# code and issue threads match on it); 401 InvalidAccessException as the model says.
+NOT_SUBSCRIBED_HUB = "Account {} is not subscribed to AWS Security Hub"
+# FailedFindings ErrorMessage of a finding that lacks a required attribute, in the form the
+# real service answers ("Finding does not adhere to Amazon Finding Format. data should have
+# required property 'FindingProviderFields', ..." and "... data.X should NOT be shorter than
+# 1 characters." are seen in public issue threads).
+ASFF_REQUIRED = ("SchemaVersion", "Id", "ProductArn", "GeneratorId", "AwsAccountId", "Types",
+                 "CreatedAt", "UpdatedAt", "Severity", "Title", "Description", "Resources")
+ASFF_MISSING = "Finding does not adhere to Amazon Finding Format. data should have required property '{}'."
+ASFF_NO_RESOURCE = "Finding does not adhere to Amazon Finding Format. data.Resources should NOT have fewer than 1 items."
+# Attributes the customer owns (BatchUpdateFindings): a re-import that lacks them keeps them.
+CUSTOMER_OWNED = ("Workflow", "WorkflowState", "Note", "UserDefinedFields", "VerificationState")
+
+
+def finding_values(finding, key):
+    """The values of a finding a GetFindings string filter compares, or None if the emulator
+    does not support that filter."""
+    simple = {"Id", "ProductArn", "GeneratorId", "AwsAccountId", "Title", "Description", "Region",
+              "ProductName", "CompanyName", "RecordState", "WorkflowState", "VerificationState",
+              "SourceUrl", "AwsAccountName"}
+    if key in simple:
+        value = finding.get(key)
+        return [value] if isinstance(value, str) else []
+    nested = {"ComplianceStatus": ("Compliance", "Status"), "WorkflowStatus": ("Workflow", "Status"),
+              "SeverityLabel": ("Severity", "Label"), "NoteText": ("Note", "Text"),
+              "RecommendationText": ("Remediation", "Recommendation", "Text")}
+    if key in nested:
+        value = finding
+        for part in nested[key]:
+            value = value.get(part) if isinstance(value, dict) else None
+        return [value] if isinstance(value, str) else []
+    if key == "Type":
+        return [t for t in finding.get("Types") or [] if isinstance(t, str)]
+    resource_keys = {"ResourceId": "Id", "ResourceType": "Type", "ResourcePartition": "Partition",
+                     "ResourceRegion": "Region"}
+    if key in resource_keys:
+        return [r.get(resource_keys[key]) for r in finding.get("Resources") or []
+                if isinstance(r, dict) and isinstance(r.get(resource_keys[key]), str)]
+    return None
+
+
+def string_match(value, comparison, wanted):
+    if comparison in ("EQUALS", "NOT_EQUALS"):
+        return value == wanted
+    if comparison in ("PREFIX", "PREFIX_NOT_EQUALS"):
+        return value.startswith(wanted)
+    if comparison == "CONTAINS_WORD":
+        return wanted in value.split()
+    return wanted in value  # CONTAINS, NOT_CONTAINS
+
+
+NEGATIVE_COMPARISONS = ("NOT_EQUALS", "PREFIX_NOT_EQUALS", "NOT_CONTAINS")
+STRING_COMPARISONS = ("EQUALS", "PREFIX", "CONTAINS", "CONTAINS_WORD") + NEGATIVE_COMPARISONS
+
+
+def finding_matches(finding, filters):
+    """GetFindings string filters: within an attribute the positive comparisons (EQUALS,
+    PREFIX, CONTAINS, CONTAINS_WORD) are OR-ed and the negative ones (NOT_EQUALS,
+    PREFIX_NOT_EQUALS, NOT_CONTAINS) AND-ed; attributes are AND-ed."""
+    for key, conditions in filters.items():
+        values = finding_values(finding, key)
+        positive = [c for c in conditions if c["Comparison"] not in NEGATIVE_COMPARISONS]
+        negative = [c for c in conditions if c["Comparison"] in NEGATIVE_COMPARISONS]
+        if positive and not any(string_match(v, c["Comparison"], c["Value"]) for c in positive for v in values):
+            return False
+        if any(string_match(v, c["Comparison"], c["Value"]) for c in negative for v in values):
+            return False
+    return True
+
+
+def hub_error(message):
+    return aws_error("rest-json", 400, "InvalidInputException", message)
+
+
+class SecurityHub:
+    """Security Hub as a subscribed account sees it (findings kept in moto's backend), with
+    regions switched to not subscribed and findings made to fail on demand."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.reset()
+
+    def reset(self):
+        with self.lock:
+            self.not_subscribed = set()
+            self.failed_rules = []  # {"ids", "errorCode", "errorMessage", "remaining"}
+
+    def check(self, req):
+        """The not-subscribed answer of a Security Hub request in a switched-off region, else None."""
+        with self.lock:
+            off = req.service == "securityhub" and req.region in self.not_subscribed
+        if off:
+            return aws_error(req.protocol, 401, "InvalidAccessException", NOT_SUBSCRIBED_HUB.format(req.account))
+        return None
+
+    def app(self, req, moto, call):
+        backend = securityhub_backends[req.account][req.region]
+        with self.lock:
+            if not backend.enabled and req.operation not in ("EnableSecurityHub", "DisableSecurityHub"):
+                backend.enable_security_hub()  # subscribed outside the not-subscribed regions
+        if req.operation not in ("BatchImportFindings", "GetFindings"):
+            return moto
+        try:
+            body = json.loads(req.body or b"{}")
+            if not isinstance(body, dict):
+                raise ValueError("not an object")
+        except ValueError:
+            return hub_error("The request body is not valid JSON.")
+        if req.operation == "GetFindings":
+            return self.get_findings(backend, body)
+        return self.batch_import(backend, body, call)
+
+    def batch_import(self, backend, body, call):
+        findings = body.get("Findings")
+        if not isinstance(findings, list) or not 1 <= len(findings) <= 100:
+            return hub_error("Findings must list 1 to 100 findings.")
+        ids = [f.get("Id") for f in findings if isinstance(f, dict)]
+        failed = []
+        with self.lock:
+            injected = self.take_failures(ids)
+            for finding in findings:
+                if not isinstance(finding, dict):
+                    failed.append({"Id": "", "ErrorCode": "InvalidInput",
+                                   "ErrorMessage": "Finding does not adhere to Amazon Finding Format. data should be object."})
+                    continue
+                finding_id = finding.get("Id") if isinstance(finding.get("Id"), str) else ""
+                if finding_id in injected:
+                    code, message = injected[finding_id]
+                    failed.append({"Id": finding_id, "ErrorCode": code, "ErrorMessage": message})
+                    continue
+                missing = next((k for k in ASFF_REQUIRED if k not in finding), None)
+                if missing:
+                    failed.append({"Id": finding_id, "ErrorCode": "InvalidInput",
+                                   "ErrorMessage": ASFF_MISSING.format(missing)})
+                elif not isinstance(finding["Resources"], list) or not finding["Resources"]:
+                    failed.append({"Id": finding_id, "ErrorCode": "InvalidInput", "ErrorMessage": ASFF_NO_RESOURCE})
+                else:
+                    self.store(backend, finding)
+        if failed:
+            call["failedFindings"] = {f["Id"]: f["ErrorCode"] for f in failed}
+        return json_response({"FailedCount": len(failed), "SuccessCount": len(findings) - len(failed),
+                              "FailedFindings": failed})
+
+    @staticmethod
+    def store(backend, finding):
+        """Create the finding or replace the one with the same ProductArn and Id."""
+        data = json.loads(json.dumps(finding))
+        data["ProcessedAt"] = now_iso()
+        existing = next((f for f in backend.findings
+                         if f.id == data["Id"] and f.data.get("ProductArn") == data["ProductArn"]), None)
+        if existing is None:
+            data.setdefault("RecordState", "ACTIVE")
+            data.setdefault("Workflow", {"Status": "NEW"})
+            data.setdefault("WorkflowState", "NEW")
+            backend.findings.append(Finding(data["Id"], data))
+            return
+        for key in CUSTOMER_OWNED:
+            if key not in data and key in existing.data:
+                data[key] = existing.data[key]
+        data.setdefault("RecordState", existing.data.get("RecordState", "ACTIVE"))
+        existing.data = data
+
+    def take_failures(self, ids):
+        """{finding id: (code, message)} of the rules that fail findings of this call."""
+        failed = {}
+        for rule in self.failed_rules:
+            hit = set(rule["ids"]) & set(ids)
+            if rule["remaining"] > 0 and hit:
+                rule["remaining"] -= 1
+                for finding_id in hit:
+                    failed.setdefault(finding_id, (rule["errorCode"], rule["errorMessage"]))
+        return failed
+
+    @staticmethod
+    def get_findings(backend, body):
+        filters = body.get("Filters") or {}
+        if not isinstance(filters, dict):
+            return hub_error("Filters must be an object.")
+        for key, conditions in filters.items():
+            if finding_values({}, key) is None:
+                return hub_error(f"The emulator does not support the GetFindings filter {key}.")
+            if not isinstance(conditions, list) or not all(
+                    isinstance(c, dict) and isinstance(c.get("Value"), str)
+                    and c.get("Comparison") in STRING_COMPARISONS for c in conditions):
+                return hub_error(f"Invalid string filter for {key}.")
+        limit = body.get("MaxResults", 100)
+        if not isinstance(limit, int) or isinstance(limit, bool) or not 1 <= limit <= 100:
+            return hub_error("MaxResults must be a number between 1 and 100")
+        chosen = [f.data for f in backend.findings if finding_matches(f.data, filters)]
+        try:
+            found, next_token = page(chosen, body.get("NextToken"), limit)
+        except (ValueError, TypeError, UnicodeDecodeError):
+            return hub_error("The NextToken is not valid.")
+        out = {"Findings": json.loads(json.dumps(found))}
+        if next_token:
+            out["NextToken"] = next_token
+        return json_response(out)
+
+    # ---- control
+
+    def set_not_subscribed(self, regions):
+        if not isinstance(regions, list) or not all(isinstance(r, str) and r for r in regions):
+            raise ValueError("regions must be a list of region names")
+        with self.lock:
+            self.not_subscribed = set(regions)
+            return {"regions": sorted(self.not_subscribed)}
+
+    def add_failure(self, body):
+        ids = body.get("ids")
+        if not isinstance(ids, list) or not ids or not all(isinstance(i, str) and i for i in ids):
+            raise ValueError("ids must be a non-empty list of finding ids")
+        rule = {"ids": list(ids), "errorCode": body.get("errorCode") or "InternalException",
+                "errorMessage": body.get("errorMessage") or "Internal service failure",
+                "remaining": int(body.get("times", 1))}
+        if not isinstance(rule["errorCode"], str) or not isinstance(rule["errorMessage"], str):
+            raise ValueError("errorCode and errorMessage must be texts")
+        with self.lock:
+            self.failed_rules.append(rule)
+            return self.snapshot_locked()
+
+    def snapshot_locked(self):
+        return {"notSubscribed": sorted(self.not_subscribed),
+                "failedFindings": [dict(r, ids=list(r["ids"])) for r in self.failed_rules]}
+
+    def snapshot(self):
+        with self.lock:
+            return self.snapshot_locked()
+
+
 # ---------------------------------------------------------------- the middleware
 
 class InFlight:
@@ -1866,6 +2154,7 @@ class Emulator:
         self.denials = DenyRules()
         self.organizations = Organizations()
         self.account_regions = AccountRegions()
+        self.securityhub = SecurityHub()
         self.inflight = InFlight()
         self.lock = threading.Lock()
         self.calls, self.faults = [], []
@@ -1879,6 +2168,7 @@ class Emulator:
         self.denials.reset()
         self.organizations.reset()
         self.account_regions.reset()
+        self.securityhub.reset()
         self.inflight.reset_peak()
         with self.lock:
             self.calls, self.faults = [], []
@@ -1973,6 +2263,10 @@ class Emulator:
             call["switch"], response = switched
             if response is not None:
                 return response
+        off = self.securityhub.check(req)
+        if off is not None:
+            call["switch"] = "not-subscribed"
+            return off
         return self.service_app(req, call)
 
     def service_app(self, req, call):
@@ -1988,6 +2282,8 @@ class Emulator:
             return self.organizations.app(req, self.moto)
         if req.service == "account" and req.operation == "ListRegions":
             return self.account_regions.list_regions(req, self.organizations)
+        if req.service == "securityhub":
+            return self.securityhub.app(req, self.moto, call)
         return self.moto
 
     def create_detector(self, req):
@@ -2273,6 +2569,15 @@ class Emulator:
             self.account_regions.trusted_access = body["enabled"]
         return {"enabled": body["enabled"]}
 
+    def c_not_subscribed(self, body):
+        return self.securityhub.set_not_subscribed(body.get("regions"))
+
+    def c_failed_findings(self, body):
+        return self.securityhub.add_failure(body)
+
+    def c_securityhub(self, body):
+        return self.securityhub.snapshot()
+
     def c_detector(self, body):
         account = switch_account(body)
         region = body.get("region")
@@ -2342,6 +2647,9 @@ CONTROL_ROUTES = {
     ("POST", "/_emulator/account/regions"): Emulator.c_account_regions,
     ("GET", "/_emulator/account/regions"): Emulator.c_account_regions_list,
     ("POST", "/_emulator/account/trusted-access"): Emulator.c_trusted_access,
+    ("POST", "/_emulator/securityhub/not-subscribed"): Emulator.c_not_subscribed,
+    ("POST", "/_emulator/securityhub/failed-findings"): Emulator.c_failed_findings,
+    ("GET", "/_emulator/securityhub"): Emulator.c_securityhub,
 }
 
 
@@ -2353,6 +2661,9 @@ WARM_UP = [  # one harmless request per service the project uses: moto builds ea
     ("sts", {"data": "Action=GetCallerIdentity&Version=2011-06-15"}),
     ("sqs", {"data": "{}", "headers": {"X-Amz-Target": "AmazonSQS.ListQueues"}}),
     ("organizations", {"data": "{}", "headers": {"X-Amz-Target": "AWSOrganizationsV20161128.ListRoots"}}),
+    ("ssm", {"data": "{}", "headers": {"X-Amz-Target": "AmazonSSM.DescribeParameters"}}),
+    ("securityhub", {"method": "POST", "path": "/findings", "data": "{}", "content_type": "application/json"}),
+    ("s3", {"method": "GET", "path": "/"}),
 ]
 
 
@@ -2365,8 +2676,8 @@ def warm_up(emulator):
         headers = dict(request.get("headers", {}), Authorization=(
             f"AWS4-HMAC-SHA256 Credential=warmup/20260101/us-east-1/{service}/aws4_request, "
             "SignedHeaders=host, Signature=0"))
-        content_type = ("application/x-amz-json-1.0" if "X-Amz-Target" in headers
-                        else "application/x-www-form-urlencoded")
+        content_type = request.get("content_type") or (
+            "application/x-amz-json-1.0" if "X-Amz-Target" in headers else "application/x-www-form-urlencoded")
         environ = EnvironBuilder(method=request.get("method", "POST"), path=request.get("path", "/"),
                                  data=request.get("data"), headers=headers,
                                  content_type=content_type).get_environ()

@@ -835,5 +835,92 @@ class AccountManagement(EmulatorTest):
         control("POST", "/_emulator/account/trusted-access", {"enabled": "yes"}, expect=400)
 
 
+
+def finding(finding_id, account=ADMIN, region=REGION, **changes):
+    """A finding in the shape guardduty-invite imports (all the required attributes)."""
+    out = {"SchemaVersion": "2018-10-08", "Id": finding_id,
+           "ProductArn": f"arn:aws:securityhub:{region}:{account}:product/{account}/default",
+           "GeneratorId": "guardduty-invite", "AwsAccountId": account,
+           "Types": ["Software and Configuration Checks/AWS Security Best Practices"],
+           "CreatedAt": "2026-11-26T06:00:00Z", "UpdatedAt": "2026-11-26T06:00:00Z",
+           "Severity": {"Label": "HIGH"}, "Title": "GuardDuty not enabled", "Description": "d",
+           "Resources": [{"Type": "AwsAccount", "Id": f"AWS::::Account:{account}"}],
+           "Compliance": {"Status": "FAILED"}, "RecordState": "ACTIVE"}
+    out.update(changes)
+    return out
+
+
+class SecurityHubFindings(EmulatorTest):
+    def test_import_update_and_filter(self):
+        hub = client("securityhub")
+        r = hub.batch_import_findings(Findings=[finding("a"), finding("b")])
+        self.assertEqual((r["FailedCount"], r["SuccessCount"], r["FailedFindings"]), (0, 2, []))
+        calls = control("GET", "/_emulator/calls")["calls"]
+        self.assertEqual([(c["operation"], c["status"]) for c in calls[-1:]], [("BatchImportFindings", 200)])
+        # re-importing the same Id updates it
+        hub.batch_import_findings(Findings=[finding("a", RecordState="ARCHIVED", Compliance={"Status": "PASSED"},
+                                                    UpdatedAt="2026-11-27T06:00:00Z")])
+        found = hub.get_findings(Filters={"Id": [{"Value": "a", "Comparison": "EQUALS"}]})["Findings"]
+        self.assertEqual(len(found), 1)
+        self.assertEqual((found[0]["RecordState"], found[0]["Compliance"]["Status"], found[0]["UpdatedAt"],
+                          found[0]["Workflow"]["Status"]), ("ARCHIVED", "PASSED", "2026-11-27T06:00:00Z", "NEW"))
+        active = hub.get_findings(Filters={"RecordState": [{"Value": "ACTIVE", "Comparison": "EQUALS"}]})["Findings"]
+        self.assertEqual([f["Id"] for f in active], ["b"])
+        both = hub.get_findings(Filters={"Id": [{"Value": "a", "Comparison": "EQUALS"},
+                                                {"Value": "b", "Comparison": "EQUALS"}],
+                                         "RecordState": [{"Value": "ARCHIVED", "Comparison": "NOT_EQUALS"}]})["Findings"]
+        self.assertEqual([f["Id"] for f in both], ["b"])
+        self.assertEqual(len(hub.get_findings()["Findings"]), 2)
+        page = hub.get_findings(MaxResults=1)
+        self.assertEqual(len(page["Findings"]) + len(hub.get_findings(NextToken=page["NextToken"])["Findings"]), 2)
+        self.assertEqual(hub.get_findings(Filters={"Id": [{"Value": "a", "Comparison": "EQUALS"}]},
+                                          MaxResults=1).get("NextToken"), None)
+        self.assertEqual(client("securityhub", "eu-west-1").get_findings()["Findings"], [])  # per region
+        self.assertEqual(error_of(hub.get_findings, MaxResults=101)[:2], (400, "InvalidInputException"))
+        self.assertEqual(error_of(hub.get_findings, Filters={"UpdatedAt": [{"DateRange": {"Value": 1, "Unit": "DAYS"}}]})[:2],
+                         (400, "InvalidInputException"))
+        self.assertIn("HubArn", hub.describe_hub())
+        # a finding that lacks a required attribute fails, the others are imported
+        bad = finding("c")
+        del bad["Severity"]
+        r = hub.batch_import_findings(Findings=[bad, finding("d", Resources=[]), finding("e")])
+        self.assertEqual((r["FailedCount"], r["SuccessCount"]), (2, 1))
+        self.assertEqual([(f["Id"], f["ErrorCode"]) for f in r["FailedFindings"]], [("c", "InvalidInput"), ("d", "InvalidInput")])
+        self.assertIn("required property 'Severity'", r["FailedFindings"][0]["ErrorMessage"])
+        self.assertEqual(error_of(hub.batch_import_findings, Findings=[finding(str(i)) for i in range(101)])[:2],
+                         (400, "InvalidInputException"))
+
+    def test_not_subscribed_and_failed_findings(self):
+        hub = client("securityhub")
+        self.assertEqual(control("POST", "/_emulator/securityhub/not-subscribed", {"regions": ["eu-west-1"]}),
+                         {"regions": ["eu-west-1"]})
+        off = client("securityhub", "eu-west-1")
+        for call in (lambda: off.batch_import_findings(Findings=[finding("a", region="eu-west-1")]),
+                     lambda: off.get_findings(), lambda: off.describe_hub()):
+            self.assertEqual(error_of(call), (401, "InvalidAccessException",
+                                              f"Account {ADMIN} is not subscribed to AWS Security Hub"))
+        member_off = client("securityhub", "eu-west-1", assume("111122223333"))
+        self.assertIn("Account 111122223333 is", error_of(member_off.get_findings)[2])
+        self.assertEqual(control("GET", "/_emulator/calls")["calls"][-1]["switch"], "not-subscribed")
+        hub.get_findings()  # another region
+        r = control("POST", "/_emulator/securityhub/failed-findings",
+                    {"ids": ["b"], "errorCode": "LimitExceeded", "errorMessage": "too many", "times": 1})
+        self.assertEqual(r["failedFindings"][0]["remaining"], 1)
+        r = hub.batch_import_findings(Findings=[finding("a"), finding("b")])
+        self.assertEqual((r["FailedCount"], r["SuccessCount"], r["FailedFindings"]),
+                         (1, 1, [{"Id": "b", "ErrorCode": "LimitExceeded", "ErrorMessage": "too many"}]))
+        self.assertEqual([f["Id"] for f in hub.get_findings()["Findings"]], ["a"])
+        self.assertEqual(control("GET", "/_emulator/calls")["calls"][-2]["failedFindings"], {"b": "LimitExceeded"})
+        self.assertEqual(hub.batch_import_findings(Findings=[finding("b")])["FailedCount"], 0)  # used up
+        self.assertEqual(control("GET", "/_emulator/securityhub"),
+                         {"notSubscribed": ["eu-west-1"], "failedFindings": [
+                             {"ids": ["b"], "errorCode": "LimitExceeded", "errorMessage": "too many", "remaining": 0}]})
+        control("POST", "/_emulator/securityhub/not-subscribed", {"regions": []})
+        off.get_findings()
+        control("POST", "/_emulator/securityhub/failed-findings", {"ids": []}, expect=400)
+        control("POST", "/_emulator/reset")
+        self.assertEqual(control("GET", "/_emulator/securityhub"), {"notSubscribed": [], "failedFindings": []})
+
+
 if __name__ == "__main__":
     unittest.main()
