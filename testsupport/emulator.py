@@ -208,6 +208,13 @@ it again). Findings live in moto's backend, per account and region; the middlewa
   100, opaque NextToken (bad -> 400 InvalidInputException). The InvalidInputException
   messages are the emulator's own.
 
+S3, SSM and SNS are moto's alone: PutObject with SSE-KMS headers (path-style requests, as an
+SDK sends them to an IP endpoint; the AWS SDK for Rust's aws-chunked bodies included),
+GetParameter (SecureString too) and a topic's KmsMasterKeyId attribute (alias/aws/sns) work
+and are checked by the self-check. rest-xml operations sharing a path (S3's PutObject,
+CopyObject, UploadPart) are told apart by their query literals and required headers and
+query members, as the model defines them, for the log, fault and deny rules.
+
 Control API:
 
   POST   /_emulator/reset                      clear everything below and moto's own state
@@ -728,28 +735,54 @@ _rest_routes = {}
 _rest_routes_lock = threading.Lock()
 
 
-def rest_operation(service, method, path):
-    """Operation name of a rest-json/rest-xml request, from botocore's model routes."""
+def rest_routes(model):
+    """(specificity, method, path regex, name, query literals {key: value or None}, required
+    header names, required query keys) of each operation of a rest model, most specific first."""
+    routes = []
+    for name, op in model["operations"].items():
+        uri, _, query = op["http"]["requestUri"].partition("?")
+        parts = re.split(r"(\{[^}]+\})", uri.rstrip("/"))
+        pattern = "".join((".+" if p.endswith("+}") else "[^/]+") if p.startswith("{")
+                          else re.escape(p) for p in parts)
+        literal = sum(len(p) for p in parts if not p.startswith("{"))
+        literals = {k: (v or None) for k, _, v in (q.partition("=") for q in query.split("&") if q)}
+        headers, queries = set(), set()
+        shape = model["shapes"].get(op.get("input", {}).get("shape"), {})
+        for member in shape.get("required", []):
+            spec = shape["members"].get(member, {})
+            if spec.get("location") == "header":
+                headers.add(spec.get("locationName", member).lower())
+            elif spec.get("location") == "querystring":
+                queries.add(spec.get("locationName", member))
+        routes.append(((len(literals) + len(headers) + len(queries), literal), op["http"]["method"],
+                       re.compile(pattern + "/?"), name, literals, headers, queries))
+    routes.sort(key=lambda r: (-r[0][0], -r[0][1]))
+    return routes
+
+
+def rest_operation(service, method, path, query=None, headers=None):
+    """Operation name of a rest-json/rest-xml request, from botocore's model routes: the most
+    specific route whose method and path match and whose query literals (S3's "?location")
+    and required header and query-string members (CopyObject's x-amz-copy-source, UploadPart's
+    partNumber) the request has; failing that, the first route matching method and path."""
     with _rest_routes_lock:
         if service not in _rest_routes:
             try:
                 model = botocore.loaders.create_loader().load_service_model(service, "service-2")
             except Exception:
-                model = {"operations": {}}
-            routes = []
-            for name, op in model["operations"].items():
-                uri = op["http"]["requestUri"].split("?")[0].rstrip("/")
-                parts = re.split(r"(\{[^}]+\})", uri)
-                pattern = "".join((".+" if p.endswith("+}") else "[^/]+") if p.startswith("{")
-                                  else re.escape(p) for p in parts)
-                literal = sum(len(p) for p in parts if not p.startswith("{"))
-                routes.append((literal, op["http"]["method"], re.compile(pattern + "/?"), name))
-            routes.sort(key=lambda r: -r[0])  # most specific first
-            _rest_routes[service] = routes
-    for _, route_method, regex, name in _rest_routes[service]:
-        if route_method == method and regex.fullmatch(path):
+                model = {"operations": {}, "shapes": {}}
+            _rest_routes[service] = rest_routes(model)
+    query, headers = query or {}, headers or set()
+    fallback = None
+    for _, route_method, regex, name, literals, needed_headers, needed_queries in _rest_routes[service]:
+        if route_method != method or not regex.fullmatch(path):
+            continue
+        if (all(k in query and (v is None or query[k] == v) for k, v in literals.items())
+                and needed_headers <= headers and needed_queries <= query.keys()):
             return name
-    return "Unknown"
+        if fallback is None and not literals:
+            fallback = name
+    return fallback or "Unknown"
 
 
 def form_params(environ, body):
@@ -772,7 +805,10 @@ def describe(environ, body):
     if action:
         return service, region, action, "query"
     protocol = "rest-xml" if service in REST_XML_SERVICES else "rest-json"
-    return service, region, rest_operation(service, environ["REQUEST_METHOD"], environ.get("PATH_INFO", "")), protocol
+    query = {k: v[0] for k, v in parse_qs(environ.get("QUERY_STRING", ""), keep_blank_values=True).items()}
+    headers = {k[5:].replace("_", "-").lower() for k in environ if k.startswith("HTTP_")}
+    operation = rest_operation(service, environ["REQUEST_METHOD"], environ.get("PATH_INFO", ""), query, headers)
+    return service, region, operation, protocol
 
 
 def calling_account(environ):

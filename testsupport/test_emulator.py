@@ -922,5 +922,37 @@ class SecurityHubFindings(EmulatorTest):
         self.assertEqual(control("GET", "/_emulator/securityhub"), {"notSubscribed": [], "failedFindings": []})
 
 
+
+class StorageAndTopics(EmulatorTest):
+    def test_s3_put_object_with_sse_kms(self):
+        s3 = client("s3")  # path-style, as an SDK addresses an IP endpoint
+        s3.create_bucket(Bucket="guardduty-invite-reports")
+        r = s3.put_object(Bucket="guardduty-invite-reports", Key="runs/1.json", Body=b"{}",
+                          ServerSideEncryption="aws:kms", SSEKMSKeyId="alias/aws/s3")
+        self.assertEqual((r["ServerSideEncryption"], r["SSEKMSKeyId"]), ("aws:kms", "alias/aws/s3"))
+        head = s3.head_object(Bucket="guardduty-invite-reports", Key="runs/1.json")
+        self.assertEqual((head["ServerSideEncryption"], head["ContentLength"]), ("aws:kms", 2))
+        call = control("GET", "/_emulator/calls")["calls"][-2]
+        self.assertEqual((call["service"], call["operation"], call["status"]), ("s3", "PutObject", 200))
+        control("POST", "/_emulator/deny", {"accountId": ADMIN, "operations": ["PutObject"], "service": "s3"})
+        self.assertEqual(error_of(s3.put_object, Bucket="guardduty-invite-reports", Key="runs/2.json", Body=b"{}")[:2],
+                         (403, "AccessDenied"))  # an S3 <Error> document
+        control("POST", "/_emulator/faults", {"operation": "GetObject", "kind": "throttle", "times": 1})
+        self.assertEqual(error_of(s3.get_object, Bucket="guardduty-invite-reports", Key="runs/1.json")[:2],
+                         (503, "SlowDown"))
+
+    def test_ssm_get_parameter(self):
+        ssm = client("ssm")
+        ssm.put_parameter(Name="/guardduty-invite/config", Value="secret", Type="SecureString")
+        self.assertEqual(ssm.get_parameter(Name="/guardduty-invite/config", WithDecryption=True)["Parameter"]["Value"],
+                         "secret")
+        self.assertEqual(error_of(ssm.get_parameter, Name="/nope")[:2], (400, "ParameterNotFound"))
+
+    def test_sns_topic_with_kms_key(self):
+        sns = client("sns")
+        arn = sns.create_topic(Name="guardduty-invite-problems", Attributes={"KmsMasterKeyId": "alias/aws/sns"})["TopicArn"]
+        self.assertEqual(sns.get_topic_attributes(TopicArn=arn)["Attributes"]["KmsMasterKeyId"], "alias/aws/sns")
+
+
 if __name__ == "__main__":
     unittest.main()
