@@ -954,5 +954,55 @@ class StorageAndTopics(EmulatorTest):
         self.assertEqual(sns.get_topic_attributes(TopicArn=arn)["Attributes"]["KmsMasterKeyId"], "alias/aws/sns")
 
 
+
+def account_ids_in(value):
+    """Every 12-digit "accountId" value in a JSON document."""
+    if isinstance(value, dict):
+        return {v for k, v in value.items() if k == "accountId" and isinstance(v, str) and len(v) == 12} | {
+            a for v in value.values() for a in account_ids_in(v)}
+    if isinstance(value, list):
+        return {a for v in value for a in account_ids_in(v)}
+    return set()
+
+
+class DemoWorld(EmulatorTest):
+    def seed(self):
+        out = subprocess.run([sys.executable, str(HERE / "emuctl.py"), "--endpoint", SERVER["endpoint"], "seed",
+                              "--demo-world"], capture_output=True, text=True, timeout=60, check=True).stdout
+        return json.loads(out)
+
+    def test_seed_demo_world(self):
+        control("POST", "/_emulator/reset")
+        seeded = self.seed()
+        self.assertEqual(set(seeded), {"topicArn", "queueUrl", "detectors"})
+        self.assertEqual(sorted(seeded["detectors"]), ["eu-west-1", "us-east-1"])
+        self.assertEqual(self.seed(), seeded)  # again: the same world, nothing doubled
+        org = client("organizations")
+        snapshot = control("GET", "/_emulator/guardduty/members")
+        foreign = set(snapshot["foreignAccounts"])
+        self.assertEqual(foreign, {"444455556666"})
+        samples = sorted((HERE.parent / "events").glob("*.json"))
+        self.assertTrue(samples)
+        named = set()
+        for sample in samples:
+            named |= account_ids_in(json.loads(sample.read_text()))
+        self.assertTrue({"111122223333", "222233334444", "444455556666", "555566667777"} <= named, named)
+        for account in named - foreign:
+            described = org.describe_account(AccountId=account)["Account"]
+            self.assertIn("@", described["Email"], account)
+        self.assertEqual(error_of(org.describe_account, AccountId="444455556666")[1], "AccountNotFoundException")
+        listed = {a["Id"]: a for a in org.list_accounts()["Accounts"]}
+        self.assertEqual(listed["333344445555"]["JoinedMethod"], "INVITED")
+        workloads = [o for o in org.list_organizational_units_for_parent(ParentId=org.list_roots()["Roots"][0]["Id"])
+                     ["OrganizationalUnits"] if o["Name"] == "Workloads"]
+        self.assertEqual([a["Id"] for a in org.list_accounts_for_parent(ParentId=workloads[0]["Id"])["Accounts"]],
+                         ["222233334444"])
+        for region, detector in seeded["detectors"].items():
+            self.assertEqual(client("guardduty", region).list_detectors()["DetectorIds"], [detector])
+        sns = client("sns")
+        subscriptions = sns.list_subscriptions_by_topic(TopicArn=seeded["topicArn"])["Subscriptions"]
+        self.assertEqual([s["Protocol"] for s in subscriptions], ["sqs"])
+
+
 if __name__ == "__main__":
     unittest.main()
