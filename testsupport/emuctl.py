@@ -8,6 +8,29 @@
       email and name), mark the foreign accounts as another administrator's, and create the
       SNS topic guardduty-invite-problems with the SQS queue guardduty-invite-problems-q
       subscribed to it. Prints {"topicArn", "queueUrl", "detectors": {region: id}} on stdout.
+  emuctl.py [--endpoint URL] seed --demo-world
+      Seed the world scripts/demo uses, in which every sample in events/ does what its name
+      says when run by hand (`guardduty-invite invoke events/X.json`): the administrator
+      123456789012 (the organization's management account) with detectors in us-east-1 and
+      eu-west-1, the topic and queue above in us-east-1, and these accounts:
+        111122223333  new.account@example.com, "Payments-Prod", in the root: the account of
+                      organizations-create-account-result-succeeded.json and invite-check.json,
+                      and the entry without an email of manual-invite-request.json
+        222233334444  ct.account@example.com, "Workloads-Prod", in the OU "Workloads": the
+                      account of controltower-create-managed-account.json and
+                      controltower-update-managed-account.json
+        333344445555  joined@example.com, "Acquired-Co", joined by invitation (INVITED,
+                      2024-02-01): named by no event, found only by a reconcile
+                      (reconcile-request.json, reconcile-dry-run.json)
+        555566667777  partner-security@example.net, "Partner Audit", joined by invitation
+                      (INVITED, 2025-06-01): the entry with an email of
+                      manual-invite-request.json
+        444455556666  outside the organization, already a member of another GuardDuty
+                      administrator: manual-invite-foreign-account.json ends as a problem on
+                      SNS
+      (organizations-create-account-result-failed.json and
+      organizations-create-account-api-call.json name no account.) Prints the same JSON as
+      seed. Cannot be combined with the other seed options.
   emuctl.py receive --queue-url URL [--wait 2]
       Receive (and delete) every message on the queue; print each SNS envelope's Subject,
       MessageAttributes and the Message JSON, pretty.
@@ -15,7 +38,9 @@
       Count the AWS calls the emulator has seen, per operation and region.
   emuctl.py members
       Print each administrator's GuardDuty member table per region: account, relationship
-      status and the features set with UpdateMemberDetectors.
+      status and the features set with UpdateMemberDetectors, each feature's additional
+      configuration in parentheses, e.g.
+      RUNTIME_MONITORING=ENABLED(EC2_AGENT_MANAGEMENT=ENABLED,EKS_ADDON_MANAGEMENT=ENABLED).
   emuctl.py start [--port 0] [--pid-file .venv/emulator.pid]
       Start the emulator in the background (its output goes to the pid file's name with
       .log), wait until /_emulator/health answers (30 s at most), write the pid file and print
@@ -57,9 +82,42 @@ def control(endpoint, method, path, body=None):
         return json.load(response)
 
 
+# The demo world (see the docstring): what `seed --demo-world` seeds.
+DEMO_REGION = "us-east-1"
+DEMO_DETECTOR_REGIONS = "us-east-1,eu-west-1"
+DEMO_OUS = ["Workloads"]
+DEMO_ACCOUNTS = [
+    {"accountId": "111122223333", "email": "new.account@example.com", "name": "Payments-Prod"},
+    {"accountId": "222233334444", "email": "ct.account@example.com", "name": "Workloads-Prod", "ou": "Workloads"},
+    {"accountId": "333344445555", "email": "joined@example.com", "name": "Acquired-Co",
+     "joinedMethod": "INVITED", "joinedAt": "2024-02-01T00:00:00Z"},
+    {"accountId": "555566667777", "email": "partner-security@example.net", "name": "Partner Audit",
+     "joinedMethod": "INVITED", "joinedAt": "2025-06-01T00:00:00Z"},
+]
+DEMO_FOREIGN = ["444455556666"]
+
+
+def demo_world(args):
+    """Turn the seed arguments into the demo world's, and put its OUs and accounts."""
+    if args.account or args.foreign or args.detector_regions or args.region != DEMO_REGION:
+        sys.exit("emuctl: seed --demo-world takes no --account, --foreign, --region or --detector-regions")
+    args.region, args.detector_regions, args.foreign = DEMO_REGION, DEMO_DETECTOR_REGIONS, DEMO_FOREIGN
+    ous = {name: control(args.endpoint, "POST", "/_emulator/organizations/ous", {"name": name})["id"]
+           for name in DEMO_OUS}
+    accounts = []
+    for spec in DEMO_ACCOUNTS:
+        account = {k: v for k, v in spec.items() if k != "ou"}
+        if "ou" in spec:
+            account["parentId"] = ous[spec["ou"]]
+        accounts.append(account)
+    control(args.endpoint, "POST", "/_emulator/organizations/accounts", {"accounts": accounts})
+
+
 def seed(args, client):
+    if args.demo_world:
+        demo_world(args)
     detectors = {}
-    for region in [r.strip() for r in args.detector_regions.split(",") if r.strip()]:
+    for region in [r.strip() for r in (args.detector_regions or args.region).split(",") if r.strip()]:
         guardduty = client("guardduty", region)
         existing = guardduty.list_detectors()["DetectorIds"]
         detectors[region] = existing[0] if existing else guardduty.create_detector(Enable=True)["DetectorId"]
@@ -113,8 +171,17 @@ def members(args, client):
             admin = next(iter(table.values()), {}).get("administratorId", "?")
             print(f"{region}  detector {detector_id}  administrator {admin}  ({len(table)} members)")
             for account, member in sorted(table.items()):
-                features = ",".join(f"{k}={v}" for k, v in sorted(member.get("features", {}).items()))
-                print(f"  {account}  {member['relationshipStatus']:28s} {features or '-'}")
+                print(f"  {account}  {member['relationshipStatus']:28s} {feature_text(member)}")
+
+
+def feature_text(member):
+    """S3_DATA_EVENTS=ENABLED,RUNTIME_MONITORING=ENABLED(EKS_ADDON_MANAGEMENT=ENABLED,...), or -."""
+    extra = member.get("additionalConfiguration", {})
+    parts = []
+    for name, status in sorted(member.get("features", {}).items()):
+        configs = ",".join(f"{k}={v}" for k, v in sorted(extra.get(name, {}).items()))
+        parts.append(f"{name}={status}" + (f"({configs})" if configs else ""))
+    return ",".join(parts) or "-"
 
 
 def python():
@@ -201,6 +268,8 @@ def main(argv=None):
     p.add_argument("--detector-regions", default=None, help="comma-separated; default --region")
     p.add_argument("--account", action="append", default=[], metavar="ID:EMAIL:NAME")
     p.add_argument("--foreign", action="append", default=[], metavar="ID")
+    p.add_argument("--demo-world", action="store_true",
+                   help="seed the world of scripts/demo and events/ (see the module docstring)")
     p = commands.add_parser("receive", help="print and delete the queue's SNS messages")
     p.add_argument("--queue-url", required=True)
     p.add_argument("--region", default="us-east-1")
@@ -215,8 +284,6 @@ def main(argv=None):
     args = parser.parse_args(argv)
     if not args.endpoint and args.command not in ("start", "stop"):
         parser.error("no endpoint: pass --endpoint or set AWS_ENDPOINT_URL")
-    if getattr(args, "detector_regions", "") is None:
-        args.detector_regions = args.region
 
     session = boto3.session.Session(
         aws_access_key_id=os.environ.get("AWS_ACCESS_KEY_ID", "testing"),

@@ -8,12 +8,17 @@ Organizations, STS and GuardDuty detectors; a WSGI middleware in front of it add
   UnprocessedAccounts `result` strings in the real service's wording where it is known
   (constants below):
   administrator side CreateMembers, InviteMembers, GetMembers, ListMembers, DeleteMembers,
-  DisassociateMembers, UpdateMemberDetectors, GetMemberDetectors; member side
+  DisassociateMembers, UpdateMemberDetectors, GetMemberDetectors,
+  DescribeOrganizationConfiguration; member side
   ListInvitations, AcceptAdministratorInvitation (and the deprecated AcceptInvitation),
   GetAdministratorAccount (and the deprecated GetMasterAccount);
-* Organizations ListAccounts paged like the real service (below);
+* Organizations listings paged like the real service, OUs checked as it checks them (below);
+* Account Management ListRegions (moto lacks it; below);
+* Security Hub BatchImportFindings and GetFindings as the real service answers them, regions
+  where Security Hub is not enabled, findings that fail to import (below);
 * fault injection (5xx, throttling, delays, hangs, lost responses) for every AWS request,
-  moto's too, and member-account switches (denied AssumeRole, disabled regions, not ready);
+  moto's too; access-denial rules; member-account switches (denied AssumeRole, disabled
+  regions, not ready, a concurrent run's detector);
 * a log of every AWS request and a count of the requests in flight;
 * a plain-JSON control API under /_emulator/ (no auth).
 
@@ -27,6 +32,13 @@ relationships live here, per (administrator account, region, administrator detec
 any account can be an administrator. Foreign and organization account sets are global.
 
 GuardDuty behaviour (beyond the request shapes):
+* detectors (CreateDetector, GetDetector, UpdateDetector, ListDetectors, ...) are moto's, one
+  per account and region: a second CreateDetector by the same account in the same region
+  answers 400 BadRequestException "The request is rejected because a detector already exists
+  for the current account." (checked here; moto alone would create another). GetDetector's
+  status is "ENABLED" or "DISABLED": CreateDetector with enable=false creates a suspended
+  detector, UpdateDetector enable=true resumes it and enable=false suspends it (moto's own
+  handling, checked by the self-check);
 * every detector-scoped operation needs the caller's own detector in that region, else 400
   BadRequestException NO_DETECTOR (below);
 * CreateMembers: 1-50 accountDetails of 12-digit ids, else 400; an email that is present but
@@ -45,12 +57,18 @@ GuardDuty behaviour (beyond the request shapes):
 * ListMembers: maxResults 1-50 (default 50, else 400), opaque nextToken (bad -> 400),
   onlyAssociated "true" (default: only Enabled members) or "false" (all);
 * UpdateMemberDetectors: features[].name must be one of FEATURES and status ENABLED or
-  DISABLED, RUNTIME_MONITORING and EKS_RUNTIME_MONITORING not together, else 400
-  BadRequestException; additionalConfiguration and dataSources are accepted and ignored;
-  an Enabled member gets features {name: status}, any other account -> NOT_MEMBER;
+  DISABLED, RUNTIME_MONITORING and EKS_RUNTIME_MONITORING not together; a feature's optional
+  additionalConfiguration must be a list of {name, status} with name one of the model's
+  OrgFeatureAdditionalConfiguration (EKS_ADDON_MANAGEMENT, ECS_FARGATE_AGENT_MANAGEMENT,
+  EC2_AGENT_MANAGEMENT, RDS_DATA_RISK; which names go with which feature is not checked) and
+  status ENABLED or DISABLED; else 400 BadRequestException. dataSources is accepted and
+  ignored. An Enabled member gets each feature's status, and its additional configuration
+  merged by name (names not given keep their value; a feature given without
+  additionalConfiguration keeps all of it); any other account -> NOT_MEMBER;
 * GetMemberDetectors: Enabled members -> members[] {accountId, dataSources (cloudTrail,
   dnsLogs, flowLogs ENABLED, s3Logs = S3_DATA_EVENTS or DISABLED), features [{name, status,
-  updatedAt (epoch seconds)}], empty until set}, any other account -> NOT_MEMBER;
+  updatedAt (epoch seconds), additionalConfiguration [{name, status, updatedAt}] (only when
+  the feature has some)}], empty until set}, any other account -> NOT_MEMBER;
 * ListInvitations (member side, no detector needed): the invitations to the caller in the
   request's region from every administrator where the caller's status is Invited or
   EmailVerificationInProgress: {"invitations": [{accountId (administrator), invitationId,
@@ -65,17 +83,137 @@ GuardDuty behaviour (beyond the request shapes):
 * GetAdministratorAccount / GetMasterAccount (member side): {"administrator"|"master":
   {accountId, invitationId, relationshipStatus, invitedAt}} for the administrator whose
   invitation the caller accepted (or that enabled it through the organization), else {};
+* DescribeOrganizationConfiguration (`GET /detector/{detectorId}/admin`, maxResults 1-50 and
+  nextToken paging the features as ListMembers pages): the caller's own detector (else
+  NO_DETECTOR); unless the caller is 123456789012 and POST
+  /_emulator/guardduty/organization-configuration made it the delegated administrator in
+  that region, 400 BadRequestException "The request failed because you do not have required
+  AWS Organization master permission." (a GuardDuty organization-configuration error seen
+  from the real service, for UpdateOrganizationConfiguration; its wording for this case is
+  not confirmed). Else {autoEnableOrganizationMembers, autoEnable (deprecated: true unless
+  NONE), memberAccountLimitReached (the administrator detector's members >= member-limit),
+  features [{name, autoEnable, additionalConfiguration? [{name, autoEnable}]}] as set,
+  dataSources (deprecated: s3Logs, kubernetes.auditLogs, malwareProtection.
+  scanEc2InstanceWithFindings.ebsVolumes autoEnable = the S3_DATA_EVENTS, EKS_AUDIT_LOGS,
+  EBS_MALWARE_PROTECTION feature's autoEnable is not NONE)}. The configuration changes
+  nothing else: CreateMembers enables at once only the organization-accounts set;
 * per-account "Internal error" on demand (control API below).
 
-Organizations: moto keeps the management account 123456789012 in the organization (it is
-listed, name "master", email master@example.com); its ListAccounts returned up to 100 per page
-keyed on timestamps, so the middleware serves ListAccounts itself when the caller manages
-an organization: in creation order (management account first), MaxResults default 20, larger
-values capped at 20, below 1 -> 400 InvalidInputException, opaque NextToken (bad -> 400
-InvalidInputException). Accounts put through the control API are built directly (moto's
-create_account would draw a random id and build an IAM backend per account: ~9 ms each), so
-no IAM role is created in them; moto's AssumeRole needs none. A caller that manages no
-organization gets moto's own ListAccounts answer.
+Organizations: the organization, its root, OUs and accounts are moto's; moto keeps the
+management account 123456789012 in the organization (it is listed, name "master", email
+master@example.com, in the root). Accounts report Id, Arn, Email, Name, Status and State (the
+same value; the model retires Status on 2026-09-09), JoinedMethod ("CREATED" or "INVITED")
+and JoinedTimestamp. When the caller manages an organization, the middleware serves these
+operations itself over moto's objects, from an index of the organization rebuilt after any
+change (any Organizations call but List*/Describe*, or the control API), so a page costs
+O(page), not O(accounts), even with 50,000 accounts:
+* ListAccounts (all accounts, creation order, management account first),
+  ListAccountsForParent, ListOrganizationalUnitsForParent and ListChildren (ChildType
+  ACCOUNT or ORGANIZATIONAL_UNIT, else InvalidInputException "You specified an invalid
+  value."), each in creation order and paged as the real service pages: MaxResults default
+  20, larger values capped at 20, below 1 -> 400 InvalidInputException, opaque NextToken (bad
+  -> 400 InvalidInputException "You provided a value that does not match the required
+  pattern."). moto paged with up to 100 per page, its own token errors, and O(accounts) work
+  per page;
+* ListParents: [{Id, Type: "ROOT"|"ORGANIZATIONAL_UNIT"}]; an unknown child (or a root) ->
+  ChildNotFoundException;
+* DescribeAccount: {Account}; unknown -> AccountNotFoundException "You specified an account
+  that doesn't exist." (moto's wording, kept); DescribeOrganizationalUnit: {OrganizationalUnit:
+  {Id, Arn, Name}}; unknown, deleted or a root -> OrganizationalUnitNotFoundException;
+* CreateOrganizationalUnit: a parent that is neither the root nor an existing OU ->
+  ParentNotFoundException (moto created the OU anyway); a sibling OU of the same name ->
+  DuplicateOrganizationalUnitException; then moto creates it;
+* DeleteOrganizationalUnit: unknown -> OrganizationalUnitNotFoundException; an OU that still
+  holds accounts or OUs -> OrganizationalUnitNotEmptyException (moto deleted it anyway); then
+  moto deletes it;
+* MoveAccount: unknown account -> AccountNotFoundException; a SourceParentId that does not
+  exist or is not the account's parent -> SourceParentNotFoundException; an unknown
+  destination -> DestinationParentNotFoundException; destination = source ->
+  DuplicateAccountException; else the account moves, answer {};
+* a ParentId that does not exist (never did, or an OU deleted meanwhile) answers
+  ParentNotFoundException in every operation that takes one.
+All errors are 400 with the json protocol's x-amzn-ErrorType header and {"__type",
+"message"}; the messages are the API model's description of each error ("We can't find a
+root or OU with the ParentId that you specified.", "The specified OU is not empty. Move all
+accounts to another root or to other OUs, remove all child OUs, and try the operation
+again.", "We can't find an OU with the OrganizationalUnitId that you specified.", "We can't
+find an organizational unit (OU) or Amazon Web Services account with the ChildId that you
+specified.", "We can't find a source root or OU with the ParentId that you specified.", "We
+can't find the destination container (a root or OU) with the ParentId that you specified.",
+"That account is already present in the specified destination.", "An OU with the same name
+already exists."): the real service's runtime wording is not known; match on the code.
+ListRoots, CreateAccount and the rest are moto's own; a caller that manages no organization
+(a member account) gets moto's answers throughout.
+
+Accounts put through the control API are built directly (moto's create_account would draw a
+random id and build an IAM backend per account: ~9 ms each), so no IAM role is created in
+them; moto's AssumeRole needs none. 50,000 accounts take a couple of seconds.
+
+Account Management (service "account", rest-json; requests signed for "account" reach the
+middleware's handler): ListRegions, `POST /listRegions` {AccountId?, RegionOptStatusContains?,
+MaxResults?, NextToken?} -> {"Regions": [{"RegionName", "RegionOptStatus"}], "NextToken"?}.
+The regions are the 34 commercial ones of botocore's "aws" partition, in name order; the
+opt-in ones (af-south-1, ap-east-1, ap-east-2, ap-south-2, ap-southeast-3, ap-southeast-4,
+ap-southeast-5, ap-southeast-6, ap-southeast-7, ca-west-1, eu-south-1, eu-south-2,
+eu-central-2, il-central-1, me-south-1, me-central-1, mx-central-1) are DISABLED for every
+account until the control API says otherwise, the others ENABLED_BY_DEFAULT. Without
+AccountId the caller's own regions; with AccountId (12 digits, else 400 ValidationException)
+the caller must be the management account 123456789012, the account must be in its
+organization and trusted access must be on (POST /_emulator/account/trusted-access, default
+on), else 403 AccessDeniedException "User: arn:aws:sts::CALLER:assumed-role/emulator/session
+is not authorized to perform: account:ListRegions" followed by the reason: trusted access
+off -> " (Your organization must first enable trusted access with AWS Account
+Management.)"; the management account naming itself -> " (The management account can only
+be managed using the standalone context from the management account)" (both as the real
+service words them in public issue threads); an account outside the organization -> " (The
+account is not a member of your organization.)" and a caller that is not the management
+account -> nothing more (both guesses). RegionOptStatusContains filters by status (an
+unknown status -> 400 ValidationException); MaxResults 1-50, default 20 (else 400
+ValidationException); NextToken opaque (bad -> 400 ValidationException). The
+ValidationException messages follow AWS's usual "1 validation error detected: ..." form but
+are not confirmed for this operation. The fault rules (throttle: 429 TooManyRequestsException,
+error500: 500 InternalServerException) and deny rules apply to it like to any request. The
+disabled-regions switch of GuardDuty is independent of these statuses.
+
+Security Hub (rest-json): every account counts as subscribed in every region except those
+POST /_emulator/securityhub/not-subscribed names; there every Security Hub request answers
+401 InvalidAccessException "Account CALLER is not subscribed to AWS Security Hub" (the real
+wording; the status is the model's), logged with "switch": "not-subscribed". Elsewhere the
+middleware enables moto's hub for the caller before serving (so moto's DescribeHub answers a
+hub; moto's EnableSecurityHub/DisableSecurityHub are moto's own, and the next request enables
+it again). Findings live in moto's backend, per account and region; the middleware serves:
+* BatchImportFindings (`POST /findings/import`): Findings must be a list of 1-100 (else 400
+  InvalidInputException); per finding, in this order: a failed-findings rule names its Id ->
+  FailedFindings {Id, ErrorCode, ErrorMessage} of the rule, not imported; a missing required
+  attribute (SchemaVersion, Id, ProductArn, GeneratorId, AwsAccountId, Types, CreatedAt,
+  UpdatedAt, Severity, Title, Description, Resources) -> ErrorCode "InvalidInput",
+  ErrorMessage "Finding does not adhere to Amazon Finding Format. data should have required
+  property 'X'." and an empty Resources -> "... data.Resources should NOT have fewer than 1
+  items." (the real service's form, seen in public issue threads; its checks go further);
+  else imported: a new (ProductArn, Id) is created with RecordState ACTIVE, Workflow
+  {Status: NEW} and WorkflowState NEW unless given; an existing one is replaced by the new
+  finding (so RecordState, Compliance.Status, UpdatedAt, ... take the new values), keeping
+  the customer's Workflow, WorkflowState, Note, UserDefinedFields and VerificationState when
+  the re-import lacks them. ProcessedAt is set. Answers {FailedCount, SuccessCount,
+  FailedFindings}; /calls logs "failedFindings" {Id: ErrorCode};
+* GetFindings (`POST /findings`): Filters with string filters ({Value, Comparison}:
+  EQUALS, PREFIX, CONTAINS, CONTAINS_WORD, NOT_EQUALS, PREFIX_NOT_EQUALS, NOT_CONTAINS;
+  positive ones OR-ed and negative ones AND-ed within an attribute, attributes AND-ed) on Id,
+  ProductArn, GeneratorId, AwsAccountId, Title, Description, Region, ProductName,
+  CompanyName, RecordState, WorkflowState, VerificationState, SourceUrl, AwsAccountName,
+  ComplianceStatus, WorkflowStatus, SeverityLabel, NoteText, RecommendationText, Type,
+  ResourceId, ResourceType, ResourcePartition, ResourceRegion; any other filter -> 400
+  InvalidInputException "The emulator does not support the GetFindings filter X." (the
+  emulator's own limit). SortCriteria is ignored (import order). MaxResults 1-100, default
+  100, opaque NextToken (bad -> 400 InvalidInputException). The InvalidInputException
+  messages are the emulator's own.
+
+S3, SSM and SNS are moto's alone: PutObject with SSE-KMS headers (path-style requests, as an
+SDK sends them to an IP endpoint; the AWS SDK for Rust's aws-chunked bodies included),
+GetParameter (SecureString too) and a topic's KmsMasterKeyId attribute (alias/aws/sns) work
+and are checked by the self-check. rest-xml operations sharing a path (S3's PutObject,
+CopyObject, UploadPart) are told apart by their query literals and required headers and
+query members, as the model defines them, for the log, fault and deny rules.
 
 Control API:
 
@@ -96,11 +234,16 @@ Control API:
                                                times left wins, one use per request.
                                                error500 and lost_response answer 500
                                                InternalServerErrorException (json, rest-json)
-                                               or InternalError (query); throttle answers
-                                               Throttling (query, 400), TooManyRequestsException
-                                               (json, 400) or ThrottlingException (rest-json,
-                                               429). lost_response first serves the request
-                                               for real (it takes effect), then answers the 500
+                                               or InternalError (query, rest-xml); throttle
+                                               answers Throttling (query, 400),
+                                               TooManyRequestsException (json, 400) or
+                                               ThrottlingException (rest-json, 429); services
+                                               whose model names other errors answer those:
+                                               account 429 TooManyRequestsException / 500
+                                               InternalServerException, s3 503 SlowDown / 500
+                                               InternalError. lost_response first serves the
+                                               request for real (it takes effect), then
+                                               answers the 500
   GET    /_emulator/faults                     {"faults": [rule + "remaining"]}
   DELETE /_emulator/faults                     remove all rules (and wake hung requests)
   GET    /_emulator/calls                      {"calls": [{"service", "operation", "region",
@@ -113,8 +256,12 @@ Control API:
                                                answer, GuardDuty operations served here
                                                that answer unprocessedAccounts, even when a
                                                lost_response replaced it),
-                                               "switch" ("deny-assume-role", "disabled-region"
-                                               or "not-ready", if a member switch answered),
+                                               "switch" (the switch or rule that answered or
+                                               acted: "deny-assume-role", "disabled-region",
+                                               "not-ready", "hidden-invitations",
+                                               "detector-race", "denied",
+                                               "not-subscribed"), "failedFindings"
+                                               (BatchImportFindings: {Id: ErrorCode}),
                                                "ts",
                                                "duration_ms" (server-side serving time)}]},
                                                arrival order
@@ -142,14 +289,45 @@ Control API:
                                                answers {"count": n}
   GET    /_emulator/guardduty/members          {"members": {region: {detectorId: {accountId:
                                                member}}}, "foreignAccounts",
-                                               "organizationAccounts", "memberLimit"}; a member
+                                               "organizationAccounts", "memberLimit",
+                                               "organizationConfiguration" {region: {
+                                               "autoEnableOrganizationMembers", "features"}}};
+                                               a member
                                                is {"accountId", "email", "relationshipStatus",
                                                "invitedAt", "updatedAt", "invitations",
                                                "invitationId", "acceptedAt",
                                                "memberDetectorId", "features" {name: status},
                                                "featuresUpdatedAt" {name: epoch},
+                                               "additionalConfiguration" {feature: {name:
+                                               status}}, "additionalConfigurationUpdatedAt"
+                                               {feature: {name: epoch}},
                                                "lastMessage", "lastDisableEmailNotification",
                                                "administratorId"}
+  POST   /_emulator/guardduty/member-features  {"region", "accountId", "features": [{"name",
+                                               "status", "additionalConfiguration"?: [{"name",
+                                               "status"}]}], "detectorId"?,
+                                               "administratorId"?}: sets a member's features
+                                               directly, as someone changing a plan in the
+                                               console would (validated and merged as
+                                               UpdateMemberDetectors does, whatever the
+                                               member's status). The member is found among
+                                               the administrators' tables of that region
+                                               (narrowed by detectorId / administratorId; 400
+                                               if none or several). Answers the member record
+  POST   /_emulator/guardduty/organization-configuration
+                                               {"region", "autoEnableOrganizationMembers":
+                                               "NEW"|"ALL"|"NONE", "features"?: [{"name" (an
+                                               OrgFeature), "autoEnable": "NEW"|"ALL"|"NONE",
+                                               "additionalConfiguration"?: [{"name",
+                                               "autoEnable"}]}]}: makes 123456789012 the
+                                               organization's GuardDuty delegated
+                                               administrator in that region with that
+                                               configuration (replacing any before), as
+                                               DescribeOrganizationConfiguration reports it;
+                                               moto's ListOrganizationAdminAccounts in that
+                                               region lists it too. Answers {"region",
+                                               "administratorId", "autoEnableOrganizationMembers",
+                                               "features"}
   POST   /_emulator/guardduty/member-limit     {"limit": N}: members per administrator
                                                detector before CreateMembers answers
                                                MEMBER_LIMIT (default 5000)
@@ -173,25 +351,57 @@ Control API:
                                                not return a member CreateMembers has just
                                                added. Shares the rules (and the GET) of
                                                internal-error
-  POST   /_emulator/organizations/accounts     {"accountId", "email", "name"?, "status"?}
-                                               or {"accounts": [{"accountId", "email",
-                                               "name"?, "status"?}, ...]}: accounts with
-                                               those ids in the default account's
+  POST   /_emulator/organizations/accounts     {"accountId", "email", "name"?, "status"?,
+                                               "joinedAt"?, "joinedMethod"?, "parentId"?} or
+                                               {"accounts": [such objects, ...]}: accounts
+                                               with those ids in the default account's
                                                organization (created on first use, feature
-                                               set ALL); an existing one is updated; status
-                                               "ACTIVE" (default), "SUSPENDED" or
-                                               "PENDING_CLOSURE" is what ListAccounts and
-                                               DescribeAccount report (Status and State).
-                                               Answers {"accountId", "email", "name",
-                                               "status", "organizationId"}, or for the list
-                                               form {"count": n, "organizationId"}
-  POST   /_emulator/sts/deny-assume-role       {"accountIds": [...]}: STS AssumeRole of any
-                                               role in those accounts answers 403 AccessDenied
-                                               (query-protocol XML error, message "User:
-                                               arn:aws:iam::CALLER:user/emulator is not
+                                               set ALL). status "ACTIVE" (default),
+                                               "SUSPENDED" or "PENDING_CLOSURE" is what
+                                               ListAccounts and DescribeAccount report
+                                               (Status and State); joinedAt (ISO 8601, naive
+                                               = UTC; default now) their JoinedTimestamp;
+                                               joinedMethod "CREATED" (default) or "INVITED"
+                                               their JoinedMethod; parentId the root (default)
+                                               or an OU the account is in. An existing
+                                               account is updated: email, name and status
+                                               always, joinedAt, joinedMethod and parentId
+                                               only when given (a new parentId moves it).
+                                               Every entry is checked (an unknown parentId
+                                               too) before any change. Answers {"accountId",
+                                               "email", "name", "status", "joinedAt",
+                                               "joinedMethod", "parentId", "organizationId"},
+                                               or for the list form {"count": n,
+                                               "organizationId"}
+  POST   /_emulator/organizations/ous          {"name", "parentId"? (default the root)}: the
+                                               OU of that name under that parent in the
+                                               default account's organization, created (by
+                                               moto, so moto's own OU operations see it) if
+                                               there is none. Answers {"id", "name",
+                                               "parentId", "arn", "created": bool}
+  POST   /_emulator/sts/deny-assume-role       {"accountIds": [...], "reason"?: "trust"
+                                               (default) | "identity-policy" |
+                                               "explicit-deny"}: STS AssumeRole of any role in
+                                               those accounts answers 403 AccessDenied
+                                               (query-protocol XML error) with the message
+                                               "User: arn:aws:iam::CALLER:user/emulator is not
                                                authorized to perform: sts:AssumeRole on
-                                               resource: ROLE_ARN"); added to the set;
-                                               answers {"accountIds"}
+                                               resource: ROLE_ARN" and, per reason, nothing
+                                               more (trust: the role does not trust the
+                                               caller, or does not exist), " because no
+                                               identity-based policy allows the sts:AssumeRole
+                                               action" (identity-policy: the caller's own IAM
+                                               policy does not allow it) or " with an explicit
+                                               deny in an identity-based policy"
+                                               (explicit-deny). Wording: the "User: X is not
+                                               authorized to perform: A on resource: R" form
+                                               and both suffixes are the IAM User Guide's
+                                               ("Troubleshoot access denied error messages");
+                                               the bare form is the one public issue threads
+                                               show for an untrusting or missing role. Added
+                                               to the set (an account named again takes the
+                                               new reason); answers {"accountIds", "reasons":
+                                               {account: reason}}
   DELETE /_emulator/sts/deny-assume-role       allow them all again
   POST   /_emulator/member/disabled-regions    {"accountId", "regions": [...]}: every
                                                GuardDuty request with that account's
@@ -211,13 +421,100 @@ Control API:
   POST   /_emulator/member/hidden-invitations  {"accountId"}: that account's ListInvitations
                                                answers no invitation at all (one declined or
                                                deleted in the account)
-  GET    /_emulator/member/switches            {"denyAssumeRole": [...], "disabledRegions":
-                                               {account: [...]}, "notReady": {account: n},
-                                               "hiddenInvitations": [...]}
+  POST   /_emulator/member/detector-race       {"accountId", "times": N (default 1)}: that
+                                               account's next N GuardDuty CreateDetector calls
+                                               (any region) first create the account's
+                                               detector in the request's region themselves
+                                               (enabled, as a concurrent run of the function
+                                               would have a moment earlier; nothing if it has
+                                               one), then are served normally, so each answers
+                                               400 "a detector already exists"; logged with
+                                               "switch": "detector-race"; replaces the count;
+                                               answers {"accountId", "remaining"}
+  GET    /_emulator/member/switches            {"denyAssumeRole": [...],
+                                               "denyAssumeRoleReasons": {account: reason},
+                                               "disabledRegions": {account: [...]},
+                                               "notReady": {account: n}, "hiddenInvitations":
+                                               [...], "detectorRace": {account: n}, "deny":
+                                               [deny rules, as GET /_emulator/deny]}
+  POST   /_emulator/guardduty/detector         {"accountId", "region", "enable"?: bool}:
+                                               creates that account's moto detector in that
+                                               region (enable defaults to true) or, if it has
+                                               one, sets its enable state (when "enable" is
+                                               given); any account, 123456789012 too. Answers
+                                               {"accountId", "region", "detectorId", "status"
+                                               ("ENABLED"|"DISABLED"), "created": bool}
+  POST   /_emulator/deny                       {"accountId": ID | "*", "operations": [names,
+                                               or "*" for all], "service"?: SigV4 signing name
+                                               as in /calls (e.g. "guardduty"; default any),
+                                               "code"?, "status"? (400-599, default 403),
+                                               "message"?}: adds an access-denial rule: a
+                                               request of one of those operations whose caller
+                                               is that account (any account for "*") answers
+                                               the error in its protocol's shape (query and
+                                               rest-xml: XML ErrorResponse, S3 a bare <Error>;
+                                               json and rest-json: x-amzn-ErrorType header and
+                                               {"message", "__type"}), by default 403
+                                               AccessDeniedException (query and rest-xml:
+                                               AccessDenied) with the message "User:
+                                               arn:aws:sts::ACCOUNT:assumed-role/emulator/
+                                               session is not authorized to perform:
+                                               PREFIX:Operation" (ACCOUNT the caller, PREFIX
+                                               the IAM service prefix, e.g.
+                                               guardduty:UpdateDetector). The request is not
+                                               served. Rules never run out; the first matching
+                                               one answers; logged with "switch": "denied".
+                                               Answers {"rules": [...]}
+  POST   /_emulator/account/regions            {"accountId", "regions": {"af-south-1":
+                                               "ENABLED", ...}}: set region opt-in statuses
+                                               (ENABLED, ENABLING, DISABLING, DISABLED,
+                                               ENABLED_BY_DEFAULT) of that account as
+                                               ListRegions reports them (merged; unknown
+                                               regions or statuses -> 400). Answers
+                                               {"accountId", "regions": {region: status}} with
+                                               every region
+  GET    /_emulator/account/regions            {"trustedAccess": bool, "accounts": {account:
+                                               {region: status}}} (the statuses set)
+  POST   /_emulator/account/trusted-access     {"enabled": bool}: trusted access for AWS
+                                               Account Management in the organization
+                                               (default on); answers {"enabled"}
+  POST   /_emulator/securityhub/not-subscribed {"regions": [...]}: Security Hub requests (any
+                                               account) in those regions answer 401
+                                               InvalidAccessException "Account CALLER is not
+                                               subscribed to AWS Security Hub"; replaces the
+                                               list ([] clears it); answers {"regions"}
+  POST   /_emulator/securityhub/failed-findings {"ids": [finding Ids], "errorCode"?
+                                               (default "InternalException"),
+                                               "errorMessage"? (default "Internal service
+                                               failure"; both defaults the emulator's own),
+                                               "times": N (default 1)}: the next N
+                                               BatchImportFindings calls that include any of
+                                               those Ids report them in FailedFindings (and
+                                               FailedCount) and do not import them; answers
+                                               the GET below
+  GET    /_emulator/securityhub                {"notSubscribed": [...], "failedFindings":
+                                               [{"ids", "errorCode", "errorMessage",
+                                               "remaining"}]}
+  GET    /_emulator/deny                       {"rules": [{"accountId", "operations",
+                                               "service"?, "code"?, "status"?, "message"?}]}
+  DELETE /_emulator/deny                       remove every deny rule
 
 Control requests answer 200 with JSON, 400 {"error": ...} for a bad body and 404 for an
-unknown route. An AWS request meets, in this order: the first matching fault rule, the
-member switches, then the service (moto or the middleware); reset clears all of them.
+unknown route; reset clears every rule, switch and state they set.
+
+An AWS request meets, in this order (the first that answers ends it; each is logged in
+/calls):
+  1. the first matching fault rule with uses left (throttle, error500 and hang answer without
+     serving; delay waits, then continues; lost_response continues and replaces the answer);
+  2. the disabled-region switch (the credentials are not valid in that region: authentication
+     comes before authorization);
+  3. the deny rules (authorization);
+  4. the other switches: deny-assume-role (STS AssumeRole), not-ready, then detector-race
+     (GuardDuty CreateDetector; detector-race acts, then lets the request through),
+     hidden-invitations (ListInvitations), then Security Hub not-subscribed;
+  5. the service: the middleware's handlers (GuardDuty members, CreateDetector's one-detector
+     check, Organizations listings and OU checks, Account ListRegions, Security Hub findings) or
+     moto.
 
     python testsupport/emulator.py [--host 127.0.0.1] [--port 0] [--verbose] [--ignore-stdin]
 
@@ -258,6 +555,7 @@ from moto.iam.models import get_account_id_from
 from moto.moto_api._internal.models import moto_api_backend
 from moto.organizations import utils as organizations_utils
 from moto.organizations.models import FakeAccount, organizations_backends
+from moto.securityhub.models import Finding, securityhub_backends
 
 DEFAULT_ACCOUNT = DEFAULT_ACCOUNT_ID  # the administrator / management account of the tests
 
@@ -290,9 +588,36 @@ OTHER_ADMINISTRATOR = ("The request is rejected because the current account is a
                        "associated with another administrator account.")
 RUNTIME_TOGETHER = ("The request is rejected because RUNTIME_MONITORING and "
                     "EKS_RUNTIME_MONITORING cannot be specified together.")
+# DescribeOrganizationConfiguration by an account that is not the delegated administrator:
+# a GuardDuty organization-configuration error seen from the real service (for
+# UpdateOrganizationConfiguration); its wording for this case is not confirmed.
+NOT_DELEGATED_ADMIN = ("The request failed because you do not have required AWS Organization "
+                       "master permission.")
+AUTO_ENABLE = ("NEW", "ALL", "NONE")
 # Member-account switches.
 INVALID_TOKEN = "The security token included in the request is invalid."  # 403 UnrecognizedClientException
 NOT_SUBSCRIBED = "The AWS Access Key Id needs a subscription for the service"  # 400 SubscriptionRequiredException
+
+# STS AssumeRole denial reasons: the suffix real STS appends to "User: ... is not authorized
+# to perform: sts:AssumeRole on resource: ROLE" (forms from the IAM User Guide, "Troubleshoot
+# access denied error messages"; the bare form, a role that does not trust the caller or does
+# not exist, as seen in public issue threads).
+ASSUME_ROLE_REASONS = {
+    "trust": "",
+    "identity-policy": " because no identity-based policy allows the sts:AssumeRole action",
+    "explicit-deny": " with an explicit deny in an identity-based policy",
+}
+# SigV4 signing name -> IAM action prefix, where they differ (they agree for every service
+# this emulator serves).
+IAM_PREFIXES = {"monitoring": "cloudwatch", "email": "ses", "execute-api": "execute-api"}
+# Per service, the modelled throttling and 5xx errors the fault rules answer with:
+# ((status, code) of throttle, code of error500/lost_response).
+SERVICE_FAULT_CODES = {
+    "account": ((429, "TooManyRequestsException"), "InternalServerException"),
+    "s3": ((503, "SlowDown"), "InternalError"),
+}
+REST_XML_SERVICES = {"s3", "s3control", "route53", "cloudfront"}
+DETECTOR_EXISTS = "The request is rejected because a detector already exists for the current account."
 
 ADMIN_OPS = {"CreateMembers", "InviteMembers", "GetMembers", "ListMembers", "DeleteMembers",
              "DisassociateMembers", "UpdateMemberDetectors", "GetMemberDetectors"}
@@ -302,6 +627,10 @@ MEMBER_OPS = ADMIN_OPS | MEMBER_SIDE_OPS  # the GuardDuty operations served here
 INTERNAL_ERROR_OPS = ADMIN_OPS - {"ListMembers"}
 FEATURES = {"S3_DATA_EVENTS", "EKS_AUDIT_LOGS", "EBS_MALWARE_PROTECTION", "RDS_LOGIN_EVENTS",
             "LAMBDA_NETWORK_LOGS", "EKS_RUNTIME_MONITORING", "RUNTIME_MONITORING", "AI_PROTECTION"}
+# OrgFeatureAdditionalConfiguration of the API model (botocore 1.44.8).
+ADDITIONAL_CONFIGURATIONS = {"EKS_ADDON_MANAGEMENT", "ECS_FARGATE_AGENT_MANAGEMENT",
+                             "EC2_AGENT_MANAGEMENT", "RDS_DATA_RISK"}
+FEATURE_STATUSES = ("ENABLED", "DISABLED")
 INVITED = ("invited", "emailverificationinprogress")
 ACCOUNT_STATUSES = {"ACTIVE", "SUSPENDED", "PENDING_CLOSURE"}
 ACCOUNT_ID = re.compile(r"[0-9]{12}")
@@ -339,31 +668,46 @@ def json_response(payload, status=200, headers=None, content_type="application/j
     return Response(json.dumps(payload), status, headers=headers, content_type=content_type)
 
 
-def aws_error(protocol, status, code, message, sender=True):
-    """An error response the way the service's protocol shapes it (SDKs key on `code`)."""
+def aws_error(protocol, status, code, message, sender=True, service=None):
+    """An error response the way the service's protocol shapes it (SDKs key on `code`):
+    query: <ErrorResponse> XML; rest-xml: S3's bare <Error> XML (other rest-xml services the
+    <ErrorResponse> form); json and rest-json: x-amzn-ErrorType + {"__type", "message"}."""
     request_id = str(uuid.uuid4())
-    if protocol == "query":
-        body = (f"<ErrorResponse><Error><Type>{'Sender' if sender else 'Receiver'}</Type>"
-                f"<Code>{code}</Code><Message>{escape(message)}</Message></Error>"
-                f"<RequestId>{request_id}</RequestId></ErrorResponse>")
+    if protocol in ("query", "rest-xml"):
+        error = f"<Code>{escape(code)}</Code><Message>{escape(message)}</Message>"
+        if protocol == "rest-xml" and service == "s3":
+            body = f"<Error>{error}<RequestId>{request_id}</RequestId></Error>"
+        else:
+            body = (f"<ErrorResponse><Error><Type>{'Sender' if sender else 'Receiver'}</Type>"
+                    f"{error}</Error><RequestId>{request_id}</RequestId></ErrorResponse>")
         return Response(body, status, headers={"x-amzn-RequestId": request_id},
                         content_type="text/xml")
     return json_response({"__type": code, "message": message}, status,
                          {"x-amzn-ErrorType": code, "x-amzn-RequestId": request_id})
 
 
-def server_error(protocol):
-    if protocol == "query":
-        return aws_error(protocol, 500, "InternalError", "injected fault", sender=False)
+def server_error(protocol, service=None):
+    if service in SERVICE_FAULT_CODES:
+        return aws_error(protocol, 500, SERVICE_FAULT_CODES[service][1], "injected fault", False, service)
+    if protocol in ("query", "rest-xml"):
+        return aws_error(protocol, 500, "InternalError", "injected fault", False, service)
     return aws_error(protocol, 500, "InternalServerErrorException", "injected fault")
 
 
-def throttle_error(protocol):
+def throttle_error(protocol, service=None):
+    if service in SERVICE_FAULT_CODES:
+        status, code = SERVICE_FAULT_CODES[service][0]
+        return aws_error(protocol, status, code, "Rate exceeded", service=service)
     if protocol == "query":
         return aws_error(protocol, 400, "Throttling", "Rate exceeded")
     if protocol == "json":
         return aws_error(protocol, 400, "TooManyRequestsException", "Rate exceeded")
     return aws_error(protocol, 429, "ThrottlingException", "Rate exceeded")
+
+
+def caller_arn(account):
+    """The principal ARN the emulator's access-denied messages name for a caller."""
+    return f"arn:aws:sts::{account}:assumed-role/emulator/session"
 
 
 def is_account_id(value):
@@ -391,28 +735,54 @@ _rest_routes = {}
 _rest_routes_lock = threading.Lock()
 
 
-def rest_operation(service, method, path):
-    """Operation name of a rest-json/rest-xml request, from botocore's model routes."""
+def rest_routes(model):
+    """(specificity, method, path regex, name, query literals {key: value or None}, required
+    header names, required query keys) of each operation of a rest model, most specific first."""
+    routes = []
+    for name, op in model["operations"].items():
+        uri, _, query = op["http"]["requestUri"].partition("?")
+        parts = re.split(r"(\{[^}]+\})", uri.rstrip("/"))
+        pattern = "".join((".+" if p.endswith("+}") else "[^/]+") if p.startswith("{")
+                          else re.escape(p) for p in parts)
+        literal = sum(len(p) for p in parts if not p.startswith("{"))
+        literals = {k: (v or None) for k, _, v in (q.partition("=") for q in query.split("&") if q)}
+        headers, queries = set(), set()
+        shape = model["shapes"].get(op.get("input", {}).get("shape"), {})
+        for member in shape.get("required", []):
+            spec = shape["members"].get(member, {})
+            if spec.get("location") == "header":
+                headers.add(spec.get("locationName", member).lower())
+            elif spec.get("location") == "querystring":
+                queries.add(spec.get("locationName", member))
+        routes.append(((len(literals) + len(headers) + len(queries), literal), op["http"]["method"],
+                       re.compile(pattern + "/?"), name, literals, headers, queries))
+    routes.sort(key=lambda r: (-r[0][0], -r[0][1]))
+    return routes
+
+
+def rest_operation(service, method, path, query=None, headers=None):
+    """Operation name of a rest-json/rest-xml request, from botocore's model routes: the most
+    specific route whose method and path match and whose query literals (S3's "?location")
+    and required header and query-string members (CopyObject's x-amz-copy-source, UploadPart's
+    partNumber) the request has; failing that, the first route matching method and path."""
     with _rest_routes_lock:
         if service not in _rest_routes:
             try:
                 model = botocore.loaders.create_loader().load_service_model(service, "service-2")
             except Exception:
-                model = {"operations": {}}
-            routes = []
-            for name, op in model["operations"].items():
-                uri = op["http"]["requestUri"].split("?")[0].rstrip("/")
-                parts = re.split(r"(\{[^}]+\})", uri)
-                pattern = "".join((".+" if p.endswith("+}") else "[^/]+") if p.startswith("{")
-                                  else re.escape(p) for p in parts)
-                literal = sum(len(p) for p in parts if not p.startswith("{"))
-                routes.append((literal, op["http"]["method"], re.compile(pattern + "/?"), name))
-            routes.sort(key=lambda r: -r[0])  # most specific first
-            _rest_routes[service] = routes
-    for _, route_method, regex, name in _rest_routes[service]:
-        if route_method == method and regex.fullmatch(path):
+                model = {"operations": {}, "shapes": {}}
+            _rest_routes[service] = rest_routes(model)
+    query, headers = query or {}, headers or set()
+    fallback = None
+    for _, route_method, regex, name, literals, needed_headers, needed_queries in _rest_routes[service]:
+        if route_method != method or not regex.fullmatch(path):
+            continue
+        if (all(k in query and (v is None or query[k] == v) for k, v in literals.items())
+                and needed_headers <= headers and needed_queries <= query.keys()):
             return name
-    return "Unknown"
+        if fallback is None and not literals:
+            fallback = name
+    return fallback or "Unknown"
 
 
 def form_params(environ, body):
@@ -434,7 +804,11 @@ def describe(environ, body):
     action = form_params(environ, body).get("Action")
     if action:
         return service, region, action, "query"
-    return service, region, rest_operation(service, environ["REQUEST_METHOD"], environ.get("PATH_INFO", "")), "rest-json"
+    protocol = "rest-xml" if service in REST_XML_SERVICES else "rest-json"
+    query = {k: v[0] for k, v in parse_qs(environ.get("QUERY_STRING", ""), keep_blank_values=True).items()}
+    headers = {k[5:].replace("_", "-").lower() for k in environ if k.startswith("HTTP_")}
+    operation = rest_operation(service, environ["REQUEST_METHOD"], environ.get("PATH_INFO", ""), query, headers)
+    return service, region, operation, protocol
 
 
 def calling_account(environ):
@@ -477,11 +851,30 @@ def detector_owner(region, detector_id):
     return None
 
 
+DETECTOR_LOCK = threading.Lock()  # one GuardDuty detector per account and region
+
+
+def put_detector(account, region, enable, only_if_missing=False):
+    """Create `account`'s detector in `region` in moto (or, unless only_if_missing, set the
+    enable state of the one it has); returns (detectorId, created)."""
+    with DETECTOR_LOCK:
+        backend = guardduty_backends[account][region]
+        if backend.detectors:
+            detector = next(iter(backend.detectors.values()))
+            if not only_if_missing and enable is not None:
+                detector.enabled = bool(enable)
+                detector.updated_at = datetime.now()
+            return detector.id, False
+        return backend.create_detector(True if enable is None else bool(enable), None, None, None, None), True
+
+
 def new_member(account, email, status):
     return {"accountId": account, "email": email, "relationshipStatus": status,
             "invitedAt": None, "updatedAt": now_iso(), "invitations": 0, "invitationId": None,
             "acceptedAt": None, "memberDetectorId": None, "features": {},
-            "featuresUpdatedAt": {}, "lastMessage": None, "lastDisableEmailNotification": None}
+            "featuresUpdatedAt": {}, "additionalConfiguration": {},
+            "additionalConfigurationUpdatedAt": {}, "lastMessage": None,
+            "lastDisableEmailNotification": None}
 
 
 def status_of(member):
@@ -518,15 +911,35 @@ def account_ids(operation, body):
     return ids
 
 
+def valid_additional_configuration(value):
+    return value is None or (isinstance(value, list) and all(
+        isinstance(c, dict) and c.get("name") in ADDITIONAL_CONFIGURATIONS
+        and c.get("status") in FEATURE_STATUSES for c in value))
+
+
 def validate_features(body):
     features = body.get("features", [])
     if not isinstance(features, list) or not all(
-            isinstance(f, dict) and f.get("name") in FEATURES and f.get("status") in ("ENABLED", "DISABLED")
+            isinstance(f, dict) and f.get("name") in FEATURES and f.get("status") in FEATURE_STATUSES
+            and valid_additional_configuration(f.get("additionalConfiguration"))
             for f in features):
         raise bad_request()
     if {"RUNTIME_MONITORING", "EKS_RUNTIME_MONITORING"} <= {f["name"] for f in features}:
         raise bad_request(RUNTIME_TOGETHER)
     return features
+
+
+def set_features(member, features):
+    """Apply validated features [{name, status, additionalConfiguration?}] to a member:
+    each feature's status, and its additional configuration merged by name."""
+    stamp = round(time.time(), 3)
+    for feature in features:
+        name = feature["name"]
+        member["features"][name] = feature["status"]
+        member["featuresUpdatedAt"][name] = stamp
+        for config in feature.get("additionalConfiguration") or []:
+            member["additionalConfiguration"].setdefault(name, {})[config["name"]] = config["status"]
+            member["additionalConfigurationUpdatedAt"].setdefault(name, {})[config["name"]] = stamp
 
 
 def page_params(query):
@@ -576,6 +989,7 @@ class GuardDutyMembers:
             self.organization = set()
             self.member_limit = DEFAULT_MEMBER_LIMIT
             self.internal_errors = []  # {"operation", "accountIds", "remaining", "result"}
+            self.org_configs = {}  # region -> organization configuration of DEFAULT_ACCOUNT
 
     # ---- serving
 
@@ -602,6 +1016,60 @@ class GuardDutyMembers:
             out["unprocessedAccounts"] = (unprocessed_json((a, failed[a]) for a in ids if a in failed)
                                           + out["unprocessedAccounts"])
             return out
+
+    def describe_organization_configuration(self, caller, region, detector_id, query):
+        if not owns_detector(caller, region, detector_id):
+            raise bad_request(NO_DETECTOR)
+        with self.lock:
+            config = self.org_configs.get(region) if caller == DEFAULT_ACCOUNT else None
+            if config is None:
+                raise bad_request(NOT_DELEGATED_ADMIN)
+            members = self.members.get((caller, region, detector_id), {})
+            limit_reached = len(members) >= self.member_limit
+            features = [dict(f, additionalConfiguration=[dict(c) for c in f["additionalConfiguration"]])
+                        if "additionalConfiguration" in f else dict(f) for f in config["features"]]
+            auto_members = config["autoEnableOrganizationMembers"]
+        out = guardduty_page(features, query, "features")
+        auto = {f["name"]: f["autoEnable"] != "NONE" for f in features}
+        out.update(autoEnable=auto_members != "NONE", autoEnableOrganizationMembers=auto_members,
+                   memberAccountLimitReached=limit_reached,
+                   dataSources={"s3Logs": {"autoEnable": auto.get("S3_DATA_EVENTS", False)},
+                                "kubernetes": {"auditLogs": {"autoEnable": auto.get("EKS_AUDIT_LOGS", False)}},
+                                "malwareProtection": {"scanEc2InstanceWithFindings": {"ebsVolumes": {
+                                    "autoEnable": auto.get("EBS_MALWARE_PROTECTION", False)}}}})
+        return out
+
+    def set_organization_configuration(self, region, body):
+        auto_members = body.get("autoEnableOrganizationMembers")
+        if auto_members not in AUTO_ENABLE:
+            raise ValueError(f"autoEnableOrganizationMembers must be one of {list(AUTO_ENABLE)}")
+        features = body.get("features", [])
+        if not isinstance(features, list):
+            raise ValueError("features must be a list")
+        kept = []
+        for feature in features:
+            if not isinstance(feature, dict) or feature.get("name") not in FEATURES \
+                    or feature.get("autoEnable") not in AUTO_ENABLE:
+                raise ValueError(f"each feature needs a name of {sorted(FEATURES)} and autoEnable of {list(AUTO_ENABLE)}")
+            entry = {"name": feature["name"], "autoEnable": feature["autoEnable"]}
+            configs = feature.get("additionalConfiguration")
+            if configs is not None:
+                if not isinstance(configs, list) or not all(
+                        isinstance(c, dict) and c.get("name") in ADDITIONAL_CONFIGURATIONS
+                        and c.get("autoEnable") in AUTO_ENABLE for c in configs):
+                    raise ValueError("additionalConfiguration must be a list of {name, autoEnable} with name "
+                                     f"one of {sorted(ADDITIONAL_CONFIGURATIONS)}")
+                entry["additionalConfiguration"] = [{"name": c["name"], "autoEnable": c["autoEnable"]}
+                                                    for c in configs]
+            kept.append(entry)
+        config = {"autoEnableOrganizationMembers": auto_members, "features": kept}
+        with self.lock:
+            self.org_configs[region] = config
+        with DETECTOR_LOCK:  # ListOrganizationAdminAccounts (moto's) names the administrator too
+            admins = guardduty_backends[DEFAULT_ACCOUNT][region].admin_account_ids
+            if DEFAULT_ACCOUNT not in admins:
+                admins.append(DEFAULT_ACCOUNT)
+        return {"region": region, "administratorId": DEFAULT_ACCOUNT, **config}
 
     def take_internal_errors(self, operation, ids):
         """{account: result} of the accounts a rule reports unprocessed in this call."""
@@ -686,11 +1154,8 @@ class GuardDutyMembers:
 
     def update_member_detectors(self, caller, members, ids, body, features):
         enabled, unprocessed = self.associated(members, ids)
-        stamp = round(time.time(), 3)
         for member in enabled:
-            for feature in features:
-                member["features"][feature["name"]] = feature["status"]
-                member["featuresUpdatedAt"][feature["name"]] = stamp
+            set_features(member, features)
         return {"unprocessedAccounts": unprocessed_json(unprocessed)}
 
     def get_member_detectors(self, caller, members, ids, body, _):
@@ -780,6 +1245,22 @@ class GuardDutyMembers:
                 out.append(member_copy(member, admin))
             return out
 
+    def set_member_features(self, region, account, features, detector_id=None, administrator=None):
+        """Set a member's features directly (validated); returns its control-API record."""
+        with self.lock:
+            found = [(key, members[account]) for key, members in self.members.items()
+                     if key[1] == region and account in members
+                     and (detector_id is None or key[2] == detector_id)
+                     and (administrator is None or key[0] == administrator)]
+            if not found:
+                raise ValueError(f"{account} is not a member of that administrator in {region}")
+            if len(found) > 1:
+                raise ValueError(f"{account} is a member of several administrators in {region}: "
+                                 "give detectorId or administratorId")
+            (admin, _, _), member = found[0]
+            set_features(member, features)
+            return member_copy(member, admin)
+
     def add_internal_error(self, operation, ids, times, result=INTERNAL_ERROR):
         with self.lock:
             self.internal_errors.append({"operation": operation, "accountIds": ids, "remaining": times,
@@ -797,13 +1278,18 @@ class GuardDutyMembers:
                     a: member_copy(m, admin) for a, m in members.items()}
             return {"members": out, "foreignAccounts": sorted(self.foreign),
                     "organizationAccounts": sorted(self.organization),
-                    "memberLimit": self.member_limit}
+                    "memberLimit": self.member_limit,
+                    "organizationConfiguration": json.loads(json.dumps(self.org_configs))}
 
 
 def member_copy(member, administrator):
     """A member record for the control API, safe to serialise outside the lock."""
     return dict(member, features=dict(member["features"]),
-                featuresUpdatedAt=dict(member["featuresUpdatedAt"]), administratorId=administrator)
+                featuresUpdatedAt=dict(member["featuresUpdatedAt"]),
+                additionalConfiguration={f: dict(c) for f, c in member["additionalConfiguration"].items()},
+                additionalConfigurationUpdatedAt={
+                    f: dict(c) for f, c in member["additionalConfigurationUpdatedAt"].items()},
+                administratorId=administrator)
 
 
 def invitation_json(administrator, member):
@@ -820,16 +1306,26 @@ def member_detector(member):
     return {"accountId": member["accountId"],
             "dataSources": {"cloudTrail": enabled, "dnsLogs": enabled, "flowLogs": enabled,
                             "s3Logs": {"status": features.get("S3_DATA_EVENTS", "DISABLED")}},
-            "features": [{"name": name, "status": status,
-                          "updatedAt": member["featuresUpdatedAt"][name]}
-                         for name, status in features.items()]}
+            "features": [feature_result(member, name) for name in features]}
+
+
+def feature_result(member, name):
+    """A MemberFeaturesConfigurationResult of GetMemberDetectors."""
+    out = {"name": name, "status": member["features"][name],
+           "updatedAt": member["featuresUpdatedAt"][name]}
+    configs = member["additionalConfiguration"].get(name)
+    if configs:
+        stamps = member["additionalConfigurationUpdatedAt"][name]
+        out["additionalConfiguration"] = [{"name": c, "status": status, "updatedAt": stamps[c]}
+                                          for c, status in configs.items()]
+    return out
 
 
 # ---------------------------------------------------------------- member-account switches
 
 class MemberSwitches:
     """Behaviour of member accounts the tests switch on: denied roles, disabled regions,
-    accounts not yet subscribed to GuardDuty."""
+    accounts not yet subscribed to GuardDuty, detectors created by a concurrent run."""
 
     def __init__(self):
         self.lock = threading.Lock()
@@ -837,23 +1333,35 @@ class MemberSwitches:
 
     def reset(self):
         with self.lock:
-            self.deny_assume_role = set()
+            self.deny_assume_role = {}  # account -> reason (ASSUME_ROLE_REASONS)
             self.disabled_regions = {}  # account -> set of regions
             self.not_ready = {}  # account -> remaining CreateDetector/ListDetectors failures
             self.hidden_invitations = set()  # accounts whose ListInvitations shows none
+            self.detector_race = {}  # account -> remaining CreateDetector calls that race
+
+    def check_region(self, req):
+        """("disabled-region", error response) for a GuardDuty request in a region the
+        caller has not enabled, else None (authentication: before any deny rule)."""
+        with self.lock:
+            if req.service == "guardduty" and req.region in self.disabled_regions.get(req.account, ()):
+                return "disabled-region", aws_error(req.protocol, 403, "UnrecognizedClientException", INVALID_TOKEN)
+        return None
 
     def check(self, req):
-        """(switch name, error response) if a switch answers this request, else None."""
+        """(switch name, error response or None) if a switch acts on this request, else None.
+        A None response means: the switch did its part, now serve the request."""
         with self.lock:
             if req.service == "sts" and req.operation == "AssumeRole":
                 return self.check_assume_role(req)
             if req.service != "guardduty":
                 return None
-            if req.region in self.disabled_regions.get(req.account, ()):
-                return "disabled-region", aws_error(req.protocol, 403, "UnrecognizedClientException", INVALID_TOKEN)
             if req.operation in ("CreateDetector", "ListDetectors") and self.not_ready.get(req.account, 0) > 0:
                 self.not_ready[req.account] -= 1
                 return "not-ready", aws_error(req.protocol, 400, "SubscriptionRequiredException", NOT_SUBSCRIBED)
+            if req.operation == "CreateDetector" and self.detector_race.get(req.account, 0) > 0:
+                self.detector_race[req.account] -= 1
+                put_detector(req.account, req.region, True, only_if_missing=True)
+                return "detector-race", None
             if req.operation == "ListInvitations" and req.account in self.hidden_invitations:
                 return "hidden-invitations", json_response({"invitations": []})
             return None
@@ -864,18 +1372,111 @@ class MemberSwitches:
         if not target or target.group(1) not in self.deny_assume_role:
             return None
         message = (f"User: arn:aws:iam::{req.account}:user/emulator is not authorized to perform: "
-                   f"sts:AssumeRole on resource: {role}")
+                   f"sts:AssumeRole on resource: {role}"
+                   + ASSUME_ROLE_REASONS[self.deny_assume_role[target.group(1)]])
         return "deny-assume-role", aws_error(req.protocol, 403, "AccessDenied", message)
 
     def snapshot(self):
         with self.lock:
             return {"denyAssumeRole": sorted(self.deny_assume_role),
+                    "denyAssumeRoleReasons": dict(sorted(self.deny_assume_role.items())),
                     "disabledRegions": {a: sorted(r) for a, r in self.disabled_regions.items()},
                     "notReady": dict(self.not_ready),
-                    "hiddenInvitations": sorted(self.hidden_invitations)}
+                    "hiddenInvitations": sorted(self.hidden_invitations),
+                    "detectorRace": dict(self.detector_race)}
+
+
+# ---------------------------------------------------------------- access denial
+
+def iam_prefix(service):
+    """The IAM action prefix of a SigV4 signing name (they agree for the services here)."""
+    return IAM_PREFIXES.get(service, service)
+
+
+class DenyRules:
+    """Requests of given operations by given accounts answer an access-denied error."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.reset()
+
+    def reset(self):
+        with self.lock:
+            self.rules = []
+
+    def add(self, body):
+        account = body.get("accountId")
+        if account != "*" and not is_account_id(account):
+            raise ValueError('accountId must be 12 digits or "*"')
+        operations = body.get("operations")
+        if (not isinstance(operations, list) or not operations
+                or not all(isinstance(o, str) and o for o in operations)):
+            raise ValueError("operations must be a non-empty list of operation names")
+        rule = {"accountId": account, "operations": list(operations)}
+        for key in ("service", "code", "message"):
+            if body.get(key) is not None:
+                if not isinstance(body[key], str) or not body[key]:
+                    raise ValueError(f"{key} must be a non-empty text")
+                rule[key] = body[key]
+        if body.get("status") is not None:
+            status = int(body["status"])
+            if not 400 <= status <= 599:
+                raise ValueError("status must be 400-599")
+            rule["status"] = status
+        with self.lock:
+            self.rules.append(rule)
+            return self.snapshot_locked()
+
+    def check(self, req):
+        """The error response of the first rule matching this request, else None."""
+        with self.lock:
+            rule = next((r for r in self.rules
+                         if r["accountId"] in ("*", req.account)
+                         and ("*" in r["operations"] or req.operation in r["operations"])
+                         and r.get("service") in (None, req.service)), None)
+        if rule is None:
+            return None
+        code = rule.get("code") or ("AccessDenied" if req.protocol in ("query", "rest-xml")
+                                    else "AccessDeniedException")
+        message = rule.get("message") or (
+            f"User: {caller_arn(req.account)} is not authorized to perform: "
+            f"{iam_prefix(req.service)}:{req.operation}")
+        return aws_error(req.protocol, rule.get("status", 403), code, message, service=req.service)
+
+    def snapshot_locked(self):
+        return {"rules": [dict(r, operations=list(r["operations"])) for r in self.rules]}
+
+    def snapshot(self):
+        with self.lock:
+            return self.snapshot_locked()
 
 
 # ---------------------------------------------------------------- Organizations
+
+# Error messages: the API model's description of each error (the real service's runtime
+# wording is not known), except ACCOUNT_GONE and BAD_ORG_INPUT, moto's and this emulator's
+# wording kept from before.
+PARENT_NOT_FOUND = "We can't find a root or OU with the ParentId that you specified."
+OU_NOT_FOUND = "We can't find an OU with the OrganizationalUnitId that you specified."
+OU_NOT_EMPTY = ("The specified OU is not empty. Move all accounts to another root or to other "
+                "OUs, remove all child OUs, and try the operation again.")
+CHILD_NOT_FOUND = ("We can't find an organizational unit (OU) or Amazon Web Services account "
+                   "with the ChildId that you specified.")
+SOURCE_NOT_FOUND = "We can't find a source root or OU with the ParentId that you specified."
+DESTINATION_NOT_FOUND = ("We can't find the destination container (a root or OU) with the "
+                         "ParentId that you specified.")
+DUPLICATE_ACCOUNT = "That account is already present in the specified destination."
+DUPLICATE_OU = "An OU with the same name already exists."
+ACCOUNT_GONE = "You specified an account that doesn't exist."
+BAD_ORG_INPUT = "You provided a value that does not match the required pattern."
+INVALID_VALUE = "You specified an invalid value."
+JOINED_METHODS = ("CREATED", "INVITED")
+ORG_JSON = "application/x-amz-json-1.1"
+# Organizations operations served here (when the caller manages an organization).
+ORG_SERVED = {"ListAccounts", "ListAccountsForParent", "ListOrganizationalUnitsForParent",
+              "ListChildren", "ListParents", "DescribeAccount", "DescribeOrganizationalUnit",
+              "CreateOrganizationalUnit", "DeleteOrganizationalUnit", "MoveAccount"}
+
 
 def management_backend():
     """The default account's Organizations backend, with an organization (ALL features)."""
@@ -885,7 +1486,7 @@ def management_backend():
     return backend
 
 
-def new_fake_account(backend, account_id):
+def new_fake_account(backend, account_id, parent_id, joined_at, joined_method):
     """A moto FakeAccount with our id, built without FakeAccount.__init__ (which draws a
     random id and builds an IAM backend for it: ~9 ms each, too slow for thousands).
     The attributes are those of moto 5.2.5's FakeAccount.__init__."""
@@ -894,9 +1495,11 @@ def new_fake_account(backend, account_id):
     account.__dict__.update(
         type="ACCOUNT", region=org.region, organization_id=org.id,
         master_account_id=org.master_account_id,
-        create_account_status_id=organizations_utils.make_random_create_account_status_id(),
-        id=account_id, name=account_id, email="", create_time=utcnow(), status="ACTIVE",
-        state="ACTIVE", joined_method="CREATED", parent_id=org.root_id, attached_policies=[],
+        # "car-" and 8-32 lower-case letters or digits, like moto's random one but derived
+        # from the id (drawing 8 random characters costs more than the rest of the account)
+        create_account_status_id=f"car-{int(account_id):010x}",
+        id=account_id, name=account_id, email="", create_time=joined_at, status="ACTIVE",
+        state="ACTIVE", joined_method=joined_method, parent_id=parent_id, attached_policies=[],
         tags={})
     for policy in backend.policies:  # what create_account attaches, without its O(n) lookups
         if policy.id in (organizations_utils.DEFAULT_SCP_POLICY_ID, organizations_utils.DEFAULT_RCP_POLICY_ID):
@@ -907,8 +1510,15 @@ def new_fake_account(backend, account_id):
     return account
 
 
+def moto_time(value):
+    """An ISO 8601 timestamp (naive = UTC) as the naive UTC datetime moto keeps, else ValueError."""
+    moment = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    return moment.astimezone(timezone.utc).replace(tzinfo=None) if moment.tzinfo else moment
+
+
 def organization_account_spec(spec):
-    """(accountId, email, name, status) of a control-API account, validated."""
+    """A validated control-API account: {accountId, email, name, status, joinedAt (naive UTC
+    datetime or None), joinedMethod (or None), parentId (or None)}."""
     if not isinstance(spec, dict) or not is_account_id(spec.get("accountId")):
         raise ValueError("accountId must be 12 digits")
     if not isinstance(spec.get("email"), str):
@@ -916,40 +1526,614 @@ def organization_account_spec(spec):
     status = spec.get("status") or "ACTIVE"
     if status not in ACCOUNT_STATUSES:
         raise ValueError(f"status must be one of {sorted(ACCOUNT_STATUSES)}")
-    return spec["accountId"], spec["email"], spec.get("name") or spec["accountId"], status
+    method = spec.get("joinedMethod")
+    if method is not None and method not in JOINED_METHODS:
+        raise ValueError(f"joinedMethod must be one of {list(JOINED_METHODS)}")
+    parent = spec.get("parentId")
+    if parent is not None and not isinstance(parent, str):
+        raise ValueError("parentId must be a root or OU id")
+    return {"accountId": spec["accountId"], "email": spec["email"],
+            "name": spec.get("name") or spec["accountId"], "status": status,
+            "joinedAt": moto_time(spec["joinedAt"]) if spec.get("joinedAt") else None,
+            "joinedMethod": method, "parentId": parent}
 
 
-def put_organization_accounts(specs):
-    """Put validated (accountId, email, name, status) specs into the default account's
-    organization; returns its backend."""
-    backend = management_backend()
-    index = {a.id: a for a in backend.accounts}
-    for account_id, email, name, status in specs:
-        account = index.get(account_id) or new_fake_account(backend, account_id)
-        index[account_id] = account
-        account.email, account.name, account.status, account.state = email, name, status, status
-    return backend
+def account_json(account):
+    """A control-API account."""
+    return {"accountId": account.id, "email": account.email, "name": account.name,
+            "status": account.status, "joinedAt": iso_utc(account.create_time.replace(tzinfo=timezone.utc)),
+            "joinedMethod": account.joined_method, "parentId": account.parent_id,
+            "organizationId": account.organization_id}
 
 
-def list_accounts(req):
-    """Organizations ListAccounts paged as the real service pages it, or None to let moto
-    answer (the caller manages no organization)."""
-    backend = organizations_backends[req.account]["aws"]
-    if backend.org is None:
+def org_error(code, message):
+    return aws_error("json", 400, code, message)
+
+
+class OrgIndex:
+    """One pass over an organization's accounts and OUs: lookups by id and by parent."""
+
+    def __init__(self, backend):
+        self.backend = backend
+        self.accounts = {}
+        self.accounts_under = {}
+        for account in backend.accounts:
+            self.accounts[account.id] = account
+            self.accounts_under.setdefault(account.parent_id, []).append(account)
+        self.containers = {ou.id: ou for ou in backend.ou}  # the root and the OUs
+        self.ous_under = {}
+        for ou in backend.ou:
+            if ou.type != "ROOT":
+                self.ous_under.setdefault(ou.parent_id, []).append(ou)
+
+    def root_id(self):
+        return self.backend.org.root_id
+
+    def children(self, parent_id, child_type):
+        if child_type == "ACCOUNT":
+            return self.accounts_under.get(parent_id, [])
+        return self.ous_under.get(parent_id, [])
+
+
+class Organizations:
+    """The Organizations operations served here (ORG_SERVED), over moto's backend: paged as
+    the real service pages, with the model's errors, in O(page) per request from an index
+    rebuilt after any change (a write through moto or the control API)."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.reset()
+
+    def reset(self):
+        with self.lock:
+            self.generation = 0
+            self.built = {}  # management account -> (generation, OrgIndex)
+
+    def changed(self):
+        with self.lock:
+            self.generation += 1
+
+    def index(self, backend):
+        with self.lock:
+            cached = self.built.get(backend.account_id)
+            if cached and cached[0] == self.generation and cached[1].backend is backend:
+                return cached[1]
+            index = OrgIndex(backend)
+            self.built[backend.account_id] = (self.generation, index)
+            return index
+
+    def app(self, req, moto):
+        """The WSGI app for an Organizations request: served here, or moto's (and then,
+        for any operation but List*/Describe*, the index is rebuilt on next use)."""
+        backend = organizations_backends[req.account]["aws"]
+        if req.operation in ORG_SERVED and backend.org is not None:
+            try:
+                params = json.loads(req.body or b"{}")
+                if not isinstance(params, dict):
+                    raise ValueError("not an object")
+            except ValueError:
+                return org_error("InvalidInputException", BAD_ORG_INPUT)
+            return getattr(self, "op_" + req.operation)(backend, params, moto)
+        if req.operation.startswith(("List", "Describe")):
+            return moto
+        return self.then_changed(moto)
+
+    def then_changed(self, app):
+        def wrapped(environ, start_response):
+            try:
+                return list(app(environ, start_response))
+            finally:
+                self.changed()
+        return wrapped
+
+    @staticmethod
+    def answer(payload):
+        return json_response(payload, content_type=ORG_JSON)
+
+    @staticmethod
+    def paged(params, items, key, render):
+        """One page as the real service pages: MaxResults default 20, larger capped at 20,
+        below 1 -> InvalidInputException; an opaque NextToken (bad -> InvalidInputException)."""
+        try:
+            limit = min(int(params.get("MaxResults", 20)), 20)
+            if limit < 1:
+                raise ValueError("MaxResults below 1")
+            chosen, next_token = page(items, params.get("NextToken"), limit)
+        except (ValueError, TypeError, UnicodeDecodeError, AttributeError):
+            return org_error("InvalidInputException", BAD_ORG_INPUT)
+        out = {key: [render(item) for item in chosen]}
+        if next_token:
+            out["NextToken"] = next_token
+        return Organizations.answer(out)
+
+    def op_ListAccounts(self, backend, params, moto):
+        return self.paged(params, backend.accounts, "Accounts", FakeAccount.describe)
+
+    def op_ListAccountsForParent(self, backend, params, moto):
+        index = self.index(backend)
+        if params.get("ParentId") not in index.containers:
+            return org_error("ParentNotFoundException", PARENT_NOT_FOUND)
+        return self.paged(params, index.children(params["ParentId"], "ACCOUNT"), "Accounts",
+                          FakeAccount.describe)
+
+    def op_ListOrganizationalUnitsForParent(self, backend, params, moto):
+        index = self.index(backend)
+        if params.get("ParentId") not in index.containers:
+            return org_error("ParentNotFoundException", PARENT_NOT_FOUND)
+        return self.paged(params, index.children(params["ParentId"], "ORGANIZATIONAL_UNIT"),
+                          "OrganizationalUnits", lambda ou: ou.describe()["OrganizationalUnit"])
+
+    def op_ListChildren(self, backend, params, moto):
+        index = self.index(backend)
+        child_type = params.get("ChildType")
+        if child_type not in ("ACCOUNT", "ORGANIZATIONAL_UNIT"):
+            return org_error("InvalidInputException", INVALID_VALUE)
+        if params.get("ParentId") not in index.containers:
+            return org_error("ParentNotFoundException", PARENT_NOT_FOUND)
+        return self.paged(params, index.children(params["ParentId"], child_type), "Children",
+                          lambda child: {"Id": child.id, "Type": child_type})
+
+    def op_ListParents(self, backend, params, moto):
+        index = self.index(backend)
+        child_id = params.get("ChildId")
+        child = index.accounts.get(child_id) or index.containers.get(child_id)
+        if child is None or child.type == "ROOT":
+            return org_error("ChildNotFoundException", CHILD_NOT_FOUND)
+        parent = index.containers.get(child.parent_id)
+        parents = [{"Id": parent.id, "Type": parent.type}] if parent is not None else []
+        return self.answer({"Parents": parents})
+
+    def op_DescribeAccount(self, backend, params, moto):
+        account = self.index(backend).accounts.get(params.get("AccountId"))
+        if account is None:
+            return org_error("AccountNotFoundException", ACCOUNT_GONE)
+        return self.answer({"Account": account.describe()})
+
+    def op_DescribeOrganizationalUnit(self, backend, params, moto):
+        ou = self.index(backend).containers.get(params.get("OrganizationalUnitId"))
+        if ou is None or ou.type == "ROOT":
+            return org_error("OrganizationalUnitNotFoundException", OU_NOT_FOUND)
+        return self.answer(ou.describe())
+
+    def op_CreateOrganizationalUnit(self, backend, params, moto):
+        index = self.index(backend)
+        parent_id, name = params.get("ParentId"), params.get("Name")
+        if not isinstance(name, str) or not 1 <= len(name) <= 128:
+            return org_error("InvalidInputException", INVALID_VALUE)
+        if parent_id not in index.containers:
+            return org_error("ParentNotFoundException", PARENT_NOT_FOUND)
+        if any(ou.name == name for ou in index.children(parent_id, "ORGANIZATIONAL_UNIT")):
+            return org_error("DuplicateOrganizationalUnitException", DUPLICATE_OU)
+        return self.then_changed(moto)
+
+    def op_DeleteOrganizationalUnit(self, backend, params, moto):
+        index = self.index(backend)
+        ou_id = params.get("OrganizationalUnitId")
+        ou = index.containers.get(ou_id)
+        if ou is None or ou.type == "ROOT":
+            return org_error("OrganizationalUnitNotFoundException", OU_NOT_FOUND)
+        if index.children(ou_id, "ACCOUNT") or index.children(ou_id, "ORGANIZATIONAL_UNIT"):
+            return org_error("OrganizationalUnitNotEmptyException", OU_NOT_EMPTY)
+        return self.then_changed(moto)
+
+    def op_MoveAccount(self, backend, params, moto):
+        index = self.index(backend)
+        account = index.accounts.get(params.get("AccountId"))
+        source, destination = params.get("SourceParentId"), params.get("DestinationParentId")
+        if account is None:
+            return org_error("AccountNotFoundException", ACCOUNT_GONE)
+        if source not in index.containers or account.parent_id != source:
+            return org_error("SourceParentNotFoundException", SOURCE_NOT_FOUND)
+        if destination not in index.containers:
+            return org_error("DestinationParentNotFoundException", DESTINATION_NOT_FOUND)
+        if destination == source:
+            return org_error("DuplicateAccountException", DUPLICATE_ACCOUNT)
+        account.parent_id = destination
+        self.changed()
+        return self.answer({})
+
+    # ---- control
+
+    def put_accounts(self, specs):
+        """Put validated account specs (organization_account_spec) into the default
+        account's organization; returns (backend, the accounts)."""
+        backend = management_backend()
+        index = self.index(backend)
+        for spec in specs:
+            if spec["parentId"] is not None and spec["parentId"] not in index.containers:
+                raise ValueError(f"parentId {spec['parentId']} is neither the root nor an OU")
+        accounts, known, now = [], dict(index.accounts), utcnow()
+        try:
+            for spec in specs:
+                account = known.get(spec["accountId"])
+                if account is None:
+                    account = new_fake_account(backend, spec["accountId"], spec["parentId"] or index.root_id(),
+                                               spec["joinedAt"] or now, spec["joinedMethod"] or "CREATED")
+                    known[account.id] = account
+                else:
+                    if spec["parentId"] is not None:
+                        account.parent_id = spec["parentId"]
+                    if spec["joinedAt"] is not None:
+                        account.create_time = spec["joinedAt"]
+                    if spec["joinedMethod"] is not None:
+                        account.joined_method = spec["joinedMethod"]
+                account.email, account.name = spec["email"], spec["name"]
+                account.status = account.state = spec["status"]
+                accounts.append(account)
+        finally:
+            self.changed()
+        return backend, accounts
+
+    def put_ou(self, name, parent_id=None):
+        """The OU named `name` under `parent_id` (default: the root), created if absent;
+        returns (ou, created)."""
+        backend = management_backend()
+        index = self.index(backend)
+        parent_id = parent_id or index.root_id()
+        if parent_id not in index.containers:
+            raise ValueError(f"parentId {parent_id} is neither the root nor an OU")
+        existing = next((ou for ou in index.children(parent_id, "ORGANIZATIONAL_UNIT") if ou.name == name), None)
+        if existing is not None:
+            return existing, False
+        try:
+            created = backend.create_organizational_unit(Name=name, ParentId=parent_id)
+        finally:
+            self.changed()
+        return index.backend.get_organizational_unit_by_id(created["OrganizationalUnit"]["Id"]), True
+
+
+# ---------------------------------------------------------------- Account Management
+
+# The commercial regions (botocore 1.44.8's "aws" partition). The opt-in ones are disabled for
+# every account until enabled: those launched since 2019 (ap-east-2 and ap-southeast-6, in
+# botocore's list, are opt-in regions too).
+REGIONS = ("af-south-1", "ap-east-1", "ap-east-2", "ap-northeast-1", "ap-northeast-2",
+           "ap-northeast-3", "ap-south-1", "ap-south-2", "ap-southeast-1", "ap-southeast-2",
+           "ap-southeast-3", "ap-southeast-4", "ap-southeast-5", "ap-southeast-6",
+           "ap-southeast-7", "ca-central-1", "ca-west-1", "eu-central-1", "eu-central-2",
+           "eu-north-1", "eu-south-1", "eu-south-2", "eu-west-1", "eu-west-2", "eu-west-3",
+           "il-central-1", "me-central-1", "me-south-1", "mx-central-1", "sa-east-1",
+           "us-east-1", "us-east-2", "us-west-1", "us-west-2")
+OPT_IN_REGIONS = {"af-south-1", "ap-east-1", "ap-east-2", "ap-south-2", "ap-southeast-3",
+                  "ap-southeast-4", "ap-southeast-5", "ap-southeast-6", "ap-southeast-7",
+                  "ca-west-1", "eu-south-1", "eu-south-2", "eu-central-2", "il-central-1",
+                  "me-south-1", "me-central-1", "mx-central-1"}
+REGION_OPT_STATUSES = ("ENABLED", "ENABLING", "DISABLING", "DISABLED", "ENABLED_BY_DEFAULT")
+# AccessDeniedException reasons of ListRegions with an AccountId, after "User: ARN is not
+# authorized to perform: account:ListRegions" (TRUSTED_ACCESS_OFF and STANDALONE_ONLY as seen
+# from the real service in public issue threads; the other two are guesses).
+TRUSTED_ACCESS_OFF = " (Your organization must first enable trusted access with AWS Account Management.)"
+STANDALONE_ONLY = " (The management account can only be managed using the standalone context from the management account)"
+NOT_MANAGEMENT = ""
+NOT_IN_ORGANIZATION = " (The account is not a member of your organization.)"
+
+
+def validation_error(message):
+    return aws_error("rest-json", 400, "ValidationException", message)
+
+
+class AccountRegions:
+    """Account Management ListRegions (moto lacks it): region opt-in status per account."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.reset()
+
+    def reset(self):
+        with self.lock:
+            self.statuses = {}  # account -> {region: status}, where set through the control API
+            self.trusted_access = True
+
+    def status(self, account, region):
+        default = "DISABLED" if region in OPT_IN_REGIONS else "ENABLED_BY_DEFAULT"
+        return self.statuses.get(account, {}).get(region, default)
+
+    def list_regions(self, req, organizations):
+        try:
+            body = json.loads(req.body or b"{}")
+            if not isinstance(body, dict):
+                raise ValueError("not an object")
+        except ValueError:
+            return validation_error("The request body is not valid JSON.")
+        target = body.get("AccountId")
+        if target is not None:
+            if not is_account_id(target):
+                return validation_error(f"1 validation error detected: Value '{target}' at 'accountId' "
+                                        "failed to satisfy constraint: Member must satisfy regular "
+                                        "expression pattern: \\d{12}")
+            reason = self.delegation_refused(req.account, target, organizations)
+            if reason is not None:
+                return aws_error("rest-json", 403, "AccessDeniedException",
+                                 f"User: {caller_arn(req.account)} is not authorized to perform: "
+                                 f"account:ListRegions{reason}")
+        wanted = body.get("RegionOptStatusContains")
+        if wanted is not None and (not isinstance(wanted, list)
+                                   or not all(w in REGION_OPT_STATUSES for w in wanted)):
+            return validation_error("1 validation error detected: Value at 'regionOptStatusContains' "
+                                    "failed to satisfy constraint: Member must satisfy enum value set: "
+                                    f"[{', '.join(REGION_OPT_STATUSES)}]")
+        limit = body.get("MaxResults", 20)
+        if not isinstance(limit, int) or isinstance(limit, bool) or not 1 <= limit <= 50:
+            return validation_error(f"1 validation error detected: Value '{limit}' at 'maxResults' "
+                                    "failed to satisfy constraint: Member must have value between 1 and 50")
+        account = target or req.account
+        with self.lock:
+            regions = [{"RegionName": r, "RegionOptStatus": self.status(account, r)} for r in REGIONS]
+        if wanted:
+            regions = [r for r in regions if r["RegionOptStatus"] in wanted]
+        try:
+            chosen, next_token = page(regions, body.get("NextToken"), limit)
+        except (ValueError, TypeError, UnicodeDecodeError):
+            return validation_error("The NextToken is not valid.")
+        out = {"Regions": chosen}
+        if next_token:
+            out["NextToken"] = next_token
+        return json_response(out)
+
+    def delegation_refused(self, caller, target, organizations):
+        """Why `caller` may not read `target`'s regions (an AccessDenied reason), or None."""
+        if caller != DEFAULT_ACCOUNT:
+            return NOT_MANAGEMENT
+        if target == DEFAULT_ACCOUNT:
+            return STANDALONE_ONLY
+        with self.lock:
+            if not self.trusted_access:
+                return TRUSTED_ACCESS_OFF
+        backend = organizations_backends[DEFAULT_ACCOUNT]["aws"]
+        if backend.org is None or target not in organizations.index(backend).accounts:
+            return NOT_IN_ORGANIZATION
         return None
-    try:
-        params = json.loads(req.body or b"{}")
-        limit = min(int(params.get("MaxResults", 20)), 20)
-        if limit < 1:
-            raise ValueError("MaxResults below 1")
-        accounts, next_token = page(backend.accounts, params.get("NextToken"), limit)
-    except (ValueError, TypeError, UnicodeDecodeError, AttributeError):
-        return aws_error("json", 400, "InvalidInputException",
-                         "You provided a value that does not match the required pattern.")
-    out = {"Accounts": [a.describe() for a in accounts]}
-    if next_token:
-        out["NextToken"] = next_token
-    return json_response(out, content_type="application/x-amz-json-1.1")
+
+    # ---- control
+
+    def set_regions(self, account, regions):
+        if not isinstance(regions, dict) or not regions:
+            raise ValueError("regions must be an object {region: status}")
+        for region, status in regions.items():
+            if region not in REGIONS:
+                raise ValueError(f"{region} is not a commercial region")
+            if status not in REGION_OPT_STATUSES:
+                raise ValueError(f"status must be one of {list(REGION_OPT_STATUSES)}")
+        with self.lock:
+            self.statuses.setdefault(account, {}).update(regions)
+            return {"accountId": account, "regions": {r: self.status(account, r) for r in REGIONS}}
+
+    def snapshot(self):
+        with self.lock:
+            return {"trustedAccess": self.trusted_access,
+                    "accounts": {a: dict(r) for a, r in self.statuses.items()}}
+
+
+# ---------------------------------------------------------------- Security Hub
+
+# "Account ACCOUNT is not subscribed to AWS Security Hub": the real service's wording (public
+# code and issue threads match on it); 401 InvalidAccessException as the model says.
+NOT_SUBSCRIBED_HUB = "Account {} is not subscribed to AWS Security Hub"
+# FailedFindings ErrorMessage of a finding that lacks a required attribute, in the form the
+# real service answers ("Finding does not adhere to Amazon Finding Format. data should have
+# required property 'FindingProviderFields', ..." and "... data.X should NOT be shorter than
+# 1 characters." are seen in public issue threads).
+ASFF_REQUIRED = ("SchemaVersion", "Id", "ProductArn", "GeneratorId", "AwsAccountId", "Types",
+                 "CreatedAt", "UpdatedAt", "Severity", "Title", "Description", "Resources")
+ASFF_MISSING = "Finding does not adhere to Amazon Finding Format. data should have required property '{}'."
+ASFF_NO_RESOURCE = "Finding does not adhere to Amazon Finding Format. data.Resources should NOT have fewer than 1 items."
+# Attributes the customer owns (BatchUpdateFindings): a re-import that lacks them keeps them.
+CUSTOMER_OWNED = ("Workflow", "WorkflowState", "Note", "UserDefinedFields", "VerificationState")
+
+
+def finding_values(finding, key):
+    """The values of a finding a GetFindings string filter compares, or None if the emulator
+    does not support that filter."""
+    simple = {"Id", "ProductArn", "GeneratorId", "AwsAccountId", "Title", "Description", "Region",
+              "ProductName", "CompanyName", "RecordState", "WorkflowState", "VerificationState",
+              "SourceUrl", "AwsAccountName"}
+    if key in simple:
+        value = finding.get(key)
+        return [value] if isinstance(value, str) else []
+    nested = {"ComplianceStatus": ("Compliance", "Status"), "WorkflowStatus": ("Workflow", "Status"),
+              "SeverityLabel": ("Severity", "Label"), "NoteText": ("Note", "Text"),
+              "RecommendationText": ("Remediation", "Recommendation", "Text")}
+    if key in nested:
+        value = finding
+        for part in nested[key]:
+            value = value.get(part) if isinstance(value, dict) else None
+        return [value] if isinstance(value, str) else []
+    if key == "Type":
+        return [t for t in finding.get("Types") or [] if isinstance(t, str)]
+    resource_keys = {"ResourceId": "Id", "ResourceType": "Type", "ResourcePartition": "Partition",
+                     "ResourceRegion": "Region"}
+    if key in resource_keys:
+        return [r.get(resource_keys[key]) for r in finding.get("Resources") or []
+                if isinstance(r, dict) and isinstance(r.get(resource_keys[key]), str)]
+    return None
+
+
+def string_match(value, comparison, wanted):
+    if comparison in ("EQUALS", "NOT_EQUALS"):
+        return value == wanted
+    if comparison in ("PREFIX", "PREFIX_NOT_EQUALS"):
+        return value.startswith(wanted)
+    if comparison == "CONTAINS_WORD":
+        return wanted in value.split()
+    return wanted in value  # CONTAINS, NOT_CONTAINS
+
+
+NEGATIVE_COMPARISONS = ("NOT_EQUALS", "PREFIX_NOT_EQUALS", "NOT_CONTAINS")
+STRING_COMPARISONS = ("EQUALS", "PREFIX", "CONTAINS", "CONTAINS_WORD") + NEGATIVE_COMPARISONS
+
+
+def finding_matches(finding, filters):
+    """GetFindings string filters: within an attribute the positive comparisons (EQUALS,
+    PREFIX, CONTAINS, CONTAINS_WORD) are OR-ed and the negative ones (NOT_EQUALS,
+    PREFIX_NOT_EQUALS, NOT_CONTAINS) AND-ed; attributes are AND-ed."""
+    for key, conditions in filters.items():
+        values = finding_values(finding, key)
+        positive = [c for c in conditions if c["Comparison"] not in NEGATIVE_COMPARISONS]
+        negative = [c for c in conditions if c["Comparison"] in NEGATIVE_COMPARISONS]
+        if positive and not any(string_match(v, c["Comparison"], c["Value"]) for c in positive for v in values):
+            return False
+        if any(string_match(v, c["Comparison"], c["Value"]) for c in negative for v in values):
+            return False
+    return True
+
+
+def hub_error(message):
+    return aws_error("rest-json", 400, "InvalidInputException", message)
+
+
+class SecurityHub:
+    """Security Hub as a subscribed account sees it (findings kept in moto's backend), with
+    regions switched to not subscribed and findings made to fail on demand."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.reset()
+
+    def reset(self):
+        with self.lock:
+            self.not_subscribed = set()
+            self.failed_rules = []  # {"ids", "errorCode", "errorMessage", "remaining"}
+
+    def check(self, req):
+        """The not-subscribed answer of a Security Hub request in a switched-off region, else None."""
+        with self.lock:
+            off = req.service == "securityhub" and req.region in self.not_subscribed
+        if off:
+            return aws_error(req.protocol, 401, "InvalidAccessException", NOT_SUBSCRIBED_HUB.format(req.account))
+        return None
+
+    def app(self, req, moto, call):
+        backend = securityhub_backends[req.account][req.region]
+        with self.lock:
+            if not backend.enabled and req.operation not in ("EnableSecurityHub", "DisableSecurityHub"):
+                backend.enable_security_hub()  # subscribed outside the not-subscribed regions
+        if req.operation not in ("BatchImportFindings", "GetFindings"):
+            return moto
+        try:
+            body = json.loads(req.body or b"{}")
+            if not isinstance(body, dict):
+                raise ValueError("not an object")
+        except ValueError:
+            return hub_error("The request body is not valid JSON.")
+        if req.operation == "GetFindings":
+            return self.get_findings(backend, body)
+        return self.batch_import(backend, body, call)
+
+    def batch_import(self, backend, body, call):
+        findings = body.get("Findings")
+        if not isinstance(findings, list) or not 1 <= len(findings) <= 100:
+            return hub_error("Findings must list 1 to 100 findings.")
+        ids = [f.get("Id") for f in findings if isinstance(f, dict)]
+        failed = []
+        with self.lock:
+            injected = self.take_failures(ids)
+            for finding in findings:
+                if not isinstance(finding, dict):
+                    failed.append({"Id": "", "ErrorCode": "InvalidInput",
+                                   "ErrorMessage": "Finding does not adhere to Amazon Finding Format. data should be object."})
+                    continue
+                finding_id = finding.get("Id") if isinstance(finding.get("Id"), str) else ""
+                if finding_id in injected:
+                    code, message = injected[finding_id]
+                    failed.append({"Id": finding_id, "ErrorCode": code, "ErrorMessage": message})
+                    continue
+                missing = next((k for k in ASFF_REQUIRED if k not in finding), None)
+                if missing:
+                    failed.append({"Id": finding_id, "ErrorCode": "InvalidInput",
+                                   "ErrorMessage": ASFF_MISSING.format(missing)})
+                elif not isinstance(finding["Resources"], list) or not finding["Resources"]:
+                    failed.append({"Id": finding_id, "ErrorCode": "InvalidInput", "ErrorMessage": ASFF_NO_RESOURCE})
+                else:
+                    self.store(backend, finding)
+        if failed:
+            call["failedFindings"] = {f["Id"]: f["ErrorCode"] for f in failed}
+        return json_response({"FailedCount": len(failed), "SuccessCount": len(findings) - len(failed),
+                              "FailedFindings": failed})
+
+    @staticmethod
+    def store(backend, finding):
+        """Create the finding or replace the one with the same ProductArn and Id."""
+        data = json.loads(json.dumps(finding))
+        data["ProcessedAt"] = now_iso()
+        existing = next((f for f in backend.findings
+                         if f.id == data["Id"] and f.data.get("ProductArn") == data["ProductArn"]), None)
+        if existing is None:
+            data.setdefault("RecordState", "ACTIVE")
+            data.setdefault("Workflow", {"Status": "NEW"})
+            data.setdefault("WorkflowState", "NEW")
+            backend.findings.append(Finding(data["Id"], data))
+            return
+        for key in CUSTOMER_OWNED:
+            if key not in data and key in existing.data:
+                data[key] = existing.data[key]
+        data.setdefault("RecordState", existing.data.get("RecordState", "ACTIVE"))
+        existing.data = data
+
+    def take_failures(self, ids):
+        """{finding id: (code, message)} of the rules that fail findings of this call."""
+        failed = {}
+        for rule in self.failed_rules:
+            hit = set(rule["ids"]) & set(ids)
+            if rule["remaining"] > 0 and hit:
+                rule["remaining"] -= 1
+                for finding_id in hit:
+                    failed.setdefault(finding_id, (rule["errorCode"], rule["errorMessage"]))
+        return failed
+
+    @staticmethod
+    def get_findings(backend, body):
+        filters = body.get("Filters") or {}
+        if not isinstance(filters, dict):
+            return hub_error("Filters must be an object.")
+        for key, conditions in filters.items():
+            if finding_values({}, key) is None:
+                return hub_error(f"The emulator does not support the GetFindings filter {key}.")
+            if not isinstance(conditions, list) or not all(
+                    isinstance(c, dict) and isinstance(c.get("Value"), str)
+                    and c.get("Comparison") in STRING_COMPARISONS for c in conditions):
+                return hub_error(f"Invalid string filter for {key}.")
+        limit = body.get("MaxResults", 100)
+        if not isinstance(limit, int) or isinstance(limit, bool) or not 1 <= limit <= 100:
+            return hub_error("MaxResults must be a number between 1 and 100")
+        chosen = [f.data for f in backend.findings if finding_matches(f.data, filters)]
+        try:
+            found, next_token = page(chosen, body.get("NextToken"), limit)
+        except (ValueError, TypeError, UnicodeDecodeError):
+            return hub_error("The NextToken is not valid.")
+        out = {"Findings": json.loads(json.dumps(found))}
+        if next_token:
+            out["NextToken"] = next_token
+        return json_response(out)
+
+    # ---- control
+
+    def set_not_subscribed(self, regions):
+        if not isinstance(regions, list) or not all(isinstance(r, str) and r for r in regions):
+            raise ValueError("regions must be a list of region names")
+        with self.lock:
+            self.not_subscribed = set(regions)
+            return {"regions": sorted(self.not_subscribed)}
+
+    def add_failure(self, body):
+        ids = body.get("ids")
+        if not isinstance(ids, list) or not ids or not all(isinstance(i, str) and i for i in ids):
+            raise ValueError("ids must be a non-empty list of finding ids")
+        rule = {"ids": list(ids), "errorCode": body.get("errorCode") or "InternalException",
+                "errorMessage": body.get("errorMessage") or "Internal service failure",
+                "remaining": int(body.get("times", 1))}
+        if not isinstance(rule["errorCode"], str) or not isinstance(rule["errorMessage"], str):
+            raise ValueError("errorCode and errorMessage must be texts")
+        with self.lock:
+            self.failed_rules.append(rule)
+            return self.snapshot_locked()
+
+    def snapshot_locked(self):
+        return {"notSubscribed": sorted(self.not_subscribed),
+                "failedFindings": [dict(r, ids=list(r["ids"])) for r in self.failed_rules]}
+
+    def snapshot(self):
+        with self.lock:
+            return self.snapshot_locked()
 
 
 # ---------------------------------------------------------------- the middleware
@@ -1003,6 +2187,10 @@ class Emulator:
         self.moto = DomainDispatcherApplication(create_backend_app)
         self.guardduty = GuardDutyMembers()
         self.switches = MemberSwitches()
+        self.denials = DenyRules()
+        self.organizations = Organizations()
+        self.account_regions = AccountRegions()
+        self.securityhub = SecurityHub()
         self.inflight = InFlight()
         self.lock = threading.Lock()
         self.calls, self.faults = [], []
@@ -1013,6 +2201,10 @@ class Emulator:
         organizations_backends.master_accounts.clear()  # moto's reset leaves this map behind
         self.guardduty.reset()
         self.switches.reset()
+        self.denials.reset()
+        self.organizations.reset()
+        self.account_regions.reset()
+        self.securityhub.reset()
         self.inflight.reset_peak()
         with self.lock:
             self.calls, self.faults = [], []
@@ -1066,13 +2258,13 @@ class Emulator:
         try:
             if rule:
                 call["fault"] = rule["kind"]
-                response = self.apply_fault(rule, req.protocol, wake)
+                response = self.apply_fault(rule, req, wake)
                 if response is not None:
                     return response(environ, recording_start_response)
             app = self.dispatch(req, call)
             if rule and rule["kind"] == "lost_response":
                 call["servedStatus"] = drain(app, environ)
-                app = server_error(req.protocol)
+                app = server_error(req.protocol, req.service)
             return app(environ, recording_start_response)
         finally:
             # Server-side time to serve the request (body read to response built, injected
@@ -1092,16 +2284,53 @@ class Emulator:
                           environ.get("PATH_INFO", ""), body, form_params(environ, body))
 
     def dispatch(self, req, call):
-        """The WSGI app that answers an AWS request once no fault stopped it."""
-        switched = self.switches.check(req)
+        """The WSGI app that answers an AWS request once no fault rule stopped it: the
+        disabled-region switch, the deny rules, the other switches, then the service."""
+        switched = self.switches.check_region(req)
         if switched:
             call["switch"], response = switched
             return response
-        if req.service == "guardduty" and req.operation in MEMBER_OPS:
-            return self.serve_members(req, call)
-        if req.service == "organizations" and req.operation == "ListAccounts":
-            return list_accounts(req) or self.moto
+        denied = self.denials.check(req)
+        if denied is not None:
+            call["switch"] = "denied"
+            return denied
+        switched = self.switches.check(req)
+        if switched:
+            call["switch"], response = switched
+            if response is not None:
+                return response
+        off = self.securityhub.check(req)
+        if off is not None:
+            call["switch"] = "not-subscribed"
+            return off
+        return self.service_app(req, call)
+
+    def service_app(self, req, call):
+        """The middleware's own handler of this request, or moto."""
+        if req.service == "guardduty":
+            if req.operation in MEMBER_OPS:
+                return self.serve_members(req, call)
+            if req.operation == "CreateDetector":
+                return self.create_detector(req)
+            if req.operation == "DescribeOrganizationConfiguration":
+                return self.serve_guardduty(req, self.guardduty.describe_organization_configuration)
+        if req.service == "organizations":
+            return self.organizations.app(req, self.moto)
+        if req.service == "account" and req.operation == "ListRegions":
+            return self.account_regions.list_regions(req, self.organizations)
+        if req.service == "securityhub":
+            return self.securityhub.app(req, self.moto, call)
         return self.moto
+
+    def create_detector(self, req):
+        """GuardDuty CreateDetector: moto's, but one detector per account and region."""
+        def app(environ, start_response):
+            with DETECTOR_LOCK:
+                if guardduty_backends[req.account][req.region].detectors:
+                    response = aws_error(req.protocol, 400, "BadRequestException", DETECTOR_EXISTS)
+                    return response(environ, start_response)
+                return list(self.moto(environ, start_response))
+        return app
 
     def take_fault(self, service, region, operation):
         for rule in self.faults:
@@ -1113,7 +2342,7 @@ class Emulator:
         return None
 
     @staticmethod
-    def apply_fault(rule, protocol, wake):
+    def apply_fault(rule, req, wake):
         """The response a fault answers with before serving, or None to serve (delay, and
         lost_response, whose answer is replaced after serving)."""
         kind = rule["kind"]
@@ -1125,8 +2354,18 @@ class Emulator:
         if kind == "hang":
             wake.wait(rule.get("delay_ms", 300_000) / 1000)
         if kind == "throttle":
-            return throttle_error(protocol)
-        return server_error(protocol)
+            return throttle_error(req.protocol, req.service)
+        return server_error(req.protocol, req.service)
+
+    @staticmethod
+    def serve_guardduty(req, handler):
+        """A GuardDuty operation served here: handler(caller, region, detectorId, query)."""
+        parts = req.path.split("/")
+        detector_id = parts[2] if len(parts) > 2 and parts[1] == "detector" else None
+        try:
+            return json_response(handler(req.account, req.region, detector_id, req.params))
+        except ApiError as e:
+            return aws_error("rest-json", e.status, e.code, e.message)
 
     def serve_members(self, req, call):
         parts = req.path.split("/")
@@ -1229,6 +2468,27 @@ class Emulator:
     def c_members(self, body):
         return self.guardduty.snapshot()
 
+    def c_member_features(self, body):
+        account = switch_account(body)
+        if not isinstance(body.get("region"), str):
+            raise ValueError("region must be a region name")
+        try:
+            features = validate_features(body)
+        except ApiError as e:
+            raise ValueError(e.message)
+        if not features:
+            raise ValueError("features must list at least one feature")
+        for key in ("detectorId", "administratorId"):
+            if body.get(key) is not None and not isinstance(body[key], str):
+                raise ValueError(f"{key} must be a text")
+        return self.guardduty.set_member_features(body["region"], account, features,
+                                                  body.get("detectorId"), body.get("administratorId"))
+
+    def c_organization_configuration(self, body):
+        if not isinstance(body.get("region"), str) or not body["region"]:
+            raise ValueError("region must be a region name")
+        return self.guardduty.set_organization_configuration(body["region"], body)
+
     def c_member_limit(self, body):
         limit = int(body["limit"])
         if limit < 0:
@@ -1262,23 +2522,34 @@ class Emulator:
         if not isinstance(given, list):
             raise ValueError("accounts must be a list")
         specs = [organization_account_spec(s) for s in given]  # all valid before any change
-        organization_id = put_organization_accounts(specs).org.id
+        backend, accounts = self.organizations.put_accounts(specs)
         if bulk:
-            return {"count": len(specs), "organizationId": organization_id}
-        account_id, email, name, status = specs[0]
-        return {"accountId": account_id, "email": email, "name": name, "status": status,
-                "organizationId": organization_id}
+            return {"count": len(specs), "organizationId": backend.org.id}
+        return account_json(accounts[0])
+
+    def c_organizational_unit(self, body):
+        name, parent_id = body.get("name"), body.get("parentId")
+        if not isinstance(name, str) or not 1 <= len(name) <= 128:
+            raise ValueError("name must be 1-128 characters")
+        if parent_id is not None and not isinstance(parent_id, str):
+            raise ValueError("parentId must be a root or OU id")
+        ou, created = self.organizations.put_ou(name, parent_id)
+        return {"id": ou.id, "name": ou.name, "parentId": ou.parent_id, "arn": ou.arn, "created": created}
 
     def c_deny_assume_role(self, body):
         ids = account_id_list(body.get("accountIds"))
+        reason = body.get("reason") or "trust"
+        if reason not in ASSUME_ROLE_REASONS:
+            raise ValueError(f"reason must be one of {sorted(ASSUME_ROLE_REASONS)}")
         with self.switches.lock:
-            self.switches.deny_assume_role.update(ids)
-            return {"accountIds": sorted(self.switches.deny_assume_role)}
+            self.switches.deny_assume_role.update((a, reason) for a in ids)
+            return {"accountIds": sorted(self.switches.deny_assume_role),
+                    "reasons": dict(sorted(self.switches.deny_assume_role.items()))}
 
     def c_allow_assume_role(self, body):
         with self.switches.lock:
             self.switches.deny_assume_role.clear()
-        return {"accountIds": []}
+        return {"accountIds": [], "reasons": {}}
 
     def c_disabled_regions(self, body):
         account, regions = switch_account(body), body.get("regions")
@@ -1300,8 +2571,61 @@ class Emulator:
             self.switches.hidden_invitations.add(account)
         return {"accountIds": sorted(self.switches.hidden_invitations)}
 
+    def c_detector_race(self, body):
+        account, times = switch_account(body), int(body.get("times", 1))
+        if times < 0:
+            raise ValueError("times must be 0 or more")
+        with self.switches.lock:
+            self.switches.detector_race[account] = times
+        return {"accountId": account, "remaining": times}
+
     def c_switches(self, body):
-        return self.switches.snapshot()
+        return dict(self.switches.snapshot(), deny=self.denials.snapshot()["rules"])
+
+    def c_deny(self, body):
+        return self.denials.add(body)
+
+    def c_deny_list(self, body):
+        return self.denials.snapshot()
+
+    def c_allow(self, body):
+        self.denials.reset()
+        return {"rules": []}
+
+    def c_account_regions(self, body):
+        return self.account_regions.set_regions(switch_account(body), body.get("regions"))
+
+    def c_account_regions_list(self, body):
+        return self.account_regions.snapshot()
+
+    def c_trusted_access(self, body):
+        if not isinstance(body.get("enabled"), bool):
+            raise ValueError("enabled must be true or false")
+        with self.account_regions.lock:
+            self.account_regions.trusted_access = body["enabled"]
+        return {"enabled": body["enabled"]}
+
+    def c_not_subscribed(self, body):
+        return self.securityhub.set_not_subscribed(body.get("regions"))
+
+    def c_failed_findings(self, body):
+        return self.securityhub.add_failure(body)
+
+    def c_securityhub(self, body):
+        return self.securityhub.snapshot()
+
+    def c_detector(self, body):
+        account = switch_account(body)
+        region = body.get("region")
+        if not isinstance(region, str) or not region:
+            raise ValueError("region must be a region name")
+        enable = body.get("enable")
+        if enable is not None and not isinstance(enable, bool):
+            raise ValueError("enable must be true or false")
+        detector_id, created = put_detector(account, region, enable)
+        detector = guardduty_backends[account][region].detectors[detector_id]
+        return {"accountId": account, "region": region, "detectorId": detector_id,
+                "status": "ENABLED" if detector.enabled else "DISABLED", "created": created}
 
 
 def member_entry(spec):
@@ -1336,18 +2660,32 @@ CONTROL_ROUTES = {
     ("POST", "/_emulator/guardduty/member-status"): Emulator.c_member_status,
     ("POST", "/_emulator/guardduty/members"): Emulator.c_put_members,
     ("GET", "/_emulator/guardduty/members"): Emulator.c_members,
+    ("POST", "/_emulator/guardduty/member-features"): Emulator.c_member_features,
+    ("POST", "/_emulator/guardduty/organization-configuration"): Emulator.c_organization_configuration,
     ("POST", "/_emulator/guardduty/member-limit"): Emulator.c_member_limit,
     ("POST", "/_emulator/guardduty/internal-error"): Emulator.c_add_internal_error,
     ("GET", "/_emulator/guardduty/internal-error"): Emulator.c_internal_errors,
     ("POST", "/_emulator/guardduty/unprocessed"): Emulator.c_add_unprocessed,
     ("GET", "/_emulator/guardduty/unprocessed"): Emulator.c_internal_errors,
     ("POST", "/_emulator/organizations/accounts"): Emulator.c_organization_account,
+    ("POST", "/_emulator/organizations/ous"): Emulator.c_organizational_unit,
     ("POST", "/_emulator/sts/deny-assume-role"): Emulator.c_deny_assume_role,
     ("DELETE", "/_emulator/sts/deny-assume-role"): Emulator.c_allow_assume_role,
     ("POST", "/_emulator/member/disabled-regions"): Emulator.c_disabled_regions,
     ("POST", "/_emulator/member/not-ready"): Emulator.c_not_ready,
     ("POST", "/_emulator/member/hidden-invitations"): Emulator.c_hidden_invitations,
     ("GET", "/_emulator/member/switches"): Emulator.c_switches,
+    ("POST", "/_emulator/member/detector-race"): Emulator.c_detector_race,
+    ("POST", "/_emulator/deny"): Emulator.c_deny,
+    ("GET", "/_emulator/deny"): Emulator.c_deny_list,
+    ("DELETE", "/_emulator/deny"): Emulator.c_allow,
+    ("POST", "/_emulator/guardduty/detector"): Emulator.c_detector,
+    ("POST", "/_emulator/account/regions"): Emulator.c_account_regions,
+    ("GET", "/_emulator/account/regions"): Emulator.c_account_regions_list,
+    ("POST", "/_emulator/account/trusted-access"): Emulator.c_trusted_access,
+    ("POST", "/_emulator/securityhub/not-subscribed"): Emulator.c_not_subscribed,
+    ("POST", "/_emulator/securityhub/failed-findings"): Emulator.c_failed_findings,
+    ("GET", "/_emulator/securityhub"): Emulator.c_securityhub,
 }
 
 
@@ -1359,19 +2697,23 @@ WARM_UP = [  # one harmless request per service the project uses: moto builds ea
     ("sts", {"data": "Action=GetCallerIdentity&Version=2011-06-15"}),
     ("sqs", {"data": "{}", "headers": {"X-Amz-Target": "AmazonSQS.ListQueues"}}),
     ("organizations", {"data": "{}", "headers": {"X-Amz-Target": "AWSOrganizationsV20161128.ListRoots"}}),
+    ("ssm", {"data": "{}", "headers": {"X-Amz-Target": "AmazonSSM.DescribeParameters"}}),
+    ("securityhub", {"method": "POST", "path": "/findings", "data": "{}", "content_type": "application/json"}),
+    ("s3", {"method": "GET", "path": "/"}),
 ]
 
 
 def warm_up(emulator):
     """Build moto's per-service apps and botocore's GuardDuty routes ahead of the first test."""
     from werkzeug.test import EnvironBuilder
-    rest_operation("guardduty", "GET", "/detector")
+    for service, path in (("guardduty", "/detector"), ("account", "/listRegions"), ("securityhub", "/findings")):
+        rest_operation(service, "POST", path)
     for service, request in WARM_UP:
         headers = dict(request.get("headers", {}), Authorization=(
             f"AWS4-HMAC-SHA256 Credential=warmup/20260101/us-east-1/{service}/aws4_request, "
             "SignedHeaders=host, Signature=0"))
-        content_type = ("application/x-amz-json-1.0" if "X-Amz-Target" in headers
-                        else "application/x-www-form-urlencoded")
+        content_type = request.get("content_type") or (
+            "application/x-amz-json-1.0" if "X-Amz-Target" in headers else "application/x-www-form-urlencoded")
         environ = EnvironBuilder(method=request.get("method", "POST"), path=request.get("path", "/"),
                                  data=request.get("data"), headers=headers,
                                  content_type=content_type).get_environ()

@@ -24,6 +24,8 @@ ADMIN = "123456789012"
 REGION = "us-east-1"
 CONFIG = Config(retries={"total_max_attempts": 1, "mode": "standard"}, parameter_validation=False)
 SERVER = {}
+NOT_DELEGATED_ADMIN = "The request failed because you do not have required AWS Organization master permission."
+DETECTOR_EXISTS = "The request is rejected because a detector already exists for the current account."
 NOT_MEMBER = ("The request is rejected because the given account ID is not an associated "
               "member of account the current account.")
 
@@ -269,6 +271,102 @@ class GuardDutyAdmin(EmulatorTest):
         self.assertEqual(self.member(enabled)["features"]["S3_DATA_EVENTS"], "ENABLED")
 
 
+    def test_additional_configuration(self):
+        enabled = "111122223333"
+        control("POST", "/_emulator/guardduty/members", {"region": REGION, "detectorId": self.detector, "members": [
+            {"accountId": enabled, "email": "a@example.com", "relationshipStatus": "Enabled"}]})
+        update = self.gd.update_member_detectors
+        for bad in ([{"Name": "NOPE", "Status": "ENABLED"}], [{"Name": "EKS_ADDON_MANAGEMENT", "Status": "ON"}],
+                    [{"Name": "EKS_ADDON_MANAGEMENT"}]):
+            self.assertEqual(error_of(update, DetectorId=self.detector, AccountIds=[enabled], Features=[
+                {"Name": "RUNTIME_MONITORING", "Status": "ENABLED", "AdditionalConfiguration": bad}])[:2],
+                (400, "BadRequestException"), bad)
+        self.assertEqual(self.member(enabled)["features"], {})
+        update(DetectorId=self.detector, AccountIds=[enabled], Features=[
+            {"Name": "RUNTIME_MONITORING", "Status": "ENABLED", "AdditionalConfiguration": [
+                {"Name": "EKS_ADDON_MANAGEMENT", "Status": "ENABLED"},
+                {"Name": "ECS_FARGATE_AGENT_MANAGEMENT", "Status": "ENABLED"}]},
+            {"Name": "S3_DATA_EVENTS", "Status": "ENABLED"}])
+        # merged by name: EKS_ADDON_MANAGEMENT keeps its value; a feature without the list keeps it all
+        update(DetectorId=self.detector, AccountIds=[enabled], Features=[
+            {"Name": "RUNTIME_MONITORING", "Status": "ENABLED", "AdditionalConfiguration": [
+                {"Name": "ECS_FARGATE_AGENT_MANAGEMENT", "Status": "DISABLED"},
+                {"Name": "EC2_AGENT_MANAGEMENT", "Status": "ENABLED"}]}])
+        update(DetectorId=self.detector, AccountIds=[enabled], Features=[{"Name": "RUNTIME_MONITORING", "Status": "ENABLED"}])
+        expected = {"EKS_ADDON_MANAGEMENT": "ENABLED", "ECS_FARGATE_AGENT_MANAGEMENT": "DISABLED",
+                    "EC2_AGENT_MANAGEMENT": "ENABLED"}
+        self.assertEqual(self.member(enabled)["additionalConfiguration"], {"RUNTIME_MONITORING": expected})
+        got = self.gd.get_member_detectors(DetectorId=self.detector, AccountIds=[enabled])
+        features = {f["Name"]: f for f in got["MemberDataSourceConfigurations"][0]["Features"]}
+        self.assertNotIn("AdditionalConfiguration", features["S3_DATA_EVENTS"])
+        configs = features["RUNTIME_MONITORING"]["AdditionalConfiguration"]
+        self.assertEqual({c["Name"]: c["Status"] for c in configs}, expected)
+        self.assertTrue(all(c["UpdatedAt"] for c in configs))
+        # someone turns the ECS agent off in the console, and EKS_AUDIT_LOGS on
+        r = control("POST", "/_emulator/guardduty/member-features", {"region": REGION, "accountId": enabled, "features": [
+            {"name": "RUNTIME_MONITORING", "status": "ENABLED",
+             "additionalConfiguration": [{"name": "EKS_ADDON_MANAGEMENT", "status": "DISABLED"}]},
+            {"name": "EKS_AUDIT_LOGS", "status": "ENABLED"}]})
+        self.assertEqual((r["administratorId"], r["features"]["EKS_AUDIT_LOGS"],
+                          r["additionalConfiguration"]["RUNTIME_MONITORING"]["EKS_ADDON_MANAGEMENT"]),
+                         (ADMIN, "ENABLED", "DISABLED"))
+        got = self.gd.get_member_detectors(DetectorId=self.detector, AccountIds=[enabled])
+        features = {f["Name"]: f for f in got["MemberDataSourceConfigurations"][0]["Features"]}
+        self.assertEqual({c["Name"]: c["Status"] for c in features["RUNTIME_MONITORING"]["AdditionalConfiguration"]},
+                         dict(expected, EKS_ADDON_MANAGEMENT="DISABLED"))
+        for bad in ({"region": REGION, "accountId": "222233334444", "features": [{"name": "S3_DATA_EVENTS", "status": "ENABLED"}]},
+                    {"region": REGION, "accountId": enabled, "features": [{"name": "S3_DATA_EVENTS", "status": "ON"}]},
+                    {"region": REGION, "accountId": enabled, "detectorId": "nope",
+                     "features": [{"name": "S3_DATA_EVENTS", "status": "ENABLED"}]},
+                    {"region": REGION, "accountId": enabled, "features": []}):
+            control("POST", "/_emulator/guardduty/member-features", bad, expect=400)
+
+
+    def test_organization_configuration(self):
+        describe = self.gd.describe_organization_configuration
+        self.assertEqual(error_of(describe, DetectorId=self.detector),
+                         (400, "BadRequestException", NOT_DELEGATED_ADMIN))
+        r = control("POST", "/_emulator/guardduty/organization-configuration", {
+            "region": REGION, "autoEnableOrganizationMembers": "ALL", "features": [
+                {"name": "S3_DATA_EVENTS", "autoEnable": "NEW"},
+                {"name": "RUNTIME_MONITORING", "autoEnable": "ALL", "additionalConfiguration": [
+                    {"name": "EKS_ADDON_MANAGEMENT", "autoEnable": "ALL"},
+                    {"name": "ECS_FARGATE_AGENT_MANAGEMENT", "autoEnable": "NONE"}]},
+                {"name": "EBS_MALWARE_PROTECTION", "autoEnable": "NONE"}]})
+        self.assertEqual(r["administratorId"], ADMIN)
+        got = describe(DetectorId=self.detector)
+        self.assertEqual((got["AutoEnableOrganizationMembers"], got["AutoEnable"], got["MemberAccountLimitReached"]),
+                         ("ALL", True, False))
+        self.assertEqual([(f["Name"], f["AutoEnable"]) for f in got["Features"]],
+                         [("S3_DATA_EVENTS", "NEW"), ("RUNTIME_MONITORING", "ALL"), ("EBS_MALWARE_PROTECTION", "NONE")])
+        self.assertEqual(got["Features"][1]["AdditionalConfiguration"],
+                         [{"Name": "EKS_ADDON_MANAGEMENT", "AutoEnable": "ALL"},
+                          {"Name": "ECS_FARGATE_AGENT_MANAGEMENT", "AutoEnable": "NONE"}])
+        self.assertEqual(got["DataSources"], {"S3Logs": {"AutoEnable": True}, "Kubernetes": {"AuditLogs": {"AutoEnable": False}},
+                                              "MalwareProtection": {"ScanEc2InstanceWithFindings": {"EbsVolumes": {"AutoEnable": False}}}})
+        first = describe(DetectorId=self.detector, MaxResults=2)
+        rest = describe(DetectorId=self.detector, MaxResults=2, NextToken=first["NextToken"])
+        self.assertEqual(len(first["Features"]) + len(rest["Features"]), 3)
+        self.assertEqual(error_of(describe, DetectorId="0" * 32)[2], "The request is rejected because the input "
+                         "detectorId is not owned by the current account.")
+        self.assertEqual(client("guardduty").list_organization_admin_accounts()["AdminAccounts"],
+                         [{"AdminAccountId": ADMIN, "AdminStatus": "ENABLED"}])
+        self.assertEqual(control("GET", "/_emulator/guardduty/members")["organizationConfiguration"][REGION]
+                         ["autoEnableOrganizationMembers"], "ALL")
+        # another region, another account: not the delegated administrator
+        other = client("guardduty", "eu-west-1")
+        self.assertEqual(error_of(other.describe_organization_configuration,
+                                  DetectorId=other.create_detector(Enable=True)["DetectorId"])[2], NOT_DELEGATED_ADMIN)
+        member_gd = client("guardduty", creds=assume("111122223333"))
+        self.assertEqual(error_of(member_gd.describe_organization_configuration,
+                                  DetectorId=member_gd.create_detector(Enable=True)["DetectorId"])[2], NOT_DELEGATED_ADMIN)
+        for bad in ({"region": REGION, "autoEnableOrganizationMembers": "SOME"},
+                    {"region": REGION, "autoEnableOrganizationMembers": "NEW", "features": [{"name": "NOPE", "autoEnable": "NEW"}]},
+                    {"region": REGION, "autoEnableOrganizationMembers": "NEW", "features": [
+                        {"name": "RUNTIME_MONITORING", "autoEnable": "NEW", "additionalConfiguration": [{"name": "X", "autoEnable": "NEW"}]}]}):
+            control("POST", "/_emulator/guardduty/organization-configuration", bad, expect=400)
+
+
 class MemberSide(EmulatorTest):
     MEMBER = "111122223333"
 
@@ -351,18 +449,121 @@ class MemberSide(EmulatorTest):
         self.assertEqual(member_gd.get_administrator_account(DetectorId=theirs)["Administrator"]["AccountId"], "999988887777")
 
 
+class Detectors(EmulatorTest):
+    def test_one_detector_per_account_and_region(self):
+        status, code, message = error_of(self.gd.create_detector, Enable=True)
+        self.assertEqual((status, code, message), (400, "BadRequestException", DETECTOR_EXISTS))
+        call = control("GET", "/_emulator/calls")["calls"][-1]
+        self.assertEqual((call["operation"], call["status"]), ("CreateDetector", 400))
+        self.assertEqual(self.gd.list_detectors()["DetectorIds"], [self.detector])
+        client("guardduty", "eu-west-1").create_detector(Enable=True)  # another region
+        member_gd = client("guardduty", creds=assume("111122223333"))
+        member_gd.create_detector(Enable=True)  # another account
+        self.assertEqual(error_of(member_gd.create_detector, Enable=True)[2], DETECTOR_EXISTS)
+
+    def test_suspended_and_resumed(self):
+        member_gd = client("guardduty", creds=assume("111122223333"))
+        theirs = member_gd.create_detector(Enable=False)["DetectorId"]
+        self.assertEqual(member_gd.get_detector(DetectorId=theirs)["Status"], "DISABLED")
+        member_gd.update_detector(DetectorId=theirs, Enable=True)
+        self.assertEqual(member_gd.get_detector(DetectorId=theirs)["Status"], "ENABLED")
+        member_gd.update_detector(DetectorId=theirs, Enable=False)
+        self.assertEqual(member_gd.get_detector(DetectorId=theirs)["Status"], "DISABLED")
+
+    def test_detector_control(self):
+        member = "111122223333"
+        made = control("POST", "/_emulator/guardduty/detector", {"accountId": member, "region": "eu-west-1", "enable": False})
+        self.assertEqual((made["status"], made["created"]), ("DISABLED", True))
+        member_gd = client("guardduty", "eu-west-1", assume(member))
+        self.assertEqual(member_gd.list_detectors()["DetectorIds"], [made["detectorId"]])
+        self.assertEqual(member_gd.get_detector(DetectorId=made["detectorId"])["Status"], "DISABLED")
+        again = control("POST", "/_emulator/guardduty/detector", {"accountId": member, "region": "eu-west-1", "enable": True})
+        self.assertEqual((again["detectorId"], again["status"], again["created"]), (made["detectorId"], "ENABLED", False))
+        self.assertEqual(member_gd.get_detector(DetectorId=made["detectorId"])["Status"], "ENABLED")
+        self.assertEqual(error_of(member_gd.create_detector, Enable=True)[2], DETECTOR_EXISTS)
+        # the default account's own detector (created in setUp)
+        mine = control("POST", "/_emulator/guardduty/detector", {"accountId": ADMIN, "region": REGION, "enable": False})
+        self.assertEqual((mine["detectorId"], mine["status"]), (self.detector, "DISABLED"))
+        self.assertEqual(self.gd.get_detector(DetectorId=self.detector)["Status"], "DISABLED")
+        control("POST", "/_emulator/guardduty/detector", {"accountId": ADMIN, "region": REGION, "enable": "yes"}, expect=400)
+        control("POST", "/_emulator/guardduty/detector", {"accountId": "1", "region": REGION}, expect=400)
+
+    def test_detector_race(self):
+        member = "111122223333"
+        self.assertEqual(control("POST", "/_emulator/member/detector-race", {"accountId": member, "times": 1}),
+                         {"accountId": member, "remaining": 1})
+        member_gd = client("guardduty", "eu-west-1", assume(member))
+        self.assertEqual(error_of(member_gd.create_detector, Enable=True), (400, "BadRequestException", DETECTOR_EXISTS))
+        detectors = member_gd.list_detectors()["DetectorIds"]
+        self.assertEqual(len(detectors), 1)
+        self.assertEqual(member_gd.get_detector(DetectorId=detectors[0])["Status"], "ENABLED")
+        call = [c for c in control("GET", "/_emulator/calls")["calls"] if c["operation"] == "CreateDetector"][-1]
+        self.assertEqual((call["switch"], call["status"], call["account"]), ("detector-race", 400, member))
+        self.assertEqual(control("GET", "/_emulator/member/switches")["detectorRace"], {member: 0})
+        # used up: the next CreateDetector in a region without a detector is served normally
+        client("guardduty", "us-west-2", assume(member)).create_detector(Enable=True)
+
+
 class Switches(EmulatorTest):
     def test_deny_assume_role(self):
-        control("POST", "/_emulator/sts/deny-assume-role", {"accountIds": ["111122223333"]})
-        status, code, message = error_of(client("sts").assume_role,
-                                         RoleArn="arn:aws:iam::111122223333:role/OrganizationAccountAccessRole",
-                                         RoleSessionName="selfcheck")
+        role = "arn:aws:iam::111122223333:role/OrganizationAccountAccessRole"
+        r = control("POST", "/_emulator/sts/deny-assume-role", {"accountIds": ["111122223333"]})
+        self.assertEqual(r, {"accountIds": ["111122223333"], "reasons": {"111122223333": "trust"}})
+        status, code, message = error_of(client("sts").assume_role, RoleArn=role, RoleSessionName="selfcheck")
         self.assertEqual((status, code), (403, "AccessDenied"))
-        self.assertIn("sts:AssumeRole on resource: arn:aws:iam::111122223333:role/OrganizationAccountAccessRole", message)
+        self.assertTrue(message.endswith(f"sts:AssumeRole on resource: {role}"), message)
         assume("222233334444")
         self.assertEqual(control("GET", "/_emulator/calls")["calls"][-2]["switch"], "deny-assume-role")
+        for reason, suffix in (("identity-policy", " because no identity-based policy allows the sts:AssumeRole action"),
+                               ("explicit-deny", " with an explicit deny in an identity-based policy")):
+            control("POST", "/_emulator/sts/deny-assume-role", {"accountIds": ["111122223333"], "reason": reason})
+            message = error_of(client("sts").assume_role, RoleArn=role, RoleSessionName="selfcheck")[2]
+            self.assertEqual(message, "User: arn:aws:iam::123456789012:user/emulator is not authorized to perform: "
+                                      f"sts:AssumeRole on resource: {role}{suffix}")
+        self.assertEqual(control("GET", "/_emulator/member/switches")["denyAssumeRoleReasons"],
+                         {"111122223333": "explicit-deny"})
+        control("POST", "/_emulator/sts/deny-assume-role", {"accountIds": ["111122223333"], "reason": "nope"}, expect=400)
         control("DELETE", "/_emulator/sts/deny-assume-role")
         assume("111122223333")
+
+    def test_deny_rules(self):
+        member = "111122223333"
+        creds = assume(member)
+        member_gd = client("guardduty", creds=creds)
+        theirs = member_gd.create_detector(Enable=False)["DetectorId"]
+        r = control("POST", "/_emulator/deny", {"accountId": member, "operations": ["UpdateDetector"]})
+        self.assertEqual(r["rules"], [{"accountId": member, "operations": ["UpdateDetector"]}])
+        status, code, message = error_of(member_gd.update_detector, DetectorId=theirs, Enable=True)
+        self.assertEqual((status, code, message), (403, "AccessDeniedException",
+                         f"User: arn:aws:sts::{member}:assumed-role/emulator/session is not authorized to perform: "
+                         "guardduty:UpdateDetector"))
+        self.assertEqual(member_gd.get_detector(DetectorId=theirs)["Status"], "DISABLED")  # not served
+        self.gd.update_detector(DetectorId=self.detector, Enable=True)  # another account: served
+        call = [c for c in control("GET", "/_emulator/calls")["calls"] if c["operation"] == "UpdateDetector"][0]
+        self.assertEqual((call["switch"], call["status"], call["account"]), ("denied", 403, member))
+        # query protocol, any account, a chosen code/status/message, limited to one service
+        control("POST", "/_emulator/deny", {"accountId": "*", "operations": ["Publish", "ListTopics"], "service": "sns",
+                                            "code": "AuthorizationError", "status": 403, "message": "no"})
+        self.assertEqual(error_of(client("sns").list_topics), (403, "AuthorizationError", "no"))
+        control("POST", "/_emulator/deny", {"accountId": "*", "operations": ["ListQueues"]})
+        self.assertEqual(error_of(client("sqs").list_queues)[:2], (403, "AccessDeniedException"))  # json protocol
+        control("POST", "/_emulator/deny", {"accountId": ADMIN, "operations": ["GetCallerIdentity"]})
+        status, code, message = error_of(client("sts").get_caller_identity)
+        self.assertEqual((status, code), (403, "AccessDenied"))
+        self.assertTrue(message.endswith("is not authorized to perform: sts:GetCallerIdentity"), message)
+        self.assertEqual(len(control("GET", "/_emulator/member/switches")["deny"]), 4)
+        # the order: a fault rule first, then the deny rules
+        control("POST", "/_emulator/faults", {"operation": "UpdateDetector", "kind": "throttle", "times": 1})
+        self.assertEqual(error_of(member_gd.update_detector, DetectorId=theirs, Enable=True)[:2], (429, "ThrottlingException"))
+        # the disabled-region switch (authentication) comes before the deny rules
+        control("POST", "/_emulator/member/disabled-regions", {"accountId": member, "regions": [REGION]})
+        self.assertEqual(error_of(member_gd.update_detector, DetectorId=theirs, Enable=True)[1], "UnrecognizedClientException")
+        control("POST", "/_emulator/deny", {"accountId": "12", "operations": ["X"]}, expect=400)
+        control("POST", "/_emulator/deny", {"accountId": "*", "operations": []}, expect=400)
+        self.assertEqual(control("DELETE", "/_emulator/deny"), {"rules": []})
+        control("POST", "/_emulator/member/disabled-regions", {"accountId": member, "regions": []})
+        member_gd.update_detector(DetectorId=theirs, Enable=True)
+        client("sns").list_topics()
 
     def test_disabled_regions_and_not_ready(self):
         member = "111122223333"
@@ -378,13 +579,14 @@ class Switches(EmulatorTest):
         self.assertEqual(error_of(gd.create_detector, Enable=True)[:2], (400, "SubscriptionRequiredException"))
         self.assertEqual(error_of(gd.list_detectors)[:2], (400, "SubscriptionRequiredException"))
         self.assertEqual(control("GET", "/_emulator/member/switches"),
-                         {"denyAssumeRole": [], "disabledRegions": {member: ["af-south-1"]}, "notReady": {member: 0},
-                          "hiddenInvitations": []})
+                         {"denyAssumeRole": [], "denyAssumeRoleReasons": {}, "disabledRegions": {member: ["af-south-1"]},
+                          "notReady": {member: 0}, "hiddenInvitations": [], "detectorRace": {}, "deny": []})
         gd.create_detector(Enable=True)
         control("POST", "/_emulator/member/not-ready", {"accountId": member, "times": 1})
         control("POST", "/_emulator/reset")
         self.assertEqual(control("GET", "/_emulator/member/switches"),
-                         {"denyAssumeRole": [], "disabledRegions": {}, "notReady": {}, "hiddenInvitations": []})
+                         {"denyAssumeRole": [], "denyAssumeRoleReasons": {}, "disabledRegions": {}, "notReady": {},
+                          "hiddenInvitations": [], "detectorRace": {}, "deny": []})
         client("guardduty", "af-south-1", assume(member)).list_detectors()
 
 
@@ -427,6 +629,379 @@ class Organizations(EmulatorTest):
         member_org = client("organizations", creds=assume("300000000001"))
         self.assertEqual(member_org.describe_organization()["Organization"]["MasterAccountId"], ADMIN)
         print(f"\n  5000 organization accounts seeded in {seconds:.2f} s", file=sys.stderr)
+
+
+    def test_joined_timestamp_method_and_state(self):
+        control("POST", "/_emulator/organizations/accounts", {"accounts": [
+            {"accountId": "111122223333", "email": "a@example.com"},
+            {"accountId": "333344445555", "email": "j@example.com", "name": "Acquired", "joinedMethod": "INVITED",
+             "joinedAt": "2021-03-04T05:06:07Z", "status": "SUSPENDED"}]})
+        org = client("organizations")
+        joined = org.describe_account(AccountId="333344445555")["Account"]
+        self.assertEqual((joined["JoinedMethod"], joined["JoinedTimestamp"].isoformat(), joined["State"], joined["Status"]),
+                         ("INVITED", "2021-03-04T05:06:07+00:00", "SUSPENDED", "SUSPENDED"))
+        created = org.describe_account(AccountId="111122223333")["Account"]
+        self.assertEqual((created["JoinedMethod"], created["State"]), ("CREATED", "ACTIVE"))
+        self.assertLess(abs(time.time() - created["JoinedTimestamp"].timestamp()), 60)
+        listed = {a["Id"]: a for a in org.list_accounts()["Accounts"]}
+        self.assertEqual((listed["333344445555"]["JoinedMethod"], listed["333344445555"]["State"]), ("INVITED", "SUSPENDED"))
+        # an update keeps what it does not give
+        one = control("POST", "/_emulator/organizations/accounts", {"accountId": "333344445555", "email": "j2@example.com"})
+        self.assertEqual((one["joinedAt"], one["joinedMethod"], one["status"]), ("2021-03-04T05:06:07.000Z", "INVITED", "ACTIVE"))
+        control("POST", "/_emulator/organizations/accounts",
+                {"accountId": "333344445555", "email": "j@example.com", "joinedMethod": "ADOPTED"}, expect=400)
+        control("POST", "/_emulator/organizations/accounts",
+                {"accountId": "333344445555", "email": "j@example.com", "joinedAt": "yesterday"}, expect=400)
+
+    def test_organizational_units(self):
+        org = client("organizations")
+        workloads = control("POST", "/_emulator/organizations/ous", {"name": "Workloads"})
+        root = org.list_roots()["Roots"][0]["Id"]
+        self.assertEqual((workloads["parentId"], workloads["created"]), (root, True))
+        prod = control("POST", "/_emulator/organizations/ous", {"name": "Prod", "parentId": workloads["id"]})["id"]
+        self.assertEqual(control("POST", "/_emulator/organizations/ous", {"name": "Workloads"})["id"], workloads["id"])
+        control("POST", "/_emulator/organizations/ous", {"name": "X", "parentId": "ou-none-12345678"}, expect=400)
+        sandbox = org.create_organizational_unit(ParentId=root, Name="Sandbox")["OrganizationalUnit"]["Id"]
+        self.assertEqual(error_of(org.create_organizational_unit, ParentId=root, Name="Sandbox")[:2],
+                         (400, "DuplicateOrganizationalUnitException"))
+        self.assertEqual(error_of(org.create_organizational_unit, ParentId="ou-none-12345678", Name="Y")[:2],
+                         (400, "ParentNotFoundException"))
+        self.assertEqual(org.describe_organizational_unit(OrganizationalUnitId=prod)["OrganizationalUnit"]["Name"], "Prod")
+        control("POST", "/_emulator/organizations/accounts", {"accounts": [
+            {"accountId": f"4000000000{i:02d}", "email": f"p{i}@example.com", "parentId": prod} for i in range(45)]
+            + [{"accountId": "111122223333", "email": "a@example.com"}]})
+        control("POST", "/_emulator/organizations/accounts",
+                {"accountId": "222233334444", "email": "b@example.com", "parentId": "ou-none-12345678"}, expect=400)
+        # paging of ListAccountsForParent: 20 at most, opaque token, bad token -> InvalidInputException
+        seen, token, pages = [], None, 0
+        while True:
+            r = org.list_accounts_for_parent(ParentId=prod, MaxResults=50, **({"NextToken": token} if token else {}))
+            self.assertLessEqual(len(r["Accounts"]), 20)
+            seen += [a["Id"] for a in r["Accounts"]]
+            pages += 1
+            token = r.get("NextToken")
+            if not token:
+                break
+        self.assertEqual((len(set(seen)), pages), (45, 3))
+        self.assertEqual(len(org.list_accounts_for_parent(ParentId=prod, MaxResults=7)["Accounts"]), 7)
+        self.assertEqual(error_of(org.list_accounts_for_parent, ParentId=prod, NextToken="bogus")[:2],
+                         (400, "InvalidInputException"))
+        self.assertEqual(error_of(org.list_accounts_for_parent, ParentId=prod, MaxResults=0)[:2],
+                         (400, "InvalidInputException"))
+        self.assertEqual(sorted(a["Id"] for a in org.list_accounts_for_parent(ParentId=root)["Accounts"]),
+                         ["111122223333", ADMIN])
+        ous = org.list_organizational_units_for_parent(ParentId=root, MaxResults=1)
+        more = org.list_organizational_units_for_parent(ParentId=root, NextToken=ous["NextToken"])
+        self.assertEqual(sorted(o["Name"] for o in ous["OrganizationalUnits"] + more["OrganizationalUnits"]),
+                         ["Sandbox", "Workloads"])
+        self.assertNotIn("NextToken", more)
+        children = org.list_children(ParentId=workloads["id"], ChildType="ORGANIZATIONAL_UNIT")["Children"]
+        self.assertEqual(children, [{"Id": prod, "Type": "ORGANIZATIONAL_UNIT"}])
+        self.assertEqual(len(org.list_children(ParentId=prod, ChildType="ACCOUNT")["Children"]), 20)
+        self.assertEqual(org.list_parents(ChildId="400000000000")["Parents"], [{"Id": prod, "Type": "ORGANIZATIONAL_UNIT"}])
+        self.assertEqual(org.list_parents(ChildId=workloads["id"])["Parents"], [{"Id": root, "Type": "ROOT"}])
+        self.assertEqual(error_of(org.list_parents, ChildId="999999999999")[:2], (400, "ChildNotFoundException"))
+        # moving: moto's MoveAccount and the control API agree
+        org.move_account(AccountId="111122223333", SourceParentId=root, DestinationParentId=sandbox)
+        self.assertEqual(org.list_parents(ChildId="111122223333")["Parents"][0]["Id"], sandbox)
+        self.assertEqual(error_of(org.move_account, AccountId="111122223333", SourceParentId=root,
+                                  DestinationParentId=prod)[:2], (400, "SourceParentNotFoundException"))
+        self.assertEqual(error_of(org.move_account, AccountId="111122223333", SourceParentId=sandbox,
+                                  DestinationParentId="ou-none-12345678")[:2], (400, "DestinationParentNotFoundException"))
+        self.assertEqual(error_of(org.move_account, AccountId="111122223333", SourceParentId=sandbox,
+                                  DestinationParentId=sandbox)[:2], (400, "DuplicateAccountException"))
+        moved = control("POST", "/_emulator/organizations/accounts",
+                        {"accountId": "111122223333", "email": "a@example.com", "parentId": workloads["id"]})
+        self.assertEqual(moved["parentId"], workloads["id"])
+        self.assertEqual([a["Id"] for a in org.list_accounts_for_parent(ParentId=workloads["id"])["Accounts"]],
+                         ["111122223333"])
+        self.assertEqual(org.list_accounts_for_parent(ParentId=sandbox)["Accounts"], [])
+        # deleting: only an empty OU; a deleted OU is a parent that does not exist
+        self.assertEqual(error_of(org.delete_organizational_unit, OrganizationalUnitId=workloads["id"])[:2],
+                         (400, "OrganizationalUnitNotEmptyException"))
+        org.delete_organizational_unit(OrganizationalUnitId=sandbox)
+        for call in (lambda: org.list_accounts_for_parent(ParentId=sandbox),
+                     lambda: org.list_organizational_units_for_parent(ParentId=sandbox),
+                     lambda: org.list_children(ParentId=sandbox, ChildType="ACCOUNT")):
+            self.assertEqual(error_of(call)[:2], (400, "ParentNotFoundException"))
+        self.assertEqual(error_of(org.describe_organizational_unit, OrganizationalUnitId=sandbox)[:2],
+                         (400, "OrganizationalUnitNotFoundException"))
+        self.assertEqual(error_of(org.delete_organizational_unit, OrganizationalUnitId=sandbox)[:2],
+                         (400, "OrganizationalUnitNotFoundException"))
+        control("POST", "/_emulator/organizations/ous", {"name": "Z", "parentId": sandbox}, expect=400)
+
+    def test_fifty_thousand_accounts_in_ous(self):
+        ous = [control("POST", "/_emulator/organizations/ous", {"name": f"OU {i}"})["id"] for i in range(10)]
+        accounts = [{"accountId": f"6{i:011d}", "email": f"a{i}@example.com", "parentId": ous[i % 10]}
+                    for i in range(50000)]
+        started = time.perf_counter()
+        r = control("POST", "/_emulator/organizations/accounts", {"accounts": accounts})
+        seconds = time.perf_counter() - started
+        self.assertEqual(r["count"], 50000)
+        self.assertLess(seconds, 15, seconds)
+        org = client("organizations")
+        control("DELETE", "/_emulator/calls")
+        seen, token = 0, None
+        while True:
+            r = org.list_accounts_for_parent(ParentId=ous[3], **({"NextToken": token} if token else {}))
+            seen += len(r["Accounts"])
+            token = r.get("NextToken")
+            if not token:
+                break
+        page_ms = sorted(c["duration_ms"] for c in control("GET", "/_emulator/calls")["calls"])
+        self.assertEqual((seen, len(page_ms)), (5000, 250))
+        first = org.list_accounts()
+        later = org.list_accounts(NextToken=first["NextToken"])
+        self.assertEqual(len(first["Accounts"]) + len(later["Accounts"]), 40)
+        self.assertEqual(org.describe_account(AccountId="600000049999")["Account"]["Email"], "a49999@example.com")
+        median = page_ms[len(page_ms) // 2]
+        self.assertLess(median, 5, page_ms)  # O(page), not O(accounts), per page (moto's own: ~15 ms)
+        print(f"\n  50000 organization accounts in 10 OUs seeded in {seconds:.2f} s; "
+              f"ListAccountsForParent median {median:.1f} ms a page", file=sys.stderr)
+
+
+
+OPT_IN = {"af-south-1", "ap-east-1", "ap-east-2", "ap-south-2", "ap-southeast-3", "ap-southeast-4", "ap-southeast-5",
+          "ap-southeast-6", "ap-southeast-7", "ca-west-1", "eu-south-1", "eu-south-2", "eu-central-2", "il-central-1",
+          "me-south-1", "me-central-1", "mx-central-1"}
+
+
+class AccountManagement(EmulatorTest):
+    def all_regions(self, account=None, creds=None, **kwargs):
+        acct, regions, token = client("account", creds=creds), {}, None
+        while True:
+            r = acct.list_regions(**kwargs, **({"AccountId": account} if account else {}),
+                                  **({"NextToken": token} if token else {}))
+            self.assertLessEqual(len(r["Regions"]), kwargs.get("MaxResults", 20))
+            regions.update((x["RegionName"], x["RegionOptStatus"]) for x in r["Regions"])
+            token = r.get("NextToken")
+            if not token:
+                return regions
+
+    def test_list_regions(self):
+        member = "111122223333"
+        control("POST", "/_emulator/organizations/accounts", {"accountId": member, "email": "a@example.com"})
+        mine = self.all_regions()
+        self.assertEqual({r for r, s in mine.items() if s == "DISABLED"}, OPT_IN)
+        self.assertEqual({s for r, s in mine.items() if r not in OPT_IN}, {"ENABLED_BY_DEFAULT"})
+        self.assertIn("us-east-1", mine)
+        self.assertEqual(len(client("account").list_regions(MaxResults=50)["Regions"]), len(mine))
+        r = control("POST", "/_emulator/account/regions", {"accountId": member, "regions": {"af-south-1": "ENABLED",
+                                                                                            "me-south-1": "ENABLING"}})
+        self.assertEqual((r["regions"]["af-south-1"], r["regions"]["eu-west-1"]), ("ENABLED", "ENABLED_BY_DEFAULT"))
+        theirs = self.all_regions(member, MaxResults=7)
+        self.assertEqual((theirs["af-south-1"], theirs["me-south-1"], theirs["ap-east-1"]), ("ENABLED", "ENABLING", "DISABLED"))
+        self.assertEqual(self.all_regions(creds=assume(member)), theirs)  # the account itself, no AccountId
+        self.assertEqual(self.all_regions()["af-south-1"], "DISABLED")  # per account
+        only = self.all_regions(member, RegionOptStatusContains=["ENABLED", "ENABLING"])
+        self.assertEqual(only, {"af-south-1": "ENABLED", "me-south-1": "ENABLING"})
+        acct = client("account")
+        for kwargs in ({"MaxResults": 51}, {"MaxResults": 0}, {"NextToken": "bogus"},
+                       {"RegionOptStatusContains": ["ON"]}, {"AccountId": "12"}):
+            self.assertEqual(error_of(acct.list_regions, **kwargs)[:2], (400, "ValidationException"), kwargs)
+        call = control("GET", "/_emulator/calls")["calls"][-1]
+        self.assertEqual((call["service"], call["operation"]), ("account", "ListRegions"))
+
+    def test_list_regions_of_another_account(self):
+        member = "111122223333"
+        control("POST", "/_emulator/organizations/accounts", {"accountId": member, "email": "a@example.com"})
+        acct = client("account")
+        acct.list_regions(AccountId=member)
+        self.assertEqual(control("POST", "/_emulator/account/trusted-access", {"enabled": False}), {"enabled": False})
+        status, code, message = error_of(acct.list_regions, AccountId=member)
+        self.assertEqual((status, code), (403, "AccessDeniedException"))
+        self.assertEqual(message, f"User: arn:aws:sts::{ADMIN}:assumed-role/emulator/session is not authorized to perform: "
+                                  "account:ListRegions (Your organization must first enable trusted access with "
+                                  "AWS Account Management.)")
+        self.assertEqual(control("GET", "/_emulator/account/regions"), {"trustedAccess": False, "accounts": {}})
+        control("POST", "/_emulator/account/trusted-access", {"enabled": True})
+        self.assertIn("standalone context", error_of(acct.list_regions, AccountId=ADMIN)[2])
+        self.assertEqual(error_of(acct.list_regions, AccountId="999999999999")[:2], (403, "AccessDeniedException"))
+        member_acct = client("account", creds=assume(member))
+        self.assertEqual(error_of(member_acct.list_regions, AccountId="222233334444")[:2], (403, "AccessDeniedException"))
+        # the generic deny and the fault rules
+        control("POST", "/_emulator/deny", {"accountId": ADMIN, "operations": ["ListRegions"], "service": "account"})
+        self.assertEqual(error_of(acct.list_regions)[2],
+                         f"User: arn:aws:sts::{ADMIN}:assumed-role/emulator/session is not authorized to perform: "
+                         "account:ListRegions")
+        control("DELETE", "/_emulator/deny")
+        control("POST", "/_emulator/faults", {"operation": "ListRegions", "kind": "throttle", "times": 1})
+        self.assertEqual(error_of(acct.list_regions)[:2], (429, "TooManyRequestsException"))
+        control("POST", "/_emulator/faults", {"operation": "ListRegions", "kind": "error500", "times": 1})
+        self.assertEqual(error_of(acct.list_regions)[:2], (500, "InternalServerException"))
+        acct.list_regions()
+        control("POST", "/_emulator/account/regions", {"accountId": member, "regions": {"xx-east-9": "ENABLED"}}, expect=400)
+        control("POST", "/_emulator/account/regions", {"accountId": member, "regions": {"af-south-1": "ON"}}, expect=400)
+        control("POST", "/_emulator/account/trusted-access", {"enabled": "yes"}, expect=400)
+
+
+
+def finding(finding_id, account=ADMIN, region=REGION, **changes):
+    """A finding in the shape guardduty-invite imports (all the required attributes)."""
+    out = {"SchemaVersion": "2018-10-08", "Id": finding_id,
+           "ProductArn": f"arn:aws:securityhub:{region}:{account}:product/{account}/default",
+           "GeneratorId": "guardduty-invite", "AwsAccountId": account,
+           "Types": ["Software and Configuration Checks/AWS Security Best Practices"],
+           "CreatedAt": "2026-11-26T06:00:00Z", "UpdatedAt": "2026-11-26T06:00:00Z",
+           "Severity": {"Label": "HIGH"}, "Title": "GuardDuty not enabled", "Description": "d",
+           "Resources": [{"Type": "AwsAccount", "Id": f"AWS::::Account:{account}"}],
+           "Compliance": {"Status": "FAILED"}, "RecordState": "ACTIVE"}
+    out.update(changes)
+    return out
+
+
+class SecurityHubFindings(EmulatorTest):
+    def test_import_update_and_filter(self):
+        hub = client("securityhub")
+        r = hub.batch_import_findings(Findings=[finding("a"), finding("b")])
+        self.assertEqual((r["FailedCount"], r["SuccessCount"], r["FailedFindings"]), (0, 2, []))
+        calls = control("GET", "/_emulator/calls")["calls"]
+        self.assertEqual([(c["operation"], c["status"]) for c in calls[-1:]], [("BatchImportFindings", 200)])
+        # re-importing the same Id updates it
+        hub.batch_import_findings(Findings=[finding("a", RecordState="ARCHIVED", Compliance={"Status": "PASSED"},
+                                                    UpdatedAt="2026-11-27T06:00:00Z")])
+        found = hub.get_findings(Filters={"Id": [{"Value": "a", "Comparison": "EQUALS"}]})["Findings"]
+        self.assertEqual(len(found), 1)
+        self.assertEqual((found[0]["RecordState"], found[0]["Compliance"]["Status"], found[0]["UpdatedAt"],
+                          found[0]["Workflow"]["Status"]), ("ARCHIVED", "PASSED", "2026-11-27T06:00:00Z", "NEW"))
+        active = hub.get_findings(Filters={"RecordState": [{"Value": "ACTIVE", "Comparison": "EQUALS"}]})["Findings"]
+        self.assertEqual([f["Id"] for f in active], ["b"])
+        both = hub.get_findings(Filters={"Id": [{"Value": "a", "Comparison": "EQUALS"},
+                                                {"Value": "b", "Comparison": "EQUALS"}],
+                                         "RecordState": [{"Value": "ARCHIVED", "Comparison": "NOT_EQUALS"}]})["Findings"]
+        self.assertEqual([f["Id"] for f in both], ["b"])
+        self.assertEqual(len(hub.get_findings()["Findings"]), 2)
+        page = hub.get_findings(MaxResults=1)
+        self.assertEqual(len(page["Findings"]) + len(hub.get_findings(NextToken=page["NextToken"])["Findings"]), 2)
+        self.assertEqual(hub.get_findings(Filters={"Id": [{"Value": "a", "Comparison": "EQUALS"}]},
+                                          MaxResults=1).get("NextToken"), None)
+        self.assertEqual(client("securityhub", "eu-west-1").get_findings()["Findings"], [])  # per region
+        self.assertEqual(error_of(hub.get_findings, MaxResults=101)[:2], (400, "InvalidInputException"))
+        self.assertEqual(error_of(hub.get_findings, Filters={"UpdatedAt": [{"DateRange": {"Value": 1, "Unit": "DAYS"}}]})[:2],
+                         (400, "InvalidInputException"))
+        self.assertIn("HubArn", hub.describe_hub())
+        # a finding that lacks a required attribute fails, the others are imported
+        bad = finding("c")
+        del bad["Severity"]
+        r = hub.batch_import_findings(Findings=[bad, finding("d", Resources=[]), finding("e")])
+        self.assertEqual((r["FailedCount"], r["SuccessCount"]), (2, 1))
+        self.assertEqual([(f["Id"], f["ErrorCode"]) for f in r["FailedFindings"]], [("c", "InvalidInput"), ("d", "InvalidInput")])
+        self.assertIn("required property 'Severity'", r["FailedFindings"][0]["ErrorMessage"])
+        self.assertEqual(error_of(hub.batch_import_findings, Findings=[finding(str(i)) for i in range(101)])[:2],
+                         (400, "InvalidInputException"))
+
+    def test_not_subscribed_and_failed_findings(self):
+        hub = client("securityhub")
+        self.assertEqual(control("POST", "/_emulator/securityhub/not-subscribed", {"regions": ["eu-west-1"]}),
+                         {"regions": ["eu-west-1"]})
+        off = client("securityhub", "eu-west-1")
+        for call in (lambda: off.batch_import_findings(Findings=[finding("a", region="eu-west-1")]),
+                     lambda: off.get_findings(), lambda: off.describe_hub()):
+            self.assertEqual(error_of(call), (401, "InvalidAccessException",
+                                              f"Account {ADMIN} is not subscribed to AWS Security Hub"))
+        member_off = client("securityhub", "eu-west-1", assume("111122223333"))
+        self.assertIn("Account 111122223333 is", error_of(member_off.get_findings)[2])
+        self.assertEqual(control("GET", "/_emulator/calls")["calls"][-1]["switch"], "not-subscribed")
+        hub.get_findings()  # another region
+        r = control("POST", "/_emulator/securityhub/failed-findings",
+                    {"ids": ["b"], "errorCode": "LimitExceeded", "errorMessage": "too many", "times": 1})
+        self.assertEqual(r["failedFindings"][0]["remaining"], 1)
+        r = hub.batch_import_findings(Findings=[finding("a"), finding("b")])
+        self.assertEqual((r["FailedCount"], r["SuccessCount"], r["FailedFindings"]),
+                         (1, 1, [{"Id": "b", "ErrorCode": "LimitExceeded", "ErrorMessage": "too many"}]))
+        self.assertEqual([f["Id"] for f in hub.get_findings()["Findings"]], ["a"])
+        self.assertEqual(control("GET", "/_emulator/calls")["calls"][-2]["failedFindings"], {"b": "LimitExceeded"})
+        self.assertEqual(hub.batch_import_findings(Findings=[finding("b")])["FailedCount"], 0)  # used up
+        self.assertEqual(control("GET", "/_emulator/securityhub"),
+                         {"notSubscribed": ["eu-west-1"], "failedFindings": [
+                             {"ids": ["b"], "errorCode": "LimitExceeded", "errorMessage": "too many", "remaining": 0}]})
+        control("POST", "/_emulator/securityhub/not-subscribed", {"regions": []})
+        off.get_findings()
+        control("POST", "/_emulator/securityhub/failed-findings", {"ids": []}, expect=400)
+        control("POST", "/_emulator/reset")
+        self.assertEqual(control("GET", "/_emulator/securityhub"), {"notSubscribed": [], "failedFindings": []})
+
+
+
+class StorageAndTopics(EmulatorTest):
+    def test_s3_put_object_with_sse_kms(self):
+        s3 = client("s3")  # path-style, as an SDK addresses an IP endpoint
+        s3.create_bucket(Bucket="guardduty-invite-reports")
+        r = s3.put_object(Bucket="guardduty-invite-reports", Key="runs/1.json", Body=b"{}",
+                          ServerSideEncryption="aws:kms", SSEKMSKeyId="alias/aws/s3")
+        self.assertEqual((r["ServerSideEncryption"], r["SSEKMSKeyId"]), ("aws:kms", "alias/aws/s3"))
+        head = s3.head_object(Bucket="guardduty-invite-reports", Key="runs/1.json")
+        self.assertEqual((head["ServerSideEncryption"], head["ContentLength"]), ("aws:kms", 2))
+        call = control("GET", "/_emulator/calls")["calls"][-2]
+        self.assertEqual((call["service"], call["operation"], call["status"]), ("s3", "PutObject", 200))
+        control("POST", "/_emulator/deny", {"accountId": ADMIN, "operations": ["PutObject"], "service": "s3"})
+        self.assertEqual(error_of(s3.put_object, Bucket="guardduty-invite-reports", Key="runs/2.json", Body=b"{}")[:2],
+                         (403, "AccessDenied"))  # an S3 <Error> document
+        control("POST", "/_emulator/faults", {"operation": "GetObject", "kind": "throttle", "times": 1})
+        self.assertEqual(error_of(s3.get_object, Bucket="guardduty-invite-reports", Key="runs/1.json")[:2],
+                         (503, "SlowDown"))
+
+    def test_ssm_get_parameter(self):
+        ssm = client("ssm")
+        ssm.put_parameter(Name="/guardduty-invite/config", Value="secret", Type="SecureString")
+        self.assertEqual(ssm.get_parameter(Name="/guardduty-invite/config", WithDecryption=True)["Parameter"]["Value"],
+                         "secret")
+        self.assertEqual(error_of(ssm.get_parameter, Name="/nope")[:2], (400, "ParameterNotFound"))
+
+    def test_sns_topic_with_kms_key(self):
+        sns = client("sns")
+        arn = sns.create_topic(Name="guardduty-invite-problems", Attributes={"KmsMasterKeyId": "alias/aws/sns"})["TopicArn"]
+        self.assertEqual(sns.get_topic_attributes(TopicArn=arn)["Attributes"]["KmsMasterKeyId"], "alias/aws/sns")
+
+
+
+def account_ids_in(value):
+    """Every 12-digit "accountId" value in a JSON document."""
+    if isinstance(value, dict):
+        return {v for k, v in value.items() if k == "accountId" and isinstance(v, str) and len(v) == 12} | {
+            a for v in value.values() for a in account_ids_in(v)}
+    if isinstance(value, list):
+        return {a for v in value for a in account_ids_in(v)}
+    return set()
+
+
+class DemoWorld(EmulatorTest):
+    def seed(self):
+        out = subprocess.run([sys.executable, str(HERE / "emuctl.py"), "--endpoint", SERVER["endpoint"], "seed",
+                              "--demo-world"], capture_output=True, text=True, timeout=60, check=True).stdout
+        return json.loads(out)
+
+    def test_seed_demo_world(self):
+        control("POST", "/_emulator/reset")
+        seeded = self.seed()
+        self.assertEqual(set(seeded), {"topicArn", "queueUrl", "detectors"})
+        self.assertEqual(sorted(seeded["detectors"]), ["eu-west-1", "us-east-1"])
+        self.assertEqual(self.seed(), seeded)  # again: the same world, nothing doubled
+        org = client("organizations")
+        snapshot = control("GET", "/_emulator/guardduty/members")
+        foreign = set(snapshot["foreignAccounts"])
+        self.assertEqual(foreign, {"444455556666"})
+        samples = sorted((HERE.parent / "events").glob("*.json"))
+        self.assertTrue(samples)
+        named = set()
+        for sample in samples:
+            named |= account_ids_in(json.loads(sample.read_text()))
+        self.assertTrue({"111122223333", "222233334444", "444455556666", "555566667777"} <= named, named)
+        for account in named - foreign:
+            described = org.describe_account(AccountId=account)["Account"]
+            self.assertIn("@", described["Email"], account)
+        self.assertEqual(error_of(org.describe_account, AccountId="444455556666")[1], "AccountNotFoundException")
+        listed = {a["Id"]: a for a in org.list_accounts()["Accounts"]}
+        self.assertEqual(listed["333344445555"]["JoinedMethod"], "INVITED")
+        workloads = [o for o in org.list_organizational_units_for_parent(ParentId=org.list_roots()["Roots"][0]["Id"])
+                     ["OrganizationalUnits"] if o["Name"] == "Workloads"]
+        self.assertEqual([a["Id"] for a in org.list_accounts_for_parent(ParentId=workloads[0]["Id"])["Accounts"]],
+                         ["222233334444"])
+        for region, detector in seeded["detectors"].items():
+            self.assertEqual(client("guardduty", region).list_detectors()["DetectorIds"], [detector])
+        sns = client("sns")
+        subscriptions = sns.list_subscriptions_by_topic(TopicArn=seeded["topicArn"])["Subscriptions"]
+        self.assertEqual([s["Protocol"] for s in subscriptions], ["sqs"])
 
 
 if __name__ == "__main__":
