@@ -102,13 +102,17 @@ pub fn is_region_disabled(code: &str) -> bool {
 /// GuardDuty's answer for an account that is not (or, for GuardDuty, not yet) an associated
 /// member: "... is not an associated member of account the current account."
 pub fn is_not_associated(result: &str) -> bool {
-    result.to_ascii_lowercase().contains("not an associated member")
+    result
+        .to_ascii_lowercase()
+        .contains("not an associated member")
 }
 
 /// CreateDetector refused because the account already has one in the region (one detector
 /// per account and region; a concurrent run created it).
 pub fn is_detector_exists(message: &str) -> bool {
-    message.to_ascii_lowercase().contains("detector already exists")
+    message
+        .to_ascii_lowercase()
+        .contains("detector already exists")
 }
 
 /// STS refused AssumeRole because of the CALLER's own policies (its identity-based policy

@@ -273,7 +273,9 @@ mod tests {
             "{}",
             d.error_message
         );
-        assert!(d.error_message.contains("3 problem(s) could not be published"));
+        assert!(d
+            .error_message
+            .contains("3 problem(s) could not be published"));
         assert_eq!(d.error_type, "GuardDuty.InviteMembers.Transient");
     }
 }

@@ -383,7 +383,10 @@ mod tests {
         let seen = Observed {
             status: Some("Invited".into()),
             detector_resumed: true,
-            plans: Some(BTreeMap::from([("S3_DATA_EVENTS".into(), "DISABLED".into())])),
+            plans: Some(BTreeMap::from([(
+                "S3_DATA_EVENTS".into(),
+                "DISABLED".into(),
+            )])),
             protected: false,
             plans_problem: Some("refused".into()),
         };

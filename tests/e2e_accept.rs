@@ -138,7 +138,10 @@ fn a_replay_of_a_finished_account_makes_no_member_account_call_and_changes_nothi
         "GetMembers",
         "GetMemberDetectors",
     ];
-    let writes: Vec<&String> = made.iter().filter(|o| !reads.contains(&o.as_str())).collect();
+    let writes: Vec<&String> = made
+        .iter()
+        .filter(|o| !reads.contains(&o.as_str()))
+        .collect();
     assert!(writes.is_empty(), "writes on replay: {writes:?}");
     let after: Vec<Value> = REGIONS
         .iter()
@@ -174,7 +177,12 @@ async fn a_role_that_cannot_be_assumed_is_published_and_the_account_stays_invite
         Some(json!({"accountIds": [NEW]})),
     );
     // Past the grace period a missing role is a problem, not a role on its way.
-    let env = env_with(&emu, &seeded, &REGIONS, &[("MEMBER_ROLE_GRACE_MINUTES", "0")]);
+    let env = env_with(
+        &emu,
+        &seeded,
+        &REGIONS,
+        &[("MEMBER_ROLE_GRACE_MINUTES", "0")],
+    );
     let out = created_event(&env);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     for region in REGIONS {

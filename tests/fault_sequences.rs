@@ -44,17 +44,32 @@ fn create_members_ok() -> Rule {
         .then_output(|| CreateMembersOutput::builder().build())
 }
 
+/// GetMembers of a new account: not a member on the first read, `Created` once added.
 fn get_members_created() -> Rule {
-    mock!(aws_sdk_guardduty::Client::get_members).then_output(|| {
-        GetMembersOutput::builder()
-            .members(
-                Member::builder()
-                    .account_id("111122223333")
-                    .relationship_status("Created")
-                    .build(),
-            )
-            .build()
-    })
+    mock!(aws_sdk_guardduty::Client::get_members)
+        .sequence()
+        .output(|| {
+            GetMembersOutput::builder()
+                .unprocessed_accounts(
+                    aws_sdk_guardduty::types::UnprocessedAccount::builder()
+                        .account_id("111122223333")
+                        .result("The request is rejected because the given account ID is not an associated member of account the current account.")
+                        .build(),
+                )
+                .build()
+        })
+        .output(|| {
+            GetMembersOutput::builder()
+                .members(
+                    Member::builder()
+                        .account_id("111122223333")
+                        .relationship_status("Created")
+                        .build(),
+                )
+                .build()
+        })
+        .repeatedly()
+        .build()
 }
 
 fn invite_ok() -> Rule {
@@ -211,7 +226,8 @@ async fn internal_errors_beyond_the_retry_budget_fail_as_transient() {
 }
 
 #[tokio::test]
-async fn throttled_publish_is_retried_then_fails_the_invocation_with_the_problem_in_the_error() {
+async fn throttled_publish_is_retried_then_fails_the_invocation_saying_the_problem_is_not_published(
+) {
     let throttled = r#"<ErrorResponse><Error><Type>Sender</Type><Code>Throttling</Code><Message>Rate exceeded</Message></Error><RequestId>r</RequestId></ErrorResponse>"#;
     let publish = mock!(aws_sdk_sns::Client::publish)
         .sequence()
@@ -229,7 +245,7 @@ async fn throttled_publish_is_retried_then_fails_the_invocation_with_the_problem
             .build()
     });
     let app = app(
-        &[&list_detectors(), &create],
+        &[&list_detectors(), &get_members_created(), &create],
         &[&describe_ok()],
         &[&publish],
     );
@@ -238,7 +254,11 @@ async fn throttled_publish_is_retried_then_fails_the_invocation_with_the_problem
         .await
         .expect_err("must fail");
     assert_eq!(err.error_type(), "SNS.Publish.Transient");
-    assert!(err.to_string().contains("another master account"), "{err}");
+    assert!(
+        err.to_string()
+            .contains("1 problem(s) could not be published"),
+        "{err}"
+    );
     assert_eq!(publish.num_calls(), MAX_ATTEMPTS as usize);
 }
 

@@ -113,7 +113,7 @@ fn tls_event() -> tempfile::TempPath {
 }
 
 /// The error the invocation failed with: the server answers ListDetectors and rejects the
-/// rest, so an accepted certificate shows as `GuardDuty.CreateMembers.Rejected`, a refused
+/// rest, so an accepted certificate shows as `GuardDuty.GetMembers.Rejected`, a refused
 /// one as `GuardDuty.ListDetectors.Transient`.
 fn failure(out: &Output) -> (String, String) {
     assert_eq!(out.status.code(), Some(1), "{}", stderr(out));
@@ -171,7 +171,7 @@ fn a_certificate_outside_amazon_trust_services_is_refused_unless_ssl_cert_file_t
     // first failure is the server's own 400 on CreateMembers. So the certificate is sound
     // (name, dates, chain) and the refusal above was about trust alone.
     let (error_type, message) = run(&endpoint, &[("SSL_CERT_FILE", &ca)]);
-    assert_eq!(error_type, "GuardDuty.CreateMembers.Rejected", "{message}");
+    assert_eq!(error_type, "GuardDuty.GetMembers.Rejected", "{message}");
 
     // SSL_CERT_DIR does the same with a directory of certificates.
     let store = tempfile::tempdir().expect("temp dir");
@@ -180,7 +180,7 @@ fn a_certificate_outside_amazon_trust_services_is_refused_unless_ssl_cert_file_t
         &endpoint,
         &[("SSL_CERT_DIR", &store.path().display().to_string())],
     );
-    assert_eq!(error_type, "GuardDuty.CreateMembers.Rejected", "{message}");
+    assert_eq!(error_type, "GuardDuty.GetMembers.Rejected", "{message}");
 }
 
 /// A CA no store trusts is refused by any store, so the test above alone cannot tell
@@ -212,7 +212,7 @@ fn the_default_refuses_a_server_the_system_store_would_accept() {
         &endpoint,
         &[("SSL_CERT_FILE", "/etc/ssl/certs/ca-certificates.crt")],
     );
-    assert_eq!(error_type, "GuardDuty.CreateMembers.Rejected", "{message}");
+    assert_eq!(error_type, "GuardDuty.GetMembers.Rejected", "{message}");
 }
 
 /// Amazon Trust Services' roots (Debian's ca-certificates names them Amazon_Root_CA_1..4 and

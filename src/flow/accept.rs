@@ -179,10 +179,9 @@ async fn already_accepted(
         .administrator_of(session, s.region, detector)
         .await
         .map_err(|e| blocked(s, "GetAdministratorAccount", e))?;
-    if current
-        .as_ref()
-        .is_some_and(|a| a.account_id == admin && a.relationship_status.eq_ignore_ascii_case("enabled"))
-    {
+    if current.as_ref().is_some_and(|a| {
+        a.account_id == admin && a.relationship_status.eq_ignore_ascii_case("enabled")
+    }) {
         return Ok(());
     }
     let region = s.region;

@@ -29,13 +29,14 @@ pub async fn enable<'a>(flow: &Flow<'_>, slots: Vec<Slot<'a>>) -> Result<Vec<Slo
         out.extend(read);
         return Ok(out);
     }
-    let (to_update, done): (Vec<_>, Vec<_>) = read
-        .into_iter()
-        .partition(|s| s.features.as_deref().is_some_and(|f| !plan.changes(f).is_empty()));
+    let (to_update, done): (Vec<_>, Vec<_>) = read.into_iter().partition(|s| {
+        s.features
+            .as_deref()
+            .is_some_and(|f| !plan.changes(f).is_empty())
+    });
     out.extend(done);
     let updated = update(flow, plan, region, &detector, to_update).await?;
-    let (written, refused): (Vec<_>, Vec<_>) =
-        updated.into_iter().partition(|s| s.plans_set);
+    let (written, refused): (Vec<_>, Vec<_>) = updated.into_iter().partition(|s| s.plans_set);
     out.extend(refused);
     let mut reread = read_plans(flow, region, &detector, written).await?;
     for s in &mut reread {

@@ -143,12 +143,12 @@ pub async fn add<'a>(flow: &Flow<'_>, slots: Vec<Slot<'a>>) -> Result<Vec<Slot<'
 /// slot reports is the one GuardDuty returns now. An accepted member GuardDuty does not show
 /// `Enabled` yet is a passing condition: the run is retried, and the retry finds the
 /// account already with this administrator.
-pub async fn observe<'a>(
-    flow: &Flow<'_>,
-    slots: Vec<Slot<'a>>,
-) -> Result<Vec<Slot<'a>>, AwsError> {
+pub async fn observe<'a>(flow: &Flow<'_>, slots: Vec<Slot<'a>>) -> Result<Vec<Slot<'a>>, AwsError> {
     let (written, mut out) = take(slots, |s| {
-        matches!(s, Step::Done(Outcome::Invited { .. } | Outcome::Accepted { .. }))
+        matches!(
+            s,
+            Step::Done(Outcome::Invited { .. } | Outcome::Accepted { .. })
+        )
     });
     let Some((region, detector)) = batch_of(&written) else {
         return Ok(out);
