@@ -31,8 +31,15 @@ const RECONCILE_DETAIL_TYPE: &str = "GuardDuty Reconcile Request";
 /// Actions granted on `Resource: "*"`, each because it has no resource type in the Service
 /// Authorization Reference, so "*" is the only Resource IAM accepts for it.
 const ACTIONS_WITHOUT_A_RESOURCE_TYPE: &[&str] = &[
-    // Lists the account's detector in a region (narrowed by aws:RequestedRegion instead).
+    // GuardDuty's member calls act on the caller's own detector in the requested region
+    // (narrowed by aws:RequestedRegion instead).
     "guardduty:ListDetectors",
+    "guardduty:CreateMembers",
+    "guardduty:GetMembers",
+    "guardduty:InviteMembers",
+    "guardduty:ListMembers",
+    "guardduty:GetMemberDetectors",
+    "guardduty:UpdateMemberDetectors",
     // Lists every account of the organization (the reconcile).
     "organizations:ListAccounts",
     // The organization's id and management account (the check).
@@ -683,7 +690,13 @@ fn guardduty_actions_are_limited_to_this_accounts_detectors_in_the_configured_re
                 "{}: {action} must be limited to the configured regions",
                 s.sid
             );
-            if *action == "guardduty:ListDetectors" {
+            if ACTIONS_WITHOUT_A_RESOURCE_TYPE.contains(action) {
+                assert_eq!(
+                    s.resources,
+                    ["*"],
+                    "{}: {action} has no resource type",
+                    s.sid
+                );
                 continue;
             }
             for r in &s.resources {
