@@ -17,6 +17,9 @@ pub const METRIC_NAMES: &[&str] = &[
     "EnabledByOrganization",
     "Problems",
     "UnprotectedAccounts",
+    "ProtectedAccounts",
+    "CoveragePercent",
+    "Drift",
 ];
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

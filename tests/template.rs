@@ -1,8 +1,17 @@
-//! The deployment template (`template.yaml`) held to the code: both functions' environment is
-//! exactly the variables the code reads, their role grants the AWS actions the code calls and
-//! little else, the EventBridge rules invoke the invite function for the account-creation
-//! samples in `events/` and for nothing else there, the schedule hands the reconcile function
-//! a reconcile request, and the dashboard shows only metrics the code writes.
+//! The deployment templates held to the code.
+//!
+//! `template.yaml`: both functions' environment is exactly the variables the code reads, and
+//! every value its parameters admit is one the code starts with; under every configuration
+//! the role grants exactly the AWS actions the code calls (`aws::iam_actions`), "*" only for
+//! actions without a resource type; the EventBridge rules invoke the invite function for the
+//! account-creation samples in `events/`, the reconcile function for an account joining the
+//! organization, and nothing for the other samples; the schedule hands the reconcile function
+//! a reconcile request; the dashboard and alarms show only metrics the code writes.
+//!
+//! `deploy/member-role.yaml`: the member role grants exactly `aws::MEMBER_SIDE_ACTIONS` and
+//! trusts only the functions' role. `deploy/forward-events.yaml`: the forwarding rule matches
+//! exactly what the main template's rules match, and its role may only put events on the
+//! administrator's bus.
 //!
 //! The YAML is read by cfn-lint's own decoder (`testsupport/template_json.py`, run with the
 //! Python of `GUARDDUTY_INVITE_PYTHON`, default `.venv/bin/python` made by `scripts/setup-venv`),
@@ -10,15 +19,24 @@
 
 mod support;
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::process::Command;
 use std::sync::OnceLock;
 use support::repo;
 
-use guardduty_invite::aws::{IAM_ACTIONS, MEMBER_ROLE_ACTIONS};
-use guardduty_invite::config::{Config, FUNCTION_VARIABLES, SNS_TOPIC_ARN};
+use guardduty_invite::aws::{
+    iam_actions, COVERAGE_ACTIONS, IAM_ACTIONS, MEMBER_ROLE_ACTIONS, MEMBER_SIDE_ACTIONS,
+    PLAN_ACTIONS, POLICY_ACTIONS, SECURITY_HUB_ACTIONS,
+};
+use guardduty_invite::config::{
+    Config, ConfigError, COVERAGE_BUCKET, FUNCTION_VARIABLES, SNS_TOPIC_ARN, STALE_INVITATION_DAYS,
+};
 use guardduty_invite::metrics::{METRIC_NAMES, NAMESPACE};
-use serde_json::{json, Value};
+use serde_json::{json, Map, Value};
+
+const MAIN: &str = "template.yaml";
+const MEMBER_ROLE: &str = "deploy/member-role.yaml";
+const FORWARD: &str = "deploy/forward-events.yaml";
 
 /// The two functions, from the same binary: account events (fail fast) and the reconcile of
 /// the whole organization (minutes).
@@ -28,51 +46,59 @@ const RECONCILE_FUNCTION: &str = "ReconcileFunction";
 /// The event kind the reconcile function acts on (any source).
 const RECONCILE_DETAIL_TYPE: &str = "GuardDuty Reconcile Request";
 
-/// Actions granted on `Resource: "*"`, each because it has no resource type in the Service
-/// Authorization Reference, so "*" is the only Resource IAM accepts for it.
-const ACTIONS_WITHOUT_A_RESOURCE_TYPE: &[&str] = &[
-    // Lists the account's detector in a region (narrowed by aws:RequestedRegion instead).
-    "guardduty:ListDetectors",
-    // Lists every account of the organization (the reconcile).
-    "organizations:ListAccounts",
-    // The organization's id and management account (the check).
-    "organizations:DescribeOrganization",
-];
-
 /// The per-region metrics the dashboard must show.
 const DASHBOARD_METRICS: &[&str] = &[
     "AccountsInvited",
     "AccountsAccepted",
     "Problems",
     "UnprotectedAccounts",
+    "ProtectedAccounts",
+    "CoveragePercent",
+    "Drift",
 ];
 
 /// Actions the role needs beyond the code's own calls: Lambda writes the logs and sends failed
-/// events to the on-failure destination with the function's role, and SNS needs a publisher's
-/// KMS permissions when the topic is encrypted with a customer managed key.
+/// events to the on-failure destination with the function's role, and SNS and S3 need the
+/// caller's KMS permissions for the stack key (the created topic, the coverage bucket).
 const LOG_ACTIONS: &[&str] = &["logs:CreateLogStream", "logs:PutLogEvents"];
 const DESTINATION_ACTIONS: &[&str] = &["sqs:SendMessage"];
-const TOPIC_KEY_ACTIONS: &[&str] = &["kms:GenerateDataKey", "kms:Decrypt"];
+const KEY_ACTIONS: &[&str] = &["kms:GenerateDataKey", "kms:Decrypt"];
 
-/// The samples a rule must match; every other file in `events/` must match no rule.
-const SAMPLES_TO_MATCH: &[&str] = &[
-    "organizations-create-account-result-succeeded.json",
-    "controltower-create-managed-account.json",
-    "controltower-update-managed-account.json",
+/// The samples a rule must match, with the function that rule invokes; every other file in
+/// `events/` must match no rule.
+const SAMPLE_TARGETS: &[(&str, &str)] = &[
+    (
+        "organizations-create-account-result-succeeded.json",
+        INVITE_FUNCTION,
+    ),
+    ("controltower-create-managed-account.json", INVITE_FUNCTION),
+    ("controltower-update-managed-account.json", INVITE_FUNCTION),
+    ("organizations-account-joined.json", RECONCILE_FUNCTION),
 ];
+
+/// What the tests substitute for the stack's pseudo parameters.
+const ACCOUNT: &str = support::ADMIN_ACCOUNT;
+const REGION: &str = "us-east-1";
+const STACK: &str = "guardduty-invite";
 
 // ------------------------------------------------------------------ loading
 
-fn template() -> &'static Value {
-    static TEMPLATE: OnceLock<Value> = OnceLock::new();
-    TEMPLATE.get_or_init(load_template)
+/// The templates, read once by one run of `template_json.py`.
+fn load(path: &str) -> &'static Value {
+    static TEMPLATES: OnceLock<Value> = OnceLock::new();
+    let templates = TEMPLATES.get_or_init(|| template_json(&[MAIN, MEMBER_ROLE, FORWARD]));
+    let t = &templates[path];
+    assert!(t.is_object(), "not a template of the repository: {path}");
+    t
 }
 
-fn load_template() -> Value {
+/// `testsupport/template_json.py` with these arguments: its JSON output.
+fn template_json(args: &[&str]) -> Value {
     let python = support::python();
     let output = Command::new(&python)
         .arg(repo().join("testsupport/template_json.py"))
-        .arg(repo().join("template.yaml"))
+        .args(args)
+        .current_dir(repo())
         .output()
         .unwrap_or_else(|e| {
             panic!(
@@ -83,31 +109,63 @@ fn load_template() -> Value {
         });
     assert!(
         output.status.success(),
-        "testsupport/template_json.py template.yaml failed ({}):\n{}",
+        "testsupport/template_json.py {args:?} failed ({}):\n{}",
         output.status,
         String::from_utf8_lossy(&output.stderr)
     );
     serde_json::from_slice(&output.stdout).expect("template_json.py prints JSON")
 }
 
-fn resources() -> &'static serde_json::Map<String, Value> {
-    template()["Resources"]
-        .as_object()
-        .expect("Resources is a mapping")
+/// The main template.
+fn template() -> &'static Value {
+    load(MAIN)
 }
 
-fn resources_of_type(kind: &str) -> Vec<(&'static str, &'static Value)> {
-    resources()
+fn resources_in(t: &'static Value) -> &'static Map<String, Value> {
+    t["Resources"].as_object().expect("Resources is a mapping")
+}
+
+fn resources() -> &'static Map<String, Value> {
+    resources_in(template())
+}
+
+fn resources_of_type_in(t: &'static Value, kind: &str) -> Vec<(&'static str, &'static Value)> {
+    resources_in(t)
         .iter()
         .filter(|(_, r)| r["Type"] == kind)
         .map(|(n, r)| (n.as_str(), r))
         .collect()
 }
 
-fn resource(name: &str) -> &'static Value {
-    resources()
+fn resources_of_type(kind: &str) -> Vec<(&'static str, &'static Value)> {
+    resources_of_type_in(template(), kind)
+}
+
+fn resource_in(t: &'static Value, name: &str) -> &'static Value {
+    resources_in(t)
         .get(name)
         .unwrap_or_else(|| panic!("no resource {name}"))
+}
+
+fn resource(name: &str) -> &'static Value {
+    resource_in(template(), name)
+}
+
+/// The one resource of a type: (logical id, resource).
+fn only_resource_of_type(t: &'static Value, kind: &str) -> (&'static str, &'static Value) {
+    let found = resources_of_type_in(t, kind);
+    assert_eq!(found.len(), 1, "one {kind}: {found:?}");
+    found[0]
+}
+
+fn parameter_in(t: &'static Value, name: &str) -> &'static Value {
+    let p = &t["Parameters"][name];
+    assert!(!p.is_null(), "no parameter {name}");
+    p
+}
+
+fn parameter(name: &str) -> &'static Value {
+    parameter_in(template(), name)
 }
 
 /// The Lambda functions: exactly the invite and the reconcile function, as (logical id,
@@ -118,11 +176,12 @@ fn functions() -> Vec<(&'static str, &'static Value)> {
         .map(|(n, r)| (n, &r["Properties"]))
         .collect();
     functions.sort_by_key(|(n, _)| *n);
-    let mut names: Vec<&str> = functions.iter().map(|(n, _)| *n).collect();
-    names.sort();
-    let mut expected = vec![INVITE_FUNCTION, RECONCILE_FUNCTION];
-    expected.sort();
-    assert_eq!(names, expected, "the AWS::Serverless::Function resources");
+    let names: Vec<&str> = functions.iter().map(|(n, _)| *n).collect();
+    assert_eq!(
+        names,
+        [INVITE_FUNCTION, RECONCILE_FUNCTION],
+        "the AWS::Serverless::Function resources"
+    );
     functions
 }
 
@@ -138,22 +197,26 @@ fn reconcile_function() -> (&'static str, &'static Value) {
     )
 }
 
-fn environment_of(function: &Value) -> &serde_json::Map<String, Value> {
+fn environment_of(function: &Value) -> &Map<String, Value> {
     function["Environment"]["Variables"]
         .as_object()
         .expect("Environment.Variables is a mapping")
 }
 
 /// The invite function's environment (the reconcile function's is the same, tested below).
-fn environment() -> &'static serde_json::Map<String, Value> {
+fn environment() -> &'static Map<String, Value> {
     environment_of(function().1)
 }
 
 /// The definition of a CloudFormation condition.
-fn condition(name: &str) -> &'static Value {
-    let c = &template()["Conditions"][name];
+fn condition_in(t: &'static Value, name: &str) -> &'static Value {
+    let c = &t["Conditions"][name];
     assert!(!c.is_null(), "no condition {name}");
     c
+}
+
+fn condition(name: &str) -> &'static Value {
+    condition_in(template(), name)
 }
 
 /// `{"Fn::Not": [{"Fn::Equals": [{"Ref": parameter}, ""]}]}`: the parameter is not empty.
@@ -179,14 +242,18 @@ fn reference(value: &Value) -> Option<&str> {
     value.get("Ref")?.as_str()
 }
 
+/// The three parts of `{"Fn::If": [condition, then, else]}`.
+fn fn_if(value: &Value) -> Option<(&str, &Value, &Value)> {
+    match value.get("Fn::If")?.as_array()?.as_slice() {
+        [c, yes, no] => Some((c.as_str()?, yes, no)),
+        _ => None,
+    }
+}
+
 /// The values a property can take: both branches of `Fn::If`, none for `AWS::NoValue`, and the
 /// elements of a list (each expanded the same way).
 fn alternatives(value: &Value) -> Vec<&Value> {
-    if let Some([_, yes, no]) = value
-        .get("Fn::If")
-        .and_then(Value::as_array)
-        .map(Vec::as_slice)
-    {
+    if let Some((_, yes, no)) = fn_if(value) {
         return [alternatives(yes), alternatives(no)].concat();
     }
     if reference(value) == Some("AWS::NoValue") {
@@ -206,17 +273,9 @@ fn guarded_alternatives(value: &Value) -> Vec<(Option<(String, bool)>, &Value)> 
         guard: &Option<(String, bool)>,
         out: &mut Vec<(Option<(String, bool)>, &'a Value)>,
     ) {
-        if let Some([condition, yes, no]) = value
-            .get("Fn::If")
-            .and_then(Value::as_array)
-            .map(Vec::as_slice)
-        {
-            let name = condition
-                .as_str()
-                .expect("Fn::If condition name")
-                .to_owned();
-            walk(yes, &Some((name.clone(), true)), out);
-            walk(no, &Some((name, false)), out);
+        if let Some((name, yes, no)) = fn_if(value) {
+            walk(yes, &Some((name.to_owned(), true)), out);
+            walk(no, &Some((name.to_owned(), false)), out);
         } else if reference(value) == Some("AWS::NoValue") {
         } else if let Value::Array(items) = value {
             items.iter().for_each(|v| walk(v, guard, out));
@@ -238,6 +297,200 @@ fn strings(value: &Value) -> Vec<String> {
                 .to_owned()
         })
         .collect()
+}
+
+// ------------------------------------------------------------------ evaluating a template
+
+/// Parameter values by name.
+type Params = BTreeMap<String, String>;
+
+/// A parameter value or default as CloudFormation passes it on: a string.
+fn scalar(value: &Value) -> Option<String> {
+    match value {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        Value::Bool(b) => Some(b.to_string()),
+        _ => None,
+    }
+}
+
+/// Every parameter at its default ("" for a parameter without one).
+fn defaults_of(t: &Value) -> Params {
+    t["Parameters"]
+        .as_object()
+        .expect("Parameters")
+        .iter()
+        .map(|(name, p)| (name.clone(), scalar(&p["Default"]).unwrap_or_default()))
+        .collect()
+}
+
+fn with(base: &Params, values: &[(&str, &str)]) -> Params {
+    let mut p = base.clone();
+    for (name, value) in values {
+        assert!(p.contains_key(*name), "no parameter {name}");
+        p.insert((*name).to_owned(), (*value).to_owned());
+    }
+    p
+}
+
+fn pseudo_parameter(name: &str) -> Option<&'static str> {
+    match name {
+        "AWS::Region" => Some(REGION),
+        "AWS::AccountId" => Some(ACCOUNT),
+        "AWS::Partition" => Some("aws"),
+        "AWS::StackName" => Some(STACK),
+        _ => None,
+    }
+}
+
+/// A string operand of a condition or rule function: a literal, or `Ref` to a parameter or a
+/// pseudo parameter.
+fn operand(value: &Value, params: &Params) -> String {
+    if let Some(name) = reference(value) {
+        return params
+            .get(name)
+            .cloned()
+            .or_else(|| pseudo_parameter(name).map(str::to_owned))
+            .unwrap_or_else(|| panic!("Ref {name} is neither a parameter nor a pseudo parameter"));
+    }
+    scalar(value).unwrap_or_else(|| panic!("unsupported operand {value}"))
+}
+
+/// A condition (or rule assertion) under these parameter values: `Fn::Equals`, `Fn::Not`,
+/// `Fn::And`, `Fn::Or` and `Condition`; anything else fails the test rather than guessing.
+fn holds(t: &'static Value, expression: &Value, params: &Params) -> bool {
+    let (function, args) = expression
+        .as_object()
+        .filter(|m| m.len() == 1)
+        .and_then(|m| m.iter().next())
+        .unwrap_or_else(|| panic!("not a condition function: {expression}"));
+    let list = || {
+        args.as_array()
+            .unwrap_or_else(|| panic!("{function}: {args}"))
+    };
+    match function.as_str() {
+        "Fn::Equals" => operand(&list()[0], params) == operand(&list()[1], params),
+        "Fn::Not" => !holds(t, &list()[0], params),
+        "Fn::And" => list().iter().all(|c| holds(t, c, params)),
+        "Fn::Or" => list().iter().any(|c| holds(t, c, params)),
+        "Condition" => condition_holds(t, args.as_str().expect("condition name"), params),
+        other => panic!("unsupported condition function {other}"),
+    }
+}
+
+fn condition_holds(t: &'static Value, name: &str, params: &Params) -> bool {
+    holds(t, condition_in(t, name), params)
+}
+
+/// `value` as CloudFormation renders it under these parameter values, as far as conditions
+/// go: each `Fn::If` replaced by its branch, `AWS::NoValue` removed. `None`: no value.
+fn resolve(t: &'static Value, value: &Value, params: &Params) -> Option<Value> {
+    if let Some((name, yes, no)) = fn_if(value) {
+        return resolve(
+            t,
+            if condition_holds(t, name, params) {
+                yes
+            } else {
+                no
+            },
+            params,
+        );
+    }
+    if reference(value) == Some("AWS::NoValue") {
+        return None;
+    }
+    match value {
+        Value::Object(map) => Some(Value::Object(
+            map.iter()
+                .filter_map(|(k, v)| resolve(t, v, params).map(|r| (k.clone(), r)))
+                .collect(),
+        )),
+        Value::Array(items) => Some(Value::Array(
+            items.iter().filter_map(|v| resolve(t, v, params)).collect(),
+        )),
+        other => Some(other.clone()),
+    }
+}
+
+/// The first rule of the `Rules` section that refuses these parameter values (its condition
+/// holds and one of its assertions does not): CloudFormation refuses the deployment.
+fn refusing_rule(t: &'static Value, params: &Params) -> Option<String> {
+    let rules = t["Rules"].as_object()?;
+    rules
+        .iter()
+        .find(|(_, rule)| {
+            let applies = rule
+                .get("RuleCondition")
+                .is_none_or(|c| holds(t, c, params));
+            applies
+                && alternatives(&rule["Assertions"])
+                    .iter()
+                    .any(|a| !holds(t, &a["Assert"], params))
+        })
+        .map(|(name, _)| name.clone())
+}
+
+/// The parameters an expression depends on: `Ref`s to parameters, and the parameters of the
+/// conditions its `Fn::If`s and `Condition`s name.
+fn parameters_of(t: &'static Value, value: &Value, out: &mut BTreeSet<String>) {
+    match value {
+        Value::Object(map) => {
+            if let Some(name) = reference(value) {
+                if !t["Parameters"][name].is_null() {
+                    out.insert(name.to_owned());
+                }
+            }
+            if let Some((name, _, _)) = fn_if(value) {
+                parameters_of(t, condition_in(t, name), out);
+            }
+            if let Some(name) = map.get("Condition").and_then(Value::as_str) {
+                parameters_of(t, condition_in(t, name), out);
+            }
+            map.values().for_each(|v| parameters_of(t, v, out));
+        }
+        Value::Array(items) => items.iter().for_each(|v| parameters_of(t, v, out)),
+        _ => {}
+    }
+}
+
+/// What a `Ref` to one of the main template's resources stands for in the environment.
+fn sample_reference(id: &str) -> String {
+    match resource(id)["Type"].as_str() {
+        Some("AWS::SNS::Topic") => {
+            format!("arn:aws:sns:{REGION}:{ACCOUNT}:{STACK}-{id}-1A2B3C4D5E6F")
+        }
+        Some("AWS::S3::Bucket") => format!("{STACK}-{}-1a2b3c4d5e6f", id.to_lowercase()),
+        other => panic!("the environment names {id} ({other:?}): no sample for it"),
+    }
+}
+
+/// The functions' environment under these parameter values, as the Lambda runtime gives it
+/// (with `AWS_REGION`): each variable's `Fn::If` resolved, `Ref`s to parameters replaced by
+/// their values and `Ref`s to resources by a sample of what they stand for.
+fn environment_under(params: &Params) -> Vec<(String, String)> {
+    let mut env = vec![("AWS_REGION".to_owned(), REGION.to_owned())];
+    for (name, value) in environment() {
+        let Some(value) = resolve(template(), value, params) else {
+            continue;
+        };
+        let rendered = match reference(&value) {
+            Some(r) => params
+                .get(r)
+                .cloned()
+                .or_else(|| pseudo_parameter(r).map(str::to_owned))
+                .unwrap_or_else(|| sample_reference(r)),
+            None => scalar(&value).unwrap_or_else(|| panic!("{name}: unsupported value {value}")),
+        };
+        env.push((name.clone(), rendered));
+    }
+    env
+}
+
+/// The code's configuration from the environment these parameter values give.
+fn config_under(params: &Params) -> Result<Config, ConfigError> {
+    let env = environment_under(params);
+    let pairs: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    Config::from_pairs(&pairs)
 }
 
 // ------------------------------------------------------------------ IAM
@@ -272,17 +525,16 @@ fn role_name() -> &'static str {
     roles.into_iter().next().unwrap()
 }
 
-/// The Allow statements of every policy attached to the functions' role, which must have no
-/// managed policies (they would grant beyond what is checked here).
-fn role_statements() -> Vec<Statement> {
-    let role_name = role_name();
-    let role = resource(role_name);
+/// Every policy document attached to a role of a template: its inline policies and the
+/// policy resources naming it. The role must have no managed policies (they would grant
+/// beyond what is checked here).
+fn policy_documents(t: &'static Value, role_name: &str) -> Vec<&'static Value> {
+    let role = resource_in(t, role_name);
     assert_eq!(role["Type"], "AWS::IAM::Role");
     assert!(
         role["Properties"].get("ManagedPolicyArns").is_none(),
-        "the role must have no managed policies"
+        "{role_name} must have no managed policies"
     );
-
     let mut documents: Vec<&Value> = alternatives(&role["Properties"]["Policies"])
         .into_iter()
         .map(|p| &p["PolicyDocument"])
@@ -292,7 +544,7 @@ fn role_statements() -> Vec<Statement> {
         "AWS::IAM::RolePolicy",
         "AWS::IAM::ManagedPolicy",
     ] {
-        for (_, policy) in resources_of_type(kind) {
+        for (_, policy) in resources_of_type_in(t, kind) {
             let props = &policy["Properties"];
             let roles = [
                 alternatives(&props["Roles"]),
@@ -304,9 +556,13 @@ fn role_statements() -> Vec<Statement> {
             }
         }
     }
+    documents
+}
 
+/// The Allow statements of a role, in every branch of every `Fn::If`.
+fn statements_of_role(t: &'static Value, role_name: &str) -> Vec<Statement> {
     let mut statements = Vec::new();
-    for document in documents {
+    for document in policy_documents(t, role_name) {
         for (included_if, s) in guarded_alternatives(&document["Statement"]) {
             assert!(
                 s.get("NotAction").is_none() && s.get("NotResource").is_none(),
@@ -324,8 +580,13 @@ fn role_statements() -> Vec<Statement> {
             });
         }
     }
-    assert!(!statements.is_empty(), "the function's role grants nothing");
+    assert!(!statements.is_empty(), "{role_name} grants nothing");
     statements
+}
+
+/// The Allow statements of the functions' role.
+fn role_statements() -> Vec<Statement> {
+    statements_of_role(template(), role_name())
 }
 
 fn granted_actions() -> BTreeSet<String> {
@@ -342,7 +603,23 @@ fn statements_granting(action: &str) -> Vec<Statement> {
         .collect()
 }
 
-/// Every object that looks like a policy statement, anywhere in the template.
+/// The actions a role's Allow statements grant under these parameter values.
+fn granted_actions_under(t: &'static Value, role_name: &str, params: &Params) -> BTreeSet<String> {
+    let mut actions = BTreeSet::new();
+    for document in policy_documents(t, role_name) {
+        let statements = resolve(t, &document["Statement"], params).unwrap_or(Value::Null);
+        let statements = match statements {
+            Value::Array(items) => items,
+            one => vec![one],
+        };
+        for s in statements.iter().filter(|s| s["Effect"] == "Allow") {
+            actions.extend(strings(&s["Action"]));
+        }
+    }
+    actions
+}
+
+/// Every object that looks like a policy statement, anywhere in a template.
 fn all_policy_statements<'a>(value: &'a Value, out: &mut Vec<&'a Value>) {
     match value {
         Value::Object(map) => {
@@ -358,182 +635,203 @@ fn all_policy_statements<'a>(value: &'a Value, out: &mut Vec<&'a Value>) {
     }
 }
 
-// ------------------------------------------------------------------ EventBridge
+/// The roles of the three templates whose permissions are identity policies: the functions'
+/// role, the member role and the forwarding role, as (template, role).
+fn identity_roles() -> Vec<(&'static Value, &'static str)> {
+    vec![
+        (template(), role_name()),
+        (
+            load(MEMBER_ROLE),
+            only_resource_of_type(load(MEMBER_ROLE), "AWS::IAM::Role").0,
+        ),
+        (
+            load(FORWARD),
+            only_resource_of_type(load(FORWARD), "AWS::IAM::Role").0,
+        ),
+    ]
+}
 
-/// EventBridge matching for the subset the rules use: a pattern is an object whose leaves are
-/// arrays of exact values; an event field matches when it (or, for an array field, one of its
-/// elements) equals one of them. Anything fancier (prefix, anything-but, ...) is refused, so a
-/// pattern this helper cannot judge fails the test rather than passing by accident.
-fn pattern_matches(pattern: &Value, event: &Value) -> bool {
-    let pattern = pattern
-        .as_object()
-        .unwrap_or_else(|| panic!("pattern must be an object: {pattern}"));
-    pattern.iter().all(|(key, expected)| {
-        let Some(actual) = event.get(key) else {
-            return false;
-        };
-        match expected {
-            Value::Object(_) => pattern_matches(expected, actual),
-            Value::Array(values) => {
-                assert!(
-                    values.iter().all(|v| !v.is_object() && !v.is_array()),
-                    "unsupported pattern operator in {expected}"
-                );
-                let actuals: Vec<&Value> = actual
-                    .as_array()
-                    .map(|a| a.iter().collect())
-                    .unwrap_or_else(|| vec![actual]);
-                actuals.iter().any(|a| values.contains(a))
-            }
-            other => panic!("pattern leaves must be arrays, found {other} at {key}"),
-        }
+/// The resource types of every action the roles grant, from cfn-lint's copy of the Service
+/// Authorization Reference: empty for an action without a resource type.
+fn resource_types() -> &'static BTreeMap<String, Vec<String>> {
+    static TYPES: OnceLock<BTreeMap<String, Vec<String>>> = OnceLock::new();
+    TYPES.get_or_init(|| {
+        let actions: BTreeSet<String> = identity_roles()
+            .into_iter()
+            .flat_map(|(t, role)| statements_of_role(t, role))
+            .flat_map(|s| s.actions)
+            .collect();
+        let mut args = vec!["--resource-types"];
+        args.extend(actions.iter().map(String::as_str));
+        let found = template_json(&args);
+        actions
+            .iter()
+            .map(|a| {
+                let types = found[a].as_array().unwrap_or_else(|| {
+                    panic!("{a} is not in the Service Authorization Reference (cfn-lint's copy)")
+                });
+                let types = types
+                    .iter()
+                    .map(|t| t.as_str().unwrap_or_default().to_owned())
+                    .collect();
+                (a.clone(), types)
+            })
+            .collect()
     })
 }
 
-/// Rules that invoke a function: (logical id, the rule resource).
-fn rules_targeting(function_name: &str) -> Vec<(&'static str, &'static Value)> {
-    let rules: Vec<_> = resources_of_type("AWS::Events::Rule")
-        .into_iter()
-        .filter(|(_, r)| {
-            alternatives(&r["Properties"]["Targets"])
-                .iter()
-                .any(|t| get_att(&t["Arn"], "Arn") == Some(function_name))
-        })
-        .collect();
-    assert!(
-        !rules.is_empty(),
-        "no AWS::Events::Rule targets {function_name}"
-    );
-    rules
+fn has_resource_type(action: &str) -> bool {
+    !resource_types()[action].is_empty()
 }
 
-/// Rules that invoke the invite function: (logical id, Properties).
-fn function_rules() -> Vec<(&'static str, &'static Value)> {
-    rules_targeting(function().0)
-        .into_iter()
-        .map(|(n, r)| (n, &r["Properties"]))
-        .collect()
+/// The region condition every GuardDuty statement of the functions' role carries: exactly the
+/// configured regions (GUARDDUTY_REGIONS, empty = the stack's region).
+fn configured_regions_condition() -> Value {
+    json!({"StringEquals": {"aws:RequestedRegion": {"Fn::Split": [",", {"Fn::If": [
+        "HasGuardDutyRegions", {"Ref": "GuardDutyRegions"}, {"Ref": "AWS::Region"}
+    ]}]}}})
 }
 
-fn samples() -> Vec<(String, Value)> {
-    let samples = support::samples();
-    for name in SAMPLES_TO_MATCH {
-        assert!(
-            samples.iter().any(|(n, _)| n == name),
-            "events/{name} is missing"
-        );
+/// The parameters that change what the functions' role grants, with the values tried for
+/// each: empty and set for the free-form ones, each allowed value for the others.
+fn policy_parameter_values() -> Vec<(&'static str, Vec<&'static str>)> {
+    vec![
+        ("MemberFeatures", vec!["", "S3_DATA_EVENTS"]),
+        (
+            "ProtectionPolicyParameter",
+            vec!["", "/guardduty-invite/protection-policy"],
+        ),
+        ("SecurityHubFindings", vec!["false", "true"]),
+        ("CoverageReports", vec!["true", "false"]),
+        ("MemberRoleName", vec!["", "GuardDutyInviteMember"]),
+        (
+            "ExistingTopicArn",
+            vec!["", "arn:aws:sns:us-east-1:123456789012:security-alerts"],
+        ),
+    ]
+}
+
+/// Every combination of [`policy_parameter_values`] over the defaults (with OrganizationId
+/// when a member role is named, which the Rules require).
+fn policy_configurations() -> Vec<Params> {
+    let mut configurations = vec![defaults_of(template())];
+    for (name, values) in policy_parameter_values() {
+        configurations = configurations
+            .iter()
+            .flat_map(|p| values.iter().map(move |v| with(p, &[(name, v)])))
+            .collect();
     }
-    samples
-}
-
-fn rules_matching(event: &Value) -> Vec<&'static str> {
-    function_rules()
-        .into_iter()
-        .filter(|(_, r)| pattern_matches(&r["EventPattern"], event))
-        .map(|(n, _)| n)
-        .collect()
-}
-
-// ------------------------------------------------------------------ environment
-
-#[test]
-fn environment_sets_every_variable_the_code_reads() {
-    let missing: Vec<&str> = FUNCTION_VARIABLES
-        .iter()
-        .copied()
-        .filter(|v| !environment().contains_key(*v))
-        .collect();
-    assert!(
-        missing.is_empty(),
-        "template.yaml does not set {missing:?} (config::FUNCTION_VARIABLES)"
-    );
-}
-
-#[test]
-fn environment_sets_no_variable_the_code_does_not_read() {
-    let unknown: Vec<&String> = environment()
-        .keys()
-        .filter(|k| !FUNCTION_VARIABLES.contains(&k.as_str()))
-        .collect();
-    assert!(
-        unknown.is_empty(),
-        "template.yaml sets {unknown:?}, which the code does not read (config::FUNCTION_VARIABLES)"
-    );
-}
-
-#[test]
-fn both_functions_have_the_same_environment() {
-    let (_, reconcile) = reconcile_function();
-    assert_eq!(
-        environment_of(reconcile),
-        environment(),
-        "{RECONCILE_FUNCTION} and {INVITE_FUNCTION} must be configured alike"
-    );
-}
-
-#[test]
-fn parameter_defaults_configure_the_function_as_the_codes_defaults_do() {
-    // Every variable but the topic comes straight from a parameter; with the parameters'
-    // defaults the code must start and behave as with the variables unset.
-    let parameters = &template()["Parameters"];
-    let topic = "arn:aws:sns:us-east-1:123456789012:guardduty-invite";
-    let lookup_defaults = |name: &str| -> Option<String> {
-        match name {
-            "AWS_REGION" => Some("us-east-1".into()),
-            SNS_TOPIC_ARN => Some(topic.into()),
-            _ => {
-                let parameter = reference(environment().get(name)?)
-                    .unwrap_or_else(|| panic!("{name} is not !Ref <parameter>"));
-                let default = &parameters[parameter]["Default"];
-                Some(
-                    default
-                        .as_str()
-                        .map(str::to_owned)
-                        .unwrap_or_else(|| default.to_string()),
-                )
-            }
+    for p in &mut configurations {
+        if !p["MemberRoleName"].is_empty() {
+            p.insert("OrganizationId".into(), "o-exampleorg1".into());
         }
-    };
-    let unset = |name: &str| match name {
-        "AWS_REGION" => Some("us-east-1".to_owned()),
-        SNS_TOPIC_ARN => Some(topic.to_owned()),
-        _ => None,
-    };
-    let with_defaults = Config::from_lookup(lookup_defaults)
-        .expect("the parameter defaults are a valid configuration");
-    let code_defaults = Config::from_lookup(unset).expect("the code's defaults");
-    assert_eq!(
-        format!("{with_defaults:?}"),
-        format!("{code_defaults:?}"),
-        "the template's parameter defaults configure the function differently from the code's defaults \
-         (e.g. InviteMessageTemplate must equal template::DEFAULT_TEMPLATE)"
-    );
+    }
+    configurations
 }
 
-// ------------------------------------------------------------------ IAM
+#[test]
+fn role_grants_exactly_the_actions_the_code_calls_under_every_configuration() {
+    let extras: BTreeSet<&str> = [LOG_ACTIONS, DESTINATION_ACTIONS, KEY_ACTIONS]
+        .concat()
+        .into_iter()
+        .collect();
+    let mut deployable = 0;
+    for params in policy_configurations() {
+        let both_plans =
+            !params["MemberFeatures"].is_empty() && !params["ProtectionPolicyParameter"].is_empty();
+        let refused = refusing_rule(template(), &params);
+        if both_plans {
+            assert!(
+                refused.is_some(),
+                "MemberFeatures with ProtectionPolicyParameter must be refused at deployment"
+            );
+            continue;
+        }
+        assert_eq!(refused, None, "{params:?}");
+        let config = config_under(&params)
+            .unwrap_or_else(|e| panic!("the function does not start with {params:?}: {e}"));
+        let mut expected: BTreeSet<String> = iam_actions(&config)
+            .into_iter()
+            .map(str::to_owned)
+            .collect();
+        if config.member_role.is_some() {
+            expected.extend(MEMBER_ROLE_ACTIONS.iter().map(|a| (*a).to_owned()));
+        }
+        let granted: BTreeSet<String> = granted_actions_under(template(), role_name(), &params)
+            .into_iter()
+            .filter(|a| !extras.contains(a.as_str()))
+            .collect();
+        let missing: Vec<&String> = expected.difference(&granted).collect();
+        let extra: Vec<&String> = granted.difference(&expected).collect();
+        assert!(
+            missing.is_empty() && extra.is_empty(),
+            "with {:?}: the role lacks {missing:?} and grants {extra:?} beyond aws::iam_actions",
+            params
+                .iter()
+                .filter(|(k, _)| policy_parameter_values().iter().any(|(n, _)| n == k))
+                .collect::<Vec<_>>()
+        );
+        deployable += 1;
+    }
+    // 2 x 2 x 2 x 2 x 2 x 2 combinations, less the 16 with both plans.
+    assert_eq!(deployable, 48);
+}
 
 #[test]
-fn role_grants_every_action_the_code_calls() {
-    let granted = granted_actions();
-    let missing: Vec<&str> = IAM_ACTIONS
-        .iter()
-        .copied()
-        .filter(|a| !granted.contains(*a))
+fn the_configurations_tried_cover_every_parameter_the_roles_policy_depends_on() {
+    // A conditional statement on a parameter outside policy_parameter_values would escape the
+    // test above; so would a parameter feeding a condition of an included statement.
+    let tried: BTreeSet<String> = policy_parameter_values()
+        .into_iter()
+        .map(|(n, _)| n.to_owned())
         .collect();
+    for document in policy_documents(template(), role_name()) {
+        for (guard, _) in guarded_alternatives(&document["Statement"]) {
+            let Some((name, _)) = guard else { continue };
+            let mut depends = BTreeSet::new();
+            parameters_of(template(), condition(&name), &mut depends);
+            let untried: Vec<&String> = depends.difference(&tried).collect();
+            assert!(
+                untried.is_empty(),
+                "a statement under {name} depends on {untried:?}, which the configurations do not vary"
+            );
+        }
+    }
+}
+
+#[test]
+fn role_grants_every_action_the_code_calls_under_some_configuration() {
+    let granted = granted_actions();
+    let missing: Vec<&str> = [
+        IAM_ACTIONS,
+        PLAN_ACTIONS,
+        POLICY_ACTIONS,
+        SECURITY_HUB_ACTIONS,
+        COVERAGE_ACTIONS,
+        MEMBER_ROLE_ACTIONS,
+    ]
+    .concat()
+    .into_iter()
+    .filter(|a| !granted.contains(*a))
+    .collect();
     assert!(
         missing.is_empty(),
-        "the function's role does not grant {missing:?} (aws::IAM_ACTIONS)"
+        "the function's role never grants {missing:?} (aws)"
     );
 }
 
 #[test]
-fn role_grants_nothing_beyond_the_code_its_logs_its_failure_queue_and_the_topic_key() {
+fn role_grants_nothing_beyond_the_code_its_logs_its_failure_queue_and_the_stack_key() {
     let allowed: BTreeSet<&str> = [
         IAM_ACTIONS,
+        PLAN_ACTIONS,
+        POLICY_ACTIONS,
+        SECURITY_HUB_ACTIONS,
+        COVERAGE_ACTIONS,
         MEMBER_ROLE_ACTIONS,
         LOG_ACTIONS,
         DESTINATION_ACTIONS,
-        TOPIC_KEY_ACTIONS,
+        KEY_ACTIONS,
     ]
     .concat()
     .into_iter()
@@ -544,44 +842,53 @@ fn role_grants_nothing_beyond_the_code_its_logs_its_failure_queue_and_the_topic_
         .collect();
     assert!(
         extra.is_empty(),
-        "the function's role grants {extra:?}, which the code does not call (aws::IAM_ACTIONS)"
+        "the function's role grants {extra:?}, which the code does not call (aws)"
     );
 }
 
 #[test]
-fn no_policy_statement_has_a_wildcard_action() {
-    let mut statements = Vec::new();
-    all_policy_statements(template(), &mut statements);
-    assert!(!statements.is_empty());
-    for s in statements {
-        for action in [
-            strings(&s["Action"]),
-            s.get("NotAction").map(strings).unwrap_or_default(),
-        ]
-        .concat()
-        {
-            assert!(
-                action != "*" && !action.ends_with(":*"),
-                "wildcard action {action:?} in {s}"
-            );
+fn no_policy_statement_allows_a_wildcard_action() {
+    // A Deny may name every action of a service (the TLS-only statements do): it only narrows.
+    for path in [MAIN, MEMBER_ROLE, FORWARD] {
+        let mut statements = Vec::new();
+        all_policy_statements(load(path), &mut statements);
+        assert!(!statements.is_empty(), "{path}");
+        for s in statements.into_iter().filter(|s| s["Effect"] == "Allow") {
+            for action in [
+                strings(&s["Action"]),
+                s.get("NotAction").map(strings).unwrap_or_default(),
+            ]
+            .concat()
+            {
+                assert!(
+                    action != "*" && !action.ends_with(":*"),
+                    "{path}: wildcard action {action:?} in {s}"
+                );
+            }
         }
     }
 }
 
 #[test]
-fn only_actions_without_a_resource_type_are_granted_on_every_resource() {
-    for s in role_statements() {
-        if s.resources.iter().any(|r| r == "*") {
-            let others: Vec<&String> = s
-                .actions
-                .iter()
-                .filter(|a| !ACTIONS_WITHOUT_A_RESOURCE_TYPE.contains(&a.as_str()))
-                .collect();
-            assert!(
-                others.is_empty(),
-                "statement {} grants {others:?} on Resource \"*\"",
-                s.sid
-            );
+fn star_is_the_resource_exactly_of_the_actions_without_a_resource_type() {
+    // An action without a resource type matches only Resource "*" (an ARN there would never
+    // match, so the grant would silently deny); an action with one gets its resources named.
+    for (t, role) in identity_roles() {
+        for s in statements_of_role(t, role) {
+            let star = s.resources.iter().any(|r| r == "*");
+            if star {
+                assert_eq!(s.resources.len(), 1, "{role} {}: \"*\" and ARNs", s.sid);
+            }
+            for action in &s.actions {
+                assert_eq!(
+                    star,
+                    !has_resource_type(action),
+                    "{role} {}: {action} has resource types {:?} but the statement's resources are {:?}",
+                    s.sid,
+                    resource_types()[action],
+                    s.resources
+                );
+            }
         }
     }
 }
@@ -600,7 +907,7 @@ fn member_role_actions_are_granted_only_with_a_role_name_on_that_role_in_the_org
         environment()["MEMBER_ROLE_NAME"],
         json!({"Ref": "MemberRoleName"})
     );
-    assert_eq!(template()["Parameters"]["MemberRoleName"]["Default"], "");
+    assert_eq!(parameter("MemberRoleName")["Default"], "");
     let statements: Vec<Statement> = role_statements()
         .into_iter()
         .filter(|s| {
@@ -642,26 +949,67 @@ fn member_role_actions_are_granted_only_with_a_role_name_on_that_role_in_the_org
 }
 
 #[test]
+fn the_member_role_parameter_points_to_the_member_role_template() {
+    let description = parameter("MemberRoleName")["Description"]
+        .as_str()
+        .unwrap_or_default();
+    let default_name = &parameter_in(load(MEMBER_ROLE), "RoleName")["Default"];
+    assert_eq!(default_name, "GuardDutyInviteMember");
+    for needed in [MEMBER_ROLE, "GuardDutyInviteMember"] {
+        assert!(
+            description.contains(needed),
+            "MemberRoleName's description does not mention {needed}"
+        );
+    }
+}
+
+/// Whether some rule refuses a deployment with these values over the defaults.
+fn refused(values: &[(&str, &str)]) -> bool {
+    refusing_rule(template(), &with(&defaults_of(template()), values)).is_some()
+}
+
+#[test]
 fn a_member_role_name_without_an_organization_id_is_refused_at_deployment() {
-    let rules = template()["Rules"].as_object().expect("a Rules section");
-    let refused = rules.values().any(|rule| {
-        rule["RuleCondition"] == not_empty("MemberRoleName")
-            && alternatives(&rule["Assertions"])
-                .iter()
-                .any(|a| a["Assert"] == not_empty("OrganizationId"))
-    });
-    assert!(
-        refused,
-        "no rule asserts OrganizationId is set whenever MemberRoleName is"
-    );
+    assert!(refused(&[("MemberRoleName", "GuardDutyInviteMember")]));
+    assert!(!refused(&[
+        ("MemberRoleName", "GuardDutyInviteMember"),
+        ("OrganizationId", "o-exampleorg1")
+    ]));
     assert_eq!(
-        template()["Parameters"]["OrganizationId"]["AllowedPattern"],
+        parameter("OrganizationId")["AllowedPattern"],
         "^$|^o-[a-z0-9]{10,32}$"
     );
 }
 
 #[test]
-fn guardduty_actions_are_limited_to_this_accounts_detectors_in_the_configured_regions() {
+fn a_protection_policy_with_member_features_is_refused_at_deployment() {
+    let policy = ("ProtectionPolicyParameter", "/guardduty-invite/policy");
+    assert!(refused(&[policy, ("MemberFeatures", "S3_DATA_EVENTS")]));
+    assert!(!refused(&[policy]));
+    assert!(!refused(&[("MemberFeatures", "S3_DATA_EVENTS")]));
+}
+
+#[test]
+fn agent_settings_without_member_features_are_refused_at_deployment() {
+    for agents in ["none", "EC2_AGENT_MANAGEMENT"] {
+        assert!(refused(&[("MemberAgentManagement", agents)]), "{agents}");
+        assert!(!refused(&[
+            ("MemberAgentManagement", agents),
+            ("MemberFeatures", "RUNTIME_MONITORING")
+        ]));
+    }
+    // What Rules cannot see (no substring test) the description says.
+    let description = parameter("MemberAgentManagement")["Description"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(
+        description.contains("CloudFormation cannot check"),
+        "{description}"
+    );
+}
+
+#[test]
+fn guardduty_actions_are_limited_to_the_configured_regions_and_this_accounts_detectors() {
     // The regions the function works in (GUARDDUTY_REGIONS, empty = the stack's region) are
     // exactly the regions the role may call GuardDuty in.
     assert_eq!(
@@ -672,33 +1020,125 @@ fn guardduty_actions_are_limited_to_this_accounts_detectors_in_the_configured_re
         condition("HasGuardDutyRegions"),
         &not_empty("GuardDutyRegions")
     );
-    let configured_regions = json!({"Fn::Split": [",", {"Fn::If": [
-        "HasGuardDutyRegions", {"Ref": "GuardDutyRegions"}, {"Ref": "AWS::Region"}
-    ]}]});
-    for action in IAM_ACTIONS.iter().filter(|a| a.starts_with("guardduty:")) {
-        for s in statements_granting(action) {
+    let guardduty: Vec<&str> = [IAM_ACTIONS, PLAN_ACTIONS]
+        .concat()
+        .into_iter()
+        .filter(|a| a.starts_with("guardduty:"))
+        .collect();
+    for action in guardduty {
+        let statements = statements_granting(action);
+        assert!(!statements.is_empty(), "{action} is not granted");
+        for s in statements {
             assert_eq!(
                 s.condition,
-                json!({"StringEquals": {"aws:RequestedRegion": configured_regions}}),
+                configured_regions_condition(),
                 "{}: {action} must be limited to the configured regions",
                 s.sid
             );
-            if *action == "guardduty:ListDetectors" {
-                continue;
-            }
-            for r in &s.resources {
+            for r in s.resources.iter().filter(|r| *r != "*") {
                 let arn = r["Fn::Sub"]
                     .as_str()
                     .unwrap_or_else(|| panic!("{}: resource {r} is not a !Sub ARN", s.sid));
-                assert!(
-                    arn.starts_with("arn:${AWS::Partition}:guardduty:")
-                        && arn.ends_with(":${AWS::AccountId}:detector/*"),
+                assert_eq!(
+                    arn, "arn:${AWS::Partition}:guardduty:*:${AWS::AccountId}:detector/*",
                     "{}: {arn} is not this account's detectors",
                     s.sid
                 );
             }
         }
     }
+}
+
+#[test]
+fn plan_and_optional_output_actions_are_granted_only_under_their_conditions() {
+    // (group, the condition it is granted under, that condition's definition)
+    let groups: [(&[&str], &str, Value); 4] = [
+        (
+            PLAN_ACTIONS,
+            "HasPlan",
+            json!({"Fn::Or": [{"Condition": "HasMemberFeatures"}, {"Condition": "HasPolicyParameter"}]}),
+        ),
+        (
+            POLICY_ACTIONS,
+            "HasPolicyParameter",
+            not_empty("ProtectionPolicyParameter"),
+        ),
+        (
+            SECURITY_HUB_ACTIONS,
+            "HasSecurityHubFindings",
+            json!({"Fn::Equals": [{"Ref": "SecurityHubFindings"}, "true"]}),
+        ),
+        (
+            COVERAGE_ACTIONS,
+            "HasCoverageReports",
+            json!({"Fn::Equals": [{"Ref": "CoverageReports"}, "true"]}),
+        ),
+    ];
+    assert_eq!(condition("HasMemberFeatures"), &not_empty("MemberFeatures"));
+    for (group, name, definition) in groups {
+        assert_eq!(condition(name), &definition, "{name}");
+        for action in group {
+            // An action of IAM_ACTIONS too (none today) would be granted unconditionally.
+            if IAM_ACTIONS.contains(action) {
+                continue;
+            }
+            for s in statements_granting(action) {
+                assert_eq!(
+                    s.included_if,
+                    Some((name.to_owned(), true)),
+                    "{}: {action} only under {name}",
+                    s.sid
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn optional_grants_name_exactly_their_resources() {
+    let sub = |s: &str| json!({"Fn::Sub": s});
+    let expect = |action: &str, resources: Vec<Value>| {
+        for s in statements_granting(action) {
+            assert_eq!(s.resources, resources, "{}: {action}", s.sid);
+        }
+    };
+    // The protection policy's one parameter, in this account and region.
+    assert_eq!(
+        environment()["PROTECTION_POLICY_PARAMETER"],
+        json!({"Ref": "ProtectionPolicyParameter"})
+    );
+    expect(
+        "ssm:GetParameter",
+        vec![sub(
+            "arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter${ProtectionPolicyParameter}",
+        )],
+    );
+    // (The parameter name starts with "/", so the ARN is parameter/<path>.)
+    assert!(parameter("ProtectionPolicyParameter")["AllowedPattern"]
+        .as_str()
+        .is_some_and(|p| p.contains("^(/")));
+    // Security Hub: this account's default product; its hub.
+    expect(
+        "securityhub:BatchImportFindings",
+        vec![sub(
+            "arn:${AWS::Partition}:securityhub:${AWS::Region}:${AWS::AccountId}:product/${AWS::AccountId}/default",
+        )],
+    );
+    expect(
+        "securityhub:GetFindings",
+        vec![sub(
+            "arn:${AWS::Partition}:securityhub:${AWS::Region}:${AWS::AccountId}:hub/default",
+        )],
+    );
+    // Coverage: under coverage/ of the stack's bucket, the one COVERAGE_BUCKET names.
+    assert_eq!(
+        environment()[COVERAGE_BUCKET],
+        only_if("HasCoverageReports", json!({"Ref": "CoverageBucket"}))
+    );
+    expect(
+        "s3:PutObject",
+        vec![sub("${CoverageBucket.Arn}/coverage/*")],
+    );
 }
 
 #[test]
@@ -760,17 +1200,521 @@ fn logs_queue_and_key_permissions_are_limited_to_the_stacks_own_resources() {
     };
     only(LOG_ACTIONS, &log_groups);
     only(DESTINATION_ACTIONS, &queues);
-    for action in TOPIC_KEY_ACTIONS {
+    // The stack key, through SNS (the created topic) or S3 (the coverage bucket) only.
+    for action in KEY_ACTIONS {
         for s in statements_granting(action) {
             for r in &s.resources {
                 let key = get_att(r, "Arn")
                     .unwrap_or_else(|| panic!("{}: {r} is not !GetAtt <key>.Arn", s.sid));
                 assert_eq!(resource(key)["Type"], "AWS::KMS::Key");
             }
-            assert!(
-                !s.condition["StringEquals"]["kms:ViaService"].is_null(),
-                "{}: the key must be usable through SNS only",
+            let via = &s.condition["StringEquals"]["kms:ViaService"]["Fn::Sub"];
+            let (guard, service) = match via.as_str() {
+                Some("sns.${AWS::Region}.amazonaws.com") => ("CreateTopic", "SNS"),
+                Some("s3.${AWS::Region}.amazonaws.com") => ("HasCoverageReports", "S3"),
+                _ => panic!("{}: the key must be usable through SNS or S3 only", s.sid),
+            };
+            assert_eq!(
+                s.included_if,
+                Some((guard.to_owned(), true)),
+                "{}: the key through {service} only with what uses it",
                 s.sid
+            );
+        }
+    }
+}
+
+// ------------------------------------------------------------------ EventBridge
+
+/// EventBridge matching for the subset the rules use: a pattern is an object whose leaves are
+/// arrays of exact values; an event field matches when it (or, for an array field, one of its
+/// elements) equals one of them; `$or` holds a list of patterns, one of which must match.
+/// Anything fancier (prefix, anything-but, ...) is refused, so a pattern this helper cannot
+/// judge fails the test rather than passing by accident.
+fn pattern_matches(pattern: &Value, event: &Value) -> bool {
+    let pattern = pattern
+        .as_object()
+        .unwrap_or_else(|| panic!("pattern must be an object: {pattern}"));
+    pattern.iter().all(|(key, expected)| {
+        if key == "$or" {
+            let branches = expected
+                .as_array()
+                .unwrap_or_else(|| panic!("$or must be a list of patterns: {expected}"));
+            return branches.iter().any(|b| pattern_matches(b, event));
+        }
+        let Some(actual) = event.get(key) else {
+            return false;
+        };
+        match expected {
+            Value::Object(_) => pattern_matches(expected, actual),
+            Value::Array(values) => {
+                assert!(
+                    values.iter().all(|v| !v.is_object() && !v.is_array()),
+                    "unsupported pattern operator in {expected}"
+                );
+                let actuals: Vec<&Value> = actual
+                    .as_array()
+                    .map(|a| a.iter().collect())
+                    .unwrap_or_else(|| vec![actual]);
+                actuals.iter().any(|a| values.contains(a))
+            }
+            other => panic!("pattern leaves must be arrays, found {other} at {key}"),
+        }
+    })
+}
+
+/// Rules that invoke a function: (logical id, the rule resource).
+fn rules_targeting(function_name: &str) -> Vec<(&'static str, &'static Value)> {
+    let rules: Vec<_> = resources_of_type("AWS::Events::Rule")
+        .into_iter()
+        .filter(|(_, r)| {
+            alternatives(&r["Properties"]["Targets"])
+                .iter()
+                .any(|t| get_att(&t["Arn"], "Arn") == Some(function_name))
+        })
+        .collect();
+    assert!(
+        !rules.is_empty(),
+        "no AWS::Events::Rule targets {function_name}"
+    );
+    rules
+}
+
+/// The main template's rules with an event pattern: (logical id, Properties, the function
+/// its one target invokes).
+fn event_rules() -> Vec<(&'static str, &'static Value, &'static str)> {
+    resources_of_type("AWS::Events::Rule")
+        .into_iter()
+        .filter(|(_, r)| r["Properties"].get("EventPattern").is_some())
+        .map(|(name, r)| {
+            let props = &r["Properties"];
+            let targets = alternatives(&props["Targets"]);
+            assert_eq!(targets.len(), 1, "{name}: one target");
+            let function = get_att(&targets[0]["Arn"], "Arn")
+                .unwrap_or_else(|| panic!("{name}: the target is not !GetAtt <function>.Arn"));
+            (name, props, function)
+        })
+        .collect()
+}
+
+/// The main template's rules matching `event`: (logical id, the function it invokes).
+fn rules_matching(event: &Value) -> Vec<(&'static str, &'static str)> {
+    event_rules()
+        .into_iter()
+        .filter(|(_, props, _)| pattern_matches(&props["EventPattern"], event))
+        .map(|(name, _, function)| (name, function))
+        .collect()
+}
+
+fn samples() -> Vec<(String, Value)> {
+    let samples = support::samples();
+    for (name, _) in SAMPLE_TARGETS {
+        assert!(
+            samples.iter().any(|(n, _)| n == name),
+            "events/{name} is missing"
+        );
+    }
+    samples
+}
+
+fn sample(name: &str) -> Value {
+    samples()
+        .into_iter()
+        .find(|(n, _)| n == name)
+        .unwrap_or_else(|| panic!("events/{name} is missing"))
+        .1
+}
+
+// ------------------------------------------------------------------ environment
+
+#[test]
+fn environment_sets_every_variable_the_code_reads() {
+    let missing: Vec<&str> = FUNCTION_VARIABLES
+        .iter()
+        .copied()
+        .filter(|v| !environment().contains_key(*v))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "template.yaml does not set {missing:?} (config::FUNCTION_VARIABLES)"
+    );
+}
+
+#[test]
+fn environment_sets_no_variable_the_code_does_not_read() {
+    let unknown: Vec<&String> = environment()
+        .keys()
+        .filter(|k| !FUNCTION_VARIABLES.contains(&k.as_str()))
+        .collect();
+    assert!(
+        unknown.is_empty(),
+        "template.yaml sets {unknown:?}, which the code does not read (config::FUNCTION_VARIABLES)"
+    );
+}
+
+#[test]
+fn both_functions_have_the_same_environment() {
+    let (_, reconcile) = reconcile_function();
+    assert_eq!(
+        environment_of(reconcile),
+        environment(),
+        "{RECONCILE_FUNCTION} and {INVITE_FUNCTION} must be configured alike"
+    );
+}
+
+#[test]
+fn parameter_defaults_configure_the_function_as_the_codes_defaults_do_but_for_the_bucket() {
+    // With the parameters' defaults the code must start and behave as with the variables
+    // unset, except that CoverageReports is on by default: the stack's bucket, where the
+    // code's own default is no report.
+    let mut with_defaults = config_under(&defaults_of(template()))
+        .expect("the parameter defaults are a valid configuration");
+    assert_eq!(parameter("CoverageReports")["Default"], "true");
+    assert_eq!(
+        with_defaults.coverage_bucket.as_deref(),
+        Some(sample_reference("CoverageBucket").as_str())
+    );
+    with_defaults.coverage_bucket = None;
+    let topic = sample_reference("Topic");
+    let code_defaults = Config::from_pairs(&[(SNS_TOPIC_ARN, &topic), ("AWS_REGION", REGION)])
+        .expect("the code's defaults");
+    assert_eq!(
+        format!("{with_defaults:?}"),
+        format!("{code_defaults:?}"),
+        "the template's parameter defaults configure the function differently from the code's defaults \
+         (e.g. InviteMessageTemplate must equal template::DEFAULT_TEMPLATE)"
+    );
+}
+
+// ------------------------------------------------------------------ parameter values
+
+/// Strings worth trying against any parameter's constraints: the edges of whole numbers and
+/// their look-alikes, booleans, region names and lists of them, role and parameter names,
+/// topic ARNs, message templates with good and bad braces. Each parameter's own constraints
+/// decide which of them CloudFormation admits.
+fn probe_strings() -> Vec<String> {
+    let mut probes: Vec<String> = [
+        "",
+        " ",
+        "\t",
+        "\u{3000}",
+        "0",
+        "1",
+        "2",
+        "7",
+        "7.5",
+        "2.5",
+        "-1",
+        "01",
+        "1e3",
+        " 7",
+        "9",
+        "10",
+        "29",
+        "30",
+        "59",
+        "60",
+        "99",
+        "100",
+        "365",
+        "999",
+        "1000",
+        "1439",
+        "1440",
+        "1441",
+        "3649",
+        "3650",
+        "3651",
+        "4000",
+        "9999",
+        "10000",
+        "99999",
+        "true",
+        "false",
+        "TRUE",
+        "yes",
+        "none",
+        "NONE",
+        "all",
+        "us-east-1",
+        "eu-west-1",
+        "us-gov-west-1",
+        "cn-north-1",
+        "ap-southeast-4",
+        "eu-isoe-west-1",
+        "US-EAST-1",
+        "useast1",
+        "x-y-1",
+        "us-east-1,eu-west-1",
+        "us-east-1,us-east-1",
+        "us-east-1, eu-west-1",
+        "us-east-1,,eu-west-1",
+        "us-east-1;eu-west-1",
+        "OrganizationAccountAccessRole",
+        "AWSControlTowerExecution",
+        "GuardDutyInviteMember",
+        "a",
+        "a+=,.@_-",
+        "role/with/path",
+        "has space",
+        "/a",
+        "/guardduty-invite/protection-policy",
+        "/a/b.c_d-e",
+        "a/b",
+        "/a/",
+        "//a",
+        "/a b",
+        "policy",
+        "arn:aws:sns:us-east-1:123456789012:alerts",
+        "arn:aws-us-gov:sns:us-gov-west-1:123456789012:alerts",
+        "arn:aws:sns:x:123456789012:t",
+        "arn:aws:sns:us-east-1:1234:t",
+        "arn:aws:sqs:us-east-1:123456789012:q",
+        "arn:aws:sns:us-east-1:123456789012:t.fifo",
+        "{region}",
+        "{ region }",
+        "{account_id} {account_name} {region} {detector_id}",
+        "{unknown}",
+        "{}",
+        "{ }",
+        "{",
+        "}",
+        "{{",
+        "}}",
+        "{{region}}",
+        "{region}}",
+        "{{region}",
+        "Welcome {region",
+        "Hello",
+        " {region} ",
+        "o-exampleorg1",
+        "123456789012",
+    ]
+    .map(String::from)
+    .to_vec();
+    probes.push("a".repeat(64));
+    probes.push("a".repeat(65));
+    probes.push(format!(
+        "arn:aws:sns:us-east-1:123456789012:{}",
+        "a".repeat(256)
+    ));
+    probes
+}
+
+/// Values built from the words of a pattern: each upper-case name alone, every ordered pair,
+/// one twice, all of them, all but each one (comma-separated, as list parameters take them);
+/// each lower-case word alone and in braces.
+fn pattern_words(pattern: &str) -> Vec<String> {
+    let words = |re: &str| -> Vec<String> {
+        let re = regex_lite::Regex::new(re).unwrap();
+        let found: BTreeSet<String> = re
+            .find_iter(pattern)
+            .map(|m| m.as_str().to_owned())
+            .collect();
+        found.into_iter().collect()
+    };
+    let upper = words(r"[A-Z][A-Z0-9_]{2,}");
+    let mut out = Vec::new();
+    for a in &upper {
+        out.push(a.clone());
+        for b in &upper {
+            out.push(format!("{a},{b}"));
+        }
+        out.push(
+            upper
+                .iter()
+                .filter(|w| *w != a)
+                .cloned()
+                .collect::<Vec<_>>()
+                .join(","),
+        );
+    }
+    out.push(upper.join(","));
+    for w in words(r"[a-z][a-z0-9_]{2,}") {
+        out.push(format!("{{{w}}}"));
+        out.push(w);
+    }
+    out
+}
+
+/// Whether CloudFormation admits a value for a String parameter: its length bounds and its
+/// AllowedPattern (which must match the whole value). regex-lite reads the patterns as
+/// CloudFormation does here: `\s` and `\w` are ASCII, `\uXXXX` a code point.
+fn string_admits(p: &Value) -> impl Fn(&str) -> bool {
+    let min = p["MinLength"].as_u64().unwrap_or(0);
+    let max = p["MaxLength"].as_u64().unwrap_or(u64::MAX);
+    let pattern = p["AllowedPattern"].as_str().map(|pattern| {
+        regex_lite::Regex::new(&format!("^(?:{pattern})$"))
+            .unwrap_or_else(|e| panic!("AllowedPattern {pattern}: {e}"))
+    });
+    move |value| {
+        let length = value.chars().count() as u64;
+        (min..=max).contains(&length) && pattern.as_ref().is_none_or(|re| re.is_match(value))
+    }
+}
+
+/// The edge values a parameter admits, derived from its own constraints: each of its
+/// AllowedValues; for a Number, its bounds and their neighbours, its default and a fraction
+/// beside it, and large probes where it has no upper bound; for a String, the
+/// [`probe_strings`] and the [`pattern_words`] it admits, each also padded to its MaxLength.
+fn edge_values(p: &Value) -> Vec<String> {
+    if let Some(values) = p["AllowedValues"].as_array() {
+        return values.iter().filter_map(scalar).collect();
+    }
+    let mut out: BTreeSet<String> = BTreeSet::new();
+    match p["Type"].as_str() {
+        Some("Number") => {
+            let min = p["MinValue"].as_f64().unwrap_or(f64::MIN);
+            let max = p["MaxValue"].as_f64().unwrap_or(f64::MAX);
+            let default = scalar(&p["Default"]).and_then(|d| d.parse::<f64>().ok());
+            let mut candidates = vec![
+                0.0, 1.0, 2.0, 10.0, 100.0, 1000.0, 1440.0, 1441.0, 3650.0, 3651.0, 4000.0,
+                86400.0, 1e6,
+            ];
+            for bound in [min, max].into_iter().filter(|b| b.abs() < 1e15) {
+                candidates.extend([bound - 1.0, bound, bound + 0.5, bound + 1.0]);
+            }
+            if let Some(d) = default {
+                candidates.extend([d, d + 0.5]);
+            }
+            for x in candidates.into_iter().filter(|x| (min..=max).contains(x)) {
+                out.insert(if x.fract() == 0.0 {
+                    format!("{}", x as i64)
+                } else {
+                    format!("{x}")
+                });
+            }
+        }
+        Some("String") => {
+            let pattern = p["AllowedPattern"].as_str().unwrap_or_default();
+            let mut pool = probe_strings();
+            pool.extend(pattern_words(pattern));
+            if let Some(min) = p["MinLength"].as_u64() {
+                pool.push("a".repeat(min.max(1) as usize));
+            }
+            let max = p["MaxLength"].as_u64().map(|m| m as usize);
+            let admits = string_admits(p);
+            for value in pool.into_iter().filter(|v| admits(v)) {
+                if let (Some(max), Some(last)) = (max, value.chars().last()) {
+                    let padded = format!(
+                        "{value}{}",
+                        last.to_string()
+                            .repeat(max.saturating_sub(value.chars().count()))
+                    );
+                    if admits(&padded) {
+                        out.insert(padded);
+                    }
+                }
+                out.insert(value);
+            }
+        }
+        other => panic!("unsupported parameter type {other:?}"),
+    }
+    out.into_iter().collect()
+}
+
+/// What another parameter must hold for a value of `parameter` to be one the code starts with,
+/// where the Rules require it or CloudFormation cannot check it at all; the parameter's
+/// Description names that other parameter either way.
+fn companions(parameter: &str, value: &str) -> Vec<(&'static str, String)> {
+    match parameter {
+        // Must be one of GuardDutyRegions (Rules have no list membership test on a string).
+        "InvitationEmailRegion" => vec![("GuardDutyRegions", value.to_owned())],
+        // Needs a runtime feature; RUNTIME_MONITORING takes every agent setting.
+        "MemberAgentManagement" => vec![("MemberFeatures", "RUNTIME_MONITORING".to_owned())],
+        // The Rules require an organization id with a role name.
+        "MemberRoleName" => vec![("OrganizationId", "o-exampleorg1".to_owned())],
+        _ => vec![],
+    }
+}
+
+/// The parameters whose values reach the functions' environment.
+fn parameters_feeding_the_environment() -> BTreeSet<String> {
+    let mut feeding = BTreeSet::new();
+    for (variable, value) in environment() {
+        let mut these = BTreeSet::new();
+        parameters_of(template(), value, &mut these);
+        assert!(!these.is_empty(), "{variable} depends on no parameter");
+        feeding.extend(these);
+    }
+    feeding
+}
+
+#[test]
+fn every_value_a_parameter_admits_lets_the_function_start() {
+    let defaults = defaults_of(template());
+    let feeding = parameters_feeding_the_environment();
+    let mut failures = Vec::new();
+    for name in &feeding {
+        let values = edge_values(parameter(name));
+        let mut started = 0;
+        for value in &values {
+            let mut params = with(&defaults, &[(name, value)]);
+            for (other, v) in companions(name, value) {
+                params.insert(other.to_owned(), v);
+            }
+            if refusing_rule(template(), &params).is_some() {
+                continue; // CloudFormation refuses the deployment
+            }
+            match config_under(&params) {
+                Ok(_) => started += 1,
+                Err(e) => failures.push(format!("{name}={value:?}: {e}")),
+            }
+        }
+        assert!(
+            started >= 2,
+            "{name}: only {started} deployable values among {values:?}"
+        );
+    }
+    assert!(
+        failures.is_empty(),
+        "CloudFormation admits values the function refuses at start-up:\n{}",
+        failures.join("\n")
+    );
+}
+
+#[test]
+fn the_edge_values_catch_a_number_parameter_the_code_refuses() {
+    // StaleInvitationDays as it was: a Number with a lower bound only. Its edge values include
+    // 7.5 (beside the default) and 4000 (beyond any bound the code could have): the test above
+    // would have failed on both.
+    let old = json!({"Type": "Number", "Default": 7, "MinValue": 1});
+    let values = edge_values(&old);
+    let topic = sample_reference("Topic");
+    let refused: Vec<&String> = values
+        .iter()
+        .filter(|v| {
+            Config::from_pairs(&[
+                (SNS_TOPIC_ARN, &topic),
+                ("AWS_REGION", REGION),
+                (STALE_INVITATION_DAYS, v),
+            ])
+            .is_err()
+        })
+        .collect();
+    for caught in ["7.5", "4000"] {
+        assert!(
+            refused.iter().any(|v| *v == caught),
+            "{caught} not among the refused edge values {refused:?} of {values:?}"
+        );
+    }
+    let now = edge_values(parameter("StaleInvitationDays"));
+    for gone in ["7.5", "4000", "0", "3651"] {
+        assert!(!now.contains(&gone.to_owned()), "{gone} in {now:?}");
+    }
+    for kept in ["1", "7", "3650"] {
+        assert!(now.contains(&kept.to_owned()), "{kept} not in {now:?}");
+    }
+}
+
+#[test]
+fn cross_parameter_constraints_are_named_in_the_descriptions() {
+    for name in parameters_feeding_the_environment() {
+        for (other, _) in companions(&name, "x") {
+            let description = parameter(&name)["Description"].as_str().unwrap_or_default();
+            assert!(
+                description.contains(other),
+                "{name}'s description does not say it depends on {other}"
             );
         }
     }
@@ -779,26 +1723,26 @@ fn logs_queue_and_key_permissions_are_limited_to_the_stacks_own_resources() {
 // ------------------------------------------------------------------ triggers
 
 #[test]
-fn rules_invoke_the_function_for_each_successful_account_creation() {
-    for (name, event) in samples() {
-        if SAMPLES_TO_MATCH.contains(&name.as_str()) {
-            assert_eq!(
-                rules_matching(&event).len(),
-                1,
-                "events/{name} must match exactly one rule"
-            );
-        }
+fn each_account_event_sample_invokes_its_function_through_exactly_one_rule() {
+    for (name, function) in SAMPLE_TARGETS {
+        let matching = rules_matching(&sample(name));
+        assert_eq!(
+            matching.len(),
+            1,
+            "events/{name} must match exactly one rule: {matching:?}"
+        );
+        assert_eq!(matching[0].1, *function, "events/{name}");
     }
 }
 
 #[test]
 fn rules_ignore_failed_creations_api_calls_and_manual_requests() {
     for (name, event) in samples() {
-        if !SAMPLES_TO_MATCH.contains(&name.as_str()) {
+        if !SAMPLE_TARGETS.iter().any(|(n, _)| *n == name) {
             assert_eq!(
                 rules_matching(&event),
-                Vec::<&str>::new(),
-                "events/{name} must not invoke the function"
+                Vec::<(&str, &str)>::new(),
+                "events/{name} must not invoke a function"
             );
         }
     }
@@ -806,25 +1750,75 @@ fn rules_ignore_failed_creations_api_calls_and_manual_requests() {
 
 #[test]
 fn rules_ignore_in_progress_creations_and_other_services() {
-    let mut in_progress = samples()
-        .into_iter()
-        .find(|(n, _)| n == SAMPLES_TO_MATCH[0])
-        .unwrap()
-        .1;
+    let mut in_progress = sample(SAMPLE_TARGETS[0].0);
     in_progress["detail"]["serviceEventDetails"]["createAccountStatus"]["state"] =
         json!("IN_PROGRESS");
     assert!(
         rules_matching(&in_progress).is_empty(),
         "an IN_PROGRESS CreateAccountResult must not invoke the function"
     );
-    for (name, mut event) in samples()
-        .into_iter()
-        .filter(|(n, _)| SAMPLES_TO_MATCH.contains(&n.as_str()))
-    {
+    for (name, _) in SAMPLE_TARGETS {
+        let mut event = sample(name);
         event["source"] = json!("security.manual");
         assert!(
             rules_matching(&event).is_empty(),
-            "events/{name} from another source must not invoke the function"
+            "events/{name} from another source must not invoke a function"
+        );
+    }
+}
+
+#[test]
+fn an_account_joining_runs_a_reconcile_whatever_the_detail_type() {
+    let joined = sample("organizations-account-joined.json");
+    for detail_type in [
+        "AWS Service Event via CloudTrail",
+        "AWS API Call via CloudTrail",
+        "Account Joined Organization",
+    ] {
+        let mut event = joined.clone();
+        event["detail-type"] = json!(detail_type);
+        let matching = rules_matching(&event);
+        assert_eq!(matching.len(), 1, "{detail_type}: {matching:?}");
+        assert_eq!(matching[0].1, RECONCILE_FUNCTION, "{detail_type}");
+    }
+    let mut departed = joined.clone();
+    departed["detail"]["eventName"] = json!("AccountDepartedOrganization");
+    assert!(rules_matching(&departed).is_empty());
+    let mut other = joined;
+    other["source"] = json!("aws.controltower");
+    assert!(rules_matching(&other).is_empty());
+}
+
+/// Whether an event pattern (or one of its `$or` branches) matches on a top-level field.
+fn pattern_names_field(pattern: &Value, field: &str) -> bool {
+    pattern.get(field).is_some()
+        || pattern["$or"]
+            .as_array()
+            .is_some_and(|branches| branches.iter().any(|b| pattern_names_field(b, field)))
+}
+
+#[test]
+fn no_rule_matches_on_the_account_field() {
+    // Events forwarded from the management account carry that account in `account`.
+    for path in [MAIN, FORWARD] {
+        for (name, rule) in resources_of_type_in(load(path), "AWS::Events::Rule") {
+            let pattern = &rule["Properties"]["EventPattern"];
+            assert!(
+                !pattern_names_field(pattern, "account"),
+                "{path} {name} matches on the account field"
+            );
+        }
+    }
+    for (name, function) in SAMPLE_TARGETS {
+        let mut forwarded = sample(name);
+        forwarded["account"] = json!("999988887777");
+        assert_eq!(
+            rules_matching(&forwarded)
+                .into_iter()
+                .map(|(_, f)| f)
+                .collect::<Vec<_>>(),
+            [*function],
+            "events/{name} from the management account"
         );
     }
 }
@@ -847,6 +1841,10 @@ fn every_rule_is_on_the_default_bus_with_a_dead_letter_queue_and_its_own_permiss
                 get_att(&target["DeadLetterConfig"]["Arn"], "Arn").is_some(),
                 "{rule}: target without a dead-letter queue"
             );
+            assert!(
+                target["RetryPolicy"]["MaximumEventAgeInSeconds"].is_u64(),
+                "{rule}: target without a retry policy"
+            );
         }
         let allowed = permissions.iter().any(|(_, p)| {
             // A conditional rule's permission exists exactly when the rule does.
@@ -863,12 +1861,45 @@ fn every_rule_is_on_the_default_bus_with_a_dead_letter_queue_and_its_own_permiss
     }
 }
 
+#[test]
+fn the_management_account_may_put_only_the_events_the_rules_act_on() {
+    assert_eq!(
+        parameter("ManagementAccountId")["AllowedPattern"],
+        "^$|^[0-9]{12}$"
+    );
+    let (name, policy) = only_resource_of_type(template(), "AWS::Events::EventBusPolicy");
+    let guard = policy["Condition"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{name}: no Condition"));
+    assert_eq!(condition(guard), &not_empty("ManagementAccountId"));
+    let props = &policy["Properties"];
+    assert_eq!(props["EventBusName"], "default", "{name}");
+    let rule_sources: BTreeSet<String> = event_rules()
+        .iter()
+        .flat_map(|(_, p, _)| strings(&p["EventPattern"]["source"]))
+        .collect();
+    assert_eq!(
+        props["Statement"],
+        json!({
+            "Effect": "Allow",
+            "Principal": {"AWS": {"Fn::Sub": "arn:${AWS::Partition}:iam::${ManagementAccountId}:root"}},
+            "Action": "events:PutEvents",
+            "Resource": {"Fn::Sub": "arn:${AWS::Partition}:events:${AWS::Region}:${AWS::AccountId}:event-bus/default"},
+            "Condition": {"StringEquals": {"events:source": rule_sources.into_iter().collect::<Vec<_>>()}}
+        }),
+        "{name}"
+    );
+}
+
 // ------------------------------------------------------------------ the reconcile
 
-/// The rule that runs the reconcile: (logical id, the rule resource).
+/// The rule that runs the reconcile on a schedule: (logical id, the rule resource).
 fn schedule_rule() -> (&'static str, &'static Value) {
-    let rules = rules_targeting(RECONCILE_FUNCTION);
-    assert_eq!(rules.len(), 1, "one rule invokes {RECONCILE_FUNCTION}");
+    let rules: Vec<_> = rules_targeting(RECONCILE_FUNCTION)
+        .into_iter()
+        .filter(|(_, r)| r["Properties"].get("ScheduleExpression").is_some())
+        .collect();
+    assert_eq!(rules.len(), 1, "one schedule invokes {RECONCILE_FUNCTION}");
     rules[0]
 }
 
@@ -910,8 +1941,10 @@ fn reconcile_function_is_the_same_binary_and_role_with_a_longer_timeout() {
 }
 
 #[test]
-fn reserved_concurrency_is_conditional_so_zero_never_disables_a_function() {
-    // ReservedConcurrentExecutions 0 would stop a function from running at all.
+fn reserved_concurrency_is_none_for_invites_by_default_and_one_for_the_reconcile() {
+    // ReservedConcurrentExecutions 0 would stop a function from running at all; a reservation
+    // needs 100 unreserved executions left, which accounts with a limit of 10 do not have.
+    assert_eq!(parameter("ReservedConcurrency")["Default"], "");
     assert_eq!(
         condition("HasReservedConcurrency"),
         &json!({"Fn::And": [not_empty("ReservedConcurrency"),
@@ -924,17 +1957,42 @@ fn reserved_concurrency_is_conditional_so_zero_never_disables_a_function() {
             json!({"Ref": "ReservedConcurrency"})
         )
     );
+    let reconcile = parameter("ReconcileReservedConcurrency");
+    assert_eq!(reconcile["Default"], "1");
+    assert_eq!(reconcile["AllowedValues"], json!(["1", "0"]));
+    assert_eq!(
+        condition("HasReconcileReservation"),
+        &json!({"Fn::Equals": [{"Ref": "ReconcileReservedConcurrency"}, "1"]})
+    );
     assert_eq!(
         reconcile_function().1["ReservedConcurrentExecutions"],
-        only_if("HasReservedConcurrency", json!(1)),
+        only_if("HasReconcileReservation", json!(1)),
         "one reconcile at a time"
     );
 }
 
 #[test]
+fn a_reconcile_throttled_by_its_reservation_waits_up_to_six_hours_then_goes_to_the_queue() {
+    let config = &reconcile_function().1["EventInvokeConfig"];
+    assert_eq!(config["MaximumEventAgeInSeconds"], 21600);
+    assert_eq!(
+        get_att(
+            &config["DestinationConfig"]["OnFailure"]["Destination"],
+            "Arn"
+        ),
+        Some(failure_queue_of(function().1))
+    );
+    let description = parameter("ReconcileReservedConcurrency")["Description"]
+        .as_str()
+        .unwrap_or_default();
+    for said in ["6 hours", "idempotent", "failed-events queue"] {
+        assert!(description.contains(said), "{said}: {description}");
+    }
+}
+
+#[test]
 fn reconcile_schedule_defaults_to_daily_and_is_off_when_empty() {
-    let parameter = &template()["Parameters"]["ReconcileSchedule"];
-    assert_eq!(parameter["Default"], "rate(1 day)");
+    assert_eq!(parameter("ReconcileSchedule")["Default"], "rate(1 day)");
     let (rule, resource) = schedule_rule();
     let props = &resource["Properties"];
     assert_eq!(
@@ -966,10 +2024,8 @@ fn reconcile_schedule_defaults_to_daily_and_is_off_when_empty() {
 /// of an `Fn::If` on `condition`.
 fn mentions_outside(value: &Value, id: &str, condition: &str) -> bool {
     match value {
-        Value::Object(map) => match map.get("Fn::If").and_then(Value::as_array) {
-            Some(branches) if branches.len() == 3 && branches[0] == condition => {
-                mentions_outside(&branches[2], id, condition)
-            }
+        Value::Object(map) => match fn_if(value) {
+            Some((c, _, no)) if c == condition => mentions_outside(no, id, condition),
             _ => map.values().any(|v| mentions_outside(v, id, condition)),
         },
         Value::Array(items) => items.iter().any(|v| mentions_outside(v, id, condition)),
@@ -1043,6 +2099,18 @@ fn the_schedule_hands_the_reconcile_function_a_reconcile_request() {
     }
 }
 
+#[test]
+fn the_account_joined_event_reaches_the_reconcile_function_as_it_is() {
+    let (rule, props, _) = event_rules()
+        .into_iter()
+        .find(|(_, _, f)| *f == RECONCILE_FUNCTION)
+        .expect("a rule with an event pattern invokes the reconcile function");
+    let targets = alternatives(&props["Targets"]);
+    for shaping in ["Input", "InputPath", "InputTransformer"] {
+        assert!(targets[0].get(shaping).is_none(), "{rule}: {shaping}");
+    }
+}
+
 // ------------------------------------------------------------------ nothing lost
 
 #[test]
@@ -1068,6 +2136,39 @@ fn failed_events_go_to_an_encrypted_queue_after_bounded_retries() {
             props["SqsManagedSseEnabled"] == true || !props["KmsMasterKeyId"].is_null(),
             "{name}: the failure queue is not encrypted"
         );
+    }
+}
+
+#[test]
+fn every_rule_may_write_its_dead_letters_to_the_queue() {
+    let queue = failure_queue_of(function().1);
+    let (_, policy) = resources_of_type("AWS::SQS::QueuePolicy")
+        .into_iter()
+        .find(|(_, p)| {
+            alternatives(&p["Properties"]["Queues"])
+                .iter()
+                .any(|q| reference(q) == Some(queue))
+        })
+        .expect("a policy on the failed-events queue");
+    let allowed: Vec<&Value> = alternatives(&policy["Properties"]["PolicyDocument"]["Statement"])
+        .into_iter()
+        .filter(|s| s["Effect"] == "Allow")
+        .flat_map(|s| alternatives(&s["Condition"]["ArnEquals"]["aws:SourceArn"]))
+        .collect();
+    for (rule, _) in resources_of_type("AWS::Events::Rule") {
+        assert!(
+            allowed.contains(&&json!({"Fn::GetAtt": [rule, "Arn"]})),
+            "{rule} may not send to the failed-events queue"
+        );
+    }
+}
+
+#[test]
+fn log_groups_are_retained_except_when_the_first_create_fails() {
+    for (name, function) in functions() {
+        let group = resource(log_group_of(function));
+        assert_eq!(group["DeletionPolicy"], "RetainExceptOnCreate", "{name}");
+        assert_eq!(group["UpdateReplacePolicy"], "Retain", "{name}");
     }
 }
 
@@ -1105,6 +2206,14 @@ fn alarms_on_the_failure_queue_and_on_function_errors_notify_the_topic() {
     }
 }
 
+/// The metric a Metrics Insights query selects: `SELECT <stat>(<metric>) FROM ...`.
+fn queried_metric(expression: &str) -> Option<&str> {
+    expression
+        .split_once('(')
+        .and_then(|(_, rest)| rest.split_once(')'))
+        .map(|(metric, _)| metric.trim())
+}
+
 #[test]
 fn alarms_on_the_functions_metrics_name_metrics_the_code_writes() {
     for (name, alarm) in resources_of_type("AWS::CloudWatch::Alarm") {
@@ -1120,11 +2229,7 @@ fn alarms_on_the_functions_metrics_name_metrics_the_code_writes() {
             if !expression.contains(NAMESPACE) {
                 continue;
             }
-            // SELECT <stat>(<metric>) FROM SCHEMA(<namespace>, ...)
-            let metric = expression
-                .split_once('(')
-                .and_then(|(_, rest)| rest.split_once(')'))
-                .map(|(metric, _)| metric.trim())
+            let metric = queried_metric(expression)
                 .unwrap_or_else(|| panic!("{name}: cannot read {expression}"));
             assert!(
                 METRIC_NAMES.contains(&metric),
@@ -1135,24 +2240,47 @@ fn alarms_on_the_functions_metrics_name_metrics_the_code_writes() {
 }
 
 #[test]
+fn drift_found_by_a_reconcile_raises_an_alarm_on_the_topic() {
+    let topic = &environment()[SNS_TOPIC_ARN];
+    let drift: Vec<_> = resources_of_type("AWS::CloudWatch::Alarm")
+        .into_iter()
+        .filter(|(_, a)| {
+            alternatives(&a["Properties"]["Metrics"]).iter().any(|q| {
+                q["Expression"].as_str().and_then(queried_metric) == Some("Drift")
+                    && q["Expression"].as_str().is_some_and(|e| {
+                        e.starts_with("SELECT SUM(Drift) FROM SCHEMA(GuardDutyInvite, Region)")
+                    })
+            })
+        })
+        .collect();
+    assert_eq!(
+        drift.len(),
+        1,
+        "one alarm on the sum of Drift over the regions"
+    );
+    let (name, alarm) = drift[0];
+    assert!(alarm.get("Condition").is_none(), "{name}: always there");
+    let p = &alarm["Properties"];
+    assert_eq!(p["Threshold"], 0, "{name}");
+    assert_eq!(p["ComparisonOperator"], "GreaterThanThreshold", "{name}");
+    assert_eq!(p["AlarmActions"], json!([topic]), "{name}");
+    // A reconcile writes once; between runs the state stays.
+    assert_eq!(p["TreatMissingData"], "ignore", "{name}");
+}
+
+#[test]
 fn topic_is_created_encrypted_unless_an_existing_one_is_given() {
     let topic = &environment()[SNS_TOPIC_ARN];
-    let [condition, created, existing] = topic["Fn::If"]
-        .as_array()
-        .expect("SNS_TOPIC_ARN is !If")
-        .as_slice()
-    else {
-        panic!("SNS_TOPIC_ARN: !If [condition, created, existing]")
-    };
+    let (condition_name, created, existing) =
+        fn_if(topic).expect("SNS_TOPIC_ARN is !If [condition, created, existing]");
     let created = resource(reference(created).expect("created topic is !Ref <topic>"));
     assert_eq!(created["Type"], "AWS::SNS::Topic");
-    assert_eq!(&created["Condition"], condition);
-    assert!(
-        !created["Properties"]["KmsMasterKeyId"].is_null(),
-        "the created topic is not KMS-encrypted"
-    );
-    let parameter = reference(existing).expect("existing topic is !Ref <parameter>");
-    assert_eq!(template()["Parameters"][parameter]["Default"], "");
+    assert_eq!(created["Condition"], condition_name);
+    let key = get_att(&created["Properties"]["KmsMasterKeyId"], "Arn")
+        .expect("the created topic is encrypted with !GetAtt <key>.Arn");
+    assert_eq!(resource(key)["Type"], "AWS::KMS::Key");
+    let parameter_name = reference(existing).expect("existing topic is !Ref <parameter>");
+    assert_eq!(parameter(parameter_name)["Default"], "");
     let policies = resources_of_type("AWS::SNS::TopicPolicy");
     assert!(policies
         .iter()
@@ -1193,6 +2321,99 @@ fn logs_go_to_a_log_group_with_retention_named_for_the_function() {
     }
 }
 
+// ------------------------------------------------------------------ coverage reports
+
+/// The coverage bucket: (logical id, resource), the one COVERAGE_BUCKET names.
+fn coverage_bucket() -> (&'static str, &'static Value) {
+    let (name, bucket) = only_resource_of_type(template(), "AWS::S3::Bucket");
+    assert_eq!(
+        environment()[COVERAGE_BUCKET],
+        only_if("HasCoverageReports", json!({"Ref": name}))
+    );
+    assert_eq!(bucket["Condition"], "HasCoverageReports", "{name}");
+    (name, bucket)
+}
+
+#[test]
+fn the_coverage_bucket_is_encrypted_with_a_stack_key_that_exists_whenever_it_does() {
+    let (name, bucket) = coverage_bucket();
+    let rules = alternatives(
+        &bucket["Properties"]["BucketEncryption"]["ServerSideEncryptionConfiguration"],
+    );
+    assert_eq!(rules.len(), 1, "{name}");
+    let sse = &rules[0]["ServerSideEncryptionByDefault"];
+    assert_eq!(sse["SSEAlgorithm"], "aws:kms", "{name}");
+    let key_id = get_att(&sse["KMSMasterKeyID"], "Arn").expect("!GetAtt <key>.Arn");
+    let key = resource(key_id);
+    assert_eq!(key["Type"], "AWS::KMS::Key");
+    assert_eq!(key["Properties"]["EnableKeyRotation"], true);
+    let key_condition = key["Condition"].as_str().expect("the key's condition");
+    for existing in ["", "arn:aws:sns:us-east-1:123456789012:security-alerts"] {
+        for coverage in ["true", "false"] {
+            let params = with(
+                &defaults_of(template()),
+                &[
+                    ("ExistingTopicArn", existing),
+                    ("CoverageReports", coverage),
+                ],
+            );
+            if condition_holds(template(), "HasCoverageReports", &params)
+                || condition_holds(template(), "CreateTopic", &params)
+            {
+                assert!(
+                    condition_holds(template(), key_condition, &params),
+                    "no {key_id} for the bucket or the topic with {existing:?}/{coverage}"
+                );
+            }
+        }
+    }
+    // Principals of this account may use it through S3, with the bucket (their IAM policies
+    // decide who; the function role's allows exactly GenerateDataKey).
+    let statements = alternatives(&key["Properties"]["KeyPolicy"]["Statement"]);
+    assert!(statements.iter().any(|s| {
+        s["Effect"] == "Allow"
+            && strings(&s["Action"]).contains(&"kms:GenerateDataKey".to_owned())
+            && s["Condition"]["StringEquals"]["kms:ViaService"]
+                == json!({"Fn::Sub": "s3.${AWS::Region}.amazonaws.com"})
+            && s["Condition"]["StringEquals"]["kms:CallerAccount"]
+                == json!({"Ref": "AWS::AccountId"})
+    }));
+    // The retained reports stay readable: the key outlives the stack as the bucket does.
+    assert_eq!(key["DeletionPolicy"], bucket["DeletionPolicy"]);
+}
+
+#[test]
+fn the_coverage_bucket_is_versioned_private_tls_only_and_expires_after_400_days() {
+    let (name, bucket) = coverage_bucket();
+    let props = &bucket["Properties"];
+    assert_eq!(props["VersioningConfiguration"]["Status"], "Enabled");
+    assert_eq!(
+        props["PublicAccessBlockConfiguration"],
+        json!({"BlockPublicAcls": true, "BlockPublicPolicy": true,
+               "IgnorePublicAcls": true, "RestrictPublicBuckets": true})
+    );
+    let lifecycle = alternatives(&props["LifecycleConfiguration"]["Rules"]);
+    assert!(
+        lifecycle.iter().any(|r| r["Status"] == "Enabled"
+            && r["ExpirationInDays"] == 400
+            && r["NoncurrentVersionExpiration"]["NoncurrentDays"] == 400),
+        "{name}: {lifecycle:?}"
+    );
+    let (policy_name, policy) = only_resource_of_type(template(), "AWS::S3::BucketPolicy");
+    assert_eq!(policy["Condition"], bucket["Condition"], "{policy_name}");
+    assert_eq!(policy["Properties"]["Bucket"], json!({"Ref": name}));
+    let deny_without_tls = alternatives(&policy["Properties"]["PolicyDocument"]["Statement"])
+        .into_iter()
+        .any(|s| {
+            s["Effect"] == "Deny"
+                && s["Principal"] == "*"
+                && strings(&s["Action"]) == ["s3:*"]
+                && s["Condition"] == json!({"Bool": {"aws:SecureTransport": "false"}})
+                && alternatives(&s["Resource"]).len() == 2
+        });
+    assert!(deny_without_tls, "{policy_name}: no TLS-only statement");
+}
+
 // ------------------------------------------------------------------ the dashboard
 
 /// `Fn::Sub` text with each `${name}` replaced by `value(name)` and `${!literal}` by
@@ -1218,27 +2439,20 @@ fn render_sub(text: &str, value: impl Fn(&str) -> String) -> String {
 
 /// A sample for a `${...}` of the dashboard: a pseudo parameter or a resource (attribute).
 fn sample_value(name: &str) -> String {
-    match name {
-        "AWS::Region" => "us-east-1".into(),
-        "AWS::StackName" => "guardduty-invite".into(),
-        "AWS::AccountId" => "123456789012".into(),
-        "AWS::Partition" => "aws".into(),
-        _ => {
-            let id = name.split('.').next().unwrap();
-            assert!(
-                resources().contains_key(id),
-                "${{{name}}} is not a resource of the template"
-            );
-            format!("sample-{}", name.replace('.', "-"))
-        }
+    if let Some(value) = pseudo_parameter(name) {
+        return value.to_owned();
     }
+    let id = name.split('.').next().unwrap();
+    assert!(
+        resources().contains_key(id),
+        "${{{name}}} is not a resource of the template"
+    );
+    format!("sample-{}", name.replace('.', "-"))
 }
 
 /// The dashboard's body as CloudFormation renders it with [`sample_value`]s.
 fn dashboard() -> Value {
-    let dashboards = resources_of_type("AWS::CloudWatch::Dashboard");
-    assert_eq!(dashboards.len(), 1, "one AWS::CloudWatch::Dashboard");
-    let (name, dashboard) = dashboards[0];
+    let (name, dashboard) = only_resource_of_type(template(), "AWS::CloudWatch::Dashboard");
     let condition_name = dashboard["Condition"]
         .as_str()
         .unwrap_or_else(|| panic!("{name}: no Condition"));
@@ -1347,23 +2561,235 @@ fn dashboard_shows_both_functions_and_the_failed_events_queue() {
     );
 }
 
+// ------------------------------------------------------------------ the member role
+
+fn member_role() -> (&'static str, &'static Value) {
+    only_resource_of_type(load(MEMBER_ROLE), "AWS::IAM::Role")
+}
+
+#[test]
+fn the_member_role_grants_exactly_the_member_side_actions() {
+    let t = load(MEMBER_ROLE);
+    let (role, _) = member_role();
+    let statements = statements_of_role(t, role);
+    let granted: BTreeSet<&str> = statements
+        .iter()
+        .flat_map(|s| s.actions.iter().map(String::as_str))
+        .collect();
+    let expected: BTreeSet<&str> = MEMBER_SIDE_ACTIONS.iter().copied().collect();
+    assert_eq!(granted, expected, "{role} (aws::MEMBER_SIDE_ACTIONS)");
+    for s in &statements {
+        assert!(s.included_if.is_none(), "{}: unconditional", s.sid);
+        // This account's detectors where the action has a resource type ("*" otherwise,
+        // checked with the other roles).
+        if s.actions.iter().any(|a| a.starts_with("guardduty:")) && s.resources != ["*"] {
+            assert_eq!(
+                s.resources,
+                [
+                    json!({"Fn::Sub": "arn:${AWS::Partition}:guardduty:*:${AWS::AccountId}:detector/*"})
+                ],
+                "{}",
+                s.sid
+            );
+        }
+    }
+    // The service-linked roles: GuardDuty's two, and only for GuardDuty.
+    let slr: Vec<&Statement> = statements
+        .iter()
+        .filter(|s| s.actions.iter().any(|a| a == "iam:CreateServiceLinkedRole"))
+        .collect();
+    assert_eq!(slr.len(), 1);
+    let s = slr[0];
+    assert_eq!(s.actions, ["iam:CreateServiceLinkedRole"], "{}", s.sid);
+    assert_eq!(
+        s.condition,
+        json!({"StringEquals": {"iam:AWSServiceName": [
+            "guardduty.amazonaws.com", "malware-protection.guardduty.amazonaws.com"]}}),
+        "{}",
+        s.sid
+    );
+    for r in &s.resources {
+        let arn = r["Fn::Sub"].as_str().unwrap_or_default();
+        assert!(
+            arn.starts_with("arn:${AWS::Partition}:iam::${AWS::AccountId}:role/aws-service-role/")
+                && (arn.contains("/guardduty.amazonaws.com/")
+                    || arn.contains("/malware-protection.guardduty.amazonaws.com/")),
+            "{}: {r}",
+            s.sid
+        );
+    }
+}
+
+#[test]
+fn the_member_role_trusts_only_the_functions_role_of_the_administrator_account() {
+    let (role, resource) = member_role();
+    let props = &resource["Properties"];
+    assert_eq!(props["RoleName"], json!({"Ref": "RoleName"}));
+    let t = load(MEMBER_ROLE);
+    assert_eq!(
+        parameter_in(t, "RoleName")["Default"],
+        "GuardDutyInviteMember"
+    );
+    assert_eq!(
+        parameter_in(t, "AdministratorAccountId")["AllowedPattern"],
+        "^[0-9]{12}$"
+    );
+    let trust = alternatives(&props["AssumeRolePolicyDocument"]["Statement"]);
+    assert_eq!(
+        trust,
+        [&json!({
+            "Effect": "Allow",
+            "Principal": {"AWS": {"Fn::Sub": "arn:${AWS::Partition}:iam::${AdministratorAccountId}:root"}},
+            "Action": "sts:AssumeRole",
+            "Condition": {"ArnEquals": {"aws:PrincipalArn": {"Fn::Sub":
+                "arn:${AWS::Partition}:iam::${AdministratorAccountId}:role/${FunctionRoleName}"}}}
+        })],
+        "{role}"
+    );
+    // The main stack gives the operator that name.
+    assert_eq!(
+        template()["Outputs"]["FunctionRoleName"]["Value"],
+        json!({"Ref": role_name()})
+    );
+}
+
+// ------------------------------------------------------------------ event forwarding
+
+fn forward_rule() -> (&'static str, &'static Value) {
+    only_resource_of_type(load(FORWARD), "AWS::Events::Rule")
+}
+
+/// The administrator account's default bus, as the forwarding template names it.
+fn administrator_bus() -> Value {
+    json!({"Fn::Sub": "arn:${AWS::Partition}:events:${AdministratorRegion}:${AdministratorAccountId}:event-bus/default"})
+}
+
+#[test]
+fn the_forwarding_rule_matches_exactly_what_the_main_templates_rules_match() {
+    let (name, rule) = forward_rule();
+    let props = &rule["Properties"];
+    assert_eq!(props["EventBusName"], "default", "{name}");
+    let pattern = &props["EventPattern"];
+    assert_eq!(
+        pattern.as_object().map(|m| m.keys().collect::<Vec<_>>()),
+        Some(vec![&"$or".to_owned()]),
+        "{name}: one branch per rule of the main template"
+    );
+    let branches: BTreeSet<String> = alternatives(&pattern["$or"])
+        .iter()
+        .map(|b| b.to_string())
+        .collect();
+    let main: BTreeSet<String> = event_rules()
+        .iter()
+        .map(|(_, p, _)| p["EventPattern"].to_string())
+        .collect();
+    assert_eq!(branches, main, "{name}");
+    for (sample_name, event) in samples() {
+        assert_eq!(
+            pattern_matches(pattern, &event),
+            !rules_matching(&event).is_empty(),
+            "{name}: events/{sample_name}"
+        );
+    }
+}
+
+#[test]
+fn the_forwarding_role_may_only_put_events_on_the_administrators_bus() {
+    let t = load(FORWARD);
+    let (rule, resource) = forward_rule();
+    let targets = alternatives(&resource["Properties"]["Targets"]);
+    assert_eq!(targets.len(), 1, "{rule}");
+    let target = targets[0];
+    assert_eq!(target["Arn"], administrator_bus(), "{rule}");
+    let role = get_att(&target["RoleArn"], "Arn").expect("RoleArn is !GetAtt <role>.Arn");
+    let statements = statements_of_role(t, role);
+    assert_eq!(statements.len(), 1, "{role}");
+    assert_eq!(statements[0].actions, ["events:PutEvents"], "{role}");
+    assert_eq!(statements[0].resources, [administrator_bus()], "{role}");
+    let trust =
+        alternatives(&resource_in(t, role)["Properties"]["AssumeRolePolicyDocument"]["Statement"]);
+    assert_eq!(trust.len(), 1);
+    assert_eq!(
+        trust[0]["Principal"],
+        json!({"Service": "events.amazonaws.com"})
+    );
+    assert_eq!(
+        trust[0]["Condition"],
+        json!({"StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}})
+    );
+}
+
+#[test]
+fn events_the_forwarding_rule_cannot_deliver_go_to_an_encrypted_queue_with_an_alarm() {
+    let t = load(FORWARD);
+    let (rule, resource) = forward_rule();
+    let target = alternatives(&resource["Properties"]["Targets"])[0];
+    assert!(
+        target["RetryPolicy"]["MaximumEventAgeInSeconds"].is_u64(),
+        "{rule}"
+    );
+    let queue = get_att(&target["DeadLetterConfig"]["Arn"], "Arn").expect("a dead-letter queue");
+    let queue_props = &resource_in(t, queue)["Properties"];
+    assert_eq!(queue_props["SqsManagedSseEnabled"], true, "{queue}");
+    // Only this rule may write to it.
+    let (_, policy) = only_resource_of_type(t, "AWS::SQS::QueuePolicy");
+    let writers: Vec<&Value> = alternatives(&policy["Properties"]["PolicyDocument"]["Statement"])
+        .into_iter()
+        .filter(|s| s["Effect"] == "Allow")
+        .collect();
+    assert_eq!(
+        writers,
+        [&json!({
+            "Sid": writers[0]["Sid"],
+            "Effect": "Allow",
+            "Principal": {"Service": "events.amazonaws.com"},
+            "Action": "sqs:SendMessage",
+            "Resource": {"Fn::GetAtt": [queue, "Arn"]},
+            "Condition": {"ArnEquals": {"aws:SourceArn": {"Fn::GetAtt": [rule, "Arn"]}}}
+        })]
+    );
+    // An alarm while an event waits there, notifying the optional topic.
+    let (alarm, a) = only_resource_of_type(t, "AWS::CloudWatch::Alarm");
+    let p = &a["Properties"];
+    assert_eq!(p["Namespace"], "AWS/SQS", "{alarm}");
+    assert_eq!(
+        p["MetricName"], "ApproximateNumberOfMessagesVisible",
+        "{alarm}"
+    );
+    assert_eq!(
+        p["Dimensions"],
+        json!([{"Name": "QueueName", "Value": {"Fn::GetAtt": [queue, "QueueName"]}}])
+    );
+    assert_eq!(p["Threshold"], 0);
+    assert_eq!(p["ComparisonOperator"], "GreaterThanThreshold");
+    let (topic_condition, topics, none) = fn_if(&p["AlarmActions"]).expect("AlarmActions: !If");
+    assert_eq!(
+        condition_in(t, topic_condition),
+        &not_empty("AlarmTopicArn")
+    );
+    assert_eq!(topics, &json!([{"Ref": "AlarmTopicArn"}]));
+    assert_eq!(reference(none), Some("AWS::NoValue"));
+}
+
 // ------------------------------------------------------------------ security scan
 
 #[test]
 fn every_checkov_suppression_gives_its_reason() {
-    for (name, r) in resources() {
-        let skips = r["Metadata"]["checkov"]["skip"].as_array();
-        for skip in skips.into_iter().flatten() {
-            let id = skip["id"].as_str().unwrap_or_default();
-            assert!(
-                id.starts_with("CKV_"),
-                "{name}: a checkov skip without a check id: {skip}"
-            );
-            let comment = skip["comment"].as_str().unwrap_or_default();
-            assert!(
-                comment.split_whitespace().count() >= 5,
-                "{name}: {id} is suppressed without a reason"
-            );
+    for path in [MAIN, MEMBER_ROLE, FORWARD] {
+        for (name, r) in resources_in(load(path)) {
+            let skips = r["Metadata"]["checkov"]["skip"].as_array();
+            for skip in skips.into_iter().flatten() {
+                let id = skip["id"].as_str().unwrap_or_default();
+                assert!(
+                    id.starts_with("CKV_"),
+                    "{path} {name}: a checkov skip without a check id: {skip}"
+                );
+                let comment = skip["comment"].as_str().unwrap_or_default();
+                assert!(
+                    comment.split_whitespace().count() >= 5,
+                    "{path} {name}: {id} is suppressed without a reason"
+                );
+            }
         }
     }
 }
