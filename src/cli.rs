@@ -8,9 +8,9 @@ use serde_json::{json, Value};
 
 use crate::account::AccountId;
 use crate::error::HandlerError;
-use crate::event::{self, CHECK_DETAIL_TYPE, RECONCILE_DETAIL_TYPE};
+use crate::event::{self, EventMeta, CHECK_DETAIL_TYPE, RECONCILE_DETAIL_TYPE};
 use crate::handler::{now_ms, App, Reply, DEFAULT_BUDGET};
-use crate::reconcile::RECONCILE_BUDGET;
+use crate::reconcile::{self, RECONCILE_BUDGET};
 
 /// Exit status: done (problems, if any, published).
 pub const EXIT_OK: u8 = 0;
@@ -27,9 +27,10 @@ usage:
   guardduty-invite                 inside Lambda (AWS_LAMBDA_RUNTIME_API set): the runtime loop
   guardduty-invite invoke FILE...  the handler once per EventBridge event file (- = stdin);
                                    one JSON response per event on stdout, logs on stderr
-  guardduty-invite reconcile [--dry-run]
+  guardduty-invite reconcile [--dry-run] [--coverage FILE]
                                    every active account of the organization against the members
-                                   of every region; --dry-run makes read calls only
+                                   of every region; --dry-run makes read calls only; --coverage
+                                   writes one CSV row per account and region (- = stdout)
   guardduty-invite check [--json] [--account ID]
                                    preflight, read calls only: what the deployment still lacks;
                                    --account tries the member role in that account
@@ -52,6 +53,9 @@ exit status: 0 done (problems published), 1 a failure (retry the event) or a fai
 
 See README.md in the source repository for events, configuration and deployment.";
 
+/// The source of the events the subcommands stand for.
+const CLI_SOURCE: &str = "guardduty-invite.cli";
+
 /// What the command line asks for.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Command {
@@ -59,6 +63,8 @@ pub enum Command {
     Invoke(Vec<String>),
     Reconcile {
         dry_run: bool,
+        /// `--coverage FILE`: where the coverage CSV goes (`-`: stdout).
+        coverage: Option<String>,
     },
     Check {
         json: bool,
@@ -77,16 +83,35 @@ pub fn parse(args: &[String], in_lambda: bool) -> Result<Command, String> {
                 .into(),
         ),
         Some("invoke") => Ok(Command::Invoke(args[1..].to_vec())),
-        Some("reconcile") => match &args[1..] {
-            [] => Ok(Command::Reconcile { dry_run: false }),
-            [flag] if flag == "--dry-run" => Ok(Command::Reconcile { dry_run: true }),
-            other => Err(format!("reconcile takes only --dry-run, not {other:?}")),
-        },
+        Some("reconcile") => parse_reconcile(&args[1..]),
         Some("check") => parse_check(&args[1..]),
         Some("-h" | "--help" | "help") => Ok(Command::Help),
         Some("-V" | "--version") => Ok(Command::Version),
         Some(other) => Err(format!("unknown command {other:?}")),
     }
+}
+
+fn parse_reconcile(args: &[String]) -> Result<Command, String> {
+    let (mut dry_run, mut coverage) = (false, None);
+    let mut rest = args.iter();
+    while let Some(arg) = rest.next() {
+        match arg.as_str() {
+            "--dry-run" => dry_run = true,
+            "--coverage" => {
+                coverage = Some(
+                    rest.next()
+                        .ok_or("--coverage needs a file (or - for stdout)")?
+                        .clone(),
+                )
+            }
+            other => {
+                return Err(format!(
+                    "reconcile takes --dry-run and --coverage FILE, not {other:?}"
+                ))
+            }
+        }
+    }
+    Ok(Command::Reconcile { dry_run, coverage })
 }
 
 fn parse_check(args: &[String]) -> Result<Command, String> {
@@ -193,24 +218,68 @@ fn command_event(detail_type: &str, detail: Value) -> Value {
         .fmt(aws_sdk_guardduty::primitives::DateTimeFormat::DateTime)
         .unwrap_or_default();
     json!({
-        "version": "0", "id": format!("cli-{}", now_ms()), "source": "guardduty-invite.cli",
+        "version": "0", "id": format!("cli-{}", now_ms()), "source": CLI_SOURCE,
         "detail-type": detail_type, "time": time, "resources": [], "detail": detail,
     })
 }
 
-/// `reconcile [--dry-run]`: the summary on stdout, progress on a terminal's stderr.
-pub async fn reconcile(app: &App, dry_run: bool) -> u8 {
-    let event = command_event(RECONCILE_DETAIL_TYPE, json!({ "dryRun": dry_run }));
-    let result = app
-        .dispatch(event, SystemTime::now() + RECONCILE_BUDGET)
-        .await;
-    let (line, failed) = reply_line("reconcile", result);
-    println!("{line}");
-    if failed {
-        EXIT_FAILURE
-    } else {
-        EXIT_OK
+/// Where `reconcile --coverage` writes: opened before any AWS call, so that a path that
+/// cannot be written is a usage error, not a lost report.
+pub enum CoverageOut {
+    Stdout,
+    File(String, std::fs::File),
+}
+
+pub fn open_coverage(path: &str) -> Result<CoverageOut, String> {
+    if path == "-" {
+        return Ok(CoverageOut::Stdout);
     }
+    std::fs::File::create(path)
+        .map(|f| CoverageOut::File(path.to_owned(), f))
+        .map_err(|e| format!("--coverage {path}: {e}"))
+}
+
+/// `reconcile [--dry-run] [--coverage FILE]`: the summary on stdout (on stderr when the CSV
+/// goes to stdout), progress on a terminal's stderr.
+pub async fn reconcile(app: &App, dry_run: bool, coverage: Option<CoverageOut>) -> u8 {
+    let meta = EventMeta {
+        id: format!("cli-{}", now_ms()),
+        source: CLI_SOURCE.into(),
+        detail_type: RECONCILE_DETAIL_TYPE.into(),
+    };
+    let options = reconcile::Options {
+        dry_run,
+        coverage_csv: coverage.is_some(),
+    };
+    let result = app.reconcile(&meta, options, RECONCILE_BUDGET).await;
+    let report = match result {
+        Ok(r) => r,
+        Err(e) => {
+            let (line, _) = reply_line("reconcile", Err(e));
+            println!("{line}");
+            return EXIT_FAILURE;
+        }
+    };
+    let csv = report.coverage_csv.as_deref().unwrap_or_default();
+    let json = serde_json::to_string(&report).unwrap_or_default();
+    match coverage {
+        Some(CoverageOut::Stdout) => {
+            print!("{csv}");
+            eprintln!("{json}");
+        }
+        Some(CoverageOut::File(path, mut file)) => {
+            if let Err(e) = file.write_all(csv.as_bytes()).and_then(|()| file.flush()) {
+                eprintln!("guardduty-invite: --coverage {path}: {e}");
+                return EXIT_FAILURE;
+            }
+            println!("{json}");
+        }
+        None => println!("{json}"),
+    }
+    if std::io::stderr().is_terminal() {
+        eprintln!("{}", report.summary);
+    }
+    EXIT_OK
 }
 
 /// `check`: a table on a terminal, JSON with --json or when stdout is not a terminal.

@@ -16,6 +16,10 @@ pub enum Service {
     Organizations,
     Sns,
     Sts,
+    SecurityHub,
+    S3,
+    Ssm,
+    Account,
 }
 
 impl fmt::Display for Service {
@@ -25,6 +29,10 @@ impl fmt::Display for Service {
             Self::Organizations => "Organizations",
             Self::Sns => "SNS",
             Self::Sts => "STS",
+            Self::SecurityHub => "SecurityHub",
+            Self::S3 => "S3",
+            Self::Ssm => "SSM",
+            Self::Account => "Account",
         })
     }
 }

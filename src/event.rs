@@ -12,6 +12,8 @@ pub const SERVICE_EVENT: &str = "AWS Service Event via CloudTrail";
 pub const API_CALL: &str = "AWS API Call via CloudTrail";
 pub const ORGANIZATIONS_SOURCE: &str = "aws.organizations";
 pub const CONTROL_TOWER_SOURCE: &str = "aws.controltower";
+/// Logged by Organizations (since 2026-05-28) when an account joins, created or invited.
+pub const ACCOUNT_JOINED: &str = "AccountJoinedOrganization";
 
 /// A manual request may list many accounts; the cap keeps one invocation's work bounded.
 pub const MAX_ACCOUNTS_PER_REQUEST: usize = 1000;
@@ -31,7 +33,7 @@ pub enum EventError {
     },
     #[error("field {path}: {reason}")]
     Invalid { path: String, reason: String },
-    #[error("unsupported event: source {event_source:?}, detail-type {detail_type:?}{name} (expected an Organizations CreateAccountResult, a Control Tower CreateManagedAccount/UpdateManagedAccount, or detail-type \"GuardDuty Invite Request\", \"GuardDuty Reconcile Request\" or \"GuardDuty Invite Check\")")]
+    #[error("unsupported event: source {event_source:?}, detail-type {detail_type:?}{name} (expected an Organizations CreateAccountResult or AccountJoinedOrganization, a Control Tower CreateManagedAccount/UpdateManagedAccount, or detail-type \"GuardDuty Invite Request\", \"GuardDuty Reconcile Request\" or \"GuardDuty Invite Check\")")]
     Unsupported {
         event_source: String,
         detail_type: String,
@@ -47,6 +49,9 @@ pub enum EventKind {
     UpdateManagedAccount,
     ManualRequest,
     ReconcileRequest,
+    /// Organizations' `AccountJoinedOrganization`: its shape is not published, so no field
+    /// of it is read; a reconcile finds the account whatever the event carries.
+    AccountJoinedOrganization,
     InviteCheck,
 }
 
@@ -150,6 +155,7 @@ fn classify(meta: &EventMeta, detail: &Value) -> Result<(EventKind, Action), Eve
         (CONTROL_TOWER_SOURCE, SERVICE_EVENT, "UpdateManagedAccount") => {
             EventKind::UpdateManagedAccount
         }
+        (ORGANIZATIONS_SOURCE, _, ACCOUNT_JOINED) => EventKind::AccountJoinedOrganization,
         _ => return Err(unsupported()),
     };
     let action = match kind {
@@ -168,6 +174,7 @@ fn classify(meta: &EventMeta, detail: &Value) -> Result<(EventKind, Action), Eve
         EventKind::CreateManagedAccount => parse_status(detail, "createManagedAccountStatus", managed_account)?,
         EventKind::UpdateManagedAccount => parse_status(detail, "updateManagedAccountStatus", managed_account)?,
         EventKind::ManualRequest => Action::Invite(parse_manual(detail)?),
+        EventKind::AccountJoinedOrganization => Action::Reconcile { dry_run: false },
         EventKind::ReconcileRequest => Action::Reconcile {
             dry_run: optional_bool(object_detail(detail)?, "dryRun", "detail")?.unwrap_or(false),
         },
@@ -624,6 +631,26 @@ mod tests {
         assert!(matches!(
             parse(manual(Value::Array(many))).unwrap_err(),
             EventError::Invalid { .. }
+        ));
+    }
+
+    #[test]
+    fn an_account_joining_runs_a_reconcile_whatever_its_detail_type_and_fields() {
+        let sample = sample("organizations-account-joined.json");
+        let r = parse(sample.clone()).unwrap();
+        assert_eq!(r.kind, EventKind::AccountJoinedOrganization);
+        assert_eq!(r.action, Action::Reconcile { dry_run: false });
+        let mut other = sample;
+        other["detail-type"] = json!("AWS API Call via CloudTrail");
+        other["detail"] = json!({"eventName": "AccountJoinedOrganization"});
+        assert_eq!(
+            parse(other).unwrap().kind,
+            EventKind::AccountJoinedOrganization
+        );
+        let not_org = json!({"id": "x", "source": "aws.controltower", "detail-type": SERVICE_EVENT, "detail": {"eventName": "AccountJoinedOrganization"}});
+        assert!(matches!(
+            parse(not_org).unwrap_err(),
+            EventError::Unsupported { .. }
         ));
     }
 

@@ -1,6 +1,7 @@
 //! The event handler: parse, then what the event asks for (an account event's stages, a
 //! reconcile, or the preflight), within the time Lambda gives.
 
+use std::collections::HashMap;
 use std::future::Future;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -11,13 +12,13 @@ use tracing::{info, warn};
 use crate::aws::Aws;
 use crate::check::{self, CheckReport};
 use crate::config::Config;
-use crate::error::{AwsError, HandlerError, Published};
+use crate::error::HandlerError;
 use crate::event::{self, AccountRequest, Action, EventError, Request};
 use crate::flow::resolve::resolve;
 use crate::flow::Flow;
 use crate::publish;
 use crate::reconcile::{self, ReconcileReport};
-use crate::report::{Problem, Processed, Response};
+use crate::report::{fold_region_problems, Processed, Response};
 
 /// Time kept back from the deadline to report a failure before Lambda kills the process.
 pub const DEADLINE_MARGIN: Duration = Duration::from_millis(1500);
@@ -65,13 +66,17 @@ impl App {
             Action::Invite(accounts) => within(
                 budget,
                 "the invitations and the notification",
-                self.process(&request, accounts),
+                // Boxed, like the reconcile: the flow's future is deep.
+                Box::pin(self.process(&request, accounts)),
             )
             .await
             .map(Reply::Event),
             Action::Reconcile { dry_run } => {
-                let run = reconcile::run(&self.aws, &self.config, &request.meta, *dry_run);
-                within(budget, "the reconcile", run)
+                let options = reconcile::Options {
+                    dry_run: *dry_run,
+                    coverage_csv: false,
+                };
+                self.reconcile(&request.meta, options, budget)
                     .await
                     .map(Reply::Reconcile)
             }
@@ -82,6 +87,18 @@ impl App {
                 ))
             }
         }
+    }
+
+    /// A reconcile within `budget` (the scheduled event's, or a person's from the command line).
+    pub async fn reconcile(
+        &self,
+        meta: &event::EventMeta,
+        options: reconcile::Options,
+        budget: Duration,
+    ) -> Result<ReconcileReport, HandlerError> {
+        // Boxed: the reconcile's future is deep, and the runtime's is deeper still.
+        let run = Box::pin(reconcile::run(&self.aws, &self.config, meta, options));
+        within(budget, "the reconcile", run).await
     }
 
     /// Handles an account event (creation, manual request); other kinds are refused.
@@ -112,19 +129,23 @@ impl App {
         let tally = ran.tally();
         let mut problems = resolved.problems;
         problems.extend(tally.problems);
+        let mut problems = fold_region_problems(problems, &HashMap::new());
         publish::sort(&mut problems);
         let mut failures = resolved.failures;
         failures.extend(tally.failures);
         let report = publish::Report {
             meta: &request.meta,
             problems: &problems,
+            drift: &[],
             per_region: &tally.per_region,
             now: SystemTime::now(),
+            coverage_csv: None,
+            complete: false,
         };
         // Published even when the run failed in part: a problem is on the topic or in a
         // failed invocation, never only in a log.
         let delivered = publish::deliver_all(&self.aws, &self.config, &report).await;
-        let published = finish(&delivered, &problems, &mut failures)?;
+        let published = publish::settle(&delivered, &problems, &mut failures)?;
         let plan = &self.config.plan;
         let ids: Vec<_> = accounts.iter().map(|a| a.account_id.clone()).collect();
         Ok(Response::processed(Processed {
@@ -141,29 +162,6 @@ impl App {
             message_ids: published.message_ids,
         }))
     }
-}
-
-/// What the destinations took, or the failure of the run (what failed, and how many problems
-/// were published and where) when any work or any destination failed.
-pub fn finish(
-    delivered: &[publish::Delivery],
-    problems: &[Problem],
-    failures: &mut Vec<AwsError>,
-) -> Result<Published, HandlerError> {
-    let sns = delivered.iter().find(|d| d.destination == "sns");
-    let published = Published {
-        problems: sns.map_or(0, |d| d.problems),
-        message_ids: sns.map(|d| d.ids.clone()).unwrap_or_default(),
-        unpublished: problems.len() - sns.map_or(0, |d| d.problems).min(problems.len()),
-    };
-    failures.extend(delivered.iter().filter_map(|d| d.failure.clone()));
-    if failures.is_empty() {
-        return Ok(published);
-    }
-    Err(HandlerError::Incomplete {
-        failures: std::mem::take(failures),
-        published,
-    })
 }
 
 /// Runs `work` within `budget`, or fails with the handler's own timeout (before Lambda's, so

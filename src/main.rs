@@ -42,14 +42,24 @@ async fn main() -> ExitCode {
         },
         _ => None,
     };
+    let coverage = match &command {
+        Command::Reconcile {
+            coverage: Some(path),
+            ..
+        } => match cli::open_coverage(path) {
+            Ok(out) => Some(out),
+            Err(message) => return ExitCode::from(cli::usage_error(&message)),
+        },
+        _ => None,
+    };
 
     let sdk = load_sdk_config().await;
     let aws = Aws::new(&sdk, &config.regions, config.topic_region());
     let app = App::new(config, aws);
     match (command, inputs) {
         (_, Some(inputs)) => ExitCode::from(cli::invoke(&app, inputs).await),
-        (Command::Reconcile { dry_run }, None) => {
-            ExitCode::from(cli::reconcile(&app, dry_run).await)
+        (Command::Reconcile { dry_run, .. }, None) => {
+            ExitCode::from(cli::reconcile(&app, dry_run, coverage).await)
         }
         (Command::Check { json, account }, None) => {
             ExitCode::from(cli::check(&app, json, account).await)

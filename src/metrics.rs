@@ -22,15 +22,25 @@ pub const METRIC_NAMES: &[&str] = &[
     "Drift",
 ];
 
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct Counts {
     pub invited: u64,
     pub accepted: u64,
     pub already_members: u64,
     pub enabled_by_organization: u64,
     pub problems: u64,
-    /// Organization accounts not `Enabled` after a reconcile; account events do not know it.
-    pub unprotected: Option<u64>,
+    /// What only a reconcile knows, seeing the whole organization.
+    pub coverage: Option<CoverageCounts>,
+}
+
+/// A region's coverage after a reconcile, as GuardDuty returned it.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct CoverageCounts {
+    /// Organization account-regions not protected.
+    pub unprotected: u64,
+    pub protected: u64,
+    pub percent: f64,
+    pub drift: u64,
 }
 
 impl Counts {
@@ -50,21 +60,43 @@ impl Counts {
         }
     }
 
+    /// Adds another count to this one (the coverage is a whole run's, not added).
+    pub fn merge(&mut self, other: &Counts) {
+        self.invited += other.invited;
+        self.accepted += other.accepted;
+        self.already_members += other.already_members;
+        self.enabled_by_organization += other.enabled_by_organization;
+        self.problems += other.problems;
+    }
+
     /// (name, value) of each metric this count has, in `METRIC_NAMES` order.
-    fn values(&self) -> Vec<(&'static str, u64)> {
+    fn values(&self) -> Vec<(&'static str, serde_json::Value)> {
+        let c = self.coverage;
         let values = [
-            Some(self.invited),
-            Some(self.accepted),
-            Some(self.already_members),
-            Some(self.enabled_by_organization),
-            Some(self.problems),
-            self.unprotected,
+            Some(json!(self.invited)),
+            Some(json!(self.accepted)),
+            Some(json!(self.already_members)),
+            Some(json!(self.enabled_by_organization)),
+            Some(json!(self.problems)),
+            c.map(|c| json!(c.unprotected)),
+            c.map(|c| json!(c.protected)),
+            c.map(|c| json!(c.percent)),
+            c.map(|c| json!(c.drift)),
         ];
         METRIC_NAMES
             .iter()
             .zip(values)
             .filter_map(|(name, v)| v.map(|v| (*name, v)))
             .collect()
+    }
+}
+
+/// CloudWatch's unit of a metric.
+fn unit(name: &str) -> &'static str {
+    if name == "CoveragePercent" {
+        "Percent"
+    } else {
+        "Count"
     }
 }
 
@@ -82,7 +114,7 @@ pub fn emf_lines(per_region: &BTreeMap<String, Counts>, timestamp_ms: u128) -> V
                         "Dimensions": [["Region"]],
                         "Metrics": values
                             .iter()
-                            .map(|(name, _)| json!({"Name": name, "Unit": "Count"}))
+                            .map(|(name, _)| json!({"Name": name, "Unit": unit(name)}))
                             .collect::<Vec<_>>(),
                     }]
                 },
@@ -122,14 +154,29 @@ mod tests {
     }
 
     #[test]
-    fn a_reconcile_reports_unprotected_accounts_declared_as_a_metric() {
+    fn a_reconcile_reports_its_coverage_declared_as_metrics() {
         let c = Counts {
-            unprotected: Some(3),
+            coverage: Some(CoverageCounts {
+                unprotected: 3,
+                protected: 197,
+                percent: 98.5,
+                drift: 2,
+            }),
             ..Counts::default()
         };
         let lines = emf_lines(&BTreeMap::from([("us-east-1".to_string(), c)]), 0);
         let v: serde_json::Value = serde_json::from_str(&lines[0]).unwrap();
         assert_eq!(v["UnprotectedAccounts"], 3);
+        assert_eq!(v["ProtectedAccounts"], 197);
+        assert_eq!(v["CoveragePercent"], 98.5);
+        assert_eq!(v["Drift"], 2);
+        let units: Vec<&str> = v["_aws"]["CloudWatchMetrics"][0]["Metrics"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|m| m["Unit"].as_str())
+            .collect();
+        assert_eq!(units[7], "Percent");
         let declared: Vec<&str> = v["_aws"]["CloudWatchMetrics"][0]["Metrics"]
             .as_array()
             .unwrap()
@@ -167,7 +214,7 @@ mod tests {
                 already_members: 2,
                 enabled_by_organization: 1,
                 problems: 2,
-                unprotected: None,
+                coverage: None,
             }
         );
         let m = BTreeMap::from([

@@ -4,7 +4,7 @@ use serde::Serialize;
 use serde_json::json;
 
 use crate::event::EventMeta;
-use crate::report::Problem;
+use crate::report::{Drift, Problem};
 
 /// SNS takes at most 262,144 bytes of message plus attributes; the margin covers the
 /// attributes and the JSON envelope around the problems.
@@ -39,57 +39,101 @@ struct Body<'a> {
     part: usize,
     parts: usize,
     problems: &'a [Problem],
+    /// Members that left this administrator or had plans turned off (a reconcile's finding,
+    /// reported even when repaired).
+    #[serde(skip_serializing_if = "<[Drift]>::is_empty")]
+    drift: &'a [Drift],
 }
 
-/// One notification per invocation; more only when the problems would not fit SNS's size
-/// limit in one message (each part says "part i of n"), so nothing is cut.
-pub fn notifications(topic_arn: &str, meta: &EventMeta, problems: &[Problem]) -> Vec<Notification> {
-    let chunks = split_by_size(problems);
+/// One notification per invocation; more only when the problems and drift would not fit
+/// SNS's size limit in one message (each part says "part i of n"), so nothing is cut.
+pub fn notifications(
+    topic_arn: &str,
+    meta: &EventMeta,
+    problems: &[Problem],
+    drift: &[Drift],
+) -> Vec<Notification> {
+    let chunks = split_by_size(problems, drift);
     let parts = chunks.len();
     chunks
         .into_iter()
         .enumerate()
-        .map(|(i, chunk)| build(topic_arn, meta, chunk, i + 1, parts))
+        .map(|(i, (p, d))| build(topic_arn, meta, p, d, (i + 1, parts)))
         .collect()
 }
 
-fn split_by_size(problems: &[Problem]) -> Vec<&[Problem]> {
-    let mut chunks = Vec::new();
+fn json_len<T: Serialize>(item: &T) -> usize {
+    serde_json::to_string(item)
+        .map(|s| s.len() + 1)
+        .unwrap_or(BODY_MAX_BYTES)
+}
+
+/// The problems, then the drift, cut into parts that fit one message each.
+fn split_by_size<'a>(
+    problems: &'a [Problem],
+    drift: &'a [Drift],
+) -> Vec<(&'a [Problem], &'a [Drift])> {
+    let sizes = problems
+        .iter()
+        .map(json_len)
+        .chain(drift.iter().map(json_len));
+    let mut cuts = Vec::new();
     let mut start = 0;
     let mut size = 0;
-    for (i, p) in problems.iter().enumerate() {
-        let len = serde_json::to_string(p)
-            .map(|s| s.len() + 1)
-            .unwrap_or(BODY_MAX_BYTES);
+    for (i, len) in sizes.enumerate() {
         if i > start && size + len > BODY_MAX_BYTES - 4_000 {
-            chunks.push(&problems[start..i]);
+            cuts.push(start..i);
             start = i;
             size = 0;
         }
         size += len;
     }
-    // The rest: never empty unless there are no problems at all (`start` is always the
-    // index of a problem), and then the one part is empty.
-    chunks.push(&problems[start..]);
-    chunks
+    // The rest: never empty unless there is nothing at all (`start` is always the index of
+    // an item), and then the one part is empty.
+    cuts.push(start..problems.len() + drift.len());
+    let n = problems.len();
+    cuts.into_iter()
+        .map(|r| {
+            let p = &problems[r.start.min(n)..r.end.min(n)];
+            let d = &drift[r.start.max(n) - n..r.end.max(n) - n];
+            (p, d)
+        })
+        .collect()
 }
 
 fn build(
     topic_arn: &str,
     meta: &EventMeta,
     problems: &[Problem],
-    part: usize,
-    parts: usize,
+    drift: &[Drift],
+    (part, parts): (usize, usize),
 ) -> Notification {
-    let accounts = distinct(problems.iter().map(|p| p.account_id.as_str()));
-    let regions = distinct(problems.iter().filter_map(|p| p.region.as_deref()));
+    let accounts = distinct(
+        problems
+            .iter()
+            .map(|p| p.account_id.as_str())
+            .chain(drift.iter().map(|d| d.account_id.as_str())),
+    );
+    let regions = distinct(
+        problems
+            .iter()
+            .filter_map(|p| p.region.as_deref())
+            .chain(drift.iter().map(|d| d.region.as_str())),
+    );
     let operations = distinct(problems.iter().map(|p| p.operation.as_str()));
 
-    let summary = format!(
+    let mut summary = format!(
         "{} problem(s) left {} account(s) without GuardDuty protection in at least one region; retrying will not help, a person must act.",
         problems.len(),
-        accounts.len()
+        distinct(problems.iter().map(|p| p.account_id.as_str())).len()
     );
+    if !drift.is_empty() {
+        summary.push_str(&format!(
+            " {} drift: members that left this administrator or had protection plans turned off, which someone in \
+             those accounts (or with their credentials) did; see each one's action.",
+            drift.len()
+        ));
+    }
     let body = Body {
         summary,
         // Capped like the attributes: a manual request's envelope fields can be of any size,
@@ -102,6 +146,7 @@ fn build(
         part,
         parts,
         problems,
+        drift,
     };
     let body = serde_json::to_string(&body).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"));
 
@@ -110,6 +155,7 @@ fn build(
         ("detailType", "String", attribute_text(&meta.detail_type)),
         ("eventId", "String", attribute_text(&meta.id)),
         ("problemCount", "Number", problems.len().to_string()),
+        ("driftCount", "Number", drift.len().to_string()),
         ("operations", "String.Array", json_array(&operations)),
         ("regions", "String.Array", json_array(&regions)),
     ]
@@ -128,7 +174,7 @@ fn build(
     });
 
     Notification {
-        subject: subject(&accounts, problems.len(), part, parts),
+        subject: subject(&accounts, problems.len(), drift.len(), (part, parts)),
         body,
         attributes,
         fifo,
@@ -136,7 +182,12 @@ fn build(
     }
 }
 
-fn subject(accounts: &[&str], problems: usize, part: usize, parts: usize) -> String {
+fn subject(
+    accounts: &[&str],
+    problems: usize,
+    drift: usize,
+    (part, parts): (usize, usize),
+) -> String {
     let who = match accounts {
         [] => String::new(),
         [one] => format!(" for {one}"),
@@ -147,7 +198,12 @@ fn subject(accounts: &[&str], problems: usize, part: usize, parts: usize) -> Str
     } else {
         String::new()
     };
-    let s = format!("GuardDuty invite: {problems} problem(s){who}{part}");
+    let drift = if drift > 0 {
+        format!(", {drift} drift")
+    } else {
+        String::new()
+    };
+    let s = format!("GuardDuty invite: {problems} problem(s){drift}{who}{part}");
     ascii_line(&s, SUBJECT_MAX_CHARS)
 }
 
@@ -222,7 +278,12 @@ mod tests {
 
     #[test]
     fn body_carries_each_problem_verbatim_and_the_triggering_event() {
-        let n = &notifications(TOPIC, &meta(), &[other_admin("444455556666", "us-east-1")])[0];
+        let n = &notifications(
+            TOPIC,
+            &meta(),
+            &[other_admin("444455556666", "us-east-1")],
+            &[],
+        )[0];
         let body: serde_json::Value = serde_json::from_str(&n.body).unwrap();
         assert_eq!(body["event"]["id"], "evt-1");
         assert_eq!(
@@ -242,12 +303,17 @@ mod tests {
 
     #[test]
     fn subject_is_short_ascii_and_names_the_account() {
-        let n = &notifications(TOPIC, &meta(), &[other_admin("444455556666", "us-east-1")])[0];
+        let n = &notifications(
+            TOPIC,
+            &meta(),
+            &[other_admin("444455556666", "us-east-1")],
+            &[],
+        )[0];
         assert_eq!(n.subject, "GuardDuty invite: 1 problem(s) for 444455556666");
         let many: Vec<Problem> = (0..30)
             .map(|i| other_admin(&format!("{:012}", i), "eu-west-1"))
             .collect();
-        let n = &notifications(TOPIC, &meta(), &many)[0];
+        let n = &notifications(TOPIC, &meta(), &many, &[])[0];
         assert!(
             n.subject.len() < 100 && n.subject.is_ascii(),
             "{}",
@@ -263,7 +329,7 @@ mod tests {
             other_admin("444455556666", "us-east-1"),
             other_admin("444455556666", "eu-west-1"),
         ];
-        let n = &notifications(TOPIC, &meta(), &problems)[0];
+        let n = &notifications(TOPIC, &meta(), &problems, &[])[0];
         assert!(n.attributes.len() <= 10);
         let get = |k: &str| {
             n.attributes
@@ -293,7 +359,7 @@ mod tests {
         let many: Vec<Problem> = (0..3000)
             .map(|i| other_admin(&format!("{:012}", i), "ap-southeast-2"))
             .collect();
-        let parts = notifications(TOPIC, &meta(), &many);
+        let parts = notifications(TOPIC, &meta(), &many, &[]);
         assert!(parts.len() > 1);
         let mut seen = 0;
         for (i, n) in parts.iter().enumerate() {
@@ -349,7 +415,7 @@ mod tests {
     #[test]
     fn problems_that_exactly_fill_one_message_are_sent_in_one() {
         let problems = problems_costing(8, PROBLEMS_BUDGET);
-        let parts = notifications(TOPIC, &meta(), &problems);
+        let parts = notifications(TOPIC, &meta(), &problems, &[]);
         assert_eq!(problems_per_part(&parts), [8]);
         let n = &parts[0];
         let attributes: usize = n
@@ -364,7 +430,7 @@ mod tests {
     #[test]
     fn one_byte_over_one_message_moves_the_last_problem_to_a_second() {
         let problems = problems_costing(8, PROBLEMS_BUDGET + 1);
-        let parts = notifications(TOPIC, &meta(), &problems);
+        let parts = notifications(TOPIC, &meta(), &problems, &[]);
         assert_eq!(problems_per_part(&parts), [7, 1]);
         assert!(
             parts[0].subject.ends_with("(part 1/2)"),
@@ -376,12 +442,13 @@ mod tests {
     #[test]
     fn a_single_problem_larger_than_a_message_goes_alone_and_no_part_is_empty() {
         let huge = other_admin("444455556666", "us-east-1").with_result("x".repeat(BODY_MAX_BYTES));
-        let parts = notifications(TOPIC, &meta(), std::slice::from_ref(&huge));
+        let parts = notifications(TOPIC, &meta(), std::slice::from_ref(&huge), &[]);
         assert_eq!(problems_per_part(&parts), [1]);
         let parts = notifications(
             TOPIC,
             &meta(),
             &[other_admin("111122223333", "us-east-1"), huge],
+            &[],
         );
         assert_eq!(problems_per_part(&parts), [1, 1]);
     }
@@ -391,7 +458,12 @@ mod tests {
             id: event_id.into(),
             ..meta()
         };
-        let parts = notifications("arn:aws:sns:us-east-1:123456789012:p.fifo", &meta, problems);
+        let parts = notifications(
+            "arn:aws:sns:us-east-1:123456789012:p.fifo",
+            &meta,
+            problems,
+            &[],
+        );
         parts[0].fifo.as_ref().unwrap().deduplication_id.clone()
     }
 
@@ -420,7 +492,12 @@ mod tests {
     fn the_parts_of_one_report_have_different_deduplication_ids() {
         // SNS would drop a second part with the first one's id as a duplicate.
         let many = problems_costing(8, PROBLEMS_BUDGET + 1);
-        let parts = notifications("arn:aws:sns:us-east-1:123456789012:p.fifo", &meta(), &many);
+        let parts = notifications(
+            "arn:aws:sns:us-east-1:123456789012:p.fifo",
+            &meta(),
+            &many,
+            &[],
+        );
         assert_eq!(parts.len(), 2);
         let ids: Vec<&str> = parts
             .iter()
@@ -461,8 +538,8 @@ mod tests {
     fn fifo_topics_get_a_group_and_a_stable_deduplication_id() {
         let fifo_topic = "arn:aws:sns:us-east-1:123456789012:problems.fifo";
         let problems = [other_admin("444455556666", "us-east-1")];
-        let a = notifications(fifo_topic, &meta(), &problems);
-        let b = notifications(fifo_topic, &meta(), &problems);
+        let a = notifications(fifo_topic, &meta(), &problems, &[]);
+        let b = notifications(fifo_topic, &meta(), &problems, &[]);
         let fifo = a[0].fifo.as_ref().unwrap();
         assert_eq!(fifo.group_id, "guardduty-invite");
         assert!(fifo.deduplication_id.len() <= 128);

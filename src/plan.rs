@@ -75,8 +75,16 @@ impl Plan {
         self.on.is_empty() && self.off.is_empty()
     }
 
+    /// The report columns of this plan: each feature it turns on, then that feature's agents.
+    pub fn columns(&self) -> Vec<String> {
+        self.on
+            .iter()
+            .flat_map(|f| std::iter::once(f.clone()).chain(self.agents_for(f)))
+            .collect()
+    }
+
     /// The agents that apply to `feature` in this plan.
-    fn agents_for(&self, feature: &str) -> Vec<String> {
+    pub fn agents_for(&self, feature: &str) -> Vec<String> {
         let applicable = agents_of(feature);
         self.agents
             .iter()

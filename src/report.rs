@@ -26,6 +26,10 @@ pub struct Problem {
     pub relationship_status: Option<String>,
     /// What it means and what a person should do.
     pub reason: String,
+    /// A problem of the whole region (`account_id` is `*`): how many accounts it leaves
+    /// unprotected there.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub affected_accounts: Option<usize>,
 }
 
 impl Problem {
@@ -38,6 +42,7 @@ impl Problem {
             result: None,
             relationship_status: None,
             reason: reason.into(),
+            affected_accounts: None,
         }
     }
 
@@ -63,14 +68,102 @@ impl Problem {
     }
 
     pub fn one_line(&self) -> String {
+        let who = match self.affected_accounts {
+            Some(n) => format!("{n} accounts"),
+            None => self.account_id.clone(),
+        };
         format!(
             "{} {} ({}): {}",
-            self.account_id,
+            who,
             self.region
                 .as_deref()
                 .map_or_else(|| "before any region".to_owned(), |r| format!("in {r}")),
             self.operation,
             self.detail()
+        )
+    }
+}
+
+/// The account id of a problem of a whole region.
+pub const WHOLE_REGION: &str = "*";
+
+/// Operations whose failure is a condition of the region, not of an account: the
+/// administrator has no detector there.
+const REGION_LEVEL: &[&str] = &["ListDetectors"];
+
+/// Says each region-level problem once: the per-account problems of one region that share
+/// a region-level cause (no detector there), or that GuardDuty gave with the same answer to
+/// every account the run tried in the region (`tried`: accounts per region and operation),
+/// become one problem with the number of accounts it leaves unprotected.
+pub fn fold_region_problems(
+    problems: Vec<Problem>,
+    tried: &HashMap<(String, String), usize>,
+) -> Vec<Problem> {
+    let mut groups: BTreeMap<(String, String, String), Vec<Problem>> = BTreeMap::new();
+    let mut out = Vec::new();
+    for p in problems {
+        match &p.region {
+            Some(region) if p.affected_accounts.is_none() => groups
+                .entry((region.clone(), p.operation.clone(), p.detail().to_owned()))
+                .or_default()
+                .push(p),
+            _ => out.push(p),
+        }
+    }
+    for ((region, operation, _), group) in groups {
+        let everyone = tried
+            .get(&(region.clone(), operation.clone()))
+            .is_some_and(|n| *n == group.len());
+        let fold = group.len() > 1 && (REGION_LEVEL.contains(&operation.as_str()) || everyone);
+        let Some(first) = group.first().filter(|_| fold) else {
+            out.extend(group);
+            continue;
+        };
+        out.push(Problem {
+            account_id: WHOLE_REGION.into(),
+            reason: format!(
+                "{} (every one of the {} accounts in {region} has this problem, so it is said once)",
+                first.reason,
+                group.len()
+            ),
+            affected_accounts: Some(group.len()),
+            relationship_status: None,
+            ..first.clone()
+        });
+    }
+    out
+}
+
+/// A member that left this administrator, or whose wanted plans were turned off: found by
+/// a reconcile and reported even when the run repaired it, because someone in that account
+/// (or with its credentials) took protection away.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Drift {
+    pub account_id: String,
+    pub region: String,
+    pub kind: DriftKind,
+    /// What was found, e.g. "relationship status Resigned" or "plans off: S3_DATA_EVENTS".
+    pub found: String,
+    /// What the run did about it, e.g. "re-invited" or "plans re-enabled".
+    pub action: String,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DriftKind {
+    /// `Resigned`, `Removed` or `Disabled`: the member left (or was taken from) the
+    /// administrator, a classic step to evade detection.
+    LeftAdministrator,
+    /// A wanted plan or agent setting was found off.
+    PlansOff,
+}
+
+impl Drift {
+    pub fn one_line(&self) -> String {
+        format!(
+            "{} in {}: {}; {}",
+            self.account_id, self.region, self.found, self.action
         )
     }
 }

@@ -519,7 +519,7 @@ proptest! {
     ) {
         let meta = event::EventMeta { id: "e".into(), source, detail_type };
         let problems: Vec<Problem> = ids.iter().map(|id| Problem::new(id, "CreateMembers", "r").with_result(result.clone())).collect();
-        for n in notifications("arn:aws:sns:us-east-1:123456789012:t", &meta, &problems) {
+        for n in notifications("arn:aws:sns:us-east-1:123456789012:t", &meta, &problems, &[]) {
             prop_assert!(n.subject.chars().count() <= SUBJECT_MAX_CHARS);
             prop_assert!(n.subject.chars().all(|c| c.is_ascii_graphic() || c == ' '), "{:?}", n.subject);
             prop_assert!(n.attributes.len() <= 10);
@@ -560,7 +560,7 @@ proptest! {
                     .with_result(result.clone())
             })
             .collect();
-        let parts = notifications("arn:aws:sns:us-east-1:123456789012:t", &meta, &problems);
+        let parts = notifications("arn:aws:sns:us-east-1:123456789012:t", &meta, &problems, &[]);
         let mut sent = 0;
         for n in &parts {
             prop_assert!(sns_size(n) <= 262_144, "{} bytes in a part of {}", sns_size(n), parts.len());

@@ -7,6 +7,7 @@
 mod classify;
 mod listing;
 mod member;
+mod outputs;
 mod preflight;
 mod sdk;
 
@@ -25,6 +26,7 @@ use tokio::sync::{OnceCell, Semaphore};
 pub use classify::{aws_error, kind_of};
 pub use listing::{ListedAccount, ListedMember};
 pub use member::{Administrator, Assumed, Invitation, MemberSession};
+pub use outputs::{archived, asff, FailedFinding, Finding, FINDINGS_PER_CALL, GENERATOR_ID};
 pub use preflight::OrganizationInfo;
 pub use sdk::{
     load_sdk_config, sdk_config_loader, trust_store, TrustChoice, AMAZON_ROOTS_PEM,
@@ -151,6 +153,14 @@ pub struct Aws {
     organizations: aws_sdk_organizations::Client,
     sns: aws_sdk_sns::Client,
     sts: aws_sdk_sts::Client,
+    /// In the function's own region: the findings, the coverage bucket and the policy
+    /// parameter are the stack's, there.
+    securityhub: aws_sdk_securityhub::Client,
+    s3: aws_sdk_s3::Client,
+    ssm: aws_sdk_ssm::Client,
+    account: aws_sdk_account::Client,
+    /// The function's own region.
+    home_region: String,
     /// The shared configuration, for the member accounts' clients.
     sdk: SdkConfig,
     admin_account: OnceCell<String>,
@@ -198,6 +208,11 @@ impl Aws {
             organizations,
             sns,
             sts: aws_sdk_sts::Client::new(sdk),
+            securityhub: aws_sdk_securityhub::Client::new(sdk),
+            s3: aws_sdk_s3::Client::new(sdk),
+            ssm: aws_sdk_ssm::Client::new(sdk),
+            account: aws_sdk_account::Client::new(sdk),
+            home_region: sdk.region().map(|r| r.to_string()).unwrap_or_default(),
             sdk: sdk.clone(),
             admin_account: OnceCell::new(),
             in_flight: Semaphore::new(MAX_CONCURRENT_CALLS),

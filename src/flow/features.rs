@@ -24,7 +24,12 @@ pub async fn enable<'a>(flow: &Flow<'_>, slots: Vec<Slot<'a>>) -> Result<Vec<Slo
     let Some((region, detector)) = batch_of(&enabled) else {
         return Ok(out);
     };
-    let read = read_plans(flow, region, &detector, enabled).await?;
+    let mut read = read_plans(flow, region, &detector, enabled).await?;
+    for s in &mut read {
+        if let Some(have) = &s.features {
+            s.plans_found_off = plan.missing(have).into_iter().map(str::to_owned).collect();
+        }
+    }
     if flow.dry_run {
         out.extend(read);
         return Ok(out);

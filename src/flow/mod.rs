@@ -86,6 +86,8 @@ pub struct Slot<'a> {
     pub features: Option<Vec<FeatureState>>,
     /// This run resumed the member's suspended detector.
     pub detector_resumed: bool,
+    /// The wanted plans (and agent settings) the first read found off, before any change.
+    pub plans_found_off: Vec<String>,
     /// This run changed the member's features (and read them back).
     pub plans_set: bool,
     /// A problem beside the outcome: the plans GuardDuty refused for an accepted member.
@@ -104,6 +106,7 @@ impl<'a> Slot<'a> {
             status: None,
             features: None,
             detector_resumed: false,
+            plans_found_off: Vec::new(),
             plans_set: false,
             side_problem: None,
             pending: None,
@@ -295,21 +298,39 @@ impl<'a> Flow<'a> {
             }
             batches
         });
+        let (done, failures) = self.run_batches(batches, |slots| slots).await;
+        Ran {
+            slots: done.into_iter().flatten().collect(),
+            failures,
+        }
+    }
+
+    /// Runs batches (each of one region, at most `BATCH_SIZE` slots) through the stages and
+    /// hands each finished batch to `keep`, so that a large run holds what it needs of a
+    /// batch rather than the batch; beside them, the failures of batches that failed whole.
+    /// Batches are taken from `batches` only as permits free up.
+    pub async fn run_batches<T>(
+        &self,
+        batches: impl Iterator<Item = Vec<Slot<'a>>>,
+        keep: impl Fn(Vec<Slot<'a>>) -> T,
+    ) -> (Vec<T>, Vec<AwsError>) {
         // The in-flight cap is Aws's; this only bounds the batches held in memory at once
         // (a batch future is large), with enough of them to keep every permit busy.
-        let results: Vec<_> = stream::iter(batches)
+        let results: Vec<Result<T, AwsError>> = stream::iter(batches)
             .map(|slots| self.run_batch(slots))
             .buffer_unordered(BATCHES_AT_ONCE)
+            .map(|r| r.map(&keep))
             .collect()
             .await;
-        let mut ran = Ran::default();
-        for result in results {
-            match result {
-                Ok(slots) => ran.slots.extend(slots),
-                Err(e) => ran.failures.push(e),
+        let mut kept = Vec::with_capacity(results.len());
+        let mut failures = Vec::new();
+        for r in results {
+            match r {
+                Ok(t) => kept.push(t),
+                Err(e) => failures.push(e),
             }
         }
-        ran
+        (kept, failures)
     }
 
     /// The stages, in order, for one batch of one region.

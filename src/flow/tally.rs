@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use tracing::{info, warn};
 
-use super::{Ran, Step};
+use super::{Ran, Slot, Step};
 use crate::error::AwsError;
 use crate::metrics::Counts;
 use crate::report::{Outcome, Problem};
@@ -18,35 +18,68 @@ pub struct Tally {
 }
 
 impl Ran<'_> {
+    /// Every slot's decision logged, counted and sorted into problems and failures.
     pub fn tally(&self) -> Tally {
-        let mut t = Tally::default();
-        for s in &self.slots {
-            match &s.step {
-                Step::Done(outcome) => {
-                    t.per_region
-                        .entry(s.region.to_owned())
-                        .or_default()
-                        .add(outcome);
-                    log_decision(s.account_id().as_str(), s.region, outcome);
-                    if let Outcome::Problem(p) = outcome {
-                        t.problems.push(p.clone());
-                    }
-                    if let Some(p) = &s.side_problem {
-                        warn!(account_id = %p.account_id, region = s.region, operation = %p.operation, result = p.detail(), "problem beside the outcome");
-                        t.problems.push(p.clone());
-                    }
-                    t.failures.extend(s.pending.iter().cloned());
-                }
-                Step::Retry(e) => t.failures.push(e.clone()),
-                // Every stage carries its slots to an outcome; anything else is a failed batch's.
-                _ => {}
-            }
-        }
+        let mut t = tally(&self.slots, Logging::Every);
         for e in &self.failures {
             warn!(error = %e, "AWS call failed after retries");
         }
         t.failures.extend(self.failures.iter().cloned());
         t
+    }
+}
+
+/// Which decisions are logged at info level.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Logging {
+    Every,
+    /// Only those where the run changed something or found a problem (a reconcile of a
+    /// large organization is mostly accounts with nothing to do).
+    Changes,
+}
+
+/// The tally of finished slots.
+pub fn tally(slots: &[Slot<'_>], logging: Logging) -> Tally {
+    let mut t = Tally::default();
+    for s in slots {
+        match &s.step {
+            Step::Done(outcome) => {
+                t.per_region
+                    .entry(s.region.to_owned())
+                    .or_default()
+                    .add(outcome);
+                let unchanged =
+                    matches!(outcome, Outcome::AlreadyEnabled | Outcome::AlreadyInvited)
+                        && !s.plans_set
+                        && !s.detector_resumed;
+                if logging == Logging::Every || !unchanged {
+                    log_decision(s.account_id().as_str(), s.region, outcome);
+                }
+                if let Outcome::Problem(p) = outcome {
+                    t.problems.push(p.clone());
+                }
+                if let Some(p) = &s.side_problem {
+                    warn!(account_id = %p.account_id, region = s.region, operation = %p.operation, result = p.detail(), "problem beside the outcome");
+                    t.problems.push(p.clone());
+                }
+                t.failures.extend(s.pending.iter().cloned());
+            }
+            Step::Retry(e) => t.failures.push(e.clone()),
+            // Every stage carries its slots to an outcome; anything else is a failed batch's.
+            _ => {}
+        }
+    }
+    t
+}
+
+impl Tally {
+    /// Adds another tally's counts, problems and failures to this one.
+    pub fn merge(&mut self, other: Tally) {
+        for (region, c) in other.per_region {
+            self.per_region.entry(region).or_default().merge(&c);
+        }
+        self.problems.extend(other.problems);
+        self.failures.extend(other.failures);
     }
 }
 

@@ -16,8 +16,5 @@ pub async fn deliver(_aws: &Aws, _config: &Config, report: &Report<'_>) -> Deliv
         .map(|d| d.as_millis())
         .unwrap_or_default();
     emit_metrics(&emf_lines(report.per_region, ms));
-    Delivery {
-        destination: "emf",
-        ..Delivery::default()
-    }
+    Delivery::to("emf")
 }

@@ -1,11 +1,15 @@
 //! Where a run's results leave the process. Every destination is a module of its own behind
-//! one shape, [`deliver`]`(aws, config, report) -> Delivery`, so a new destination is a new
+//! one shape, `deliver(aws, config, report) -> Delivery`, so a new destination is a new
 //! module and one line in [`deliver_all`], and no stage of the flow changes:
 //!
-//! - `sns`: the problems (and drift) on the topic, split by SNS's size limit;
+//! - `security_hub`: problems and drift as findings, archived once gone (optional);
+//! - `s3`: the coverage report of a reconcile (optional);
+//! - `sns`: the problems and drift on the topic, split by SNS's size limit;
 //! - `emf`: the per-region counts as CloudWatch Embedded Metric Format lines.
 
 pub mod emf;
+pub mod s3;
+pub mod security_hub;
 pub mod sns;
 
 use std::collections::BTreeMap;
@@ -13,39 +17,99 @@ use std::time::SystemTime;
 
 use crate::aws::Aws;
 use crate::config::Config;
-use crate::error::AwsError;
+use crate::error::{AwsError, HandlerError, Published};
 use crate::event::EventMeta;
 use crate::metrics::Counts;
-use crate::report::Problem;
+use crate::report::{Drift, Problem};
 
 /// What a run has to say, for every destination.
 pub struct Report<'r> {
     pub meta: &'r EventMeta,
     /// In a stable order (see [`sort`]).
     pub problems: &'r [Problem],
+    pub drift: &'r [Drift],
     pub per_region: &'r BTreeMap<String, Counts>,
     pub now: SystemTime,
+    /// A reconcile's coverage report, as CSV.
+    pub coverage_csv: Option<&'r str>,
+    /// A whole reconcile that finished everything: what it no longer finds is gone (Security
+    /// Hub archives those findings). An event sees only its accounts; a failed run, only part.
+    pub complete: bool,
 }
 
 /// What one destination took.
 #[derive(Debug, Default)]
 pub struct Delivery {
     pub destination: &'static str,
-    /// The ids the destination gave (SNS message ids).
+    /// The ids or addresses the destination gave (SNS message ids, the S3 object).
     pub ids: Vec<String>,
     /// How many of the report's problems it holds now.
     pub problems: usize,
+    /// A lasting condition of the destination itself (Security Hub not enabled), for the
+    /// topic like any other problem.
+    pub found: Vec<Problem>,
     /// Why it did not take everything: the run must be retried.
     pub failure: Option<AwsError>,
 }
 
-/// Hands the report to every destination; each says what it took.
+impl Delivery {
+    fn to(destination: &'static str) -> Self {
+        Self {
+            destination,
+            ..Self::default()
+        }
+    }
+}
+
+/// Hands the report to every destination; each says what it took. The optional
+/// destinations go first, so that a problem of theirs reaches the topic too.
 pub async fn deliver_all(aws: &Aws, config: &Config, report: &Report<'_>) -> Vec<Delivery> {
-    let (sns, emf) = tokio::join!(
-        sns::deliver(aws, config, report),
-        emf::deliver(aws, config, report)
+    let (hub, s3, emf) = tokio::join!(
+        security_hub::deliver(aws, config, report),
+        s3::deliver(aws, config, report),
+        emf::deliver(aws, config, report),
     );
-    vec![sns, emf]
+    let found: Vec<Problem> = [&hub, &s3].iter().flat_map(|d| d.found.clone()).collect();
+    let sns = if found.is_empty() {
+        sns::deliver(aws, config, report).await
+    } else {
+        let mut problems = report.problems.to_vec();
+        problems.extend(found);
+        sns::deliver(
+            aws,
+            config,
+            &Report {
+                problems: &problems,
+                ..*report
+            },
+        )
+        .await
+    };
+    vec![sns, hub, s3, emf]
+}
+
+/// What the destinations took, or the failure of the run (what failed, and how many problems
+/// were published and where) when any work or any destination failed.
+pub fn settle(
+    delivered: &[Delivery],
+    problems: &[Problem],
+    failures: &mut Vec<AwsError>,
+) -> Result<Published, HandlerError> {
+    let sns = delivered.iter().find(|d| d.destination == "sns");
+    let on_topic = sns.map_or(0, |d| d.problems);
+    let published = Published {
+        problems: on_topic,
+        message_ids: sns.map(|d| d.ids.clone()).unwrap_or_default(),
+        unpublished: problems.len().saturating_sub(on_topic),
+    };
+    failures.extend(delivered.iter().filter_map(|d| d.failure.clone()));
+    if failures.is_empty() {
+        return Ok(published);
+    }
+    Err(HandlerError::Incomplete {
+        failures: std::mem::take(failures),
+        published,
+    })
 }
 
 /// Puts problems in a stable order, so that a replay's message is the same (FIFO topics

@@ -11,14 +11,16 @@ use crate::config::Config;
 use crate::notify::notifications;
 
 pub async fn deliver(aws: &Aws, config: &Config, report: &Report<'_>) -> Delivery {
-    let mut delivery = Delivery {
-        destination: "sns",
-        ..Delivery::default()
-    };
-    if report.problems.is_empty() {
+    let mut delivery = Delivery::to("sns");
+    if report.problems.is_empty() && report.drift.is_empty() {
         return delivery;
     }
-    for n in notifications(&config.topic_arn, report.meta, report.problems) {
+    for n in notifications(
+        &config.topic_arn,
+        report.meta,
+        report.problems,
+        report.drift,
+    ) {
         match aws.publish(&config.topic_arn, &n).await {
             Ok(id) => {
                 delivery.ids.push(id);
@@ -31,6 +33,6 @@ pub async fn deliver(aws: &Aws, config: &Config, report: &Report<'_>) -> Deliver
             }
         }
     }
-    info!(event_id = %report.meta.id, problems = report.problems.len(), "published problems");
+    info!(event_id = %report.meta.id, problems = report.problems.len(), drift = report.drift.len(), "published problems and drift");
     delivery
 }

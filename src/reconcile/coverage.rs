@@ -1,0 +1,389 @@
+//! Coverage: every organization account in every region, protected or not as GuardDuty
+//! returned it, the counts per region and in total, and the CSV report. Pure: no I/O.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use serde::Serialize;
+
+use crate::flow::{Slot, Step, Target};
+use crate::plan::{Plan, ENABLED, MISSING};
+use crate::report::Outcome;
+
+/// A plan column's value in a row.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Cell {
+    Enabled,
+    Disabled,
+    /// GuardDuty returned no such feature or setting for the member.
+    Missing,
+    /// Not read: the member is not `Enabled`, or its plans could not be read.
+    NotRead,
+}
+
+impl Cell {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Enabled => ENABLED,
+            Self::Disabled => "DISABLED",
+            Self::Missing => MISSING,
+            Self::NotRead => "",
+        }
+    }
+}
+
+/// What this run did for one account in one region.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Did {
+    pub invited: bool,
+    pub accepted: bool,
+    pub plans_enabled: bool,
+    pub detector_resumed: bool,
+    pub problem: bool,
+}
+
+impl Did {
+    pub fn words(self) -> String {
+        let parts: Vec<&str> = [
+            (self.invited, "invited"),
+            (self.accepted, "accepted"),
+            (self.detector_resumed, "detector resumed"),
+            (self.plans_enabled, "plans enabled"),
+            (self.problem, "problem"),
+        ]
+        .iter()
+        .filter(|(on, _)| *on)
+        .map(|(_, w)| *w)
+        .collect();
+        if parts.is_empty() {
+            "nothing".into()
+        } else {
+            parts.join(", ")
+        }
+    }
+}
+
+/// One organization account in one region at the end of the run (as it stands, in a dry run).
+#[derive(Clone, Debug)]
+pub struct Row<'a> {
+    pub target: &'a Target,
+    pub region: &'a str,
+    /// The relationship status GuardDuty last returned.
+    pub status: Option<Box<str>>,
+    /// One cell per plan column, in [`Coverage::columns`] order.
+    pub plans: Box<[Cell]>,
+    pub protected: bool,
+    pub did: Did,
+    /// Why it is not protected, when the run knows.
+    pub note: Option<Box<str>>,
+}
+
+impl<'a> Row<'a> {
+    /// The row of a slot the flow has finished with.
+    pub fn of(s: &Slot<'a>, plan: &Plan, columns: &[String]) -> Self {
+        let outcome = match &s.step {
+            Step::Done(o) => Some(o),
+            _ => None,
+        };
+        let problem = match outcome {
+            Some(Outcome::Problem(p)) => Some(p),
+            _ => None,
+        };
+        let observed = s.features.as_deref().map(|have| plan.observed(have));
+        let plans = columns
+            .iter()
+            .map(|c| match observed.as_ref().and_then(|o| o.get(c)) {
+                None => Cell::NotRead,
+                Some(v) if v.eq_ignore_ascii_case(ENABLED) => Cell::Enabled,
+                Some(v) if v == MISSING => Cell::Missing,
+                Some(_) => Cell::Disabled,
+            })
+            .collect();
+        let note = problem
+            .or(s.side_problem.as_ref())
+            .map(|p| p.reason.as_str().into())
+            .or_else(|| s.pending.as_ref().map(|e| e.to_string().into()));
+        Row {
+            target: s.target,
+            region: s.region,
+            status: s.status.as_deref().map(Into::into),
+            plans,
+            protected: problem.is_none() && s.is_protected(plan),
+            did: Did {
+                invited: matches!(
+                    outcome,
+                    Some(
+                        Outcome::Invited { .. }
+                            | Outcome::Accepted {
+                                email_sent: Some(_)
+                            }
+                    )
+                ),
+                accepted: matches!(outcome, Some(Outcome::Accepted { .. })),
+                plans_enabled: s.plans_set,
+                detector_resumed: s.detector_resumed,
+                problem: problem.is_some() || s.side_problem.is_some(),
+            },
+            note,
+        }
+    }
+}
+
+/// The coverage of one region.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RegionCoverage {
+    /// Account-regions counted (the denominator).
+    pub accounts: usize,
+    pub protected_accounts: usize,
+    /// For each wanted plan, how many accounts have it on (with its agent settings).
+    pub plans: BTreeMap<String, usize>,
+    pub coverage_percent: f64,
+}
+
+/// Every row of a run, and the plan columns they carry.
+#[derive(Debug, Default)]
+pub struct Coverage<'a> {
+    pub columns: Vec<String>,
+    pub rows: Vec<Row<'a>>,
+}
+
+/// Protected ÷ counted, in percent with one decimal; nothing to count is fully covered.
+pub fn percent(protected: usize, counted: usize) -> f64 {
+    if counted == 0 {
+        return 100.0;
+    }
+    (protected as f64 * 1000.0 / counted as f64).round() / 10.0
+}
+
+impl Coverage<'_> {
+    pub fn region(&self, region: &str, plan: &Plan) -> RegionCoverage {
+        let rows: Vec<&Row<'_>> = self.rows.iter().filter(|r| r.region == region).collect();
+        let protected = rows.iter().filter(|r| r.protected).count();
+        let plans = plan
+            .on
+            .iter()
+            .map(|f| {
+                let idx = self.columns.iter().position(|c| c == f);
+                let on = rows
+                    .iter()
+                    .filter(|r| {
+                        idx.and_then(|i| r.plans.get(i)) == Some(&Cell::Enabled)
+                            && plan_agents_on(r, f, plan, &self.columns)
+                    })
+                    .count();
+                (f.clone(), on)
+            })
+            .collect();
+        RegionCoverage {
+            accounts: rows.len(),
+            protected_accounts: protected,
+            plans,
+            coverage_percent: percent(protected, rows.len()),
+        }
+    }
+
+    /// (account-regions counted, protected) over every region.
+    pub fn totals(&self) -> (usize, usize) {
+        (
+            self.rows.len(),
+            self.rows.iter().filter(|r| r.protected).count(),
+        )
+    }
+
+    /// The report as CSV (RFC 4180: a header, CRLF line ends, fields quoted where needed),
+    /// one row per account and region, sorted by account and region.
+    pub fn csv(&self) -> String {
+        let mut rows: Vec<&Row<'_>> = self.rows.iter().collect();
+        rows.sort_by(|a, b| {
+            (&a.target.account_id, a.region).cmp(&(&b.target.account_id, b.region))
+        });
+        let mut out = String::with_capacity(64 * (rows.len() + 1));
+        let mut header: Vec<&str> = vec![
+            "account_id",
+            "account_name",
+            "region",
+            "relationship_status",
+        ];
+        header.extend(self.columns.iter().map(String::as_str));
+        header.extend(["protected", "this_run", "note"]);
+        push_record(&mut out, header.iter().copied());
+        for r in rows {
+            let did = r.did.words();
+            let mut fields: Vec<&str> = vec![
+                r.target.account_id.as_str(),
+                &r.target.name,
+                r.region,
+                r.status.as_deref().unwrap_or(""),
+            ];
+            fields.extend(r.plans.iter().map(|c| c.as_str()));
+            fields.extend([
+                if r.protected { "yes" } else { "no" },
+                did.as_str(),
+                r.note.as_deref().unwrap_or(""),
+            ]);
+            push_record(&mut out, fields.into_iter());
+        }
+        out
+    }
+
+    /// "N of M account-regions protected (P%)".
+    pub fn summary(&self) -> String {
+        let (counted, protected) = self.totals();
+        format!(
+            "{protected} of {counted} account-regions protected ({}%)",
+            percent(protected, counted)
+        )
+    }
+}
+
+/// Whether the agents of `feature` that `plan` wants read ENABLED in the row.
+fn plan_agents_on(r: &Row<'_>, feature: &str, plan: &Plan, columns: &[String]) -> bool {
+    plan.agents_for(feature).iter().all(|a| {
+        columns
+            .iter()
+            .position(|c| c == a)
+            .and_then(|i| r.plans.get(i))
+            == Some(&Cell::Enabled)
+    })
+}
+
+/// One CSV record: fields quoted when they hold a comma, a quote or a line break; a field
+/// a spreadsheet would read as a formula (=, +, -, @) is prefixed with an apostrophe.
+fn push_record<'f>(out: &mut String, fields: impl Iterator<Item = &'f str>) {
+    for (i, f) in fields.enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        let guarded;
+        let f = if f.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+            guarded = format!("'{f}");
+            guarded.as_str()
+        } else {
+            f
+        };
+        if f.contains([',', '"', '\n', '\r']) {
+            let _ = write!(out, "\"{}\"", f.replace('"', "\"\""));
+        } else {
+            out.push_str(f);
+        }
+    }
+    out.push_str("\r\n");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::account::{AccountId, Email};
+    use crate::plan::FeatureState;
+
+    fn target(id: &str, name: &str) -> Target {
+        Target {
+            account_id: AccountId::parse(id).unwrap(),
+            email: Email::parse("a@example.com").unwrap(),
+            name: name.into(),
+            joined_at: None,
+        }
+    }
+
+    fn plan() -> Plan {
+        Plan {
+            on: vec!["S3_DATA_EVENTS".into(), "RUNTIME_MONITORING".into()],
+            agents: vec!["EKS_ADDON_MANAGEMENT".into()],
+            off: vec![],
+        }
+    }
+
+    fn enabled(name: &str) -> FeatureState {
+        FeatureState {
+            name: name.into(),
+            status: "ENABLED".into(),
+            additional: vec![],
+        }
+    }
+
+    #[test]
+    fn columns_are_each_feature_then_its_agents() {
+        assert_eq!(
+            plan().columns(),
+            [
+                "S3_DATA_EVENTS",
+                "RUNTIME_MONITORING",
+                "EKS_ADDON_MANAGEMENT"
+            ]
+        );
+        assert!(Plan::default().columns().is_empty());
+    }
+
+    #[test]
+    fn a_row_is_protected_only_when_enabled_with_every_plan_and_agent_on() {
+        let t = target("111122223333", "a");
+        let p = plan();
+        let columns = p.columns();
+        let mut s = Slot::new(&t, "us-east-1", Step::Done(Outcome::AlreadyEnabled));
+        s.status = Some("Enabled".into());
+        let mut rm = enabled("RUNTIME_MONITORING");
+        s.features = Some(vec![enabled("S3_DATA_EVENTS"), rm.clone()]);
+        let row = Row::of(&s, &p, &columns);
+        assert!(!row.protected, "the agent setting is missing");
+        assert_eq!(&*row.plans, [Cell::Enabled, Cell::Enabled, Cell::Missing]);
+        rm.additional = vec![("EKS_ADDON_MANAGEMENT".into(), "ENABLED".into())];
+        s.features = Some(vec![enabled("S3_DATA_EVENTS"), rm]);
+        assert!(Row::of(&s, &p, &columns).protected);
+        s.status = Some("Invited".into());
+        assert!(!Row::of(&s, &p, &columns).protected);
+    }
+
+    #[test]
+    fn the_csv_has_a_header_crlf_rfc4180_quoting_and_is_sorted_by_account_and_region() {
+        let a = target("222222222222", "Acme, \"Prod\"");
+        let b = target("111111111111", "=HYPERLINK(\"x\")");
+        let mut rows = Vec::new();
+        for (t, region) in [(&a, "us-east-1"), (&b, "us-east-1"), (&a, "eu-west-1")] {
+            let mut s = Slot::new(t, region, Step::Done(Outcome::AlreadyEnabled));
+            s.status = Some("Enabled".into());
+            rows.push(Row::of(&s, &Plan::default(), &[]));
+        }
+        let c = Coverage {
+            columns: vec![],
+            rows,
+        };
+        let csv = c.csv();
+        let lines: Vec<&str> = csv.split("\r\n").collect();
+        assert_eq!(
+            lines[0],
+            "account_id,account_name,region,relationship_status,protected,this_run,note"
+        );
+        assert_eq!(
+            lines[1],
+            "111111111111,\"'=HYPERLINK(\"\"x\"\")\",us-east-1,Enabled,yes,nothing,"
+        );
+        assert_eq!(
+            lines[2],
+            "222222222222,\"Acme, \"\"Prod\"\"\",eu-west-1,Enabled,yes,nothing,"
+        );
+        assert!(lines[3].contains("us-east-1"));
+        assert_eq!(lines[4], "", "the last record ends with CRLF");
+        assert_eq!(c.summary(), "3 of 3 account-regions protected (100%)");
+    }
+
+    #[test]
+    fn percent_has_one_decimal_and_nothing_to_count_is_covered() {
+        assert_eq!(percent(2, 3), 66.7);
+        assert_eq!(percent(0, 5), 0.0);
+        assert_eq!(percent(0, 0), 100.0);
+        assert_eq!(percent(199, 200), 99.5);
+    }
+
+    #[test]
+    fn what_the_run_did_is_said_in_words() {
+        assert_eq!(Did::default().words(), "nothing");
+        let d = Did {
+            invited: true,
+            accepted: true,
+            plans_enabled: true,
+            ..Did::default()
+        };
+        assert_eq!(d.words(), "invited, accepted, plans enabled");
+    }
+}

@@ -1,0 +1,443 @@
+//! Reconcile: the organization against the members of every region, so that an account whose
+//! event was missed, that joined by invitation, or that drifted (resigned, removed, a plan
+//! turned off) is found and protected; and the coverage of the whole organization, as
+//! GuardDuty returns it, per account, region and plan.
+//!
+//! ```text
+//! list accounts ∥ list every region's members → plan each region (plan.rs)
+//!   → the flow's stages, batch by batch, each batch kept as coverage rows (coverage.rs)
+//!   → drift, problems (a region-level one said once) → publish → one summary
+//! ```
+
+pub mod coverage;
+pub mod plan;
+
+use std::collections::{BTreeMap, HashMap};
+use std::time::{Duration, SystemTime};
+
+use futures::future::join_all;
+use serde::Serialize;
+use tracing::warn;
+
+use crate::aws::{Aws, ListedMember};
+use crate::config::Config;
+use crate::error::{AwsError, HandlerError, Published};
+use crate::event::EventMeta;
+use crate::flow::tally::{tally, Logging, Tally};
+use crate::flow::{Flow, Slot, Step, BATCH_SIZE};
+use crate::logging::Progress;
+use crate::metrics::CoverageCounts;
+use crate::publish;
+use crate::report::{fold_region_problems, Drift, DriftKind, Outcome, Problem};
+use coverage::{Coverage, RegionCoverage, Row};
+use plan::{organization, plan, Organization, RegionPlan};
+
+/// The time a reconcile may take when nobody set a deadline (by hand, from a terminal).
+pub const RECONCILE_BUDGET: Duration = Duration::from_secs(15 * 60);
+
+/// How a reconcile runs.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Options {
+    /// Read calls only: nothing is changed or published.
+    pub dry_run: bool,
+    /// Keep the coverage report as CSV in the result (`reconcile --coverage`).
+    pub coverage_csv: bool,
+}
+
+/// One region's line of the summary.
+#[derive(Clone, Debug, Default, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RegionSummary {
+    pub region: String,
+    pub organization_accounts: usize,
+    /// The members' relationship statuses as ListMembers returned them at the start of the
+    /// run, before this run changed any.
+    pub members_by_status: BTreeMap<String, usize>,
+    pub outside_organization: usize,
+    pub invited_now: usize,
+    pub accepted_now: usize,
+    pub plans_enabled_now: usize,
+    pub problems: usize,
+    pub drift: usize,
+    pub unprotected_accounts: usize,
+    #[serde(flatten)]
+    pub coverage: RegionCoverage,
+    /// Dry run: the accounts it would invite, accept, or turn plans on for.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub would_invite: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub would_accept: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub would_enable_plans: Vec<String>,
+}
+
+/// What a reconcile reports: one summary per run.
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ReconcileReport {
+    pub event_id: String,
+    pub dry_run: bool,
+    pub organization_accounts: usize,
+    /// Organization account-regions counted, and those protected as GuardDuty returned them.
+    pub account_regions: usize,
+    pub protected_account_regions: usize,
+    pub coverage_percent: f64,
+    pub regions: Vec<RegionSummary>,
+    pub problems: usize,
+    pub drift: usize,
+    /// "N of M account-regions protected (P%); X problem(s), Y drift".
+    pub summary: String,
+    /// Dry run: the problems and drift it sees, one line each (nothing is published).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub problem_lines: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub drift_lines: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub notification_message_ids: Vec<String>,
+    /// Where the coverage report was written (S3).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub coverage_report: Option<String>,
+    /// The coverage report as CSV, when asked for.
+    #[serde(skip)]
+    pub coverage_csv: Option<String>,
+}
+
+/// The stages of a reconcile, in order.
+pub async fn run(
+    aws: &Aws,
+    config: &Config,
+    meta: &EventMeta,
+    options: Options,
+) -> Result<ReconcileReport, HandlerError> {
+    let progress = Progress::start("reconcile");
+    let failed = |e: AwsError| HandlerError::Incomplete {
+        failures: vec![e],
+        published: Published::nothing(),
+    };
+    let admin = aws.admin_account().await.map_err(failed)?;
+    // The organization's listing and every region's overlap: none waits for another.
+    let (listed, reads) = tokio::join!(aws.list_accounts(), read_regions(aws, config));
+    let org = organization(&listed.map_err(failed)?, &admin);
+    let reads = reads.map_err(failed)?;
+    progress.say(format!(
+        "{} organization accounts and the members of {} region(s) listed",
+        org.targets.len(),
+        reads.len()
+    ));
+    for p in &org.problems {
+        warn!(account_id = %p.account_id, reason = %p.reason, "organization account that cannot be a member");
+    }
+    let now = SystemTime::now();
+    let plans: Vec<RegionPlan<'_>> = config
+        .regions
+        .iter()
+        .zip(&reads)
+        .map(|(region, members)| plan(region, &org.targets, members, config, now))
+        .collect();
+    drop(reads);
+    let ran = run_plans(aws, config, &org, &plans, options.dry_run).await;
+    progress.say(format!(
+        "{} invitation(s) sent, {} accepted",
+        ran.tally
+            .per_region
+            .values()
+            .map(|c| c.invited)
+            .sum::<u64>(),
+        ran.tally
+            .per_region
+            .values()
+            .map(|c| c.accepted)
+            .sum::<u64>()
+    ));
+    let report = conclude(aws, config, meta, &org, &plans, ran, options).await?;
+    progress.finish(report.summary.clone());
+    Ok(report)
+}
+
+/// Every region's members (the region's own order kept), concurrently.
+async fn read_regions(aws: &Aws, config: &Config) -> Result<Vec<Vec<ListedMember>>, AwsError> {
+    join_all(config.regions.iter().map(|region| async move {
+        match aws.detector(region).await? {
+            Some(d) => aws.list_members(region, &d).await,
+            // No detector, so nothing can be a member there; the flow says so per region.
+            None => Ok(Vec::new()),
+        }
+    }))
+    .await
+    .into_iter()
+    .collect()
+}
+
+/// What the flow left of a reconcile's batches.
+#[derive(Default)]
+struct Ran<'a> {
+    rows: Vec<Row<'a>>,
+    tally: Tally,
+    drift: Vec<Drift>,
+    /// (region, operation) → accounts the run tried it for (region-level problems).
+    tried: HashMap<(String, String), usize>,
+    /// Dry run, by region: would invite, would accept, would turn plans on.
+    would: BTreeMap<String, [Vec<String>; 3]>,
+}
+
+/// Puts every organization account of every region through the flow's stages, a batch at a
+/// time, and keeps each finished batch as rows, tally, drift.
+async fn run_plans<'a>(
+    aws: &'a Aws,
+    config: &'a Config,
+    org: &'a Organization,
+    plans: &'a [RegionPlan<'a>],
+    dry_run: bool,
+) -> Ran<'a> {
+    let flow = Flow::new(aws, config);
+    let flow = if dry_run { flow.reading_only() } else { flow };
+    let columns = config.plan.columns();
+    let n = org.targets.len();
+    let batches = plans.iter().flat_map(|p| {
+        (0..n)
+            .step_by(BATCH_SIZE)
+            .map(move |i| p.slots(&org.targets, i..(i + BATCH_SIZE).min(n)))
+    });
+    let keep = |slots: Vec<Slot<'a>>| keep_batch(slots, plans, config, &columns, dry_run);
+    let (parts, failures) = flow.run_batches(batches, keep).await;
+    let mut ran = Ran::default();
+    for part in parts {
+        ran.rows.extend(part.rows);
+        ran.tally.merge(part.tally);
+        ran.drift.extend(part.drift);
+        for (k, v) in part.tried {
+            *ran.tried.entry(k).or_default() += v;
+        }
+        for (region, lists) in part.would {
+            let entry = ran.would.entry(region).or_default();
+            for (all, these) in entry.iter_mut().zip(lists) {
+                all.extend(these);
+            }
+        }
+    }
+    for e in &failures {
+        warn!(error = %e, "AWS call failed after retries");
+    }
+    ran.tally.failures.extend(failures);
+    ran
+}
+
+/// What a finished batch leaves: its rows, its tally (each decision that changed something
+/// logged), the drift it found, and what a dry run would do.
+fn keep_batch<'a>(
+    slots: Vec<Slot<'a>>,
+    plans: &[RegionPlan<'a>],
+    config: &Config,
+    columns: &[String],
+    dry_run: bool,
+) -> Ran<'a> {
+    let mut part = Ran {
+        tally: tally(&slots, Logging::Changes),
+        ..Ran::default()
+    };
+    for s in &slots {
+        let row = Row::of(s, &config.plan, columns);
+        let plan = plans.iter().find(|p| p.region == s.region);
+        part.drift.extend(drift_of(s, &row, plan, dry_run));
+        if s.plans_set
+            || s.side_problem
+                .as_ref()
+                .is_some_and(|p| p.operation == "UpdateMemberDetectors")
+        {
+            *part
+                .tried
+                .entry((s.region.to_owned(), "UpdateMemberDetectors".to_owned()))
+                .or_default() += 1;
+        }
+        if dry_run {
+            let would = part.would.entry(s.region.to_owned()).or_default();
+            let id = s.account_id().to_string();
+            match &s.step {
+                Step::ToCreate | Step::ToInvite => would[0].push(id),
+                Step::Done(Outcome::AlreadyInvited) if config.member_role.is_some() => {
+                    would[1].push(id)
+                }
+                Step::Done(_) if !s.plans_found_off.is_empty() => would[2].push(id),
+                _ => {}
+            }
+        }
+        part.rows.push(row);
+    }
+    part
+}
+
+/// The drift a slot shows: a member found gone from the administrator, or with wanted
+/// plans off, and what the run did about it.
+fn drift_of(
+    s: &Slot<'_>,
+    row: &Row<'_>,
+    plan: Option<&RegionPlan<'_>>,
+    dry_run: bool,
+) -> Option<Drift> {
+    let failed = |what: &str| {
+        format!(
+            "{what} failed: {}",
+            row.note.as_deref().unwrap_or("see the problem")
+        )
+    };
+    if let Some(status) = plan.and_then(|p| p.left.get(s.account_id().as_str())) {
+        let action = if status.eq_ignore_ascii_case("disabled") {
+            "none: an invitation cannot change a Disabled member; re-enable it from the administrator account".into()
+        } else if dry_run {
+            "would re-invite".into()
+        } else if row.did.accepted {
+            "re-invited and accepted".into()
+        } else if row.did.invited {
+            "re-invited".into()
+        } else {
+            failed("re-inviting")
+        };
+        return Some(Drift {
+            account_id: s.account_id().to_string(),
+            region: s.region.to_owned(),
+            kind: DriftKind::LeftAdministrator,
+            found: format!("relationship status {status}"),
+            action,
+        });
+    }
+    let was_enabled = matches!(s.step, Step::Done(Outcome::AlreadyEnabled));
+    if !was_enabled || s.plans_found_off.is_empty() {
+        return None;
+    }
+    let action = if dry_run {
+        "would turn them on again".into()
+    } else if s.plans_set && row.protected {
+        "plans re-enabled".into()
+    } else {
+        failed("re-enabling")
+    };
+    Some(Drift {
+        account_id: s.account_id().to_string(),
+        region: s.region.to_owned(),
+        kind: DriftKind::PlansOff,
+        found: format!("plans off: {}", s.plans_found_off.join(", ")),
+        action,
+    })
+}
+
+/// From what the flow left to the report: coverage, problems (region-level ones said once),
+/// drift, metrics, and (unless a dry run) everything published.
+async fn conclude(
+    aws: &Aws,
+    config: &Config,
+    meta: &EventMeta,
+    org: &Organization,
+    plans: &[RegionPlan<'_>],
+    ran: Ran<'_>,
+    options: Options,
+) -> Result<ReconcileReport, HandlerError> {
+    let Ran {
+        rows,
+        mut tally,
+        mut drift,
+        tried,
+        mut would,
+    } = ran;
+    let coverage = Coverage {
+        columns: config.plan.columns(),
+        rows,
+    };
+    let mut problems = org.problems.clone();
+    problems.extend(std::mem::take(&mut tally.problems));
+    let mut problems = fold_region_problems(problems, &tried);
+    publish::sort(&mut problems);
+    drift.sort_by(|a, b| (&a.account_id, &a.region).cmp(&(&b.account_id, &b.region)));
+    let regions: Vec<RegionSummary> = plans
+        .iter()
+        .map(|p| {
+            let region = p.region;
+            let counts = tally.per_region.entry(region.to_owned()).or_default();
+            let cov = coverage.region(region, &config.plan);
+            let in_region_drift = drift.iter().filter(|d| d.region == region).count();
+            counts.coverage = Some(CoverageCounts {
+                unprotected: (cov.accounts - cov.protected_accounts) as u64,
+                protected: cov.protected_accounts as u64,
+                percent: cov.coverage_percent,
+                drift: in_region_drift as u64,
+            });
+            let [would_invite, would_accept, would_enable_plans] =
+                would.remove(region).unwrap_or_default();
+            RegionSummary {
+                region: region.to_owned(),
+                organization_accounts: org.targets.len(),
+                members_by_status: p.members_by_status.clone(),
+                outside_organization: p.outside_organization,
+                invited_now: counts.invited as usize,
+                accepted_now: counts.accepted as usize,
+                plans_enabled_now: coverage
+                    .rows
+                    .iter()
+                    .filter(|r| r.region == region && r.did.plans_enabled)
+                    .count(),
+                problems: problems
+                    .iter()
+                    .filter(|pr| pr.region.as_deref() == Some(region))
+                    .map(|pr| pr.affected_accounts.unwrap_or(1))
+                    .sum(),
+                drift: in_region_drift,
+                unprotected_accounts: cov.accounts - cov.protected_accounts,
+                coverage: cov,
+                would_invite,
+                would_accept,
+                would_enable_plans,
+            }
+        })
+        .collect();
+    let (counted, protected) = coverage.totals();
+    let mut report = ReconcileReport {
+        event_id: meta.id.clone(),
+        dry_run: options.dry_run,
+        organization_accounts: org.targets.len() + org.problems.len(),
+        account_regions: counted,
+        protected_account_regions: protected,
+        coverage_percent: coverage::percent(protected, counted),
+        regions,
+        problems: problems.len(),
+        drift: drift.len(),
+        summary: format!(
+            "{}; {} problem(s), {} drift",
+            coverage.summary(),
+            problems.len(),
+            drift.len()
+        ),
+        problem_lines: Vec::new(),
+        drift_lines: Vec::new(),
+        notification_message_ids: Vec::new(),
+        coverage_report: None,
+        coverage_csv: None,
+    };
+    let csv = (options.coverage_csv || (config.coverage_bucket.is_some() && !options.dry_run))
+        .then(|| coverage.csv());
+    if options.dry_run {
+        report.problem_lines = problems.iter().map(Problem::one_line).collect();
+        report.drift_lines = drift.iter().map(Drift::one_line).collect();
+        report.coverage_csv = csv;
+        return Ok(report);
+    }
+    let mut failures = std::mem::take(&mut tally.failures);
+    let out = publish::Report {
+        meta,
+        problems: &problems,
+        drift: &drift,
+        per_region: &tally.per_region,
+        now: SystemTime::now(),
+        coverage_csv: csv.as_deref(),
+        complete: failures.is_empty(),
+    };
+    let delivered = publish::deliver_all(aws, config, &out).await;
+    let published = publish::settle(&delivered, &problems, &mut failures)?;
+    report.notification_message_ids = published.message_ids;
+    report.coverage_report = delivered
+        .iter()
+        .find(|d| d.destination == "s3")
+        .and_then(|d| d.ids.first().cloned());
+    if options.coverage_csv {
+        report.coverage_csv = csv;
+    }
+    Ok(report)
+}
