@@ -6,7 +6,7 @@ mod support;
 use std::collections::VecDeque;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::sync::mpsc::{channel, Receiver, Sender};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -140,6 +140,8 @@ fn run_in_lambda(
 ) -> Vec<Reply> {
     let n = events.len();
     let (runtime_api, replies) = fake_runtime(events, deadline);
+    // The function's logs, shown only if the test fails.
+    let log = ChildLog::new("the function");
     let mut child = Command::new(env!("CARGO_BIN_EXE_guardduty-invite"))
         .env_clear()
         .envs(emu.env(seeded, &["us-east-1"]))
@@ -149,8 +151,8 @@ fn run_in_lambda(
         .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
         .env("AWS_LAMBDA_LOG_STREAM_NAME", "stream")
         .env("AWS_LAMBDA_LOG_GROUP_NAME", "/aws/lambda/guardduty-invite")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stdout(log.stdio())
+        .stderr(log.stdio())
         .spawn()
         .expect("start the function");
     let got: Result<Vec<Reply>, _> = (0..n)
