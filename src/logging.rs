@@ -3,12 +3,58 @@
 
 use std::io::{self, IsTerminal, Write};
 
+use lambda_runtime::tracing::subscriber::{
+    self,
+    filter::{filter_fn, EnvFilter, LevelFilter},
+    fmt,
+    prelude::*,
+};
+
 use crate::account::mask_emails_in;
 
-/// Starts the Lambda-format subscriber (JSON when `AWS_LAMBDA_LOG_FORMAT=JSON`) on a writer
-/// that masks emails.
+/// Starts the Lambda-format subscriber (JSON when `AWS_LAMBDA_LOG_FORMAT=JSON`; the level
+/// from `AWS_LAMBDA_LOG_LEVEL`, else `RUST_LOG`, else INFO, as the runtime's default
+/// subscriber has it) on a writer that masks emails.
+///
+/// With no log level asked for, the records of this program that carry an `error` field
+/// are left out: they are failures on their way out of the handler (a rejected event, a
+/// failed AWS call, the time budget run out), all of them in the error the invocation ends
+/// with, which is reported once: by the subcommand on stderr, or inside Lambda by the
+/// runtime, which logs the handler's error. A log level (`RUST_LOG` or
+/// `AWS_LAMBDA_LOG_LEVEL`, any value) shows them again.
 pub fn init() {
-    lambda_runtime::tracing::init_default_subscriber_with_writer(|| MaskingWriter(io::stderr()));
+    let level_asked = std::env::var("AWS_LAMBDA_LOG_LEVEL")
+        .or_else(|_| std::env::var("RUST_LOG"))
+        .ok();
+    let level = level_asked
+        .as_deref()
+        .unwrap_or("INFO")
+        .parse::<LevelFilter>()
+        .unwrap_or(LevelFilter::INFO);
+    let env_filter = EnvFilter::builder()
+        .with_default_directive(level.into())
+        .from_env_lossy();
+    let quiet_errors = level_asked.is_none();
+    let repeats = filter_fn(move |meta| !(quiet_errors && carries_error(meta)));
+    let layer = fmt::layer()
+        .with_target(false)
+        .without_time()
+        .with_writer(|| MaskingWriter(io::stderr()));
+    let json = std::env::var("AWS_LAMBDA_LOG_FORMAT").is_ok_and(|f| f.eq_ignore_ascii_case("json"));
+    let registry = subscriber::registry().with(env_filter);
+    // Another subscriber already set (a test that set one) keeps its place.
+    let _ = if json {
+        registry.with(layer.json().with_filter(repeats)).try_init()
+    } else {
+        registry.with(layer.with_filter(repeats)).try_init()
+    };
+}
+
+/// A log record of this program that carries an error on its way out of the handler.
+fn carries_error(meta: &lambda_runtime::tracing::Metadata<'_>) -> bool {
+    meta.is_event()
+        && meta.target().starts_with("guardduty_invite")
+        && meta.fields().field("error").is_some()
 }
 
 /// Writes each formatted log record with the emails in it masked. The subscriber writes a
