@@ -51,6 +51,8 @@ environment (validated at start; a bad value is named before any AWS call):
 output (not function settings):
   RUST_LOG                    log level on stderr (default info; any value also shows the
                               failures the final error sums up); AWS_LAMBDA_LOG_FORMAT=JSON
+  GUARDDUTY_INVITE_EMF        stderr: also write the CloudWatch metric lines (EMF JSON) on
+                              stderr outside Lambda; off: never (default: only inside Lambda)
 
 exit status:
   0  done: every event handled (problems, if any, published)

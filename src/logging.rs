@@ -2,6 +2,7 @@
 //! text carries it: AWS's answers and error messages can echo one.
 
 use std::io::{self, IsTerminal, Write};
+use std::sync::OnceLock;
 
 use lambda_runtime::tracing::subscriber::{
     self,
@@ -77,14 +78,37 @@ impl<W: Write> Write for MaskingWriter<W> {
     }
 }
 
-/// Prints CloudWatch Embedded Metric Format lines where CloudWatch reads them (Lambda's
-/// stderr, or any pipe), and not on a person's terminal, where they would only be noise.
+/// The variable that asks for the CloudWatch Embedded Metric Format lines outside Lambda.
+pub const EMF_VARIABLE: &str = "GUARDDUTY_INVITE_EMF";
+
+/// Whether the metric lines are written: inside Lambda (`AWS_LAMBDA_FUNCTION_NAME` set),
+/// where CloudWatch Logs turns them into metrics, or when `GUARDDUTY_INVITE_EMF=stderr`
+/// asks for them (`off` turns them off everywhere). Anything else is an error naming the
+/// variable.
+pub fn metrics_wanted() -> Result<bool, String> {
+    let in_lambda = std::env::var_os("AWS_LAMBDA_FUNCTION_NAME").is_some();
+    metrics_choice(std::env::var(EMF_VARIABLE).ok().as_deref(), in_lambda)
+}
+
+fn metrics_choice(value: Option<&str>, in_lambda: bool) -> Result<bool, String> {
+    match value.map(str::trim) {
+        None | Some("") => Ok(in_lambda),
+        Some(v) if v.eq_ignore_ascii_case("stderr") => Ok(true),
+        Some(v) if v.eq_ignore_ascii_case("off") => Ok(false),
+        Some(other) => Err(format!(
+            "{EMF_VARIABLE} must be stderr (write the metric lines on stderr) or off, not {other:?}"
+        )),
+    }
+}
+
+/// Prints CloudWatch Embedded Metric Format lines where CloudWatch reads them (see
+/// [`metrics_wanted`]); elsewhere they would only be noise among the logs.
 pub fn emit_metrics(lines: &[String]) {
-    let stderr = io::stderr();
-    if stderr.is_terminal() {
+    static WANTED: OnceLock<bool> = OnceLock::new();
+    if !*WANTED.get_or_init(|| metrics_wanted().unwrap_or(false)) {
         return;
     }
-    let mut out = stderr.lock();
+    let mut out = io::stderr().lock();
     for line in lines {
         // A closed stderr loses the metrics, not the invocation.
         let _ = writeln!(out, "{line}");
@@ -133,5 +157,19 @@ mod tests {
         assert!(written.contains("j***@example.com"), "{written}");
         assert!(!written.contains("jane.doe@"), "{written}");
         assert!(written.contains("111122223333"));
+    }
+
+    #[test]
+    fn metric_lines_are_written_inside_lambda_or_when_asked() {
+        assert_eq!(metrics_choice(None, false), Ok(false));
+        assert_eq!(metrics_choice(Some(""), false), Ok(false));
+        assert_eq!(metrics_choice(None, true), Ok(true));
+        assert_eq!(metrics_choice(Some("stderr"), false), Ok(true));
+        assert_eq!(metrics_choice(Some("off"), true), Ok(false));
+        let bad = metrics_choice(Some("stdout"), false).unwrap_err();
+        assert!(
+            bad.contains(EMF_VARIABLE) && bad.contains("stdout"),
+            "{bad}"
+        );
     }
 }

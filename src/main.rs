@@ -36,6 +36,10 @@ async fn main() -> ExitCode {
             return ExitCode::from(EXIT_USAGE);
         }
     };
+    if let Err(e) = logging::metrics_wanted() {
+        eprintln!("guardduty-invite: {e}");
+        return ExitCode::from(EXIT_USAGE);
+    }
     let inputs = match &command {
         Command::Invoke(files) => match cli::read_inputs(files) {
             Ok(inputs) => Some(inputs),

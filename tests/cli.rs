@@ -120,7 +120,7 @@ fn a_rejected_event_is_said_once_on_stderr_with_the_error_object_on_stdout() {
 
 /// What `--help` says of exit status 1 is what the binary does: an invalid event exits 1
 /// saying a retry will not help; a failed run (here, no endpoint to connect to) exits 1
-/// saying the event should be retried.
+/// saying the event should be retried; a configuration error exits 2.
 #[test]
 fn the_help_texts_exit_statuses_are_what_the_binary_does() {
     let help = stdout(&run_binary(&[], &["--help"]));
@@ -163,5 +163,24 @@ fn the_help_texts_exit_statuses_are_what_the_binary_does() {
         stderr(&failed).contains("the event should be retried"),
         "{}",
         stderr(&failed)
+    );
+
+    let mut bad = env();
+    bad.push(("GUARDDUTY_INVITE_EMF".into(), "stdout".into()));
+    let out = run_binary(&bad, &["invoke", "-"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("GUARDDUTY_INVITE_EMF"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn the_help_names_the_metrics_switch() {
+    let help = stdout(&run_binary(&[], &["--help"]));
+    assert!(
+        help.contains("GUARDDUTY_INVITE_EMF") && help.contains("only inside Lambda"),
+        "{help}"
     );
 }
