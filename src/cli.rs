@@ -182,7 +182,7 @@ const RETRY_THE_EVENT: &str = "the event should be retried (Lambda retries it)";
 /// What it adds for an invalid event.
 const FIX_THE_EVENT: &str = "fix the event: a retry will not help";
 
-/// The JSON line for a result, and whether it is a failure. A failure's type and message also go
+/// The JSON for a result, and whether it is a failure. A failure's type and message also go
 /// to stderr, once, on one line, with what to do about it: fix an invalid event, or retry
 /// (`retry`, where there is an event to retry).
 fn reply_line(
@@ -191,18 +191,13 @@ fn reply_line(
     retry: Option<&str>,
 ) -> (String, bool) {
     match result {
-        Ok(reply) => (
-            serde_json::to_string(&reply).unwrap_or_else(|e| {
-                json!({"errorType": "Serialization", "errorMessage": e.to_string()}).to_string()
-            }),
-            false,
-        ),
+        Ok(reply) => (json_text(&reply), false),
         Err(e) => {
             let invalid = matches!(e, HandlerError::InvalidEvent(_));
             let d: Diagnostic = e.into();
             eprintln!("{}", failure_line(name, &d, invalid, retry));
             (
-                json!({"errorType": d.error_type, "errorMessage": d.error_message}).to_string(),
+                json_text(&json!({"errorType": d.error_type, "errorMessage": d.error_message})),
                 true,
             )
         }
@@ -221,6 +216,19 @@ fn failure_line(name: &str, d: &Diagnostic, invalid: bool, retry: Option<&str>) 
         Some(advice) => format!("{name}: {}: {message}; {advice}", d.error_type),
         None => format!("{name}: {}: {message}", d.error_type),
     }
+}
+
+/// A result as JSON on stdout: one line for a pipe (scripts and tests read it line by line),
+/// indented for a person when stdout is a terminal.
+fn json_text<T: serde::Serialize>(value: &T) -> String {
+    let text = if std::io::stdout().is_terminal() {
+        serde_json::to_string_pretty(value)
+    } else {
+        serde_json::to_string(value)
+    };
+    text.unwrap_or_else(|e| {
+        json!({"errorType": "Serialization", "errorMessage": e.to_string()}).to_string()
+    })
 }
 
 /// The event the subcommands stand for, as the schedule or an operator would send it.
@@ -264,7 +272,7 @@ pub async fn check(app: &App, json_out: bool, account: Option<AccountId>) -> u8 
     match result {
         Ok(Reply::Check(report)) => {
             if json_out || !std::io::stdout().is_terminal() {
-                println!("{}", serde_json::to_string(&report).unwrap_or_default());
+                println!("{}", json_text(&report));
             } else {
                 print!("{}", report.table());
             }
