@@ -61,7 +61,8 @@ exit status:
      a check that failed
   2  a usage or configuration error, named before any AWS call
 
-See README.md in the source repository for events, configuration and deployment.";
+See README.md in the source repository for events, configuration and deployment, and
+docs/development.md for running it by hand (cargo lambda too) and what it prints where.";
 
 /// What the command line asks for.
 #[derive(Debug, PartialEq, Eq)]

@@ -177,10 +177,17 @@ fn the_help_texts_exit_statuses_are_what_the_binary_does() {
 }
 
 #[test]
-fn the_help_names_the_metrics_switch() {
+fn the_help_names_the_metrics_switch_and_the_development_notes_that_explain_it() {
     let help = stdout(&run_binary(&[], &["--help"]));
     assert!(
         help.contains("GUARDDUTY_INVITE_EMF") && help.contains("only inside Lambda"),
         "{help}"
+    );
+    assert!(help.contains("docs/development.md"), "{help}");
+    let notes =
+        std::fs::read_to_string(repo().join("docs/development.md")).expect("docs/development.md");
+    assert!(
+        notes.contains("GUARDDUTY_INVITE_EMF=stderr") && notes.contains("GUARDDUTY_INVITE_EMF=off"),
+        "docs/development.md does not explain the metrics switch"
     );
 }
