@@ -14,7 +14,8 @@ use crate::reconcile::{self, RECONCILE_BUDGET};
 
 /// Exit status: done (problems, if any, published).
 pub const EXIT_OK: u8 = 0;
-/// A failure: the Lambda error object on stdout, its type and message on stderr.
+/// A failed run (retry the event), an invalid event (fix it: a retry will not help) or a
+/// failed check: the Lambda error object on stdout, its type and message once on stderr.
 pub const EXIT_FAILURE: u8 = 1;
 /// A usage or configuration error, named on stderr before any AWS call.
 pub const EXIT_USAGE: u8 = 2;
@@ -48,10 +49,21 @@ environment (validated at start; a bad value is named before any AWS call):
   STALE_INVITATION_DAYS       reconcile reports members invited longer ago (default 7)
   AWS_REGION, AWS_ENDPOINT_URL, AWS_PROFILE ...  the standard AWS SDK settings
 
-exit status: 0 done (problems published), 1 a failure (retry the event) or a failed check,
-             2 usage or configuration
+output (not function settings):
+  RUST_LOG                    log level on stderr (default info; any value also shows the
+                              failures the final error sums up); AWS_LAMBDA_LOG_FORMAT=JSON
+  GUARDDUTY_INVITE_EMF        stderr: also write the CloudWatch metric lines (EMF JSON) on
+                              stderr outside Lambda; off: never (default: only inside Lambda)
 
-See README.md in the source repository for events, configuration and deployment.";
+exit status:
+  0  done: every event handled (problems, if any, published)
+  1  a failed run: the event should be retried (Lambda retries it; so can you), or
+     an invalid event: fix the event, a retry will not help (stderr says which), or
+     a check that failed
+  2  a usage or configuration error, named before any AWS call
+
+See README.md in the source repository for events, configuration and deployment, and
+docs/development.md for running it by hand (cargo lambda too) and what it prints where.";
 
 /// The source of the events the subcommands stand for.
 const CLI_SOURCE: &str = "guardduty-invite.cli";
@@ -178,7 +190,7 @@ pub async fn invoke(app: &App, inputs: Vec<(String, Vec<u8>)>) -> u8 {
             Ok(value) => app.dispatch(value, deadline).await,
             Err(e) => Err(HandlerError::InvalidEvent(e)),
         };
-        let (line, failed) = reply_line(&name, result);
+        let (line, failed) = reply_line(&name, result, Some(RETRY_THE_EVENT));
         if failed {
             status = EXIT_FAILURE;
         }
@@ -191,25 +203,58 @@ pub async fn invoke(app: &App, inputs: Vec<(String, Vec<u8>)>) -> u8 {
     status
 }
 
-/// The JSON line for a result, and whether it is a failure (its type and message also go
-/// to stderr).
-fn reply_line(name: &str, result: Result<Reply, HandlerError>) -> (String, bool) {
+/// What a failed run's stderr line adds, for an event a retry can get through.
+const RETRY_THE_EVENT: &str = "the event should be retried (Lambda retries it)";
+/// What it adds for an invalid event.
+const FIX_THE_EVENT: &str = "fix the event: a retry will not help";
+
+/// The JSON for a result, and whether it is a failure. A failure's type and message also go
+/// to stderr, once, on one line, with what to do about it: fix an invalid event, or retry
+/// (`retry`, where there is an event to retry).
+fn reply_line(
+    name: &str,
+    result: Result<Reply, HandlerError>,
+    retry: Option<&str>,
+) -> (String, bool) {
     match result {
-        Ok(reply) => (
-            serde_json::to_string(&reply).unwrap_or_else(|e| {
-                json!({"errorType": "Serialization", "errorMessage": e.to_string()}).to_string()
-            }),
-            false,
-        ),
+        Ok(reply) => (json_text(&reply), false),
         Err(e) => {
+            let invalid = matches!(e, HandlerError::InvalidEvent(_));
             let d: Diagnostic = e.into();
-            eprintln!("{name}: {}: {}", d.error_type, d.error_message);
+            eprintln!("{}", failure_line(name, &d, invalid, retry));
             (
-                json!({"errorType": d.error_type, "errorMessage": d.error_message}).to_string(),
+                json_text(&json!({"errorType": d.error_type, "errorMessage": d.error_message})),
                 true,
             )
         }
     }
+}
+
+/// `name: ErrorType: message; what to do`, on one line whatever the message holds.
+fn failure_line(name: &str, d: &Diagnostic, invalid: bool, retry: Option<&str>) -> String {
+    let message = d
+        .error_message
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
+    let advice = if invalid { Some(FIX_THE_EVENT) } else { retry };
+    match advice {
+        Some(advice) => format!("{name}: {}: {message}; {advice}", d.error_type),
+        None => format!("{name}: {}: {message}", d.error_type),
+    }
+}
+
+/// A result as JSON on stdout: one line for a pipe (scripts and tests read it line by line),
+/// indented for a person when stdout is a terminal.
+fn json_text<T: serde::Serialize>(value: &T) -> String {
+    let text = if std::io::stdout().is_terminal() {
+        serde_json::to_string_pretty(value)
+    } else {
+        serde_json::to_string(value)
+    };
+    text.unwrap_or_else(|e| {
+        json!({"errorType": "Serialization", "errorMessage": e.to_string()}).to_string()
+    })
 }
 
 /// The event the subcommands stand for, as the schedule or an operator would send it.
@@ -255,13 +300,13 @@ pub async fn reconcile(app: &App, dry_run: bool, coverage: Option<CoverageOut>) 
     let report = match result {
         Ok(r) => r,
         Err(e) => {
-            let (line, _) = reply_line("reconcile", Err(e));
+            let (line, _) = reply_line("reconcile", Err(e), None);
             println!("{line}");
             return EXIT_FAILURE;
         }
     };
     let csv = report.coverage_csv.as_deref().unwrap_or_default();
-    let json = serde_json::to_string(&report).unwrap_or_default();
+    let json = json_text(&report);
     match coverage {
         Some(CoverageOut::Stdout) => {
             print!("{csv}");
@@ -297,7 +342,7 @@ pub async fn check(app: &App, json_out: bool, account: Option<AccountId>) -> u8 
     match result {
         Ok(Reply::Check(report)) => {
             if json_out || !std::io::stdout().is_terminal() {
-                println!("{}", serde_json::to_string(&report).unwrap_or_default());
+                println!("{}", json_text(&report));
             } else {
                 print!("{}", report.table());
             }
@@ -308,7 +353,7 @@ pub async fn check(app: &App, json_out: bool, account: Option<AccountId>) -> u8 
             }
         }
         other => {
-            let (line, _) = reply_line("check", other);
+            let (line, _) = reply_line("check", other, None);
             println!("{line}");
             EXIT_FAILURE
         }
@@ -327,6 +372,30 @@ mod tests {
     fn no_argument_is_the_lambda_loop_only_inside_lambda() {
         assert_eq!(parse(&[], true), Ok(Command::Lambda));
         assert!(parse(&[], false).is_err());
+    }
+
+    #[test]
+    fn a_failure_is_one_line_saying_whether_a_retry_helps() {
+        let d = Diagnostic {
+            error_type: "InvalidEvent".into(),
+            error_message: "invalid event: missing field detail\n  (twice)".into(),
+        };
+        assert_eq!(
+            failure_line("e.json", &d, true, Some(RETRY_THE_EVENT)),
+            "e.json: InvalidEvent: invalid event: missing field detail (twice); fix the event: a retry will not help"
+        );
+        let d = Diagnostic {
+            error_type: "Timeout".into(),
+            error_message: "out of time".into(),
+        };
+        assert_eq!(
+            failure_line("e.json", &d, false, Some(RETRY_THE_EVENT)),
+            "e.json: Timeout: out of time; the event should be retried (Lambda retries it)"
+        );
+        assert_eq!(
+            failure_line("reconcile", &d, false, None),
+            "reconcile: Timeout: out of time"
+        );
     }
 
     #[test]

@@ -58,9 +58,11 @@ impl fmt::Display for FailureKind {
     }
 }
 
-/// A failed AWS call: which service and operation, where, and what AWS said.
+/// A failed AWS call: which service and operation, where, and what AWS said (its error
+/// code and message) or, when no answer came, the cause in words. One line; the kind is in
+/// the Lambda error type, not here.
 #[derive(Clone, Debug, thiserror::Error)]
-#[error("{service} {operation}{} failed ({kind}{}): {message}", region.as_ref().map(|r| format!(" in {r}")).unwrap_or_default(), code.as_ref().map(|c| format!(", {c}")).unwrap_or_default())]
+#[error("{service} {operation}{} failed: {}{message}", region.as_ref().map(|r| format!(" in {r}")).unwrap_or_default(), code.as_ref().map(|c| format!("{c}: ")).unwrap_or_default())]
 pub struct AwsError {
     pub service: Service,
     pub operation: &'static str,
@@ -180,6 +182,10 @@ mod tests {
         }
         .into();
         assert_eq!(d.error_type, "GuardDuty.InviteMembers.Transient");
+        assert_eq!(
+            throttled_invite().to_string(),
+            "GuardDuty InviteMembers in eu-west-1 failed: ThrottlingException: Rate exceeded"
+        );
         assert!(
             d.error_message.contains("in eu-west-1")
                 && d.error_message.contains("ThrottlingException"),
@@ -215,10 +221,7 @@ mod tests {
             };
             assert_eq!(e.error_type(), expected);
             let service_name = expected.split('.').next().unwrap();
-            assert_eq!(
-                e.to_string(),
-                format!("{service_name} X failed ({kind}): said")
-            );
+            assert_eq!(e.to_string(), format!("{service_name} X failed: said"));
         }
     }
 

@@ -1,14 +1,65 @@
 //! Logging on stderr (stdout carries responses), with every email address masked, whatever
-//! text carries it: AWS's answers and error messages can echo one.
+//! text carries it: AWS's answers and error messages can echo one. On a terminal, log lines
+//! are written above a reconcile's spinner, never through it.
 
 use std::io::{self, IsTerminal, Write};
+use std::sync::{Mutex, OnceLock};
+
+use lambda_runtime::tracing::subscriber::{
+    self,
+    filter::{filter_fn, EnvFilter, LevelFilter},
+    fmt,
+    prelude::*,
+};
 
 use crate::account::mask_emails_in;
 
-/// Starts the Lambda-format subscriber (JSON when `AWS_LAMBDA_LOG_FORMAT=JSON`) on a writer
-/// that masks emails.
+/// The variable that asks for the CloudWatch Embedded Metric Format lines outside Lambda.
+pub const EMF_VARIABLE: &str = "GUARDDUTY_INVITE_EMF";
+
+/// Starts the Lambda-format subscriber (JSON when `AWS_LAMBDA_LOG_FORMAT=JSON`; the level
+/// from `AWS_LAMBDA_LOG_LEVEL`, else `RUST_LOG`, else INFO, as the runtime's default
+/// subscriber has it) on a writer that masks emails and keeps clear of a progress bar.
+///
+/// With no log level asked for, the records of this program that carry an `error` field
+/// are left out: they are failures on their way out of the handler (a rejected event, a
+/// failed AWS call, the time budget run out), all of them in the error the invocation ends
+/// with, which is reported once: by the subcommand on stderr, or inside Lambda by the
+/// runtime, which logs the handler's error (as one line, see `main.rs`). A log level
+/// (`RUST_LOG` or `AWS_LAMBDA_LOG_LEVEL`, any value) shows them again.
 pub fn init() {
-    lambda_runtime::tracing::init_default_subscriber_with_writer(|| MaskingWriter(io::stderr()));
+    let level_asked = std::env::var("AWS_LAMBDA_LOG_LEVEL")
+        .or_else(|_| std::env::var("RUST_LOG"))
+        .ok();
+    let level = level_asked
+        .as_deref()
+        .unwrap_or("INFO")
+        .parse::<LevelFilter>()
+        .unwrap_or(LevelFilter::INFO);
+    let env_filter = EnvFilter::builder()
+        .with_default_directive(level.into())
+        .from_env_lossy();
+    let quiet_errors = level_asked.is_none();
+    let repeats = filter_fn(move |meta| !(quiet_errors && carries_error(meta)));
+    let layer = fmt::layer()
+        .with_target(false)
+        .without_time()
+        .with_writer(|| MaskingWriter(StderrBesideProgress));
+    let json = std::env::var("AWS_LAMBDA_LOG_FORMAT").is_ok_and(|f| f.eq_ignore_ascii_case("json"));
+    let registry = subscriber::registry().with(env_filter);
+    // Another subscriber already set (a test that set one) keeps its place.
+    let _ = if json {
+        registry.with(layer.json().with_filter(repeats)).try_init()
+    } else {
+        registry.with(layer.with_filter(repeats)).try_init()
+    };
+}
+
+/// A log record of this program that carries an error on its way out of the handler.
+fn carries_error(meta: &lambda_runtime::tracing::Metadata<'_>) -> bool {
+    meta.is_event()
+        && meta.target().starts_with("guardduty_invite")
+        && meta.fields().field("error").is_some()
 }
 
 /// Writes each formatted log record with the emails in it masked. The subscriber writes a
@@ -31,45 +82,130 @@ impl<W: Write> Write for MaskingWriter<W> {
     }
 }
 
-/// Prints CloudWatch Embedded Metric Format lines where CloudWatch reads them (Lambda's
-/// stderr, or any pipe), and not on a person's terminal, where they would only be noise.
+/// Stderr, with the active progress bar (if any) taken off the screen while a record is
+/// written and drawn again below it.
+pub struct StderrBesideProgress;
+
+impl Write for StderrBesideProgress {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match active_bar() {
+            Some(bar) => bar.suspend(|| io::stderr().write_all(buf))?,
+            None => io::stderr().write_all(buf)?,
+        }
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        io::stderr().flush()
+    }
+}
+
+/// Whether the metric lines are written: inside Lambda (`AWS_LAMBDA_FUNCTION_NAME` set),
+/// where CloudWatch Logs turns them into metrics, or when `GUARDDUTY_INVITE_EMF=stderr`
+/// asks for them (`off` turns them off everywhere). Anything else is an error naming the
+/// variable.
+pub fn metrics_wanted() -> Result<bool, String> {
+    let in_lambda = std::env::var_os("AWS_LAMBDA_FUNCTION_NAME").is_some();
+    metrics_choice(std::env::var(EMF_VARIABLE).ok().as_deref(), in_lambda)
+}
+
+fn metrics_choice(value: Option<&str>, in_lambda: bool) -> Result<bool, String> {
+    match value.map(str::trim) {
+        None | Some("") => Ok(in_lambda),
+        Some(v) if v.eq_ignore_ascii_case("stderr") => Ok(true),
+        Some(v) if v.eq_ignore_ascii_case("off") => Ok(false),
+        Some(other) => Err(format!(
+            "{EMF_VARIABLE} must be stderr (write the metric lines on stderr) or off, not {other:?}"
+        )),
+    }
+}
+
+/// Prints CloudWatch Embedded Metric Format lines where CloudWatch reads them (see
+/// [`metrics_wanted`]); elsewhere they would only be noise among the logs.
 pub fn emit_metrics(lines: &[String]) {
-    let stderr = io::stderr();
-    if stderr.is_terminal() {
+    static WANTED: OnceLock<bool> = OnceLock::new();
+    if !*WANTED.get_or_init(|| metrics_wanted().unwrap_or(false)) {
         return;
     }
-    let mut out = stderr.lock();
+    let mut text = String::new();
     for line in lines {
-        // A closed stderr loses the metrics, not the invocation.
-        let _ = writeln!(out, "{line}");
+        text.push_str(line);
+        text.push('\n');
+    }
+    // A closed stderr loses the metrics, not the invocation.
+    let _ = StderrBesideProgress.write_all(text.as_bytes());
+}
+
+/// The progress bar on screen, if any, for the log writer to keep clear of.
+static ACTIVE: Mutex<Option<indicatif::ProgressBar>> = Mutex::new(None);
+
+fn active_bar() -> Option<indicatif::ProgressBar> {
+    ACTIVE.lock().ok().and_then(|bar| bar.clone())
+}
+
+fn set_active(bar: Option<indicatif::ProgressBar>) {
+    if let Ok(mut active) = ACTIVE.lock() {
+        *active = bar;
     }
 }
 
 /// Progress of a long run for a person at a terminal, on stderr; nothing at all when stderr
-/// is not a terminal (Lambda, CI, a pipe), where the logs already tell the story.
-pub struct Progress(Option<indicatif::ProgressBar>);
+/// is not a terminal (Lambda, CI, a pipe), where the logs already tell the story. While it
+/// is on screen, log lines are written above it.
+pub struct Progress {
+    bar: Option<indicatif::ProgressBar>,
+    what: String,
+}
 
 impl Progress {
     pub fn start(what: &str) -> Self {
         if !io::stderr().is_terminal() {
-            return Self(None);
+            return Self {
+                bar: None,
+                what: what.to_owned(),
+            };
         }
         let bar = indicatif::ProgressBar::new_spinner();
         bar.enable_steady_tick(std::time::Duration::from_millis(120));
         bar.set_message(format!("{what}: starting"));
-        Self(Some(bar))
+        set_active(Some(bar.clone()));
+        Self {
+            bar: Some(bar),
+            what: what.to_owned(),
+        }
     }
 
-    /// A step done: kept on screen above the spinner.
+    /// A step done: kept on screen above the spinner, whose message moves on to it.
     pub fn say(&self, line: String) {
-        if let Some(bar) = &self.0 {
+        if let Some(bar) = &self.bar {
             bar.println(format!("  {line}"));
+            bar.set_message(format!("{}: {line}", self.what));
+        }
+    }
+
+    /// The stage under way, on the spinner only.
+    pub fn stage(&self, doing: &str) {
+        if let Some(bar) = &self.bar {
+            bar.set_message(format!("{}: {doing}", self.what));
         }
     }
 
     pub fn finish(&self, line: String) {
-        if let Some(bar) = &self.0 {
-            bar.finish_with_message(line);
+        if let Some(bar) = &self.bar {
+            set_active(None);
+            bar.finish_with_message(format!("{}: {line}", self.what));
+        }
+    }
+}
+
+impl Drop for Progress {
+    /// A run that stopped early (an error) takes its spinner off the screen.
+    fn drop(&mut self) {
+        if let Some(bar) = &self.bar {
+            set_active(None);
+            if !bar.is_finished() {
+                bar.finish_and_clear();
+            }
         }
     }
 }
@@ -87,5 +223,19 @@ mod tests {
         assert!(written.contains("j***@example.com"), "{written}");
         assert!(!written.contains("jane.doe@"), "{written}");
         assert!(written.contains("111122223333"));
+    }
+
+    #[test]
+    fn metric_lines_are_written_inside_lambda_or_when_asked() {
+        assert_eq!(metrics_choice(None, false), Ok(false));
+        assert_eq!(metrics_choice(Some(""), false), Ok(false));
+        assert_eq!(metrics_choice(None, true), Ok(true));
+        assert_eq!(metrics_choice(Some("stderr"), false), Ok(true));
+        assert_eq!(metrics_choice(Some("off"), true), Ok(false));
+        let bad = metrics_choice(Some("stdout"), false).unwrap_err();
+        assert!(
+            bad.contains(EMF_VARIABLE) && bad.contains("stdout"),
+            "{bad}"
+        );
     }
 }

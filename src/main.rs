@@ -1,6 +1,7 @@
 //! Thin entry point: logging, configuration, shared clients, then the Lambda loop or a
 //! subcommand.
 
+use std::fmt;
 use std::process::ExitCode;
 
 use guardduty_invite::aws::{load_sdk_config, Aws};
@@ -35,6 +36,10 @@ async fn main() -> ExitCode {
             return ExitCode::from(EXIT_USAGE);
         }
     };
+    if let Err(e) = logging::metrics_wanted() {
+        eprintln!("guardduty-invite: {e}");
+        return ExitCode::from(EXIT_USAGE);
+    }
     let inputs = match &command {
         Command::Invoke(files) => match cli::read_inputs(files) {
             Ok(inputs) => Some(inputs),
@@ -72,7 +77,7 @@ async fn run_lambda(app: &App) -> ExitCode {
     let handler = service_fn(move |event: LambdaEvent<Value>| async move {
         app.dispatch(event.payload, event.context.deadline())
             .await
-            .map_err(Diagnostic::from)
+            .map_err(|e| Reported(Diagnostic::from(e)))
     });
     match lambda_runtime::run(handler).await {
         Ok(()) => ExitCode::SUCCESS,
@@ -80,5 +85,21 @@ async fn run_lambda(app: &App) -> ExitCode {
             tracing::error!(error = %e, "Lambda runtime stopped");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// A handler error on its way to the runtime, which logs it with `{:?}` before reporting it
+/// to Lambda: its Debug form is the one line `errorType: errorMessage`, not a struct dump.
+struct Reported(Diagnostic);
+
+impl fmt::Debug for Reported {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.0.error_type, self.0.error_message)
+    }
+}
+
+impl From<Reported> for Diagnostic {
+    fn from(reported: Reported) -> Self {
+        reported.0
     }
 }

@@ -6,7 +6,7 @@ mod support;
 use std::collections::VecDeque;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::sync::mpsc::{channel, Receiver, Sender};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -138,8 +138,21 @@ fn run_in_lambda(
     events: Vec<Value>,
     deadline: Deadline,
 ) -> Vec<Reply> {
+    run_in_lambda_with_log(emu, seeded, events, deadline).0
+}
+
+/// The same, with what the function wrote on stdout and stderr (its log, as CloudWatch
+/// would have it).
+fn run_in_lambda_with_log(
+    emu: &Emulator,
+    seeded: &Seeded,
+    events: Vec<Value>,
+    deadline: Deadline,
+) -> (Vec<Reply>, String) {
     let n = events.len();
     let (runtime_api, replies) = fake_runtime(events, deadline);
+    // The function's logs, shown only if the test fails.
+    let log = ChildLog::new("the function");
     let mut child = Command::new(env!("CARGO_BIN_EXE_guardduty-invite"))
         .env_clear()
         .envs(emu.env(seeded, &["us-east-1"]))
@@ -149,8 +162,8 @@ fn run_in_lambda(
         .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
         .env("AWS_LAMBDA_LOG_STREAM_NAME", "stream")
         .env("AWS_LAMBDA_LOG_GROUP_NAME", "/aws/lambda/guardduty-invite")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stdout(log.stdio())
+        .stderr(log.stdio())
         .spawn()
         .expect("start the function");
     let got: Result<Vec<Reply>, _> = (0..n)
@@ -158,7 +171,8 @@ fn run_in_lambda(
         .collect();
     let _ = child.kill();
     let _ = child.wait();
-    got.unwrap_or_else(|e| panic!("the function did not answer: {e}"))
+    let got = got.unwrap_or_else(|e| panic!("the function did not answer: {e}"));
+    (got, log.text())
 }
 
 #[test]
@@ -224,4 +238,44 @@ fn inside_lambda_the_handler_answers_like_invoke_and_reports_errors_with_their_t
         &[&sample("organizations-create-account-result-failed.json")],
     );
     assert_eq!(responses(&out)[0], got[2].body);
+}
+
+/// A handler error is logged once, by the runtime, as one line naming its type and message:
+/// not the `Diagnostic { error_type: .. }` dump the runtime prints of the error's Debug form.
+/// Inside Lambda the metric lines are written for CloudWatch.
+#[test]
+fn inside_lambda_a_handler_error_is_logged_as_one_readable_line_and_metrics_are_written() {
+    let emu = Emulator::start();
+    let seeded = emu.seed(
+        &["us-east-1"],
+        &[("111122223333", "new.account@example.com", "Payments")],
+        &[],
+    );
+    let events = vec![
+        json!({"source": "aws.ec2", "detail-type": "EC2 Instance State-change Notification", "detail": {}}),
+        sample_json("organizations-create-account-result-succeeded.json"),
+    ];
+    let (got, log) = run_in_lambda_with_log(&emu, &seeded, events, Deadline::InAMinute);
+    assert_eq!(got[0].kind, "error", "{:?}", got[0]);
+    assert_eq!(got[1].kind, "response", "{:?}", got[1]);
+
+    let error_lines: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains("unsupported event"))
+        .collect();
+    assert_eq!(error_lines.len(), 1, "the error is logged once:\n{log}");
+    assert!(
+        error_lines[0].contains("InvalidEvent: invalid event: unsupported event"),
+        "the runtime logs the error as `type: message`:\n{log}"
+    );
+    for shape in ["Diagnostic", "error_type", " { ", "Some("] {
+        assert!(!log.contains(shape), "{shape:?} in the log:\n{log}");
+    }
+    let metrics: Vec<Value> = log
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|v| v.get("_aws").is_some())
+        .collect();
+    assert_eq!(metrics.len(), 1, "one metric line for the region:\n{log}");
+    assert_eq!(metrics[0]["AccountsInvited"], 1);
 }

@@ -53,23 +53,75 @@ impl Seeded {
     }
 }
 
+/// A child process's output kept in a temporary file, out of the test run's output, and
+/// printed (into the failing test's captured output) only when the test fails.
+pub struct ChildLog {
+    what: String,
+    file: tempfile::NamedTempFile,
+}
+
+impl ChildLog {
+    pub fn new(what: &str) -> Self {
+        Self {
+            what: what.to_owned(),
+            file: tempfile::Builder::new()
+                .prefix("guardduty-invite-child-")
+                .suffix(".log")
+                .tempfile()
+                .expect("temp file for a child's output"),
+        }
+    }
+
+    /// A handle for the child's stderr or stdout (both may share the file: it appends).
+    pub fn stdio(&self) -> Stdio {
+        Stdio::from(
+            std::fs::OpenOptions::new()
+                .append(true)
+                .open(self.file.path())
+                .expect("open the child's log"),
+        )
+    }
+
+    /// What the child has written so far.
+    pub fn text(&self) -> String {
+        std::fs::read_to_string(self.file.path()).unwrap_or_default()
+    }
+}
+
+impl Drop for ChildLog {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            eprintln!(
+                "--- {} wrote ---\n{}--- end of {} ---",
+                self.what,
+                self.text(),
+                self.what
+            );
+        }
+    }
+}
+
 /// A Python test server from `testsupport/`, up once it has printed `READY <what>`; its stdin
-/// is held open because the servers exit when it closes, so none outlives the tests.
+/// is held open because the servers exit when it closes, so none outlives the tests. Its
+/// stderr is shown only if the test fails.
 pub struct PythonServer {
     child: Child,
     _stdin: ChildStdin,
     /// What followed `READY `: the emulator's URL, the TLS server's port.
     pub ready: String,
+    /// Dropped after the child is stopped (fields drop after `Drop::drop`), so it is whole.
+    _log: ChildLog,
 }
 
 impl PythonServer {
     pub fn start(script: &str, args: &[&str]) -> Self {
+        let log = ChildLog::new(script);
         let mut child = Command::new(python())
             .arg(repo().join("testsupport").join(script))
             .args(args)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
+            .stderr(log.stdio())
             .spawn()
             .unwrap_or_else(|e| panic!("start {script}: {e}"));
         let stdin = child.stdin.take().expect("stdin");
@@ -86,19 +138,28 @@ impl PythonServer {
             Ok(line) => line,
             Err(_) => {
                 let _ = child.kill();
+                let _ = child.wait();
                 panic!("{script} did not print READY within {READY_TIMEOUT:?}");
             }
         };
-        let ready = line
-            .trim()
-            .strip_prefix("READY ")
-            .unwrap_or_else(|| panic!("{script} said {line:?}"))
-            .to_owned();
+        let Some(ready) = line.trim().strip_prefix("READY ").map(str::to_owned) else {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("{script} said {line:?}");
+        };
         Self {
             child,
             _stdin: stdin,
             ready,
+            _log: log,
         }
+    }
+}
+
+impl PythonServer {
+    /// What the server has written on stderr so far.
+    pub fn log_text(&self) -> String {
+        self._log.text()
     }
 }
 
