@@ -52,7 +52,8 @@ impl App {
         payload: Value,
         deadline: SystemTime,
     ) -> Result<Reply, HandlerError> {
-        let request = event::parse(payload).inspect_err(|e| warn!(error = %e, "rejected event"))?;
+        // Not logged: the invocation's error says it, once.
+        let request = event::parse(payload)?;
         let budget = budget_until(deadline).saturating_sub(DEADLINE_MARGIN);
         match &request.action {
             Action::Skip { reason } => {
@@ -178,7 +179,6 @@ async fn within<T>(
                 budget_ms: budget.as_millis() as u64,
                 stage,
             };
-            warn!(error = %e, "invocation out of time");
             Err(e)
         }
     }

@@ -7,7 +7,7 @@ use std::sync::{Mutex, OnceLock};
 
 use lambda_runtime::tracing::subscriber::{
     self,
-    filter::{filter_fn, EnvFilter, LevelFilter},
+    filter::{EnvFilter, LevelFilter},
     fmt,
     prelude::*,
 };
@@ -21,12 +21,9 @@ pub const EMF_VARIABLE: &str = "GUARDDUTY_INVITE_EMF";
 /// from `AWS_LAMBDA_LOG_LEVEL`, else `RUST_LOG`, else INFO, as the runtime's default
 /// subscriber has it) on a writer that masks emails and keeps clear of a progress bar.
 ///
-/// With no log level asked for, the records of this program that carry an `error` field
-/// are left out: they are failures on their way out of the handler (a rejected event, a
-/// failed AWS call, the time budget run out), all of them in the error the invocation ends
-/// with, which is reported once: by the subcommand on stderr, or inside Lambda by the
-/// runtime, which logs the handler's error (as one line, see `main.rs`). A log level
-/// (`RUST_LOG` or `AWS_LAMBDA_LOG_LEVEL`, any value) shows them again.
+/// A failure on its way out of the handler is not logged on the way: the error the
+/// invocation ends with says it, once (the subcommand on stderr; inside Lambda, the runtime
+/// logs the handler's error as one line, see `main.rs`).
 pub fn init() {
     let level_asked = std::env::var("AWS_LAMBDA_LOG_LEVEL")
         .or_else(|_| std::env::var("RUST_LOG"))
@@ -39,8 +36,6 @@ pub fn init() {
     let env_filter = EnvFilter::builder()
         .with_default_directive(level.into())
         .from_env_lossy();
-    let quiet_errors = level_asked.is_none();
-    let repeats = filter_fn(move |meta| !(quiet_errors && carries_error(meta)));
     let layer = fmt::layer()
         .with_target(false)
         .without_time()
@@ -49,17 +44,10 @@ pub fn init() {
     let registry = subscriber::registry().with(env_filter);
     // Another subscriber already set (a test that set one) keeps its place.
     let _ = if json {
-        registry.with(layer.json().with_filter(repeats)).try_init()
+        registry.with(layer.json()).try_init()
     } else {
-        registry.with(layer.with_filter(repeats)).try_init()
+        registry.with(layer).try_init()
     };
-}
-
-/// A log record of this program that carries an error on its way out of the handler.
-fn carries_error(meta: &lambda_runtime::tracing::Metadata<'_>) -> bool {
-    meta.is_event()
-        && meta.target().starts_with("guardduty_invite")
-        && meta.fields().field("error").is_some()
 }
 
 /// Writes each formatted log record with the emails in it masked. The subscriber writes a

@@ -21,9 +21,7 @@ impl Ran<'_> {
     /// Every slot's decision logged, counted and sorted into problems and failures.
     pub fn tally(&self) -> Tally {
         let mut t = tally(&self.slots, Logging::Every);
-        for e in &self.failures {
-            warn!(error = %e, "AWS call failed after retries");
-        }
+        // Not logged: the run's error says each failure.
         t.failures.extend(self.failures.iter().cloned());
         t
     }

@@ -3,7 +3,7 @@
 //! on the topic and in which messages, and the retry of the run publishes them all again
 //! (a retry may repeat a problem; it never loses one).
 
-use tracing::{info, warn};
+use tracing::info;
 
 use super::{Delivery, Report};
 use crate::aws::Aws;
@@ -27,7 +27,8 @@ pub async fn deliver(aws: &Aws, config: &Config, report: &Report<'_>) -> Deliver
                 delivery.problems += n.problems;
             }
             Err(e) => {
-                warn!(error = %e, published = delivery.problems, problems = report.problems.len(), "could not publish every problem");
+                // Not logged: the run's error says it, with what was published. Each
+                // problem itself is logged where it was found.
                 delivery.failure = Some(e);
                 return delivery;
             }

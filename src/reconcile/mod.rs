@@ -215,9 +215,6 @@ async fn run_plans<'a>(
             }
         }
     }
-    for e in &failures {
-        warn!(error = %e, "AWS call failed after retries");
-    }
     ran.tally.failures.extend(failures);
     ran
 }
