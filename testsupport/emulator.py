@@ -2,7 +2,9 @@
 """Loopback AWS emulator for guardduty-invite's end-to-end tests and README demo.
 
 One process, one port: the real moto server (pinned in requirements.txt) serves SNS, SQS,
-Organizations, STS and GuardDuty detectors; a WSGI middleware in front of it adds
+Organizations, STS, GuardDuty detectors, S3, SSM and Security Hub (and moto's other
+services); a WSGI middleware in front of it tells each request's service and region from its
+SigV4 credential scope (as moto routes it) and adds
 
 * the GuardDuty member API that moto lacks, rest-json as in botocore's model, with the
   UnprocessedAccounts `result` strings in the real service's wording where it is known
@@ -266,6 +268,37 @@ Control API:
                                                "duration_ms" (server-side serving time)}]},
                                                arrival order
   DELETE /_emulator/calls                      empty the log
+  POST   /_emulator/deny                       {"accountId": ID | "*", "operations": [names,
+                                               or "*" for all], "service"?: SigV4 signing name
+                                               as in /calls (e.g. "guardduty"; default any),
+                                               "code"?, "status"? (400-599, default 403),
+                                               "message"?}: adds an access-denial rule: a
+                                               request of one of those operations whose caller
+                                               is that account (any account for "*") answers
+                                               the error in its protocol's shape (query and
+                                               rest-xml: XML ErrorResponse, S3 a bare <Error>;
+                                               json and rest-json: x-amzn-ErrorType header and
+                                               {"message", "__type"}), by default 403
+                                               AccessDeniedException (query and rest-xml:
+                                               AccessDenied) with the message "User:
+                                               arn:aws:sts::ACCOUNT:assumed-role/emulator/
+                                               session is not authorized to perform:
+                                               PREFIX:Operation" (ACCOUNT the caller, PREFIX
+                                               the IAM service prefix, e.g.
+                                               guardduty:UpdateDetector). The request is not
+                                               served. Rules never run out; the first matching
+                                               one answers; logged with "switch": "denied".
+                                               Answers {"rules": [...]}
+  GET    /_emulator/deny                       {"rules": [{"accountId", "operations",
+                                               "service"?, "code"?, "status"?, "message"?}]}
+  DELETE /_emulator/deny                       remove every deny rule
+  POST   /_emulator/guardduty/detector         {"accountId", "region", "enable"?: bool}:
+                                               creates that account's moto detector in that
+                                               region (enable defaults to true) or, if it has
+                                               one, sets its enable state (when "enable" is
+                                               given); any account, 123456789012 too. Answers
+                                               {"accountId", "region", "detectorId", "status"
+                                               ("ENABLED"|"DISABLED"), "created": bool}
   POST   /_emulator/guardduty/foreign-accounts      {"accountIds": [...]}: members of
                                                     another administrator (added to the set)
   POST   /_emulator/guardduty/organization-accounts {"accountIds": [...]}: CreateMembers
@@ -379,6 +412,36 @@ Control API:
                                                moto, so moto's own OU operations see it) if
                                                there is none. Answers {"id", "name",
                                                "parentId", "arn", "created": bool}
+  POST   /_emulator/account/regions            {"accountId", "regions": {"af-south-1":
+                                               "ENABLED", ...}}: set region opt-in statuses
+                                               (ENABLED, ENABLING, DISABLING, DISABLED,
+                                               ENABLED_BY_DEFAULT) of that account as
+                                               ListRegions reports them (merged; unknown
+                                               regions or statuses -> 400). Answers
+                                               {"accountId", "regions": {region: status}} with
+                                               every region
+  GET    /_emulator/account/regions            {"trustedAccess": bool, "accounts": {account:
+                                               {region: status}}} (the statuses set)
+  POST   /_emulator/account/trusted-access     {"enabled": bool}: trusted access for AWS
+                                               Account Management in the organization
+                                               (default on); answers {"enabled"}
+  POST   /_emulator/securityhub/not-subscribed {"regions": [...]}: Security Hub requests (any
+                                               account) in those regions answer 401
+                                               InvalidAccessException "Account CALLER is not
+                                               subscribed to AWS Security Hub"; replaces the
+                                               list ([] clears it); answers {"regions"}
+  POST   /_emulator/securityhub/failed-findings {"ids": [finding Ids], "errorCode"?
+                                               (default "InternalException"),
+                                               "errorMessage"? (default "Internal service
+                                               failure"; both defaults the emulator's own),
+                                               "times": N (default 1)}: the next N
+                                               BatchImportFindings calls that include any of
+                                               those Ids report them in FailedFindings (and
+                                               FailedCount) and do not import them; answers
+                                               the GET below
+  GET    /_emulator/securityhub                {"notSubscribed": [...], "failedFindings":
+                                               [{"ids", "errorCode", "errorMessage",
+                                               "remaining"}]}
   POST   /_emulator/sts/deny-assume-role       {"accountIds": [...], "reason"?: "trust"
                                                (default) | "identity-policy" |
                                                "explicit-deny"}: STS AssumeRole of any role in
@@ -437,67 +500,6 @@ Control API:
                                                "notReady": {account: n}, "hiddenInvitations":
                                                [...], "detectorRace": {account: n}, "deny":
                                                [deny rules, as GET /_emulator/deny]}
-  POST   /_emulator/guardduty/detector         {"accountId", "region", "enable"?: bool}:
-                                               creates that account's moto detector in that
-                                               region (enable defaults to true) or, if it has
-                                               one, sets its enable state (when "enable" is
-                                               given); any account, 123456789012 too. Answers
-                                               {"accountId", "region", "detectorId", "status"
-                                               ("ENABLED"|"DISABLED"), "created": bool}
-  POST   /_emulator/deny                       {"accountId": ID | "*", "operations": [names,
-                                               or "*" for all], "service"?: SigV4 signing name
-                                               as in /calls (e.g. "guardduty"; default any),
-                                               "code"?, "status"? (400-599, default 403),
-                                               "message"?}: adds an access-denial rule: a
-                                               request of one of those operations whose caller
-                                               is that account (any account for "*") answers
-                                               the error in its protocol's shape (query and
-                                               rest-xml: XML ErrorResponse, S3 a bare <Error>;
-                                               json and rest-json: x-amzn-ErrorType header and
-                                               {"message", "__type"}), by default 403
-                                               AccessDeniedException (query and rest-xml:
-                                               AccessDenied) with the message "User:
-                                               arn:aws:sts::ACCOUNT:assumed-role/emulator/
-                                               session is not authorized to perform:
-                                               PREFIX:Operation" (ACCOUNT the caller, PREFIX
-                                               the IAM service prefix, e.g.
-                                               guardduty:UpdateDetector). The request is not
-                                               served. Rules never run out; the first matching
-                                               one answers; logged with "switch": "denied".
-                                               Answers {"rules": [...]}
-  POST   /_emulator/account/regions            {"accountId", "regions": {"af-south-1":
-                                               "ENABLED", ...}}: set region opt-in statuses
-                                               (ENABLED, ENABLING, DISABLING, DISABLED,
-                                               ENABLED_BY_DEFAULT) of that account as
-                                               ListRegions reports them (merged; unknown
-                                               regions or statuses -> 400). Answers
-                                               {"accountId", "regions": {region: status}} with
-                                               every region
-  GET    /_emulator/account/regions            {"trustedAccess": bool, "accounts": {account:
-                                               {region: status}}} (the statuses set)
-  POST   /_emulator/account/trusted-access     {"enabled": bool}: trusted access for AWS
-                                               Account Management in the organization
-                                               (default on); answers {"enabled"}
-  POST   /_emulator/securityhub/not-subscribed {"regions": [...]}: Security Hub requests (any
-                                               account) in those regions answer 401
-                                               InvalidAccessException "Account CALLER is not
-                                               subscribed to AWS Security Hub"; replaces the
-                                               list ([] clears it); answers {"regions"}
-  POST   /_emulator/securityhub/failed-findings {"ids": [finding Ids], "errorCode"?
-                                               (default "InternalException"),
-                                               "errorMessage"? (default "Internal service
-                                               failure"; both defaults the emulator's own),
-                                               "times": N (default 1)}: the next N
-                                               BatchImportFindings calls that include any of
-                                               those Ids report them in FailedFindings (and
-                                               FailedCount) and do not import them; answers
-                                               the GET below
-  GET    /_emulator/securityhub                {"notSubscribed": [...], "failedFindings":
-                                               [{"ids", "errorCode", "errorMessage",
-                                               "remaining"}]}
-  GET    /_emulator/deny                       {"rules": [{"accountId", "operations",
-                                               "service"?, "code"?, "status"?, "message"?}]}
-  DELETE /_emulator/deny                       remove every deny rule
 
 Control requests answer 200 with JSON, 400 {"error": ...} for a bad body and 404 for an
 unknown route; reset clears every rule, switch and state they set.
@@ -1050,7 +1052,8 @@ class GuardDutyMembers:
         for feature in features:
             if not isinstance(feature, dict) or feature.get("name") not in FEATURES \
                     or feature.get("autoEnable") not in AUTO_ENABLE:
-                raise ValueError(f"each feature needs a name of {sorted(FEATURES)} and autoEnable of {list(AUTO_ENABLE)}")
+                raise ValueError(f"each feature needs a name of {sorted(FEATURES)} "
+                                 f"and autoEnable of {list(AUTO_ENABLE)}")
             entry = {"name": feature["name"], "autoEnable": feature["autoEnable"]}
             configs = feature.get("additionalConfiguration")
             if configs is not None:
@@ -1613,6 +1616,10 @@ class Organizations:
                     raise ValueError("not an object")
             except ValueError:
                 return org_error("InvalidInputException", BAD_ORG_INPUT)
+            ids = ("ParentId", "ChildId", "AccountId", "OrganizationalUnitId", "SourceParentId",
+                   "DestinationParentId", "ChildType", "Name")
+            if any(key in params and not isinstance(params[key], str) for key in ids):
+                return org_error("InvalidInputException", INVALID_VALUE)
             return getattr(self, "op_" + req.operation)(backend, params, moto)
         if req.operation.startswith(("List", "Describe")):
             return moto
@@ -1803,7 +1810,8 @@ REGION_OPT_STATUSES = ("ENABLED", "ENABLING", "DISABLING", "DISABLED", "ENABLED_
 # authorized to perform: account:ListRegions" (TRUSTED_ACCESS_OFF and STANDALONE_ONLY as seen
 # from the real service in public issue threads; the other two are guesses).
 TRUSTED_ACCESS_OFF = " (Your organization must first enable trusted access with AWS Account Management.)"
-STANDALONE_ONLY = " (The management account can only be managed using the standalone context from the management account)"
+STANDALONE_ONLY = (" (The management account can only be managed using the standalone context "
+                   "from the management account)")
 NOT_MANAGEMENT = ""
 NOT_IN_ORGANIZATION = " (The account is not a member of your organization.)"
 
@@ -1916,7 +1924,8 @@ NOT_SUBSCRIBED_HUB = "Account {} is not subscribed to AWS Security Hub"
 ASFF_REQUIRED = ("SchemaVersion", "Id", "ProductArn", "GeneratorId", "AwsAccountId", "Types",
                  "CreatedAt", "UpdatedAt", "Severity", "Title", "Description", "Resources")
 ASFF_MISSING = "Finding does not adhere to Amazon Finding Format. data should have required property '{}'."
-ASFF_NO_RESOURCE = "Finding does not adhere to Amazon Finding Format. data.Resources should NOT have fewer than 1 items."
+ASFF_NO_RESOURCE = ("Finding does not adhere to Amazon Finding Format. data.Resources should NOT "
+                    "have fewer than 1 items.")
 # Attributes the customer owns (BatchUpdateFindings): a re-import that lacks them keeps them.
 CUSTOMER_OWNED = ("Workflow", "WorkflowState", "Note", "UserDefinedFields", "VerificationState")
 
@@ -2023,14 +2032,14 @@ class SecurityHub:
         findings = body.get("Findings")
         if not isinstance(findings, list) or not 1 <= len(findings) <= 100:
             return hub_error("Findings must list 1 to 100 findings.")
-        ids = [f.get("Id") for f in findings if isinstance(f, dict)]
+        ids = [f["Id"] for f in findings if isinstance(f, dict) and isinstance(f.get("Id"), str)]
         failed = []
         with self.lock:
             injected = self.take_failures(ids)
             for finding in findings:
                 if not isinstance(finding, dict):
-                    failed.append({"Id": "", "ErrorCode": "InvalidInput",
-                                   "ErrorMessage": "Finding does not adhere to Amazon Finding Format. data should be object."})
+                    failed.append({"Id": "", "ErrorCode": "InvalidInput", "ErrorMessage":
+                                   "Finding does not adhere to Amazon Finding Format. data should be object."})
                     continue
                 finding_id = finding.get("Id") if isinstance(finding.get("Id"), str) else ""
                 if finding_id in injected:
