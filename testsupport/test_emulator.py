@@ -56,14 +56,24 @@ def control(method, path, body=None, expect=200):
     return payload
 
 
+# One boto3 session for every client: a session loads the service models once, so a new
+# client (other credentials) costs milliseconds instead of a model load.
+BOTO = boto3.session.Session(aws_access_key_id="testing", aws_secret_access_key="testing")
+CLIENTS = {}
+
+
 def session(key="testing", secret="testing", token=None):
-    return boto3.session.Session(aws_access_key_id=key, aws_secret_access_key=secret,
-                                 aws_session_token=token)
+    """Credentials for client(): (access key, secret key, session token)."""
+    return key, secret, token
 
 
 def client(service, region=REGION, creds=None):
-    return (creds or session()).client(service, region_name=region, endpoint_url=SERVER["endpoint"],
-                                       config=CONFIG)
+    creds = creds or session()
+    if (service, region, creds) not in CLIENTS:
+        CLIENTS[service, region, creds] = BOTO.client(
+            service, region_name=region, endpoint_url=SERVER["endpoint"], config=CONFIG,
+            aws_access_key_id=creds[0], aws_secret_access_key=creds[1], aws_session_token=creds[2])
+    return CLIENTS[service, region, creds]
 
 
 def assume(account, role="OrganizationAccountAccessRole"):
