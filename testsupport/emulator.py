@@ -213,7 +213,10 @@ it again). Findings live in moto's backend, per account and region; the middlewa
 S3, SSM and SNS are moto's alone: PutObject with SSE-KMS headers (path-style requests, as an
 SDK sends them to an IP endpoint; the AWS SDK for Rust's aws-chunked bodies included),
 GetParameter (SecureString too) and a topic's KmsMasterKeyId attribute (alias/aws/sns) work
-and are checked by the self-check. rest-xml operations sharing a path (S3's PutObject,
+and are checked by the self-check. moto builds a service on its first request; the services
+the tests use most (GuardDuty, SNS, STS, SQS, Organizations) are built before READY, the
+others on first use (SSM takes seconds), one request at a time until built (two threads
+building the same moto modules can fail). rest-xml operations sharing a path (S3's PutObject,
 CopyObject, UploadPart) are told apart by their query literals and required headers and
 query members, as the model defines them, for the log, fault and deny rules.
 
@@ -2200,6 +2203,8 @@ class Emulator:
         self.organizations = Organizations()
         self.account_regions = AccountRegions()
         self.securityhub = SecurityHub()
+        self.warmed = {service for service, _ in WARM_UP}  # services moto has built
+        self.first_use_lock = threading.Lock()
         self.inflight = InFlight()
         self.lock = threading.Lock()
         self.calls, self.faults = [], []
@@ -2328,8 +2333,23 @@ class Emulator:
         if req.service == "account" and req.operation == "ListRegions":
             return self.account_regions.list_regions(req, self.organizations)
         if req.service == "securityhub":
-            return self.securityhub.app(req, self.moto, call)
-        return self.moto
+            return self.securityhub.app(req, self.first_use(req.service), call)
+        return self.first_use(req.service)
+
+    def first_use(self, service):
+        """moto's app; until moto has served `service` once, one request at a time: moto
+        builds a service's modules and backends on first use, and two threads doing that at
+        once can fail with a circular import. Services warmed up at start need no wait; the
+        others (SSM takes seconds to build) are built on their first request instead."""
+        if service in self.warmed:
+            return self.moto
+
+        def app(environ, start_response):
+            with self.first_use_lock:
+                out = list(self.moto(environ, start_response))
+                self.warmed.add(service)
+                return out
+        return app
 
     def create_detector(self, req):
         """GuardDuty CreateDetector: moto's, but one detector per account and region."""
@@ -2700,29 +2720,25 @@ CONTROL_ROUTES = {
 
 # ---------------------------------------------------------------- CLI
 
-WARM_UP = [  # one harmless request per service the project uses: moto builds each lazily
+WARM_UP = [  # one harmless request per service the tests use most: moto builds each lazily
     ("guardduty", {"method": "GET", "path": "/detector"}),
     ("sns", {"data": "Action=ListTopics&Version=2010-03-31"}),
     ("sts", {"data": "Action=GetCallerIdentity&Version=2011-06-15"}),
     ("sqs", {"data": "{}", "headers": {"X-Amz-Target": "AmazonSQS.ListQueues"}}),
     ("organizations", {"data": "{}", "headers": {"X-Amz-Target": "AWSOrganizationsV20161128.ListRoots"}}),
-    ("ssm", {"data": "{}", "headers": {"X-Amz-Target": "AmazonSSM.DescribeParameters"}}),
-    ("securityhub", {"method": "POST", "path": "/findings", "data": "{}", "content_type": "application/json"}),
-    ("s3", {"method": "GET", "path": "/"}),
 ]
 
 
 def warm_up(emulator):
     """Build moto's per-service apps and botocore's GuardDuty routes ahead of the first test."""
     from werkzeug.test import EnvironBuilder
-    for service, path in (("guardduty", "/detector"), ("account", "/listRegions"), ("securityhub", "/findings")):
-        rest_operation(service, "POST", path)
+    rest_operation("guardduty", "GET", "/detector")
     for service, request in WARM_UP:
         headers = dict(request.get("headers", {}), Authorization=(
             f"AWS4-HMAC-SHA256 Credential=warmup/20260101/us-east-1/{service}/aws4_request, "
             "SignedHeaders=host, Signature=0"))
-        content_type = request.get("content_type") or (
-            "application/x-amz-json-1.0" if "X-Amz-Target" in headers else "application/x-www-form-urlencoded")
+        content_type = ("application/x-amz-json-1.0" if "X-Amz-Target" in headers
+                        else "application/x-www-form-urlencoded")
         environ = EnvironBuilder(method=request.get("method", "POST"), path=request.get("path", "/"),
                                  data=request.get("data"), headers=headers,
                                  content_type=content_type).get_environ()

@@ -953,6 +953,15 @@ class StorageAndTopics(EmulatorTest):
 
     def test_ssm_get_parameter(self):
         ssm = client("ssm")
+        # moto builds SSM on its first request (seconds): concurrent first requests wait for it
+        answers = []
+        threads = [threading.Thread(target=lambda: answers.append(error_of(ssm.get_parameter, Name="/nope")[1]))
+                   for _ in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        self.assertEqual(answers, ["ParameterNotFound"] * 4)
         ssm.put_parameter(Name="/guardduty-invite/config", Value="secret", Type="SecureString")
         self.assertEqual(ssm.get_parameter(Name="/guardduty-invite/config", WithDecryption=True)["Parameter"]["Value"],
                          "secret")
