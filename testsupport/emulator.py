@@ -57,7 +57,8 @@ GuardDuty behaviour (beyond the request shapes):
 * GetMembers / DeleteMembers / DisassociateMembers: unknown account -> NOT_MEMBER;
   DisassociateMembers sets "Removed";
 * ListMembers: maxResults 1-50 (default 50, else 400), opaque nextToken (bad -> 400),
-  onlyAssociated "true" (default: only Enabled members) or "false" (all);
+  onlyAssociated "true" (default: only Enabled members) or "false" (all); the members chosen
+  are kept until a member changes, so a page costs O(page) even with 50,000 members;
 * UpdateMemberDetectors: features[].name must be one of FEATURES and status ENABLED or
   DISABLED, RUNTIME_MONITORING and EKS_RUNTIME_MONITORING not together; a feature's optional
   additionalConfiguration must be a list of {name, status} with name one of the model's
@@ -630,6 +631,8 @@ MEMBER_SIDE_OPS = {"ListInvitations", "AcceptAdministratorInvitation", "AcceptIn
                    "GetAdministratorAccount", "GetMasterAccount"}
 MEMBER_OPS = ADMIN_OPS | MEMBER_SIDE_OPS  # the GuardDuty operations served here, not by moto
 INTERNAL_ERROR_OPS = ADMIN_OPS - {"ListMembers"}
+READ_OPS = {"ListMembers", "GetMembers", "GetMemberDetectors", "ListInvitations",
+            "GetAdministratorAccount", "GetMasterAccount"}
 FEATURES = {"S3_DATA_EVENTS", "EKS_AUDIT_LOGS", "EBS_MALWARE_PROTECTION", "RDS_LOGIN_EVENTS",
             "LAMBDA_NETWORK_LOGS", "EKS_RUNTIME_MONITORING", "RUNTIME_MONITORING", "AI_PROTECTION"}
 # OrgFeatureAdditionalConfiguration of the API model (botocore 1.44.8).
@@ -873,9 +876,9 @@ def put_detector(account, region, enable, only_if_missing=False):
         return backend.create_detector(True if enable is None else bool(enable), None, None, None, None), True
 
 
-def new_member(account, email, status):
+def new_member(account, email, status, stamp=None):
     return {"accountId": account, "email": email, "relationshipStatus": status,
-            "invitedAt": None, "updatedAt": now_iso(), "invitations": 0, "invitationId": None,
+            "invitedAt": None, "updatedAt": stamp or now_iso(), "invitations": 0, "invitationId": None,
             "acceptedAt": None, "memberDetectorId": None, "features": {},
             "featuresUpdatedAt": {}, "additionalConfiguration": {},
             "additionalConfigurationUpdatedAt": {}, "lastMessage": None,
@@ -995,6 +998,8 @@ class GuardDutyMembers:
             self.member_limit = DEFAULT_MEMBER_LIMIT
             self.internal_errors = []  # {"operation", "accountIds", "remaining", "result"}
             self.org_configs = {}  # region -> organization configuration of DEFAULT_ACCOUNT
+            self.version = 0  # bumped by every change of a member's status or presence
+            self.listed = {}  # (id of a member table, onlyAssociated) -> (version, members)
 
     # ---- serving
 
@@ -1004,6 +1009,8 @@ class GuardDutyMembers:
         if operation != "ListInvitations" and not owns_detector(caller, region, detector_id):
             raise bad_request(NO_DETECTOR)
         with self.lock:
+            if operation not in READ_OPS:
+                self.version += 1  # the members may change: ListMembers lists afresh
             if operation in MEMBER_SIDE_OPS:
                 return self.member_side(operation, caller, region, detector_id, query, body)
             members = self.members.setdefault((caller, region, detector_id), {})
@@ -1172,9 +1179,16 @@ class GuardDutyMembers:
     def list_members(self, caller, members, query):
         # onlyAssociated defaults to "true": then only the associated (Enabled) members.
         only_associated = query.get("onlyAssociated", "true").lower() != "false"
-        chosen = [self.public(caller, m) for m in members.values()
-                  if not only_associated or status_of(m) == "enabled"]
-        return guardduty_page(chosen, query, "members")
+        # The chosen members are kept until the next change, so that paging through 50,000
+        # members costs O(page) a page, not O(members).
+        key = (id(members), only_associated)
+        cached = self.listed.get(key)
+        if cached is None or cached[0] != self.version:
+            chosen = [m for m in members.values() if not only_associated or status_of(m) == "enabled"]
+            cached = self.listed[key] = (self.version, chosen)
+        out = guardduty_page(cached[1], query, "members")
+        out["members"] = [self.public(caller, m) for m in out["members"]]
+        return out
 
     @staticmethod
     def public(administrator, member):
@@ -1233,23 +1247,27 @@ class GuardDutyMembers:
         known = next((a for a, r, d in self.members if r == region and d == detector_id), None)
         return known or detector_owner(region, detector_id) or DEFAULT_ACCOUNT
 
-    def put_members(self, region, detector_id, entries, administrator=None):
-        """Force members into statuses: entries of (accountId, status, email, invitedAt)."""
+    def put_members(self, region, detector_id, entries, administrator=None, records=False):
+        """Force members into statuses: entries of (accountId, status, email, invitedAt).
+        Returns the control-API member records if `records`, else how many."""
         with self.lock:
+            self.version += 1
             admin = self.administrator_of(region, detector_id, administrator)
             members = self.members.setdefault((admin, region, detector_id), {})
-            out = []
+            out, stamp = [], now_iso()
             for account, status, email, invited_at in entries:
-                member = members.setdefault(account, new_member(account, email or "", status))
-                member["relationshipStatus"], member["updatedAt"] = status, now_iso()
+                member = members.get(account)
+                if member is None:
+                    member = members[account] = new_member(account, email or "", status, stamp)
+                member["relationshipStatus"], member["updatedAt"] = status, stamp
                 if email:
                     member["email"] = email
                 if invited_at:
                     member["invitedAt"] = invited_at
                 if status.lower() in INVITED:
                     issue_invitation(member)
-                out.append(member_copy(member, admin))
-            return out
+                out.append(member)
+            return [member_copy(m, admin) for m in out] if records else len(out)
 
     def set_member_features(self, region, account, features, detector_id=None, administrator=None):
         """Set a member's features directly (validated); returns its control-API record."""
@@ -2485,7 +2503,7 @@ class Emulator:
             raise ValueError("need region, detectorId, a 12-digit accountId and relationshipStatus")
         entry = member_entry(body)
         return self.guardduty.put_members(body["region"], body["detectorId"], [entry],
-                                          body.get("administratorId"))[0]
+                                          body.get("administratorId"), records=True)[0]
 
     def c_put_members(self, body):
         if not isinstance(body.get("members"), list):

@@ -233,6 +233,20 @@ class GuardDutyAdmin(EmulatorTest):
         self.assertEqual(error_of(self.gd.list_members, DetectorId=self.detector, NextToken="nope")[:2], (400, "BadRequestException"))
         self.assertEqual(len(self.gd.list_members(DetectorId=self.detector, MaxResults=7)["Members"]), 7)
 
+    def test_list_members_pages_stay_cheap(self):
+        members = [{"accountId": f"7{i:011d}", "email": f"m{i}@example.com", "relationshipStatus": "Enabled"}
+                   for i in range(50000)]
+        control("POST", "/_emulator/guardduty/members", {"region": REGION, "detectorId": self.detector, "members": members})
+        control("DELETE", "/_emulator/calls")
+        token, seen = None, 0
+        for _ in range(20):
+            r = self.gd.list_members(DetectorId=self.detector, **({"NextToken": token} if token else {}))
+            seen += len(r["Members"])
+            token = r["NextToken"]
+        self.assertEqual(seen, 1000)
+        page_ms = sorted(c["duration_ms"] for c in control("GET", "/_emulator/calls")["calls"])
+        self.assertLess(page_ms[len(page_ms) // 2], 5, page_ms)  # O(page), not O(members) (that: ~30 ms)
+
     def test_member_status_invited_at(self):
         m = control("POST", "/_emulator/guardduty/member-status",
                     {"region": REGION, "detectorId": self.detector, "accountId": "111122223333",
