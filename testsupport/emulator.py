@@ -2,7 +2,9 @@
 """Loopback AWS emulator for guardduty-invite's end-to-end tests and README demo.
 
 One process, one port: the real moto server (pinned in requirements.txt) serves SNS, SQS,
-Organizations, STS and GuardDuty detectors; a WSGI middleware in front of it adds
+Organizations, STS, GuardDuty detectors, S3, SSM and Security Hub (and moto's other
+services); a WSGI middleware in front of it tells each request's service and region from its
+SigV4 credential scope (as moto routes it) and adds
 
 * the GuardDuty member API that moto lacks, rest-json as in botocore's model, with the
   UnprocessedAccounts `result` strings in the real service's wording where it is known
@@ -55,7 +57,8 @@ GuardDuty behaviour (beyond the request shapes):
 * GetMembers / DeleteMembers / DisassociateMembers: unknown account -> NOT_MEMBER;
   DisassociateMembers sets "Removed";
 * ListMembers: maxResults 1-50 (default 50, else 400), opaque nextToken (bad -> 400),
-  onlyAssociated "true" (default: only Enabled members) or "false" (all);
+  onlyAssociated "true" (default: only Enabled members) or "false" (all); the members chosen
+  are kept until a member changes, so a page costs O(page) even with 50,000 members;
 * UpdateMemberDetectors: features[].name must be one of FEATURES and status ENABLED or
   DISABLED, RUNTIME_MONITORING and EKS_RUNTIME_MONITORING not together; a feature's optional
   additionalConfiguration must be a list of {name, status} with name one of the model's
@@ -211,7 +214,10 @@ it again). Findings live in moto's backend, per account and region; the middlewa
 S3, SSM and SNS are moto's alone: PutObject with SSE-KMS headers (path-style requests, as an
 SDK sends them to an IP endpoint; the AWS SDK for Rust's aws-chunked bodies included),
 GetParameter (SecureString too) and a topic's KmsMasterKeyId attribute (alias/aws/sns) work
-and are checked by the self-check. rest-xml operations sharing a path (S3's PutObject,
+and are checked by the self-check. moto builds a service on its first request; the services
+the tests use most (GuardDuty, SNS, STS, SQS, Organizations) are built before READY, the
+others on first use (SSM takes seconds), one request at a time until built (two threads
+building the same moto modules can fail). rest-xml operations sharing a path (S3's PutObject,
 CopyObject, UploadPart) are told apart by their query literals and required headers and
 query members, as the model defines them, for the log, fault and deny rules.
 
@@ -266,6 +272,37 @@ Control API:
                                                "duration_ms" (server-side serving time)}]},
                                                arrival order
   DELETE /_emulator/calls                      empty the log
+  POST   /_emulator/deny                       {"accountId": ID | "*", "operations": [names,
+                                               or "*" for all], "service"?: SigV4 signing name
+                                               as in /calls (e.g. "guardduty"; default any),
+                                               "code"?, "status"? (400-599, default 403),
+                                               "message"?}: adds an access-denial rule: a
+                                               request of one of those operations whose caller
+                                               is that account (any account for "*") answers
+                                               the error in its protocol's shape (query and
+                                               rest-xml: XML ErrorResponse, S3 a bare <Error>;
+                                               json and rest-json: x-amzn-ErrorType header and
+                                               {"message", "__type"}), by default 403
+                                               AccessDeniedException (query and rest-xml:
+                                               AccessDenied) with the message "User:
+                                               arn:aws:sts::ACCOUNT:assumed-role/emulator/
+                                               session is not authorized to perform:
+                                               PREFIX:Operation" (ACCOUNT the caller, PREFIX
+                                               the IAM service prefix, e.g.
+                                               guardduty:UpdateDetector). The request is not
+                                               served. Rules never run out; the first matching
+                                               one answers; logged with "switch": "denied".
+                                               Answers {"rules": [...]}
+  GET    /_emulator/deny                       {"rules": [{"accountId", "operations",
+                                               "service"?, "code"?, "status"?, "message"?}]}
+  DELETE /_emulator/deny                       remove every deny rule
+  POST   /_emulator/guardduty/detector         {"accountId", "region", "enable"?: bool}:
+                                               creates that account's moto detector in that
+                                               region (enable defaults to true) or, if it has
+                                               one, sets its enable state (when "enable" is
+                                               given); any account, 123456789012 too. Answers
+                                               {"accountId", "region", "detectorId", "status"
+                                               ("ENABLED"|"DISABLED"), "created": bool}
   POST   /_emulator/guardduty/foreign-accounts      {"accountIds": [...]}: members of
                                                     another administrator (added to the set)
   POST   /_emulator/guardduty/organization-accounts {"accountIds": [...]}: CreateMembers
@@ -379,6 +416,36 @@ Control API:
                                                moto, so moto's own OU operations see it) if
                                                there is none. Answers {"id", "name",
                                                "parentId", "arn", "created": bool}
+  POST   /_emulator/account/regions            {"accountId", "regions": {"af-south-1":
+                                               "ENABLED", ...}}: set region opt-in statuses
+                                               (ENABLED, ENABLING, DISABLING, DISABLED,
+                                               ENABLED_BY_DEFAULT) of that account as
+                                               ListRegions reports them (merged; unknown
+                                               regions or statuses -> 400). Answers
+                                               {"accountId", "regions": {region: status}} with
+                                               every region
+  GET    /_emulator/account/regions            {"trustedAccess": bool, "accounts": {account:
+                                               {region: status}}} (the statuses set)
+  POST   /_emulator/account/trusted-access     {"enabled": bool}: trusted access for AWS
+                                               Account Management in the organization
+                                               (default on); answers {"enabled"}
+  POST   /_emulator/securityhub/not-subscribed {"regions": [...]}: Security Hub requests (any
+                                               account) in those regions answer 401
+                                               InvalidAccessException "Account CALLER is not
+                                               subscribed to AWS Security Hub"; replaces the
+                                               list ([] clears it); answers {"regions"}
+  POST   /_emulator/securityhub/failed-findings {"ids": [finding Ids], "errorCode"?
+                                               (default "InternalException"),
+                                               "errorMessage"? (default "Internal service
+                                               failure"; both defaults the emulator's own),
+                                               "times": N (default 1)}: the next N
+                                               BatchImportFindings calls that include any of
+                                               those Ids report them in FailedFindings (and
+                                               FailedCount) and do not import them; answers
+                                               the GET below
+  GET    /_emulator/securityhub                {"notSubscribed": [...], "failedFindings":
+                                               [{"ids", "errorCode", "errorMessage",
+                                               "remaining"}]}
   POST   /_emulator/sts/deny-assume-role       {"accountIds": [...], "reason"?: "trust"
                                                (default) | "identity-policy" |
                                                "explicit-deny"}: STS AssumeRole of any role in
@@ -437,67 +504,6 @@ Control API:
                                                "notReady": {account: n}, "hiddenInvitations":
                                                [...], "detectorRace": {account: n}, "deny":
                                                [deny rules, as GET /_emulator/deny]}
-  POST   /_emulator/guardduty/detector         {"accountId", "region", "enable"?: bool}:
-                                               creates that account's moto detector in that
-                                               region (enable defaults to true) or, if it has
-                                               one, sets its enable state (when "enable" is
-                                               given); any account, 123456789012 too. Answers
-                                               {"accountId", "region", "detectorId", "status"
-                                               ("ENABLED"|"DISABLED"), "created": bool}
-  POST   /_emulator/deny                       {"accountId": ID | "*", "operations": [names,
-                                               or "*" for all], "service"?: SigV4 signing name
-                                               as in /calls (e.g. "guardduty"; default any),
-                                               "code"?, "status"? (400-599, default 403),
-                                               "message"?}: adds an access-denial rule: a
-                                               request of one of those operations whose caller
-                                               is that account (any account for "*") answers
-                                               the error in its protocol's shape (query and
-                                               rest-xml: XML ErrorResponse, S3 a bare <Error>;
-                                               json and rest-json: x-amzn-ErrorType header and
-                                               {"message", "__type"}), by default 403
-                                               AccessDeniedException (query and rest-xml:
-                                               AccessDenied) with the message "User:
-                                               arn:aws:sts::ACCOUNT:assumed-role/emulator/
-                                               session is not authorized to perform:
-                                               PREFIX:Operation" (ACCOUNT the caller, PREFIX
-                                               the IAM service prefix, e.g.
-                                               guardduty:UpdateDetector). The request is not
-                                               served. Rules never run out; the first matching
-                                               one answers; logged with "switch": "denied".
-                                               Answers {"rules": [...]}
-  POST   /_emulator/account/regions            {"accountId", "regions": {"af-south-1":
-                                               "ENABLED", ...}}: set region opt-in statuses
-                                               (ENABLED, ENABLING, DISABLING, DISABLED,
-                                               ENABLED_BY_DEFAULT) of that account as
-                                               ListRegions reports them (merged; unknown
-                                               regions or statuses -> 400). Answers
-                                               {"accountId", "regions": {region: status}} with
-                                               every region
-  GET    /_emulator/account/regions            {"trustedAccess": bool, "accounts": {account:
-                                               {region: status}}} (the statuses set)
-  POST   /_emulator/account/trusted-access     {"enabled": bool}: trusted access for AWS
-                                               Account Management in the organization
-                                               (default on); answers {"enabled"}
-  POST   /_emulator/securityhub/not-subscribed {"regions": [...]}: Security Hub requests (any
-                                               account) in those regions answer 401
-                                               InvalidAccessException "Account CALLER is not
-                                               subscribed to AWS Security Hub"; replaces the
-                                               list ([] clears it); answers {"regions"}
-  POST   /_emulator/securityhub/failed-findings {"ids": [finding Ids], "errorCode"?
-                                               (default "InternalException"),
-                                               "errorMessage"? (default "Internal service
-                                               failure"; both defaults the emulator's own),
-                                               "times": N (default 1)}: the next N
-                                               BatchImportFindings calls that include any of
-                                               those Ids report them in FailedFindings (and
-                                               FailedCount) and do not import them; answers
-                                               the GET below
-  GET    /_emulator/securityhub                {"notSubscribed": [...], "failedFindings":
-                                               [{"ids", "errorCode", "errorMessage",
-                                               "remaining"}]}
-  GET    /_emulator/deny                       {"rules": [{"accountId", "operations",
-                                               "service"?, "code"?, "status"?, "message"?}]}
-  DELETE /_emulator/deny                       remove every deny rule
 
 Control requests answer 200 with JSON, 400 {"error": ...} for a bad body and 404 for an
 unknown route; reset clears every rule, switch and state they set.
@@ -625,6 +631,8 @@ MEMBER_SIDE_OPS = {"ListInvitations", "AcceptAdministratorInvitation", "AcceptIn
                    "GetAdministratorAccount", "GetMasterAccount"}
 MEMBER_OPS = ADMIN_OPS | MEMBER_SIDE_OPS  # the GuardDuty operations served here, not by moto
 INTERNAL_ERROR_OPS = ADMIN_OPS - {"ListMembers"}
+READ_OPS = {"ListMembers", "GetMembers", "GetMemberDetectors", "ListInvitations",
+            "GetAdministratorAccount", "GetMasterAccount"}
 FEATURES = {"S3_DATA_EVENTS", "EKS_AUDIT_LOGS", "EBS_MALWARE_PROTECTION", "RDS_LOGIN_EVENTS",
             "LAMBDA_NETWORK_LOGS", "EKS_RUNTIME_MONITORING", "RUNTIME_MONITORING", "AI_PROTECTION"}
 # OrgFeatureAdditionalConfiguration of the API model (botocore 1.44.8).
@@ -868,9 +876,9 @@ def put_detector(account, region, enable, only_if_missing=False):
         return backend.create_detector(True if enable is None else bool(enable), None, None, None, None), True
 
 
-def new_member(account, email, status):
+def new_member(account, email, status, stamp=None):
     return {"accountId": account, "email": email, "relationshipStatus": status,
-            "invitedAt": None, "updatedAt": now_iso(), "invitations": 0, "invitationId": None,
+            "invitedAt": None, "updatedAt": stamp or now_iso(), "invitations": 0, "invitationId": None,
             "acceptedAt": None, "memberDetectorId": None, "features": {},
             "featuresUpdatedAt": {}, "additionalConfiguration": {},
             "additionalConfigurationUpdatedAt": {}, "lastMessage": None,
@@ -990,6 +998,8 @@ class GuardDutyMembers:
             self.member_limit = DEFAULT_MEMBER_LIMIT
             self.internal_errors = []  # {"operation", "accountIds", "remaining", "result"}
             self.org_configs = {}  # region -> organization configuration of DEFAULT_ACCOUNT
+            self.version = 0  # bumped by every change of a member's status or presence
+            self.listed = {}  # (id of a member table, onlyAssociated) -> (version, members)
 
     # ---- serving
 
@@ -999,6 +1009,8 @@ class GuardDutyMembers:
         if operation != "ListInvitations" and not owns_detector(caller, region, detector_id):
             raise bad_request(NO_DETECTOR)
         with self.lock:
+            if operation not in READ_OPS:
+                self.version += 1  # the members may change: ListMembers lists afresh
             if operation in MEMBER_SIDE_OPS:
                 return self.member_side(operation, caller, region, detector_id, query, body)
             members = self.members.setdefault((caller, region, detector_id), {})
@@ -1050,7 +1062,8 @@ class GuardDutyMembers:
         for feature in features:
             if not isinstance(feature, dict) or feature.get("name") not in FEATURES \
                     or feature.get("autoEnable") not in AUTO_ENABLE:
-                raise ValueError(f"each feature needs a name of {sorted(FEATURES)} and autoEnable of {list(AUTO_ENABLE)}")
+                raise ValueError(f"each feature needs a name of {sorted(FEATURES)} "
+                                 f"and autoEnable of {list(AUTO_ENABLE)}")
             entry = {"name": feature["name"], "autoEnable": feature["autoEnable"]}
             configs = feature.get("additionalConfiguration")
             if configs is not None:
@@ -1166,9 +1179,16 @@ class GuardDutyMembers:
     def list_members(self, caller, members, query):
         # onlyAssociated defaults to "true": then only the associated (Enabled) members.
         only_associated = query.get("onlyAssociated", "true").lower() != "false"
-        chosen = [self.public(caller, m) for m in members.values()
-                  if not only_associated or status_of(m) == "enabled"]
-        return guardduty_page(chosen, query, "members")
+        # The chosen members are kept until the next change, so that paging through 50,000
+        # members costs O(page) a page, not O(members).
+        key = (id(members), only_associated)
+        cached = self.listed.get(key)
+        if cached is None or cached[0] != self.version:
+            chosen = [m for m in members.values() if not only_associated or status_of(m) == "enabled"]
+            cached = self.listed[key] = (self.version, chosen)
+        out = guardduty_page(cached[1], query, "members")
+        out["members"] = [self.public(caller, m) for m in out["members"]]
+        return out
 
     @staticmethod
     def public(administrator, member):
@@ -1227,23 +1247,27 @@ class GuardDutyMembers:
         known = next((a for a, r, d in self.members if r == region and d == detector_id), None)
         return known or detector_owner(region, detector_id) or DEFAULT_ACCOUNT
 
-    def put_members(self, region, detector_id, entries, administrator=None):
-        """Force members into statuses: entries of (accountId, status, email, invitedAt)."""
+    def put_members(self, region, detector_id, entries, administrator=None, records=False):
+        """Force members into statuses: entries of (accountId, status, email, invitedAt).
+        Returns the control-API member records if `records`, else how many."""
         with self.lock:
+            self.version += 1
             admin = self.administrator_of(region, detector_id, administrator)
             members = self.members.setdefault((admin, region, detector_id), {})
-            out = []
+            out, stamp = [], now_iso()
             for account, status, email, invited_at in entries:
-                member = members.setdefault(account, new_member(account, email or "", status))
-                member["relationshipStatus"], member["updatedAt"] = status, now_iso()
+                member = members.get(account)
+                if member is None:
+                    member = members[account] = new_member(account, email or "", status, stamp)
+                member["relationshipStatus"], member["updatedAt"] = status, stamp
                 if email:
                     member["email"] = email
                 if invited_at:
                     member["invitedAt"] = invited_at
                 if status.lower() in INVITED:
                     issue_invitation(member)
-                out.append(member_copy(member, admin))
-            return out
+                out.append(member)
+            return [member_copy(m, admin) for m in out] if records else len(out)
 
     def set_member_features(self, region, account, features, detector_id=None, administrator=None):
         """Set a member's features directly (validated); returns its control-API record."""
@@ -1613,6 +1637,10 @@ class Organizations:
                     raise ValueError("not an object")
             except ValueError:
                 return org_error("InvalidInputException", BAD_ORG_INPUT)
+            ids = ("ParentId", "ChildId", "AccountId", "OrganizationalUnitId", "SourceParentId",
+                   "DestinationParentId", "ChildType", "Name")
+            if any(key in params and not isinstance(params[key], str) for key in ids):
+                return org_error("InvalidInputException", INVALID_VALUE)
             return getattr(self, "op_" + req.operation)(backend, params, moto)
         if req.operation.startswith(("List", "Describe")):
             return moto
@@ -1803,7 +1831,8 @@ REGION_OPT_STATUSES = ("ENABLED", "ENABLING", "DISABLING", "DISABLED", "ENABLED_
 # authorized to perform: account:ListRegions" (TRUSTED_ACCESS_OFF and STANDALONE_ONLY as seen
 # from the real service in public issue threads; the other two are guesses).
 TRUSTED_ACCESS_OFF = " (Your organization must first enable trusted access with AWS Account Management.)"
-STANDALONE_ONLY = " (The management account can only be managed using the standalone context from the management account)"
+STANDALONE_ONLY = (" (The management account can only be managed using the standalone context "
+                   "from the management account)")
 NOT_MANAGEMENT = ""
 NOT_IN_ORGANIZATION = " (The account is not a member of your organization.)"
 
@@ -1916,7 +1945,8 @@ NOT_SUBSCRIBED_HUB = "Account {} is not subscribed to AWS Security Hub"
 ASFF_REQUIRED = ("SchemaVersion", "Id", "ProductArn", "GeneratorId", "AwsAccountId", "Types",
                  "CreatedAt", "UpdatedAt", "Severity", "Title", "Description", "Resources")
 ASFF_MISSING = "Finding does not adhere to Amazon Finding Format. data should have required property '{}'."
-ASFF_NO_RESOURCE = "Finding does not adhere to Amazon Finding Format. data.Resources should NOT have fewer than 1 items."
+ASFF_NO_RESOURCE = ("Finding does not adhere to Amazon Finding Format. data.Resources should NOT "
+                    "have fewer than 1 items.")
 # Attributes the customer owns (BatchUpdateFindings): a re-import that lacks them keeps them.
 CUSTOMER_OWNED = ("Workflow", "WorkflowState", "Note", "UserDefinedFields", "VerificationState")
 
@@ -2023,14 +2053,14 @@ class SecurityHub:
         findings = body.get("Findings")
         if not isinstance(findings, list) or not 1 <= len(findings) <= 100:
             return hub_error("Findings must list 1 to 100 findings.")
-        ids = [f.get("Id") for f in findings if isinstance(f, dict)]
+        ids = [f["Id"] for f in findings if isinstance(f, dict) and isinstance(f.get("Id"), str)]
         failed = []
         with self.lock:
             injected = self.take_failures(ids)
             for finding in findings:
                 if not isinstance(finding, dict):
-                    failed.append({"Id": "", "ErrorCode": "InvalidInput",
-                                   "ErrorMessage": "Finding does not adhere to Amazon Finding Format. data should be object."})
+                    failed.append({"Id": "", "ErrorCode": "InvalidInput", "ErrorMessage":
+                                   "Finding does not adhere to Amazon Finding Format. data should be object."})
                     continue
                 finding_id = finding.get("Id") if isinstance(finding.get("Id"), str) else ""
                 if finding_id in injected:
@@ -2191,6 +2221,8 @@ class Emulator:
         self.organizations = Organizations()
         self.account_regions = AccountRegions()
         self.securityhub = SecurityHub()
+        self.warmed = {service for service, _ in WARM_UP}  # services moto has built
+        self.first_use_lock = threading.Lock()
         self.inflight = InFlight()
         self.lock = threading.Lock()
         self.calls, self.faults = [], []
@@ -2319,8 +2351,23 @@ class Emulator:
         if req.service == "account" and req.operation == "ListRegions":
             return self.account_regions.list_regions(req, self.organizations)
         if req.service == "securityhub":
-            return self.securityhub.app(req, self.moto, call)
-        return self.moto
+            return self.securityhub.app(req, self.first_use(req.service), call)
+        return self.first_use(req.service)
+
+    def first_use(self, service):
+        """moto's app; until moto has served `service` once, one request at a time: moto
+        builds a service's modules and backends on first use, and two threads doing that at
+        once can fail with a circular import. Services warmed up at start need no wait; the
+        others (SSM takes seconds to build) are built on their first request instead."""
+        if service in self.warmed:
+            return self.moto
+
+        def app(environ, start_response):
+            with self.first_use_lock:
+                out = list(self.moto(environ, start_response))
+                self.warmed.add(service)
+                return out
+        return app
 
     def create_detector(self, req):
         """GuardDuty CreateDetector: moto's, but one detector per account and region."""
@@ -2456,7 +2503,7 @@ class Emulator:
             raise ValueError("need region, detectorId, a 12-digit accountId and relationshipStatus")
         entry = member_entry(body)
         return self.guardduty.put_members(body["region"], body["detectorId"], [entry],
-                                          body.get("administratorId"))[0]
+                                          body.get("administratorId"), records=True)[0]
 
     def c_put_members(self, body):
         if not isinstance(body.get("members"), list):
@@ -2691,29 +2738,25 @@ CONTROL_ROUTES = {
 
 # ---------------------------------------------------------------- CLI
 
-WARM_UP = [  # one harmless request per service the project uses: moto builds each lazily
+WARM_UP = [  # one harmless request per service the tests use most: moto builds each lazily
     ("guardduty", {"method": "GET", "path": "/detector"}),
     ("sns", {"data": "Action=ListTopics&Version=2010-03-31"}),
     ("sts", {"data": "Action=GetCallerIdentity&Version=2011-06-15"}),
     ("sqs", {"data": "{}", "headers": {"X-Amz-Target": "AmazonSQS.ListQueues"}}),
     ("organizations", {"data": "{}", "headers": {"X-Amz-Target": "AWSOrganizationsV20161128.ListRoots"}}),
-    ("ssm", {"data": "{}", "headers": {"X-Amz-Target": "AmazonSSM.DescribeParameters"}}),
-    ("securityhub", {"method": "POST", "path": "/findings", "data": "{}", "content_type": "application/json"}),
-    ("s3", {"method": "GET", "path": "/"}),
 ]
 
 
 def warm_up(emulator):
     """Build moto's per-service apps and botocore's GuardDuty routes ahead of the first test."""
     from werkzeug.test import EnvironBuilder
-    for service, path in (("guardduty", "/detector"), ("account", "/listRegions"), ("securityhub", "/findings")):
-        rest_operation(service, "POST", path)
+    rest_operation("guardduty", "GET", "/detector")
     for service, request in WARM_UP:
         headers = dict(request.get("headers", {}), Authorization=(
             f"AWS4-HMAC-SHA256 Credential=warmup/20260101/us-east-1/{service}/aws4_request, "
             "SignedHeaders=host, Signature=0"))
-        content_type = request.get("content_type") or (
-            "application/x-amz-json-1.0" if "X-Amz-Target" in headers else "application/x-www-form-urlencoded")
+        content_type = ("application/x-amz-json-1.0" if "X-Amz-Target" in headers
+                        else "application/x-www-form-urlencoded")
         environ = EnvironBuilder(method=request.get("method", "POST"), path=request.get("path", "/"),
                                  data=request.get("data"), headers=headers,
                                  content_type=content_type).get_environ()

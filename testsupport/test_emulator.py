@@ -56,14 +56,24 @@ def control(method, path, body=None, expect=200):
     return payload
 
 
+# One boto3 session for every client: a session loads the service models once, so a new
+# client (other credentials) costs milliseconds instead of a model load.
+BOTO = boto3.session.Session(aws_access_key_id="testing", aws_secret_access_key="testing")
+CLIENTS = {}
+
+
 def session(key="testing", secret="testing", token=None):
-    return boto3.session.Session(aws_access_key_id=key, aws_secret_access_key=secret,
-                                 aws_session_token=token)
+    """Credentials for client(): (access key, secret key, session token)."""
+    return key, secret, token
 
 
 def client(service, region=REGION, creds=None):
-    return (creds or session()).client(service, region_name=region, endpoint_url=SERVER["endpoint"],
-                                       config=CONFIG)
+    creds = creds or session()
+    if (service, region, creds) not in CLIENTS:
+        CLIENTS[service, region, creds] = BOTO.client(
+            service, region_name=region, endpoint_url=SERVER["endpoint"], config=CONFIG,
+            aws_access_key_id=creds[0], aws_secret_access_key=creds[1], aws_session_token=creds[2])
+    return CLIENTS[service, region, creds]
 
 
 def assume(account, role="OrganizationAccountAccessRole"):
@@ -222,6 +232,20 @@ class GuardDutyAdmin(EmulatorTest):
         self.assertEqual(error_of(self.gd.list_members, DetectorId=self.detector, MaxResults=51)[:2], (400, "BadRequestException"))
         self.assertEqual(error_of(self.gd.list_members, DetectorId=self.detector, NextToken="nope")[:2], (400, "BadRequestException"))
         self.assertEqual(len(self.gd.list_members(DetectorId=self.detector, MaxResults=7)["Members"]), 7)
+
+    def test_list_members_pages_stay_cheap(self):
+        members = [{"accountId": f"7{i:011d}", "email": f"m{i}@example.com", "relationshipStatus": "Enabled"}
+                   for i in range(50000)]
+        control("POST", "/_emulator/guardduty/members", {"region": REGION, "detectorId": self.detector, "members": members})
+        control("DELETE", "/_emulator/calls")
+        token, seen = None, 0
+        for _ in range(20):
+            r = self.gd.list_members(DetectorId=self.detector, **({"NextToken": token} if token else {}))
+            seen += len(r["Members"])
+            token = r["NextToken"]
+        self.assertEqual(seen, 1000)
+        page_ms = sorted(c["duration_ms"] for c in control("GET", "/_emulator/calls")["calls"])
+        self.assertLess(page_ms[len(page_ms) // 2], 5, page_ms)  # O(page), not O(members) (that: ~30 ms)
 
     def test_member_status_invited_at(self):
         m = control("POST", "/_emulator/guardduty/member-status",
@@ -943,6 +967,15 @@ class StorageAndTopics(EmulatorTest):
 
     def test_ssm_get_parameter(self):
         ssm = client("ssm")
+        # moto builds SSM on its first request (seconds): concurrent first requests wait for it
+        answers = []
+        threads = [threading.Thread(target=lambda: answers.append(error_of(ssm.get_parameter, Name="/nope")[1]))
+                   for _ in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        self.assertEqual(answers, ["ParameterNotFound"] * 4)
         ssm.put_parameter(Name="/guardduty-invite/config", Value="secret", Type="SecureString")
         self.assertEqual(ssm.get_parameter(Name="/guardduty-invite/config", WithDecryption=True)["Parameter"]["Value"],
                          "secret")
