@@ -129,6 +129,37 @@ fn a_suspended_detector_the_role_may_not_resume_is_a_problem_and_never_accepted(
 }
 
 #[test]
+fn a_retry_that_reads_invited_after_the_acceptance_finds_the_administrator_and_publishes_nothing() {
+    let (emu, seeded) = setup(&[REGION]);
+    let env = env_with(&emu, &seeded, &[REGION], &[]);
+    assert_eq!(created_event(&env).status.code(), Some(0));
+    // GuardDuty's administrator side still reads Invited for a moment after the acceptance,
+    // while the invitation is already gone from the member account.
+    emu.control(
+        "POST",
+        "/_emulator/guardduty/stale-status",
+        Some(json!({"accountIds": [NEW], "status": "Invited", "times": 1})),
+    );
+    emu.clear_calls();
+    let out = created_event(&env);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let reported = outcome(&responses(&out)[0], NEW, REGION).clone();
+    assert_eq!(reported["outcome"], "accepted", "{reported}");
+    assert_eq!(
+        reported["relationshipStatus"], "Enabled",
+        "read after: {reported}"
+    );
+    assert_eq!(emu.calls_of("GetAdministratorAccount", None).len(), 1);
+    assert!(emu
+        .calls_of("AcceptAdministratorInvitation", None)
+        .is_empty());
+    assert!(
+        emu.received_sns_blocking(&seeded.queue_url).is_empty(),
+        "no 'no invitation' problem"
+    );
+}
+
+#[test]
 fn runtime_monitoring_gets_guardduty_s_agent_management_and_a_complete_member_gets_no_write() {
     let (emu, seeded) = setup(&[REGION]);
     let env = env_with(

@@ -76,7 +76,7 @@ fn during_a_reconcile_log_lines_are_written_above_the_spinner_which_follows_the_
     );
     // The spinner's own message moves with the stages (the lines above it have no prefix).
     assert!(
-        raw.contains("reconcile: 2 organization accounts listed"),
+        raw.contains("reconcile: 2 organization accounts and the members of 1 region listed"),
         "{raw:?}"
     );
     assert!(

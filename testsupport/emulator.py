@@ -388,6 +388,13 @@ Control API:
                                                not return a member CreateMembers has just
                                                added. Shares the rules (and the GET) of
                                                internal-error
+  POST   /_emulator/guardduty/stale-status     {"accountIds", "status", "times" (default 1)}:
+                                               read-after-write lag: the next N GetMembers
+                                               answers that include one of those accounts
+                                               show it with that relationshipStatus (e.g.
+                                               "Invited" right after an acceptance); the
+                                               member itself is unchanged; answers
+                                               {"rules": [...]}
   POST   /_emulator/organizations/accounts     {"accountId", "email", "name"?, "status"?,
                                                "joinedAt"?, "joinedMethod"?, "parentId"?} or
                                                {"accounts": [such objects, ...]}: accounts
@@ -997,6 +1004,7 @@ class GuardDutyMembers:
             self.organization = set()
             self.member_limit = DEFAULT_MEMBER_LIMIT
             self.internal_errors = []  # {"operation", "accountIds", "remaining", "result"}
+            self.stale_statuses = []  # {"accountIds", "status", "remaining"}: read-after-write lag
             self.org_configs = {}  # region -> organization configuration of DEFAULT_ACCOUNT
             self.version = 0  # bumped by every change of a member's status or presence
             self.listed = {}  # (id of a member table, onlyAssociated) -> (version, members)
@@ -1140,7 +1148,7 @@ class GuardDutyMembers:
         return {"unprocessedAccounts": unprocessed_json(unprocessed)}
 
     def get_members(self, caller, members, ids, body, _):
-        found = [self.public(caller, members[a]) for a in ids if a in members]
+        found = [self.stale(self.public(caller, members[a])) for a in ids if a in members]
         missing = [(a, NOT_MEMBER) for a in ids if a not in members]
         return {"members": found, "unprocessedAccounts": unprocessed_json(missing)}
 
@@ -1284,6 +1292,19 @@ class GuardDutyMembers:
             (admin, _, _), member = found[0]
             set_features(member, features)
             return member_copy(member, admin)
+
+    def stale(self, member):
+        """A GetMembers answer as a lagging read shows it: the old status (a stale-status rule)."""
+        for rule in self.stale_statuses:
+            if rule["remaining"] > 0 and member["accountId"] in rule["accountIds"]:
+                rule["remaining"] -= 1
+                return {**member, "relationshipStatus": rule["status"]}
+        return member
+
+    def add_stale_status(self, ids, status, times):
+        with self.lock:
+            self.stale_statuses.append({"accountIds": ids, "status": status, "remaining": times})
+            return {"rules": [dict(r) for r in self.stale_statuses]}
 
     def add_internal_error(self, operation, ids, times, result=INTERNAL_ERROR):
         with self.lock:
@@ -2559,6 +2580,12 @@ class Emulator:
         return self.guardduty.add_internal_error(body["operation"], account_id_list(body.get("accountIds")),
                                                  times, body["result"])
 
+    def c_stale_status(self, body):
+        if not isinstance(body.get("status"), str) or not body["status"]:
+            raise ValueError("status must be a relationship status")
+        return self.guardduty.add_stale_status(account_id_list(body.get("accountIds")), body["status"],
+                                               int(body.get("times", 1)))
+
     def c_internal_errors(self, body):
         with self.guardduty.lock:
             return self.guardduty.internal_error_rules()
@@ -2713,6 +2740,7 @@ CONTROL_ROUTES = {
     ("POST", "/_emulator/guardduty/internal-error"): Emulator.c_add_internal_error,
     ("GET", "/_emulator/guardduty/internal-error"): Emulator.c_internal_errors,
     ("POST", "/_emulator/guardduty/unprocessed"): Emulator.c_add_unprocessed,
+    ("POST", "/_emulator/guardduty/stale-status"): Emulator.c_stale_status,
     ("GET", "/_emulator/guardduty/unprocessed"): Emulator.c_internal_errors,
     ("POST", "/_emulator/organizations/accounts"): Emulator.c_organization_account,
     ("POST", "/_emulator/organizations/ous"): Emulator.c_organizational_unit,

@@ -185,6 +185,15 @@ class GuardDutyAdmin(EmulatorTest):
         r = self.gd.get_members(DetectorId=self.detector, AccountIds=[a, b])
         self.assertEqual(([m["AccountId"] for m in r["Members"]], results(r)), ([b], {a: "Internal error"}))
 
+    def test_stale_status_is_a_lagging_read(self):
+        a = "111122223333"
+        self.gd.create_members(DetectorId=self.detector, AccountDetails=[detail(a)])
+        control("POST", "/_emulator/guardduty/stale-status", {"accountIds": [a], "status": "Invited", "times": 1})
+        status = lambda: self.gd.get_members(DetectorId=self.detector, AccountIds=[a])["Members"][0]["RelationshipStatus"]
+        self.assertEqual(status(), "Invited")
+        self.assertEqual(status(), "Created")
+        self.assertEqual(self.member(a)["relationshipStatus"], "Created")
+
     def test_unprocessed_with_any_result_text(self):
         a, b = "111122223333", "222233334444"
         self.gd.create_members(DetectorId=self.detector, AccountDetails=[detail(a), detail(b)])

@@ -26,7 +26,7 @@ use crate::event::EventMeta;
 use crate::flow::tally::{tally, Logging, Tally};
 use crate::flow::{Flow, Slot, Step, BATCH_SIZE};
 use crate::logging::Progress;
-use crate::metrics::CoverageCounts;
+use crate::metrics::{Counts, CoverageCounts};
 use crate::publish;
 use crate::report::{fold_region_problems, Drift, DriftKind, Outcome, Problem};
 use coverage::{Coverage, RegionCoverage, Row};
@@ -115,14 +115,15 @@ pub async fn run(
         published: Published::nothing(),
     };
     let admin = aws.admin_account().await.map_err(failed)?;
+    progress.stage("listing the organization's accounts and every region's members");
     // The organization's listing and every region's overlap: none waits for another.
     let (listed, reads) = tokio::join!(aws.list_accounts(), read_regions(aws, config));
     let org = organization(&listed.map_err(failed)?, &admin);
     let reads = reads.map_err(failed)?;
     progress.say(format!(
-        "{} organization accounts and the members of {} region(s) listed",
-        org.targets.len(),
-        reads.len()
+        "{} and the members of {} listed",
+        plural(org.targets.len(), "organization account"),
+        plural(reads.len(), "region")
     ));
     for p in &org.problems {
         warn!(account_id = %p.account_id, reason = %p.reason, "organization account that cannot be a member");
@@ -135,23 +136,33 @@ pub async fn run(
         .map(|(region, members)| plan(region, &org.targets, members, config, now))
         .collect();
     drop(reads);
+    progress.stage(if options.dry_run {
+        "reading the members' plans"
+    } else {
+        "inviting, accepting and turning plans on"
+    });
     let ran = run_plans(aws, config, &org, &plans, options.dry_run).await;
+    let sum = |count: fn(&Counts) -> u64| -> usize {
+        ran.tally.per_region.values().map(count).sum::<u64>() as usize
+    };
     progress.say(format!(
-        "{} invitation(s) sent, {} accepted",
-        ran.tally
-            .per_region
-            .values()
-            .map(|c| c.invited)
-            .sum::<u64>(),
-        ran.tally
-            .per_region
-            .values()
-            .map(|c| c.accepted)
-            .sum::<u64>()
+        "{} sent, {} accepted",
+        plural(sum(|c| c.invited), "invitation"),
+        sum(|c| c.accepted)
     ));
+    progress.stage("publishing");
     let report = conclude(aws, config, meta, &org, &plans, ran, options).await?;
     progress.finish(report.summary.clone());
     Ok(report)
+}
+
+/// "1 region", "2 regions".
+fn plural(n: usize, what: &str) -> String {
+    if n == 1 {
+        format!("1 {what}")
+    } else {
+        format!("{n} {what}s")
+    }
 }
 
 /// Every region's members (the region's own order kept), concurrently.
