@@ -27,89 +27,36 @@ const READ_CALLS: &[&str] = &[
     "GetMemberDetectors",
 ];
 
-fn org_accounts(emu: &Emulator, ids: &[(&str, &str)]) {
-    let accounts: Vec<Value> = ids
-        .iter()
-        .map(|(id, status)| {
-            json!({"accountId": id, "email": format!("acct-{id}@example.com"), "name": format!("acct-{id}"), "status": status})
-        })
-        .collect();
-    emu.control(
-        "POST",
-        "/_emulator/organizations/accounts",
-        Some(json!({ "accounts": accounts })),
-    );
-}
-
-fn member(
-    emu: &Emulator,
-    seeded: &Seeded,
-    region: &str,
-    account: &str,
-    status: &str,
-    invited_at: Option<&str>,
-) {
-    let mut body = json!({"region": region, "detectorId": seeded.detector(region), "accountId": account,
-                          "relationshipStatus": status, "email": format!("acct-{account}@example.com")});
-    if let Some(at) = invited_at {
-        body["invitedAt"] = json!(at);
-    }
-    emu.control("POST", "/_emulator/guardduty/member-status", Some(body));
-}
-
 /// An organization mixing every case, the same in both regions.
 fn mixed(emu: &Emulator, seeded: &Seeded) {
-    org_accounts(
-        emu,
-        &[
-            (ENABLED, "ACTIVE"),
-            (RESIGNED, "ACTIVE"),
-            (FAILED_VERIFICATION, "ACTIVE"),
-            (STALE, "ACTIVE"),
-            (MISSING, "ACTIVE"),
-            (SUSPENDED, "SUSPENDED"),
-        ],
-    );
+    emu.org_accounts(&[
+        (ENABLED, "ACTIVE"),
+        (RESIGNED, "ACTIVE"),
+        (FAILED_VERIFICATION, "ACTIVE"),
+        (STALE, "ACTIVE"),
+        (MISSING, "ACTIVE"),
+        (SUSPENDED, "SUSPENDED"),
+    ]);
     for region in REGIONS {
-        member(emu, seeded, region, ENABLED, "Enabled", None);
-        member(emu, seeded, region, RESIGNED, "Resigned", None);
-        member(
-            emu,
+        emu.put_member(seeded, region, ENABLED, "Enabled", None);
+        emu.put_member(seeded, region, RESIGNED, "Resigned", None);
+        emu.put_member(
             seeded,
             region,
             FAILED_VERIFICATION,
             "EmailVerificationFailed",
             None,
         );
-        member(
-            emu,
+        emu.put_member(
             seeded,
             region,
             STALE,
             "Invited",
             Some("2026-01-02T03:04:05Z"),
         );
-        member(emu, seeded, region, OUTSIDE, "Enabled", None);
+        emu.put_member(seeded, region, OUTSIDE, "Enabled", None);
     }
     emu.clear_calls();
-}
-
-fn reconcile(env: &[(String, String)], dry_run: bool) -> (std::process::Output, Value) {
-    let args: &[&str] = if dry_run {
-        &["reconcile", "--dry-run"]
-    } else {
-        &["reconcile"]
-    };
-    let out = run_binary(env, args);
-    let summary = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
-    (out, summary)
-}
-
-fn region<'a>(summary: &'a Value, name: &str) -> &'a Value {
-    summary["regions"]
-        .as_array()
-        .and_then(|r| r.iter().find(|r| r["region"] == name))
-        .unwrap_or_else(|| panic!("no {name} in {summary}"))
 }
 
 fn status_of(emu: &Emulator, seeded: &Seeded, region: &str, account: &str) -> Value {
@@ -137,7 +84,7 @@ async fn a_dry_run_makes_read_calls_only_and_says_what_it_would_do() {
         "{called:?}"
     );
     assert!(emu.received_sns(&seeded.queue_url).await.is_empty());
-    let east = region(&summary, "us-east-1");
+    let east = region_summary(&summary, "us-east-1");
     assert_eq!(east["wouldInvite"], json!([RESIGNED, MISSING]));
     assert_eq!(east["unprotectedAccounts"], 4);
     let lines = summary["problemLines"].to_string();
@@ -176,7 +123,7 @@ async fn a_mixed_organization_ends_with_every_account_a_member_and_the_problems_
         assert_eq!(status_of(&emu, &seeded, r, OUTSIDE), "Enabled");
         assert!(emu.member(r, &seeded.detector(r), SUSPENDED).is_null());
         assert!(emu.member(r, &seeded.detector(r), ADMIN_ACCOUNT).is_null());
-        let s = region(&summary, r);
+        let s = region_summary(&summary, r);
         assert_eq!(s["invitedNow"], 2, "{s}");
         assert_eq!(s["outsideOrganization"], 1, "{s}");
         assert_eq!(s["organizationAccounts"], 5, "{s}");
@@ -217,20 +164,10 @@ async fn a_mixed_organization_ends_with_every_account_a_member_and_the_problems_
 fn with_the_member_role_a_second_run_has_nothing_to_do_and_makes_only_read_calls() {
     let emu = Emulator::start();
     let seeded = emu.seed(&REGIONS, &[], &[]);
-    org_accounts(
-        &emu,
-        &[(ENABLED, "ACTIVE"), (MISSING, "ACTIVE"), (STALE, "ACTIVE")],
-    );
+    emu.org_accounts(&[(ENABLED, "ACTIVE"), (MISSING, "ACTIVE"), (STALE, "ACTIVE")]);
     for r in REGIONS {
-        member(&emu, &seeded, r, ENABLED, "Enabled", None);
-        member(
-            &emu,
-            &seeded,
-            r,
-            STALE,
-            "Invited",
-            Some("2026-01-02T03:04:05Z"),
-        );
+        emu.put_member(&seeded, r, ENABLED, "Enabled", None);
+        emu.put_member(&seeded, r, STALE, "Invited", Some("2026-01-02T03:04:05Z"));
     }
     let mut env = emu.env(&seeded, &REGIONS);
     env.push((
@@ -250,7 +187,7 @@ fn with_the_member_role_a_second_run_has_nothing_to_do_and_makes_only_read_calls
             let features = &emu.member(r, &seeded.detector(r), account)["features"];
             assert_eq!(features["S3_DATA_EVENTS"], "ENABLED", "{account} in {r}");
         }
-        let s = region(&summary, r);
+        let s = region_summary(&summary, r);
         assert_eq!(
             (s["invitedNow"].clone(), s["acceptedNow"].clone()),
             (json!(1), json!(2)),
@@ -278,7 +215,7 @@ fn more_accounts_and_members_than_fit_on_a_page_are_all_read() {
         .map(|i| format!("{:012}", 200_000_000_000u64 + i))
         .collect();
     let accounts: Vec<(&str, &str)> = ids.iter().map(|i| (i.as_str(), "ACTIVE")).collect();
-    org_accounts(&emu, &accounts);
+    emu.org_accounts(&accounts);
     let members: Vec<Value> = ids[..70]
         .iter()
         .map(|id| json!({"accountId": id, "email": format!("acct-{id}@example.com"), "relationshipStatus": "Enabled"}))
@@ -294,7 +231,7 @@ fn more_accounts_and_members_than_fit_on_a_page_are_all_read() {
     // 131 accounts (the administrator is listed too) at 20 a page; 70 members at 50 a page.
     assert_eq!(emu.calls_of("ListAccounts", None).len(), 7);
     assert_eq!(emu.calls_of("ListMembers", None).len(), 2);
-    let s = region(&summary, "us-east-1");
+    let s = region_summary(&summary, "us-east-1");
     assert_eq!(s["organizationAccounts"], 130);
     assert_eq!(s["invitedNow"], 60);
     // Sixty missing accounts: two CreateMembers, GetMembers and InviteMembers calls.
@@ -305,7 +242,7 @@ fn more_accounts_and_members_than_fit_on_a_page_are_all_read() {
 async fn a_transient_failure_in_one_region_fails_the_run_and_the_next_run_completes_it() {
     let emu = Emulator::start();
     let seeded = emu.seed(&REGIONS, &[], &[]);
-    org_accounts(&emu, &[(MISSING, "ACTIVE"), (RESIGNED, "ACTIVE")]);
+    emu.org_accounts(&[(MISSING, "ACTIVE"), (RESIGNED, "ACTIVE")]);
     emu.clear_calls();
     emu.fault(json!({"operation": "InviteMembers", "kind": "error500", "times": 4, "region": "eu-west-1"}));
     let env = emu.env(&seeded, &REGIONS);
@@ -319,8 +256,8 @@ async fn a_transient_failure_in_one_region_fails_the_run_and_the_next_run_comple
 
     let (out, summary) = reconcile(&env, false);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    assert_eq!(region(&summary, "us-east-1")["invitedNow"], 0);
-    assert_eq!(region(&summary, "eu-west-1")["invitedNow"], 2);
+    assert_eq!(region_summary(&summary, "us-east-1")["invitedNow"], 0);
+    assert_eq!(region_summary(&summary, "eu-west-1")["invitedNow"], 2);
     for r in REGIONS {
         for account in [MISSING, RESIGNED] {
             let status = status_of(&emu, &seeded, r, account);
@@ -338,7 +275,7 @@ async fn a_transient_failure_in_one_region_fails_the_run_and_the_next_run_comple
 fn the_scheduled_event_runs_the_same_reconcile() {
     let emu = Emulator::start();
     let seeded = emu.seed(&["us-east-1"], &[], &[]);
-    org_accounts(&emu, &[(MISSING, "ACTIVE")]);
+    emu.org_accounts(&[(MISSING, "ACTIVE")]);
     let event = json!({
         "version": "0", "id": "sched-1", "detail-type": "GuardDuty Reconcile Request",
         "source": "guardduty-invite.schedule", "account": ADMIN_ACCOUNT, "time": "2026-11-26T09:00:00Z",
@@ -353,7 +290,7 @@ fn the_scheduled_event_runs_the_same_reconcile() {
     assert_eq!(summary["eventId"], "sched-1");
     assert_eq!(summary["dryRun"], true);
     assert_eq!(
-        region(summary, "us-east-1")["wouldInvite"],
+        region_summary(summary, "us-east-1")["wouldInvite"],
         json!([MISSING])
     );
     assert!(emu.calls_of("CreateMembers", None).is_empty());

@@ -338,6 +338,39 @@ impl Emulator {
         );
     }
 
+    /// Puts accounts in the organization: (id, status such as ACTIVE), email and name from
+    /// the id.
+    pub fn org_accounts(&self, ids: &[(&str, &str)]) {
+        let accounts: Vec<Value> = ids
+            .iter()
+            .map(|(id, status)| {
+                json!({"accountId": id, "email": format!("acct-{id}@example.com"), "name": format!("acct-{id}"), "status": status})
+            })
+            .collect();
+        self.control(
+            "POST",
+            "/_emulator/organizations/accounts",
+            Some(json!({ "accounts": accounts })),
+        );
+    }
+
+    /// Makes `account` a member of the seeded administrator in `region` with `status`.
+    pub fn put_member(
+        &self,
+        seeded: &Seeded,
+        region: &str,
+        account: &str,
+        status: &str,
+        invited_at: Option<&str>,
+    ) {
+        let mut body = json!({"region": region, "detectorId": seeded.detector(region), "accountId": account,
+                              "relationshipStatus": status, "email": format!("acct-{account}@example.com")});
+        if let Some(at) = invited_at {
+            body["invitedAt"] = json!(at);
+        }
+        self.control("POST", "/_emulator/guardduty/member-status", Some(body));
+    }
+
     /// The emulator's record of one member, or Null.
     pub fn member(&self, region: &str, detector: &str, account: &str) -> Value {
         self.control("GET", "/_emulator/guardduty/members", None)["members"][region][detector]
@@ -375,6 +408,26 @@ impl Emulator {
     pub async fn received_sns(&self, queue_url: &str) -> Vec<Value> {
         self.received_sns_in("us-east-1", queue_url).await
     }
+}
+
+/// `reconcile` (`--dry-run` when asked) through the real binary, and its JSON summary.
+pub fn reconcile(env: &[(String, String)], dry_run: bool) -> (Output, Value) {
+    let args: &[&str] = if dry_run {
+        &["reconcile", "--dry-run"]
+    } else {
+        &["reconcile"]
+    };
+    let out = run_binary(env, args);
+    let summary = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
+    (out, summary)
+}
+
+/// One region's summary in a reconcile's.
+pub fn region_summary<'a>(summary: &'a Value, name: &str) -> &'a Value {
+    summary["regions"]
+        .as_array()
+        .and_then(|r| r.iter().find(|r| r["region"] == name))
+        .unwrap_or_else(|| panic!("no {name} in {summary}"))
 }
 
 /// The function's environment for an endpoint, a topic and regions, with dummy credentials.

@@ -1,0 +1,519 @@
+//! End to end over loopback: a reconcile's coverage is counted from what GuardDuty returns
+//! (members' statuses and plans), dry run or not; the CSV report opens in a spreadsheet;
+//! drift is reported even when repaired; a region-level problem is said once; findings go
+//! to Security Hub and are archived when gone; the scheduled report lands in S3.
+
+mod support;
+
+use std::collections::BTreeSet;
+
+use serde_json::{json, Value};
+use support::*;
+
+const REGIONS: [&str; 2] = ["us-east-1", "eu-west-1"];
+const PROTECTED: &str = "111100000001";
+const PLAN_OFF: &str = "111100000002";
+const RESIGNED: &str = "111100000003";
+const MISSING: &str = "111100000004";
+const PLAN: &str = "S3_DATA_EVENTS";
+
+fn plan_on(emu: &Emulator, region: &str, account: &str, status: &str) {
+    emu.control(
+        "POST",
+        "/_emulator/guardduty/member-features",
+        Some(json!({"region": region, "accountId": account, "features": [{"name": PLAN, "status": status}]})),
+    );
+}
+
+/// Four organization accounts in two regions: one protected, one Enabled with its plan off,
+/// one that resigned, one never added.
+fn world() -> (Emulator, Seeded) {
+    let emu = Emulator::start();
+    let seeded = emu.seed(
+        &REGIONS,
+        &[
+            (PROTECTED, "p@example.com", "Acme, \"Prod\""),
+            (PLAN_OFF, "o@example.com", "=cmd|' /C calc'!A0"),
+            (RESIGNED, "r@example.com", "Resigned"),
+            (MISSING, "m@example.com", "Missing"),
+        ],
+        &[],
+    );
+    for region in REGIONS {
+        emu.put_member(&seeded, region, PROTECTED, "Enabled", None);
+        emu.put_member(&seeded, region, PLAN_OFF, "Enabled", None);
+        emu.put_member(&seeded, region, RESIGNED, "Resigned", None);
+        plan_on(&emu, region, PROTECTED, "ENABLED");
+        plan_on(&emu, region, PLAN_OFF, "DISABLED");
+    }
+    emu.clear_calls();
+    (emu, seeded)
+}
+
+fn env_for(emu: &Emulator, seeded: &Seeded, extra: &[(&str, &str)]) -> Vec<(String, String)> {
+    let mut env = emu.env(seeded, &REGIONS);
+    env.push(("MEMBER_FEATURES".into(), PLAN.into()));
+    env.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+    env
+}
+
+fn ids(v: &Value) -> BTreeSet<String> {
+    v.as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|x| x.as_str().map(str::to_owned))
+        .collect()
+}
+
+fn set(items: &[&str]) -> BTreeSet<String> {
+    items.iter().map(|s| (*s).to_owned()).collect()
+}
+
+fn writes(emu: &Emulator) -> Vec<String> {
+    let reads = [
+        "GetCallerIdentity",
+        "ListAccounts",
+        "ListDetectors",
+        "ListMembers",
+        "GetMemberDetectors",
+    ];
+    emu.calls()
+        .iter()
+        .filter_map(|c| c["operation"].as_str().map(str::to_owned))
+        .filter(|o| !reads.contains(&o.as_str()))
+        .collect()
+}
+
+#[tokio::test]
+async fn coverage_is_counted_from_guardduty_and_a_dry_run_agrees_with_the_real_run() {
+    let (emu, seeded) = world();
+    let env = env_for(&emu, &seeded, &[("GUARDDUTY_INVITE_EMF", "stderr")]);
+
+    let (out, before) = reconcile(&env, true);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(
+        writes(&emu).is_empty(),
+        "a dry run wrote: {:?}",
+        writes(&emu)
+    );
+    for region in REGIONS {
+        let r = region_summary(&before, region);
+        assert_eq!(r["accounts"], 4, "{r}");
+        assert_eq!(r["protectedAccounts"], 1, "{r}");
+        assert_eq!(r["plans"][PLAN], 1, "{r}");
+        assert_eq!(r["coveragePercent"], 25.0, "{r}");
+        assert_eq!(ids(&r["wouldEnablePlans"]), set(&[PLAN_OFF]), "{r}");
+        assert_eq!(ids(&r["wouldInvite"]), set(&[RESIGNED, MISSING]), "{r}");
+        assert_eq!(r["drift"], 2, "{r}");
+    }
+    assert_eq!(before["accountRegions"], 8);
+    assert_eq!(before["protectedAccountRegions"], 2);
+    assert_eq!(before["coveragePercent"], 25.0);
+    assert!(emu.received_sns(&seeded.queue_url).await.is_empty());
+
+    let (out, after) = reconcile(&env, false);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    for region in REGIONS {
+        let r = region_summary(&after, region);
+        assert_eq!(
+            r["protectedAccounts"], 2,
+            "the plan was turned on again: {r}"
+        );
+        assert_eq!(r["coveragePercent"], 50.0, "{r}");
+        assert_eq!(r["plansEnabledNow"], 1, "{r}");
+        assert_eq!(r["invitedNow"], 2, "{r}");
+    }
+    let emf: Vec<Value> = stderr(&out)
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|v| v.get("_aws").is_some())
+        .collect();
+    assert_eq!(emf.len(), 2, "one EMF line per region");
+    for line in &emf {
+        assert_eq!(line["ProtectedAccounts"], 2, "{line}");
+        assert_eq!(line["CoveragePercent"], 50.0, "{line}");
+        assert_eq!(line["Drift"], 2, "{line}");
+    }
+
+    // Read again: the coverage the real run reported is what GuardDuty holds now.
+    let (_, again) = reconcile(&env, true);
+    assert_eq!(
+        again["protectedAccountRegions"],
+        after["protectedAccountRegions"]
+    );
+    assert_eq!(again["coveragePercent"], after["coveragePercent"]);
+    assert_eq!(
+        again["drift"], 0,
+        "re-invited members are Invited, not gone: {again}"
+    );
+}
+
+#[tokio::test]
+async fn drift_is_published_apart_from_problems_with_what_the_run_did() {
+    let (emu, seeded) = world();
+    let (out, summary) = reconcile(&env_for(&emu, &seeded, &[]), false);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(summary["drift"], 4);
+    assert!(
+        summary["summary"]
+            .as_str()
+            .is_some_and(|s| s.contains("4 drift") && s.contains("0 problem(s)")),
+        "{summary}"
+    );
+    let messages = emu.received_sns(&seeded.queue_url).await;
+    assert_eq!(messages.len(), 1, "drift alone is published");
+    let body = sns_body(&messages[0]);
+    assert_eq!(body["problems"], json!([]));
+    let drift = body["drift"].as_array().cloned().unwrap_or_default();
+    assert_eq!(drift.len(), 4, "{body}");
+    for d in &drift {
+        let (kind, action) = (d["kind"].as_str(), d["action"].as_str());
+        match d["accountId"].as_str() {
+            Some(RESIGNED) => {
+                assert_eq!(kind, Some("left_administrator"), "{d}");
+                assert_eq!(action, Some("re-invited"), "{d}");
+                assert!(d["found"].as_str().is_some_and(|f| f.contains("Resigned")));
+            }
+            Some(PLAN_OFF) => {
+                assert_eq!(kind, Some("plans_off"), "{d}");
+                assert_eq!(action, Some("plans re-enabled"), "{d}");
+            }
+            other => panic!("unexpected drift for {other:?}: {d}"),
+        }
+    }
+    assert!(
+        body["summary"]
+            .as_str()
+            .is_some_and(|s| s.contains("4 drift")),
+        "{body}"
+    );
+    assert!(
+        messages[0]["Subject"]
+            .as_str()
+            .is_some_and(|s| s.contains("4 drift")),
+        "{}",
+        messages[0]
+    );
+}
+
+#[test]
+fn the_coverage_csv_has_one_row_per_account_and_region_and_opens_in_a_spreadsheet() {
+    let (emu, seeded) = world();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("coverage.csv");
+    let env = env_for(&emu, &seeded, &[]);
+    let out = run_binary(
+        &env,
+        &[
+            "reconcile",
+            "--dry-run",
+            "--coverage",
+            path.to_str().unwrap_or_default(),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let csv = std::fs::read_to_string(&path).expect("the report");
+    let lines: Vec<&str> = csv.split("\r\n").filter(|l| !l.is_empty()).collect();
+    assert_eq!(
+        lines[0],
+        "account_id,account_name,region,relationship_status,S3_DATA_EVENTS,protected,this_run,note"
+    );
+    assert_eq!(lines.len(), 1 + 4 * 2, "{csv}");
+    let keys: Vec<(String, String)> = lines[1..]
+        .iter()
+        .map(|l| {
+            let f: Vec<&str> = l.split(',').collect();
+            (f[0].to_owned(), f[f.len() - 1].to_owned())
+        })
+        .collect();
+    let mut sorted = keys.clone();
+    sorted.sort();
+    assert_eq!(keys.len(), sorted.len());
+    assert!(
+        csv.contains(
+            "111100000001,\"Acme, \"\"Prod\"\"\",eu-west-1,Enabled,ENABLED,yes,nothing,\r\n"
+        ),
+        "{csv}"
+    );
+    assert!(
+        csv.contains(",\"'=cmd|' /C calc'!A0\",") || csv.contains(",'=cmd|' /C calc'!A0,"),
+        "a formula is not run by the spreadsheet: {csv}"
+    );
+    assert!(
+        csv.contains("111100000004,Missing,us-east-1,,,no,nothing,"),
+        "{csv}"
+    );
+    let rows_before = lines.len();
+
+    // `-`: the CSV on stdout, the summary JSON on stderr.
+    let out = run_binary(&env, &["reconcile", "--dry-run", "--coverage", "-"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        stdout.split("\r\n").filter(|l| !l.is_empty()).count(),
+        rows_before
+    );
+    assert!(
+        stderr(&out).contains("\"coveragePercent\":25.0"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn a_coverage_file_that_cannot_be_written_is_a_usage_error_before_any_call() {
+    let (emu, seeded) = world();
+    let out = run_binary(
+        &env_for(&emu, &seeded, &[]),
+        &["reconcile", "--coverage", "/nonexistent-dir/coverage.csv"],
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("--coverage /nonexistent-dir/coverage.csv"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(emu.calls().is_empty(), "{:?}", emu.calls());
+}
+
+#[tokio::test]
+async fn the_scheduled_reconcile_writes_the_report_to_s3_and_a_dry_run_does_not() {
+    let (emu, seeded) = world();
+    let sdk = emu.sdk_config().await;
+    let s3 = aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(&sdk)
+            .force_path_style(true)
+            .build(),
+    );
+    s3.create_bucket()
+        .bucket("coverage-reports")
+        .send()
+        .await
+        .expect("CreateBucket");
+    emu.clear_calls();
+    let env = env_for(&emu, &seeded, &[("COVERAGE_BUCKET", "coverage-reports")]);
+    let (out, _) = reconcile(&env, true);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(
+        emu.calls_of("PutObject", None).is_empty(),
+        "a dry run writes nothing"
+    );
+
+    let (out, summary) = reconcile(&env, false);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let uri = summary["coverageReport"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let key = uri
+        .strip_prefix("s3://coverage-reports/")
+        .unwrap_or_else(|| panic!("{summary}"));
+    assert!(
+        key.starts_with("coverage/")
+            && key.ends_with(".csv")
+            && key.len() == "coverage/YYYY-MM-DD.csv".len(),
+        "{key}"
+    );
+    let object = s3
+        .get_object()
+        .bucket("coverage-reports")
+        .key(key)
+        .send()
+        .await
+        .expect("GetObject");
+    let body = object.body.collect().await.expect("body").into_bytes();
+    let csv = String::from_utf8_lossy(&body);
+    assert!(csv.starts_with("account_id,account_name,region,"), "{csv}");
+    assert_eq!(csv.split("\r\n").filter(|l| !l.is_empty()).count(), 1 + 8);
+}
+
+#[tokio::test]
+async fn a_region_without_a_detector_is_one_problem_and_every_row_says_why() {
+    let emu = Emulator::start();
+    let accounts: Vec<(String, String, String)> = (0..3)
+        .map(|i| {
+            let id = format!("22220000000{i}");
+            (id.clone(), format!("a{i}@example.com"), format!("n{i}"))
+        })
+        .collect();
+    let refs: Vec<(&str, &str, &str)> = accounts
+        .iter()
+        .map(|(a, b, c)| (a.as_str(), b.as_str(), c.as_str()))
+        .collect();
+    // A detector in us-east-1 only.
+    let seeded = emu.seed(&["us-east-1"], &refs, &[]);
+    let env = emu.env(&seeded, &REGIONS);
+    let out = run_binary(&env, &["reconcile", "--coverage", "-"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let messages = emu.received_sns(&seeded.queue_url).await;
+    assert_eq!(messages.len(), 1);
+    let problems = sns_body(&messages[0])["problems"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    let west: Vec<&Value> = problems
+        .iter()
+        .filter(|p| p["region"] == "eu-west-1")
+        .collect();
+    assert_eq!(west.len(), 1, "said once: {problems:?}");
+    assert_eq!(west[0]["accountId"], "*");
+    assert_eq!(west[0]["affectedAccounts"], 3);
+    assert_eq!(west[0]["operation"], "ListDetectors");
+    let csv = String::from_utf8_lossy(&out.stdout);
+    let rows: Vec<&str> = csv.lines().filter(|l| l.contains(",eu-west-1,")).collect();
+    assert_eq!(rows.len(), 3, "{csv}");
+    for row in rows {
+        assert!(
+            row.contains(",no,problem,") && row.contains("no GuardDuty detector in eu-west-1"),
+            "{row}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn plans_guardduty_does_not_return_are_not_counted_protected_and_are_reported() {
+    let (emu, seeded) = world();
+    emu.unprocessed(
+        "GetMemberDetectors",
+        &[PROTECTED],
+        "The request is rejected because the member's data is unavailable.",
+        2,
+    );
+    let (out, summary) = reconcile(&env_for(&emu, &seeded, &[]), true);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    for region in REGIONS {
+        assert_eq!(
+            region_summary(&summary, region)["protectedAccounts"],
+            0,
+            "unknown is not protected: {summary}"
+        );
+    }
+    let lines = summary["problemLines"].to_string();
+    assert!(
+        lines.contains(PROTECTED) && lines.contains("GetMemberDetectors"),
+        "{lines}"
+    );
+
+    // A passing failure of GuardDuty for one account fails the run, to be retried.
+    emu.internal_error("GetMemberDetectors", &[PROTECTED], 1);
+    let (out, _) = reconcile(&env_for(&emu, &seeded, &[]), false);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+}
+
+async fn findings(emu: &Emulator) -> Vec<(String, String, String)> {
+    let sdk = emu.sdk_config().await;
+    let hub = aws_sdk_securityhub::Client::new(&sdk);
+    let out = hub.get_findings().send().await.expect("GetFindings");
+    let mut all: Vec<(String, String, String)> = out
+        .findings()
+        .iter()
+        .map(|f| {
+            (
+                f.id().unwrap_or_default().to_owned(),
+                f.record_state()
+                    .map(|s| s.as_str().to_owned())
+                    .unwrap_or_default(),
+                f.compliance()
+                    .and_then(|c| c.status())
+                    .map(|s| s.as_str().to_owned())
+                    .unwrap_or_default(),
+            )
+        })
+        .collect();
+    all.sort();
+    all
+}
+
+#[tokio::test]
+async fn problems_become_security_hub_findings_that_a_later_reconcile_archives_when_gone() {
+    let emu = Emulator::start();
+    let seeded = emu.seed(
+        &["us-east-1"],
+        &[("333300000001", "s@example.com", "Stale")],
+        &[],
+    );
+    emu.put_member(
+        &seeded,
+        "us-east-1",
+        "333300000001",
+        "Invited",
+        Some("2026-01-02T03:04:05Z"),
+    );
+    let mut env = emu.env(&seeded, &["us-east-1"]);
+    env.push(("SECURITY_HUB_FINDINGS".into(), "true".into()));
+    let (out, _) = reconcile(&env, false);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let id = "guardduty-invite/333300000001/us-east-1/ListMembers".to_owned();
+    assert_eq!(
+        findings(&emu).await,
+        [(id.clone(), "ACTIVE".into(), "FAILED".into())]
+    );
+
+    // The same problem again: the same finding, updated, not a second one.
+    let (out, _) = reconcile(&env, false);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(findings(&emu).await.len(), 1);
+
+    // Someone accepted the invitation: the next reconcile resolves the finding.
+    emu.put_member(&seeded, "us-east-1", "333300000001", "Enabled", None);
+    let (out, _) = reconcile(&env, false);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(
+        findings(&emu).await,
+        [(id, "ARCHIVED".into(), "PASSED".into())]
+    );
+}
+
+#[tokio::test]
+async fn security_hub_not_enabled_is_one_clear_problem_and_its_throttling_is_retried() {
+    let emu = Emulator::start();
+    let seeded = emu.seed(
+        &["us-east-1"],
+        &[("333300000001", "s@example.com", "Stale")],
+        &[],
+    );
+    emu.put_member(
+        &seeded,
+        "us-east-1",
+        "333300000001",
+        "Invited",
+        Some("2026-01-02T03:04:05Z"),
+    );
+    let mut env = emu.env(&seeded, &["us-east-1"]);
+    env.push(("SECURITY_HUB_FINDINGS".into(), "true".into()));
+    emu.control(
+        "POST",
+        "/_emulator/securityhub/not-subscribed",
+        Some(json!({"regions": ["us-east-1"]})),
+    );
+    let (out, _) = reconcile(&env, false);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let messages = emu.received_sns(&seeded.queue_url).await;
+    let problems = sns_body(&messages[0])["problems"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    let hub: Vec<&Value> = problems
+        .iter()
+        .filter(|p| {
+            p["reason"]
+                .as_str()
+                .is_some_and(|r| r.contains("Security Hub"))
+        })
+        .collect();
+    assert_eq!(hub.len(), 1, "{problems:?}");
+
+    emu.control(
+        "POST",
+        "/_emulator/securityhub/not-subscribed",
+        Some(json!({"regions": []})),
+    );
+    emu.fault(json!({"operation": "BatchImportFindings", "kind": "throttle"}));
+    let (out, _) = reconcile(&env, false);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let error = serde_json::from_slice::<Value>(&out.stdout).unwrap_or(Value::Null);
+    assert_eq!(
+        error["errorType"], "SecurityHub.BatchImportFindings.Transient",
+        "{error}"
+    );
+}
