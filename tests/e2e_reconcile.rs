@@ -18,15 +18,6 @@ const MISSING: &str = "100000000005";
 const SUSPENDED: &str = "100000000006";
 const OUTSIDE: &str = "900000000009";
 
-/// Reads: what a dry run and a run with nothing to do may call.
-const READ_CALLS: &[&str] = &[
-    "GetCallerIdentity",
-    "ListAccounts",
-    "ListDetectors",
-    "ListMembers",
-    "GetMemberDetectors",
-];
-
 /// An organization mixing every case, the same in both regions.
 fn mixed(emu: &Emulator, seeded: &Seeded) {
     emu.org_accounts(&[
@@ -79,10 +70,7 @@ async fn a_dry_run_makes_read_calls_only_and_says_what_it_would_do() {
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
 
     let called = operations_called(&emu);
-    assert!(
-        called.iter().all(|o| READ_CALLS.contains(&o.as_str())),
-        "{called:?}"
-    );
+    assert!(emu.writes().is_empty(), "{called:?}");
     assert!(emu.received_sns(&seeded.queue_url).await.is_empty());
     let east = region_summary(&summary, "us-east-1");
     assert_eq!(east["wouldInvite"], json!([RESIGNED, MISSING]));
@@ -200,10 +188,7 @@ fn with_the_member_role_a_second_run_has_nothing_to_do_and_makes_only_read_calls
     let (out, summary) = reconcile(&env, false);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let called = operations_called(&emu);
-    assert!(
-        called.iter().all(|o| READ_CALLS.contains(&o.as_str())),
-        "{called:?}"
-    );
+    assert!(emu.writes().is_empty(), "{called:?}");
     assert_eq!(summary["problems"], 0);
 }
 

@@ -117,7 +117,7 @@ pub async fn run(
     let admin = aws.admin_account().await.map_err(failed)?;
     progress.stage("listing the organization's accounts and every region's members");
     // The organization's listing and every region's overlap: none waits for another.
-    let (listed, reads) = tokio::join!(aws.list_accounts(), read_regions(aws, config));
+    let (listed, reads) = tokio::join!(aws.list_organization(), read_regions(aws, config));
     let org = organization(&listed.map_err(failed)?, &admin);
     let reads = reads.map_err(failed)?;
     progress.say(format!(

@@ -211,6 +211,7 @@ mod tests {
             status: status.map(str::to_owned),
             state: state.map(str::to_owned),
             joined_at: None,
+            ous: Some(Vec::new()),
         }
     }
 

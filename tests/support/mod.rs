@@ -260,6 +260,17 @@ impl Emulator {
             .collect()
     }
 
+    /// The operations of every call that is not a read (List*, Get*, Describe*), in order:
+    /// what a dry run or a replay must leave empty.
+    pub fn writes(&self) -> Vec<String> {
+        self.calls()
+            .iter()
+            .filter_map(|c| c["operation"].as_str())
+            .filter(|o| !["List", "Get", "Describe"].iter().any(|p| o.starts_with(p)))
+            .map(str::to_owned)
+            .collect()
+    }
+
     /// AWS calls made with a given account's credentials (the member side).
     pub fn calls_by(&self, account: &str) -> Vec<Value> {
         self.calls()
