@@ -20,5 +20,6 @@ pub mod notify;
 pub mod plan;
 pub mod publish;
 pub mod reconcile;
+pub mod regions;
 pub mod report;
 pub mod template;

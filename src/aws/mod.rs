@@ -9,6 +9,7 @@ mod listing;
 mod member;
 mod outputs;
 mod preflight;
+mod regions;
 mod sdk;
 
 use std::collections::{BTreeSet, HashMap};
@@ -27,7 +28,7 @@ pub use classify::{aws_error, kind_of};
 pub use listing::{ListedAccount, ListedMember};
 pub use member::{Administrator, Assumed, Invitation, MemberSession};
 pub use outputs::{archived, asff, FailedFinding, Finding, FINDINGS_PER_CALL, GENERATOR_ID};
-pub use preflight::OrganizationInfo;
+pub use preflight::{AutoEnabled, OrganizationConfiguration, OrganizationInfo};
 pub use sdk::{
     load_sdk_config, sdk_config_loader, trust_store, TrustChoice, AMAZON_ROOTS_PEM,
     ATTEMPT_TIMEOUT, CONNECT_TIMEOUT, MAX_ATTEMPTS, OPERATION_TIMEOUT,

@@ -12,7 +12,61 @@ pub struct OrganizationInfo {
     pub management_account: String,
 }
 
+/// One feature of the organization's GuardDuty configuration: whether GuardDuty turns it
+/// on for the organization's accounts by itself (`autoEnable`: `NEW`, `ALL`, `NONE`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AutoEnabled {
+    pub name: String,
+    pub auto_enable: String,
+    /// (name, autoEnable) of each agent setting (additional configuration) of the feature.
+    pub additional: Vec<(String, String)>,
+}
+
+/// The organization's GuardDuty configuration as its delegated administrator reads it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct OrganizationConfiguration {
+    /// `autoEnableOrganizationMembers`: `NEW`, `ALL` or `NONE` (empty when not answered).
+    pub auto_enable_members: String,
+    pub features: Vec<AutoEnabled>,
+}
+
 impl Aws {
+    /// The organization's GuardDuty configuration in `region` (DescribeOrganizationConfiguration
+    /// on the administrator's detector, every page of features). Only the organization's
+    /// delegated administrator may read it: any other account gets a BadRequestException.
+    /// A read call: the configuration is never changed here.
+    pub async fn organization_configuration(
+        &self,
+        region: &str,
+        detector_id: &str,
+    ) -> Result<OrganizationConfiguration, AwsError> {
+        const OPERATION: &str = "DescribeOrganizationConfiguration";
+        let client = self.gd(region, OPERATION)?;
+        let mut out = OrganizationConfiguration::default();
+        let mut token: Option<String> = None;
+        // Not through `on_detector`: the refusal of an account that is not the delegated
+        // administrator is a 400 too, and must not make the detector be looked up again.
+        loop {
+            let sent = client
+                .describe_organization_configuration()
+                .detector_id(detector_id)
+                .set_next_token(token.take())
+                .send();
+            let page = self
+                .call(Service::GuardDuty, OPERATION, Some(region), sent)
+                .await?;
+            if let Some(m) = page.auto_enable_organization_members() {
+                out.auto_enable_members = m.as_str().to_owned();
+            }
+            out.features
+                .extend(page.features().iter().map(auto_enabled));
+            match page.next_token().filter(|t| !t.is_empty()) {
+                Some(t) => token = Some(t.to_owned()),
+                None => return Ok(out),
+            }
+        }
+    }
+
     /// The status (`ENABLED`, `DISABLED`) of the administrator's detector in `region`.
     pub async fn detector_status(
         &self,
@@ -75,5 +129,29 @@ impl Aws {
             )
             .await?;
         Ok(out.attributes().cloned().unwrap_or_default())
+    }
+}
+
+fn auto_enabled(
+    f: &aws_sdk_guardduty::types::OrganizationFeatureConfigurationResult,
+) -> AutoEnabled {
+    AutoEnabled {
+        name: f.name().map(|n| n.as_str().to_owned()).unwrap_or_default(),
+        auto_enable: f
+            .auto_enable()
+            .map(|a| a.as_str().to_owned())
+            .unwrap_or_default(),
+        additional: f
+            .additional_configuration()
+            .iter()
+            .map(|a| {
+                (
+                    a.name().map(|n| n.as_str().to_owned()).unwrap_or_default(),
+                    a.auto_enable()
+                        .map(|s| s.as_str().to_owned())
+                        .unwrap_or_default(),
+                )
+            })
+            .collect(),
     }
 }
