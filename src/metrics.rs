@@ -29,6 +29,8 @@ pub struct Counts {
     pub already_members: u64,
     pub enabled_by_organization: u64,
     pub problems: u64,
+    /// Opt-in regions the account has not enabled: skipped, no metric of their own.
+    pub region_not_enabled: u64,
     /// What only a reconcile knows, seeing the whole organization.
     pub coverage: Option<CoverageCounts>,
 }
@@ -57,6 +59,7 @@ impl Counts {
             Outcome::AlreadyInvited | Outcome::AlreadyEnabled => self.already_members += 1,
             Outcome::EnabledByOrganization => self.enabled_by_organization += 1,
             Outcome::Problem(_) => self.problems += 1,
+            Outcome::RegionNotEnabled => self.region_not_enabled += 1,
         }
     }
 
@@ -67,6 +70,7 @@ impl Counts {
         self.already_members += other.already_members;
         self.enabled_by_organization += other.enabled_by_organization;
         self.problems += other.problems;
+        self.region_not_enabled += other.region_not_enabled;
     }
 
     /// (name, value) of each metric this count has, in `METRIC_NAMES` order.
@@ -214,6 +218,7 @@ mod tests {
                 already_members: 2,
                 enabled_by_organization: 1,
                 problems: 2,
+                region_not_enabled: 0,
                 coverage: None,
             }
         );

@@ -8,10 +8,12 @@
 pub const OPT_IN_REGIONS: &[&str] = &[
     "af-south-1",
     "ap-east-1",
+    "ap-east-2",
     "ap-south-2",
     "ap-southeast-3",
     "ap-southeast-4",
     "ap-southeast-5",
+    "ap-southeast-6",
     "ap-southeast-7",
     "ca-west-1",
     "eu-south-1",

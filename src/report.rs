@@ -184,6 +184,9 @@ pub enum Outcome {
     },
     AlreadyEnabled,
     EnabledByOrganization,
+    /// An opt-in region the account has not enabled: GuardDuty cannot run there for it, so
+    /// it is skipped; not a problem, and not counted in the coverage.
+    RegionNotEnabled,
     Problem(Problem),
 }
 
@@ -195,6 +198,7 @@ pub enum OutcomeLabel {
     Accepted,
     AlreadyEnabled,
     EnabledByOrganization,
+    RegionNotEnabled,
     Problem,
 }
 
@@ -207,6 +211,7 @@ impl OutcomeLabel {
             Self::Accepted => "accepted",
             Self::AlreadyEnabled => "already_enabled",
             Self::EnabledByOrganization => "enabled_by_organization",
+            Self::RegionNotEnabled => "region_not_enabled",
             Self::Problem => "problem",
         }
     }
@@ -226,6 +231,7 @@ impl Outcome {
             Self::Accepted { .. } => OutcomeLabel::Accepted,
             Self::AlreadyEnabled => OutcomeLabel::AlreadyEnabled,
             Self::EnabledByOrganization => OutcomeLabel::EnabledByOrganization,
+            Self::RegionNotEnabled => OutcomeLabel::RegionNotEnabled,
             Self::Problem(_) => OutcomeLabel::Problem,
         }
     }

@@ -50,13 +50,6 @@ fn member_detector(emu: &Emulator, region: &str, enable: Option<bool>) -> Value 
     emu.control("POST", "/_emulator/guardduty/detector", Some(body))
 }
 
-fn operations(calls: &[Value]) -> Vec<String> {
-    calls
-        .iter()
-        .map(|c| c["operation"].as_str().unwrap_or_default().to_owned())
-        .collect()
-}
-
 #[test]
 fn a_suspended_member_detector_is_resumed_reported_and_a_replay_writes_nothing() {
     let (emu, seeded) = setup(&[REGION]);

@@ -213,8 +213,10 @@ fn more_accounts_and_members_than_fit_on_a_page_are_all_read() {
     emu.clear_calls();
     let (out, summary) = reconcile(&emu.env(&seeded, &["us-east-1"]), false);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    // 131 accounts (the administrator is listed too) at 20 a page; 70 members at 50 a page.
-    assert_eq!(emu.calls_of("ListAccounts", None).len(), 7);
+    // 131 accounts under the root (the administrator is listed too) at 20 a page; 70 members
+    // at 50 a page.
+    assert_eq!(emu.calls_of("ListAccountsForParent", None).len(), 7);
+    assert!(emu.calls_of("ListAccounts", None).is_empty());
     assert_eq!(emu.calls_of("ListMembers", None).len(), 2);
     let s = region_summary(&summary, "us-east-1");
     assert_eq!(s["organizationAccounts"], 130);

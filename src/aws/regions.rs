@@ -24,6 +24,8 @@ impl Aws {
                 .account
                 .list_regions()
                 .set_account_id(target.map(str::to_owned))
+                // The largest page: one or two calls for every region there is.
+                .max_results(50)
                 .set_next_token(token)
                 .send();
             let page = self

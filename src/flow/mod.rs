@@ -5,8 +5,9 @@
 //! through. A new capability is a new stage in [`run_batch`], not a branch in an old one.
 //!
 //! ```text
-//! find detector → read statuses → add members → read statuses of the added → invite
-//!               → accept (member side) → observe (statuses after the writes) → plans
+//! find detector → read statuses → skip opt-in regions not enabled → add members
+//!   → read statuses of the added → invite → accept (member side)
+//!   → observe (statuses after the writes) → plans
 //! ```
 //!
 //! Every status a slot reports is one GuardDuty returned: each stage that writes is followed
@@ -19,6 +20,7 @@
 pub mod accept;
 pub mod features;
 pub mod members;
+pub mod opt_in;
 pub mod resolve;
 pub mod tally;
 
@@ -227,6 +229,8 @@ pub struct Flow<'a> {
     /// The member role assumed in each account, once per account per run, whichever of its
     /// regions asks first.
     sessions: Mutex<HashMap<AccountId, Arc<OnceCell<Arc<Assumed>>>>>,
+    /// Each account's enabled regions, asked once per run (opt-in regions only).
+    enabled_regions: opt_in::EnabledRegions,
 }
 
 impl<'a> Flow<'a> {
@@ -236,6 +240,7 @@ impl<'a> Flow<'a> {
             config,
             dry_run: false,
             sessions: Mutex::new(HashMap::new()),
+            enabled_regions: opt_in::EnabledRegions::default(),
         }
     }
 
@@ -337,10 +342,12 @@ impl<'a> Flow<'a> {
     async fn run_batch(&self, slots: Vec<Slot<'a>>) -> Result<Vec<Slot<'a>>, AwsError> {
         let slots = members::find_detector(self, slots).await?;
         if self.dry_run {
-            // What the Enabled members' plans are, read only.
+            // Read calls only: the regions accounts have enabled, the members' plans.
+            let slots = opt_in::skip_not_enabled(self, slots).await?;
             return features::enable(self, slots).await;
         }
         let slots = members::read_statuses(self, slots).await?;
+        let slots = opt_in::skip_not_enabled(self, slots).await?;
         let slots = members::add(self, slots).await?;
         let slots = members::read_statuses(self, slots).await?;
         let slots = members::invite(self, slots).await?;

@@ -76,6 +76,8 @@ pub struct Row<'a> {
     pub did: Did,
     /// Why it is not protected, when the run knows.
     pub note: Option<Box<str>>,
+    /// In the coverage's count: not an opt-in region the account has not enabled.
+    pub counted: bool,
 }
 
 impl<'a> Row<'a> {
@@ -99,10 +101,15 @@ impl<'a> Row<'a> {
                 Some(_) => Cell::Disabled,
             })
             .collect();
+        let not_enabled = matches!(outcome, Some(Outcome::RegionNotEnabled));
         let note = problem
             .or(s.side_problem.as_ref())
             .map(|p| p.reason.as_str().into())
-            .or_else(|| s.pending.as_ref().map(|e| e.to_string().into()));
+            .or_else(|| s.pending.as_ref().map(|e| e.to_string().into()))
+            .or_else(|| {
+                not_enabled
+                    .then(|| "an opt-in region the account has not enabled: not counted".into())
+            });
         Row {
             target: s.target,
             region: s.region,
@@ -125,6 +132,7 @@ impl<'a> Row<'a> {
                 problem: problem.is_some() || s.side_problem.is_some(),
             },
             note,
+            counted: !not_enabled,
         }
     }
 }
@@ -158,7 +166,11 @@ pub fn percent(protected: usize, counted: usize) -> f64 {
 
 impl Coverage<'_> {
     pub fn region(&self, region: &str, plan: &Plan) -> RegionCoverage {
-        let rows: Vec<&Row<'_>> = self.rows.iter().filter(|r| r.region == region).collect();
+        let rows: Vec<&Row<'_>> = self
+            .rows
+            .iter()
+            .filter(|r| r.region == region && r.counted)
+            .collect();
         let protected = rows.iter().filter(|r| r.protected).count();
         let plans = plan
             .on
@@ -185,9 +197,10 @@ impl Coverage<'_> {
 
     /// (account-regions counted, protected) over every region.
     pub fn totals(&self) -> (usize, usize) {
+        let counted = self.rows.iter().filter(|r| r.counted);
         (
-            self.rows.len(),
-            self.rows.iter().filter(|r| r.protected).count(),
+            counted.clone().count(),
+            counted.filter(|r| r.protected).count(),
         )
     }
 
@@ -218,7 +231,11 @@ impl Coverage<'_> {
             ];
             fields.extend(r.plans.iter().map(|c| c.as_str()));
             fields.extend([
-                if r.protected { "yes" } else { "no" },
+                match (r.counted, r.protected) {
+                    (false, _) => "not counted",
+                    (true, true) => "yes",
+                    (true, false) => "no",
+                },
                 did.as_str(),
                 r.note.as_deref().unwrap_or(""),
             ]);

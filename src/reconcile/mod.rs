@@ -60,6 +60,8 @@ pub struct RegionSummary {
     pub problems: usize,
     pub drift: usize,
     pub unprotected_accounts: usize,
+    /// Opt-in regions accounts have not enabled: skipped, not in the coverage's count.
+    pub region_not_enabled: usize,
     #[serde(flatten)]
     pub coverage: RegionCoverage,
     /// Dry run: the accounts it would invite, accept, or turn plans on for.
@@ -389,6 +391,7 @@ async fn conclude(
                     .sum(),
                 drift: in_region_drift,
                 unprotected_accounts: cov.accounts - cov.protected_accounts,
+                region_not_enabled: counts.region_not_enabled as usize,
                 coverage: cov,
                 would_invite,
                 would_accept,

@@ -199,33 +199,38 @@ impl Emulator {
         serde_json::from_str(payload).unwrap_or(Value::Null)
     }
 
+    /// The demo's world (`emuctl.py seed --demo-world`): the one the README's by-hand steps
+    /// and the samples in events/ are written for.
+    pub fn seed_demo_world(&self) -> Seeded {
+        self.seed_with(&["--demo-world".to_owned()])
+    }
+
     pub fn seed(
         &self,
         detector_regions: &[&str],
         accounts: &[(&str, &str, &str)],
         foreign: &[&str],
     ) -> Seeded {
-        let mut cmd = Command::new(python());
-        cmd.arg(repo().join("testsupport/emuctl.py"))
-            .args([
-                "--endpoint",
-                &self.endpoint,
-                "seed",
-                "--region",
-                "us-east-1",
-                "--detector-regions",
-            ])
-            .arg(if detector_regions.is_empty() {
-                "".to_string()
-            } else {
-                detector_regions.join(",")
-            });
+        let mut args: Vec<String> = vec![
+            "--region".into(),
+            "us-east-1".into(),
+            "--detector-regions".into(),
+            detector_regions.join(","),
+        ];
         for (id, email, name) in accounts {
-            cmd.args(["--account", &format!("{id}:{email}:{name}")]);
+            args.extend(["--account".into(), format!("{id}:{email}:{name}")]);
         }
         for id in foreign {
-            cmd.args(["--foreign", id]);
+            args.extend(["--foreign".into(), (*id).to_owned()]);
         }
+        self.seed_with(&args)
+    }
+
+    fn seed_with(&self, args: &[String]) -> Seeded {
+        let mut cmd = Command::new(python());
+        cmd.arg(repo().join("testsupport/emuctl.py"))
+            .args(["--endpoint", &self.endpoint, "seed"])
+            .args(args);
         let out = cmd.output().expect("run emuctl seed");
         assert!(
             out.status.success(),

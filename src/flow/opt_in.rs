@@ -1,0 +1,92 @@
+//! Opt-in regions, per account: a region such as af-south-1 exists for an account only once
+//! that account has enabled it (new accounts have none enabled), so an invitation there can
+//! never be accepted. Before any write, the accounts that need work in an opt-in region are
+//! checked with Account Management's ListRegions (once per account per run) and those that
+//! have not enabled the region are skipped: `region_not_enabled`, not a problem and not in
+//! the coverage's count.
+//!
+//! Where ListRegions is not allowed (no trusted access for AWS Account Management, or the
+//! role lacks account:ListRegions), the flow goes on as if every region were enabled, with
+//! one warning per run.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use tokio::sync::OnceCell;
+use tracing::warn;
+
+use super::{Flow, Slot, Step};
+use crate::account::AccountId;
+use crate::error::{AwsError, FailureKind};
+use crate::regions::{is_enabled_status, is_opt_in};
+use crate::report::Outcome;
+
+/// Each account's enabled regions, asked once per run; `None`: ListRegions is not allowed.
+#[derive(Default)]
+pub struct EnabledRegions {
+    by_account: Mutex<HashMap<AccountId, Arc<OnceCell<Option<Vec<String>>>>>>,
+    warned: std::sync::atomic::AtomicBool,
+}
+
+/// Slots that still need a write: not members yet, or invited and waiting for acceptance.
+fn needs_work(s: &Slot<'_>) -> bool {
+    matches!(
+        s.step,
+        Step::ToCreate | Step::ToInvite | Step::Done(Outcome::AlreadyInvited)
+    )
+}
+
+pub async fn skip_not_enabled<'a>(
+    flow: &Flow<'_>,
+    slots: Vec<Slot<'a>>,
+) -> Result<Vec<Slot<'a>>, AwsError> {
+    let Some(region) = slots.first().map(|s| s.region) else {
+        return Ok(slots);
+    };
+    if !is_opt_in(region) {
+        return Ok(slots);
+    }
+    let mut out = Vec::with_capacity(slots.len());
+    for s in slots {
+        if !needs_work(&s) {
+            out.push(s);
+            continue;
+        }
+        match enabled(flow, s.account_id()).await? {
+            Some(regions) if !regions.iter().any(|r| r == region) => {
+                out.push(s.done(Outcome::RegionNotEnabled))
+            }
+            _ => out.push(s),
+        }
+    }
+    Ok(out)
+}
+
+/// The regions `account` has enabled, asked of ListRegions once per run; `None` when it is
+/// not allowed. Throttling and 5xx fail the run (to be retried).
+async fn enabled(flow: &Flow<'_>, account: &AccountId) -> Result<Option<Vec<String>>, AwsError> {
+    let cache = &flow.enabled_regions;
+    let cell = match cache.by_account.lock() {
+        Ok(mut map) => map.entry(account.clone()).or_default().clone(),
+        Err(_) => Arc::new(OnceCell::new()),
+    };
+    cell.get_or_try_init(|| async {
+        match flow.aws.enabled_regions(account).await {
+            Ok(all) => Ok(Some(
+                all.into_iter()
+                    .filter(|(_, status)| is_enabled_status(status))
+                    .map(|(region, _)| region)
+                    .collect(),
+            )),
+            Err(e) if e.kind == FailureKind::Transient => Err(e),
+            Err(e) => {
+                if !cache.warned.swap(true, std::sync::atomic::Ordering::Relaxed) {
+                    warn!(error = %e, "ListRegions is not allowed, so opt-in regions are not checked per account: every configured region is tried (check says how to allow it)");
+                }
+                Ok(None)
+            }
+        }
+    })
+    .await
+    .cloned()
+}
