@@ -32,9 +32,11 @@ usage:
                                    every active account of the organization against the members
                                    of every region; --dry-run makes read calls only; --coverage
                                    writes one CSV row per account and region (- = stdout)
-  guardduty-invite check [--json] [--account ID]
+  guardduty-invite check [--json] [--policy] [--account ID]
                                    preflight, read calls only: what the deployment still lacks;
-                                   --account tries the member role in that account
+                                   --account tries the member role in that account;
+                                   --policy lists the protection policy's rules with the
+                                   accounts each matches
   guardduty-invite --help | -h | help
   guardduty-invite --version
 
@@ -81,6 +83,8 @@ pub enum Command {
     Check {
         json: bool,
         account: Option<AccountId>,
+        /// `--policy`: the protection policy's rules with the accounts they match.
+        policy: bool,
     },
     Help,
     Version,
@@ -127,23 +131,28 @@ fn parse_reconcile(args: &[String]) -> Result<Command, String> {
 }
 
 fn parse_check(args: &[String]) -> Result<Command, String> {
-    let (mut json, mut account) = (false, None);
+    let (mut json, mut account, mut policy) = (false, None, false);
     let mut rest = args.iter();
     while let Some(arg) = rest.next() {
         match arg.as_str() {
             "--json" => json = true,
+            "--policy" => policy = true,
             "--account" => {
                 let raw = rest.next().ok_or("--account needs an account id")?;
                 account = Some(AccountId::parse(raw)?);
             }
             other => {
                 return Err(format!(
-                    "check takes --json and --account ID, not {other:?}"
+                    "check takes --json, --policy and --account ID, not {other:?}"
                 ))
             }
         }
     }
-    Ok(Command::Check { json, account })
+    Ok(Command::Check {
+        json,
+        account,
+        policy,
+    })
 }
 
 /// Prints a usage error and the short usage on stderr.
@@ -328,11 +337,11 @@ pub async fn reconcile(app: &App, dry_run: bool, coverage: Option<CoverageOut>) 
 }
 
 /// `check`: a table on a terminal, JSON with --json or when stdout is not a terminal.
-pub async fn check(app: &App, json_out: bool, account: Option<AccountId>) -> u8 {
-    let detail = match &account {
-        Some(a) => json!({ "accountId": a.as_str() }),
-        None => json!({}),
-    };
+pub async fn check(app: &App, json_out: bool, account: Option<AccountId>, policy: bool) -> u8 {
+    let mut detail = json!({ "policy": policy });
+    if let Some(a) = &account {
+        detail["accountId"] = json!(a.as_str());
+    }
     let result = app
         .dispatch(
             command_event(CHECK_DETAIL_TYPE, detail),

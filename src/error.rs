@@ -95,6 +95,23 @@ pub enum HandlerError {
 
     #[error("the invocation's time budget of {budget_ms} ms ran out before {stage} finished; the event must be retried")]
     Timeout { budget_ms: u64, stage: &'static str },
+
+    /// The protection policy cannot be used: fix the parameter (a retry reads it again).
+    #[error("the protection policy in {parameter} is invalid: {error}")]
+    InvalidPolicy {
+        parameter: String,
+        error: crate::policy::PolicyError,
+    },
+
+    /// The protection policy's parameter cannot be read (missing, denied, a key the role
+    /// cannot use): fix the deployment.
+    #[error("the protection policy in {parameter} cannot be read: {reason} ({error})")]
+    PolicyUnreadable {
+        parameter: String,
+        reason: &'static str,
+        // Boxed: this rare variant would otherwise make every handler result larger.
+        error: Box<AwsError>,
+    },
 }
 
 /// What a failed run published before failing.
@@ -146,6 +163,8 @@ impl HandlerError {
                 .map(AwsError::error_type)
                 .unwrap_or_else(|| "Incomplete".into()),
             Self::Timeout { .. } => "Timeout".into(),
+            Self::InvalidPolicy { .. } => "InvalidPolicy".into(),
+            Self::PolicyUnreadable { .. } => "PolicyUnreadable".into(),
         }
     }
 }

@@ -85,6 +85,8 @@ pub enum Action {
     /// The preflight, with the deployed role; `account` to try the member role in.
     Check {
         account: Option<AccountId>,
+        /// List the protection policy's rules with the accounts they match.
+        policy: bool,
     },
 }
 
@@ -179,6 +181,7 @@ fn classify(meta: &EventMeta, detail: &Value) -> Result<(EventKind, Action), Eve
             dry_run: optional_bool(object_detail(detail)?, "dryRun", "detail")?.unwrap_or(false),
         },
         EventKind::InviteCheck => Action::Check {
+            policy: optional_bool(object_detail(detail)?, "policy", "detail")?.unwrap_or(false),
             account: optional_str(object_detail(detail)?, "accountId", "detail")?
                 .map(|raw| {
                     AccountId::parse(&raw).map_err(|reason| EventError::Invalid {
@@ -685,9 +688,13 @@ mod tests {
         };
         assert_eq!(
             event(json!({})).unwrap().action,
-            Action::Check { account: None }
+            Action::Check {
+                account: None,
+                policy: false
+            }
         );
-        let Action::Check { account } = event(json!({"accountId": "111122223333"})).unwrap().action
+        let Action::Check { account, .. } =
+            event(json!({"accountId": "111122223333"})).unwrap().action
         else {
             panic!("not a check")
         };

@@ -16,6 +16,7 @@ use crate::error::HandlerError;
 use crate::event::{self, AccountRequest, Action, EventError, Request};
 use crate::flow::resolve::resolve;
 use crate::flow::Flow;
+use crate::policy_store::PolicyStore;
 use crate::publish;
 use crate::reconcile::{self, ReconcileReport};
 use crate::report::{fold_region_problems, Processed, Response};
@@ -30,6 +31,7 @@ const MAX_BUDGET: Duration = Duration::from_secs(15 * 60);
 pub struct App {
     pub config: Config,
     pub aws: Aws,
+    pub policy: PolicyStore,
 }
 
 /// What an invocation answers, by the kind of event.
@@ -43,7 +45,11 @@ pub enum Reply {
 
 impl App {
     pub fn new(config: Config, aws: Aws) -> Self {
-        Self { config, aws }
+        Self {
+            policy: PolicyStore::new(&config),
+            config,
+            aws,
+        }
     }
 
     /// Handles one event of any kind; `deadline` is when Lambda would kill the invocation.
@@ -81,12 +87,34 @@ impl App {
                     .await
                     .map(Reply::Reconcile)
             }
-            Action::Check { account } => {
-                let run = check::run(&self.aws, &self.config, account.as_ref());
+            Action::Check { account, policy } => {
+                let input = self.policy_input(*policy).await;
+                let run = check::run(&self.aws, &self.config, account.as_ref(), &input);
                 Ok(Reply::Check(
                     within(budget, "the checks", async { Ok(run.await) }).await?,
                 ))
             }
+        }
+    }
+
+    /// The policy as the preflight sees it: read again, or why it cannot be.
+    async fn policy_input(&self, list: bool) -> check::policy::PolicyInput {
+        let loaded = match self.policy.parameter() {
+            None => None,
+            Some(name) => Some((
+                name.to_owned(),
+                self.policy
+                    .fresh(&self.aws)
+                    .await
+                    .map_err(|e| e.to_string()),
+            )),
+        };
+        check::policy::PolicyInput {
+            loaded,
+            short_form: std::sync::Arc::new(crate::policy::Policy::of_plan(
+                self.config.plan.clone(),
+            )),
+            list,
         }
     }
 
@@ -97,9 +125,17 @@ impl App {
         options: reconcile::Options,
         budget: Duration,
     ) -> Result<ReconcileReport, HandlerError> {
+        let run = async {
+            // Read again at every reconcile: a changed policy applies from the next one.
+            let policy = self.policy.fresh(&self.aws).await?;
+            let protection = reconcile::Protection {
+                policy: &policy,
+                store: &self.policy,
+            };
+            reconcile::run(&self.aws, &self.config, protection, meta, options).await
+        };
         // Boxed: the reconcile's future is deep, and the runtime's is deeper still.
-        let run = Box::pin(reconcile::run(&self.aws, &self.config, meta, options));
-        within(budget, "the reconcile", run).await
+        within(budget, "the reconcile", Box::pin(run)).await
     }
 
     /// Handles an account event (creation, manual request); other kinds are refused.
@@ -123,7 +159,8 @@ impl App {
         request: &Request,
         accounts: &[AccountRequest],
     ) -> Result<Response, HandlerError> {
-        let resolved = resolve(&self.aws, accounts).await;
+        let policy = self.policy.current(&self.aws).await?;
+        let resolved = resolve(&self.aws, &policy, accounts).await;
         let ran = Flow::new(&self.aws, &self.config)
             .run(&resolved.targets)
             .await;
@@ -147,7 +184,6 @@ impl App {
         // failed invocation, never only in a log.
         let delivered = publish::deliver_all(&self.aws, &self.config, &report).await;
         let published = publish::settle(&delivered, &problems, &mut failures)?;
-        let plan = &self.config.plan;
         let ids: Vec<_> = accounts.iter().map(|a| a.account_id.clone()).collect();
         Ok(Response::processed(Processed {
             meta: &request.meta,
@@ -157,7 +193,7 @@ impl App {
             outcomes: ran
                 .slots
                 .iter()
-                .filter_map(|s| Some((s.account_id(), s.region_report(plan)?)))
+                .filter_map(|s| Some((s.account_id(), s.region_report()?)))
                 .collect(),
             problems: &problems,
             message_ids: published.message_ids,

@@ -18,6 +18,8 @@ pub mod logging;
 pub mod metrics;
 pub mod notify;
 pub mod plan;
+pub mod policy;
+pub mod policy_store;
 pub mod publish;
 pub mod reconcile;
 pub mod regions;

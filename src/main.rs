@@ -66,9 +66,14 @@ async fn main() -> ExitCode {
         (Command::Reconcile { dry_run, .. }, None) => {
             ExitCode::from(cli::reconcile(&app, dry_run, coverage).await)
         }
-        (Command::Check { json, account }, None) => {
-            ExitCode::from(cli::check(&app, json, account).await)
-        }
+        (
+            Command::Check {
+                json,
+                account,
+                policy,
+            },
+            None,
+        ) => ExitCode::from(cli::check(&app, json, account, policy).await),
         _ => run_lambda(&app).await,
     }
 }

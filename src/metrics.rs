@@ -31,6 +31,8 @@ pub struct Counts {
     pub problems: u64,
     /// Opt-in regions the account has not enabled: skipped, no metric of their own.
     pub region_not_enabled: u64,
+    /// Excepted by the protection policy: no metric of their own.
+    pub excepted: u64,
     /// What only a reconcile knows, seeing the whole organization.
     pub coverage: Option<CoverageCounts>,
 }
@@ -60,6 +62,7 @@ impl Counts {
             Outcome::EnabledByOrganization => self.enabled_by_organization += 1,
             Outcome::Problem(_) => self.problems += 1,
             Outcome::RegionNotEnabled => self.region_not_enabled += 1,
+            Outcome::Excepted => self.excepted += 1,
         }
     }
 
@@ -71,6 +74,7 @@ impl Counts {
         self.enabled_by_organization += other.enabled_by_organization;
         self.problems += other.problems;
         self.region_not_enabled += other.region_not_enabled;
+        self.excepted += other.excepted;
     }
 
     /// (name, value) of each metric this count has, in `METRIC_NAMES` order.
@@ -219,6 +223,7 @@ mod tests {
                 enabled_by_organization: 1,
                 problems: 2,
                 region_not_enabled: 0,
+                excepted: 0,
                 coverage: None,
             }
         );

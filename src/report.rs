@@ -157,6 +157,9 @@ pub enum DriftKind {
     LeftAdministrator,
     /// A wanted plan or agent setting was found off.
     PlansOff,
+    /// The account's plan (its OU's, or a rule's) turns a plan off, and the run did: less
+    /// protection, by policy, which the security team must hear of too.
+    PlansTurnedOff,
 }
 
 impl Drift {
@@ -187,6 +190,8 @@ pub enum Outcome {
     /// An opt-in region the account has not enabled: GuardDuty cannot run there for it, so
     /// it is skipped; not a problem, and not counted in the coverage.
     RegionNotEnabled,
+    /// Excepted by the protection policy: left alone, not a problem, not counted.
+    Excepted,
     Problem(Problem),
 }
 
@@ -199,6 +204,7 @@ pub enum OutcomeLabel {
     AlreadyEnabled,
     EnabledByOrganization,
     RegionNotEnabled,
+    Excepted,
     Problem,
 }
 
@@ -212,6 +218,7 @@ impl OutcomeLabel {
             Self::AlreadyEnabled => "already_enabled",
             Self::EnabledByOrganization => "enabled_by_organization",
             Self::RegionNotEnabled => "region_not_enabled",
+            Self::Excepted => "excepted",
             Self::Problem => "problem",
         }
     }
@@ -232,6 +239,7 @@ impl Outcome {
             Self::AlreadyEnabled => OutcomeLabel::AlreadyEnabled,
             Self::EnabledByOrganization => OutcomeLabel::EnabledByOrganization,
             Self::RegionNotEnabled => OutcomeLabel::RegionNotEnabled,
+            Self::Excepted => OutcomeLabel::Excepted,
             Self::Problem(_) => OutcomeLabel::Problem,
         }
     }
@@ -250,6 +258,8 @@ pub struct Observed {
     pub protected: bool,
     /// A problem with the plans, beside the outcome.
     pub plans_problem: Option<String>,
+    /// The policy's exception that leaves the account alone.
+    pub exception: Option<std::sync::Arc<crate::policy::Exception>>,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -273,6 +283,9 @@ pub struct RegionReport {
     pub problem: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub plans_problem: Option<String>,
+    /// Excepted by the protection policy: owner, reason, until.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub exception: Option<std::sync::Arc<crate::policy::Exception>>,
 }
 
 impl RegionReport {
@@ -298,6 +311,7 @@ impl RegionReport {
             protected: seen.protected,
             problem,
             plans_problem: seen.plans_problem,
+            exception: seen.exception,
         }
     }
 }
@@ -488,6 +502,7 @@ mod tests {
             )])),
             protected: false,
             plans_problem: Some("refused".into()),
+            exception: None,
         };
         let r = serde_json::to_value(RegionReport::new(
             "eu-west-1",

@@ -42,6 +42,14 @@ impl ListedAccount {
     }
 }
 
+/// The organization as the walk of its tree found it.
+#[derive(Clone, Debug, Default)]
+pub struct Listing {
+    pub accounts: Vec<ListedAccount>,
+    /// Every organizational unit's id (the roots are not OUs).
+    pub ous: Vec<String>,
+}
+
 /// What one parent of the organization's tree holds.
 struct Children {
     /// The parent's path, for its children.
@@ -85,7 +93,7 @@ impl Aws {
     /// listing takes about (OUs + accounts / 20) pages, in parallel rather than one chain.
     /// An OU deleted during the walk loses none of its accounts: they are listed again from
     /// the root (ListAccounts), with no known path.
-    pub async fn list_organization(&self) -> Result<Vec<ListedAccount>, AwsError> {
+    pub async fn list_organization(&self) -> Result<Listing, AwsError> {
         let roots = self
             .call(
                 Service::Organizations,
@@ -101,6 +109,7 @@ impl Aws {
             .map(|id| self.children(id.to_owned(), Vec::new()))
             .collect();
         let mut accounts = Vec::new();
+        let mut ous = Vec::new();
         let mut gone = false;
         while let Some(listed) = pending.next().await {
             match listed {
@@ -108,6 +117,7 @@ impl Aws {
                     for ou in c.ous {
                         let mut path = c.path.clone();
                         path.push(ou.clone());
+                        ous.push(ou.clone());
                         pending.push(self.children(ou, path));
                     }
                     accounts.extend(c.accounts);
@@ -123,7 +133,7 @@ impl Aws {
             let all = self.list_accounts().await?;
             accounts.extend(all.into_iter().filter(|a| !seen.contains(&a.id)));
         }
-        Ok(accounts)
+        Ok(Listing { accounts, ous })
     }
 
     /// One parent's OUs and accounts, every page of each, the two listings at once.

@@ -8,6 +8,7 @@ mod classify;
 mod listing;
 mod member;
 mod outputs;
+mod policy;
 mod preflight;
 mod regions;
 mod sdk;
@@ -25,7 +26,7 @@ use aws_sdk_sns::types::MessageAttributeValue;
 use tokio::sync::{OnceCell, Semaphore};
 
 pub use classify::{aws_error, kind_of};
-pub use listing::{ListedAccount, ListedMember};
+pub use listing::{ListedAccount, ListedMember, Listing};
 pub use member::{Administrator, Assumed, Invitation, MemberSession};
 pub use outputs::{archived, asff, FailedFinding, Finding, FINDINGS_PER_CALL, GENERATOR_ID};
 pub use preflight::{AutoEnabled, OrganizationConfiguration, OrganizationInfo};

@@ -8,6 +8,7 @@
 mod fix;
 mod member;
 mod opt_in;
+pub mod policy;
 mod settings;
 mod topic;
 
@@ -119,7 +120,12 @@ impl CheckLine {
 }
 
 /// Runs every check; `account` is where to try the member role (and whose regions to read).
-pub async fn run(aws: &Aws, config: &Config, account: Option<&AccountId>) -> CheckReport {
+pub async fn run(
+    aws: &Aws,
+    config: &Config,
+    account: Option<&AccountId>,
+    protection: &policy::PolicyInput,
+) -> CheckReport {
     let mut checks: Vec<CheckLine> =
         join_all(config.regions.iter().map(|r| region_checks(aws, config, r)))
             .await
@@ -131,6 +137,7 @@ pub async fn run(aws: &Aws, config: &Config, account: Option<&AccountId>) -> Che
     checks.push(opt_in::check(aws, config, account).await);
     checks.extend(member::checks(aws, config, account).await);
     checks.extend(settings::configuration_warnings(config));
+    checks.extend(policy::checks(aws, protection).await);
     CheckReport {
         passed: checks.iter().all(|c| c.verdict != Verdict::Failed),
         checks,

@@ -1,4 +1,5 @@
-//! The protection plans: every member GuardDuty shows `Enabled` has its features read
+//! The protection plans, each account its own (the protection policy's, or MEMBER_FEATURES
+//! for all): every member GuardDuty shows `Enabled` has its features read
 //! (GetMemberDetectors, one call per batch), the members that lack part of their plan are
 //! updated (UpdateMemberDetectors, one call per distinct change), and those are read again,
 //! so that every plan a slot reports is what GuardDuty returns. A replay of a finished
@@ -11,23 +12,24 @@ use crate::account::AccountId;
 use crate::aws::Unprocessed;
 use crate::decision::is_not_associated;
 use crate::error::AwsError;
-use crate::plan::{FeatureSetting, FeatureState, Plan};
+use crate::plan::{FeatureSetting, FeatureState};
+use crate::report::Outcome;
 
 pub async fn enable<'a>(flow: &Flow<'_>, slots: Vec<Slot<'a>>) -> Result<Vec<Slot<'a>>, AwsError> {
-    let plan = &flow.config.plan;
-    if plan.is_empty() {
-        return Ok(slots);
-    }
-    let (enabled, mut out): (Vec<_>, Vec<_>) = slots
-        .into_iter()
-        .partition(|s| matches!(s.step, Step::Done(_)) && s.reads_enabled());
+    // Members GuardDuty shows Enabled whose plan asks for something; never an excepted one.
+    let (enabled, mut out): (Vec<_>, Vec<_>) = slots.into_iter().partition(|s| {
+        matches!(&s.step, Step::Done(o) if *o != Outcome::Excepted)
+            && s.reads_enabled()
+            && !s.target.plan.is_empty()
+    });
     let Some((region, detector)) = batch_of(&enabled) else {
         return Ok(out);
     };
     let mut read = read_plans(flow, region, &detector, enabled).await?;
     for s in &mut read {
         if let Some(have) = &s.features {
-            s.plans_found_off = plan.missing(have).into_iter().map(str::to_owned).collect();
+            let missing = s.target.plan.missing(have);
+            s.plans_found_off = missing.into_iter().map(str::to_owned).collect();
         }
     }
     if flow.dry_run {
@@ -37,15 +39,15 @@ pub async fn enable<'a>(flow: &Flow<'_>, slots: Vec<Slot<'a>>) -> Result<Vec<Slo
     let (to_update, done): (Vec<_>, Vec<_>) = read.into_iter().partition(|s| {
         s.features
             .as_deref()
-            .is_some_and(|f| !plan.changes(f).is_empty())
+            .is_some_and(|f| !s.target.plan.changes(f).is_empty())
     });
     out.extend(done);
-    let updated = update(flow, plan, region, &detector, to_update).await?;
+    let updated = update(flow, region, &detector, to_update).await?;
     let (written, refused): (Vec<_>, Vec<_>) = updated.into_iter().partition(|s| s.plans_set);
     out.extend(refused);
     let mut reread = read_plans(flow, region, &detector, written).await?;
     for s in &mut reread {
-        if let Some(missing) = s.features.as_deref().map(|f| plan.missing(f)) {
+        if let Some(missing) = s.features.as_deref().map(|f| s.target.plan.missing(f)) {
             if !missing.is_empty() && s.side_problem.is_none() && s.pending.is_none() {
                 s.side_problem = Some(s.problem(
                     "GetMemberDetectors",
@@ -119,21 +121,26 @@ fn lag<'a>(mut s: Slot<'a>, operation: &'static str, said: &str) -> Slot<'a> {
 /// `BATCH_SIZE` accounts; `plans_set` on the slots GuardDuty processed.
 async fn update<'a>(
     flow: &Flow<'_>,
-    plan: &Plan,
     region: &str,
     detector: &str,
     slots: Vec<Slot<'a>>,
 ) -> Result<Vec<Slot<'a>>, AwsError> {
     let mut out = Vec::with_capacity(slots.len());
-    for (changes, group) in group_by_changes(plan, slots) {
+    for (changes, group) in group_by_changes(slots) {
         let ids: Vec<&AccountId> = group.iter().map(Slot::account_id).collect();
         let unprocessed = flow
             .aws
             .update_member_features(region, detector, &ids, &changes)
             .await?;
+        let turned_off: Vec<String> = changes
+            .iter()
+            .filter(|c| !c.enable)
+            .map(|c| c.name.clone())
+            .collect();
         out.extend(group.into_iter().map(|mut s| match find(&unprocessed, s.account_id()) {
             None => {
                 s.plans_set = true;
+                s.plans_turned_off = turned_off.clone();
                 s
             }
             Some(u) if is_not_associated(&u.result) => lag(s, "UpdateMemberDetectors", &u.result),
@@ -141,7 +148,7 @@ async fn update<'a>(
                 let reason = format!(
                     "the member is Enabled but its protection plans ({}) are not on: GuardDuty refused them; turn them \
                      on in the GuardDuty console or replay the event",
-                    plan.on.join(", ")
+                    s.target.plan.on.join(", ")
                 );
                 s.unprocessed_beside("UpdateMemberDetectors", &u.result, reason)
             }
@@ -152,15 +159,12 @@ async fn update<'a>(
 
 /// Groups slots by the change their features call for, in first-seen order, at most
 /// `BATCH_SIZE` each.
-fn group_by_changes<'a>(
-    plan: &Plan,
-    slots: Vec<Slot<'a>>,
-) -> Vec<(Vec<FeatureSetting>, Vec<Slot<'a>>)> {
+fn group_by_changes<'a>(slots: Vec<Slot<'a>>) -> Vec<(Vec<FeatureSetting>, Vec<Slot<'a>>)> {
     let mut groups: Vec<(Vec<FeatureSetting>, Vec<Slot<'a>>)> = Vec::new();
     let mut index: HashMap<Vec<FeatureSetting>, usize> = HashMap::new();
     for s in slots {
         let have: &[FeatureState] = s.features.as_deref().unwrap_or_default();
-        let changes = plan.changes(have);
+        let changes = s.target.plan.changes(have);
         match index.get(&changes).copied() {
             Some(i) if groups[i].1.len() < BATCH_SIZE => groups[i].1.push(s),
             _ => {

@@ -255,11 +255,13 @@ mod tests {
 
     fn targets(n: usize) -> Vec<Target> {
         (0..n)
-            .map(|i| Target {
-                account_id: AccountId::parse(&format!("{:012}", 100_000 + i)).unwrap(),
-                email: Email::parse(&format!("a{i}@example.com")).unwrap(),
-                name: format!("acct-{i}"),
-                joined_at: None,
+            .map(|i| {
+                Target::new(
+                    AccountId::parse(&format!("{:012}", 100_000 + i)).unwrap(),
+                    Email::parse(&format!("a{i}@example.com")).unwrap(),
+                    format!("acct-{i}"),
+                    Default::default(),
+                )
             })
             .collect()
     }

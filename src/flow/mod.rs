@@ -36,6 +36,7 @@ use crate::config::Config;
 use crate::decision::is_service_failure;
 use crate::error::{AwsError, FailureKind, Service};
 use crate::plan::{FeatureState, Plan};
+use crate::policy::Exception;
 use crate::report::{Observed, Outcome, Problem, RegionReport};
 
 /// GuardDuty's limit on accounts per member call.
@@ -54,6 +55,24 @@ pub struct Target {
     /// When the account joined the organization, as Organizations says (`None`: not known,
     /// e.g. an account outside the organization).
     pub joined_at: Option<std::time::SystemTime>,
+    /// The plans the protection policy gives it.
+    pub plan: Arc<Plan>,
+    /// An exception of the policy that holds: the account is left alone.
+    pub exception: Option<Arc<Exception>>,
+}
+
+impl Target {
+    /// An account with a plan and no exception (tests and tools).
+    pub fn new(account_id: AccountId, email: Email, name: String, plan: Arc<Plan>) -> Self {
+        Self {
+            account_id,
+            email,
+            name,
+            joined_at: None,
+            plan,
+            exception: None,
+        }
+    }
 }
 
 /// How far an account has come in one region.
@@ -92,6 +111,8 @@ pub struct Slot<'a> {
     pub plans_found_off: Vec<String>,
     /// This run changed the member's features (and read them back).
     pub plans_set: bool,
+    /// Plans this run turned off, as the account's plan says (`off`).
+    pub plans_turned_off: Vec<String>,
     /// A problem beside the outcome: the plans GuardDuty refused for an accepted member.
     pub side_problem: Option<Problem>,
     /// A passing failure beside the outcome: the run must be retried, the outcome stands.
@@ -110,6 +131,7 @@ impl<'a> Slot<'a> {
             detector_resumed: false,
             plans_found_off: Vec::new(),
             plans_set: false,
+            plans_turned_off: Vec::new(),
             side_problem: None,
             pending: None,
         }
@@ -126,10 +148,11 @@ impl<'a> Slot<'a> {
             .is_some_and(|s| s.eq_ignore_ascii_case("enabled"))
     }
 
-    /// Protected as GuardDuty returned it: `Enabled`, and every wanted plan and agent setting
-    /// `ENABLED` (an empty plan asks for nothing more). A suspended detector never gets here:
-    /// it is resumed, or the slot is a problem.
-    pub fn is_protected(&self, plan: &Plan) -> bool {
+    /// Protected as GuardDuty returned it: `Enabled`, and every plan and agent setting its
+    /// plan wants `ENABLED` (an empty plan asks for nothing more). A suspended detector never
+    /// gets here: it is resumed, or the slot is a problem.
+    pub fn is_protected(&self) -> bool {
+        let plan = &self.target.plan;
         self.reads_enabled()
             && (plan.is_empty()
                 || self
@@ -140,10 +163,11 @@ impl<'a> Slot<'a> {
 
     /// What the response says of this slot, once it has an outcome: the outcome, and what
     /// GuardDuty returned (status, plans, protected).
-    pub fn region_report(&self, plan: &Plan) -> Option<RegionReport> {
+    pub fn region_report(&self) -> Option<RegionReport> {
         let Step::Done(outcome) = &self.step else {
             return None;
         };
+        let plan = &self.target.plan;
         let plans = match (&self.features, plan.is_empty()) {
             (Some(have), false) => Some(plan.observed(have)),
             _ => None,
@@ -152,7 +176,8 @@ impl<'a> Slot<'a> {
             status: self.status.clone(),
             detector_resumed: self.detector_resumed,
             plans,
-            protected: self.is_protected(plan),
+            protected: self.is_protected(),
+            exception: self.target.exception.clone(),
             plans_problem: self.side_problem.as_ref().map(|p| p.detail().to_owned()),
         };
         Some(RegionReport::new(
@@ -360,7 +385,14 @@ impl<'a> Flow<'a> {
 pub fn new_slots<'a>(targets: &'a [Target], region: &'a str) -> Vec<Slot<'a>> {
     targets
         .iter()
-        .map(|target| Slot::new(target, region, Step::Unknown))
+        .map(|target| {
+            // An exception that holds: the account is left alone.
+            let step = match target.exception {
+                Some(_) => Step::Done(Outcome::Excepted),
+                None => Step::Unknown,
+            };
+            Slot::new(target, region, step)
+        })
         .collect()
 }
 

@@ -21,10 +21,13 @@ use crate::error::{AwsError, FailureKind};
 use crate::regions::{is_enabled_status, is_opt_in};
 use crate::report::Outcome;
 
+/// One account's enabled regions, asked once; `None`: ListRegions is not allowed.
+type Asked = Arc<OnceCell<Option<Vec<String>>>>;
+
 /// Each account's enabled regions, asked once per run; `None`: ListRegions is not allowed.
 #[derive(Default)]
 pub struct EnabledRegions {
-    by_account: Mutex<HashMap<AccountId, Arc<OnceCell<Option<Vec<String>>>>>>,
+    by_account: Mutex<HashMap<AccountId, Asked>>,
     warned: std::sync::atomic::AtomicBool,
 }
 

@@ -170,6 +170,14 @@ pub fn of_drift(d: &Drift) -> Finding {
             ),
             false,
         ),
+        DriftKind::PlansTurnedOff => (
+            "plans-turned-off",
+            format!(
+                "The protection policy turned GuardDuty plans off for account {} in {}",
+                d.account_id, d.region
+            ),
+            false,
+        ),
     };
     Finding {
         id: format!(

@@ -19,6 +19,8 @@ pub enum Cell {
     Missing,
     /// Not read: the member is not `Enabled`, or its plans could not be read.
     NotRead,
+    /// Not in this account's plan.
+    NotWanted,
 }
 
 impl Cell {
@@ -28,6 +30,7 @@ impl Cell {
             Self::Disabled => "DISABLED",
             Self::Missing => MISSING,
             Self::NotRead => "",
+            Self::NotWanted => "-",
         }
     }
 }
@@ -76,13 +79,16 @@ pub struct Row<'a> {
     pub did: Did,
     /// Why it is not protected, when the run knows.
     pub note: Option<Box<str>>,
-    /// In the coverage's count: not an opt-in region the account has not enabled.
+    /// In the coverage's count: not an opt-in region the account has not enabled, nor an
+    /// account the policy excepts.
     pub counted: bool,
 }
 
 impl<'a> Row<'a> {
-    /// The row of a slot the flow has finished with.
-    pub fn of(s: &Slot<'a>, plan: &Plan, columns: &[String]) -> Self {
+    /// The row of a slot the flow has finished with; `columns` are every plan's.
+    pub fn of(s: &Slot<'a>, columns: &[String]) -> Self {
+        let plan = &s.target.plan;
+        let wanted = plan.columns();
         let outcome = match &s.step {
             Step::Done(o) => Some(o),
             _ => None,
@@ -95,6 +101,7 @@ impl<'a> Row<'a> {
         let plans = columns
             .iter()
             .map(|c| match observed.as_ref().and_then(|o| o.get(c)) {
+                None if !wanted.contains(c) => Cell::NotWanted,
                 None => Cell::NotRead,
                 Some(v) if v.eq_ignore_ascii_case(ENABLED) => Cell::Enabled,
                 Some(v) if v == MISSING => Cell::Missing,
@@ -115,7 +122,7 @@ impl<'a> Row<'a> {
             region: s.region,
             status: s.status.as_deref().map(Into::into),
             plans,
-            protected: problem.is_none() && s.is_protected(plan),
+            protected: problem.is_none() && s.is_protected(),
             did: Did {
                 invited: matches!(
                     outcome,
@@ -132,7 +139,7 @@ impl<'a> Row<'a> {
                 problem: problem.is_some() || s.side_problem.is_some(),
             },
             note,
-            counted: !not_enabled,
+            counted: !not_enabled && s.target.exception.is_none(),
         }
     }
 }
@@ -165,15 +172,16 @@ pub fn percent(protected: usize, counted: usize) -> f64 {
 }
 
 impl Coverage<'_> {
-    pub fn region(&self, region: &str, plan: &Plan) -> RegionCoverage {
+    /// `features`: every feature any plan wants; an account counts for one only when its own
+    /// plan wants it.
+    pub fn region(&self, region: &str, features: &[String]) -> RegionCoverage {
         let rows: Vec<&Row<'_>> = self
             .rows
             .iter()
             .filter(|r| r.region == region && r.counted)
             .collect();
         let protected = rows.iter().filter(|r| r.protected).count();
-        let plans = plan
-            .on
+        let plans = features
             .iter()
             .map(|f| {
                 let idx = self.columns.iter().position(|c| c == f);
@@ -181,7 +189,7 @@ impl Coverage<'_> {
                     .iter()
                     .filter(|r| {
                         idx.and_then(|i| r.plans.get(i)) == Some(&Cell::Enabled)
-                            && plan_agents_on(r, f, plan, &self.columns)
+                            && plan_agents_on(r, f, &r.target.plan, &self.columns)
                     })
                     .count();
                 (f.clone(), on)
@@ -219,10 +227,19 @@ impl Coverage<'_> {
             "relationship_status",
         ];
         header.extend(self.columns.iter().map(String::as_str));
-        header.extend(["protected", "this_run", "note"]);
+        header.extend([
+            "protected",
+            "this_run",
+            "note",
+            "exception_owner",
+            "exception_reason",
+            "exception_until",
+        ]);
         push_record(&mut out, header.iter().copied());
         for r in rows {
             let did = r.did.words();
+            let exception = r.target.exception.as_deref();
+            let until = exception.map(|e| e.until.to_string()).unwrap_or_default();
             let mut fields: Vec<&str> = vec![
                 r.target.account_id.as_str(),
                 &r.target.name,
@@ -238,6 +255,9 @@ impl Coverage<'_> {
                 },
                 did.as_str(),
                 r.note.as_deref().unwrap_or(""),
+                exception.map_or("", |e| e.owner.as_str()),
+                exception.map_or("", |e| e.reason.as_str()),
+                &until,
             ]);
             push_record(&mut out, fields.into_iter());
         }
@@ -294,13 +314,13 @@ mod tests {
     use crate::account::{AccountId, Email};
     use crate::plan::FeatureState;
 
-    fn target(id: &str, name: &str) -> Target {
-        Target {
-            account_id: AccountId::parse(id).unwrap(),
-            email: Email::parse("a@example.com").unwrap(),
-            name: name.into(),
-            joined_at: None,
-        }
+    fn target(id: &str, name: &str, plan: Plan) -> Target {
+        Target::new(
+            AccountId::parse(id).unwrap(),
+            Email::parse("a@example.com").unwrap(),
+            name.into(),
+            std::sync::Arc::new(plan),
+        )
     }
 
     fn plan() -> Plan {
@@ -334,32 +354,32 @@ mod tests {
 
     #[test]
     fn a_row_is_protected_only_when_enabled_with_every_plan_and_agent_on() {
-        let t = target("111122223333", "a");
         let p = plan();
+        let t = target("111122223333", "a", p.clone());
         let columns = p.columns();
         let mut s = Slot::new(&t, "us-east-1", Step::Done(Outcome::AlreadyEnabled));
         s.status = Some("Enabled".into());
         let mut rm = enabled("RUNTIME_MONITORING");
         s.features = Some(vec![enabled("S3_DATA_EVENTS"), rm.clone()]);
-        let row = Row::of(&s, &p, &columns);
+        let row = Row::of(&s, &columns);
         assert!(!row.protected, "the agent setting is missing");
         assert_eq!(&*row.plans, [Cell::Enabled, Cell::Enabled, Cell::Missing]);
         rm.additional = vec![("EKS_ADDON_MANAGEMENT".into(), "ENABLED".into())];
         s.features = Some(vec![enabled("S3_DATA_EVENTS"), rm]);
-        assert!(Row::of(&s, &p, &columns).protected);
+        assert!(Row::of(&s, &columns).protected);
         s.status = Some("Invited".into());
-        assert!(!Row::of(&s, &p, &columns).protected);
+        assert!(!Row::of(&s, &columns).protected);
     }
 
     #[test]
     fn the_csv_has_a_header_crlf_rfc4180_quoting_and_is_sorted_by_account_and_region() {
-        let a = target("222222222222", "Acme, \"Prod\"");
-        let b = target("111111111111", "=HYPERLINK(\"x\")");
+        let a = target("222222222222", "Acme, \"Prod\"", Plan::default());
+        let b = target("111111111111", "=HYPERLINK(\"x\")", Plan::default());
         let mut rows = Vec::new();
         for (t, region) in [(&a, "us-east-1"), (&b, "us-east-1"), (&a, "eu-west-1")] {
             let mut s = Slot::new(t, region, Step::Done(Outcome::AlreadyEnabled));
             s.status = Some("Enabled".into());
-            rows.push(Row::of(&s, &Plan::default(), &[]));
+            rows.push(Row::of(&s, &[]));
         }
         let c = Coverage {
             columns: vec![],
@@ -369,15 +389,15 @@ mod tests {
         let lines: Vec<&str> = csv.split("\r\n").collect();
         assert_eq!(
             lines[0],
-            "account_id,account_name,region,relationship_status,protected,this_run,note"
+            "account_id,account_name,region,relationship_status,protected,this_run,note,exception_owner,exception_reason,exception_until"
         );
         assert_eq!(
             lines[1],
-            "111111111111,\"'=HYPERLINK(\"\"x\"\")\",us-east-1,Enabled,yes,nothing,"
+            "111111111111,\"'=HYPERLINK(\"\"x\"\")\",us-east-1,Enabled,yes,nothing,,,,"
         );
         assert_eq!(
             lines[2],
-            "222222222222,\"Acme, \"\"Prod\"\"\",eu-west-1,Enabled,yes,nothing,"
+            "222222222222,\"Acme, \"\"Prod\"\"\",eu-west-1,Enabled,yes,nothing,,,,"
         );
         assert!(lines[3].contains("us-east-1"));
         assert_eq!(lines[4], "", "the last record ends with CRLF");

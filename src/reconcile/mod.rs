@@ -11,6 +11,7 @@
 
 pub mod coverage;
 pub mod plan;
+mod summary;
 
 use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, SystemTime};
@@ -19,18 +20,20 @@ use futures::future::join_all;
 use serde::Serialize;
 use tracing::warn;
 
-use crate::aws::{Aws, ListedMember};
+use crate::aws::{Aws, ListedAccount, ListedMember};
 use crate::config::Config;
 use crate::error::{AwsError, HandlerError, Published};
 use crate::event::EventMeta;
 use crate::flow::tally::{tally, Logging, Tally};
 use crate::flow::{Flow, Slot, Step, BATCH_SIZE};
 use crate::logging::Progress;
-use crate::metrics::{Counts, CoverageCounts};
+use crate::metrics::Counts;
+use crate::policy::{Date, Policy};
+use crate::policy_store::PolicyStore;
 use crate::publish;
-use crate::report::{fold_region_problems, Drift, DriftKind, Outcome, Problem};
-use coverage::{Coverage, RegionCoverage, Row};
-use plan::{organization, plan, Organization, RegionPlan};
+use crate::report::{Drift, DriftKind, Outcome};
+use coverage::{RegionCoverage, Row};
+use plan::{organization, plan, Expiring, Organization, RegionPlan};
 
 /// The time a reconcile may take when nobody set a deadline (by hand, from a terminal).
 pub const RECONCILE_BUDGET: Duration = Duration::from_secs(15 * 60);
@@ -42,6 +45,14 @@ pub struct Options {
     pub dry_run: bool,
     /// Keep the coverage report as CSV in the result (`reconcile --coverage`).
     pub coverage_csv: bool,
+}
+
+/// The protection policy a reconcile applies, and where it came from (to check the OUs it
+/// names against the organization's).
+#[derive(Clone, Copy)]
+pub struct Protection<'p> {
+    pub policy: &'p Policy,
+    pub store: &'p PolicyStore,
 }
 
 /// One region's line of the summary.
@@ -62,6 +73,8 @@ pub struct RegionSummary {
     pub unprotected_accounts: usize,
     /// Opt-in regions accounts have not enabled: skipped, not in the coverage's count.
     pub region_not_enabled: usize,
+    /// Accounts the protection policy excepts: left alone, not in the coverage's count.
+    pub excepted: usize,
     #[serde(flatten)]
     pub coverage: RegionCoverage,
     /// Dry run: the accounts it would invite, accept, or turn plans on for.
@@ -96,6 +109,13 @@ pub struct ReconcileReport {
     pub drift_lines: Vec<String>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub notification_message_ids: Vec<String>,
+    /// Exceptions of the protection policy that end within 30 days.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub expiring: Vec<Expiring>,
+    /// Rules of the protection policy that matched no account: a typo there excepts nobody,
+    /// or sets no plan, while seeming to.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub unmatched_rules: Vec<String>,
     /// Where the coverage report was written (S3).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub coverage_report: Option<String>,
@@ -108,6 +128,7 @@ pub struct ReconcileReport {
 pub async fn run(
     aws: &Aws,
     config: &Config,
+    protection: Protection<'_>,
     meta: &EventMeta,
     options: Options,
 ) -> Result<ReconcileReport, HandlerError> {
@@ -119,9 +140,20 @@ pub async fn run(
     let admin = aws.admin_account().await.map_err(failed)?;
     progress.stage("listing the organization's accounts and every region's members");
     // The organization's listing and every region's overlap: none waits for another.
-    let (listed, reads) = tokio::join!(aws.list_organization(), read_regions(aws, config));
-    let org = organization(&listed.map_err(failed)?, &admin);
+    let (listing, reads) = tokio::join!(aws.list_organization(), read_regions(aws, config));
+    let listing = listing.map_err(failed)?;
     let reads = reads.map_err(failed)?;
+    let policy = protection.policy;
+    protection.store.check_ous(policy, &listing.ous)?;
+    let accounts = with_ou_paths(aws, policy, listing.accounts)
+        .await
+        .map_err(failed)?;
+    let org = organization(&accounts, &admin, policy, Date::of(SystemTime::now()));
+    for (i, n) in org.rule_matches.iter().enumerate() {
+        if *n == 0 {
+            warn!(rule = %policy.rules[i].describe(i), "a rule of the protection policy matches no account");
+        }
+    }
     progress.say(format!(
         "{} and the members of {} listed",
         plural(org.targets.len(), "organization account"),
@@ -143,7 +175,7 @@ pub async fn run(
     } else {
         "inviting, accepting and turning plans on"
     });
-    let ran = run_plans(aws, config, &org, &plans, options.dry_run).await;
+    let ran = run_plans(aws, config, policy, &org, &plans, options.dry_run).await;
     let sum = |count: fn(&Counts) -> u64| -> usize {
         ran.tally.per_region.values().map(count).sum::<u64>() as usize
     };
@@ -153,7 +185,13 @@ pub async fn run(
         sum(|c| c.accepted)
     ));
     progress.stage("publishing");
-    let report = conclude(aws, config, meta, &org, &plans, ran, options).await?;
+    let concluding = Concluding {
+        policy,
+        meta,
+        org: &org,
+        plans: &plans,
+    };
+    let report = conclude(aws, config, concluding, ran, options).await?;
     progress.finish(report.summary.clone());
     Ok(report)
 }
@@ -165,6 +203,22 @@ fn plural(n: usize, what: &str) -> String {
     } else {
         format!("{n} {what}s")
     }
+}
+
+/// Accounts the walk found only from the root (an OU deleted meanwhile) get their OU path
+/// from ListParents, when the policy has OU rules.
+async fn with_ou_paths(
+    aws: &Aws,
+    policy: &Policy,
+    mut accounts: Vec<ListedAccount>,
+) -> Result<Vec<ListedAccount>, AwsError> {
+    if !policy.has_ou_rules() {
+        return Ok(accounts);
+    }
+    for a in accounts.iter_mut().filter(|a| a.ous.is_none()) {
+        a.ous = Some(aws.ou_path(&a.id).await?);
+    }
+    Ok(accounts)
 }
 
 /// Every region's members (the region's own order kept), concurrently.
@@ -198,13 +252,14 @@ struct Ran<'a> {
 async fn run_plans<'a>(
     aws: &'a Aws,
     config: &'a Config,
+    policy: &Policy,
     org: &'a Organization,
     plans: &'a [RegionPlan<'a>],
     dry_run: bool,
 ) -> Ran<'a> {
     let flow = Flow::new(aws, config);
     let flow = if dry_run { flow.reading_only() } else { flow };
-    let columns = config.plan.columns();
+    let columns = policy.columns();
     let n = org.targets.len();
     let batches = plans.iter().flat_map(|p| {
         (0..n)
@@ -246,7 +301,7 @@ fn keep_batch<'a>(
         ..Ran::default()
     };
     for s in &slots {
-        let row = Row::of(s, &config.plan, columns);
+        let row = Row::of(s, columns);
         let plan = plans.iter().find(|p| p.region == s.region);
         part.drift.extend(drift_of(s, &row, plan, dry_run));
         if s.plans_set
@@ -310,6 +365,18 @@ fn drift_of(
             action,
         });
     }
+    if !s.plans_turned_off.is_empty() {
+        return Some(Drift {
+            account_id: s.account_id().to_string(),
+            region: s.region.to_owned(),
+            kind: DriftKind::PlansTurnedOff,
+            found: format!(
+                "its plan under the protection policy turns off {}",
+                s.plans_turned_off.join(", ")
+            ),
+            action: "turned off".into(),
+        });
+    }
     let was_enabled = matches!(s.step, Step::Done(Outcome::AlreadyEnabled));
     if !was_enabled || s.plans_found_off.is_empty() {
         return None;
@@ -335,113 +402,53 @@ fn drift_of(
 async fn conclude(
     aws: &Aws,
     config: &Config,
-    meta: &EventMeta,
-    org: &Organization,
-    plans: &[RegionPlan<'_>],
+    run: Concluding<'_, '_>,
     ran: Ran<'_>,
     options: Options,
 ) -> Result<ReconcileReport, HandlerError> {
     let Ran {
         rows,
         mut tally,
-        mut drift,
+        drift,
         tried,
         mut would,
     } = ran;
-    let coverage = Coverage {
-        columns: config.plan.columns(),
+    let found = summary::Findings::new(
+        run.policy,
+        &run.org.problems,
         rows,
-    };
-    let mut problems = org.problems.clone();
-    problems.extend(std::mem::take(&mut tally.problems));
-    let mut problems = fold_region_problems(problems, &tried);
-    publish::sort(&mut problems);
-    drift.sort_by(|a, b| (&a.account_id, &a.region).cmp(&(&b.account_id, &b.region)));
-    let regions: Vec<RegionSummary> = plans
+        &mut tally,
+        &tried,
+        drift,
+    );
+    let regions = run
+        .plans
         .iter()
         .map(|p| {
-            let region = p.region;
-            let counts = tally.per_region.entry(region.to_owned()).or_default();
-            let cov = coverage.region(region, &config.plan);
-            let in_region_drift = drift.iter().filter(|d| d.region == region).count();
-            counts.coverage = Some(CoverageCounts {
-                unprotected: (cov.accounts - cov.protected_accounts) as u64,
-                protected: cov.protected_accounts as u64,
-                percent: cov.coverage_percent,
-                drift: in_region_drift as u64,
-            });
-            let [would_invite, would_accept, would_enable_plans] =
-                would.remove(region).unwrap_or_default();
-            RegionSummary {
-                region: region.to_owned(),
-                organization_accounts: org.targets.len(),
-                members_by_status: p.members_by_status.clone(),
-                outside_organization: p.outside_organization,
-                invited_now: counts.invited as usize,
-                accepted_now: counts.accepted as usize,
-                plans_enabled_now: coverage
-                    .rows
-                    .iter()
-                    .filter(|r| r.region == region && r.did.plans_enabled)
-                    .count(),
-                problems: problems
-                    .iter()
-                    .filter(|pr| pr.region.as_deref() == Some(region))
-                    .map(|pr| pr.affected_accounts.unwrap_or(1))
-                    .sum(),
-                drift: in_region_drift,
-                unprotected_accounts: cov.accounts - cov.protected_accounts,
-                region_not_enabled: counts.region_not_enabled as usize,
-                coverage: cov,
-                would_invite,
-                would_accept,
-                would_enable_plans,
-            }
+            let counts = tally.per_region.entry(p.region.to_owned()).or_default();
+            let lists = would.remove(p.region).unwrap_or_default();
+            found.region(p, run.org.targets.len(), counts, lists)
         })
         .collect();
-    let (counted, protected) = coverage.totals();
-    let mut report = ReconcileReport {
-        event_id: meta.id.clone(),
-        dry_run: options.dry_run,
-        organization_accounts: org.targets.len() + org.problems.len(),
-        account_regions: counted,
-        protected_account_regions: protected,
-        coverage_percent: coverage::percent(protected, counted),
-        regions,
-        problems: problems.len(),
-        drift: drift.len(),
-        summary: format!(
-            "{}; {} problem(s), {} drift",
-            coverage.summary(),
-            problems.len(),
-            drift.len()
-        ),
-        problem_lines: Vec::new(),
-        drift_lines: Vec::new(),
-        notification_message_ids: Vec::new(),
-        coverage_report: None,
-        coverage_csv: None,
-    };
+    let mut report = found.report(run.meta, options.dry_run, run.org, run.policy, regions);
     let csv = (options.coverage_csv || (config.coverage_bucket.is_some() && !options.dry_run))
-        .then(|| coverage.csv());
+        .then(|| found.coverage.csv());
     if options.dry_run {
-        report.problem_lines = problems.iter().map(Problem::one_line).collect();
-        report.drift_lines = drift.iter().map(Drift::one_line).collect();
         report.coverage_csv = csv;
         return Ok(report);
     }
     let mut failures = std::mem::take(&mut tally.failures);
     let out = publish::Report {
-        meta,
-        problems: &problems,
-        drift: &drift,
+        meta: run.meta,
+        problems: &found.problems,
+        drift: &found.drift,
         per_region: &tally.per_region,
         now: SystemTime::now(),
         coverage_csv: csv.as_deref(),
         complete: failures.is_empty(),
     };
     let delivered = publish::deliver_all(aws, config, &out).await;
-    let published = publish::settle(&delivered, &problems, &mut failures)?;
+    let published = publish::settle(&delivered, &found.problems, &mut failures)?;
     report.notification_message_ids = published.message_ids;
     report.coverage_report = delivered
         .iter()
@@ -451,4 +458,12 @@ async fn conclude(
         report.coverage_csv = csv;
     }
     Ok(report)
+}
+
+/// What a reconcile concludes from, beside the flow's results.
+struct Concluding<'r, 'a> {
+    policy: &'r Policy,
+    meta: &'r EventMeta,
+    org: &'r Organization,
+    plans: &'r [RegionPlan<'a>],
 }

@@ -5,20 +5,41 @@ use std::collections::{BTreeMap, HashMap};
 use std::time::SystemTime;
 
 use aws_sdk_guardduty::primitives::{DateTime, DateTimeFormat as Format};
+use serde::Serialize;
 
 use crate::account::{clean_name, AccountId, Email};
 use crate::aws::{ListedAccount, ListedMember};
 use crate::config::Config;
 use crate::decision::{member_action, MemberAction};
+use crate::flow::resolve::expired_exception;
 use crate::flow::{Slot, Step, Target};
+use crate::policy::{Date, Placement, Policy, EXPIRING_WITHIN_DAYS};
 use crate::report::{Outcome, Problem};
 
-/// The organization's accounts to protect: active, not the administrator itself.
+/// The organization's accounts to protect: active, not the administrator itself, each with
+/// the plan the protection policy gives it.
 #[derive(Debug, Default)]
 pub struct Organization {
+    /// By account id.
     pub targets: Vec<Target>,
-    /// Active accounts that cannot be members (an email GuardDuty refuses).
+    /// Active accounts that cannot be members (an email GuardDuty refuses), and exceptions
+    /// of the policy that have ended.
     pub problems: Vec<Problem>,
+    /// How many accounts each rule of the policy placed, by rule.
+    pub rule_matches: Vec<usize>,
+    /// Exceptions that end within [`EXPIRING_WITHIN_DAYS`].
+    pub expiring: Vec<Expiring>,
+}
+
+/// An exception that ends soon.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Expiring {
+    pub account_id: String,
+    pub owner: String,
+    pub reason: String,
+    pub until: Date,
+    pub days_left: i64,
 }
 
 /// Whether Organizations shows the account as active, in either `Status` or the newer `State`.
@@ -31,9 +52,22 @@ pub fn is_active(a: &ListedAccount) -> bool {
     active(&a.status) && active(&a.state)
 }
 
-pub fn organization(listed: &[ListedAccount], admin: &str) -> Organization {
-    let mut org = Organization::default();
-    for a in listed.iter().filter(|a| is_active(a) && a.id != admin) {
+pub fn organization(
+    listed: &[ListedAccount],
+    admin: &str,
+    policy: &Policy,
+    today: Date,
+) -> Organization {
+    let mut org = Organization {
+        rule_matches: vec![0; policy.rules.len()],
+        ..Organization::default()
+    };
+    let mut listed: Vec<&ListedAccount> = listed
+        .iter()
+        .filter(|a| is_active(a) && a.id != admin)
+        .collect();
+    listed.sort_by(|a, b| a.id.cmp(&b.id));
+    for a in listed {
         let account_id = match AccountId::parse(&a.id) {
             Ok(id) => id,
             Err(why) => {
@@ -47,12 +81,19 @@ pub fn organization(listed: &[ListedAccount], admin: &str) -> Organization {
             }
         };
         match a.email.as_deref().map(Email::parse) {
-            Some(Ok(email)) => org.targets.push(Target {
-                name: clean_name(a.name.clone()).unwrap_or_else(|| a.id.clone()),
-                account_id,
-                email,
-                joined_at: a.joined_at,
-            }),
+            Some(Ok(email)) => {
+                let ous = a.ous.as_deref().unwrap_or_default();
+                let place = policy.place(&a.id, ous, today);
+                org.note(&a.id, &place, today);
+                org.targets.push(Target {
+                    name: clean_name(a.name.clone()).unwrap_or_else(|| a.id.clone()),
+                    account_id,
+                    email,
+                    joined_at: a.joined_at,
+                    plan: place.plan,
+                    exception: place.excepted,
+                })
+            }
             Some(Err(why)) => org.problems.push(Problem::new(
                 &a.id,
                 "ListAccounts",
@@ -66,6 +107,31 @@ pub fn organization(listed: &[ListedAccount], admin: &str) -> Organization {
         }
     }
     org
+}
+
+impl Organization {
+    /// What a placement adds to the run: the rule's count, an expired exception's problem,
+    /// an exception that ends soon.
+    fn note(&mut self, account: &str, place: &Placement, today: Date) {
+        if let Some(count) = place.rule.and_then(|r| self.rule_matches.get_mut(r)) {
+            *count += 1;
+        }
+        if let Some(e) = &place.expired {
+            self.problems.push(expired_exception(account, e));
+        }
+        if let Some(e) = &place.excepted {
+            let days_left = e.until.days() - today.days();
+            if days_left <= EXPIRING_WITHIN_DAYS {
+                self.expiring.push(Expiring {
+                    account_id: account.to_owned(),
+                    owner: e.owner.clone(),
+                    reason: e.reason.clone(),
+                    until: e.until,
+                    days_left,
+                });
+            }
+        }
+    }
 }
 
 /// Where one organization account starts in one region.
@@ -125,6 +191,15 @@ pub fn plan<'a>(
     let starts = targets
         .iter()
         .map(|t| {
+            if t.exception.is_some() {
+                // Left alone: no call, no problem.
+                return Start {
+                    step: Step::Done(Outcome::Excepted),
+                    status: by_account
+                        .get(t.account_id.as_str())
+                        .map(|m| m.relationship_status.clone()),
+                };
+            }
             let Some(m) = by_account.get(t.account_id.as_str()) else {
                 return Start {
                     step: Step::ToCreate,
@@ -215,6 +290,10 @@ mod tests {
         }
     }
 
+    fn today() -> Date {
+        Date::of(SystemTime::now())
+    }
+
     fn config(extra: &[(&str, &str)]) -> Config {
         let mut pairs = vec![
             ("SNS_TOPIC_ARN", "arn:aws:sns:us-east-1:123456789012:t"),
@@ -242,7 +321,7 @@ mod tests {
             listed("555555555555", Some("PENDING_CLOSURE"), None),
             listed("123456789012", Some("ACTIVE"), Some("ACTIVE")),
         ];
-        let org = organization(&accounts, "123456789012");
+        let org = organization(&accounts, "123456789012", &Policy::default(), today());
         let ids: Vec<&str> = org.targets.iter().map(|t| t.account_id.as_str()).collect();
         assert_eq!(ids, ["111111111111", "222222222222"]);
         assert!(org.problems.is_empty());
@@ -255,7 +334,12 @@ mod tests {
         let mut no_email = listed("222222222222", Some("ACTIVE"), None);
         no_email.email = None;
         let bad_id = listed("42", Some("ACTIVE"), None);
-        let org = organization(&[bad_email, no_email, bad_id], "123456789012");
+        let org = organization(
+            &[bad_email, no_email, bad_id],
+            "123456789012",
+            &Policy::default(),
+            today(),
+        );
         assert!(org.targets.is_empty());
         let ids: Vec<&str> = org.problems.iter().map(|p| p.account_id.as_str()).collect();
         assert_eq!(ids, ["111111111111", "222222222222", "42"]);
@@ -287,7 +371,7 @@ mod tests {
             .iter()
             .map(|id| listed(id, Some("ACTIVE"), None))
             .collect();
-        let org = organization(&accounts, "123456789012");
+        let org = organization(&accounts, "123456789012", &Policy::default(), today());
         let members = [
             member("100000000002", "Resigned", None),
             member("100000000003", "Invited", Some("2026-01-01T00:00:00Z")),
@@ -320,7 +404,7 @@ mod tests {
     #[test]
     fn with_a_role_invited_members_wait_for_acceptance_not_for_a_person() {
         let accounts = [listed("100000000003", Some("ACTIVE"), None)];
-        let org = organization(&accounts, "123456789012");
+        let org = organization(&accounts, "123456789012", &Policy::default(), today());
         let members = [member(
             "100000000003",
             "Invited",

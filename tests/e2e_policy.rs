@@ -1,0 +1,491 @@
+//! End to end over loopback: the protection policy in Parameter Store gives each account the
+//! plans of its OU (or of a rule naming it), exceptions leave accounts alone until they end
+//! and are then reported, every bad policy is one clear error before any change, and
+//! `check --policy` shows how the policy applies.
+
+mod support;
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde_json::{json, Value};
+use support::*;
+
+const REGION: &str = "us-east-1";
+const PARAMETER: &str = "/guardduty-invite/policy";
+const PROD: &str = "444400000001";
+const SANDBOX: &str = "444400000002";
+const SANDBOX_CHILD: &str = "444400000003";
+const DEV: &str = "444400000004";
+const ROOT: &str = "444400000005";
+const EXCEPTED: &str = "444400000006";
+
+/// The organization: prod, sandbox (with a child OU) and dev, and accounts in each; every
+/// account an Enabled member with EKS audit logs on.
+struct World {
+    emu: Emulator,
+    seeded: Seeded,
+    ous: BTreeMap<&'static str, String>,
+}
+
+fn ou(emu: &Emulator, name: &str, parent: Option<&str>) -> String {
+    let mut body = json!({ "name": name });
+    if let Some(p) = parent {
+        body["parentId"] = json!(p);
+    }
+    emu.control("POST", "/_emulator/organizations/ous", Some(body))["id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned()
+}
+
+fn world() -> World {
+    let emu = Emulator::start();
+    let seeded = emu.seed(&[REGION], &[], &[]);
+    let prod = ou(&emu, "prod", None);
+    let sandbox = ou(&emu, "sandbox", None);
+    let child = ou(&emu, "sandbox-child", Some(&sandbox));
+    let dev = ou(&emu, "dev", None);
+    let placed = [
+        (PROD, Some(&prod)),
+        (SANDBOX, Some(&sandbox)),
+        (SANDBOX_CHILD, Some(&child)),
+        (DEV, Some(&dev)),
+        (ROOT, None),
+        (EXCEPTED, Some(&prod)),
+    ];
+    for (id, parent) in placed {
+        let mut a = json!({"accountId": id, "email": format!("a{id}@example.com"), "name": format!("n{id}")});
+        if let Some(p) = parent {
+            a["parentId"] = json!(p);
+        }
+        emu.control("POST", "/_emulator/organizations/accounts", Some(a));
+        emu.put_member(&seeded, REGION, id, "Enabled", None);
+        emu.control(
+            "POST",
+            "/_emulator/guardduty/member-features",
+            Some(json!({"region": REGION, "accountId": id, "features": [{"name": "EKS_AUDIT_LOGS", "status": "ENABLED"}]})),
+        );
+    }
+    emu.clear_calls();
+    let ous = BTreeMap::from([
+        ("prod", prod),
+        ("sandbox", sandbox),
+        ("child", child),
+        ("dev", dev),
+    ]);
+    World { emu, seeded, ous }
+}
+
+impl World {
+    fn policy(&self, until: &str) -> String {
+        format!(
+            r#"
+default:
+  plans: [S3_DATA_EVENTS, RUNTIME_MONITORING]
+rules:
+  - match: {{account: "{EXCEPTED}"}}
+    except: {{owner: payments-platform, reason: "vendor appliance", until: {until}}}
+  - match: {{ou: {sandbox}}}
+    plans: [S3_DATA_EVENTS]
+    off: [EKS_AUDIT_LOGS]
+  - match: {{ou: {dev}}}
+    plans: [S3_DATA_EVENTS, EBS_MALWARE_PROTECTION]
+"#,
+            sandbox = self.ous["sandbox"],
+            dev = self.ous["dev"],
+        )
+    }
+
+    fn env(&self) -> Vec<(String, String)> {
+        let mut env = self.emu.env(&self.seeded, &[REGION]);
+        env.push(("PROTECTION_POLICY_PARAMETER".into(), PARAMETER.into()));
+        env
+    }
+
+    fn features(&self, account: &str) -> Value {
+        self.emu
+            .member(REGION, &self.seeded.detector(REGION), account)["features"]
+            .clone()
+    }
+}
+
+async fn put_policy(emu: &Emulator, text: &str) {
+    let sdk = emu.sdk_config().await;
+    aws_sdk_ssm::Client::new(&sdk)
+        .put_parameter()
+        .name(PARAMETER)
+        .value(text)
+        .r#type(aws_sdk_ssm::types::ParameterType::String)
+        .overwrite(true)
+        .send()
+        .await
+        .expect("PutParameter");
+}
+
+/// The UTC date `days` from today, as YYYY-MM-DD.
+fn days_from_now(days: i64) -> String {
+    let today = guardduty_invite::policy::Date::of(std::time::SystemTime::now());
+    guardduty_invite::policy::Date::from_days(today.days() + days).to_string()
+}
+
+fn touched(emu: &Emulator) -> BTreeSet<String> {
+    emu.calls()
+        .iter()
+        .filter(|c| c["operation"] != "GetMembers" && c["operation"] != "GetMemberDetectors")
+        .flat_map(|c| c["accountIds"].as_array().cloned().unwrap_or_default())
+        .filter_map(|a| a.as_str().map(str::to_owned))
+        .collect()
+}
+
+#[tokio::test]
+async fn each_ou_gets_its_plans_and_off_plans_are_turned_off_only_where_on() {
+    let w = world();
+    put_policy(&w.emu, &w.policy(&days_from_now(90))).await;
+    let (out, summary) = reconcile(&w.env(), false);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    for id in [PROD, ROOT] {
+        let f = w.features(id);
+        assert_eq!(f["S3_DATA_EVENTS"], "ENABLED", "{id}: {f}");
+        assert_eq!(f["RUNTIME_MONITORING"], "ENABLED", "{id}: {f}");
+        assert_eq!(f["EKS_AUDIT_LOGS"], "ENABLED", "left alone: {f}");
+    }
+    for id in [SANDBOX, SANDBOX_CHILD] {
+        let f = w.features(id);
+        assert_eq!(f["S3_DATA_EVENTS"], "ENABLED", "{id}: {f}");
+        assert_eq!(
+            f["EKS_AUDIT_LOGS"], "DISABLED",
+            "{id}, the OU or below: {f}"
+        );
+        assert!(f.get("RUNTIME_MONITORING").is_none(), "{id}: {f}");
+    }
+    let f = w.features(DEV);
+    assert_eq!(f["EBS_MALWARE_PROTECTION"], "ENABLED", "{f}");
+    let r = region_summary(&summary, REGION);
+    assert_eq!(r["protectedAccounts"], 5, "{r}");
+    assert_eq!(r["accounts"], 5, "the excepted account is not counted: {r}");
+    assert_eq!(r["excepted"], 1, "{r}");
+    // One UpdateMemberDetectors per distinct change in the batch: prod and root share one.
+    assert_eq!(w.emu.calls_of("UpdateMemberDetectors", None).len(), 3);
+
+    // Plans turned off by the policy are reported as drift.
+    let drift = summary["driftLines"].to_string() + &summary["drift"].to_string();
+    assert!(summary["drift"].as_u64().unwrap_or(0) >= 2, "{drift}");
+
+    // A second run has nothing to change.
+    w.emu.clear_calls();
+    let (out, _) = reconcile(&w.env(), false);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(w.emu.writes().is_empty(), "{:?}", w.emu.writes());
+}
+
+#[tokio::test]
+async fn an_account_moved_to_another_ou_gets_its_new_plan_and_the_plan_turned_off_is_drift() {
+    let w = world();
+    put_policy(&w.emu, &w.policy(&days_from_now(90))).await;
+    let (out, _) = reconcile(&w.env(), false);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(w.features(PROD)["EKS_AUDIT_LOGS"], "ENABLED");
+    let _ = w.emu.received_sns(&w.seeded.queue_url).await;
+
+    // Someone moves the production account into the sandbox OU.
+    let sdk = w.emu.sdk_config().await;
+    aws_sdk_organizations::Client::new(&sdk)
+        .move_account()
+        .account_id(PROD)
+        .source_parent_id(&w.ous["prod"])
+        .destination_parent_id(&w.ous["sandbox"])
+        .send()
+        .await
+        .expect("MoveAccount");
+    w.emu.clear_calls();
+
+    let (out, summary) = reconcile(&w.env(), false);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let f = w.features(PROD);
+    assert_eq!(f["EKS_AUDIT_LOGS"], "DISABLED", "the sandbox's plan: {f}");
+    assert_eq!(
+        f["RUNTIME_MONITORING"], "ENABLED",
+        "not named, left alone: {f}"
+    );
+    assert_eq!(touched(&w.emu), BTreeSet::from([PROD.to_owned()]));
+    assert_eq!(summary["drift"], 1, "{summary}");
+    let messages = w.emu.received_sns(&w.seeded.queue_url).await;
+    let drift: Vec<Value> = messages
+        .iter()
+        .flat_map(|m| sns_body(m)["drift"].as_array().cloned().unwrap_or_default())
+        .collect();
+    assert_eq!(drift.len(), 1, "{drift:?}");
+    assert_eq!(drift[0]["accountId"], PROD);
+    assert_eq!(drift[0]["kind"], "plans_turned_off");
+    assert!(
+        drift[0]["found"]
+            .as_str()
+            .is_some_and(|f| f.contains("EKS_AUDIT_LOGS")),
+        "{drift:?}"
+    );
+}
+
+#[tokio::test]
+async fn an_exception_leaves_the_account_alone_then_its_end_is_reported_to_its_owner() {
+    let w = world();
+    put_policy(&w.emu, &w.policy(&days_from_now(10))).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let csv_path = dir.path().join("c.csv");
+    let out = run_binary(
+        &w.env(),
+        &[
+            "reconcile",
+            "--coverage",
+            csv_path.to_str().unwrap_or_default(),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let summary: Value = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
+    assert!(!touched(&w.emu).contains(EXCEPTED), "{:?}", touched(&w.emu));
+    assert_eq!(summary["expiring"][0]["accountId"], EXCEPTED, "{summary}");
+    assert_eq!(summary["expiring"][0]["owner"], "payments-platform");
+    let csv = std::fs::read_to_string(&csv_path).expect("csv");
+    let row = csv
+        .lines()
+        .find(|l| l.starts_with(EXCEPTED))
+        .unwrap_or_default()
+        .to_owned();
+    assert!(
+        row.contains("not counted") && row.contains("payments-platform,vendor appliance,"),
+        "{row}"
+    );
+    assert!(w
+        .emu
+        .received_sns(&w.seeded.queue_url)
+        .await
+        .iter()
+        .all(|m| { !sns_body(m)["problems"].to_string().contains(EXCEPTED) }));
+
+    // The exception has ended: a problem naming the owner, and the account gets its plans.
+    put_policy(&w.emu, &w.policy(&days_from_now(-1))).await;
+    let (out, _) = reconcile(&w.env(), false);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let problems: Vec<Value> = w
+        .emu
+        .received_sns(&w.seeded.queue_url)
+        .await
+        .iter()
+        .flat_map(|m| {
+            sns_body(m)["problems"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
+        })
+        .collect();
+    let ended: Vec<&Value> = problems
+        .iter()
+        .filter(|p| p["accountId"] == EXCEPTED)
+        .collect();
+    assert_eq!(ended.len(), 1, "{problems:?}");
+    assert!(
+        ended[0]["reason"]
+            .as_str()
+            .is_some_and(|r| r.contains("owner payments-platform") && r.contains("ended")),
+        "{}",
+        ended[0]
+    );
+    assert_eq!(w.features(EXCEPTED)["S3_DATA_EVENTS"], "ENABLED");
+}
+
+#[tokio::test]
+async fn every_bad_policy_is_one_clear_error_before_any_change() {
+    let w = world();
+    let sandbox = w.ous["sandbox"].clone();
+    let cases = [
+        ("default: {plans: [S3_DATA_EVENT]}", "default.plans"),
+        ("default: {plans: [RUNTIME_MONITORING], agents: [EC2_AGENT]}", "default.agents"),
+        ("rules:\n  - match: {ou: ou-zzzz-nonexist}\n    plans: [S3_DATA_EVENTS]\n", "rules[0].match.ou"),
+        ("rules:\n  - match: {account: \"444400000006\"}\n    except: {owner: a, reason: b, until: soon}\n", "rules[0].except.until"),
+        ("default: {plans: [RUNTIME_MONITORING, EKS_RUNTIME_MONITORING]}", "cannot be enabled together"),
+        (&*format!("rules:\n  - match: {{ou: {sandbox}}}\n    plans: [S3_DATA_EVENTS]\n    color: red\n"), "unknown field `color`"),
+    ];
+    for (text, names) in cases {
+        put_policy(&w.emu, text).await;
+        w.emu.clear_calls();
+        let (out, error) = reconcile(&w.env(), false);
+        assert_eq!(out.status.code(), Some(1), "{text}: {}", stderr(&out));
+        assert_eq!(error["errorType"], "InvalidPolicy", "{text}: {error}");
+        let message = error["errorMessage"].as_str().unwrap_or_default();
+        assert!(
+            message.contains(names) && message.contains(PARAMETER),
+            "{text}: {message}"
+        );
+        assert!(w.emu.writes().is_empty(), "{text}: {:?}", w.emu.writes());
+        // An event fails the same way, before any call but reading the policy.
+        let out = invoke(
+            &w.env(),
+            &[&sample(
+                "organizations-create-account-result-succeeded.json",
+            )],
+        );
+        assert_eq!(responses(&out)[0]["errorType"], "InvalidPolicy", "{text}");
+    }
+}
+
+#[test]
+fn a_policy_that_cannot_be_read_says_why_and_only_throttling_is_passing() {
+    let w = world();
+    let (out, error) = reconcile(&w.env(), false);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert_eq!(error["errorType"], "PolicyUnreadable", "{error}");
+    assert!(
+        error["errorMessage"]
+            .as_str()
+            .is_some_and(|m| m.contains("no such parameter")),
+        "{error}"
+    );
+
+    w.emu.control(
+        "POST",
+        "/_emulator/deny",
+        Some(json!({"accountId": "*", "operations": ["GetParameter"]})),
+    );
+    let (_, error) = reconcile(&w.env(), false);
+    assert!(
+        error["errorMessage"]
+            .as_str()
+            .is_some_and(|m| m.contains("ssm:GetParameter")),
+        "{error}"
+    );
+    w.emu.control("DELETE", "/_emulator/deny", None);
+    w.emu.control(
+        "POST",
+        "/_emulator/deny",
+        Some(json!({"accountId": "*", "operations": ["GetParameter"], "status": 400, "message": "User is not authorized to perform kms:Decrypt on the key"})),
+    );
+    let (_, error) = reconcile(&w.env(), false);
+    assert!(
+        error["errorMessage"]
+            .as_str()
+            .is_some_and(|m| m.contains("KMS key")),
+        "{error}"
+    );
+    w.emu.control("DELETE", "/_emulator/deny", None);
+
+    w.emu
+        .fault(json!({"operation": "GetParameter", "kind": "throttle"}));
+    let (_, error) = reconcile(&w.env(), false);
+    assert_eq!(error["errorType"], "SSM.GetParameter.Transient", "{error}");
+
+    let mut both = w.env();
+    both.push(("MEMBER_FEATURES".into(), "S3_DATA_EVENTS".into()));
+    let out = run_binary(&both, &["reconcile"]);
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "a start-up error: {}",
+        stderr(&out)
+    );
+}
+
+#[tokio::test]
+async fn an_event_walks_the_account_s_ous_only_when_a_rule_names_an_ou() {
+    let w = world();
+    put_policy(&w.emu, &w.policy(&days_from_now(90))).await;
+    let event = event_file(&manual_request(
+        "one",
+        json!([{"accountId": SANDBOX_CHILD, "email": format!("a{SANDBOX_CHILD}@example.com")}]),
+    ));
+    let out = invoke(&w.env(), &[&event]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(!w.emu.calls_of("ListParents", None).is_empty());
+    assert_eq!(w.features(SANDBOX_CHILD)["EKS_AUDIT_LOGS"], "DISABLED");
+
+    put_policy(&w.emu, "default: {plans: [S3_DATA_EVENTS]}").await;
+    w.emu.clear_calls();
+    // A new process: the policy is read once per process.
+    let out = invoke(&w.env(), &[&event]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(w.emu.calls_of("ListParents", None).is_empty());
+}
+
+#[tokio::test]
+async fn check_policy_shows_each_rule_s_accounts_and_warns_of_a_rule_that_matches_none() {
+    let w = world();
+    let text = w.policy(&days_from_now(90))
+        + "  - match: {account: \"999999999999\"}\n    plans: [S3_DATA_EVENTS]\n";
+    put_policy(&w.emu, &text).await;
+    let written = w.emu.writes();
+    let out = run_binary(&w.env(), &["check", "--json", "--policy"]);
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
+    let lines: Vec<&Value> = report["checks"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|c| c["check"] == "policy rules")
+        .collect();
+    let details: Vec<String> = lines
+        .iter()
+        .map(|l| format!("{} {}", l["verdict"], l["detail"]))
+        .collect();
+    let text = details.join("\n");
+    assert!(
+        text.contains(&format!(
+            "rules[1] (ou {}): 2 account(s): plans S3_DATA_EVENTS; off EKS_AUDIT_LOGS",
+            w.ous["sandbox"]
+        )),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            "rules[0] (account 444400000006): 1 account(s): excepted (owner payments-platform"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains("default: 2 account(s): plans S3_DATA_EVENTS, RUNTIME_MONITORING"),
+        "{text}"
+    );
+    assert!(
+        text.contains("\"warning\" \"rules[3] (account 999999999999): 0 account(s)"),
+        "{text}"
+    );
+    assert_eq!(w.emu.writes(), written, "check --policy only reads");
+}
+
+#[tokio::test]
+async fn five_thousand_accounts_under_ou_rules_in_calls_stated_per_region() {
+    let emu = Emulator::start();
+    let seeded = emu.seed(&[REGION], &[], &[]);
+    let ous: Vec<String> = (0..5).map(|i| ou(&emu, &format!("ou{i}"), None)).collect();
+    let accounts: Vec<Value> = (0..5000)
+        .map(|i| {
+            json!({"accountId": format!("{:012}", 600_000_000_000u64 + i), "email": format!("a{i}@example.com"),
+                   "name": format!("n{i}"), "parentId": ous[i as usize % 5]})
+        })
+        .collect();
+    emu.control(
+        "POST",
+        "/_emulator/organizations/accounts",
+        Some(json!({ "accounts": accounts })),
+    );
+    emu.control(
+        "POST",
+        "/_emulator/guardduty/member-limit",
+        Some(json!({"limit": 50000})),
+    );
+    let policy = format!(
+        "default: {{plans: [S3_DATA_EVENTS]}}\nrules:\n  - match: {{ou: {}}}\n    plans: [EBS_MALWARE_PROTECTION]\n",
+        ous[0]
+    );
+    put_policy(&emu, &policy).await;
+    emu.clear_calls();
+    let mut env = emu.env(&seeded, &[REGION]);
+    env.push(("PROTECTION_POLICY_PARAMETER".into(), PARAMETER.into()));
+    let (out, summary) = reconcile(&env, false);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(region_summary(&summary, REGION)["invitedNow"], 5000);
+    let calls = |op: &str| emu.calls_of(op, None).len();
+    // The tree: one root and five OUs, each a page of OUs and 1,000 / 20 pages of accounts.
+    assert_eq!(calls("ListOrganizationalUnitsForParent"), 6);
+    assert_eq!(calls("ListAccountsForParent"), 1 + 5 * 50);
+    // 100 batches of 50, none a member yet: add, read the added, invite, read after.
+    assert_eq!(calls("CreateMembers"), 100);
+    assert_eq!(calls("InviteMembers"), 100);
+    assert_eq!(calls("GetMembers"), 200);
+}
