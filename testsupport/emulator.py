@@ -312,8 +312,10 @@ Control API:
                                                "relationshipStatus", "email"?, "invitedAt"?
                                                (ISO 8601, e.g. "2020-01-02T03:04:05Z", kept
                                                as "2020-01-02T03:04:05.000Z"),
-                                               "administratorId"?}: force a status, creating
-                                               the member if absent; Invited and
+                                               "administratorId"?, "features"? (as
+                                               member-features)}: force a status (and set
+                                               those features), creating the member if
+                                               absent; Invited and
                                                EmailVerificationInProgress also give it an
                                                invitationId and invitedAt (now) if it has
                                                none. The administrator defaults to the
@@ -322,8 +324,16 @@ Control API:
   POST   /_emulator/guardduty/members          bulk form of member-status: {"region",
                                                "detectorId", "administratorId"?, "members":
                                                [{"accountId", "email", "relationshipStatus",
-                                               "invitedAt"?}]}; ignores member-limit;
-                                               answers {"count": n}
+                                               "invitedAt"?, "features"?}], "features"?};
+                                               ignores member-limit; answers {"count": n}.
+                                               "features" (the list member-features takes)
+                                               sets the plans in bulk, as member-features
+                                               does for one member (validated first, merged,
+                                               whatever the status): the top-level list for
+                                               every member of the request, then a member's
+                                               own list over it. 50,000 members with two
+                                               features and three agent settings take a few
+                                               seconds
   GET    /_emulator/guardduty/members          {"members": {region: {detectorId: {accountId:
                                                member}}}, "foreignAccounts",
                                                "organizationAccounts", "memberLimit",
@@ -1256,14 +1266,15 @@ class GuardDutyMembers:
         return known or detector_owner(region, detector_id) or DEFAULT_ACCOUNT
 
     def put_members(self, region, detector_id, entries, administrator=None, records=False):
-        """Force members into statuses: entries of (accountId, status, email, invitedAt).
-        Returns the control-API member records if `records`, else how many."""
+        """Force members into statuses: entries of (accountId, status, email, invitedAt,
+        features), features a validated list or None. Returns the control-API member records
+        if `records`, else how many."""
         with self.lock:
             self.version += 1
             admin = self.administrator_of(region, detector_id, administrator)
             members = self.members.setdefault((admin, region, detector_id), {})
             out, stamp = [], now_iso()
-            for account, status, email, invited_at in entries:
+            for account, status, email, invited_at, features in entries:
                 member = members.get(account)
                 if member is None:
                     member = members[account] = new_member(account, email or "", status, stamp)
@@ -1274,6 +1285,8 @@ class GuardDutyMembers:
                     member["invitedAt"] = invited_at
                 if status.lower() in INVITED:
                     issue_invitation(member)
+                for listed in features or ():
+                    set_features(member, listed)
                 out.append(member)
             return [member_copy(m, admin) for m in out] if records else len(out)
 
@@ -2522,14 +2535,19 @@ class Emulator:
     def c_member_status(self, body):
         if not is_account_id(body.get("accountId")) or not body.get("relationshipStatus"):
             raise ValueError("need region, detectorId, a 12-digit accountId and relationshipStatus")
-        entry = member_entry(body)
+        account, status, email, invited_at, features = member_entry(body)
+        entry = (account, status, email, invited_at, [features] if features else None)
         return self.guardduty.put_members(body["region"], body["detectorId"], [entry],
                                           body.get("administratorId"), records=True)[0]
 
     def c_put_members(self, body):
         if not isinstance(body.get("members"), list):
             raise ValueError("members must be a list")
-        entries = [member_entry(m) for m in body["members"]]
+        common = control_features(body) if "features" in body else None
+        entries = []
+        for m in body["members"]:
+            account, status, email, invited_at, own = member_entry(m)
+            entries.append((account, status, email, invited_at, [f for f in (common, own) if f]))
         self.guardduty.put_members(body["region"], body["detectorId"], entries, body.get("administratorId"))
         return {"count": len(entries)}
 
@@ -2540,12 +2558,7 @@ class Emulator:
         account = switch_account(body)
         if not isinstance(body.get("region"), str):
             raise ValueError("region must be a region name")
-        try:
-            features = validate_features(body)
-        except ApiError as e:
-            raise ValueError(e.message)
-        if not features:
-            raise ValueError("features must list at least one feature")
+        features = control_features(body)
         for key in ("detectorId", "administratorId"):
             if body.get(key) is not None and not isinstance(body[key], str):
                 raise ValueError(f"{key} must be a text")
@@ -2703,14 +2716,28 @@ class Emulator:
 
 
 def member_entry(spec):
-    """(accountId, status, email, invitedAt) of a control-API member, validated."""
+    """(accountId, status, email, invitedAt, features or None) of a control-API member,
+    validated."""
     if not isinstance(spec, dict) or not is_account_id(spec.get("accountId")):
         raise ValueError("each member needs a 12-digit accountId")
     status = spec.get("relationshipStatus")
     if not isinstance(status, str) or not status:
         raise ValueError(f"relationshipStatus of {spec['accountId']} missing")
     invited_at = parse_iso(spec["invitedAt"]) if spec.get("invitedAt") else None
-    return spec["accountId"], status, spec.get("email"), invited_at
+    features = control_features(spec) if "features" in spec else None
+    return spec["accountId"], status, spec.get("email"), invited_at, features
+
+
+def control_features(body):
+    """A control request's "features", validated as UpdateMemberDetectors validates them
+    (lower-case keys), at least one."""
+    try:
+        features = validate_features(body)
+    except ApiError as e:
+        raise ValueError(e.message)
+    if not features:
+        raise ValueError("features must list at least one feature")
+    return features
 
 
 def switch_account(body):

@@ -355,6 +355,41 @@ class GuardDutyAdmin(EmulatorTest):
             control("POST", "/_emulator/guardduty/member-features", bad, expect=400)
 
 
+    def test_bulk_members_with_features(self):
+        runtime = {"name": "RUNTIME_MONITORING", "status": "ENABLED", "additionalConfiguration": [
+            {"name": n, "status": "ENABLED"}
+            for n in ("EKS_ADDON_MANAGEMENT", "ECS_FARGATE_AGENT_MANAGEMENT", "EC2_AGENT_MANAGEMENT")]}
+        common = [{"name": "S3_DATA_EVENTS", "status": "ENABLED"}, runtime]
+        members = [{"accountId": f"8{i:011d}", "email": f"m{i}@example.com", "relationshipStatus": "Enabled"}
+                   for i in range(50000)]
+        # a member's own list goes over the common one
+        members[1]["features"] = [{"name": "S3_DATA_EVENTS", "status": "DISABLED"}]
+        started = time.perf_counter()
+        r = control("POST", "/_emulator/guardduty/members",
+                    {"region": REGION, "detectorId": self.detector, "members": members, "features": common})
+        seconds = time.perf_counter() - started
+        self.assertEqual(r, {"count": 50000})
+        got = self.gd.get_member_detectors(DetectorId=self.detector, AccountIds=["800000000000", "800000000001"])
+        plans = {c["AccountId"]: {f["Name"]: (f["Status"], {a["Name"]: a["Status"] for a in f.get("AdditionalConfiguration", [])})
+                                  for f in c["Features"]} for c in got["MemberDataSourceConfigurations"]}
+        agents = {"EKS_ADDON_MANAGEMENT": "ENABLED", "ECS_FARGATE_AGENT_MANAGEMENT": "ENABLED", "EC2_AGENT_MANAGEMENT": "ENABLED"}
+        self.assertEqual(plans["800000000000"], {"S3_DATA_EVENTS": ("ENABLED", {}), "RUNTIME_MONITORING": ("ENABLED", agents)})
+        self.assertEqual(plans["800000000001"]["S3_DATA_EVENTS"], ("DISABLED", {}))
+        # member-status takes the same list; bad lists are refused before any change
+        m = control("POST", "/_emulator/guardduty/member-status",
+                    {"region": REGION, "detectorId": self.detector, "accountId": "111122223333",
+                     "relationshipStatus": "Enabled", "features": [{"name": "S3_DATA_EVENTS", "status": "ENABLED"}]})
+        self.assertEqual(m["features"], {"S3_DATA_EVENTS": "ENABLED"})
+        for bad in ({"features": [{"name": "NOPE", "status": "ENABLED"}]}, {"features": []},
+                    {"members": [{"accountId": "222233334444", "relationshipStatus": "Enabled",
+                                  "features": [{"name": "S3_DATA_EVENTS", "status": "ON"}]}]}):
+            control("POST", "/_emulator/guardduty/members",
+                    dict({"region": REGION, "detectorId": self.detector,
+                          "members": [{"accountId": "222233334444", "relationshipStatus": "Enabled"}]}, **bad),
+                    expect=400)
+        self.assertNotIn("222233334444", control("GET", "/_emulator/guardduty/members")["members"][REGION][self.detector])
+        print(f"\n  50000 members with their plans seeded in {seconds:.2f} s", file=sys.stderr)
+
     def test_organization_configuration(self):
         describe = self.gd.describe_organization_configuration
         self.assertEqual(error_of(describe, DetectorId=self.detector),
