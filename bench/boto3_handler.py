@@ -5,8 +5,10 @@ It is not part of the product and is not deployed. It does what the public Pytho
 this job do, and the same AWS calls as guardduty-invite for a manual request
 (`detail-type: "GuardDuty Invite Request"`, accounts with their email):
 
-    per region: ListDetectors (once per process, cached like the Rust client), CreateMembers,
-    GetMembers, InviteMembers (only for members whose status calls for it); then one SNS
+    per region and batch of 50: ListDetectors (once per process, cached like the Rust
+    client), GetMembers (which accounts are members already), CreateMembers (only those that
+    are not), GetMembers (the statuses of the added), InviteMembers (only for members whose
+    status calls for it), GetMembers (the statuses after the invitations); then one SNS
     Publish if any account could not be processed.
 
 It is written the way a Lambda function is: clients are built once at import (the "init"
@@ -64,14 +66,18 @@ def invite_in_region(region, accounts, problems):
     outcomes = {}
     for start in range(0, len(accounts), 50):
         batch = accounts[start:start + 50]
-        out = gd.create_members(DetectorId=det, AccountDetails=[
-            {"AccountId": a["accountId"], "Email": a["email"]} for a in batch])
+        known = {m["AccountId"] for m in gd.get_members(
+            DetectorId=det, AccountIds=[a["accountId"] for a in batch])["Members"]}
+        new = [a for a in batch if a["accountId"] not in known]
         members = [a["accountId"] for a in batch]
-        for u in out["UnprocessedAccounts"]:
-            if ALREADY_MEMBER not in u["Result"]:
-                members.remove(u["AccountId"])
-                problems.append({"accountId": u["AccountId"], "region": region, "detectorId": det,
-                                 "operation": "CreateMembers", "result": u["Result"]})
+        if new:
+            out = gd.create_members(DetectorId=det, AccountDetails=[
+                {"AccountId": a["accountId"], "Email": a["email"]} for a in new])
+            for u in out["UnprocessedAccounts"]:
+                if ALREADY_MEMBER not in u["Result"]:
+                    members.remove(u["AccountId"])
+                    problems.append({"accountId": u["AccountId"], "region": region, "detectorId": det,
+                                     "operation": "CreateMembers", "result": u["Result"]})
         if not members:
             continue
         status = {m["AccountId"]: m["RelationshipStatus"]
@@ -96,6 +102,12 @@ def invite_in_region(region, accounts, problems):
                                      "operation": "InviteMembers", "result": failed[account]})
                 else:
                     outcomes[account] = "invited"
+            # the statuses after the invitations, as GuardDuty returns them
+            after = {m["AccountId"]: m["RelationshipStatus"]
+                     for m in gd.get_members(DetectorId=det, AccountIds=to_invite)["Members"]}
+            for account in to_invite:
+                if outcomes.get(account) == "invited":
+                    outcomes[account] = {"outcome": "invited", "status": after.get(account)}
     return outcomes
 
 

@@ -48,7 +48,12 @@ environment (validated at start; a bad value is named before any AWS call):
   INVITATION_EMAIL_REGION     the one region whose invitation emails the account (default: the first)
   MEMBER_ROLE_NAME            role assumed in member accounts to enable GuardDuty and accept (default: off)
   MEMBER_FEATURES             comma-separated GuardDuty features for every Enabled member (default: off)
+  MEMBER_AGENT_MANAGEMENT     GuardDuty agent management with a runtime plan, or none (default: all that apply)
+  MEMBER_ROLE_GRACE_MINUTES   a member role not there yet is passing for accounts this young (default 30)
+  PROTECTION_POLICY_PARAMETER SSM parameter with plans per OU and account, and exceptions (not with MEMBER_FEATURES)
   STALE_INVITATION_DAYS       reconcile reports members invited longer ago (default 7)
+  SECURITY_HUB_FINDINGS       true: problems and drift also as Security Hub findings (default false)
+  COVERAGE_BUCKET             S3 bucket for the reconcile's daily coverage CSV (default: none)
   AWS_REGION, AWS_ENDPOINT_URL, AWS_PROFILE ...  the standard AWS SDK settings
 
 output (not function settings):

@@ -25,6 +25,29 @@ use serde::{Deserialize, Serialize};
 use crate::account::AccountId;
 use crate::plan::{self, Plan};
 
+/// The parser's message with its line: from the parser's location, or for a key it does
+/// not know, the first line where that key stands.
+fn located(e: &yaml_serde::Error, text: &str) -> String {
+    let message = e.to_string();
+    if message.contains("line ") {
+        return message;
+    }
+    let line = e.location().map(|l| l.line()).or_else(|| {
+        let key = message.split('`').nth(1)?;
+        text.lines()
+            .position(|l| {
+                l.trim_start()
+                    .trim_start_matches("- ")
+                    .starts_with(&format!("{key}:"))
+            })
+            .map(|i| i + 1)
+    });
+    match line {
+        Some(line) => format!("line {line}: {message}"),
+        None => message,
+    }
+}
+
 /// Days before an exception's end at which a reconcile lists it as expiring.
 pub const EXPIRING_WITHIN_DAYS: i64 = 30;
 
@@ -242,7 +265,8 @@ impl Policy {
     /// Parses and checks a policy document (YAML or JSON): every error names the line or the
     /// field. OU ids are checked against the organization elsewhere ([`Policy::ou_ids`]).
     pub fn parse(text: &str) -> Result<Self, PolicyError> {
-        let doc: Document = yaml_serde::from_str(text).map_err(|e| PolicyError(e.to_string()))?;
+        let doc: Document =
+            yaml_serde::from_str(text).map_err(|e| PolicyError(located(&e, text)))?;
         let default = doc.default.unwrap_or_default();
         let default = plan_of(
             "default",

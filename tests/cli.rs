@@ -26,17 +26,19 @@ fn help_goes_to_stdout_with_exit_0_and_lists_commands_variables_and_exit_codes()
         for needed in [
             "invoke FILE",
             "reconcile [--dry-run]",
-            "check [--json] [--account ID]",
-            "SNS_TOPIC_ARN",
-            "MEMBER_ROLE_NAME",
-            "MEMBER_FEATURES",
-            "STALE_INVITATION_DAYS",
+            "check [--json] [--policy] [--account ID]",
             "exit status",
             "README.md",
         ] {
             assert!(
                 help.contains(needed),
                 "{flag} does not mention {needed}:\n{help}"
+            );
+        }
+        for variable in guardduty_invite::config::FUNCTION_VARIABLES {
+            assert!(
+                help.contains(variable),
+                "{flag} does not name the variable {variable}:\n{help}"
             );
         }
         assert!(stderr(&out).is_empty(), "{}", stderr(&out));
