@@ -228,6 +228,11 @@ async fn an_account_moved_to_another_ou_gets_its_new_plan_and_the_plan_turned_of
 #[tokio::test]
 async fn an_exception_leaves_the_account_alone_then_its_end_is_reported_to_its_owner() {
     let w = world();
+    // The excepted account has left the administrator: any other account would be invited
+    // again and reported as drift.
+    let detector = w.seeded.detector(REGION);
+    w.emu
+        .set_member_status(REGION, &detector, EXCEPTED, "Resigned");
     put_policy(&w.emu, &w.policy(&days_from_now(10))).await;
     let dir = tempfile::tempdir().expect("tempdir");
     let csv_path = dir.path().join("c.csv");
@@ -242,6 +247,11 @@ async fn an_exception_leaves_the_account_alone_then_its_end_is_reported_to_its_o
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let summary: Value = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
     assert!(!touched(&w.emu).contains(EXCEPTED), "{:?}", touched(&w.emu));
+    assert_eq!(
+        w.emu.member(REGION, &detector, EXCEPTED)["relationshipStatus"],
+        "Resigned",
+        "left alone"
+    );
     assert_eq!(summary["expiring"][0]["accountId"], EXCEPTED, "{summary}");
     assert_eq!(summary["expiring"][0]["owner"], "payments-platform");
     let csv = std::fs::read_to_string(&csv_path).expect("csv");
@@ -254,14 +264,32 @@ async fn an_exception_leaves_the_account_alone_then_its_end_is_reported_to_its_o
         row.contains("not counted") && row.contains("payments-platform,vendor appliance,"),
         "{row}"
     );
-    assert!(w
-        .emu
-        .received_sns(&w.seeded.queue_url)
-        .await
-        .iter()
-        .all(|m| { !sns_body(m)["problems"].to_string().contains(EXCEPTED) }));
+    for m in w.emu.received_sns(&w.seeded.queue_url).await {
+        let body = sns_body(&m);
+        assert!(!body["problems"].to_string().contains(EXCEPTED), "{body}");
+        assert!(!body["drift"].to_string().contains(EXCEPTED), "{body}");
+    }
+
+    // An event for the excepted account leaves it alone too.
+    w.emu.clear_calls();
+    let event = event_file(&manual_request(
+        "e-excepted",
+        json!([{"accountId": EXCEPTED, "email": format!("a{EXCEPTED}@example.com")}]),
+    ));
+    let out = invoke(&w.env(), &[&event]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let response = responses(&out).into_iter().next().unwrap_or(Value::Null);
+    assert_eq!(
+        outcome(&response, EXCEPTED, REGION)["outcome"],
+        "excepted",
+        "{response}"
+    );
+    assert!(!touched(&w.emu).contains(EXCEPTED), "{:?}", touched(&w.emu));
+    assert!(w.emu.received_sns(&w.seeded.queue_url).await.is_empty());
 
     // The exception has ended: a problem naming the owner, and the account gets its plans.
+    w.emu
+        .set_member_status(REGION, &detector, EXCEPTED, "Enabled");
     put_policy(&w.emu, &w.policy(&days_from_now(-1))).await;
     let (out, _) = reconcile(&w.env(), false);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));

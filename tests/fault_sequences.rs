@@ -325,3 +325,146 @@ async fn a_skipped_event_makes_no_call() {
     assert_eq!(response.status, Status::Skipped);
     assert_eq!(detectors.num_calls() + describe.num_calls(), 0);
 }
+
+/// The error code and message, as the SDK reads them from a real error response.
+fn error_code(code: &str, message: &str) -> aws_sdk_organizations::error::ErrorMetadata {
+    aws_sdk_organizations::error::ErrorMetadata::builder()
+        .code(code)
+        .message(message)
+        .build()
+}
+
+/// Organizations clients for the tree walk: root r-1 holds 111111111111 and ou-x; `ou_x` says
+/// what listing ou-x's children answers; ListAccounts (the fallback) lists both accounts.
+fn walk(ou_x: Vec<Rule>) -> Aws {
+    use aws_sdk_organizations::operation::list_accounts::ListAccountsOutput;
+    use aws_sdk_organizations::operation::list_accounts_for_parent::ListAccountsForParentOutput;
+    use aws_sdk_organizations::operation::list_organizational_units_for_parent::ListOrganizationalUnitsForParentOutput;
+    use aws_sdk_organizations::operation::list_roots::ListRootsOutput;
+    use aws_sdk_organizations::types::{OrganizationalUnit, Root};
+    let account = |id: &str| Account::builder().id(id).build();
+    let mut rules = vec![
+        mock!(aws_sdk_organizations::Client::list_roots).then_output(|| {
+            ListRootsOutput::builder()
+                .roots(Root::builder().id("r-1").build())
+                .build()
+        }),
+        mock!(aws_sdk_organizations::Client::list_organizational_units_for_parent)
+            .match_requests(|r| r.parent_id() == Some("r-1"))
+            .then_output(|| {
+                ListOrganizationalUnitsForParentOutput::builder()
+                    .organizational_units(OrganizationalUnit::builder().id("ou-x").build())
+                    .build()
+            }),
+        mock!(aws_sdk_organizations::Client::list_accounts_for_parent)
+            .match_requests(|r| r.parent_id() == Some("r-1"))
+            .then_output(move || {
+                ListAccountsForParentOutput::builder()
+                    .accounts(account("111111111111"))
+                    .build()
+            }),
+        mock!(aws_sdk_organizations::Client::list_accounts).then_output(move || {
+            ListAccountsOutput::builder()
+                .accounts(account("111111111111"))
+                .accounts(account("222222222222"))
+                .build()
+        }),
+    ];
+    rules.extend(ou_x);
+    let org = aws_smithy_mocks::mock_client!(
+        aws_sdk_organizations,
+        RuleMode::MatchAny,
+        &rules.iter().collect::<Vec<_>>(),
+        |b| b.retry_config(retry())
+    );
+    Aws::from_clients(
+        &aws_config::SdkConfig::builder()
+            .behavior_version(aws_config::BehaviorVersion::latest())
+            .region(aws_config::Region::new(REGION))
+            .build(),
+        HashMap::new(),
+        org,
+        aws_sdk_sns::Client::from_conf(
+            aws_sdk_sns::Config::builder()
+                .behavior_version(aws_sdk_sns::config::BehaviorVersion::latest())
+                .region(aws_sdk_sns::config::Region::new(REGION))
+                .build(),
+        ),
+    )
+}
+
+#[tokio::test]
+async fn an_ou_deleted_during_the_walk_has_its_accounts_listed_again_from_the_root() {
+    use aws_sdk_organizations::operation::list_accounts_for_parent::ListAccountsForParentError;
+    use aws_sdk_organizations::operation::list_organizational_units_for_parent::ListOrganizationalUnitsForParentError;
+    use aws_sdk_organizations::types::error::ParentNotFoundException;
+    let gone = || {
+        let message = "We can't find a root or OU with the ParentId that you specified.";
+        ParentNotFoundException::builder()
+            .message(message)
+            .meta(error_code("ParentNotFoundException", message))
+            .build()
+    };
+    let aws = walk(vec![
+        mock!(aws_sdk_organizations::Client::list_organizational_units_for_parent)
+            .match_requests(|r| r.parent_id() == Some("ou-x"))
+            .then_error(move || {
+                ListOrganizationalUnitsForParentError::ParentNotFoundException(gone())
+            }),
+        mock!(aws_sdk_organizations::Client::list_accounts_for_parent)
+            .match_requests(|r| r.parent_id() == Some("ou-x"))
+            .then_error(move || ListAccountsForParentError::ParentNotFoundException(gone())),
+    ]);
+    let listing = aws.list_organization().await.expect("the walk completes");
+    let mut ids: Vec<&str> = listing.accounts.iter().map(|a| a.id.as_str()).collect();
+    ids.sort_unstable();
+    assert_eq!(
+        ids,
+        ["111111111111", "222222222222"],
+        "listed once each, none lost"
+    );
+}
+
+#[tokio::test]
+async fn organizations_throttling_during_the_walk_is_retried_and_loses_no_account() {
+    use aws_sdk_organizations::operation::list_accounts_for_parent::ListAccountsForParentOutput;
+    use aws_sdk_organizations::operation::list_organizational_units_for_parent::ListOrganizationalUnitsForParentOutput;
+    // Organizations' throttling answer as it comes over the wire (JSON 1.1 protocol).
+    let rate_exceeded = r#"{"__type":"TooManyRequestsException","Message":"Rate exceeded"}"#;
+    let throttled = mock!(aws_sdk_organizations::Client::list_accounts_for_parent)
+        .match_requests(|r| r.parent_id() == Some("ou-x"))
+        .sequence()
+        .http_status(400, Some(rate_exceeded.to_owned()))
+        .times(2)
+        .output(|| {
+            ListAccountsForParentOutput::builder()
+                .accounts(Account::builder().id("222222222222").build())
+                .build()
+        })
+        .build();
+    let aws = walk(vec![
+        mock!(aws_sdk_organizations::Client::list_organizational_units_for_parent)
+            .match_requests(|r| r.parent_id() == Some("ou-x"))
+            .then_output(|| ListOrganizationalUnitsForParentOutput::builder().build()),
+        throttled.clone(),
+    ]);
+    let listing = aws.list_organization().await.expect("the walk completes");
+    let mut found: Vec<(&str, Vec<String>)> = listing
+        .accounts
+        .iter()
+        .map(|a| (a.id.as_str(), a.ous.clone().unwrap_or_default()))
+        .collect();
+    found.sort_unstable();
+    assert_eq!(
+        found,
+        [
+            ("111111111111", vec![]),
+            ("222222222222", vec!["ou-x".to_owned()])
+        ]
+    );
+    assert_eq!(
+        throttled.num_calls(),
+        3,
+        "two throttled attempts, then the page"
+    );
+}
