@@ -209,8 +209,8 @@ mod tests {
             Outcome::AlreadyInvited,
             Outcome::AlreadyEnabled,
             Outcome::EnabledByOrganization,
-            Outcome::Problem(problem.clone()),
-            Outcome::Problem(problem),
+            Outcome::Problem(Box::new(problem.clone())),
+            Outcome::Problem(Box::new(problem)),
         ] {
             c.add(&outcome);
         }

@@ -192,7 +192,8 @@ pub enum Outcome {
     RegionNotEnabled,
     /// Excepted by the protection policy: left alone, not a problem, not counted.
     Excepted,
-    Problem(Problem),
+    /// Boxed: a problem is rare, and every slot and start of a reconcile holds a `Step`.
+    Problem(Box<Problem>),
 }
 
 /// The region outcome as the response and the logs name it.
@@ -457,7 +458,7 @@ mod tests {
             (Outcome::Accepted { email_sent: None }, "accepted"),
             (Outcome::AlreadyEnabled, "already_enabled"),
             (Outcome::EnabledByOrganization, "enabled_by_organization"),
-            (Outcome::Problem(problem()), "problem"),
+            (Outcome::Problem(Box::new(problem())), "problem"),
         ];
         for (outcome, name) in cases {
             assert_eq!(region_json(&outcome)["outcome"], name, "{outcome:?}");
@@ -471,7 +472,9 @@ mod tests {
             region_json(&Outcome::Invited { email_sent: false }),
             json!({"region": "eu-west-1", "detectorId": "det-1", "outcome": "invited", "emailSent": false, "protected": false})
         );
-        let p = region_json(&Outcome::Problem(problem().with_status("Disabled")));
+        let p = region_json(&Outcome::Problem(Box::new(
+            problem().with_status("Disabled"),
+        )));
         assert_eq!(
             p["problem"],
             "already an associated member of another master account"
@@ -547,7 +550,7 @@ mod tests {
         ];
         let regions = ["us-east-1".to_owned(), "eu-west-1".to_owned()];
         let invited = Outcome::Invited { email_sent: true };
-        let other = Outcome::Problem(problem());
+        let other = Outcome::Problem(Box::new(problem()));
         let no_email = Problem::new(
             "999988887777",
             "DescribeAccount",

@@ -103,9 +103,9 @@ fn decide(s: Slot<'_>) -> Slot<'_> {
         MemberAction::AlreadyInvited => Outcome::AlreadyInvited,
         MemberAction::AlreadyEnabled => Outcome::AlreadyEnabled,
         MemberAction::EnabledByOrganization => Outcome::EnabledByOrganization,
-        MemberAction::Problem(reason) => {
-            Outcome::Problem(s.problem("GetMembers", reason).with_status(&status))
-        }
+        MemberAction::Problem(reason) => Outcome::Problem(Box::new(
+            s.problem("GetMembers", reason).with_status(&status),
+        )),
     };
     s.done(outcome)
 }

@@ -90,7 +90,7 @@ pub enum Step {
     /// An outcome; a later stage may carry it further.
     Done(Outcome),
     /// A transient failure for this account alone: the run must be retried.
-    Retry(AwsError),
+    Retry(Box<AwsError>),
 }
 
 /// One account in one region.
@@ -203,7 +203,7 @@ impl<'a> Slot<'a> {
     }
 
     pub fn fail(self, problem: Problem) -> Self {
-        self.done(Outcome::Problem(problem))
+        self.done(Outcome::Problem(Box::new(problem)))
     }
 
     /// An account GuardDuty left unprocessed: a passing failure of the service retries the
@@ -218,7 +218,7 @@ impl<'a> Slot<'a> {
     }
 
     pub fn retry(self, failure: AwsError) -> Self {
-        self.with_step(Step::Retry(failure))
+        self.with_step(Step::Retry(Box::new(failure)))
     }
 
     /// An account GuardDuty left unprocessed beside an outcome that stands (its plans): a

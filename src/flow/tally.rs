@@ -54,7 +54,7 @@ pub fn tally(slots: &[Slot<'_>], logging: Logging) -> Tally {
                     log_decision(s.account_id().as_str(), s.region, outcome);
                 }
                 if let Outcome::Problem(p) = outcome {
-                    t.problems.push(p.clone());
+                    t.problems.push((**p).clone());
                 }
                 if let Some(p) = &s.side_problem {
                     warn!(account_id = %p.account_id, region = s.region, operation = %p.operation, result = p.detail(), "problem beside the outcome");
@@ -62,7 +62,7 @@ pub fn tally(slots: &[Slot<'_>], logging: Logging) -> Tally {
                 }
                 t.failures.extend(s.pending.iter().cloned());
             }
-            Step::Retry(e) => t.failures.push(e.clone()),
+            Step::Retry(e) => t.failures.push((**e).clone()),
             // Every stage carries its slots to an outcome; anything else is a failed batch's.
             _ => {}
         }

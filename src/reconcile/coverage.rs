@@ -94,7 +94,7 @@ impl<'a> Row<'a> {
             _ => None,
         };
         let problem = match outcome {
-            Some(Outcome::Problem(p)) => Some(p),
+            Some(Outcome::Problem(p)) => Some(&**p),
             _ => None,
         };
         let observed = s.features.as_deref().map(|have| plan.observed(have));

@@ -269,6 +269,9 @@ async fn run_plans<'a>(
     let keep = |slots: Vec<Slot<'a>>| keep_batch(slots, plans, config, &columns, dry_run);
     let (parts, failures) = flow.run_batches(batches, keep).await;
     let mut ran = Ran::default();
+    // Sized once: doubling a vector of every account-region's row would hold up to twice it.
+    ran.rows
+        .reserve_exact(parts.iter().map(|p| p.rows.len()).sum());
     for part in parts {
         ran.rows.extend(part.rows);
         ran.tally.merge(part.tally);

@@ -240,11 +240,11 @@ fn start_step(
 ) -> Step {
     let status = m.relationship_status.as_str();
     let problem = |reason: String| {
-        Step::Done(Outcome::Problem(
+        Step::Done(Outcome::Problem(Box::new(
             Problem::new(t.account_id.as_str(), "ListMembers", reason)
                 .in_region(region, None)
                 .with_status(status),
-        ))
+        )))
     };
     match member_action(status, false) {
         MemberAction::Invite => Step::ToInvite,
