@@ -36,9 +36,11 @@ fn located(e: &yaml_serde::Error, text: &str) -> String {
         let key = message.split('`').nth(1)?;
         text.lines()
             .position(|l| {
-                l.trim_start()
+                let l = l
+                    .trim_start()
                     .trim_start_matches("- ")
-                    .starts_with(&format!("{key}:"))
+                    .trim_start_matches('{');
+                l.starts_with(&format!("{key}:")) || l.starts_with(&format!("\"{key}\":"))
             })
             .map(|i| i + 1)
     });
@@ -573,6 +575,8 @@ rules:
         }
         let unknown_key = err("defaults:\n  plans: [S3_DATA_EVENTS]\n");
         assert!(unknown_key.contains("line 1"), "{unknown_key}");
+        let in_json = err("{\n  \"rules\": [],\n  \"defaults\": {}\n}");
+        assert!(in_json.contains("line 3"), "{in_json}");
     }
 
     #[test]
