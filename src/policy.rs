@@ -36,11 +36,8 @@ fn located(e: &yaml_serde::Error, text: &str) -> String {
         let key = message.split('`').nth(1)?;
         text.lines()
             .position(|l| {
-                let l = l
-                    .trim_start()
-                    .trim_start_matches("- ")
-                    .trim_start_matches('{');
-                l.starts_with(&format!("{key}:")) || l.starts_with(&format!("\"{key}\":"))
+                l.trim_start_matches(|c: char| c.is_whitespace() || c == '-')
+                    .starts_with(&format!("{key}:"))
             })
             .map(|i| i + 1)
     });
