@@ -47,6 +47,12 @@ fn located(e: &yaml_serde::Error, text: &str) -> String {
     }
 }
 
+/// The names in the order first seen, each once.
+fn first_seen(names: impl Iterator<Item = String>) -> Vec<String> {
+    let mut seen = BTreeSet::new();
+    names.filter(|n| seen.insert(n.clone())).collect()
+}
+
 /// Days before an exception's end at which a reconcile lists it as expiring.
 pub const EXPIRING_WITHIN_DAYS: i64 = 30;
 
@@ -346,36 +352,22 @@ impl Policy {
         }
     }
 
+    /// The default plan, then each rule's (exceptions have none).
+    fn plans(&self) -> impl Iterator<Item = &Arc<Plan>> {
+        std::iter::once(&self.default).chain(self.rules.iter().filter_map(|r| match &r.action {
+            Action::Plan(p) => Some(p),
+            Action::Except(_) => None,
+        }))
+    }
+
     /// Every plan column any plan of the policy reports, in first-seen order.
     pub fn columns(&self) -> Vec<String> {
-        let mut seen = BTreeSet::new();
-        let plans =
-            std::iter::once(&self.default).chain(self.rules.iter().filter_map(
-                |r| match &r.action {
-                    Action::Plan(p) => Some(p),
-                    Action::Except(_) => None,
-                },
-            ));
-        plans
-            .flat_map(|p| p.columns())
-            .filter(|c| seen.insert(c.clone()))
-            .collect()
+        first_seen(self.plans().flat_map(|p| p.columns()))
     }
 
     /// Every feature any plan turns on, in first-seen order.
     pub fn wanted_features(&self) -> Vec<String> {
-        let mut seen = BTreeSet::new();
-        let plans =
-            std::iter::once(&self.default).chain(self.rules.iter().filter_map(
-                |r| match &r.action {
-                    Action::Plan(p) => Some(p),
-                    Action::Except(_) => None,
-                },
-            ));
-        plans
-            .flat_map(|p| p.on.clone())
-            .filter(|c| seen.insert(c.clone()))
-            .collect()
+        first_seen(self.plans().flat_map(|p| p.on.clone()))
     }
 
     /// No plan anywhere: features are left alone and `Enabled` alone is protected.

@@ -325,14 +325,8 @@ fn a_run_failing_in_one_region_still_publishes_every_problem_of_the_other() {
         "{message}"
     );
     let received = emu.received_sns_blocking(&seeded.queue_url);
-    let on_sns: std::collections::BTreeSet<String> = received
+    let on_sns: std::collections::BTreeSet<String> = sns_entries(&received, "problems")
         .iter()
-        .flat_map(|m| {
-            sns_body(m)["problems"]
-                .as_array()
-                .cloned()
-                .unwrap_or_default()
-        })
         .map(|p| p["accountId"].as_str().unwrap_or_default().to_owned())
         .collect();
     let expected: std::collections::BTreeSet<String> = foreign.iter().cloned().collect();

@@ -210,10 +210,7 @@ async fn an_account_moved_to_another_ou_gets_its_new_plan_and_the_plan_turned_of
     assert_eq!(touched(&w.emu), BTreeSet::from([PROD.to_owned()]));
     assert_eq!(summary["drift"], 1, "{summary}");
     let messages = w.emu.received_sns(&w.seeded.queue_url).await;
-    let drift: Vec<Value> = messages
-        .iter()
-        .flat_map(|m| sns_body(m)["drift"].as_array().cloned().unwrap_or_default())
-        .collect();
+    let drift = sns_entries(&messages, "drift");
     assert_eq!(drift.len(), 1, "{drift:?}");
     assert_eq!(drift[0]["accountId"], PROD);
     assert_eq!(drift[0]["kind"], "plans_turned_off");
@@ -293,18 +290,7 @@ async fn an_exception_leaves_the_account_alone_then_its_end_is_reported_to_its_o
     put_policy(&w.emu, &w.policy(&days_from_now(-1))).await;
     let (out, _) = reconcile(&w.env(), false);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    let problems: Vec<Value> = w
-        .emu
-        .received_sns(&w.seeded.queue_url)
-        .await
-        .iter()
-        .flat_map(|m| {
-            sns_body(m)["problems"]
-                .as_array()
-                .cloned()
-                .unwrap_or_default()
-        })
-        .collect();
+    let problems = sns_entries(&w.emu.received_sns(&w.seeded.queue_url).await, "problems");
     let ended: Vec<&Value> = problems
         .iter()
         .filter(|p| p["accountId"] == EXCEPTED)

@@ -262,6 +262,28 @@ fn response_accounts(response: &Value) -> BTreeSet<String> {
         .collect()
 }
 
+/// The response was processed for exactly the row's accounts, each ending `expected` in
+/// every region.
+fn every_outcome_is(r: &Value, row: &Row, regions: &[&str], expected: &str) -> Result<(), String> {
+    ensure(r["status"] == "processed", || "not processed".into())?;
+    ensure(response_accounts(r) == row.accounts, || {
+        format!(
+            "accounts {:?}, the table says {:?}",
+            response_accounts(r),
+            row.accounts
+        )
+    })?;
+    for account in &row.accounts {
+        for region in regions {
+            let o = outcome(r, account, region);
+            ensure(o["outcome"] == expected, || {
+                format!("{account} in {region}: {}", o["outcome"])
+            })?;
+        }
+    }
+    Ok(())
+}
+
 fn check_row(
     row: &Row,
     ran: &Ran,
@@ -275,20 +297,10 @@ fn check_row(
     })?;
     let ends = row.ends.as_str();
     if OUTCOMES.contains(&ends) {
-        ensure(r["status"] == "processed", || "not processed".into())?;
-        ensure(response_accounts(r) == row.accounts, || {
-            format!(
-                "accounts {:?}, the table says {:?}",
-                response_accounts(r),
-                row.accounts
-            )
-        })?;
+        every_outcome_is(r, row, regions, ends)?;
         for account in &row.accounts {
             for region in regions {
                 let o = outcome(r, account, region);
-                ensure(o["outcome"] == ends, || {
-                    format!("{account} in {region}: {}", o["outcome"])
-                })?;
                 if ["accepted", "already_enabled", "enabled_by_organization"].contains(&ends) {
                     ensure(
                         o["relationshipStatus"] == "Enabled" && o["protected"] == true,
@@ -314,22 +326,7 @@ fn check_row(
             ensure(ran.sns.is_empty(), || "SNS message sent".into())
         }
         "problem on SNS" => {
-            ensure(r["status"] == "processed", || "not processed".into())?;
-            ensure(response_accounts(r) == row.accounts, || {
-                format!(
-                    "accounts {:?}, the table says {:?}",
-                    response_accounts(r),
-                    row.accounts
-                )
-            })?;
-            for account in &row.accounts {
-                for region in regions {
-                    let o = outcome(r, account, region);
-                    ensure(o["outcome"] == "problem", || {
-                        format!("{account} in {region}: {}", o["outcome"])
-                    })?;
-                }
-            }
+            every_outcome_is(r, row, regions, "problem")?;
             ensure(
                 r["problems"].as_u64().unwrap_or_default() > 0
                     && r["notificationMessageIds"]
@@ -337,15 +334,8 @@ fn check_row(
                         .is_some_and(|ids| !ids.is_empty()),
                 || "no problem published in the response".into(),
             )?;
-            let on_sns: BTreeSet<String> = ran
-                .sns
+            let on_sns: BTreeSet<String> = sns_entries(&ran.sns, "problems")
                 .iter()
-                .flat_map(|m| {
-                    sns_body(m)["problems"]
-                        .as_array()
-                        .cloned()
-                        .unwrap_or_default()
-                })
                 .filter_map(|p| p["accountId"].as_str().map(str::to_owned))
                 .collect();
             ensure(row.accounts.is_subset(&on_sns), || {

@@ -486,6 +486,14 @@ pub fn sns_body(envelope: &Value) -> Value {
     serde_json::from_str(envelope["Message"].as_str().unwrap_or_default()).expect("JSON body")
 }
 
+/// Every entry of `field` (`problems` or `drift`) over the bodies of SNS notifications.
+pub fn sns_entries(messages: &[Value], field: &str) -> Vec<Value> {
+    messages
+        .iter()
+        .flat_map(|m| sns_body(m)[field].as_array().cloned().unwrap_or_default())
+        .collect()
+}
+
 /// The JSON lines `invoke` printed on stdout.
 pub fn responses(out: &Output) -> Vec<Value> {
     String::from_utf8_lossy(&out.stdout)
