@@ -48,7 +48,7 @@ pub struct Plan {
 }
 
 /// One feature as GuardDuty returns it for a member: its status and its agent settings.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
 pub struct FeatureState {
     pub name: String,
     pub status: String,

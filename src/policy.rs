@@ -370,6 +370,15 @@ impl Policy {
         first_seen(self.plans().flat_map(|p| p.on.clone()))
     }
 
+    /// Every feature any plan turns on or off, in first-seen order: what a reconcile reads
+    /// of each member's features.
+    pub fn named_features(&self) -> Vec<String> {
+        first_seen(
+            self.plans()
+                .flat_map(|p| p.on.iter().chain(&p.off).cloned().collect::<Vec<_>>()),
+        )
+    }
+
     /// No plan anywhere: features are left alone and `Enabled` alone is protected.
     pub fn wants_no_plan(&self) -> bool {
         self.default.is_empty()

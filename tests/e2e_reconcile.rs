@@ -225,6 +225,67 @@ fn more_accounts_and_members_than_fit_on_a_page_are_all_read() {
     assert_eq!(emu.calls_of("InviteMembers", None).len(), 2);
 }
 
+#[test]
+fn members_plans_are_read_while_the_organization_is_still_listed_and_each_once() {
+    let emu = Emulator::start();
+    let seeded = emu.seed(&["us-east-1"], &[], &[]);
+    let ids: Vec<String> = (0..120)
+        .map(|i| format!("{:012}", 300_000_000_000u64 + i))
+        .collect();
+    let accounts: Vec<(&str, &str)> = ids.iter().map(|i| (i.as_str(), "ACTIVE")).collect();
+    emu.org_accounts(&accounts);
+    let members: Vec<Value> = ids
+        .iter()
+        .map(|id| json!({"accountId": id, "email": format!("acct-{id}@example.com"), "relationshipStatus": "Enabled"}))
+        .collect();
+    emu.control(
+        "POST",
+        "/_emulator/guardduty/members",
+        Some(json!({"region": "us-east-1", "detectorId": seeded.detector("us-east-1"), "members": members,
+                    "features": [{"name": "S3_DATA_EVENTS", "status": "ENABLED"}]})),
+    );
+    emu.clear_calls();
+    // Organizations answers slowly: its 7 pages under the root are a chain of over a second.
+    emu.fault(json!({"operation": "ListAccountsForParent", "kind": "delay", "delay_ms": 200}));
+    let mut env = emu.env(&seeded, &["us-east-1"]);
+    env.push(("MEMBER_FEATURES".into(), "S3_DATA_EVENTS".into()));
+    let (out, summary) = reconcile(&env, true);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(
+        region_summary(&summary, "us-east-1")["protectedAccounts"],
+        120,
+        "{summary}"
+    );
+    let answered = |c: &Value| {
+        c["ts"].as_f64().unwrap_or_default() + c["duration_ms"].as_f64().unwrap_or_default() / 1e3
+    };
+    let listed = emu
+        .calls_of("ListAccountsForParent", None)
+        .iter()
+        .map(answered)
+        .fold(0.0, f64::max);
+    let reads = emu.calls_of("GetMemberDetectors", None);
+    // 120 members at 50 a ListMembers page: one read per page.
+    assert_eq!(reads.len(), 3, "{reads:?}");
+    for r in &reads {
+        assert!(
+            answered(r) < listed,
+            "read after the organization's listing ended: {r} (listed by {listed})"
+        );
+    }
+    let read: Vec<String> = reads
+        .iter()
+        .flat_map(|c| c["accountIds"].as_array().cloned().unwrap_or_default())
+        .filter_map(|a| a.as_str().map(str::to_owned))
+        .collect();
+    let distinct: std::collections::BTreeSet<&String> = read.iter().collect();
+    assert_eq!(
+        (read.len(), distinct.len()),
+        (120, 120),
+        "each member read once"
+    );
+}
+
 #[tokio::test]
 async fn a_transient_failure_in_one_region_fails_the_run_and_the_next_run_completes_it() {
     let emu = Emulator::start();

@@ -222,24 +222,31 @@ impl Aws {
         region: &str,
         detector_id: &str,
     ) -> Result<Vec<ListedMember>, AwsError> {
-        all_pages(|token| async move {
-            let page = self
-                .on_detector(region, "ListMembers", |c| {
-                    c.list_members()
-                        .detector_id(detector_id)
-                        .only_associated("false")
-                        .max_results(MEMBERS_PAGE)
-                        .set_next_token(token)
-                        .send()
-                })
-                .await?;
-            let members = page.members().iter().map(|m| ListedMember {
-                account_id: m.account_id().unwrap_or_default().to_owned(),
-                relationship_status: m.relationship_status().unwrap_or_default().to_owned(),
-                invited_at: m.invited_at().map(str::to_owned),
-            });
-            Ok((members.collect(), page.next_token().map(str::to_owned)))
-        })
-        .await
+        all_pages(|token| self.members_page(region, detector_id, token)).await
+    }
+
+    /// One page of ListMembers (the largest, 50) and the next page's token.
+    pub async fn members_page(
+        &self,
+        region: &str,
+        detector_id: &str,
+        token: Option<String>,
+    ) -> Result<(Vec<ListedMember>, Option<String>), AwsError> {
+        let page = self
+            .on_detector(region, "ListMembers", |c| {
+                c.list_members()
+                    .detector_id(detector_id)
+                    .only_associated("false")
+                    .max_results(MEMBERS_PAGE)
+                    .set_next_token(token)
+                    .send()
+            })
+            .await?;
+        let members = page.members().iter().map(|m| ListedMember {
+            account_id: m.account_id().unwrap_or_default().to_owned(),
+            relationship_status: m.relationship_status().unwrap_or_default().to_owned(),
+            invited_at: m.invited_at().map(str::to_owned),
+        });
+        Ok((members.collect(), page.next_token().map(str::to_owned)))
     }
 }

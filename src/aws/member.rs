@@ -47,6 +47,10 @@ pub enum Assumed {
     Denied(String),
 }
 
+/// GetMemberDetectors' answer: each returned member's features by account id, and the
+/// accounts left unprocessed.
+pub type MemberFeatures = (HashMap<String, Vec<FeatureState>>, Vec<Unprocessed>);
+
 impl Aws {
     /// This function's own account (the administrator), asked of STS once per process.
     pub async fn admin_account(&self) -> Result<String, AwsError> {
@@ -312,7 +316,7 @@ impl Aws {
         region: &str,
         detector_id: &str,
         ids: &[&AccountId],
-    ) -> Result<(HashMap<String, Vec<FeatureState>>, Vec<Unprocessed>), AwsError> {
+    ) -> Result<MemberFeatures, AwsError> {
         let out = self
             .on_detector(region, "GetMemberDetectors", |c| {
                 c.get_member_detectors()

@@ -27,7 +27,7 @@ use tokio::sync::{OnceCell, Semaphore};
 
 pub use classify::{aws_error, kind_of};
 pub use listing::{ListedAccount, ListedMember, Listing};
-pub use member::{Administrator, Assumed, Invitation, MemberSession};
+pub use member::{Administrator, Assumed, Invitation, MemberFeatures, MemberSession};
 pub use outputs::{archived, asff, FailedFinding, Finding, FINDINGS_PER_CALL, GENERATOR_ID};
 pub use preflight::{AutoEnabled, OrganizationConfiguration, OrganizationInfo};
 pub use sdk::{

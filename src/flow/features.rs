@@ -7,7 +7,7 @@
 
 use std::collections::HashMap;
 
-use super::{batch_of, find, Flow, Slot, Step, BATCH_SIZE};
+use super::{batch_of, find, Flow, ReadAhead, Slot, Step, BATCH_SIZE};
 use crate::account::AccountId;
 use crate::aws::Unprocessed;
 use crate::decision::is_not_associated;
@@ -25,7 +25,11 @@ pub async fn enable<'a>(flow: &Flow<'_>, slots: Vec<Slot<'a>>) -> Result<Vec<Slo
     let Some((region, detector)) = batch_of(&enabled) else {
         return Ok(out);
     };
-    let mut read = read_plans(flow, region, &detector, enabled).await?;
+    // Members whose plans a reconcile read ahead are not read again.
+    let (ahead, unread): (Vec<_>, Vec<_>) =
+        enabled.into_iter().partition(|s| s.read_ahead.is_some());
+    let mut read = read_plans(flow, region, &detector, unread).await?;
+    read.extend(ahead.into_iter().map(answered));
     for s in &mut read {
         if let Some(have) = &s.features {
             let missing = s.target.plan.missing(have);
@@ -88,6 +92,24 @@ async fn read_plans<'a>(
             None => not_read(s, &unprocessed),
         })
         .collect())
+}
+
+/// A slot with its plans read ahead, as if read now.
+fn answered(mut s: Slot<'_>) -> Slot<'_> {
+    match s.read_ahead.take() {
+        Some(ReadAhead::Features(features)) => {
+            s.features = Some(features);
+            s
+        }
+        Some(ReadAhead::Unprocessed(result)) => {
+            let u = Unprocessed {
+                account_id: s.account_id().to_string(),
+                result,
+            };
+            not_read(s, &[u])
+        }
+        None => not_read(s, &[]),
+    }
 }
 
 /// A member GetMemberDetectors did not return: its protection is unknown (not protected).

@@ -45,6 +45,15 @@ pub const BATCH_SIZE: usize = 50;
 /// calls leaves no permit idle.
 const BATCHES_AT_ONCE: usize = 2 * crate::aws::MAX_CONCURRENT_CALLS;
 
+/// A member's answer to GetMemberDetectors, read ahead of its batch.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ReadAhead {
+    /// The features it returned (those any plan names).
+    Features(Vec<FeatureState>),
+    /// GuardDuty left the account unprocessed, with this `result`.
+    Unprocessed(String),
+}
+
 /// An account ready for the flow: its email is known and valid.
 #[derive(Clone, Debug)]
 pub struct Target {
@@ -105,6 +114,9 @@ pub struct Slot<'a> {
     pub status: Option<String>,
     /// The member's features as GetMemberDetectors last returned them; `None` until read.
     pub features: Option<Vec<FeatureState>>,
+    /// What GetMemberDetectors answered for the member before its batch (a reconcile reads
+    /// the plans while the listings go on); the plans stage uses it instead of reading.
+    pub read_ahead: Option<ReadAhead>,
     /// This run resumed the member's suspended detector.
     pub detector_resumed: bool,
     /// The wanted plans (and agent settings) the first read found off, before any change.
@@ -128,6 +140,7 @@ impl<'a> Slot<'a> {
             step,
             status: None,
             features: None,
+            read_ahead: None,
             detector_resumed: false,
             plans_found_off: Vec::new(),
             plans_set: false,

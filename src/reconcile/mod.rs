@@ -4,23 +4,24 @@
 //! GuardDuty returns it, per account, region and plan.
 //!
 //! ```text
-//! list accounts ∥ list every region's members → plan each region (plan.rs)
+//! list accounts ∥ list every region's members, reading the Enabled ones' plans (read.rs)
+//!   → plan each region (plan.rs)
 //!   → the flow's stages, batch by batch, each batch kept as coverage rows (coverage.rs)
 //!   → drift, problems (a region-level one said once) → publish → one summary
 //! ```
 
 pub mod coverage;
 pub mod plan;
+mod read;
 mod summary;
 
 use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, SystemTime};
 
-use futures::future::join_all;
 use serde::Serialize;
 use tracing::warn;
 
-use crate::aws::{Aws, ListedAccount, ListedMember};
+use crate::aws::{Aws, ListedAccount};
 use crate::config::Config;
 use crate::error::{AwsError, HandlerError, Published};
 use crate::event::EventMeta;
@@ -140,10 +141,14 @@ pub async fn run(
     let admin = aws.admin_account().await.map_err(failed)?;
     progress.stage("listing the organization's accounts and every region's members");
     // The organization's listing and every region's overlap: none waits for another.
-    let (listing, reads) = tokio::join!(aws.list_organization(), read_regions(aws, config));
+    let policy = protection.policy;
+    let named = policy.named_features();
+    let (listing, reads) = tokio::join!(
+        aws.list_organization(),
+        read::read_regions(aws, &config.regions, &named)
+    );
     let listing = listing.map_err(failed)?;
     let reads = reads.map_err(failed)?;
-    let policy = protection.policy;
     protection.store.check_ous(policy, &listing.ous)?;
     let accounts = with_ou_paths(aws, policy, listing.accounts)
         .await
@@ -166,10 +171,12 @@ pub async fn run(
     let plans: Vec<RegionPlan<'_>> = config
         .regions
         .iter()
-        .zip(&reads)
-        .map(|(region, members)| plan(region, &org.targets, members, config, now))
+        .zip(reads)
+        .map(|(region, read)| RegionPlan {
+            ahead: read.plans,
+            ..plan(region, &org.targets, &read.members, config, now)
+        })
         .collect();
-    drop(reads);
     progress.stage(if options.dry_run {
         "reading the members' plans"
     } else {
@@ -219,20 +226,6 @@ async fn with_ou_paths(
         a.ous = Some(aws.ou_path(&a.id).await?);
     }
     Ok(accounts)
-}
-
-/// Every region's members (the region's own order kept), concurrently.
-async fn read_regions(aws: &Aws, config: &Config) -> Result<Vec<Vec<ListedMember>>, AwsError> {
-    join_all(config.regions.iter().map(|region| async move {
-        match aws.detector(region).await? {
-            Some(d) => aws.list_members(region, &d).await,
-            // No detector, so nothing can be a member there; the flow says so per region.
-            None => Ok(Vec::new()),
-        }
-    }))
-    .await
-    .into_iter()
-    .collect()
 }
 
 /// What the flow left of a reconcile's batches.

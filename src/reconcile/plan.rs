@@ -16,6 +16,8 @@ use crate::flow::{Slot, Step, Target};
 use crate::policy::{Date, Placement, Policy, EXPIRING_WITHIN_DAYS};
 use crate::report::{Outcome, Problem};
 
+use super::read::PlansRead;
+
 /// The organization's accounts to protect: active, not the administrator itself, each with
 /// the plan the protection policy gives it.
 #[derive(Debug, Default)]
@@ -155,6 +157,8 @@ pub struct RegionPlan<'a> {
     pub members_by_status: BTreeMap<String, usize>,
     /// Members that are not accounts of the organization (invited from outside): left alone.
     pub outside_organization: usize,
+    /// The members' plans, read while the listings went on.
+    pub ahead: PlansRead,
 }
 
 impl<'a> RegionPlan<'a> {
@@ -163,9 +167,11 @@ impl<'a> RegionPlan<'a> {
         range
             .filter_map(|i| {
                 let start = self.starts.get(i)?;
+                let target = targets.get(i)?;
                 Some(Slot {
                     status: start.status.clone(),
-                    ..Slot::new(targets.get(i)?, self.region, start.step.clone())
+                    read_ahead: self.ahead.get(&target.account_id),
+                    ..Slot::new(target, self.region, start.step.clone())
                 })
             })
             .collect()
@@ -227,6 +233,7 @@ pub fn plan<'a>(
             .iter()
             .filter(|m| !in_org.contains(m.account_id.as_str()))
             .count(),
+        ahead: PlansRead::default(),
     }
 }
 
