@@ -1,6 +1,7 @@
 //! The protection plans, each account its own (the protection policy's, or MEMBER_FEATURES
 //! for all): every member GuardDuty shows `Enabled` has its features read
-//! (GetMemberDetectors, one call per batch), the members that lack part of their plan are
+//! (GetMemberDetectors, one call per batch, unless a reconcile read them ahead while it
+//! listed the members), the members that lack part of their plan are
 //! updated (UpdateMemberDetectors, one call per distinct change), and those are read again,
 //! so that every plan a slot reports is what GuardDuty returns. A replay of a finished
 //! account reads and writes nothing; a dry run only reads.
