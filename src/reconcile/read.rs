@@ -5,8 +5,8 @@
 //! GetMemberDetectors of at most 50, the page's size), so the daily case, where every account
 //! is a member with its plans, has read everything by the time the organization is listed;
 //! the batches only read what was not read ahead. These reads run under their own few
-//! permits, so that they never hold up a listing: the listings are the chains that bound
-//! the run.
+//! permits (those the listings leave, at least one), so that with up to six regions they
+//! never hold up a listing: the listings are the chains that bound the run.
 
 use std::collections::HashMap;
 
