@@ -192,25 +192,38 @@ fn with_the_member_role_a_second_run_has_nothing_to_do_and_makes_only_read_calls
     assert_eq!(summary["problems"], 0);
 }
 
-#[test]
-fn more_accounts_and_members_than_fit_on_a_page_are_all_read() {
+/// An organization of `accounts` active accounts (ids from `first`) in us-east-1, the first
+/// `members` of them `Enabled` members with `features`; the call log emptied.
+fn one_region_organization(
+    first: u64,
+    accounts: u64,
+    members: usize,
+    features: &[Value],
+) -> (Emulator, Seeded) {
     let emu = Emulator::start();
     let seeded = emu.seed(&["us-east-1"], &[], &[]);
-    let ids: Vec<String> = (0..130)
-        .map(|i| format!("{:012}", 200_000_000_000u64 + i))
+    let ids: Vec<String> = (0..accounts)
+        .map(|i| format!("{:012}", first + i))
         .collect();
-    let accounts: Vec<(&str, &str)> = ids.iter().map(|i| (i.as_str(), "ACTIVE")).collect();
-    emu.org_accounts(&accounts);
-    let members: Vec<Value> = ids[..70]
+    let listed: Vec<(&str, &str)> = ids.iter().map(|i| (i.as_str(), "ACTIVE")).collect();
+    emu.org_accounts(&listed);
+    let enabled: Vec<Value> = ids[..members]
         .iter()
         .map(|id| json!({"accountId": id, "email": format!("acct-{id}@example.com"), "relationshipStatus": "Enabled"}))
         .collect();
-    emu.control(
-        "POST",
-        "/_emulator/guardduty/members",
-        Some(json!({"region": "us-east-1", "detectorId": seeded.detector("us-east-1"), "members": members})),
-    );
+    let mut body = json!({"region": "us-east-1", "detectorId": seeded.detector("us-east-1"), "members": enabled});
+    if !features.is_empty() {
+        // The emulator takes a list of plans or none, not an empty one.
+        body["features"] = json!(features);
+    }
+    emu.control("POST", "/_emulator/guardduty/members", Some(body));
     emu.clear_calls();
+    (emu, seeded)
+}
+
+#[test]
+fn more_accounts_and_members_than_fit_on_a_page_are_all_read() {
+    let (emu, seeded) = one_region_organization(200_000_000_000, 130, 70, &[]);
     let (out, summary) = reconcile(&emu.env(&seeded, &["us-east-1"]), false);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     // 131 accounts under the root (the administrator is listed too) at 20 a page; 70 members
@@ -227,24 +240,12 @@ fn more_accounts_and_members_than_fit_on_a_page_are_all_read() {
 
 #[test]
 fn members_plans_are_read_while_the_organization_is_still_listed_and_each_once() {
-    let emu = Emulator::start();
-    let seeded = emu.seed(&["us-east-1"], &[], &[]);
-    let ids: Vec<String> = (0..120)
-        .map(|i| format!("{:012}", 300_000_000_000u64 + i))
-        .collect();
-    let accounts: Vec<(&str, &str)> = ids.iter().map(|i| (i.as_str(), "ACTIVE")).collect();
-    emu.org_accounts(&accounts);
-    let members: Vec<Value> = ids
-        .iter()
-        .map(|id| json!({"accountId": id, "email": format!("acct-{id}@example.com"), "relationshipStatus": "Enabled"}))
-        .collect();
-    emu.control(
-        "POST",
-        "/_emulator/guardduty/members",
-        Some(json!({"region": "us-east-1", "detectorId": seeded.detector("us-east-1"), "members": members,
-                    "features": [{"name": "S3_DATA_EVENTS", "status": "ENABLED"}]})),
+    let (emu, seeded) = one_region_organization(
+        300_000_000_000,
+        120,
+        120,
+        &[json!({"name": "S3_DATA_EVENTS", "status": "ENABLED"})],
     );
-    emu.clear_calls();
     // Organizations answers slowly: its 7 pages under the root are a chain of over a second.
     emu.fault(json!({"operation": "ListAccountsForParent", "kind": "delay", "delay_ms": 200}));
     let mut env = emu.env(&seeded, &["us-east-1"]);

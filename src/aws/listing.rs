@@ -216,16 +216,8 @@ impl Aws {
         Ok(path)
     }
 
-    /// Every member of the administrator's detector in `region`, associated or not.
-    pub async fn list_members(
-        &self,
-        region: &str,
-        detector_id: &str,
-    ) -> Result<Vec<ListedMember>, AwsError> {
-        all_pages(|token| self.members_page(region, detector_id, token)).await
-    }
-
-    /// One page of ListMembers (the largest, 50) and the next page's token.
+    /// One page of ListMembers (the largest, 50), associated members or not, and the next
+    /// page's token.
     pub async fn members_page(
         &self,
         region: &str,

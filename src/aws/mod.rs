@@ -479,7 +479,7 @@ impl Aws {
 
 /// Every item of a paginated call: `page(token)` answers one page's items and its next
 /// token; an empty or missing token ends the listing.
-async fn all_pages<T, F, Fut>(mut page: F) -> Result<Vec<T>, AwsError>
+pub(crate) async fn all_pages<T, F, Fut>(mut page: F) -> Result<Vec<T>, AwsError>
 where
     F: FnMut(Option<String>) -> Fut,
     Fut: Future<Output = Result<(Vec<T>, Option<String>), AwsError>>,

@@ -16,7 +16,7 @@ use tokio::sync::Semaphore;
 use tracing::debug;
 
 use crate::account::AccountId;
-use crate::aws::{Aws, ListedMember, MemberFeatures, MAX_CONCURRENT_CALLS};
+use crate::aws::{all_pages, Aws, ListedMember, MemberFeatures, MAX_CONCURRENT_CALLS};
 use crate::error::AwsError;
 use crate::flow::ReadAhead;
 use crate::plan::FeatureState;
@@ -63,30 +63,29 @@ async fn read_region(
     let (pages, enabled) = mpsc::unbounded::<Vec<AccountId>>();
     let detector = detector.as_str();
     let listing = async move {
+        // Owned here, so that the reads end when the listing does.
         let pages = pages;
-        let mut members = Vec::new();
-        let mut token = None;
-        loop {
-            let (page, next) = aws.members_page(region, detector, token.take()).await?;
-            if !named.is_empty() {
-                let ids: Vec<AccountId> = page
-                    .iter()
-                    .filter(|m| m.relationship_status.eq_ignore_ascii_case("enabled"))
-                    .filter_map(|m| AccountId::parse(&m.account_id).ok())
-                    .collect();
-                if !ids.is_empty() {
-                    // The receiver lives as long as this listing: a send cannot fail.
-                    let _ = pages.unbounded_send(ids);
+        let members = all_pages(|token| {
+            let pages = &pages;
+            async move {
+                let (page, next) = aws.members_page(region, detector, token).await?;
+                if !named.is_empty() {
+                    let ids: Vec<AccountId> = page
+                        .iter()
+                        .filter(|m| m.relationship_status.eq_ignore_ascii_case("enabled"))
+                        .filter_map(|m| AccountId::parse(&m.account_id).ok())
+                        .collect();
+                    if !ids.is_empty() {
+                        // The receiver lives as long as this listing: a send cannot fail.
+                        let _ = pages.unbounded_send(ids);
+                    }
                 }
+                Ok((page, next))
             }
-            members.extend(page);
-            match next.filter(|t| !t.is_empty()) {
-                Some(t) => token = Some(t),
-                None => break,
-            }
-        }
+        })
+        .await;
         permits.add_permits(1);
-        Ok::<_, AwsError>(members)
+        members
     };
     let reading = enabled
         .map(|ids| async move {
