@@ -22,7 +22,8 @@ SigV4 credential scope (as moto routes it) and adds
   moto's too; access-denial rules; member-account switches (denied AssumeRole, disabled
   regions, not ready, a concurrent run's detector);
 * a log of every AWS request and a count of the requests in flight;
-* a plain-JSON control API under /_emulator/ (no auth).
+* a plain-JSON control API under /_emulator/ (no auth);
+* connections kept open between requests (HTTP/1.1 keep-alive), as AWS endpoints keep them.
 
 Accounts. Every AWS request acts as the account of its credentials, the way moto decides it:
 the access key of credentials from STS AssumeRole maps to the role's account (moto's
@@ -548,6 +549,7 @@ leaves it behind, and on SIGTERM/SIGINT.
 
 import argparse
 import base64
+import http.client
 import io
 import json
 import logging
@@ -557,9 +559,11 @@ import signal
 import sys
 import threading
 import time
+import traceback
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from http import HTTPStatus
 from urllib.parse import parse_qs
 from xml.sax.saxutils import escape
 
@@ -1623,6 +1627,15 @@ class OrgIndex:
         for ou in backend.ou:
             if ou.type != "ROOT":
                 self.ous_under.setdefault(ou.parent_id, []).append(ou)
+        self.described = {}  # account id -> its Account shape (the index dies with any change)
+
+    def describe(self, account):
+        """An account's Account shape, built once per index: moto formats its timestamp on
+        every call, which would dominate a page of 20."""
+        out = self.described.get(account.id)
+        if out is None:
+            out = self.described[account.id] = account.describe()
+        return out
 
     def root_id(self):
         return self.backend.org.root_id
@@ -1716,7 +1729,7 @@ class Organizations:
         if params.get("ParentId") not in index.containers:
             return org_error("ParentNotFoundException", PARENT_NOT_FOUND)
         return self.paged(params, index.children(params["ParentId"], "ACCOUNT"), "Accounts",
-                          FakeAccount.describe)
+                          index.describe)
 
     def op_ListOrganizationalUnitsForParent(self, backend, params, moto):
         index = self.index(backend)
@@ -2228,22 +2241,20 @@ class InFlight:
             return {"current": self.current, "peak": self.peak}
 
 
+def buffer_body(environ):
+    """Read a request's whole body (Content-Length or chunked) and hand the app a fresh
+    stream of it; returns the body."""
+    body = get_input_stream(environ).read()
+    environ["wsgi.input"] = io.BytesIO(body)
+    environ["CONTENT_LENGTH"] = str(len(body))
+    environ.pop("HTTP_TRANSFER_ENCODING", None)
+    environ.pop("wsgi.input_terminated", None)
+    return body
+
+
 def drain(app, environ):
     """Serve `environ` with `app` and throw the answer away; returns its status."""
-    seen = {}
-
-    def start_response(status, headers, exc_info=None):
-        seen["status"] = int(status.split()[0])
-        return lambda data: None
-
-    body = app(environ, start_response)
-    try:
-        for _ in body:
-            pass
-    finally:
-        if hasattr(body, "close"):
-            body.close()
-    return seen.get("status")
+    return int(collect(app, environ)[0].split()[0])
 
 
 class Emulator:
@@ -2339,12 +2350,7 @@ class Emulator:
 
     @staticmethod
     def read_request(environ):
-        # Read the body once and hand moto a fresh stream of it.
-        body = get_input_stream(environ).read()
-        environ["wsgi.input"] = io.BytesIO(body)
-        environ["CONTENT_LENGTH"] = str(len(body))
-        environ.pop("HTTP_TRANSFER_ENCODING", None)
-        environ.pop("wsgi.input_terminated", None)
+        body = buffer_body(environ)
         service, region, operation, protocol = describe(environ, body)
         return AwsRequest(service, region, operation, protocol, calling_account(environ),
                           environ.get("PATH_INFO", ""), body, form_params(environ, body))
@@ -2818,7 +2824,102 @@ def warm_up(emulator):
         b"".join(emulator.moto(environ, lambda *_: None))
 
 
-class QuietHandler(MotoRequestHandler):
+class KeepAliveHandler(MotoRequestHandler):
+    """Serves many requests per connection, as AWS endpoints do (HTTP/1.1 keep-alive).
+
+    Werkzeug's development server answers every request with `Connection: close`, because it
+    cannot tell where a body it did not read ends. The client then pays a new connection, and
+    this server a new thread, on every call: several milliseconds a call that AWS does not
+    cost. Here the whole body is read before the app runs, so the next request starts where
+    this one ended, and the answer is sent with its length."""
+
+    timeout = 120  # an idle connection's thread ends (the SDK drops idle ones after 90 s)
+    # Head and body go out in two writes: with Nagle's algorithm the body would wait for the
+    # client's delayed ACK of the head (40 ms on Linux) on a connection that stays open.
+    disable_nagle_algorithm = True
+
+    def parse_request(self):
+        """The request line and headers. The standard library runs the headers through the
+        email package's general parser, a third of this server's time on a small call."""
+        self.command, self.request_version = None, self.default_request_version
+        self.close_connection = True
+        self.requestline = str(self.raw_requestline, "iso-8859-1").rstrip("\r\n")
+        words = self.requestline.split()
+        if len(words) != 3 or not words[2].startswith("HTTP/1."):
+            self.send_error(HTTPStatus.BAD_REQUEST, f"Bad request line {self.requestline!r}")
+            return False
+        self.command, self.path, self.request_version = words
+        headers = http.client.HTTPMessage()
+        while (line := self.rfile.readline(65537)) not in (b"\r\n", b"\n", b""):
+            name, colon, value = str(line, "iso-8859-1").partition(":")
+            if not colon or len(line) > 65536 or len(headers) >= 100:
+                self.send_error(HTTPStatus.BAD_REQUEST, "Bad header line")
+                return False
+            headers[name.strip()] = value.strip()
+        self.headers = headers
+        connection = headers.get("Connection", "").lower()
+        self.close_connection = connection == "close" or (
+            self.request_version == "HTTP/1.0" and connection != "keep-alive")
+        if headers.get("Expect", "").lower() == "100-continue":
+            self.send_response_only(HTTPStatus.CONTINUE)
+            self.end_headers()
+        return True
+
+    def run_wsgi(self):
+        environ = self.environ = self.make_environ()
+        try:
+            buffer_body(environ)  # to its end: the next request starts right after it
+            status, headers, payload = collect(self.server.app, environ)
+        except self.connection_dropped_errors:
+            self.close_connection = True
+            return
+        except Exception:  # the app failed: a 500, and the traceback on stderr
+            self.server.log("error", f"Error on request {environ.get('PATH_INFO')}:\n{traceback.format_exc()}")
+            status, headers, payload = "500 INTERNAL SERVER ERROR", [("Content-Type", "text/plain")], b"error"
+            self.close_connection = True
+        try:
+            self.send_answer(environ, status, headers, payload)
+        except self.connection_dropped_errors:
+            self.close_connection = True
+
+    def send_answer(self, environ, status, headers, payload):
+        code, _, reason = status.partition(" ")
+        code = int(code)
+        self.send_response(code, reason)
+        head = environ["REQUEST_METHOD"] == "HEAD"
+        for key, value in headers:
+            # A HEAD answer keeps the length of the body it describes; others get their own.
+            if key.lower() in ("transfer-encoding", "connection") or (key.lower() == "content-length" and not head):
+                continue
+            self.send_header(key, value)
+        if not head and not (100 <= code < 200 or code in (204, 304)):
+            self.send_header("Content-Length", str(len(payload)))
+        if self.close_connection:
+            self.send_header("Connection", "close")
+        self.end_headers()
+        if not head:
+            self.wfile.write(payload)
+        self.wfile.flush()
+
+
+def collect(app, environ):
+    """(status, headers, body bytes) of a WSGI app's answer."""
+    seen = {}
+    chunks = []
+
+    def start_response(status, headers, exc_info=None):
+        seen["status"], seen["headers"] = status, headers
+        return chunks.append
+
+    result = app(environ, start_response)
+    try:
+        chunks.extend(result)
+    finally:
+        getattr(result, "close", lambda: None)()
+    return seen["status"], seen["headers"], b"".join(chunks)
+
+
+class QuietHandler(KeepAliveHandler):
     def log_request(self, code="-", size="-"):
         pass
 
@@ -2843,9 +2944,13 @@ def main(argv=None):
 
     ready_out, sys.stdout = sys.stdout, sys.stderr  # moto may print(): keep stdout for READY
     logging.basicConfig(stream=sys.stderr, level=logging.INFO if args.verbose else logging.WARNING)
-    handler = MotoRequestHandler if args.verbose else QuietHandler
+    handler = KeepAliveHandler if args.verbose else QuietHandler
     server = make_server(args.host, args.port, Emulator(), threaded=True, request_handler=handler)
 
+    # One Python process serves every thread: a request woken from its delay waits for the
+    # interpreter lock while others run. The default hand-over every 5 ms would add that wait
+    # to calls that AWS answers in their own time, whatever else it serves.
+    sys.setswitchinterval(0.0005)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     signal.signal(signal.SIGINT, lambda *_: sys.exit(0))
     if not args.ignore_stdin:

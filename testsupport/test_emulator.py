@@ -5,7 +5,9 @@ boto3 and its control API.
     .venv/bin/python testsupport/test_emulator.py [-v] [TestCase.test_name ...]
 """
 
+import http.client
 import json
+import socket
 import subprocess
 import sys
 import threading
@@ -145,6 +147,69 @@ class InFlightAndFaults(EmulatorTest):
         sns = client("sns")
         self.assertEqual(error_of(sns.create_topic, Name="t")[:2], (500, "InternalError"))
         self.assertEqual(len(sns.list_topics()["Topics"]), 1)
+
+
+def signed(service):
+    """An Authorization header the emulator reads the caller and the service from."""
+    return {"Authorization": f"AWS4-HMAC-SHA256 Credential=testing/20260101/{REGION}/{service}/aws4_request, "
+                             "SignedHeaders=host, Signature=0"}
+
+
+class Connections(EmulatorTest):
+    """A connection serves request after request, as AWS endpoints keep theirs open."""
+
+    def connect(self):
+        host, port = SERVER["endpoint"].removeprefix("http://").split(":")
+        return http.client.HTTPConnection(host, int(port), timeout=10)
+
+    def test_requests_share_one_connection(self):
+        conn = self.connect()
+        ports = set()
+        for _ in range(3):
+            conn.request("GET", "/detector", headers=signed("guardduty"))
+            response = conn.getresponse()
+            self.assertEqual(json.load(response)["detectorIds"], [self.detector])
+            self.assertIsNone(response.getheader("Connection"))
+            ports.add(conn.sock.getsockname()[1])
+        conn.close()
+        self.assertEqual(len(ports), 1, "each request came on a new connection")
+
+    def test_a_chunked_body_ends_where_the_next_request_starts(self):
+        conn = self.connect()
+        body = json.dumps({"operation": "ListDetectors", "kind": "throttle", "times": 1}).encode()
+        conn.request("POST", "/_emulator/faults", body=iter([body[:10], body[10:]]),
+                     headers={"Content-Type": "application/json"}, encode_chunked=True)
+        self.assertEqual(json.load(conn.getresponse())["kind"], "throttle")
+        conn.request("GET", "/detector", headers=signed("guardduty"))
+        throttled = conn.getresponse()
+        self.assertEqual((throttled.status, json.load(throttled)["__type"]),
+                         (429, "ThrottlingException"))  # the rule the chunked body set
+        conn.request("GET", "/detector", headers=signed("guardduty"))
+        self.assertEqual(json.load(conn.getresponse())["detectorIds"], [self.detector])
+        conn.close()
+
+    def test_head_answer_keeps_the_object_length_and_the_connection(self):
+        s3 = client("s3")
+        s3.create_bucket(Bucket="reports")
+        s3.put_object(Bucket="reports", Key="a.csv", Body=b"12345")
+        conn = self.connect()
+        conn.request("HEAD", "/reports/a.csv", headers=signed("s3"))
+        head = conn.getresponse()
+        self.assertEqual((head.status, head.getheader("Content-Length"), head.read()), (200, "5", b""))
+        conn.request("GET", "/reports/a.csv", headers=signed("s3"))
+        self.assertEqual(conn.getresponse().read(), b"12345")
+        conn.close()
+
+    def test_connection_close_is_honoured(self):
+        host, port = SERVER["endpoint"].removeprefix("http://").split(":")
+        with socket.create_connection((host, int(port)), timeout=10) as sock:
+            sock.sendall(b"GET /_emulator/health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            answer = b""
+            while chunk := sock.recv(65536):  # ends only when the server closes
+                answer += chunk
+        head, _, body = answer.partition(b"\r\n\r\n")
+        self.assertIn(b"Connection: close", head)
+        self.assertEqual(json.loads(body), {"ok": True})
 
 
 class GuardDutyAdmin(EmulatorTest):
