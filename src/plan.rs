@@ -85,12 +85,45 @@ impl Plan {
 
     /// The agents that apply to `feature` in this plan.
     pub fn agents_for(&self, feature: &str) -> Vec<String> {
+        self.applicable_agents(feature).map(str::to_owned).collect()
+    }
+
+    /// [`Plan::agents_for`] without allocating: a reconcile asks it several times for each of
+    /// up to 200,000 account-regions.
+    pub fn applicable_agents<'p>(&'p self, feature: &str) -> impl Iterator<Item = &'p str> + 'p {
         let applicable = agents_of(feature);
         self.agents
             .iter()
-            .filter(|a| applicable.contains(&a.as_str()))
-            .cloned()
-            .collect()
+            .map(String::as_str)
+            .filter(move |a| applicable.contains(a))
+    }
+
+    /// Whether `column` is one of [`Plan::columns`].
+    pub fn has_column(&self, column: &str) -> bool {
+        self.on
+            .iter()
+            .any(|f| f == column || self.applicable_agents(f).any(|a| a == column))
+    }
+
+    /// One entry of [`Plan::observed`] without building the map: the status GuardDuty
+    /// returned for `column` (`MISSING` when none), or `None` when it is not a column of this
+    /// plan.
+    pub fn observed_column<'h>(&self, have: &'h [FeatureState], column: &str) -> Option<&'h str> {
+        // As in `observed`, a later feature's entry for the same agent replaces an earlier one.
+        let mut found = None;
+        for f in &self.on {
+            let state = have.iter().find(|s| &s.name == f);
+            if f == column {
+                found = Some(state.map_or(MISSING, |s| s.status.as_str()));
+            } else if self.applicable_agents(f).any(|a| a == column) {
+                found = Some(
+                    state
+                        .and_then(|s| s.additional.iter().find(|(n, _)| n == column))
+                        .map_or(MISSING, |(_, st)| st.as_str()),
+                );
+            }
+        }
+        found
     }
 
     /// Whether a member with `have` is protected as this plan wants: every feature of `on`,
@@ -104,7 +137,7 @@ impl Plan {
             return false;
         };
         is(&state.status, ENABLED)
-            && self.agents_for(feature).iter().all(|agent| {
+            && self.applicable_agents(feature).all(|agent| {
                 state
                     .additional
                     .iter()
@@ -274,6 +307,53 @@ mod tests {
             agents: s(&AGENTS),
             off: vec![],
         }
+    }
+
+    #[test]
+    fn a_report_cell_reads_what_the_whole_observed_map_says() {
+        // Both runtime features want the EKS agent: the later feature's entry is the one shown.
+        let plan = Plan {
+            on: s(&[
+                "EKS_RUNTIME_MONITORING",
+                "S3_DATA_EVENTS",
+                "RUNTIME_MONITORING",
+            ]),
+            agents: s(&AGENTS),
+            off: vec![],
+        };
+        let have = [
+            state(
+                "EKS_RUNTIME_MONITORING",
+                "ENABLED",
+                &[("EKS_ADDON_MANAGEMENT", "ENABLED")],
+            ),
+            state(
+                "RUNTIME_MONITORING",
+                "ENABLED",
+                &[
+                    ("EKS_ADDON_MANAGEMENT", "DISABLED"),
+                    ("EC2_AGENT_MANAGEMENT", "ENABLED"),
+                ],
+            ),
+        ];
+        let map = plan.observed(&have);
+        for column in plan.columns().iter().chain(&s(&["MALWARE_PROTECTION", ""])) {
+            assert_eq!(
+                plan.observed_column(&have, column),
+                map.get(column).map(String::as_str),
+                "{column}"
+            );
+            assert_eq!(
+                plan.has_column(column),
+                map.contains_key(column),
+                "{column}"
+            );
+        }
+        assert_eq!(
+            plan.observed_column(&have, "EKS_ADDON_MANAGEMENT"),
+            Some("DISABLED")
+        );
+        assert_eq!(plan.observed_column(&have, "S3_DATA_EVENTS"), Some(MISSING));
     }
 
     #[test]

@@ -54,14 +54,14 @@ pub async fn enable<'a>(flow: &Flow<'_>, slots: Vec<Slot<'a>>) -> Result<Vec<Slo
     for s in &mut reread {
         if let Some(missing) = s.features.as_deref().map(|f| s.target.plan.missing(f)) {
             if !missing.is_empty() && s.side_problem.is_none() && s.pending.is_none() {
-                s.side_problem = Some(s.problem(
+                s.side_problem = Some(Box::new(s.problem(
                     "GetMemberDetectors",
                     format!(
                         "GuardDuty accepted the plans but still shows {} off for the member, so it is NOT fully \
                          protected: check the organization's GuardDuty settings and the member's console",
                         missing.join(", ")
                     ),
-                ));
+                )));
             }
         }
     }
@@ -87,7 +87,7 @@ async fn read_plans<'a>(
         .into_iter()
         .map(|mut s| match have.remove(s.account_id().as_str()) {
             Some(features) => {
-                s.features = Some(features);
+                s.features = Some(features.into());
                 s
             }
             None => not_read(s, &unprocessed),
@@ -136,7 +136,7 @@ fn lag<'a>(mut s: Slot<'a>, operation: &'static str, said: &str) -> Slot<'a> {
         &s,
         &format!("GuardDuty answered for a member it shows Enabled: {said}; try again later"),
     );
-    s.pending = Some(e);
+    s.pending = Some(Box::new(e));
     s
 }
 

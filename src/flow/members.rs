@@ -167,7 +167,7 @@ pub async fn observe<'a>(flow: &Flow<'_>, slots: Vec<Slot<'a>>) -> Result<Vec<Sl
                 "accepted in the member account, but GuardDuty shows the member as {} yet; try again later",
                 s.status.as_deref().unwrap_or("not returned")
             );
-            s.pending = Some(per_account_failure("GetMembers", &s, &said));
+            s.pending = Some(Box::new(per_account_failure("GetMembers", &s, &said)));
         }
         out.push(s);
     }

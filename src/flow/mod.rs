@@ -49,7 +49,7 @@ const BATCHES_AT_ONCE: usize = 2 * crate::aws::MAX_CONCURRENT_CALLS;
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ReadAhead {
     /// The features it returned (those any plan names).
-    Features(Vec<FeatureState>),
+    Features(Arc<[FeatureState]>),
     /// GuardDuty left the account unprocessed, with this `result`.
     Unprocessed(String),
 }
@@ -113,7 +113,7 @@ pub struct Slot<'a> {
     /// ListMembers); `None` until one was read.
     pub status: Option<String>,
     /// The member's features as GetMemberDetectors last returned them; `None` until read.
-    pub features: Option<Vec<FeatureState>>,
+    pub features: Option<Arc<[FeatureState]>>,
     /// What GetMemberDetectors answered for the member before its batch (a reconcile reads
     /// the plans while the listings go on); the plans stage uses it instead of reading.
     pub read_ahead: Option<ReadAhead>,
@@ -126,9 +126,9 @@ pub struct Slot<'a> {
     /// Plans this run turned off, as the account's plan says (`off`).
     pub plans_turned_off: Vec<String>,
     /// A problem beside the outcome: the plans GuardDuty refused for an accepted member.
-    pub side_problem: Option<Problem>,
+    pub side_problem: Option<Box<Problem>>,
     /// A passing failure beside the outcome: the run must be retried, the outcome stands.
-    pub pending: Option<AwsError>,
+    pub pending: Option<Box<AwsError>>,
 }
 
 impl<'a> Slot<'a> {
@@ -243,9 +243,11 @@ impl<'a> Slot<'a> {
         reason: String,
     ) -> Self {
         if is_service_failure(result) {
-            self.pending = Some(per_account_failure(operation, &self, result));
+            self.pending = Some(Box::new(per_account_failure(operation, &self, result)));
         } else {
-            self.side_problem = Some(self.problem(operation, reason).with_result(result));
+            self.side_problem = Some(Box::new(
+                self.problem(operation, reason).with_result(result),
+            ));
         }
         self
     }

@@ -58,9 +58,9 @@ pub fn tally(slots: &[Slot<'_>], logging: Logging) -> Tally {
                 }
                 if let Some(p) = &s.side_problem {
                     warn!(account_id = %p.account_id, region = s.region, operation = %p.operation, result = p.detail(), "problem beside the outcome");
-                    t.problems.push(p.clone());
+                    t.problems.push((**p).clone());
                 }
-                t.failures.extend(s.pending.iter().cloned());
+                t.failures.extend(s.pending.iter().map(|e| (**e).clone()));
             }
             Step::Retry(e) => t.failures.push((**e).clone()),
             // Every stage carries its slots to an outcome; anything else is a failed batch's.

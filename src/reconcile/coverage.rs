@@ -88,7 +88,6 @@ impl<'a> Row<'a> {
     /// The row of a slot the flow has finished with; `columns` are every plan's.
     pub fn of(s: &Slot<'a>, columns: &[String]) -> Self {
         let plan = &s.target.plan;
-        let wanted = plan.columns();
         let outcome = match &s.step {
             Step::Done(o) => Some(o),
             _ => None,
@@ -97,11 +96,11 @@ impl<'a> Row<'a> {
             Some(Outcome::Problem(p)) => Some(&**p),
             _ => None,
         };
-        let observed = s.features.as_deref().map(|have| plan.observed(have));
+        let have = s.features.as_deref();
         let plans = columns
             .iter()
-            .map(|c| match observed.as_ref().and_then(|o| o.get(c)) {
-                None if !wanted.contains(c) => Cell::NotWanted,
+            .map(|c| match have.and_then(|h| plan.observed_column(h, c)) {
+                None if !plan.has_column(c) => Cell::NotWanted,
                 None => Cell::NotRead,
                 Some(v) if v.eq_ignore_ascii_case(ENABLED) => Cell::Enabled,
                 Some(v) if v == MISSING => Cell::Missing,
@@ -110,7 +109,7 @@ impl<'a> Row<'a> {
             .collect();
         let not_enabled = matches!(outcome, Some(Outcome::RegionNotEnabled));
         let note = problem
-            .or(s.side_problem.as_ref())
+            .or(s.side_problem.as_deref())
             .map(|p| p.reason.as_str().into())
             .or_else(|| s.pending.as_ref().map(|e| e.to_string().into()))
             .or_else(|| {
@@ -276,7 +275,7 @@ impl Coverage<'_> {
 
 /// Whether the agents of `feature` that `plan` wants read ENABLED in the row.
 fn plan_agents_on(r: &Row<'_>, feature: &str, plan: &Plan, columns: &[String]) -> bool {
-    plan.agents_for(feature).iter().all(|a| {
+    plan.applicable_agents(feature).all(|a| {
         columns
             .iter()
             .position(|c| c == a)
@@ -360,12 +359,12 @@ mod tests {
         let mut s = Slot::new(&t, "us-east-1", Step::Done(Outcome::AlreadyEnabled));
         s.status = Some("Enabled".into());
         let mut rm = enabled("RUNTIME_MONITORING");
-        s.features = Some(vec![enabled("S3_DATA_EVENTS"), rm.clone()]);
+        s.features = Some(vec![enabled("S3_DATA_EVENTS"), rm.clone()].into());
         let row = Row::of(&s, &columns);
         assert!(!row.protected, "the agent setting is missing");
         assert_eq!(&*row.plans, [Cell::Enabled, Cell::Enabled, Cell::Missing]);
         rm.additional = vec![("EKS_ADDON_MANAGEMENT".into(), "ENABLED".into())];
-        s.features = Some(vec![enabled("S3_DATA_EVENTS"), rm]);
+        s.features = Some(vec![enabled("S3_DATA_EVENTS"), rm].into());
         assert!(Row::of(&s, &columns).protected);
         s.status = Some("Invited".into());
         assert!(!Row::of(&s, &columns).protected);

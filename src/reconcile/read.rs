@@ -9,6 +9,7 @@
 //! never hold up a listing: the listings are the chains that bound the run.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use futures::channel::mpsc;
 use futures::stream::StreamExt;
@@ -111,7 +112,8 @@ async fn read_region(
 #[derive(Debug, Default)]
 pub struct PlansRead {
     named: Vec<String>,
-    states: Vec<Vec<FeatureState>>,
+    /// Shared with every slot that reads one: a slot holds its members' state, not a copy.
+    states: Vec<Arc<[FeatureState]>>,
     index: HashMap<Vec<FeatureState>, u32>,
     /// By account id (12 digits, as a number).
     by_account: HashMap<u64, u32>,
@@ -147,7 +149,7 @@ impl PlansRead {
                 None => {
                     let i = self.states.len() as u32;
                     self.index.insert(named.clone(), i);
-                    self.states.push(named);
+                    self.states.push(named.into());
                     i
                 }
             };
@@ -209,17 +211,15 @@ mod tests {
         )));
         assert_eq!(
             plans.get(&id("111111111111")),
-            Some(ReadAhead::Features(vec![feature(
-                "RUNTIME_MONITORING",
-                "ENABLED"
-            )]))
+            Some(ReadAhead::Features(
+                vec![feature("RUNTIME_MONITORING", "ENABLED")].into()
+            ))
         );
         assert_eq!(
             plans.get(&id("222222222222")),
-            Some(ReadAhead::Features(vec![feature(
-                "RUNTIME_MONITORING",
-                "DISABLED"
-            )]))
+            Some(ReadAhead::Features(
+                vec![feature("RUNTIME_MONITORING", "DISABLED")].into()
+            ))
         );
         assert_eq!(
             plans.get(&id("333333333333")),
