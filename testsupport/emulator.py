@@ -2892,12 +2892,14 @@ class KeepAliveHandler(MotoRequestHandler):
             if key.lower() in ("transfer-encoding", "connection") or (key.lower() == "content-length" and not head):
                 continue
             self.send_header(key, value)
-        if not head and not (100 <= code < 200 or code in (204, 304)):
+        # These answers have no body by definition: a stray byte would start the next answer.
+        bodiless = head or 100 <= code < 200 or code in (204, 304)
+        if not bodiless:
             self.send_header("Content-Length", str(len(payload)))
         if self.close_connection:
             self.send_header("Connection", "close")
         self.end_headers()
-        if not head:
+        if not bodiless:
             self.wfile.write(payload)
         self.wfile.flush()
 
