@@ -109,7 +109,7 @@ impl Plan {
     /// returned for `column` (`MISSING` when none), or `None` when it is not a column of this
     /// plan.
     pub fn observed_column<'h>(&self, have: &'h [FeatureState], column: &str) -> Option<&'h str> {
-        // As in `observed`, a later feature's entry for the same agent replaces an earlier one.
+        // An agent two features of the plan share (the EKS add-on) reads as the later one has it.
         let mut found = None;
         for f in &self.on {
             let state = have.iter().find(|s| &s.name == f);
@@ -180,21 +180,13 @@ impl Plan {
     /// Each wanted feature and agent setting with the status GuardDuty returned (`MISSING`
     /// when it returned none), for reports.
     pub fn observed(&self, have: &[FeatureState]) -> BTreeMap<String, String> {
-        let mut out = BTreeMap::new();
-        for f in &self.on {
-            let state = have.iter().find(|s| &s.name == f);
-            out.insert(
-                f.clone(),
-                state.map_or(MISSING.to_owned(), |s| s.status.clone()),
-            );
-            for agent in self.agents_for(f) {
-                let status = state
-                    .and_then(|s| s.additional.iter().find(|(n, _)| *n == agent))
-                    .map_or(MISSING.to_owned(), |(_, st)| st.clone());
-                out.insert(agent, status);
-            }
-        }
-        out
+        self.columns()
+            .into_iter()
+            .filter_map(|c| {
+                let status = self.observed_column(have, &c)?.to_owned();
+                Some((c, status))
+            })
+            .collect()
     }
 
     /// The features of `on` a member with `have` lacks (off, or an agent setting off).
@@ -336,24 +328,23 @@ mod tests {
                 ],
             ),
         ];
+        let expected = [
+            ("EKS_RUNTIME_MONITORING", Some("ENABLED")),
+            ("EKS_ADDON_MANAGEMENT", Some("DISABLED")),
+            ("S3_DATA_EVENTS", Some(MISSING)),
+            ("RUNTIME_MONITORING", Some("ENABLED")),
+            ("ECS_FARGATE_AGENT_MANAGEMENT", Some(MISSING)),
+            ("EC2_AGENT_MANAGEMENT", Some("ENABLED")),
+            ("MALWARE_PROTECTION", None),
+            ("", None),
+        ];
         let map = plan.observed(&have);
-        for column in plan.columns().iter().chain(&s(&["MALWARE_PROTECTION", ""])) {
-            assert_eq!(
-                plan.observed_column(&have, column),
-                map.get(column).map(String::as_str),
-                "{column}"
-            );
-            assert_eq!(
-                plan.has_column(column),
-                map.contains_key(column),
-                "{column}"
-            );
+        for (column, status) in expected {
+            assert_eq!(plan.observed_column(&have, column), status, "{column}");
+            assert_eq!(map.get(column).map(String::as_str), status, "{column}");
+            assert_eq!(plan.has_column(column), status.is_some(), "{column}");
         }
-        assert_eq!(
-            plan.observed_column(&have, "EKS_ADDON_MANAGEMENT"),
-            Some("DISABLED")
-        );
-        assert_eq!(plan.observed_column(&have, "S3_DATA_EVENTS"), Some(MISSING));
+        assert_eq!(map.len(), 6, "every column once: {map:?}");
     }
 
     #[test]

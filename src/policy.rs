@@ -375,7 +375,7 @@ impl Policy {
     pub fn named_features(&self) -> Vec<String> {
         first_seen(
             self.plans()
-                .flat_map(|p| p.on.iter().chain(&p.off).cloned().collect::<Vec<_>>()),
+                .flat_map(|p| p.on.iter().chain(&p.off).cloned()),
         )
     }
 

@@ -158,9 +158,13 @@ def signed(service):
 class Connections(EmulatorTest):
     """A connection serves request after request, as AWS endpoints keep theirs open."""
 
-    def connect(self):
+    @staticmethod
+    def address():
         host, port = SERVER["endpoint"].removeprefix("http://").split(":")
-        return http.client.HTTPConnection(host, int(port), timeout=10)
+        return host, int(port)
+
+    def connect(self):
+        return http.client.HTTPConnection(*self.address(), timeout=10)
 
     def test_requests_share_one_connection(self):
         conn = self.connect()
@@ -201,8 +205,7 @@ class Connections(EmulatorTest):
         conn.close()
 
     def test_connection_close_is_honoured(self):
-        host, port = SERVER["endpoint"].removeprefix("http://").split(":")
-        with socket.create_connection((host, int(port)), timeout=10) as sock:
+        with socket.create_connection(self.address(), timeout=10) as sock:
             sock.sendall(b"GET /_emulator/health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
             answer = b""
             while chunk := sock.recv(65536):  # ends only when the server closes

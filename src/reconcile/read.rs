@@ -114,7 +114,7 @@ pub struct PlansRead {
     named: Vec<String>,
     /// Shared with every slot that reads one: a slot holds its members' state, not a copy.
     states: Vec<Arc<[FeatureState]>>,
-    index: HashMap<Vec<FeatureState>, u32>,
+    index: HashMap<Arc<[FeatureState]>, u32>,
     /// By account id (12 digits, as a number).
     by_account: HashMap<u64, u32>,
     unprocessed: HashMap<u64, String>,
@@ -144,12 +144,13 @@ impl PlansRead {
                 .into_iter()
                 .filter(|f| self.named.contains(&f.name))
                 .collect();
-            let i = match self.index.get(&named) {
+            let i = match self.index.get(named.as_slice()) {
                 Some(i) => *i,
                 None => {
                     let i = self.states.len() as u32;
-                    self.index.insert(named.clone(), i);
-                    self.states.push(named.into());
+                    let state: Arc<[FeatureState]> = named.into();
+                    self.index.insert(Arc::clone(&state), i);
+                    self.states.push(state);
                     i
                 }
             };
