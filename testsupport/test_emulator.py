@@ -1100,6 +1100,32 @@ class StorageAndTopics(EmulatorTest):
 
 
 
+class InputRules(EmulatorTest):
+    """Input AWS refuses and moto accepts: SNS Publish's subject and size, STS's session name."""
+
+    def test_sns_publish_refuses_a_long_subject_and_counts_bytes_and_attributes(self):
+        sns = client("sns")
+        arn = sns.create_topic(Name="rules")["TopicArn"]
+        sns.publish(TopicArn=arn, Subject="s" * 99, Message="m")
+        self.assertEqual(error_of(sns.publish, TopicArn=arn, Subject="s" * 100, Message="m")[:2],
+                         (400, "InvalidParameter"))
+        sns.publish(TopicArn=arn, Message="m" * 262_144)
+        # 131,073 two-byte characters: under moto's character count, over AWS's byte count
+        self.assertEqual(error_of(sns.publish, TopicArn=arn, Message="\u00e9" * 131_073)[:2],
+                         (400, "InvalidParameter"))
+        attribute = {"kind": {"DataType": "String", "StringValue": "x"}}  # 4 + 6 + 1 bytes
+        self.assertEqual(error_of(sns.publish, TopicArn=arn, Message="m" * (262_144 - 10),
+                                  MessageAttributes=attribute)[:2], (400, "InvalidParameter"))
+        sns.publish(TopicArn=arn, Message="m" * (262_144 - 11), MessageAttributes=attribute)
+
+    def test_assume_role_refuses_a_session_name_outside_the_pattern(self):
+        sts = client("sts")
+        role = f"arn:aws:iam::{ADMIN}:role/member"
+        sts.assume_role(RoleArn=role, RoleSessionName="guardduty-invite")
+        for name in ("x", "has space", "a" * 65, "slash/name"):
+            self.assertEqual(error_of(sts.assume_role, RoleArn=role, RoleSessionName=name)[:2],
+                             (400, "ValidationError"), name)
+
 def account_ids_in(value):
     """Every 12-digit "accountId" value in a JSON document."""
     if isinstance(value, dict):
