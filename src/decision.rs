@@ -155,10 +155,7 @@ mod tests {
             assert_eq!(member_action(s, false, false), MemberAction::Invite, "{s}");
         }
         // Resigned is the member's own doing: invited, organization account or not.
-        assert_eq!(
-            member_action("Resigned", false, true),
-            MemberAction::Invite
-        );
+        assert_eq!(member_action("Resigned", false, true), MemberAction::Invite);
     }
 
     #[test]

@@ -101,7 +101,10 @@ async fn a_refusal_of_one_account_leaves_the_other_accounts_of_the_batch_process
     assert_eq!(problems.len(), 1, "{body}");
     assert_eq!(problems[0]["accountId"], C, "{body}");
     assert_eq!(problems[0]["operation"], "CreateMembers", "{body}");
-    assert_eq!(drift_action(&body, A), "associated again with CreateMembers");
+    assert_eq!(
+        drift_action(&body, A),
+        "associated again with CreateMembers"
+    );
     assert!(
         drift_action(&body, C).starts_with("associating again with CreateMembers failed"),
         "{body}"
@@ -157,7 +160,11 @@ async fn disabled_member_is_started_again_and_reported_as_drift() {
 async fn email_verification_in_progress_is_pending_not_a_problem() {
     let emu = Emulator::start();
     let new = "111122223333";
-    let seeded = emu.seed(&[REGION], &[(new, "new.account@example.com", "Payments")], &[]);
+    let seeded = emu.seed(
+        &[REGION],
+        &[(new, "new.account@example.com", "Payments")],
+        &[],
+    );
     emu.put_member(&seeded, REGION, new, "EmailVerificationInProgress", None);
     emu.clear_calls();
     let mut env = emu.env(&seeded, &[REGION]);
@@ -168,7 +175,9 @@ async fn email_verification_in_progress_is_pending_not_a_problem() {
 
     let out = invoke(
         &env,
-        &[&sample("organizations-create-account-result-succeeded.json")],
+        &[&sample(
+            "organizations-create-account-result-succeeded.json",
+        )],
     );
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(

@@ -342,7 +342,7 @@ fn drift_of(
         )
     };
     if let Some(status) = plan.and_then(|p| p.left.get(s.account_id().as_str())) {
-        let action = left_action(s, row, status, dry_run).unwrap_or_else(|what| failed(what));
+        let action = left_action(s, row, status, dry_run).unwrap_or_else(failed);
         return Some(Drift {
             account_id: s.account_id().to_string(),
             region: s.region.to_owned(),
@@ -400,10 +400,18 @@ fn left_action(
         _ => None,
     };
     Ok(match () {
-        _ if dry_run && disabled => "would start monitoring it again with StartMonitoringMembers".into(),
+        _ if dry_run && disabled => {
+            "would start monitoring it again with StartMonitoringMembers".into()
+        }
         _ if dry_run && associate => "would associate it again with CreateMembers".into(),
         _ if dry_run => "would re-invite".into(),
-        _ if disabled && s.monitoring_started && row.status.as_deref().is_some_and(|v| v.eq_ignore_ascii_case("enabled")) => {
+        _ if disabled
+            && s.monitoring_started
+            && row
+                .status
+                .as_deref()
+                .is_some_and(|v| v.eq_ignore_ascii_case("enabled")) =>
+        {
             "monitoring started again with StartMonitoringMembers".into()
         }
         _ if disabled => return Err("starting monitoring again with StartMonitoringMembers"),
