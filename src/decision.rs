@@ -7,10 +7,19 @@
 /// What to do with a member, given its relationship status.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum MemberAction {
-    /// Created (never invited), Removed or Resigned: send an invitation.
+    /// Created (never invited), Resigned, or Removed outside the organization: send an
+    /// invitation.
     Invite,
-    /// Invited or email verification in progress: the invitation is out, nothing to do.
+    /// An organization account found Removed: GuardDuty refuses to invite a member added
+    /// through Organizations once disassociated; CreateMembers associates it again.
+    Associate,
+    /// Disabled: the administrator stopped monitoring it; StartMonitoringMembers restarts it.
+    StartMonitoring,
+    /// Invited: the invitation is out, nothing to do.
     AlreadyInvited,
+    /// EmailVerificationInProgress: GuardDuty is still verifying the email and delivers the
+    /// invitation after; until then there is nothing to accept.
+    VerificationPending,
     /// Enabled: the account already reports to this administrator.
     AlreadyEnabled,
     /// Enabled by CreateMembers itself: the administrator is the organization's delegated
@@ -21,21 +30,21 @@ pub enum MemberAction {
 }
 
 /// Decides from the member's status; `created_now` is true when this invocation's
-/// CreateMembers added the account (so `Enabled` means organization mode).
-pub fn member_action(status: &str, created_now: bool) -> MemberAction {
+/// CreateMembers added the account (so `Enabled` means organization mode); `associate` when
+/// a Removed member is an organization account that CreateMembers has not been asked to
+/// associate again in this run (else a Removed member is invited).
+pub fn member_action(status: &str, created_now: bool, associate: bool) -> MemberAction {
     match status.to_ascii_lowercase().as_str() {
+        "removed" if associate => MemberAction::Associate,
         "created" | "removed" | "resigned" => MemberAction::Invite,
-        "invited" | "emailverificationinprogress" => MemberAction::AlreadyInvited,
+        "disabled" => MemberAction::StartMonitoring,
+        "invited" => MemberAction::AlreadyInvited,
+        "emailverificationinprogress" => MemberAction::VerificationPending,
         "enabled" if created_now => MemberAction::EnabledByOrganization,
         "enabled" => MemberAction::AlreadyEnabled,
         "emailverificationfailed" => MemberAction::Problem(
             "GuardDuty could not verify the email address on record for this member: correct the account's email, \
              then delete the member and invite it again"
-                .into(),
-        ),
-        "disabled" => MemberAction::Problem(
-            "the member is Disabled: GuardDuty is not protecting it and an invitation will not change that; \
-             re-enable the member from the administrator account"
                 .into(),
         ),
         _ => MemberAction::Problem(format!("unexpected relationship status {status:?}: check the member in the GuardDuty console")),
@@ -85,8 +94,9 @@ pub fn unprocessed_reason(operation: &str, result: &str) -> String {
          or manage the organization's accounts through GuardDuty's Organizations integration"
             .into()
     } else if r.contains("organization") {
-        "the account was added through the organization and cannot be invited: enable it again from \
-         GuardDuty's organization settings"
+        "the account was added through the organization and, once disassociated, cannot be invited: only \
+         CreateMembers by the organization's GuardDuty delegated administrator associates it again. Run this \
+         function as that administrator (or add the account there), then replay the event"
             .into()
     } else {
         format!("GuardDuty refused {operation} for the account (see the result): fix the cause, then replay the event")
@@ -142,22 +152,40 @@ mod tests {
     #[test]
     fn statuses_that_need_an_invitation() {
         for s in ["Created", "Removed", "Resigned", "CREATED", "removed"] {
-            assert_eq!(member_action(s, false), MemberAction::Invite, "{s}");
+            assert_eq!(member_action(s, false, false), MemberAction::Invite, "{s}");
         }
+        // Resigned is the member's own doing: invited, organization account or not.
+        assert_eq!(member_action("Resigned", false, true), MemberAction::Invite);
+    }
+
+    #[test]
+    fn a_removed_organization_account_is_associated_again() {
+        assert_eq!(
+            member_action("Removed", false, true),
+            MemberAction::Associate
+        );
+    }
+
+    #[test]
+    fn a_disabled_member_is_monitored_again() {
+        assert_eq!(
+            member_action("Disabled", false, true),
+            MemberAction::StartMonitoring
+        );
     }
 
     #[test]
     fn invited_or_enabled_members_need_nothing() {
         assert_eq!(
-            member_action("Invited", false),
+            member_action("Invited", false, false),
             MemberAction::AlreadyInvited
         );
         assert_eq!(
-            member_action("EmailVerificationInProgress", false),
-            MemberAction::AlreadyInvited
+            member_action("EmailVerificationInProgress", false, false),
+            MemberAction::VerificationPending
         );
         assert_eq!(
-            member_action("enabled", false),
+            member_action("enabled", false, false),
             MemberAction::AlreadyEnabled
         );
     }
@@ -165,27 +193,18 @@ mod tests {
     #[test]
     fn enabled_right_after_create_means_organization_mode() {
         assert_eq!(
-            member_action("Enabled", true),
+            member_action("Enabled", true, false),
             MemberAction::EnabledByOrganization
         );
     }
 
     #[test]
-    fn failed_verification_disabled_and_unknown_statuses_are_problems() {
+    fn failed_verification_and_unknown_statuses_are_problems() {
         assert!(
-            matches!(member_action("EmailVerificationFailed", false), MemberAction::Problem(r) if r.contains("email"))
+            matches!(member_action("EmailVerificationFailed", false, false), MemberAction::Problem(r) if r.contains("email"))
         );
         assert!(
-            matches!(member_action("Disabled", false), MemberAction::Problem(r) if r.contains("Disabled"))
-        );
-        // What a person reads on SNS: what to do about a Disabled member, not "unexpected".
-        assert!(
-            matches!(member_action("disabled", false), MemberAction::Problem(r) if r.contains("re-enable the member") && !r.contains("unexpected")),
-            "{:?}",
-            member_action("disabled", false)
-        );
-        assert!(
-            matches!(member_action("Paused", false), MemberAction::Problem(r) if r.contains("Paused"))
+            matches!(member_action("Paused", false, false), MemberAction::Problem(r) if r.contains("Paused"))
         );
     }
 

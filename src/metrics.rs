@@ -58,7 +58,10 @@ impl Counts {
                     self.invited += 1;
                 }
             }
-            Outcome::AlreadyInvited | Outcome::AlreadyEnabled => self.already_members += 1,
+            // A pending invitation is a member with its invitation on the way.
+            Outcome::AlreadyInvited | Outcome::InvitationPending | Outcome::AlreadyEnabled => {
+                self.already_members += 1
+            }
             Outcome::EnabledByOrganization => self.enabled_by_organization += 1,
             Outcome::Problem(_) => self.problems += 1,
             Outcome::RegionNotEnabled => self.region_not_enabled += 1,

@@ -179,6 +179,10 @@ pub enum Outcome {
     },
     /// The invitation was already out.
     AlreadyInvited,
+    /// GuardDuty is still verifying the member's email (EmailVerificationInProgress) and has
+    /// not delivered the invitation yet: nothing to accept before it does; a later run
+    /// accepts it. Not a problem.
+    InvitationPending,
     /// Accepted in the member account, with the member role. `email_sent` is set when this
     /// run also sent the invitation. Whether GuardDuty shows it `Enabled` is the slot's
     /// status, read after the acceptance.
@@ -201,6 +205,7 @@ pub enum Outcome {
 pub enum OutcomeLabel {
     Invited,
     AlreadyInvited,
+    InvitationPending,
     Accepted,
     AlreadyEnabled,
     EnabledByOrganization,
@@ -215,6 +220,7 @@ impl OutcomeLabel {
         match self {
             Self::Invited => "invited",
             Self::AlreadyInvited => "already_invited",
+            Self::InvitationPending => "invitation_pending",
             Self::Accepted => "accepted",
             Self::AlreadyEnabled => "already_enabled",
             Self::EnabledByOrganization => "enabled_by_organization",
@@ -236,6 +242,7 @@ impl Outcome {
         match self {
             Self::Invited { .. } => OutcomeLabel::Invited,
             Self::AlreadyInvited => OutcomeLabel::AlreadyInvited,
+            Self::InvitationPending => OutcomeLabel::InvitationPending,
             Self::Accepted { .. } => OutcomeLabel::Accepted,
             Self::AlreadyEnabled => OutcomeLabel::AlreadyEnabled,
             Self::EnabledByOrganization => OutcomeLabel::EnabledByOrganization,

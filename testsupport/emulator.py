@@ -49,7 +49,14 @@ GuardDuty behaviour (beyond the request shapes):
   BadRequestException; per account, in this order: itself -> SELF_MEMBER, a foreign account
   -> FOREIGN, already a member -> ALREADY_MEMBER, no email -> NO_EMAIL, the detector already
   has `member-limit` members (default 5000, every member counts) -> MEMBER_LIMIT; else
-  created "Created", or "Enabled" at once for an organization account;
+  created "Created", or "Enabled" at once for an organization account; an organization
+  account whose member is Removed is associated again ("Enabled", processed: "You can create
+  an association with these member accounts again only by calling the CreateMembers API"),
+  any other existing member -> ALREADY_MEMBER (a Removed member outside the organization:
+  inferred, AWS documents nothing);
+* StartMonitoringMembers / StopMonitoringMembers (`POST /detector/{id}/member/start|stop`,
+  1-50 accountIds): an associated member (Enabled or Disabled) becomes "Enabled" /
+  "Disabled"; any other account -> NOT_MEMBER (inferred);
 * InviteMembers: itself -> SELF_INVITE, not a member -> NOT_MEMBER, an organization account
   whose member status is Removed (disassociated) -> ORG_NO_REINVITE, status Invited,
   EmailVerificationInProgress or Enabled -> ALREADY_INVITED; else "Invited" (email disabled)
@@ -75,7 +82,11 @@ GuardDuty behaviour (beyond the request shapes):
   the feature has some)}], empty until set}, any other account -> NOT_MEMBER;
 * ListInvitations (member side, no detector needed): the invitations to the caller in the
   request's region from every administrator where the caller's status is Invited or
-  EmailVerificationInProgress: {"invitations": [{accountId (administrator), invitationId,
+  EmailVerificationInProgress, except a member forced to EmailVerificationInProgress with the
+  member-status / members controls, whose email GuardDuty is still verifying (no invitation
+  reaches the account until then; AcceptAdministratorInvitation -> NO_INVITATION; forcing
+  "Invited" finishes the verification; InviteMembers itself finishes it at once):
+  {"invitations": [{accountId (administrator), invitationId,
   relationshipStatus, invitedAt}]}, maxResults 1-50 (default 50) and nextToken as ListMembers;
 * AcceptAdministratorInvitation {administratorId, invitationId} / AcceptInvitation
   {masterId, invitationId} (member side, its own detector in the path): no such invitation
@@ -647,7 +658,8 @@ REST_XML_SERVICES = {"s3", "s3control", "route53", "cloudfront"}
 DETECTOR_EXISTS = "The request is rejected because a detector already exists for the current account."
 
 ADMIN_OPS = {"CreateMembers", "InviteMembers", "GetMembers", "ListMembers", "DeleteMembers",
-             "DisassociateMembers", "UpdateMemberDetectors", "GetMemberDetectors"}
+             "DisassociateMembers", "UpdateMemberDetectors", "GetMemberDetectors",
+             "StartMonitoringMembers", "StopMonitoringMembers"}
 MEMBER_SIDE_OPS = {"ListInvitations", "AcceptAdministratorInvitation", "AcceptInvitation",
                    "GetAdministratorAccount", "GetMasterAccount"}
 MEMBER_OPS = ADMIN_OPS | MEMBER_SIDE_OPS  # the GuardDuty operations served here, not by moto
@@ -1045,7 +1057,9 @@ class GuardDutyMembers:
                        "GetMembers": self.get_members, "DeleteMembers": self.delete_members,
                        "DisassociateMembers": self.disassociate_members,
                        "UpdateMemberDetectors": self.update_member_detectors,
-                       "GetMemberDetectors": self.get_member_detectors}[operation]
+                       "GetMemberDetectors": self.get_member_detectors,
+                       "StartMonitoringMembers": self.start_monitoring_members,
+                       "StopMonitoringMembers": self.stop_monitoring_members}[operation]
             out = handler(caller, members, [a for a in ids if a not in failed], body, features)
             out["unprocessedAccounts"] = (unprocessed_json((a, failed[a]) for a in ids if a in failed)
                                           + out["unprocessedAccounts"])
@@ -1127,6 +1141,12 @@ class GuardDutyMembers:
                 unprocessed.append((account, SELF_MEMBER))
             elif account in self.foreign:
                 unprocessed.append((account, FOREIGN))
+            elif account in members and account in self.organization \
+                    and status_of(members[account]) == "removed":
+                # "You can create an association with these member accounts again only by
+                # calling the CreateMembers API" (CreateMembers reference).
+                members[account]["relationshipStatus"] = "Enabled"
+                members[account]["updatedAt"] = now_iso()
             elif account in members:
                 unprocessed.append((account, ALREADY_MEMBER))
             elif not email:
@@ -1180,6 +1200,26 @@ class GuardDutyMembers:
                 members[a]["updatedAt"] = now_iso()
         return {"unprocessedAccounts": unprocessed_json(missing)}
 
+    def start_monitoring_members(self, caller, members, ids, body, _):
+        return self.set_monitoring(members, ids, ("disabled", "enabled"), "Enabled")
+
+    def stop_monitoring_members(self, caller, members, ids, body, _):
+        return self.set_monitoring(members, ids, ("enabled", "disabled"), "Disabled")
+
+    @staticmethod
+    def set_monitoring(members, ids, associated, status):
+        """Start/StopMonitoringMembers: an associated member (Enabled or Disabled) takes
+        `status`; any other account -> NOT_MEMBER (inferred: GuardDuty's answer for an account
+        that is not an associated member)."""
+        unprocessed = []
+        for account in ids:
+            member = members.get(account)
+            if member is None or status_of(member) not in associated:
+                unprocessed.append((account, NOT_MEMBER))
+            elif status_of(member) != status.lower():
+                member["relationshipStatus"], member["updatedAt"] = status, now_iso()
+        return {"unprocessedAccounts": unprocessed_json(unprocessed)}
+
     @staticmethod
     def associated(members, ids):
         """(Enabled members, [(account, NOT_MEMBER)] for the others)."""
@@ -1226,8 +1266,9 @@ class GuardDutyMembers:
 
     def member_side(self, operation, caller, region, detector_id, query, body):
         if operation == "ListInvitations":
+            # No invitation reaches the account while GuardDuty still verifies the email.
             invitations = [invitation_json(admin, m) for admin, m in self.relationships(caller, region)
-                           if status_of(m) in INVITED]
+                           if status_of(m) in INVITED and not m.get("verifying")]
             return guardduty_page(invitations, query, "invitations")
         if operation in ("AcceptAdministratorInvitation", "AcceptInvitation"):
             key = "administratorId" if operation == "AcceptAdministratorInvitation" else "masterId"
@@ -1248,7 +1289,7 @@ class GuardDutyMembers:
         if not is_account_id(administrator) or not isinstance(invitation_id, str) or not invitation_id:
             raise bad_request()
         member = next((m for a, m in self.relationships(caller, region) if a == administrator), None)
-        if member is None or status_of(member) not in INVITED + ("enabled",):
+        if member is None or status_of(member) not in INVITED + ("enabled",) or member.get("verifying"):
             raise bad_request(NO_INVITATION)
         if member["invitationId"] != invitation_id:
             raise bad_request(BAD_INVITATION)
@@ -1289,6 +1330,7 @@ class GuardDutyMembers:
                     member["invitedAt"] = invited_at
                 if status.lower() in INVITED:
                     issue_invitation(member)
+                member["verifying"] = status.lower() == "emailverificationinprogress"
                 for listed in features or ():
                     set_features(member, listed)
                 out.append(member)

@@ -285,6 +285,38 @@ class GuardDutyAdmin(EmulatorTest):
         self.assertEqual(list(results(r)), [org])
         self.assertIn("organization", results(r)[org])
 
+    def test_removed_organization_member_is_associated_again_by_create_members(self):
+        org, other = "111122223333", "222233334444"
+        control("POST", "/_emulator/guardduty/organization-accounts", {"accountIds": [org]})
+        self.gd.create_members(DetectorId=self.detector, AccountDetails=[detail(org), detail(other)])
+        self.gd.disassociate_members(DetectorId=self.detector, AccountIds=[org, other])
+        r = self.gd.create_members(DetectorId=self.detector, AccountDetails=[detail(org), detail(other)])
+        # The organization member is Enabled again; the one outside keeps "already a member".
+        self.assertEqual(list(results(r)), [other])
+        self.assertIn("already a member", results(r)[other])
+        self.assertEqual(self.member(org)["relationshipStatus"], "Enabled")
+        self.assertEqual(self.member(other)["relationshipStatus"], "Removed")
+        r = self.gd.create_members(DetectorId=self.detector, AccountDetails=[detail(org)])
+        self.assertIn("already a member", results(r)[org])  # Enabled: nothing to associate
+
+    def test_start_and_stop_monitoring_members(self):
+        a, b, invited = "111122223333", "222233334444", "333344445555"
+        control("POST", "/_emulator/guardduty/organization-accounts", {"accountIds": [a, b]})
+        self.gd.create_members(DetectorId=self.detector, AccountDetails=[detail(a), detail(b), detail(invited)])
+        r = self.gd.stop_monitoring_members(DetectorId=self.detector, AccountIds=[a, invited, "444455556666"])
+        self.assertEqual(sorted(results(r)), [invited, "444455556666"])
+        self.assertIn("not an associated member", results(r)[invited])
+        self.assertEqual(self.member(a)["relationshipStatus"], "Disabled")
+        r = self.gd.start_monitoring_members(DetectorId=self.detector, AccountIds=[a, b, invited])
+        self.assertEqual(list(results(r)), [invited])
+        self.assertEqual([self.member(x)["relationshipStatus"] for x in (a, b, invited)],
+                         ["Enabled", "Enabled", "Created"])
+        for call in (self.gd.start_monitoring_members, self.gd.stop_monitoring_members):
+            self.assertEqual(error_of(call, DetectorId=self.detector, AccountIds=[])[:2], (400, "BadRequestException"))
+            self.assertEqual(error_of(call, DetectorId=self.detector,
+                                      AccountIds=[f"1000000000{i:02d}" for i in range(51)])[:2],
+                             (400, "BadRequestException"))
+
     def test_list_members_pages_and_only_associated(self):
         members = [{"accountId": f"2000000{i:05d}", "email": f"m{i}@example.com",
                     "relationshipStatus": "Enabled" if i % 2 else "Invited"} for i in range(120)]
@@ -519,6 +551,21 @@ class MemberSide(EmulatorTest):
         self.assertEqual(accounts["AssumeRole"], ADMIN)
         calls = control("GET", "/_emulator/calls")["calls"]
         self.assertEqual([c["account"] for c in calls if c["operation"] == "CreateDetector"], [ADMIN, self.MEMBER])
+
+    def test_no_invitation_while_the_email_is_verified(self):
+        creds = assume(self.MEMBER)
+        member_gd = client("guardduty", creds=creds)
+        theirs = member_gd.create_detector(Enable=True)["DetectorId"]
+        set_status = lambda status: control("POST", "/_emulator/guardduty/member-status", {
+            "region": REGION, "detectorId": self.detector, "accountId": self.MEMBER,
+            "relationshipStatus": status})
+        member = set_status("EmailVerificationInProgress")
+        self.assertEqual(member_gd.list_invitations()["Invitations"], [])
+        self.assertIn("no invitation", error_of(member_gd.accept_administrator_invitation, DetectorId=theirs,
+                                                AdministratorId=ADMIN, InvitationId=member["invitationId"])[2])
+        set_status("Invited")  # verification done: the invitation reaches the account
+        invitations = member_gd.list_invitations()["Invitations"]
+        self.assertEqual([i["InvitationId"] for i in invitations], [member["invitationId"]])
 
     def test_invitation_accept_flow(self):
         creds = assume(self.MEMBER)

@@ -52,6 +52,25 @@ pub enum Assumed {
 pub type MemberFeatures = (HashMap<String, Vec<FeatureState>>, Vec<Unprocessed>);
 
 impl Aws {
+    /// StartMonitoringMembers: the administrator monitors again members it stopped monitoring
+    /// (`Disabled`); 1-50 accounts a call; the accounts GuardDuty left unprocessed.
+    pub async fn start_monitoring_members(
+        &self,
+        region: &str,
+        detector_id: &str,
+        ids: &[&AccountId],
+    ) -> Result<Vec<Unprocessed>, AwsError> {
+        let out = self
+            .on_detector(region, "StartMonitoringMembers", |c| {
+                c.start_monitoring_members()
+                    .detector_id(detector_id)
+                    .set_account_ids(Some(ids.iter().map(|id| id.to_string()).collect()))
+                    .send()
+            })
+            .await?;
+        Ok(unprocessed(out.unprocessed_accounts()))
+    }
+
     /// This function's own account (the administrator), asked of STS once per process.
     pub async fn admin_account(&self) -> Result<String, AwsError> {
         self.admin_account

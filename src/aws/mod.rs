@@ -47,6 +47,8 @@ pub const IAM_ACTIONS: &[&str] = &[
     "guardduty:GetMembers",
     "guardduty:InviteMembers",
     "guardduty:ListMembers",
+    // A member found Disabled (the administrator stopped monitoring it) is monitored again.
+    "guardduty:StartMonitoringMembers",
     "guardduty:GetDetector",
     "guardduty:DescribeOrganizationConfiguration",
     "organizations:DescribeAccount",

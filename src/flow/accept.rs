@@ -21,6 +21,8 @@ pub const SESSION_NAME: &str = "guardduty-invite";
 enum Blocked {
     Problem(Problem),
     Retry(AwsError),
+    /// No invitation yet while GuardDuty verifies the email: left to a later run.
+    Pending,
 }
 
 /// What accepting did in the member account.
@@ -57,6 +59,7 @@ pub async fn accept<'a>(flow: &Flow<'_>, slots: Vec<Slot<'a>>) -> Result<Vec<Slo
             }
             Err(Blocked::Problem(p)) => s.fail(p),
             Err(Blocked::Retry(e)) => s.retry(e),
+            Err(Blocked::Pending) => s.done(Outcome::InvitationPending),
         }
     });
     out.extend(join_all(accepted).await);
@@ -183,6 +186,12 @@ async fn already_accepted(
         a.account_id == admin && a.relationship_status.eq_ignore_ascii_case("enabled")
     }) {
         return Ok(());
+    }
+    // Invited with an email just now: GuardDuty verifies the email before it delivers the
+    // invitation (EmailVerificationInProgress). "Delete the member and replay" would only
+    // start the verification again.
+    if matches!(s.step, Step::Done(Outcome::Invited { email_sent: true })) {
+        return Err(Blocked::Pending);
     }
     let region = s.region;
     Err(Blocked::Problem(s.problem(

@@ -1,6 +1,7 @@
-//! The administrator-side stages: GetMembers → CreateMembers (only the accounts that are not
-//! members) → GetMembers (the added ones) → InviteMembers (only where the status calls for
-//! it) → GetMembers after the writes.
+//! The administrator-side stages: GetMembers → CreateMembers (the accounts that are not
+//! members, and organization accounts found Removed) → GetMembers (the added ones) →
+//! InviteMembers (only where the status calls for it) → StartMonitoringMembers (members
+//! found Disabled) → GetMembers after the writes.
 //!
 //! Reading first makes a replay cheap and silent: GetMembers shows the account is a member
 //! with its invitation out or accepted, and no write call is made.
@@ -98,9 +99,12 @@ fn not_returned<'a>(s: Slot<'a>, said: &str) -> Slot<'a> {
 fn decide(s: Slot<'_>) -> Slot<'_> {
     let created_now = matches!(s.step, Step::Member { created_now: true });
     let status = s.status.clone().unwrap_or_default();
-    let outcome = match member_action(&status, created_now) {
+    let outcome = match member_action(&status, created_now, s.associates_again()) {
         MemberAction::Invite => return s.with_step(Step::ToInvite),
+        MemberAction::Associate => return s.with_step(Step::ToCreate),
+        MemberAction::StartMonitoring => return s.with_step(Step::ToStartMonitoring),
         MemberAction::AlreadyInvited => Outcome::AlreadyInvited,
+        MemberAction::VerificationPending => Outcome::InvitationPending,
         MemberAction::AlreadyEnabled => Outcome::AlreadyEnabled,
         MemberAction::EnabledByOrganization => Outcome::EnabledByOrganization,
         MemberAction::Problem(reason) => Outcome::Problem(Box::new(
@@ -125,6 +129,10 @@ pub async fn add<'a>(flow: &Flow<'_>, slots: Vec<Slot<'a>>) -> Result<Vec<Slot<'
     let unprocessed = flow.aws.create_members(region, &detector, &pairs).await?;
     out.extend(
         new.into_iter()
+            .map(|s| Slot {
+                create_tried: true,
+                ..s
+            })
             .map(|s| match find(&unprocessed, s.account_id()) {
                 None => s.with_step(Step::Member { created_now: true }),
                 Some(u) if is_already_our_member(&u.result) => {
@@ -144,11 +152,12 @@ pub async fn add<'a>(flow: &Flow<'_>, slots: Vec<Slot<'a>>) -> Result<Vec<Slot<'
 /// `Enabled` yet is a passing condition: the run is retried, and the retry finds the
 /// account already with this administrator.
 pub async fn observe<'a>(flow: &Flow<'_>, slots: Vec<Slot<'a>>) -> Result<Vec<Slot<'a>>, AwsError> {
-    let (written, mut out) = take(slots, |s| {
-        matches!(
-            s,
-            Step::Done(Outcome::Invited { .. } | Outcome::Accepted { .. })
-        )
+    let (written, mut out): (Vec<_>, Vec<_>) = slots.into_iter().partition(|s| {
+        s.monitoring_started
+            || matches!(
+                s.step,
+                Step::Done(Outcome::Invited { .. } | Outcome::Accepted { .. })
+            )
     });
     let Some((region, detector)) = batch_of(&written) else {
         return Ok(out);
@@ -169,8 +178,52 @@ pub async fn observe<'a>(flow: &Flow<'_>, slots: Vec<Slot<'a>>) -> Result<Vec<Sl
             );
             s.pending = Some(Box::new(per_account_failure("GetMembers", &s, &said)));
         }
+        if s.monitoring_started && !s.reads_enabled() {
+            let said = format!(
+                "monitoring started again, but GuardDuty shows the member as {} yet; try again later",
+                s.status.as_deref().unwrap_or("not returned")
+            );
+            s.pending = Some(Box::new(per_account_failure("GetMembers", &s, &said)));
+        }
         out.push(s);
     }
+    Ok(out)
+}
+
+/// StartMonitoringMembers for the members found Disabled (the administrator stopped
+/// monitoring them), one call per batch; each account GuardDuty leaves unprocessed is that
+/// account's problem (or retry) alone. `observe` reads the status back.
+pub async fn start_monitoring<'a>(
+    flow: &Flow<'_>,
+    slots: Vec<Slot<'a>>,
+) -> Result<Vec<Slot<'a>>, AwsError> {
+    let (stopped, mut out) = take(slots, |s| matches!(s, Step::ToStartMonitoring));
+    let Some((region, detector)) = batch_of(&stopped) else {
+        return Ok(out);
+    };
+    let ids: Vec<&AccountId> = stopped.iter().map(Slot::account_id).collect();
+    let unprocessed = flow
+        .aws
+        .start_monitoring_members(region, &detector, &ids)
+        .await?;
+    out.extend(
+        stopped
+            .into_iter()
+            .map(|s| match find(&unprocessed, s.account_id()) {
+                None => Slot {
+                    monitoring_started: true,
+                    ..s.done(Outcome::AlreadyEnabled)
+                },
+                Some(u) => {
+                    let reason = format!(
+                        "the member is Disabled (the administrator stopped monitoring it), so GuardDuty does NOT \
+                         protect it, and StartMonitoringMembers was refused: {}",
+                        unprocessed_reason("StartMonitoringMembers", &u.result)
+                    );
+                    s.unprocessed("StartMonitoringMembers", &u.result, reason)
+                }
+            }),
+    );
     Ok(out)
 }
 

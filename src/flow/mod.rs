@@ -71,6 +71,12 @@ pub struct Target {
 }
 
 impl Target {
+    /// Organizations knows the account (it gave the joining time): an organization account,
+    /// which GuardDuty associates through the organization rather than by invitation.
+    pub fn in_organization(&self) -> bool {
+        self.joined_at.is_some()
+    }
+
     /// An account with a plan and no exception (tests and tools).
     pub fn new(account_id: AccountId, email: Email, name: String, plan: Arc<Plan>) -> Self {
         Self {
@@ -96,6 +102,8 @@ pub enum Step {
     Member { created_now: bool },
     /// Its relationship status calls for an invitation.
     ToInvite,
+    /// Disabled: the administrator stopped monitoring it; to be monitored again.
+    ToStartMonitoring,
     /// An outcome; a later stage may carry it further.
     Done(Outcome),
     /// A transient failure for this account alone: the run must be retried.
@@ -119,6 +127,11 @@ pub struct Slot<'a> {
     pub read_ahead: Option<ReadAhead>,
     /// This run resumed the member's suspended detector.
     pub detector_resumed: bool,
+    /// This run's CreateMembers was asked for the account (so a Removed member it left
+    /// Removed is invited instead of asked again).
+    pub create_tried: bool,
+    /// This run's StartMonitoringMembers monitors the (Disabled) member again.
+    pub monitoring_started: bool,
     /// The wanted plans (and agent settings) the first read found off, before any change.
     pub plans_found_off: Vec<String>,
     /// This run changed the member's features (and read them back).
@@ -142,6 +155,8 @@ impl<'a> Slot<'a> {
             features: None,
             read_ahead: None,
             detector_resumed: false,
+            create_tried: false,
+            monitoring_started: false,
             plans_found_off: Vec::new(),
             plans_set: false,
             plans_turned_off: Vec::new(),
@@ -152,6 +167,12 @@ impl<'a> Slot<'a> {
 
     pub fn account_id(&self) -> &AccountId {
         &self.target.account_id
+    }
+
+    /// A Removed member is to be associated again with CreateMembers: an organization account
+    /// CreateMembers has not been asked for in this run.
+    pub fn associates_again(&self) -> bool {
+        self.target.in_organization() && !self.create_tried
     }
 
     /// GuardDuty last returned `Enabled` for the member.
@@ -391,6 +412,7 @@ impl<'a> Flow<'a> {
         let slots = members::add(self, slots).await?;
         let slots = members::read_statuses(self, slots).await?;
         let slots = members::invite(self, slots).await?;
+        let slots = members::start_monitoring(self, slots).await?;
         let slots = accept::accept(self, slots).await?;
         let slots = members::observe(self, slots).await?;
         features::enable(self, slots).await

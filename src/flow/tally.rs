@@ -48,6 +48,7 @@ pub fn tally(slots: &[Slot<'_>], logging: Logging) -> Tally {
                     .add(outcome);
                 let unchanged =
                     matches!(outcome, Outcome::AlreadyEnabled | Outcome::AlreadyInvited)
+                        && !s.monitoring_started
                         && !s.plans_set
                         && !s.detector_resumed;
                 if logging == Logging::Every || !unchanged {

@@ -342,17 +342,7 @@ fn drift_of(
         )
     };
     if let Some(status) = plan.and_then(|p| p.left.get(s.account_id().as_str())) {
-        let action = if status.eq_ignore_ascii_case("disabled") {
-            "none: an invitation cannot change a Disabled member; re-enable it from the administrator account".into()
-        } else if dry_run {
-            "would re-invite".into()
-        } else if row.did.accepted {
-            "re-invited and accepted".into()
-        } else if row.did.invited {
-            "re-invited".into()
-        } else {
-            failed("re-inviting")
-        };
+        let action = left_action(s, row, status, dry_run).unwrap_or_else(failed);
         return Some(Drift {
             account_id: s.account_id().to_string(),
             region: s.region.to_owned(),
@@ -390,6 +380,50 @@ fn drift_of(
         kind: DriftKind::PlansOff,
         found: format!("plans off: {}", s.plans_found_off.join(", ")),
         action,
+    })
+}
+
+/// What the run did about a member found `Disabled`, `Removed` or `Resigned`, or (`Err`) what
+/// it tried and failed. A Disabled member is monitored again (StartMonitoringMembers); a
+/// Removed organization account is associated again with CreateMembers (GuardDuty refuses to
+/// invite it); the others are invited.
+fn left_action(
+    s: &Slot<'_>,
+    row: &Row<'_>,
+    status: &str,
+    dry_run: bool,
+) -> Result<String, &'static str> {
+    let disabled = status.eq_ignore_ascii_case("disabled");
+    let associate = status.eq_ignore_ascii_case("removed") && s.target.in_organization();
+    let problem_at = match &s.step {
+        Step::Done(Outcome::Problem(p)) => Some(p.operation.as_str()),
+        _ => None,
+    };
+    Ok(match () {
+        _ if dry_run && disabled => {
+            "would start monitoring it again with StartMonitoringMembers".into()
+        }
+        _ if dry_run && associate => "would associate it again with CreateMembers".into(),
+        _ if dry_run => "would re-invite".into(),
+        _ if disabled
+            && s.monitoring_started
+            && row
+                .status
+                .as_deref()
+                .is_some_and(|v| v.eq_ignore_ascii_case("enabled")) =>
+        {
+            "monitoring started again with StartMonitoringMembers".into()
+        }
+        _ if disabled => return Err("starting monitoring again with StartMonitoringMembers"),
+        _ if matches!(s.step, Step::Done(Outcome::EnabledByOrganization)) => {
+            "associated again with CreateMembers".into()
+        }
+        _ if row.did.accepted => "re-invited and accepted".into(),
+        _ if row.did.invited => "re-invited".into(),
+        _ if associate && problem_at == Some("CreateMembers") => {
+            return Err("associating again with CreateMembers")
+        }
+        _ => return Err("re-inviting"),
     })
 }
 

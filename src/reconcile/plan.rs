@@ -253,8 +253,12 @@ fn start_step(
                 .with_status(status),
         )))
     };
-    match member_action(status, false) {
+    // Every account of a reconcile is an organization account (ListAccounts).
+    match member_action(status, false, true) {
         MemberAction::Invite => Step::ToInvite,
+        MemberAction::Associate => Step::ToCreate,
+        MemberAction::StartMonitoring => Step::ToStartMonitoring,
+        MemberAction::VerificationPending => Step::Done(Outcome::InvitationPending),
         MemberAction::AlreadyInvited if config.member_role.is_some() => {
             Step::Done(Outcome::AlreadyInvited)
         }
