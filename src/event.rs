@@ -49,8 +49,9 @@ pub enum EventKind {
     UpdateManagedAccount,
     ManualRequest,
     ReconcileRequest,
-    /// Organizations' `AccountJoinedOrganization`: its shape is not published, so no field
-    /// of it is read; a reconcile finds the account whatever the event carries.
+    /// Organizations' `AccountJoinedOrganization`: AWS documents its `joinedMethod` field
+    /// (`Created` or `Invited`) but not where in the event it sits, so the field is looked for
+    /// anywhere in `detail`; only an account that did not join `Created` runs a reconcile.
     AccountJoinedOrganization,
     InviteCheck,
 }
@@ -176,7 +177,7 @@ fn classify(meta: &EventMeta, detail: &Value) -> Result<(EventKind, Action), Eve
         EventKind::CreateManagedAccount => parse_status(detail, "createManagedAccountStatus", managed_account)?,
         EventKind::UpdateManagedAccount => parse_status(detail, "updateManagedAccountStatus", managed_account)?,
         EventKind::ManualRequest => Action::Invite(parse_manual(detail)?),
-        EventKind::AccountJoinedOrganization => Action::Reconcile { dry_run: false },
+        EventKind::AccountJoinedOrganization => joined_action(detail),
         EventKind::ReconcileRequest => Action::Reconcile {
             dry_run: optional_bool(object_detail(detail)?, "dryRun", "detail")?.unwrap_or(false),
         },
@@ -193,6 +194,37 @@ fn classify(meta: &EventMeta, detail: &Value) -> Result<(EventKind, Action), Eve
         },
     };
     Ok((kind, action))
+}
+
+/// What an `AccountJoinedOrganization` event calls for. An account created in the
+/// organization (`joinedMethod` `Created`) also produces a `CreateAccountResult` (or a Control
+/// Tower event) that brings it to the invite function, so its joining starts nothing: a
+/// reconcile then would race that invitation before the member role exists. An account that
+/// joined by invitation has no other event, and one whose method cannot be read is treated
+/// the same, so that no invited account waits for the daily run.
+fn joined_action(detail: &Value) -> Action {
+    match find_key(detail, "joinedMethod", 4).and_then(Value::as_str) {
+        Some(method) if method.eq_ignore_ascii_case("created") => Action::Skip {
+            reason: "AccountJoinedOrganization of an account created in the organization (joinedMethod Created): \
+                     its creation event brings it to the invite function"
+                .into(),
+        },
+        _ => Action::Reconcile { dry_run: false },
+    }
+}
+
+/// The first value under `key` in `value`, searched breadth first down to `depth` levels.
+fn find_key<'a>(value: &'a Value, key: &str, depth: usize) -> Option<&'a Value> {
+    let Value::Object(map) = value else {
+        return None;
+    };
+    if let Some(found) = map.get(key) {
+        return Some(found);
+    }
+    if depth == 0 {
+        return None;
+    }
+    map.values().find_map(|v| find_key(v, key, depth - 1))
 }
 
 /// The account of a lifecycle event, as the event names it.
@@ -655,6 +687,32 @@ mod tests {
             parse(not_org).unwrap_err(),
             EventError::Unsupported { .. }
         ));
+    }
+
+    #[test]
+    fn an_account_created_in_the_organization_joining_runs_no_reconcile() {
+        let created = sample("organizations-account-joined-created.json");
+        let r = parse(created.clone()).unwrap();
+        assert_eq!(r.kind, EventKind::AccountJoinedOrganization);
+        assert!(
+            matches!(&r.action, Action::Skip { reason } if reason.contains("joinedMethod Created")),
+            "{:?}",
+            r.action
+        );
+        // Wherever the field sits, in whatever case: the path is not documented.
+        let mut elsewhere = created;
+        elsewhere["detail"] = json!({"eventName": "AccountJoinedOrganization", "additionalEventData": {"joinedMethod": "CREATED"}});
+        assert!(matches!(
+            parse(elsewhere).unwrap().action,
+            Action::Skip { .. }
+        ));
+        // Invited, or no method to read: the reconcile runs, so no invited account waits.
+        let mut invited = sample("organizations-account-joined.json");
+        invited["detail"]["serviceEventDetails"]["joinedMethod"] = json!("INVITED");
+        assert_eq!(
+            parse(invited).unwrap().action,
+            Action::Reconcile { dry_run: false }
+        );
     }
 
     #[test]

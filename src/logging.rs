@@ -38,16 +38,54 @@ pub fn init() {
         .from_env_lossy();
     let layer = fmt::layer()
         .with_target(false)
-        .without_time()
         .with_writer(|| MaskingWriter(StderrBesideProgress));
     let json = std::env::var("AWS_LAMBDA_LOG_FORMAT").is_ok_and(|f| f.eq_ignore_ascii_case("json"));
     let registry = subscriber::registry().with(env_filter);
-    // Another subscriber already set (a test that set one) keeps its place.
+    // Another subscriber already set (a test that set one) keeps its place. In JSON each line
+    // carries "level" and an RFC 3339 "timestamp": Lambda's log-level filtering reads both,
+    // and treats a line without a valid timestamp as INFO. A terminal's lines need no time.
     let _ = if json {
         registry.with(layer.json()).try_init()
     } else {
-        registry.with(layer).try_init()
+        registry.with(layer.without_time()).try_init()
     };
+}
+
+/// The level a metric line is written at: the function's application log level
+/// (`AWS_LAMBDA_LOG_LEVEL`, which Lambda sets from its logging configuration), so that
+/// Lambda's log-level filtering always lets the metrics through; INFO when none is set.
+fn metrics_level() -> &'static str {
+    static LEVEL: OnceLock<String> = OnceLock::new();
+    LEVEL.get_or_init(|| level_for_metrics(std::env::var("AWS_LAMBDA_LOG_LEVEL").ok().as_deref()))
+}
+
+fn level_for_metrics(asked: Option<&str>) -> String {
+    const LEVELS: [&str; 6] = ["TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL"];
+    asked
+        .map(|l| l.trim().to_ascii_uppercase())
+        .filter(|l| LEVELS.contains(&l.as_str()))
+        .unwrap_or_else(|| "INFO".into())
+}
+
+/// An EMF line with the `level` and RFC 3339 `timestamp` keys Lambda's log-level filtering
+/// reads ("If the level value field is invalid or missing, Lambda will assign the log output
+/// the level INFO"): EMF lets a document carry fields beyond its metrics.
+fn leveled(line: &str, level: &str, timestamp: &str) -> String {
+    match serde_json::from_str::<serde_json::Value>(line) {
+        Ok(serde_json::Value::Object(mut map)) => {
+            map.insert("level".into(), level.into());
+            map.insert("timestamp".into(), timestamp.into());
+            serde_json::Value::Object(map).to_string()
+        }
+        _ => line.to_owned(),
+    }
+}
+
+fn rfc3339_now() -> String {
+    use aws_sdk_guardduty::primitives::{DateTime, DateTimeFormat};
+    DateTime::from(std::time::SystemTime::now())
+        .fmt(DateTimeFormat::DateTime)
+        .unwrap_or_default()
 }
 
 /// Writes each formatted log record with the emails in it masked. The subscriber writes a
@@ -115,9 +153,10 @@ pub fn emit_metrics(lines: &[String]) {
     if !*WANTED.get_or_init(|| metrics_wanted().unwrap_or(false)) {
         return;
     }
+    let (level, now) = (metrics_level(), rfc3339_now());
     let mut text = String::new();
     for line in lines {
-        text.push_str(line);
+        text.push_str(&leveled(line, level, &now));
         text.push('\n');
     }
     // A closed stderr loses the metrics, not the invocation.
@@ -211,6 +250,25 @@ mod tests {
         assert!(written.contains("j***@example.com"), "{written}");
         assert!(!written.contains("jane.doe@"), "{written}");
         assert!(written.contains("111122223333"));
+    }
+
+    #[test]
+    fn metric_lines_pass_whatever_application_log_level_lambda_filters_at() {
+        assert_eq!(level_for_metrics(None), "INFO");
+        assert_eq!(level_for_metrics(Some("warn")), "WARN");
+        assert_eq!(level_for_metrics(Some("FATAL")), "FATAL");
+        assert_eq!(level_for_metrics(Some("loud")), "INFO");
+        let line = leveled(
+            r#"{"_aws":{"Timestamp":7},"Problems":2}"#,
+            "ERROR",
+            "2026-12-05T06:00:00Z",
+        );
+        let v: serde_json::Value = serde_json::from_str(&line).unwrap();
+        assert_eq!(v["level"], "ERROR");
+        assert_eq!(v["timestamp"], "2026-12-05T06:00:00Z");
+        assert_eq!(v["Problems"], 2, "the metrics stay as they were");
+        assert_eq!(v["_aws"]["Timestamp"], 7);
+        assert!(!rfc3339_now().is_empty());
     }
 
     #[test]

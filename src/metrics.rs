@@ -22,6 +22,27 @@ pub const METRIC_NAMES: &[&str] = &[
     "Drift",
 ];
 
+/// Written once by each reconcile that read the whole organization and every region, with no
+/// dimension: an alarm on its absence says that coverage stopped being measured, whatever
+/// stopped it (timeouts, an empty schedule, a broken role).
+pub const COMPLETED_METRIC: &str = "ReconcilesCompleted";
+
+/// The EMF line of one completed reconcile.
+pub fn completion_line(timestamp_ms: u128) -> String {
+    json!({
+        "_aws": {
+            "Timestamp": timestamp_ms,
+            "CloudWatchMetrics": [{
+                "Namespace": NAMESPACE,
+                "Dimensions": [[]],
+                "Metrics": [{"Name": COMPLETED_METRIC, "Unit": "Count"}],
+            }]
+        },
+        COMPLETED_METRIC: 1,
+    })
+    .to_string()
+}
+
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct Counts {
     pub invited: u64,
@@ -142,6 +163,17 @@ pub fn emf_lines(per_region: &BTreeMap<String, Counts>, timestamp_ms: u128) -> V
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_completed_reconcile_is_one_count_without_dimensions() {
+        let v: serde_json::Value = serde_json::from_str(&completion_line(9)).unwrap();
+        assert_eq!(v[COMPLETED_METRIC], 1);
+        assert_eq!(v["_aws"]["Timestamp"], 9);
+        let declared = &v["_aws"]["CloudWatchMetrics"][0];
+        assert_eq!(declared["Namespace"], NAMESPACE);
+        assert_eq!(declared["Dimensions"], json!([[]]));
+        assert_eq!(declared["Metrics"][0]["Name"], COMPLETED_METRIC);
+    }
 
     #[test]
     fn one_emf_line_per_region_with_its_counts() {

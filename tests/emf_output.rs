@@ -60,3 +60,64 @@ fn metric_lines_only_inside_lambda_or_when_asked_for() {
     ]);
     assert!(!stderr(&off).contains("_aws"), "{}", stderr(&off));
 }
+
+/// Lambda's log-level filtering as its guide describes it: a JSON line's `level` (INFO when
+/// missing or invalid, or when its `timestamp` is not a valid RFC 3339 time) against the
+/// function's application log level.
+fn kept_by_lambda(line: &Value, application_level: &str) -> bool {
+    const ORDER: [&str; 6] = ["TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL"];
+    let rank = |l: &str| ORDER.iter().position(|o| o.eq_ignore_ascii_case(l));
+    let timestamp_ok = line["timestamp"]
+        .as_str()
+        .is_some_and(|t| t.len() >= 20 && t.as_bytes()[10] == b'T' && t.ends_with('Z'));
+    let level = match line["level"].as_str().and_then(rank) {
+        Some(level) if timestamp_ok => level,
+        _ => 2,
+    };
+    rank(application_level).is_some_and(|floor| level >= floor)
+}
+
+#[test]
+fn metric_lines_survive_lambdas_log_level_filter_at_any_level_and_every_log_line_has_a_level_and_time(
+) {
+    let emu = Emulator::start();
+    let seeded = emu.seed(
+        &["us-east-1"],
+        &[("111122223333", "new.account@example.com", "Payments")],
+        &[],
+    );
+    let event = sample("organizations-create-account-result-succeeded.json");
+    for level in ["INFO", "WARN", "ERROR", "FATAL"] {
+        let mut env = emu.env(&seeded, &["us-east-1"]);
+        for (k, v) in [
+            ("AWS_LAMBDA_FUNCTION_NAME", "guardduty-invite"),
+            ("AWS_LAMBDA_LOG_FORMAT", "JSON"),
+            ("AWS_LAMBDA_LOG_LEVEL", level),
+        ] {
+            env.push((k.into(), v.into()));
+        }
+        let out = invoke(&env, &[&event]);
+        assert!(out.status.success(), "{level}: {}", stderr(&out));
+        let lines: Vec<Value> = stderr(&out)
+            .lines()
+            .map(|l| {
+                serde_json::from_str(l).unwrap_or_else(|e| panic!("{level}: not JSON ({e}): {l}"))
+            })
+            .collect();
+        for line in &lines {
+            assert!(
+                line["level"].is_string() && line["timestamp"].is_string(),
+                "{level}: every line keeps its level and time: {line}"
+            );
+        }
+        let kept: Vec<&Value> = lines
+            .iter()
+            .filter(|l| kept_by_lambda(l, level) && l.get("_aws").is_some())
+            .collect();
+        assert_eq!(
+            kept.len(),
+            1,
+            "{level}: the region's metric line passes the filter"
+        );
+    }
+}

@@ -31,7 +31,7 @@ use guardduty_invite::aws::{
 use guardduty_invite::config::{
     Config, ConfigError, COVERAGE_BUCKET, FUNCTION_VARIABLES, SNS_TOPIC_ARN, STALE_INVITATION_DAYS,
 };
-use guardduty_invite::metrics::{METRIC_NAMES, NAMESPACE};
+use guardduty_invite::metrics::{COMPLETED_METRIC, METRIC_NAMES, NAMESPACE};
 use serde_json::{json, Map, Value};
 
 const MAIN: &str = "template.yaml";
@@ -74,6 +74,11 @@ const SAMPLE_TARGETS: &[(&str, &str)] = &[
     ("controltower-create-managed-account.json", INVITE_FUNCTION),
     ("controltower-update-managed-account.json", INVITE_FUNCTION),
     ("organizations-account-joined.json", RECONCILE_FUNCTION),
+    // Delivered too: the path of joinedMethod is not documented, so the function skips it.
+    (
+        "organizations-account-joined-created.json",
+        RECONCILE_FUNCTION,
+    ),
 ];
 
 /// What the tests substitute for the stack's pseudo parameters.
@@ -1941,7 +1946,7 @@ fn reconcile_function_is_the_same_binary_and_role_with_a_longer_timeout() {
 }
 
 #[test]
-fn reserved_concurrency_is_none_for_invites_by_default_and_one_for_the_reconcile() {
+fn no_concurrency_is_reserved_by_default_and_the_reconcile_may_ask_for_one() {
     // ReservedConcurrentExecutions 0 would stop a function from running at all; a reservation
     // needs 100 unreserved executions left, which accounts with a limit of 10 do not have.
     assert_eq!(parameter("ReservedConcurrency")["Default"], "");
@@ -1957,8 +1962,10 @@ fn reserved_concurrency_is_none_for_invites_by_default_and_one_for_the_reconcile
             json!({"Ref": "ReservedConcurrency"})
         )
     );
+    // Lambda keeps 100 executions unreserved, so a default reservation would fail the first
+    // deploy in an account whose quota is 10.
     let reconcile = parameter("ReconcileReservedConcurrency");
-    assert_eq!(reconcile["Default"], "1");
+    assert_eq!(reconcile["Default"], "0");
     assert_eq!(reconcile["AllowedValues"], json!(["1", "0"]));
     assert_eq!(
         condition("HasReconcileReservation"),
@@ -1985,7 +1992,7 @@ fn a_reconcile_throttled_by_its_reservation_waits_up_to_six_hours_then_goes_to_t
     let description = parameter("ReconcileReservedConcurrency")["Description"]
         .as_str()
         .unwrap_or_default();
-    for said in ["6 hours", "idempotent", "failed-events queue"] {
+    for said in ["6 hours", "idempotent", "failed-events queue", "overlap"] {
         assert!(description.contains(said), "{said}: {description}");
     }
 }
@@ -2220,7 +2227,10 @@ fn alarms_on_the_functions_metrics_name_metrics_the_code_writes() {
         let p = &alarm["Properties"];
         if p["Namespace"] == NAMESPACE {
             let metric = p["MetricName"].as_str().unwrap_or_default();
-            assert!(METRIC_NAMES.contains(&metric), "{name}: {metric}");
+            assert!(
+                METRIC_NAMES.contains(&metric) || metric == COMPLETED_METRIC,
+                "{name}: {metric}"
+            );
         }
         for query in alternatives(&p["Metrics"]) {
             let Some(expression) = query["Expression"].as_str() else {
@@ -2266,6 +2276,64 @@ fn drift_found_by_a_reconcile_raises_an_alarm_on_the_topic() {
     assert_eq!(p["AlarmActions"], json!([topic]), "{name}");
     // A reconcile writes once; between runs the state stays.
     assert_eq!(p["TreatMissingData"], "ignore", "{name}");
+}
+
+#[test]
+fn a_day_without_a_completed_reconcile_raises_an_alarm() {
+    let topic = &environment()[SNS_TOPIC_ARN];
+    let alarms: Vec<_> = resources_of_type("AWS::CloudWatch::Alarm")
+        .into_iter()
+        .filter(|(_, a)| a["Properties"]["MetricName"] == COMPLETED_METRIC)
+        .collect();
+    assert_eq!(alarms.len(), 1, "one alarm on {COMPLETED_METRIC}");
+    let (name, alarm) = alarms[0];
+    assert!(alarm.get("Condition").is_none(), "{name}: always there");
+    let p = &alarm["Properties"];
+    assert_eq!(p["Namespace"], NAMESPACE, "{name}");
+    assert!(p.get("Dimensions").is_none(), "{name}: the metric has none");
+    assert_eq!(p["Statistic"], "Sum", "{name}");
+    // No count at all for 26 hours: missing data must breach, or silence would read as OK.
+    assert_eq!(p["TreatMissingData"], "breaching", "{name}");
+    assert_eq!(p["ComparisonOperator"], "LessThanThreshold", "{name}");
+    assert_eq!(p["Threshold"], 1, "{name}");
+    let period = p["Period"].as_u64().unwrap_or_default();
+    let periods = p["EvaluationPeriods"].as_u64().unwrap_or_default();
+    assert_eq!(period * periods, 26 * 3600, "{name}");
+    assert_eq!(p["DatapointsToAlarm"], p["EvaluationPeriods"], "{name}");
+    // PutMetricAlarm: at most 7 days, and at most one day for a period under an hour.
+    assert!(period >= 3600 && period * periods <= 604_800, "{name}");
+    assert_eq!(p["AlarmActions"], json!([topic]), "{name}");
+}
+
+/// The alarms on an SQS queue's visible messages, in `t`.
+fn queue_alarms_in(t: &'static Value) -> Vec<(&'static str, &'static Value)> {
+    resources_of_type_in(t, "AWS::CloudWatch::Alarm")
+        .into_iter()
+        .filter(|(_, a)| a["Properties"]["Namespace"] == "AWS/SQS")
+        .collect()
+}
+
+#[test]
+fn queue_alarms_stay_on_while_the_queue_sleeps_with_an_event_in_it() {
+    // SQS stops sending a queue's metrics after six hours without activity, while a failed
+    // event stays 14 days: notBreaching (or breaching) would decide the state from silence.
+    let alarms: Vec<_> = queue_alarms_in(template())
+        .into_iter()
+        .chain(queue_alarms_in(load(FORWARD)))
+        .collect();
+    assert_eq!(
+        alarms.len(),
+        2,
+        "the failed-events and the dead-letter queue"
+    );
+    for (name, alarm) in alarms {
+        let p = &alarm["Properties"];
+        assert_eq!(
+            p["MetricName"], "ApproximateNumberOfMessagesVisible",
+            "{name}"
+        );
+        assert_eq!(p["TreatMissingData"], "ignore", "{name}");
+    }
 }
 
 #[test]
