@@ -236,7 +236,7 @@ mod tests {
             "InviteMembers",
             "The request is rejected because the account was added through the organization and cannot be invited."
         )
-        .contains("organization settings"));
+        .contains("CreateMembers"));
         assert!(unprocessed_reason("InviteMembers", "Something new").contains("InviteMembers"));
     }
 

@@ -384,7 +384,11 @@ fn every_test_file_and_emulator_rule_the_register_names_exists() {
         for pair in spans.chunks(2) {
             if let [file, name] = pair {
                 let path = root().join(file);
-                let defines = path.exists() && read(&path).contains(&format!("fn {name}("));
+                // A Rust test (`fn name(`) or an emulator self-check (`def name(`).
+                let defines = path.exists() && {
+                    let text = read(&path);
+                    text.contains(&format!("fn {name}(")) || text.contains(&format!("def {name}("))
+                };
                 if !defines {
                     problems.push(format!("test {file} {name} does not exist"));
                 }

@@ -363,6 +363,7 @@ mod tests {
             Step::Done(Outcome::AlreadyInvited) => "invited",
             Step::Done(Outcome::AlreadyEnabled) => "enabled",
             Step::Done(Outcome::Problem(_)) => "problem",
+            Step::ToStartMonitoring => "start-monitoring",
             _ => "other",
         }
     }
@@ -397,8 +398,8 @@ mod tests {
         let kinds: Vec<&str> = plan.starts.iter().map(kind).collect();
         assert_eq!(
             kinds,
-            ["create", "invite", "problem", "invited", "problem", "enabled", "problem"],
-            "the old invitation is stale, the recent one is not"
+            ["create", "invite", "problem", "invited", "problem", "enabled", "start-monitoring"],
+            "the old invitation is stale, the recent one is not; a Disabled member is started again"
         );
         assert_eq!(plan.starts[5].status.as_deref(), Some("Enabled"));
         assert_eq!(plan.outside_organization, 1);
