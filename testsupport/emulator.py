@@ -228,7 +228,8 @@ the tests use most (GuardDuty, SNS, STS, SQS, Organizations) are built before RE
 others on first use (SSM takes seconds), one request at a time until built (two threads
 building the same moto modules can fail). rest-xml operations sharing a path (S3's PutObject,
 CopyObject, UploadPart) are told apart by their query literals and required headers and
-query members, as the model defines them, for the log, fault and deny rules.
+query members, as the model defines them, for the log, fault and deny rules. An
+UpdateMemberDetectors entry also has "features": [{name, status}] as requested.
 
 Control API:
 
@@ -1022,6 +1023,15 @@ def logged_account_ids(operation, body):
         if operation == "CreateMembers":
             return [d.get("accountId") for d in data.get("accountDetails") or []]
         return list(data.get("accountIds") or [])
+    except (ValueError, AttributeError, TypeError):
+        return []
+
+
+def logged_features(body):
+    """[{name, status}] of an UpdateMemberDetectors request, for the call log."""
+    try:
+        return [{"name": f.get("name"), "status": f.get("status")}
+                for f in json.loads(body or b"{}").get("features") or []]
     except (ValueError, AttributeError, TypeError):
         return []
 
@@ -2364,6 +2374,8 @@ class Emulator:
                 "account": req.account, "status": None, "ts": time.time()}
         if req.service == "guardduty" and req.operation in MEMBER_OPS:
             call["accountIds"] = logged_account_ids(req.operation, req.body)
+        if req.service == "guardduty" and req.operation == "UpdateMemberDetectors":
+            call["features"] = logged_features(req.body)
         with self.lock:
             self.calls.append(call)
             rule = self.take_fault(req.service, req.region, req.operation)
