@@ -572,7 +572,10 @@ mod tests {
                 vec![set("EKS_RUNTIME_MONITORING", false, &[])],
             ]
         );
-        let one = [set("RUNTIME_MONITORING", true, &[]), set("S3_DATA_EVENTS", false, &[])];
+        let one = [
+            set("RUNTIME_MONITORING", true, &[]),
+            set("S3_DATA_EVENTS", false, &[]),
+        ];
         assert_eq!(calls(&one), [one.to_vec()]);
         assert!(calls(&[]).is_empty());
     }
@@ -590,7 +593,11 @@ mod tests {
         assert!(here.off.is_empty());
         assert!(here.is_met(&[state("S3_DATA_EVENTS", "ENABLED", &[])]));
         assert!(plan.lacks_any(&[state("S3_DATA_EVENTS", "ENABLED", &[])]));
-        assert_eq!(plan.in_region(&[]), None, "nothing listed: nothing known missing");
+        assert_eq!(
+            plan.in_region(&[]),
+            None,
+            "nothing listed: nothing known missing"
+        );
         let all = s(&["S3_DATA_EVENTS", "RDS_LOGIN_EVENTS", "LAMBDA_NETWORK_LOGS"]);
         assert_eq!(plan.in_region(&all), None);
     }

@@ -581,13 +581,19 @@ rules:
     fn both_runtime_plans_may_be_turned_off_and_the_migration_policy_parses() {
         let p = Policy::parse("default: {off: [RUNTIME_MONITORING, EKS_RUNTIME_MONITORING]}")
             .unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(p.default.off, ["RUNTIME_MONITORING", "EKS_RUNTIME_MONITORING"]);
-        let p = Policy::parse("default: {plans: [RUNTIME_MONITORING], off: [EKS_RUNTIME_MONITORING]}")
-            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            p.default.off,
+            ["RUNTIME_MONITORING", "EKS_RUNTIME_MONITORING"]
+        );
+        let p =
+            Policy::parse("default: {plans: [RUNTIME_MONITORING], off: [EKS_RUNTIME_MONITORING]}")
+                .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(p.default.on, ["RUNTIME_MONITORING"]);
         assert_eq!(p.default.off, ["EKS_RUNTIME_MONITORING"]);
-        assert!(err("default: {plans: [RUNTIME_MONITORING, EKS_RUNTIME_MONITORING]}")
-            .contains("default.plans"));
+        assert!(
+            err("default: {plans: [RUNTIME_MONITORING, EKS_RUNTIME_MONITORING]}")
+                .contains("default.plans")
+        );
     }
 
     #[test]

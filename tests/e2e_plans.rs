@@ -250,7 +250,10 @@ async fn a_plan_the_region_does_not_offer_is_not_wanted_there_and_said_once() {
         );
         let r = region_summary(&summary, REGION);
         assert_eq!(r["notOffered"], json!(["RDS_LOGIN_EVENTS"]), "{r}");
-        assert_eq!(r["protectedAccounts"], 2, "not counted against coverage: {r}");
+        assert_eq!(
+            r["protectedAccounts"], 2,
+            "not counted against coverage: {r}"
+        );
         assert_eq!(r["problems"], 0, "no problem per account: {r}");
         assert_eq!(summary["problems"], 0, "{summary}");
         assert!(
@@ -281,10 +284,12 @@ fn check_lists_each_plan_and_region_that_is_not_offered() {
     emu.control(
         "POST",
         "/_emulator/guardduty/unoffered",
-        Some(json!({"features": [{"name": "RDS_LOGIN_EVENTS", "region": "eu-west-1"},
+        Some(
+            json!({"features": [{"name": "RDS_LOGIN_EVENTS", "region": "eu-west-1"},
                                  {"name": "LAMBDA_NETWORK_LOGS", "region": "eu-west-1"},
                                  {"name": "RDS_LOGIN_EVENTS", "region": "us-east-1"},
-                                 {"name": "EKS_AUDIT_LOGS", "region": "us-east-1"}]})),
+                                 {"name": "EKS_AUDIT_LOGS", "region": "us-east-1"}]}),
+        ),
     );
     let mut env = emu.env(&seeded, &["us-east-1", "eu-west-1"]);
     env.push((

@@ -131,12 +131,16 @@ pub async fn run(
         Some((_, Ok(policy))) => policy.wanted_features(),
         _ => protection.short_form.wanted_features(),
     };
-    let mut checks: Vec<CheckLine> =
-        join_all(config.regions.iter().map(|r| region_checks(aws, config, r, &wanted)))
-            .await
-            .into_iter()
-            .flatten()
-            .collect();
+    let mut checks: Vec<CheckLine> = join_all(
+        config
+            .regions
+            .iter()
+            .map(|r| region_checks(aws, config, r, &wanted)),
+    )
+    .await
+    .into_iter()
+    .flatten()
+    .collect();
     checks.push(organization_check(aws).await);
     checks.extend(topic::checks(aws, &config.topic_arn).await);
     checks.push(opt_in::check(aws, config, account).await);

@@ -34,10 +34,11 @@ pub async fn enable<'a>(flow: &Flow<'_>, slots: Vec<Slot<'a>>) -> Result<Vec<Slo
     read.extend(ahead.into_iter().map(answered));
     // A feature GuardDuty returned nothing for may be one the region does not offer: ask,
     // once per region per run, and take what it does not offer out of the plans here.
-    if read
-        .iter()
-        .any(|s| s.features.as_deref().is_some_and(|h| s.target.plan.lacks_any(h)))
-    {
+    if read.iter().any(|s| {
+        s.features
+            .as_deref()
+            .is_some_and(|h| s.target.plan.lacks_any(h))
+    }) {
         let offered = flow.offered(region, &detector).await?;
         in_region(&mut read, &offered);
     }
@@ -190,10 +191,14 @@ async fn update<'a>(
             let (refused, processed): (Vec<_>, Vec<_>) = writing
                 .into_iter()
                 .partition(|s| find(&unprocessed, s.account_id()).is_some());
-            out.extend(refused.into_iter().map(|s| match find(&unprocessed, s.account_id()) {
-                Some(u) => not_updated(s, &u.result),
-                None => s,
-            }));
+            out.extend(
+                refused
+                    .into_iter()
+                    .map(|s| match find(&unprocessed, s.account_id()) {
+                        Some(u) => not_updated(s, &u.result),
+                        None => s,
+                    }),
+            );
             writing = processed;
         }
         let turned_off: Vec<String> = changes

@@ -39,6 +39,12 @@ use crate::plan::{FeatureState, Plan};
 use crate::policy::Exception;
 use crate::report::{Observed, Outcome, Problem, RegionReport};
 
+/// The features GuardDuty lists as offered in a region.
+type Offered = Arc<[String]>;
+
+/// A batch's result, beside its slots as they started (kept for when it fails whole).
+type BatchRun<'a> = (Result<Vec<Slot<'a>>, AwsError>, Vec<Slot<'a>>);
+
 /// GuardDuty's limit on accounts per member call.
 pub const BATCH_SIZE: usize = 50;
 /// Batches under way at once: twice the calls allowed in flight, so that a batch between two
@@ -290,7 +296,7 @@ pub struct Flow<'a> {
     enabled_regions: opt_in::EnabledRegions,
     /// The features GuardDuty offers in each region, as the administrator's own detector
     /// lists them: read once per run, and only in a region where a member lacks a feature.
-    offered: Mutex<HashMap<String, Arc<OnceCell<Arc<[String]>>>>>,
+    offered: Mutex<HashMap<String, Arc<OnceCell<Offered>>>>,
 }
 
 impl<'a> Flow<'a> {
@@ -415,7 +421,7 @@ impl<'a> Flow<'a> {
     ) -> (Vec<T>, Vec<AwsError>) {
         // The in-flight cap is Aws's; this only bounds the batches held in memory at once
         // (a batch future is large), with enough of them to keep every permit busy.
-        let results: Vec<(Result<Vec<Slot<'a>>, AwsError>, Vec<Slot<'a>>)> = stream::iter(batches)
+        let results: Vec<BatchRun<'a>> = stream::iter(batches)
             .map(|slots| {
                 let started: Vec<Slot<'a>> = slots.iter().map(Slot::as_started).collect();
                 async move { (self.run_batch(slots).await, started) }
