@@ -189,6 +189,28 @@ impl Plan {
             .collect()
     }
 
+    /// Whether GuardDuty returned no entry at all for a feature of `on` (it reads `MISSING`):
+    /// the region may not offer it.
+    pub fn lacks_any(&self, have: &[FeatureState]) -> bool {
+        self.on.iter().any(|f| !have.iter().any(|s| &s.name == f))
+    }
+
+    /// This plan where GuardDuty offers only `offered` (the features the administrator's own
+    /// detector lists in a region): the features it does not offer taken out, since they
+    /// cannot be wanted there. `None` when nothing is taken out, or when `offered` is empty
+    /// (GuardDuty listed nothing, so nothing is known to be missing).
+    pub fn in_region(&self, offered: &[String]) -> Option<Plan> {
+        let is_offered = |f: &&String| offered.contains(f);
+        if offered.is_empty() || self.on.iter().chain(&self.off).all(|f| is_offered(&f)) {
+            return None;
+        }
+        Some(Plan {
+            on: self.on.iter().filter(is_offered).cloned().collect(),
+            agents: self.agents.clone(),
+            off: self.off.iter().filter(is_offered).cloned().collect(),
+        })
+    }
+
     /// The features of `on` a member with `have` lacks (off, or an agent setting off).
     pub fn missing<'p>(&'p self, have: &[FeatureState]) -> Vec<&'p str> {
         self.on
@@ -199,8 +221,37 @@ impl Plan {
     }
 }
 
+/// The UpdateMemberDetectors calls that make `changes`, in order. GuardDuty refuses the two
+/// runtime features in one call, so when both change they go in two calls: the one turned
+/// on first, then the one turned off, so that the member is never without runtime
+/// monitoring between the two (AWS's migration order: Runtime Monitoring on, then EKS
+/// Runtime Monitoring off). Turning both off is two calls as well.
+pub fn calls(changes: &[FeatureSetting]) -> Vec<Vec<FeatureSetting>> {
+    let exclusive = |c: &FeatureSetting| EXCLUSIVE_FEATURES.contains(&c.name.as_str());
+    if changes.iter().filter(|c| exclusive(c)).count() < 2 {
+        return if changes.is_empty() {
+            Vec::new()
+        } else {
+            vec![changes.to_vec()]
+        };
+    }
+    // The later call: a runtime feature turned off (the last such when both are).
+    let later = changes
+        .iter()
+        .rposition(|c| exclusive(c) && !c.enable)
+        .or_else(|| changes.iter().rposition(exclusive));
+    let (first, second): (Vec<_>, Vec<_>) = changes
+        .iter()
+        .enumerate()
+        .partition(|(i, _)| Some(*i) != later);
+    vec![
+        first.into_iter().map(|(_, c)| c.clone()).collect(),
+        second.into_iter().map(|(_, c)| c.clone()).collect(),
+    ]
+}
+
 /// Comma-separated feature names, checked against the SDK's own list, without duplicates.
-pub fn parse_features(raw: &str) -> Result<Vec<String>, String> {
+pub fn parse_feature_names(raw: &str) -> Result<Vec<String>, String> {
     let known = aws_sdk_guardduty::types::OrgFeature::values();
     let mut features: Vec<String> = Vec::new();
     for name in raw.split(',').map(str::trim).filter(|n| !n.is_empty()) {
@@ -214,11 +265,18 @@ pub fn parse_features(raw: &str) -> Result<Vec<String>, String> {
             features.push(name.to_owned());
         }
     }
+    Ok(features)
+}
+
+/// Features to turn on: [`parse_feature_names`], without both runtime features (they cannot
+/// be enabled together). A list of features to turn off may hold both.
+pub fn parse_features(raw: &str) -> Result<Vec<String>, String> {
+    let features = parse_feature_names(raw)?;
     check_exclusive(&features)?;
     Ok(features)
 }
 
-/// RUNTIME_MONITORING and EKS_RUNTIME_MONITORING cannot be set together.
+/// RUNTIME_MONITORING and EKS_RUNTIME_MONITORING cannot be enabled together.
 pub fn check_exclusive(features: &[String]) -> Result<(), String> {
     if EXCLUSIVE_FEATURES
         .iter()
@@ -453,6 +511,97 @@ mod tests {
         );
     }
 
+    fn set(name: &str, enable: bool, agents: &[&str]) -> FeatureSetting {
+        FeatureSetting {
+            name: name.into(),
+            enable,
+            agents: s(agents),
+        }
+    }
+
+    #[test]
+    fn the_runtime_migration_turns_runtime_on_in_one_call_then_eks_runtime_off_in_another() {
+        let plan = Plan {
+            on: s(&["S3_DATA_EVENTS", "RUNTIME_MONITORING"]),
+            agents: s(&AGENTS),
+            off: s(&["EKS_RUNTIME_MONITORING"]),
+        };
+        let have = [state(
+            "EKS_RUNTIME_MONITORING",
+            "ENABLED",
+            &[("EKS_ADDON_MANAGEMENT", "ENABLED")],
+        )];
+        assert_eq!(
+            calls(&plan.changes(&have)),
+            [
+                vec![
+                    set("S3_DATA_EVENTS", true, &[]),
+                    set("RUNTIME_MONITORING", true, &AGENTS),
+                ],
+                vec![set("EKS_RUNTIME_MONITORING", false, &[])],
+            ]
+        );
+        // Listed the other way round, the one turned on still goes first.
+        let reversed = [
+            set("EKS_RUNTIME_MONITORING", false, &[]),
+            set("RUNTIME_MONITORING", true, &[]),
+        ];
+        assert_eq!(
+            calls(&reversed),
+            [
+                vec![set("RUNTIME_MONITORING", true, &[])],
+                vec![set("EKS_RUNTIME_MONITORING", false, &[])],
+            ]
+        );
+    }
+
+    #[test]
+    fn turning_both_runtime_features_off_takes_two_calls_and_others_share_the_first() {
+        let both_off = [
+            set("RUNTIME_MONITORING", false, &[]),
+            set("EKS_AUDIT_LOGS", false, &[]),
+            set("EKS_RUNTIME_MONITORING", false, &[]),
+        ];
+        assert_eq!(
+            calls(&both_off),
+            [
+                vec![
+                    set("RUNTIME_MONITORING", false, &[]),
+                    set("EKS_AUDIT_LOGS", false, &[]),
+                ],
+                vec![set("EKS_RUNTIME_MONITORING", false, &[])],
+            ]
+        );
+        let one = [
+            set("RUNTIME_MONITORING", true, &[]),
+            set("S3_DATA_EVENTS", false, &[]),
+        ];
+        assert_eq!(calls(&one), [one.to_vec()]);
+        assert!(calls(&[]).is_empty());
+    }
+
+    #[test]
+    fn a_feature_the_region_does_not_offer_is_taken_out_of_the_plan_there() {
+        let plan = Plan {
+            on: s(&["S3_DATA_EVENTS", "RDS_LOGIN_EVENTS"]),
+            agents: vec![],
+            off: s(&["LAMBDA_NETWORK_LOGS"]),
+        };
+        let offered = s(&["S3_DATA_EVENTS", "EKS_AUDIT_LOGS"]);
+        let here = plan.in_region(&offered).unwrap_or_default();
+        assert_eq!(here.on, ["S3_DATA_EVENTS"]);
+        assert!(here.off.is_empty());
+        assert!(here.is_met(&[state("S3_DATA_EVENTS", "ENABLED", &[])]));
+        assert!(plan.lacks_any(&[state("S3_DATA_EVENTS", "ENABLED", &[])]));
+        assert_eq!(
+            plan.in_region(&[]),
+            None,
+            "nothing listed: nothing known missing"
+        );
+        let all = s(&["S3_DATA_EVENTS", "RDS_LOGIN_EVENTS", "LAMBDA_NETWORK_LOGS"]);
+        assert_eq!(plan.in_region(&all), None);
+    }
+
     #[test]
     fn an_empty_plan_is_met_by_any_member() {
         let plan = Plan::default();
@@ -469,5 +618,10 @@ mod tests {
         );
         assert!(parse_features("FLUX_CAPACITOR").is_err());
         assert!(parse_features("RUNTIME_MONITORING,EKS_RUNTIME_MONITORING").is_err());
+        assert_eq!(
+            parse_feature_names("RUNTIME_MONITORING,EKS_RUNTIME_MONITORING").unwrap(),
+            ["RUNTIME_MONITORING", "EKS_RUNTIME_MONITORING"],
+            "a list to turn off may hold both"
+        );
     }
 }

@@ -397,7 +397,7 @@ fn plan_of(
 ) -> Result<Plan, PolicyError> {
     let field = |name: &str, why: String| PolicyError(format!("{at}.{name}: {why}"));
     let on = plan::parse_features(&plans.join(",")).map_err(|why| field("plans", why))?;
-    let off_list = plan::parse_features(&off.join(",")).map_err(|why| field("off", why))?;
+    let off_list = plan::parse_feature_names(&off.join(",")).map_err(|why| field("off", why))?;
     if let Some(both) = on.iter().find(|f| off_list.contains(f)) {
         return Err(field("off", format!("{both} is also in plans")));
     }
@@ -575,6 +575,25 @@ rules:
         assert!(unknown_key.contains("line 1"), "{unknown_key}");
         let in_json = err("{\n  \"rules\": [],\n  \"defaults\": {}\n}");
         assert!(in_json.contains("line 3"), "{in_json}");
+    }
+
+    #[test]
+    fn both_runtime_plans_may_be_turned_off_and_the_migration_policy_parses() {
+        let p = Policy::parse("default: {off: [RUNTIME_MONITORING, EKS_RUNTIME_MONITORING]}")
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            p.default.off,
+            ["RUNTIME_MONITORING", "EKS_RUNTIME_MONITORING"]
+        );
+        let p =
+            Policy::parse("default: {plans: [RUNTIME_MONITORING], off: [EKS_RUNTIME_MONITORING]}")
+                .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(p.default.on, ["RUNTIME_MONITORING"]);
+        assert_eq!(p.default.off, ["EKS_RUNTIME_MONITORING"]);
+        assert!(
+            err("default: {plans: [RUNTIME_MONITORING, EKS_RUNTIME_MONITORING]}")
+                .contains("default.plans")
+        );
     }
 
     #[test]

@@ -76,6 +76,14 @@ GuardDuty behaviour (beyond the request shapes):
   ignored. An Enabled member gets each feature's status, and its additional configuration
   merged by name (names not given keep their value; a feature given without
   additionalConfiguration keeps all of it); any other account -> NOT_MEMBER;
+* plans a region does not offer (`unoffered`, (feature, region) pairs; by default the one the
+  GuardDuty "Regions and endpoints" page names: "RDS Protection is not supported in Asia
+  Pacific (Taipei) (ap-east-2) Region.", i.e. RDS_LOGIN_EVENTS there): GetDetector of any
+  detector lists every feature the region offers (FLOW_LOGS, CLOUD_TRAIL, DNS_LOGS ENABLED,
+  the others as UpdateDetector/CreateDetector set them, else DISABLED) and never an unoffered
+  one; GetMemberDetectors never returns one; UpdateMemberDetectors naming one fails the whole
+  call with 400 BadRequestException NOT_OFFERED (inferred: AWS documents no answer; the
+  strict one is chosen);
 * GetMemberDetectors: Enabled members -> members[] {accountId, dataSources (cloudTrail,
   dnsLogs, flowLogs ENABLED, s3Logs = S3_DATA_EVENTS or DISABLED), features [{name, status,
   updatedAt (epoch seconds), additionalConfiguration [{name, status, updatedAt}] (only when
@@ -231,7 +239,8 @@ the tests use most (GuardDuty, SNS, STS, SQS, Organizations) are built before RE
 others on first use (SSM takes seconds), one request at a time until built (two threads
 building the same moto modules can fail). rest-xml operations sharing a path (S3's PutObject,
 CopyObject, UploadPart) are told apart by their query literals and required headers and
-query members, as the model defines them, for the log, fault and deny rules.
+query members, as the model defines them, for the log, fault and deny rules. An
+UpdateMemberDetectors entry also has "features": [{name, status}] as requested.
 
 Control API:
 
@@ -387,6 +396,9 @@ Control API:
                                                region lists it too. Answers {"region",
                                                "administratorId", "autoEnableOrganizationMembers",
                                                "features"}
+  POST   /_emulator/guardduty/unoffered        {"features": [{"name", "region"}]}: the plans
+                                               regions do not offer (replaces the set; reset
+                                               restores the default); GET lists them
   POST   /_emulator/guardduty/member-limit     {"limit": N}: members per administrator
                                                detector before CreateMembers answers
                                                MEMBER_LIMIT (default 5000)
@@ -624,6 +636,13 @@ NO_INVITATION = ("The request is rejected because no invitation from the given a
 BAD_INVITATION = "The request is rejected because the input invitationId is not valid."
 OTHER_ADMINISTRATOR = ("The request is rejected because the current account is already "
                        "associated with another administrator account.")
+# A plan the region does not offer (inferred wording: AWS documents no answer).
+NOT_OFFERED = ("The request is rejected because {feature} is not supported in the current "
+               "region.")
+# The plans GuardDuty's "Regions and endpoints" page says a region does not offer.
+DEFAULT_UNOFFERED = frozenset({("RDS_LOGIN_EVENTS", "ap-east-2")})
+# The features GetDetector lists beside FEATURES: the foundational data sources, always on.
+FOUNDATIONAL = ("FLOW_LOGS", "CLOUD_TRAIL", "DNS_LOGS")
 RUNTIME_TOGETHER = ("The request is rejected because RUNTIME_MONITORING and "
                     "EKS_RUNTIME_MONITORING cannot be specified together.")
 # DescribeOrganizationConfiguration by an account that is not the delegated administrator:
@@ -958,15 +977,19 @@ def valid_additional_configuration(value):
         and c.get("status") in FEATURE_STATUSES for c in value))
 
 
-def validate_features(body):
+def validate_features(body, region=None, unoffered=frozenset()):
     features = body.get("features", [])
     if not isinstance(features, list) or not all(
             isinstance(f, dict) and f.get("name") in FEATURES and f.get("status") in FEATURE_STATUSES
             and valid_additional_configuration(f.get("additionalConfiguration"))
             for f in features):
         raise bad_request()
+    # Whatever their statuses: AWS refuses the two named together in one call.
     if {"RUNTIME_MONITORING", "EKS_RUNTIME_MONITORING"} <= {f["name"] for f in features}:
         raise bad_request(RUNTIME_TOGETHER)
+    for f in features:
+        if (f["name"], region) in unoffered:
+            raise bad_request(NOT_OFFERED.format(feature=f["name"]))
     return features
 
 
@@ -1016,6 +1039,15 @@ def logged_account_ids(operation, body):
         return []
 
 
+def logged_features(body):
+    """[{name, status}] of an UpdateMemberDetectors request, for the call log."""
+    try:
+        return [{"name": f.get("name"), "status": f.get("status")}
+                for f in json.loads(body or b"{}").get("features") or []]
+    except (ValueError, AttributeError, TypeError):
+        return []
+
+
 class GuardDutyMembers:
     """Member state per (administrator, region, detectorId); detectors themselves are moto's."""
 
@@ -1032,6 +1064,7 @@ class GuardDutyMembers:
             self.internal_errors = []  # {"operation", "accountIds", "remaining", "result"}
             self.stale_statuses = []  # {"accountIds", "status", "remaining"}: read-after-write lag
             self.org_configs = {}  # region -> organization configuration of DEFAULT_ACCOUNT
+            self.unoffered = set(DEFAULT_UNOFFERED)  # (feature, region) a region does not offer
             self.version = 0  # bumped by every change of a member's status or presence
             self.listed = {}  # (id of a member table, onlyAssociated) -> (version, members)
 
@@ -1051,7 +1084,10 @@ class GuardDutyMembers:
             if operation == "ListMembers":
                 return self.list_members(caller, members, query)
             ids = account_ids(operation, body)
-            features = validate_features(body) if operation == "UpdateMemberDetectors" else None
+            features = (validate_features(body, region, self.unoffered)
+                        if operation == "UpdateMemberDetectors" else None)
+            if operation == "GetMemberDetectors":
+                body = dict(body, hidden={f for f, r in self.unoffered if r == region})
             failed = self.take_internal_errors(operation, ids)
             handler = {"CreateMembers": self.create_members, "InviteMembers": self.invite_members,
                        "GetMembers": self.get_members, "DeleteMembers": self.delete_members,
@@ -1235,7 +1271,7 @@ class GuardDutyMembers:
 
     def get_member_detectors(self, caller, members, ids, body, _):
         enabled, unprocessed = self.associated(members, ids)
-        return {"members": [member_detector(m) for m in enabled],
+        return {"members": [member_detector(m, body.get("hidden", ())) for m in enabled],
                 "unprocessedAccounts": unprocessed_json(unprocessed)}
 
     def list_members(self, caller, members, query):
@@ -1404,13 +1440,28 @@ def invitation_json(administrator, member):
     return out
 
 
-def member_detector(member):
+def detector_features(configured, hidden):
+    """GetDetector's features: the foundational sources ENABLED, then every feature of
+    FEATURES not in `hidden`, with the status CreateDetector/UpdateDetector gave it (else
+    DISABLED)."""
+    given = {f.get("name") or f.get("Name"): f.get("status") or f.get("Status")
+             for f in configured or () if isinstance(f, dict)}
+    stamp = round(time.time(), 3)
+    listed = [{"name": n, "status": "ENABLED", "updatedAt": stamp} for n in FOUNDATIONAL]
+    listed += [{"name": n, "status": given.get(n) or "DISABLED", "updatedAt": stamp}
+               for n in sorted(FEATURES - set(hidden))]
+    return listed
+
+
+def member_detector(member, hidden=()):
+    """A member's detector as GetMemberDetectors returns it; features in `hidden` (those the
+    region does not offer) are never returned."""
     features = member["features"]
     enabled = {"status": "ENABLED"}
     return {"accountId": member["accountId"],
             "dataSources": {"cloudTrail": enabled, "dnsLogs": enabled, "flowLogs": enabled,
                             "s3Logs": {"status": features.get("S3_DATA_EVENTS", "DISABLED")}},
-            "features": [feature_result(member, name) for name in features]}
+            "features": [feature_result(member, name) for name in features if name not in hidden]}
 
 
 def feature_result(member, name):
@@ -2408,6 +2459,8 @@ class Emulator:
                 "account": req.account, "status": None, "ts": time.time()}
         if req.service == "guardduty" and req.operation in MEMBER_OPS:
             call["accountIds"] = logged_account_ids(req.operation, req.body)
+        if req.service == "guardduty" and req.operation == "UpdateMemberDetectors":
+            call["features"] = logged_features(req.body)
         with self.lock:
             self.calls.append(call)
             rule = self.take_fault(req.service, req.region, req.operation)
@@ -2472,6 +2525,8 @@ class Emulator:
                 return self.serve_members(req, call)
             if req.operation == "CreateDetector":
                 return self.create_detector(req)
+            if req.operation == "GetDetector":
+                return self.get_detector(req)
             if req.operation == "DescribeOrganizationConfiguration":
                 return self.serve_guardduty(req, self.guardduty.describe_organization_configuration)
         if req.service == "organizations":
@@ -2506,6 +2561,20 @@ class Emulator:
                     return response(environ, start_response)
                 return list(self.moto(environ, start_response))
         return app
+
+    def get_detector(self, req):
+        """GuardDuty GetDetector: moto's detector, with `features` as GuardDuty lists them:
+        every feature the region offers with its status, never one it does not offer."""
+        parts = req.path.split("/")
+        detector_id = parts[2] if len(parts) > 2 else None
+        if not owns_detector(req.account, req.region, detector_id):
+            return self.moto  # moto's own answer for a detector it does not have
+        detector = guardduty_backends[req.account][req.region].detectors[detector_id]
+        out = detector.to_json()
+        with self.guardduty.lock:
+            hidden = {f for f, r in self.guardduty.unoffered if r == req.region}
+        out["features"] = detector_features(detector.features, hidden)
+        return json_response(out)
 
     def take_fault(self, service, region, operation):
         for rule in self.faults:
@@ -2663,6 +2732,18 @@ class Emulator:
         if not isinstance(body.get("region"), str) or not body["region"]:
             raise ValueError("region must be a region name")
         return self.guardduty.set_organization_configuration(body["region"], body)
+
+    def c_unoffered(self, body):
+        pairs = {(f["name"], f["region"]) for f in body["features"]}
+        if not all(name in FEATURES and isinstance(region, str) for name, region in pairs):
+            raise ValueError("features: [{name (a feature), region}]")
+        with self.guardduty.lock:
+            self.guardduty.unoffered = pairs
+        return self.c_unoffered_list({})
+
+    def c_unoffered_list(self, _body):
+        with self.guardduty.lock:
+            return {"features": [{"name": f, "region": r} for f, r in sorted(self.guardduty.unoffered)]}
 
     def c_member_limit(self, body):
         limit = int(body["limit"])
@@ -2858,6 +2939,8 @@ CONTROL_ROUTES = {
     ("POST", "/_emulator/guardduty/member-features"): Emulator.c_member_features,
     ("POST", "/_emulator/guardduty/organization-configuration"): Emulator.c_organization_configuration,
     ("POST", "/_emulator/guardduty/member-limit"): Emulator.c_member_limit,
+    ("POST", "/_emulator/guardduty/unoffered"): Emulator.c_unoffered,
+    ("GET", "/_emulator/guardduty/unoffered"): Emulator.c_unoffered_list,
     ("POST", "/_emulator/guardduty/internal-error"): Emulator.c_add_internal_error,
     ("GET", "/_emulator/guardduty/internal-error"): Emulator.c_internal_errors,
     ("POST", "/_emulator/guardduty/unprocessed"): Emulator.c_add_unprocessed,

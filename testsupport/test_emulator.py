@@ -535,6 +535,58 @@ class GuardDutyAdmin(EmulatorTest):
             control("POST", "/_emulator/guardduty/organization-configuration", bad, expect=400)
 
 
+class RuntimePlansAndRegions(EmulatorTest):
+    """Both runtime plans in one UpdateMemberDetectors are refused whatever their statuses;
+    a plan a region does not offer is not listed, not returned and not accepted."""
+
+    def enabled_member(self, account="111122223333"):
+        control("POST", "/_emulator/guardduty/members", {"region": REGION, "detectorId": self.detector, "members": [
+            {"accountId": account, "email": "a@example.com", "relationshipStatus": "Enabled"}]})
+        return account
+
+    def test_both_runtime_plans_in_one_call_are_refused_for_any_status_combination(self):
+        account = self.enabled_member()
+        for first in ("ENABLED", "DISABLED"):
+            for second in ("ENABLED", "DISABLED"):
+                features = [{"Name": "RUNTIME_MONITORING", "Status": first},
+                            {"Name": "EKS_RUNTIME_MONITORING", "Status": second}]
+                status, code, message = error_of(self.gd.update_member_detectors, DetectorId=self.detector,
+                                                 AccountIds=[account], Features=features)
+                self.assertEqual((status, code), (400, "BadRequestException"), (first, second))
+                self.assertIn("cannot be specified together", message)
+        self.assertEqual(self.member(account)["features"], {}, "nothing of a refused call is applied")
+        for name in ("RUNTIME_MONITORING", "EKS_RUNTIME_MONITORING"):
+            self.gd.update_member_detectors(DetectorId=self.detector, AccountIds=[account],
+                                            Features=[{"Name": name, "Status": "DISABLED"}])
+        self.assertEqual(self.member(account)["features"],
+                         {"RUNTIME_MONITORING": "DISABLED", "EKS_RUNTIME_MONITORING": "DISABLED"})
+
+    def test_a_plan_the_region_does_not_offer_is_not_listed_returned_or_accepted(self):
+        self.assertEqual(control("GET", "/_emulator/guardduty/unoffered")["features"],
+                         [{"name": "RDS_LOGIN_EVENTS", "region": "ap-east-2"}], "the default, from AWS's page")
+        account = self.enabled_member()
+        listed = {f["Name"] for f in self.gd.get_detector(DetectorId=self.detector)["Features"]}
+        self.assertIn("RDS_LOGIN_EVENTS", listed)
+        self.assertIn("CLOUD_TRAIL", listed)
+        self.gd.update_member_detectors(DetectorId=self.detector, AccountIds=[account],
+                                        Features=[{"Name": "RDS_LOGIN_EVENTS", "Status": "ENABLED"}])
+        control("POST", "/_emulator/guardduty/unoffered", {"features": [{"name": "RDS_LOGIN_EVENTS", "region": REGION}]})
+        listed = {f["Name"] for f in self.gd.get_detector(DetectorId=self.detector)["Features"]}
+        self.assertNotIn("RDS_LOGIN_EVENTS", listed)
+        self.assertIn("S3_DATA_EVENTS", listed)
+        got = self.gd.get_member_detectors(DetectorId=self.detector, AccountIds=[account])
+        self.assertEqual(got["MemberDataSourceConfigurations"][0]["Features"], [])
+        status, code, message = error_of(self.gd.update_member_detectors, DetectorId=self.detector, AccountIds=[account],
+                                         Features=[{"Name": "S3_DATA_EVENTS", "Status": "ENABLED"},
+                                                   {"Name": "RDS_LOGIN_EVENTS", "Status": "ENABLED"}])
+        self.assertEqual((status, code), (400, "BadRequestException"))
+        self.assertIn("RDS_LOGIN_EVENTS", message)
+        self.assertNotIn("S3_DATA_EVENTS", self.member(account)["features"], "the whole call is refused")
+        control("POST", "/_emulator/reset")
+        self.assertEqual(control("GET", "/_emulator/guardduty/unoffered")["features"],
+                         [{"name": "RDS_LOGIN_EVENTS", "region": "ap-east-2"}])
+
+
 class MemberSide(EmulatorTest):
     MEMBER = "111122223333"
 

@@ -328,6 +328,26 @@ impl Aws {
         Ok(unprocessed(out.unprocessed_accounts()))
     }
 
+    /// The features GuardDuty offers in `region`: those GetDetector lists for the
+    /// administrator's own detector (every feature with its status; one the region does not
+    /// offer is not listed).
+    pub async fn offered_features(
+        &self,
+        region: &str,
+        detector_id: &str,
+    ) -> Result<Vec<String>, AwsError> {
+        let out = self
+            .on_detector(region, "GetDetector", |c| {
+                c.get_detector().detector_id(detector_id).send()
+            })
+            .await?;
+        Ok(out
+            .features()
+            .iter()
+            .filter_map(|f| f.name().map(|n| n.as_str().to_owned()))
+            .collect())
+    }
+
     /// The features of each member as GuardDuty returns them, by account; members GuardDuty
     /// did not return are in the unprocessed list.
     pub async fn member_features(

@@ -126,12 +126,21 @@ pub async fn run(
     account: Option<&AccountId>,
     protection: &policy::PolicyInput,
 ) -> CheckReport {
-    let mut checks: Vec<CheckLine> =
-        join_all(config.regions.iter().map(|r| region_checks(aws, config, r)))
-            .await
-            .into_iter()
-            .flatten()
-            .collect();
+    // The plans any account is given: the policy's, or MEMBER_FEATURES'.
+    let wanted = match &protection.loaded {
+        Some((_, Ok(policy))) => policy.wanted_features(),
+        _ => protection.short_form.wanted_features(),
+    };
+    let mut checks: Vec<CheckLine> = join_all(
+        config
+            .regions
+            .iter()
+            .map(|r| region_checks(aws, config, r, &wanted)),
+    )
+    .await
+    .into_iter()
+    .flatten()
+    .collect();
     checks.push(organization_check(aws).await);
     checks.extend(topic::checks(aws, &config.topic_arn).await);
     checks.push(opt_in::check(aws, config, account).await);
@@ -153,7 +162,12 @@ pub async fn run(
     }
 }
 
-async fn region_checks(aws: &Aws, config: &Config, region: &str) -> Vec<CheckLine> {
+async fn region_checks(
+    aws: &Aws,
+    config: &Config,
+    region: &str,
+    wanted: &[String],
+) -> Vec<CheckLine> {
     let r = Some(region);
     let detector = match aws.detector(region).await {
         Ok(Some(d)) => d,
@@ -184,7 +198,9 @@ async fn region_checks(aws: &Aws, config: &Config, region: &str) -> Vec<CheckLin
         Err(e) => call_failed("members", r, e),
     };
     let organization = settings::organization_settings(aws, config, region, &detector).await;
-    vec![status, members, organization]
+    let mut lines = vec![status, members, organization];
+    lines.extend(settings::offered(aws, wanted, region, &detector).await);
+    lines
 }
 
 async fn organization_check(aws: &Aws) -> CheckLine {

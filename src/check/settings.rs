@@ -52,6 +52,51 @@ pub(super) fn configuration_warnings(config: &Config) -> Vec<CheckLine> {
     lines
 }
 
+const OFFERED: &str = "plan offered";
+
+/// One warning per wanted plan GuardDuty does not offer in `region`: the features the
+/// administrator's own detector lists there (GetDetector) are what the region offers. Such a
+/// plan is not wanted there: not written, not counted against coverage.
+pub(super) async fn offered(
+    aws: &Aws,
+    wanted: &[String],
+    region: &str,
+    detector: &str,
+) -> Vec<CheckLine> {
+    if wanted.is_empty() {
+        return Vec::new();
+    }
+    let offered = match aws.offered_features(region, detector).await {
+        Ok(offered) => offered,
+        Err(e) => return vec![call_failed(OFFERED, Some(region), e)],
+    };
+    let missing: Vec<&String> = wanted
+        .iter()
+        .filter(|f| !offered.is_empty() && !offered.contains(f))
+        .collect();
+    if missing.is_empty() {
+        return vec![CheckLine::passed(
+            OFFERED,
+            Some(region),
+            format!("GuardDuty offers every wanted plan in {region}"),
+        )];
+    }
+    missing
+        .into_iter()
+        .map(|f| {
+            CheckLine::warning(
+                OFFERED,
+                Some(region),
+                format!(
+                    "{f} is not offered in {region}: this account's detector there does not list it \
+                     (GetDetector), so it is not wanted there, not written and not counted against coverage"
+                ),
+                format!("nothing to do; the reconcile's summary says it once for {region} as notOffered"),
+            )
+        })
+        .collect()
+}
+
 const CHECK: &str = "org auto-enable";
 
 /// The organization's auto-enable settings in `region`, where this account has `detector`.

@@ -7,13 +7,14 @@
 //! account reads and writes nothing; a dry run only reads.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use super::{batch_of, find, Flow, ReadAhead, Slot, Step, BATCH_SIZE};
 use crate::account::AccountId;
 use crate::aws::Unprocessed;
 use crate::decision::is_not_associated;
 use crate::error::AwsError;
-use crate::plan::{FeatureSetting, FeatureState};
+use crate::plan::{self, FeatureSetting, FeatureState, Plan};
 use crate::report::Outcome;
 
 pub async fn enable<'a>(flow: &Flow<'_>, slots: Vec<Slot<'a>>) -> Result<Vec<Slot<'a>>, AwsError> {
@@ -31,9 +32,19 @@ pub async fn enable<'a>(flow: &Flow<'_>, slots: Vec<Slot<'a>>) -> Result<Vec<Slo
         enabled.into_iter().partition(|s| s.read_ahead.is_some());
     let mut read = read_plans(flow, region, &detector, unread).await?;
     read.extend(ahead.into_iter().map(answered));
+    // A feature GuardDuty returned nothing for may be one the region does not offer: ask,
+    // once per region per run, and take what it does not offer out of the plans here.
+    if read.iter().any(|s| {
+        s.features
+            .as_deref()
+            .is_some_and(|h| s.target.plan.lacks_any(h))
+    }) {
+        let offered = flow.offered(region, &detector).await?;
+        in_region(&mut read, &offered);
+    }
     for s in &mut read {
         if let Some(have) = &s.features {
-            let missing = s.target.plan.missing(have);
+            let missing = s.plan().missing(have);
             s.plans_found_off = missing.into_iter().map(str::to_owned).collect();
         }
     }
@@ -44,7 +55,7 @@ pub async fn enable<'a>(flow: &Flow<'_>, slots: Vec<Slot<'a>>) -> Result<Vec<Slo
     let (to_update, done): (Vec<_>, Vec<_>) = read.into_iter().partition(|s| {
         s.features
             .as_deref()
-            .is_some_and(|f| !s.target.plan.changes(f).is_empty())
+            .is_some_and(|f| !s.plan().changes(f).is_empty())
     });
     out.extend(done);
     let updated = update(flow, region, &detector, to_update).await?;
@@ -52,7 +63,7 @@ pub async fn enable<'a>(flow: &Flow<'_>, slots: Vec<Slot<'a>>) -> Result<Vec<Slo
     out.extend(refused);
     let mut reread = read_plans(flow, region, &detector, written).await?;
     for s in &mut reread {
-        if let Some(missing) = s.features.as_deref().map(|f| s.target.plan.missing(f)) {
+        if let Some(missing) = s.features.as_deref().map(|f| s.plan().missing(f)) {
             if !missing.is_empty() && s.side_problem.is_none() && s.pending.is_none() {
                 s.side_problem = Some(Box::new(s.problem(
                     "GetMemberDetectors",
@@ -67,6 +78,24 @@ pub async fn enable<'a>(flow: &Flow<'_>, slots: Vec<Slot<'a>>) -> Result<Vec<Slo
     }
     out.extend(reread);
     Ok(out)
+}
+
+/// Each slot's plan in a region that offers only `offered`: one per distinct plan of the
+/// batch (accounts share their policy's plans).
+fn in_region(slots: &mut [Slot<'_>], offered: &[String]) {
+    let mut seen: Vec<(*const Plan, Option<Arc<Plan>>)> = Vec::new();
+    for s in slots {
+        let key = Arc::as_ptr(&s.target.plan);
+        let here = match seen.iter().find(|(k, _)| *k == key) {
+            Some((_, here)) => here.clone(),
+            None => {
+                let here = s.target.plan.in_region(offered).map(Arc::new);
+                seen.push((key, here.clone()));
+                here
+            }
+        };
+        s.plan_here = here;
+    }
 }
 
 /// GetMemberDetectors for the slots: each gets its features as GuardDuty returns them. A
@@ -140,8 +169,10 @@ fn lag<'a>(mut s: Slot<'a>, operation: &'static str, said: &str) -> Slot<'a> {
     s
 }
 
-/// UpdateMemberDetectors for the slots, one call per distinct change and at most
-/// `BATCH_SIZE` accounts; `plans_set` on the slots GuardDuty processed.
+/// UpdateMemberDetectors for the slots, one write per distinct change and at most
+/// `BATCH_SIZE` accounts; `plans_set` on the slots GuardDuty processed. A write that changes
+/// both runtime features is two calls ([`plan::calls`]); the second is made only for the
+/// members GuardDuty processed in the first.
 async fn update<'a>(
     flow: &Flow<'_>,
     region: &str,
@@ -150,34 +181,51 @@ async fn update<'a>(
 ) -> Result<Vec<Slot<'a>>, AwsError> {
     let mut out = Vec::with_capacity(slots.len());
     for (changes, group) in group_by_changes(slots) {
-        let ids: Vec<&AccountId> = group.iter().map(Slot::account_id).collect();
-        let unprocessed = flow
-            .aws
-            .update_member_features(region, detector, &ids, &changes)
-            .await?;
+        let mut writing = group;
+        for call in plan::calls(&changes) {
+            let ids: Vec<&AccountId> = writing.iter().map(Slot::account_id).collect();
+            let unprocessed = flow
+                .aws
+                .update_member_features(region, detector, &ids, &call)
+                .await?;
+            let (refused, processed): (Vec<_>, Vec<_>) = writing
+                .into_iter()
+                .partition(|s| find(&unprocessed, s.account_id()).is_some());
+            out.extend(
+                refused
+                    .into_iter()
+                    .map(|s| match find(&unprocessed, s.account_id()) {
+                        Some(u) => not_updated(s, &u.result),
+                        None => s,
+                    }),
+            );
+            writing = processed;
+        }
         let turned_off: Vec<String> = changes
             .iter()
             .filter(|c| !c.enable)
             .map(|c| c.name.clone())
             .collect();
-        out.extend(group.into_iter().map(|mut s| match find(&unprocessed, s.account_id()) {
-            None => {
-                s.plans_set = true;
-                s.plans_turned_off = turned_off.clone();
-                s
-            }
-            Some(u) if is_not_associated(&u.result) => lag(s, "UpdateMemberDetectors", &u.result),
-            Some(u) => {
-                let reason = format!(
-                    "the member is Enabled but its protection plans ({}) are not on: GuardDuty refused them; turn them \
-                     on in the GuardDuty console or replay the event",
-                    s.target.plan.on.join(", ")
-                );
-                s.unprocessed_beside("UpdateMemberDetectors", &u.result, reason)
-            }
+        out.extend(writing.into_iter().map(|mut s| {
+            s.plans_set = true;
+            s.plans_turned_off = turned_off.clone();
+            s
         }));
     }
     Ok(out)
+}
+
+/// A member GuardDuty left unprocessed in UpdateMemberDetectors with `result`.
+fn not_updated<'a>(s: Slot<'a>, result: &str) -> Slot<'a> {
+    if is_not_associated(result) {
+        return lag(s, "UpdateMemberDetectors", result);
+    }
+    let reason = format!(
+        "the member is Enabled but its protection plans ({}) are not on: GuardDuty refused them; turn them \
+         on in the GuardDuty console or replay the event",
+        s.plan().on.join(", ")
+    );
+    s.unprocessed_beside("UpdateMemberDetectors", result, reason)
 }
 
 /// Groups slots by the change their features call for, in first-seen order, at most
@@ -187,7 +235,7 @@ fn group_by_changes<'a>(slots: Vec<Slot<'a>>) -> Vec<(Vec<FeatureSetting>, Vec<S
     let mut index: HashMap<Vec<FeatureSetting>, usize> = HashMap::new();
     for s in slots {
         let have: &[FeatureState] = s.features.as_deref().unwrap_or_default();
-        let changes = s.target.plan.changes(have);
+        let changes = s.plan().changes(have);
         match index.get(&changes).copied() {
             Some(i) if groups[i].1.len() < BATCH_SIZE => groups[i].1.push(s),
             _ => {

@@ -39,6 +39,12 @@ use crate::plan::{FeatureState, Plan};
 use crate::policy::Exception;
 use crate::report::{Observed, Outcome, Problem, RegionReport};
 
+/// The features GuardDuty lists as offered in a region.
+type Offered = Arc<[String]>;
+
+/// A batch's result, beside its slots as they started (kept for when it fails whole).
+type BatchRun<'a> = (Result<Vec<Slot<'a>>, AwsError>, Vec<Slot<'a>>);
+
 /// GuardDuty's limit on accounts per member call.
 pub const BATCH_SIZE: usize = 50;
 /// Batches under way at once: twice the calls allowed in flight, so that a batch between two
@@ -142,6 +148,9 @@ pub struct Slot<'a> {
     pub side_problem: Option<Box<Problem>>,
     /// A passing failure beside the outcome: the run must be retried, the outcome stands.
     pub pending: Option<Box<AwsError>>,
+    /// The account's plan in this region where it differs from the target's: without the
+    /// features GuardDuty does not offer here (`None`: the target's plan).
+    pub plan_here: Option<Arc<Plan>>,
 }
 
 impl<'a> Slot<'a> {
@@ -162,6 +171,7 @@ impl<'a> Slot<'a> {
             plans_turned_off: Vec::new(),
             side_problem: None,
             pending: None,
+            plan_here: None,
         }
     }
 
@@ -175,6 +185,19 @@ impl<'a> Slot<'a> {
         self.target.in_organization() && !self.create_tried
     }
 
+    /// The slot as its batch started: account, region and the status read before the run.
+    pub fn as_started(&self) -> Self {
+        Self {
+            status: self.status.clone(),
+            ..Self::new(self.target, self.region, Step::Unknown)
+        }
+    }
+
+    /// The plan wanted in this region: the target's, less what the region does not offer.
+    pub fn plan(&self) -> &Plan {
+        self.plan_here.as_deref().unwrap_or(&self.target.plan)
+    }
+
     /// GuardDuty last returned `Enabled` for the member.
     pub fn reads_enabled(&self) -> bool {
         self.status
@@ -186,7 +209,7 @@ impl<'a> Slot<'a> {
     /// plan wants `ENABLED` (an empty plan asks for nothing more). A suspended detector never
     /// gets here: it is resumed, or the slot is a problem.
     pub fn is_protected(&self) -> bool {
-        let plan = &self.target.plan;
+        let plan = self.plan();
         self.reads_enabled()
             && (plan.is_empty()
                 || self
@@ -201,7 +224,7 @@ impl<'a> Slot<'a> {
         let Step::Done(outcome) = &self.step else {
             return None;
         };
-        let plan = &self.target.plan;
+        let plan = self.plan();
         let plans = match (&self.features, plan.is_empty()) {
             (Some(have), false) => Some(plan.observed(have)),
             _ => None,
@@ -292,6 +315,9 @@ pub struct Flow<'a> {
     sessions: Mutex<HashMap<AccountId, Arc<OnceCell<Arc<Assumed>>>>>,
     /// Each account's enabled regions, asked once per run (opt-in regions only).
     enabled_regions: opt_in::EnabledRegions,
+    /// The features GuardDuty offers in each region, as the administrator's own detector
+    /// lists them: read once per run, and only in a region where a member lacks a feature.
+    offered: Mutex<HashMap<String, Arc<OnceCell<Offered>>>>,
 }
 
 impl<'a> Flow<'a> {
@@ -302,7 +328,34 @@ impl<'a> Flow<'a> {
             dry_run: false,
             sessions: Mutex::new(HashMap::new()),
             enabled_regions: opt_in::EnabledRegions::default(),
+            offered: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// The features GuardDuty offers in `region` (GetDetector of the administrator's
+    /// `detector`), read on first use in this run; empty when GuardDuty listed none.
+    pub async fn offered(&self, region: &str, detector: &str) -> Result<Arc<[String]>, AwsError> {
+        let cell = match self.offered.lock() {
+            Ok(mut offered) => offered.entry(region.to_owned()).or_default().clone(),
+            Err(_) => Arc::new(OnceCell::new()),
+        };
+        cell.get_or_try_init(|| async {
+            let features = self.aws.offered_features(region, detector).await?;
+            Ok::<_, AwsError>(Arc::from(features))
+        })
+        .await
+        .cloned()
+    }
+
+    /// The regions whose offered features this run read, with what GuardDuty listed.
+    pub fn offered_read(&self) -> Vec<(String, Arc<[String]>)> {
+        let Ok(offered) = self.offered.lock() else {
+            return Vec::new();
+        };
+        offered
+            .iter()
+            .filter_map(|(region, cell)| Some((region.clone(), cell.get()?.clone())))
+            .collect()
     }
 
     /// The same flow making read calls only.
@@ -364,7 +417,10 @@ impl<'a> Flow<'a> {
             }
             batches
         });
-        let (done, failures) = self.run_batches(batches, |slots| slots).await;
+        // An event's response names each account's outcome; a failed batch fails the event.
+        let (done, failures) = self
+            .run_batches(batches, |slots| slots, |_| Vec::new())
+            .await;
         Ran {
             slots: done.into_iter().flatten().collect(),
             failures,
@@ -374,26 +430,44 @@ impl<'a> Flow<'a> {
     /// Runs batches (each of one region, at most `BATCH_SIZE` slots) through the stages and
     /// hands each finished batch to `keep`, so that a large run holds what it needs of a
     /// batch rather than the batch; beside them, the failures of batches that failed whole.
-    /// Batches are taken from `batches` only as permits free up.
+    /// The accounts of a batch that failed whole go to `lost`, each as it started (target,
+    /// region, status) with the batch's failure as its `pending`, so that a report can say
+    /// why they are not done rather than leave them out. Batches are taken from `batches`
+    /// only as permits free up.
     pub async fn run_batches<T>(
         &self,
         batches: impl Iterator<Item = Vec<Slot<'a>>>,
         keep: impl Fn(Vec<Slot<'a>>) -> T,
+        lost: impl Fn(Vec<Slot<'a>>) -> T,
     ) -> (Vec<T>, Vec<AwsError>) {
         // The in-flight cap is Aws's; this only bounds the batches held in memory at once
         // (a batch future is large), with enough of them to keep every permit busy.
-        let results: Vec<Result<T, AwsError>> = stream::iter(batches)
-            .map(|slots| self.run_batch(slots))
+        let results: Vec<BatchRun<'a>> = stream::iter(batches)
+            .map(|slots| {
+                let started: Vec<Slot<'a>> = slots.iter().map(Slot::as_started).collect();
+                async move { (self.run_batch(slots).await, started) }
+            })
             .buffer_unordered(BATCHES_AT_ONCE)
-            .map(|r| r.map(&keep))
             .collect()
             .await;
         let mut kept = Vec::with_capacity(results.len());
         let mut failures = Vec::new();
-        for r in results {
-            match r {
-                Ok(t) => kept.push(t),
-                Err(e) => failures.push(e),
+        for (result, started) in results {
+            match result {
+                Ok(slots) => kept.push(keep(slots)),
+                Err(e) => {
+                    let failed = Box::new(e.clone());
+                    kept.push(lost(
+                        started
+                            .into_iter()
+                            .map(|s| Slot {
+                                pending: Some(failed.clone()),
+                                ..s
+                            })
+                            .collect(),
+                    ));
+                    failures.push(e);
+                }
             }
         }
         (kept, failures)

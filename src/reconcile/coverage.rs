@@ -87,7 +87,8 @@ pub struct Row<'a> {
 impl<'a> Row<'a> {
     /// The row of a slot the flow has finished with; `columns` are every plan's.
     pub fn of(s: &Slot<'a>, columns: &[String]) -> Self {
-        let plan = &s.target.plan;
+        // In this region: a plan the region does not offer is not wanted there.
+        let plan = s.plan();
         let outcome = match &s.step {
             Step::Done(o) => Some(o),
             _ => None,
@@ -111,7 +112,12 @@ impl<'a> Row<'a> {
         let note = problem
             .or(s.side_problem.as_deref())
             .map(|p| p.reason.as_str().into())
-            .or_else(|| s.pending.as_ref().map(|e| e.to_string().into()))
+            .or_else(|| {
+                s.pending.as_ref().map(|e| match outcome {
+                    Some(_) => e.to_string().into(),
+                    None => format!("not done: its batch failed ({e})").into(),
+                })
+            })
             .or_else(|| {
                 not_enabled
                     .then(|| "an opt-in region the account has not enabled: not counted".into())

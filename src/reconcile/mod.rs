@@ -76,6 +76,10 @@ pub struct RegionSummary {
     pub region_not_enabled: usize,
     /// Accounts the protection policy excepts: left alone, not in the coverage's count.
     pub excepted: usize,
+    /// Plans of the policy GuardDuty does not offer in this region (the administrator's own
+    /// detector does not list them): not wanted here, so not written nor counted.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub not_offered: Vec<String>,
     #[serde(flatten)]
     pub coverage: RegionCoverage,
     /// Dry run: the accounts it would invite, accept, or turn plans on for.
@@ -238,6 +242,8 @@ struct Ran<'a> {
     tried: HashMap<(String, String), usize>,
     /// Dry run, by region: would invite, would accept, would turn plans on.
     would: BTreeMap<String, [Vec<String>; 3]>,
+    /// By region, the plans of the policy GuardDuty does not offer there.
+    not_offered: BTreeMap<String, Vec<String>>,
 }
 
 /// Puts every organization account of every region through the flow's stages, a batch at a
@@ -260,7 +266,8 @@ async fn run_plans<'a>(
             .map(move |i| p.slots(&org.targets, i..(i + BATCH_SIZE).min(n)))
     });
     let keep = |slots: Vec<Slot<'a>>| keep_batch(slots, plans, config, &columns, dry_run);
-    let (parts, failures) = flow.run_batches(batches, keep).await;
+    // A batch that failed whole keeps its accounts as rows that say why.
+    let (parts, failures) = flow.run_batches(batches, keep, keep).await;
     let mut ran = Ran::default();
     // Sized once: doubling a vector of every account-region's row would hold up to twice it.
     ran.rows
@@ -280,7 +287,31 @@ async fn run_plans<'a>(
         }
     }
     ran.tally.failures.extend(failures);
+    ran.not_offered = not_offered(&flow.offered_read(), &policy.named_features());
     ran
+}
+
+/// By region, the `named` features GuardDuty does not offer there, of the regions whose
+/// offer this run read; each said once in the log.
+fn not_offered(
+    read: &[(String, std::sync::Arc<[String]>)],
+    named: &[String],
+) -> BTreeMap<String, Vec<String>> {
+    read.iter()
+        .filter(|(_, offered)| !offered.is_empty())
+        .filter_map(|(region, offered)| {
+            let missing: Vec<String> = named
+                .iter()
+                .filter(|f| !offered.contains(f))
+                .cloned()
+                .collect();
+            if missing.is_empty() {
+                return None;
+            }
+            warn!(region = %region, plans = %missing.join(", "), "GuardDuty does not offer these plans in this region: not wanted there, not counted");
+            Some((region.clone(), missing))
+        })
+        .collect()
 }
 
 /// What a finished batch leaves: its rows, its tally (each decision that changed something
@@ -442,6 +473,7 @@ async fn conclude(
         drift,
         tried,
         mut would,
+        mut not_offered,
     } = ran;
     let found = summary::Findings::new(
         run.policy,
@@ -457,10 +489,21 @@ async fn conclude(
         .map(|p| {
             let counts = tally.per_region.entry(p.region.to_owned()).or_default();
             let lists = would.remove(p.region).unwrap_or_default();
-            found.region(p, run.org.targets.len(), counts, lists)
+            RegionSummary {
+                not_offered: not_offered.remove(p.region).unwrap_or_default(),
+                ..found.region(p, run.org.targets.len(), counts, lists)
+            }
         })
+        .collect::<Vec<_>>();
+    let offered_lines: Vec<String> = regions
+        .iter()
+        .filter(|r| !r.not_offered.is_empty())
+        .map(|r| format!("{} not offered in {}", r.not_offered.join(", "), r.region))
         .collect();
     let mut report = found.report(run.meta, options.dry_run, run.org, run.policy, regions);
+    for line in offered_lines {
+        report.summary.push_str(&format!("; {line}"));
+    }
     let csv = (options.coverage_csv || (config.coverage_bucket.is_some() && !options.dry_run))
         .then(|| found.coverage.csv());
     if options.dry_run {
