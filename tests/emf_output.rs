@@ -121,3 +121,25 @@ fn metric_lines_survive_lambdas_log_level_filter_at_any_level_and_every_log_line
         );
     }
 }
+
+#[test]
+fn a_problem_of_no_region_is_counted_in_the_problems_metric() {
+    let emu = Emulator::start();
+    let seeded = emu.seed(&["us-east-1"], &[], &[]);
+    let mut env = emu.env(&seeded, &["us-east-1"]);
+    env.push(("GUARDDUTY_INVITE_EMF".into(), "stderr".into()));
+    // Organizations does not know the account and the request gives no email: a problem of
+    // the account, in no region.
+    let event = event_file(&manual_request(
+        "emf-unknown",
+        serde_json::json!([{"accountId": "999988887777"}]),
+    ));
+    let out = invoke(&env, &[event.as_ref()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let lines = metric_lines(&out);
+    let global: Vec<&Value> = lines.iter().filter(|l| l["Region"] == "global").collect();
+    assert_eq!(global.len(), 1, "{lines:?}");
+    assert_eq!(global[0]["Problems"], 1);
+    let published = emu.calls_of("Publish", None).len();
+    assert_eq!(published, 1, "the problem is on the topic too");
+}

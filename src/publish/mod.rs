@@ -62,29 +62,23 @@ impl Delivery {
 }
 
 /// Hands the report to every destination; each says what it took. The optional
-/// destinations go first, so that a problem of theirs reaches the topic too.
+/// destinations go first, so that a problem of theirs reaches the topic, and the metrics,
+/// too.
 pub async fn deliver_all(aws: &Aws, config: &Config, report: &Report<'_>) -> Vec<Delivery> {
-    let (hub, s3, emf) = tokio::join!(
+    let (hub, s3) = tokio::join!(
         security_hub::deliver(aws, config, report),
         s3::deliver(aws, config, report),
-        emf::deliver(aws, config, report),
     );
-    let found: Vec<Problem> = [&hub, &s3].iter().flat_map(|d| d.found.clone()).collect();
-    let sns = if found.is_empty() {
-        sns::deliver(aws, config, report).await
-    } else {
-        let mut problems = report.problems.to_vec();
-        problems.extend(found);
-        sns::deliver(
-            aws,
-            config,
-            &Report {
-                problems: &problems,
-                ..*report
-            },
-        )
-        .await
+    let mut problems = report.problems.to_vec();
+    problems.extend([&hub, &s3].iter().flat_map(|d| d.found.clone()));
+    let all = Report {
+        problems: &problems,
+        ..*report
     };
+    let (sns, emf) = tokio::join!(
+        sns::deliver(aws, config, &all),
+        emf::deliver(aws, config, &all)
+    );
     vec![sns, hub, s3, emf]
 }
 
