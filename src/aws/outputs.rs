@@ -309,9 +309,40 @@ pub fn asff(
         .updated_at(updated_at)
         .finding_provider_fields(provider)
         .title(f.title.chars().take(256).collect::<String>())
-        .description(f.description.chars().take(DESCRIPTION_MAX_CHARS).collect::<String>())
+        .description(
+            f.description
+                .chars()
+                .take(DESCRIPTION_MAX_CHARS)
+                .collect::<String>(),
+        )
         .resources(resource)
         .compliance(Compliance::builder().status(status).build())
         .record_state(state)
         .build()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_update_is_strictly_later_than_the_stored_finding_in_milliseconds() {
+        let now = DateTime::from_millis(1_796_450_000_123);
+        assert_eq!(updated_at(now, None), "2026-12-05T05:53:20.123Z");
+        assert_eq!(
+            updated_at(now, Some("2026-01-01T00:00:00Z")),
+            "2026-12-05T05:53:20.123Z"
+        );
+        // The same millisecond, or a stored time ahead of the clock: one millisecond after it.
+        assert_eq!(
+            updated_at(now, Some("2026-12-05T05:53:20.123456Z")),
+            "2026-12-05T05:53:20.124Z"
+        );
+        assert_eq!(
+            updated_at(now, Some("2027-01-01T00:00:00Z")),
+            "2027-01-01T00:00:00.001Z"
+        );
+        // Not a time Security Hub would keep: ignored.
+        assert_eq!(updated_at(now, Some("soon")), "2026-12-05T05:53:20.123Z");
+    }
 }

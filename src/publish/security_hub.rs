@@ -78,7 +78,10 @@ impl Sent {
     fn problems(&self) -> Vec<Problem> {
         let mut calls: Vec<&AwsError> = Vec::new();
         for e in &self.calls {
-            if !calls.iter().any(|c| c.code == e.code && c.message == e.message) {
+            if !calls
+                .iter()
+                .any(|c| c.code == e.code && c.message == e.message)
+            {
                 calls.push(e);
             }
         }
@@ -173,7 +176,13 @@ fn plan(
     let imports = findings
         .iter()
         .map(|f| match by_id.get(f.id.as_str()) {
-            Some(s) => asff(f, to, &s.created_at, &updated_at(now, Some(&s.updated_at)), true),
+            Some(s) => asff(
+                f,
+                to,
+                &s.created_at,
+                &updated_at(now, Some(&s.updated_at)),
+                true,
+            ),
             // A new finding: CreatedAt and UpdatedAt the same, as ASFF asks.
             None => {
                 let at = updated_at(now, None);
@@ -209,7 +218,12 @@ async fn send(
                 for f in failed {
                     warn!(finding = %f.id, code = %f.code, message = %f.message, "finding not imported");
                     if passing(&f.code) {
-                        again.extend(batch.iter().filter(|b| b.id() == Some(f.id.as_str())).cloned());
+                        again.extend(
+                            batch
+                                .iter()
+                                .filter(|b| b.id() == Some(f.id.as_str()))
+                                .cloned(),
+                        );
                     } else {
                         sent.refused.push(f);
                     }
@@ -363,5 +377,89 @@ mod tests {
         });
         assert_ne!(left.id, off.id);
         assert!(left.high && !off.high);
+    }
+
+    const TO: Target<'static> = Target {
+        owner: "123456789012",
+        product_arn: "arn:aws:securityhub:us-east-1:123456789012:product/123456789012/default",
+        partition: "aws",
+    };
+
+    fn now() -> DateTime {
+        DateTime::from_secs(1_796_450_000)
+    }
+
+    fn known(id: &str, active: bool, updated_at: &str) -> Stored {
+        Stored {
+            finding: Finding {
+                id: id.into(),
+                account_id: "111122223333".into(),
+                region: Some("eu-west-1".into()),
+                title: "our title".into(),
+                description: "our description".into(),
+                high: true,
+            },
+            created_at: "2026-01-01T00:00:00.000Z".into(),
+            updated_at: updated_at.into(),
+            active,
+        }
+    }
+
+    #[test]
+    fn a_finding_belongs_to_the_function_s_account_and_names_the_member_as_its_resource() {
+        let p =
+            Problem::new("111122223333", "AssumeRole", "role missing").in_region("eu-west-1", None);
+        let (imports, _) = plan(&[of_problem(&p, TO.owner)], &[], false, TO, now());
+        let f = &imports[0];
+        assert_eq!(f.aws_account_id(), Some(TO.owner));
+        assert_eq!(f.resources()[0].id(), Some("AWS::::Account:111122223333"));
+        assert_eq!(f.resources()[0].r#type(), Some("AwsAccount"));
+        assert!(f.title().unwrap_or_default().contains("111122223333"));
+        let provider = f.finding_provider_fields().expect("provider fields");
+        assert_eq!(
+            provider.severity().and_then(|s| s.label()),
+            Some(&aws_sdk_securityhub::types::SeverityLabel::High)
+        );
+        assert_eq!(provider.types().len(), 1);
+        assert!(f.severity().is_none() && f.types().is_empty());
+        assert_eq!(f.created_at(), f.updated_at());
+    }
+
+    #[test]
+    fn a_returning_finding_keeps_its_created_at_and_gone_ones_are_archived_from_our_record() {
+        let back = of_problem(
+            &Problem::new("111122223333", "AssumeRole", "x").in_region("eu-west-1", None),
+            TO.owner,
+        );
+        let stored = [
+            known(&back.id, false, "2026-02-01T00:00:00Z"),
+            known("guardduty-invite/gone", true, "2099-01-01T00:00:00.000Z"),
+        ];
+        let (imports, archives) = plan(std::slice::from_ref(&back), &stored, true, TO, now());
+        assert_eq!(imports[0].created_at(), Some("2026-01-01T00:00:00.000Z"));
+        assert_eq!(archives.len(), 1);
+        let a = &archives[0];
+        assert_eq!(a.id(), Some("guardduty-invite/gone"));
+        assert_eq!(a.created_at(), Some("2026-01-01T00:00:00.000Z"));
+        // The stored UpdatedAt is ahead of the clock: the update is a millisecond after it.
+        assert_eq!(a.updated_at(), Some("2099-01-01T00:00:00.001Z"));
+        assert_eq!(a.title(), Some("our title"));
+        assert_eq!(a.aws_account_id(), Some(TO.owner));
+        assert_eq!(
+            a.record_state(),
+            Some(&aws_sdk_securityhub::types::RecordState::Archived)
+        );
+        assert!(a.workflow().is_none() && a.product_name().is_none());
+        // An event (or a failed run) archives nothing.
+        let (_, none) = plan(&[], &stored, false, TO, now());
+        assert!(none.is_empty());
+    }
+
+    #[test]
+    fn each_failed_finding_is_classified_by_its_own_code() {
+        assert!(passing("InternalException"));
+        assert!(passing("ThrottlingException"));
+        assert!(!passing("InvalidInput"));
+        assert!(!passing("InvalidAccess"));
     }
 }
