@@ -152,9 +152,15 @@ async fn findings_belong_to_the_function_s_account_and_name_the_member_in_resour
         format!("AWS::::Account:{STALE}"),
         "{f}"
     );
-    assert!(f["Title"].as_str().unwrap_or_default().contains(STALE), "{f}");
+    assert!(
+        f["Title"].as_str().unwrap_or_default().contains(STALE),
+        "{f}"
+    );
     // Severity and types as a finding provider gives them.
-    assert_eq!(f["FindingProviderFields"]["Severity"]["Label"], "HIGH", "{f}");
+    assert_eq!(
+        f["FindingProviderFields"]["Severity"]["Label"], "HIGH",
+        "{f}"
+    );
     assert_eq!(
         f["FindingProviderFields"]["Types"],
         json!(["Software and Configuration Checks/AWS Security Best Practices"]),
@@ -176,8 +182,10 @@ async fn a_refused_import_batch_still_lets_the_archives_through() {
     // STALE is resolved and OTHER is a new problem; every attempt of the first call fails.
     resolved(&emu, &seeded, STALE);
     stale(&emu, &seeded, OTHER);
-    emu.fault(json!({"operation": "BatchImportFindings", "kind": "error500",
-                     "times": guardduty_invite::aws::MAX_ATTEMPTS}));
+    emu.fault(
+        json!({"operation": "BatchImportFindings", "kind": "error500",
+                     "times": guardduty_invite::aws::MAX_ATTEMPTS}),
+    );
     let (out, _) = reconcile(&env, false);
     // A passing failure still fails the run, to be retried ...
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
@@ -238,7 +246,9 @@ fn an_event_with_nothing_to_import_reads_no_findings() {
     env.push(("SECURITY_HUB_FINDINGS".into(), "true".into()));
     let out = invoke(
         &env,
-        &[&sample("organizations-create-account-result-succeeded.json")],
+        &[&sample(
+            "organizations-create-account-result-succeeded.json",
+        )],
     );
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(
@@ -246,7 +256,10 @@ fn an_event_with_nothing_to_import_reads_no_findings() {
         "invited"
     );
     assert_eq!(emu.calls_of("GetFindings", None), Vec::<Value>::new());
-    assert_eq!(emu.calls_of("BatchImportFindings", None), Vec::<Value>::new());
+    assert_eq!(
+        emu.calls_of("BatchImportFindings", None),
+        Vec::<Value>::new()
+    );
 }
 
 #[tokio::test]
@@ -258,11 +271,9 @@ async fn an_archive_update_carries_our_created_at_and_a_later_updated_at() {
     let first = stored_one(&emu, &id_of(STALE));
     // The stored finding says it was updated an hour from now (a clock ahead, say): an update
     // at "now" would be ignored.
-    let ahead = DateTime::from_secs(
-        time(&first["UpdatedAt"]).secs() + 3600,
-    )
-    .fmt(DateTimeFormat::DateTime)
-    .expect("format");
+    let ahead = DateTime::from_secs(time(&first["UpdatedAt"]).secs() + 3600)
+        .fmt(DateTimeFormat::DateTime)
+        .expect("format");
     let created = first["CreatedAt"].as_str().unwrap_or_default().to_owned();
     import_as_admin(&emu, vec![own_finding(&id_of(STALE), &created, &ahead)]).await;
 
@@ -299,7 +310,10 @@ async fn a_problem_that_comes_back_after_its_finding_was_archived_keeps_its_firs
     let back = stored_one(&emu, &id_of(STALE));
     assert_eq!(back["RecordState"], "ACTIVE", "{back}");
     assert_eq!(back["CreatedAt"], first["CreatedAt"], "{back}");
-    assert!(time(&back["UpdatedAt"]) > time(&archived["UpdatedAt"]), "{back}");
+    assert!(
+        time(&back["UpdatedAt"]) > time(&archived["UpdatedAt"]),
+        "{back}"
+    );
 }
 
 #[tokio::test]
@@ -327,7 +341,5 @@ async fn a_reconcile_reads_its_findings_once_under_the_get_findings_rate() {
         reads.iter().all(|c| c["status"] == 200),
         "throttled: {reads:?}"
     );
-    assert!(stored(&emu)
-        .iter()
-        .all(|f| f["RecordState"] == "ARCHIVED"));
+    assert!(stored(&emu).iter().all(|f| f["RecordState"] == "ARCHIVED"));
 }
