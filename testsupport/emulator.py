@@ -206,14 +206,24 @@ middleware enables moto's hub for the caller before serving (so moto's DescribeH
 hub; moto's EnableSecurityHub/DisableSecurityHub are moto's own, and the next request enables
 it again). Findings live in moto's backend, per account and region; the middleware serves:
 * BatchImportFindings (`POST /findings/import`): Findings must be a list of 1-100 (else 400
-  InvalidInputException); per finding, in this order: a failed-findings rule names its Id ->
+  InvalidInputException); a finding whose AwsAccountId is not the caller's account refuses the
+  whole call: 403 AccessDeniedException "User: CALLER_ARN is not authorized to perform:
+  securityhub:BatchImportFindings on resource: PRODUCT_ARN" (the default product ARN's rule
+  in the API reference; the whole-call AccessDeniedException as AWS Support described it in a
+  public issue thread); per finding, in this order: a failed-findings rule names its Id ->
   FailedFindings {Id, ErrorCode, ErrorMessage} of the rule, not imported; a missing required
   attribute (SchemaVersion, Id, ProductArn, GeneratorId, AwsAccountId, Types, CreatedAt,
-  UpdatedAt, Severity, Title, Description, Resources) -> ErrorCode "InvalidInput",
+  UpdatedAt, Severity, Title, Description, Resources; Severity and Types count as given when
+  FindingProviderFields has them) -> ErrorCode "InvalidInput",
   ErrorMessage "Finding does not adhere to Amazon Finding Format. data should have required
   property 'X'." and an empty Resources -> "... data.Resources should NOT have fewer than 1
   items." (the real service's form, seen in public issue threads; its checks go further);
-  else imported: a new (ProductArn, Id) is created with RecordState ACTIVE, Workflow
+  else imported: an update of an existing (ProductArn, Id) whose UpdatedAt is not strictly
+  later than the stored one is ignored (counted a success, the stored finding unchanged);
+  FindingProviderFields Severity/Types fill the top level of a new finding and, later, unless
+  the top level differs from the stored provider value (a customer's BatchUpdateFindings); a
+  top-level value alone fills FindingProviderFields; CreatedAt is kept as imported; a new
+  (ProductArn, Id) is created with RecordState ACTIVE, Workflow
   {Status: NEW} and WorkflowState NEW unless given; an existing one is replaced by the new
   finding (so RecordState, Compliance.Status, UpdatedAt, ... take the new values), keeping
   the customer's Workflow, WorkflowState, Note, UserDefinedFields and VerificationState when
@@ -225,7 +235,12 @@ it again). Findings live in moto's backend, per account and region; the middlewa
   ProductArn, GeneratorId, AwsAccountId, Title, Description, Region, ProductName,
   CompanyName, RecordState, WorkflowState, VerificationState, SourceUrl, AwsAccountName,
   ComplianceStatus, WorkflowStatus, SeverityLabel, NoteText, RecommendationText, Type,
-  ResourceId, ResourceType, ResourcePartition, ResourceRegion; any other filter -> 400
+  ResourceId, ResourceType, ResourcePartition, ResourceRegion; more than 10 attributes or 20
+  values in one attribute -> 400 InvalidInputException (the limits are AWS's; the answer is
+  inferred); a token bucket per caller account and region (rate 3/s, burst 6, AWS's GetFindings
+  quota; POST /_emulator/securityhub/rate changes it) answers past it 429
+  TooManyRequestsException "Too Many Requests" (logged with "switch": "rate-limit");
+  any other filter -> 400
   InvalidInputException "The emulator does not support the GetFindings filter X." (the
   emulator's own limit). SortCriteria is ignored (import order). MaxResults 1-100, default
   100, opaque NextToken (bad -> 400 InvalidInputException). The InvalidInputException
@@ -484,6 +499,12 @@ Control API:
                                                those Ids report them in FailedFindings (and
                                                FailedCount) and do not import them; answers
                                                the GET below
+  POST   /_emulator/securityhub/rate           {"rate"?: per second (default 3), "burst"?:
+                                               (default 6)}: GetFindings' token bucket (per
+                                               account and region; refilled); answers the
+                                               values. Reset restores AWS's 3 and 6
+  GET    /_emulator/securityhub/findings       {"findings": [each stored finding as imported,
+                                               plus "_account" and "_region" that hold it]}
   GET    /_emulator/securityhub                {"notSubscribed": [...], "failedFindings":
                                                [{"ids", "errorCode", "errorMessage",
                                                "remaining"}]}
@@ -2127,11 +2148,65 @@ NOT_SUBSCRIBED_HUB = "Account {} is not subscribed to AWS Security Hub"
 # 1 characters." are seen in public issue threads).
 ASFF_REQUIRED = ("SchemaVersion", "Id", "ProductArn", "GeneratorId", "AwsAccountId", "Types",
                  "CreatedAt", "UpdatedAt", "Severity", "Title", "Description", "Resources")
+# Required, but a finding provider gives them in FindingProviderFields ("(Preferred)
+# BatchImportFindings provides a value for an attribute in FindingProviderFields, but does not
+# provide a value for the corresponding top-level attribute", user guide, BatchImportFindings
+# for finding providers): either place satisfies the requirement.
+ASFF_PROVIDER_FIELDS = ("Severity", "Types")
+# Security Hub API reference, Welcome: "GetFindings - RateLimit of 3 requests per second.
+# BurstLimit of 6 requests per second." Past it: 429 TooManyRequestsException "Too Many
+# Requests" (the real answer in public issue threads; the model does not name it).
+GET_FINDINGS_RATE = 3.0
+GET_FINDINGS_BURST = 6
+# AwsSecurityFindingFilters: "You can filter by up to ten finding attributes. For each
+# attribute, you can provide up to 20 filter values." (past it: InvalidInputException, inferred)
+FILTER_ATTRIBUTES_MAX = 10
+FILTER_VALUES_MAX = 20
 ASFF_MISSING = "Finding does not adhere to Amazon Finding Format. data should have required property '{}'."
 ASFF_NO_RESOURCE = ("Finding does not adhere to Amazon Finding Format. data.Resources should NOT "
                     "have fewer than 1 items.")
 # Attributes the customer owns (BatchUpdateFindings): a re-import that lacks them keeps them.
 CUSTOMER_OWNED = ("Workflow", "WorkflowState", "Note", "UserDefinedFields", "VerificationState")
+
+
+def timestamp(value):
+    """An ASFF timestamp as an aware datetime, or None if it is not one."""
+    try:
+        return datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except (AttributeError, ValueError):
+        return None
+
+
+def later(new, stored):
+    """Whether UpdatedAt `new` is strictly later than `stored` (no stored value: yes)."""
+    old = timestamp(stored)
+    fresh = timestamp(new)
+    return old is None or (fresh is not None and fresh > old)
+
+
+def provider_fields(data, stored):
+    """Severity and Types between FindingProviderFields and the top level, as the user guide
+    (Using FindingProviderFields) says: a provider's FindingProviderFields value wins for a new
+    finding and is replicated to the top level unless the customer changed the top level
+    (BatchUpdateFindings, seen here as a top level that differs from the stored provider
+    value); a top-level value alone fills FindingProviderFields."""
+    given = data.get("FindingProviderFields") or {}
+    old_given = (stored or {}).get("FindingProviderFields") or {}
+    merged = dict(old_given, **given)
+    for key in ASFF_PROVIDER_FIELDS:
+        if key not in given and key in data:
+            merged[key] = data[key]
+        if key not in merged:
+            continue
+        customer = stored is not None and key in stored and stored.get(key) != old_given.get(key)
+        if stored is None and key in given:
+            data[key] = merged[key]
+        elif customer:
+            data[key] = stored[key]
+        elif key in given:
+            data[key] = merged[key]
+    if merged:
+        data["FindingProviderFields"] = merged
 
 
 def finding_values(finding, key):
@@ -2206,6 +2281,21 @@ class SecurityHub:
         with self.lock:
             self.not_subscribed = set()
             self.failed_rules = []  # {"ids", "errorCode", "errorMessage", "remaining"}
+            self.rate, self.burst = GET_FINDINGS_RATE, GET_FINDINGS_BURST
+            self.buckets = {}  # (account, region) -> (tokens, monotonic time)
+
+    def take_token(self, account, region):
+        """One GetFindings request out of the token bucket of (account, region); False past
+        the rate."""
+        with self.lock:
+            now = time.monotonic()
+            tokens, then = self.buckets.get((account, region), (float(self.burst), now))
+            tokens = min(float(self.burst), tokens + (now - then) * self.rate)
+            if tokens < 1.0:
+                self.buckets[(account, region)] = (tokens, now)
+                return False
+            self.buckets[(account, region)] = (tokens - 1.0, now)
+            return True
 
     def check(self, req):
         """The not-subscribed answer of a Security Hub request in a switched-off region, else None."""
@@ -2222,6 +2312,9 @@ class SecurityHub:
                 backend.enable_security_hub()  # subscribed outside the not-subscribed regions
         if req.operation not in ("BatchImportFindings", "GetFindings"):
             return moto
+        if req.operation == "GetFindings" and not self.take_token(req.account, req.region):
+            call["switch"] = "rate-limit"
+            return aws_error("rest-json", 429, "TooManyRequestsException", "Too Many Requests")
         try:
             body = json.loads(req.body or b"{}")
             if not isinstance(body, dict):
@@ -2230,12 +2323,22 @@ class SecurityHub:
             return hub_error("The request body is not valid JSON.")
         if req.operation == "GetFindings":
             return self.get_findings(backend, body)
-        return self.batch_import(backend, body, call)
+        return self.batch_import(backend, body, call, req.account)
 
-    def batch_import(self, backend, body, call):
+    def batch_import(self, backend, body, call, caller):
         findings = body.get("Findings")
         if not isinstance(findings, list) or not 1 <= len(findings) <= 100:
             return hub_error("Findings must list 1 to 100 findings.")
+        # BatchImportFindings: with the default product ARN "the identifier of the account that
+        # you are calling BatchImportFindings from needs to be the same as the AwsAccountId
+        # attribute for the finding"; the real service refuses the whole call (AWS Support, in
+        # public issue threads: AccessDeniedException, "not authorized to perform").
+        other = next((f for f in findings if isinstance(f, dict) and "AwsAccountId" in f
+                      and f["AwsAccountId"] != caller), None)
+        if other is not None:
+            return aws_error("rest-json", 403, "AccessDeniedException",
+                             f"User: {caller_arn(caller)} is not authorized to perform: "
+                             f"securityhub:BatchImportFindings on resource: {other.get('ProductArn', '')}")
         ids = [f["Id"] for f in findings if isinstance(f, dict) and isinstance(f.get("Id"), str)]
         failed = []
         with self.lock:
@@ -2250,7 +2353,8 @@ class SecurityHub:
                     code, message = injected[finding_id]
                     failed.append({"Id": finding_id, "ErrorCode": code, "ErrorMessage": message})
                     continue
-                missing = next((k for k in ASFF_REQUIRED if k not in finding), None)
+                missing = next((k for k in ASFF_REQUIRED if k not in finding and not (
+                    k in ASFF_PROVIDER_FIELDS and k in (finding.get("FindingProviderFields") or {}))), None)
                 if missing:
                     failed.append({"Id": finding_id, "ErrorCode": "InvalidInput",
                                    "ErrorMessage": ASFF_MISSING.format(missing)})
@@ -2265,11 +2369,17 @@ class SecurityHub:
 
     @staticmethod
     def store(backend, finding):
-        """Create the finding or replace the one with the same ProductArn and Id."""
+        """Create the finding or replace the one with the same ProductArn and Id; an update
+        whose UpdatedAt is not later than the stored one is ignored (user guide, BatchImportFindings
+        for finding providers: "If UpdatedAt on the update matches or occurs before UpdatedAt on
+        the existing finding, then the update is ignored"). CreatedAt is kept as imported."""
         data = json.loads(json.dumps(finding))
         data["ProcessedAt"] = now_iso()
         existing = next((f for f in backend.findings
                          if f.id == data["Id"] and f.data.get("ProductArn") == data["ProductArn"]), None)
+        if existing is not None and not later(data["UpdatedAt"], existing.data.get("UpdatedAt")):
+            return
+        provider_fields(data, existing.data if existing is not None else None)
         if existing is None:
             data.setdefault("RecordState", "ACTIVE")
             data.setdefault("Workflow", {"Status": "NEW"})
@@ -2298,6 +2408,10 @@ class SecurityHub:
         filters = body.get("Filters") or {}
         if not isinstance(filters, dict):
             return hub_error("Filters must be an object.")
+        if len(filters) > FILTER_ATTRIBUTES_MAX or any(
+                isinstance(c, list) and len(c) > FILTER_VALUES_MAX for c in filters.values()):
+            return hub_error(f"Filters allow up to {FILTER_ATTRIBUTES_MAX} attributes and "
+                             f"{FILTER_VALUES_MAX} values per attribute.")
         for key, conditions in filters.items():
             if finding_values({}, key) is None:
                 return hub_error(f"The emulator does not support the GetFindings filter {key}.")
@@ -2339,6 +2453,25 @@ class SecurityHub:
         with self.lock:
             self.failed_rules.append(rule)
             return self.snapshot_locked()
+
+    def set_rate(self, body):
+        rate, burst = body.get("rate", GET_FINDINGS_RATE), body.get("burst", GET_FINDINGS_BURST)
+        if isinstance(rate, bool) or not isinstance(rate, (int, float)) or rate <= 0 \
+                or isinstance(burst, bool) or not isinstance(burst, int) or burst < 1:
+            raise ValueError("rate must be a positive number and burst a positive integer")
+        with self.lock:
+            self.rate, self.burst, self.buckets = float(rate), burst, {}
+            return {"rate": self.rate, "burst": self.burst}
+
+    @staticmethod
+    def stored_findings():
+        """Every stored finding, with the account and region that hold it."""
+        out = []
+        for account, regions in list(securityhub_backends.items()):
+            for region, backend in list(regions.items()):
+                out.extend(dict(json.loads(json.dumps(f.data)), _account=account, _region=region)
+                           for f in backend.findings)
+        return {"findings": out}
 
     def snapshot_locked(self):
         return {"notSubscribed": sorted(self.not_subscribed),
@@ -2876,6 +3009,12 @@ class Emulator:
     def c_securityhub(self, body):
         return self.securityhub.snapshot()
 
+    def c_securityhub_rate(self, body):
+        return self.securityhub.set_rate(body)
+
+    def c_securityhub_findings(self, body):
+        return self.securityhub.stored_findings()
+
     def c_detector(self, body):
         account = switch_account(body)
         region = body.get("region")
@@ -2965,6 +3104,8 @@ CONTROL_ROUTES = {
     ("POST", "/_emulator/securityhub/not-subscribed"): Emulator.c_not_subscribed,
     ("POST", "/_emulator/securityhub/failed-findings"): Emulator.c_failed_findings,
     ("GET", "/_emulator/securityhub"): Emulator.c_securityhub,
+    ("POST", "/_emulator/securityhub/rate"): Emulator.c_securityhub_rate,
+    ("GET", "/_emulator/securityhub/findings"): Emulator.c_securityhub_findings,
 }
 
 

@@ -1087,6 +1087,7 @@ def finding(finding_id, account=ADMIN, region=REGION, **changes):
 
 class SecurityHubFindings(EmulatorTest):
     def test_import_update_and_filter(self):
+        control("POST", "/_emulator/securityhub/rate", {"rate": 1000, "burst": 1000})  # many reads here
         hub = client("securityhub")
         r = hub.batch_import_findings(Findings=[finding("a"), finding("b")])
         self.assertEqual((r["FailedCount"], r["SuccessCount"], r["FailedFindings"]), (0, 2, []))
@@ -1272,6 +1273,68 @@ class DemoWorld(EmulatorTest):
         sns = client("sns")
         subscriptions = sns.list_subscriptions_by_topic(TopicArn=seeded["topicArn"])["Subscriptions"]
         self.assertEqual([s["Protocol"] for s in subscriptions], ["sqs"])
+
+
+class SecurityHubRules(EmulatorTest):
+    def test_a_finding_of_another_account_refuses_the_whole_call(self):
+        hub = client("securityhub")
+        code, kind, message = error_of(hub.batch_import_findings,
+                                       Findings=[finding("mine"), finding("theirs", AwsAccountId="111122223333")])
+        self.assertEqual((code, kind), (403, "AccessDeniedException"))
+        self.assertIn("is not authorized to perform: securityhub:BatchImportFindings on resource: "
+                      f"arn:aws:securityhub:{REGION}:{ADMIN}:product/{ADMIN}/default", message)
+        self.assertEqual(control("GET", "/_emulator/securityhub/findings")["findings"], [])  # nothing imported
+        member = client("securityhub", REGION, assume("111122223333"))
+        r = member.batch_import_findings(Findings=[finding("own", account="111122223333")])
+        self.assertEqual(r["SuccessCount"], 1)  # each account imports its own
+
+    def test_provider_fields_satisfy_severity_and_types_and_fill_the_top_level(self):
+        hub = client("securityhub")
+        provided = finding("p", FindingProviderFields={"Severity": {"Label": "HIGH"}, "Types": ["T/a"]})
+        del provided["Severity"], provided["Types"]
+        neither = finding("n")
+        del neither["Types"]
+        r = hub.batch_import_findings(Findings=[provided, neither])
+        self.assertEqual([(f["Id"], f["ErrorCode"]) for f in r["FailedFindings"]], [("n", "InvalidInput")])
+        self.assertIn("required property 'Types'", r["FailedFindings"][0]["ErrorMessage"])
+        stored, = control("GET", "/_emulator/securityhub/findings")["findings"]
+        self.assertEqual((stored["Severity"], stored["Types"], stored["_account"], stored["_region"]),
+                         ({"Label": "HIGH"}, ["T/a"], ADMIN, REGION))
+
+    def test_an_update_not_later_than_the_stored_one_is_ignored_and_created_at_is_kept(self):
+        hub = client("securityhub")
+        hub.batch_import_findings(Findings=[finding("a", UpdatedAt="2026-11-26T06:00:00.500Z")])
+        for stale in ("2026-11-26T06:00:00.500Z", "2026-11-26T06:00:00Z"):
+            r = hub.batch_import_findings(Findings=[finding("a", UpdatedAt=stale, RecordState="ARCHIVED",
+                                                            CreatedAt="2026-11-27T00:00:00Z")])
+            self.assertEqual((r["SuccessCount"], r["FailedCount"]), (1, 0))  # ignored, not refused
+        stored, = control("GET", "/_emulator/securityhub/findings")["findings"]
+        self.assertEqual((stored["RecordState"], stored["CreatedAt"]), ("ACTIVE", "2026-11-26T06:00:00Z"))
+        hub.batch_import_findings(Findings=[finding("a", UpdatedAt="2026-11-26T06:00:00.501Z", RecordState="ARCHIVED")])
+        stored, = control("GET", "/_emulator/securityhub/findings")["findings"]
+        self.assertEqual((stored["RecordState"], stored["CreatedAt"], stored["UpdatedAt"]),
+                         ("ARCHIVED", "2026-11-26T06:00:00Z", "2026-11-26T06:00:00.501Z"))
+
+    def test_get_findings_past_its_rate_is_throttled_and_the_rate_can_be_raised(self):
+        hub = client("securityhub")
+        for _ in range(6):  # the burst
+            hub.get_findings()
+        self.assertEqual(error_of(hub.get_findings), (429, "TooManyRequestsException", "Too Many Requests"))
+        self.assertEqual(control("GET", "/_emulator/calls")["calls"][-1]["switch"], "rate-limit")
+        client("securityhub", "eu-west-1").get_findings()  # per region
+        time.sleep(0.4)  # 3 a second: one more token
+        hub.get_findings()
+        self.assertEqual(control("POST", "/_emulator/securityhub/rate", {"rate": 100, "burst": 50}),
+                         {"rate": 100.0, "burst": 50})
+        for _ in range(20):
+            hub.get_findings()
+        control("POST", "/_emulator/securityhub/rate", {"rate": 0}, expect=400)
+
+    def test_get_findings_filters_at_most_ten_attributes_of_twenty_values(self):
+        hub = client("securityhub")
+        ids = [{"Value": str(i), "Comparison": "EQUALS"} for i in range(21)]
+        self.assertEqual(error_of(hub.get_findings, Filters={"Id": ids})[:2], (400, "InvalidInputException"))
+        self.assertEqual(hub.get_findings(Filters={"Id": ids[:20]})["Findings"], [])
 
 
 if __name__ == "__main__":

@@ -28,7 +28,10 @@ use tokio::sync::{OnceCell, Semaphore};
 pub use classify::{aws_error, kind_of};
 pub use listing::{ListedAccount, ListedMember, Listing};
 pub use member::{Administrator, Assumed, Invitation, MemberFeatures, MemberSession};
-pub use outputs::{archived, asff, FailedFinding, Finding, FINDINGS_PER_CALL, GENERATOR_ID};
+pub use outputs::{
+    asff, stored, updated_at, FailedFinding, Finding, Pace, Stored, Target, FINDINGS_PER_CALL,
+    GENERATOR_ID, GET_FINDINGS_INTERVAL, IDS_PER_READ,
+};
 pub use preflight::{AutoEnabled, OrganizationConfiguration, OrganizationInfo};
 pub use sdk::{
     load_sdk_config, sdk_config_loader, trust_store, TrustChoice, AMAZON_ROOTS_PEM,
@@ -169,6 +172,8 @@ pub struct Aws {
     sdk: SdkConfig,
     admin_account: OnceCell<String>,
     in_flight: Semaphore,
+    /// Spaces GetFindings pages under Security Hub's rate for it.
+    findings_pace: Pace,
 }
 
 impl Aws {
@@ -220,6 +225,7 @@ impl Aws {
             sdk: sdk.clone(),
             admin_account: OnceCell::new(),
             in_flight: Semaphore::new(MAX_CONCURRENT_CALLS),
+            findings_pace: Pace::new(GET_FINDINGS_INTERVAL),
         }
     }
 

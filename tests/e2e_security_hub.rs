@@ -1,0 +1,345 @@
+//! End to end over loopback: Security Hub findings as Security Hub accepts them. A finding
+//! belongs to the function's own account and names the member in its resource; each batch
+//! stands alone; an archive update is later than the stored finding and keeps its first
+//! CreatedAt; GetFindings is read no more than needed, under its rate.
+
+mod support;
+
+use aws_sdk_securityhub::primitives::{DateTime, DateTimeFormat};
+use aws_sdk_securityhub::types::{
+    AwsSecurityFinding, FindingProviderFields, FindingProviderSeverity, Resource, SeverityLabel,
+};
+use serde_json::{json, Value};
+use support::*;
+
+const REGION: &str = "us-east-1";
+const STALE: &str = "333300000001";
+const OTHER: &str = "333300000002";
+
+fn id_of(account: &str) -> String {
+    format!("guardduty-invite/{account}/{REGION}/ListMembers")
+}
+
+/// An invitation nobody accepted for months: a per-account problem (and so a finding).
+fn stale(emu: &Emulator, seeded: &Seeded, account: &str) {
+    emu.put_member(
+        seeded,
+        REGION,
+        account,
+        "Invited",
+        Some("2026-01-02T03:04:05Z"),
+    );
+}
+
+fn resolved(emu: &Emulator, seeded: &Seeded, account: &str) {
+    emu.put_member(seeded, REGION, account, "Enabled", None);
+}
+
+fn world(accounts: &[&str]) -> (Emulator, Seeded, Vec<(String, String)>) {
+    let emu = Emulator::start();
+    let listed: Vec<(&str, &str, &str)> = accounts
+        .iter()
+        .map(|a| (*a, "s@example.com", "Stale"))
+        .collect();
+    let seeded = emu.seed(&[REGION], &listed, &[]);
+    let mut env = emu.env(&seeded, &[REGION]);
+    env.push(("SECURITY_HUB_FINDINGS".into(), "true".into()));
+    (emu, seeded, env)
+}
+
+/// The findings the emulator holds, as imported.
+fn stored(emu: &Emulator) -> Vec<Value> {
+    emu.control("GET", "/_emulator/securityhub/findings", None)["findings"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+}
+
+fn stored_one(emu: &Emulator, id: &str) -> Value {
+    stored(emu)
+        .into_iter()
+        .find(|f| f["Id"] == id)
+        .unwrap_or_else(|| panic!("no finding {id} in {:?}", stored(emu)))
+}
+
+fn time(v: &Value) -> DateTime {
+    let s = v.as_str().unwrap_or_default();
+    DateTime::from_str(s, DateTimeFormat::DateTime).unwrap_or_else(|e| panic!("{s:?}: {e}"))
+}
+
+fn ok(out: &std::process::Output) {
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(out));
+}
+
+fn product_arn() -> String {
+    format!("arn:aws:securityhub:{REGION}:{ADMIN_ACCOUNT}:product/{ADMIN_ACCOUNT}/default")
+}
+
+/// A finding of this function's kind, imported by the test as the administrator.
+fn own_finding(id: &str, created_at: &str, updated_at: &str) -> AwsSecurityFinding {
+    AwsSecurityFinding::builder()
+        .schema_version("2018-10-08")
+        .id(id)
+        .product_arn(product_arn())
+        .generator_id("guardduty-invite")
+        .aws_account_id(ADMIN_ACCOUNT)
+        .created_at(created_at)
+        .updated_at(updated_at)
+        .finding_provider_fields(
+            FindingProviderFields::builder()
+                .severity(
+                    FindingProviderSeverity::builder()
+                        .label(SeverityLabel::High)
+                        .build(),
+                )
+                .types("Software and Configuration Checks/AWS Security Best Practices")
+                .build(),
+        )
+        .title("GuardDuty does not protect an account")
+        .description("seeded by the test")
+        .resources(
+            Resource::builder()
+                .r#type("AwsAccount")
+                .id(format!("AWS::::Account:{STALE}"))
+                .build(),
+        )
+        .build()
+}
+
+async fn import_as_admin(emu: &Emulator, findings: Vec<AwsSecurityFinding>) {
+    let hub = aws_sdk_securityhub::Client::new(&emu.sdk_config().await);
+    for batch in findings.chunks(100) {
+        let out = hub
+            .batch_import_findings()
+            .set_findings(Some(batch.to_vec()))
+            .send()
+            .await
+            .expect("BatchImportFindings");
+        assert_eq!(out.failed_count(), Some(0), "{out:?}");
+    }
+}
+
+fn hub_problems(messages: &[Value]) -> Vec<Value> {
+    messages
+        .iter()
+        .flat_map(|m| {
+            sns_body(m)["problems"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
+        })
+        .filter(|p| p.to_string().contains("Security Hub"))
+        .collect()
+}
+
+#[tokio::test]
+async fn findings_belong_to_the_function_s_account_and_name_the_member_in_resources() {
+    let (emu, seeded, env) = world(&[STALE]);
+    stale(&emu, &seeded, STALE);
+    let (out, _) = reconcile(&env, false);
+    ok(&out);
+    assert_eq!(
+        hub_problems(&emu.received_sns(&seeded.queue_url).await),
+        Vec::<Value>::new(),
+        "Security Hub must take the findings"
+    );
+    let f = stored_one(&emu, &id_of(STALE));
+    assert_eq!(f["AwsAccountId"], ADMIN_ACCOUNT, "{f}");
+    assert_eq!(f["_account"], ADMIN_ACCOUNT, "{f}");
+    assert_eq!(f["Resources"][0]["Type"], "AwsAccount", "{f}");
+    assert_eq!(
+        f["Resources"][0]["Id"],
+        format!("AWS::::Account:{STALE}"),
+        "{f}"
+    );
+    assert!(
+        f["Title"].as_str().unwrap_or_default().contains(STALE),
+        "{f}"
+    );
+    // Severity and types as a finding provider gives them.
+    assert_eq!(
+        f["FindingProviderFields"]["Severity"]["Label"], "HIGH",
+        "{f}"
+    );
+    assert_eq!(
+        f["FindingProviderFields"]["Types"],
+        json!(["Software and Configuration Checks/AWS Security Best Practices"]),
+        "{f}"
+    );
+    // A new finding: CreatedAt and UpdatedAt the same, as AWS asks.
+    assert_eq!(f["CreatedAt"], f["UpdatedAt"], "{f}");
+}
+
+#[tokio::test]
+async fn a_refused_import_batch_still_lets_the_archives_through() {
+    let (emu, seeded, env) = world(&[STALE, OTHER]);
+    stale(&emu, &seeded, STALE);
+    resolved(&emu, &seeded, OTHER);
+    let (out, _) = reconcile(&env, false);
+    ok(&out);
+    assert_eq!(stored_one(&emu, &id_of(STALE))["RecordState"], "ACTIVE");
+
+    // STALE is resolved and OTHER is a new problem; every attempt of the first call fails.
+    resolved(&emu, &seeded, STALE);
+    stale(&emu, &seeded, OTHER);
+    emu.fault(
+        json!({"operation": "BatchImportFindings", "kind": "error500",
+                     "times": guardduty_invite::aws::MAX_ATTEMPTS}),
+    );
+    let (out, _) = reconcile(&env, false);
+    // A passing failure still fails the run, to be retried ...
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let error = serde_json::from_slice::<Value>(&out.stdout).unwrap_or(Value::Null);
+    assert_eq!(
+        error["errorType"], "SecurityHub.BatchImportFindings.Transient",
+        "{error}"
+    );
+    // ... but only after the archive went through.
+    let f = stored_one(&emu, &id_of(STALE));
+    assert_eq!(
+        (&f["RecordState"], &f["Compliance"]["Status"]),
+        (&json!("ARCHIVED"), &json!("PASSED")),
+        "{f}"
+    );
+}
+
+#[tokio::test]
+async fn each_refused_finding_is_reported_once_and_a_transient_one_is_retried() {
+    let (emu, seeded, env) = world(&[STALE, OTHER]);
+    stale(&emu, &seeded, STALE);
+    stale(&emu, &seeded, OTHER);
+    emu.control(
+        "POST",
+        "/_emulator/securityhub/failed-findings",
+        Some(json!({"ids": [id_of(STALE)], "errorCode": "InvalidInput",
+                    "errorMessage": "Finding does not adhere to Amazon Finding Format.", "times": 10})),
+    );
+    emu.control(
+        "POST",
+        "/_emulator/securityhub/failed-findings",
+        Some(json!({"ids": [id_of(OTHER)], "errorCode": "InternalException", "times": 1})),
+    );
+    let (out, _) = reconcile(&env, false);
+    ok(&out);
+    // The transient refusal was tried again, in a later call, and taken.
+    assert_eq!(stored_one(&emu, &id_of(OTHER))["RecordState"], "ACTIVE");
+    assert_eq!(emu.calls_of("BatchImportFindings", None).len(), 2);
+    // The lasting one is one problem that says what Security Hub answered.
+    let problems = hub_problems(&emu.received_sns(&seeded.queue_url).await);
+    assert_eq!(problems.len(), 1, "{problems:?}");
+    let text = problems[0].to_string();
+    assert!(
+        text.contains("InvalidInput") && text.contains(&id_of(STALE)),
+        "{text}"
+    );
+}
+
+#[test]
+fn an_event_with_nothing_to_import_reads_no_findings() {
+    let emu = Emulator::start();
+    let seeded = emu.seed(
+        &[REGION],
+        &[("111122223333", "new.account@example.com", "Payments-Prod")],
+        &[],
+    );
+    let mut env = emu.env(&seeded, &[REGION]);
+    env.push(("SECURITY_HUB_FINDINGS".into(), "true".into()));
+    let out = invoke(
+        &env,
+        &[&sample(
+            "organizations-create-account-result-succeeded.json",
+        )],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(
+        outcome(&responses(&out)[0], "111122223333", REGION)["outcome"],
+        "invited"
+    );
+    assert_eq!(emu.calls_of("GetFindings", None), Vec::<Value>::new());
+    assert_eq!(
+        emu.calls_of("BatchImportFindings", None),
+        Vec::<Value>::new()
+    );
+}
+
+#[tokio::test]
+async fn an_archive_update_carries_our_created_at_and_a_later_updated_at() {
+    let (emu, seeded, env) = world(&[STALE]);
+    stale(&emu, &seeded, STALE);
+    let (out, _) = reconcile(&env, false);
+    ok(&out);
+    let first = stored_one(&emu, &id_of(STALE));
+    // The stored finding says it was updated an hour from now (a clock ahead, say): an update
+    // at "now" would be ignored.
+    let ahead = DateTime::from_secs(time(&first["UpdatedAt"]).secs() + 3600)
+        .fmt(DateTimeFormat::DateTime)
+        .expect("format");
+    let created = first["CreatedAt"].as_str().unwrap_or_default().to_owned();
+    import_as_admin(&emu, vec![own_finding(&id_of(STALE), &created, &ahead)]).await;
+
+    resolved(&emu, &seeded, STALE);
+    let (out, _) = reconcile(&env, false);
+    ok(&out);
+    let f = stored_one(&emu, &id_of(STALE));
+    assert_eq!(f["RecordState"], "ARCHIVED", "{f}");
+    assert_eq!(f["CreatedAt"], first["CreatedAt"], "{f}");
+    assert!(
+        time(&f["UpdatedAt"]) > time(&json!(ahead)),
+        "{} not after {ahead}",
+        f["UpdatedAt"]
+    );
+}
+
+#[tokio::test]
+async fn a_problem_that_comes_back_after_its_finding_was_archived_keeps_its_first_created_at() {
+    let (emu, seeded, env) = world(&[STALE]);
+    stale(&emu, &seeded, STALE);
+    let (out, _) = reconcile(&env, false);
+    ok(&out);
+    let first = stored_one(&emu, &id_of(STALE));
+
+    resolved(&emu, &seeded, STALE);
+    let (out, _) = reconcile(&env, false);
+    ok(&out);
+    let archived = stored_one(&emu, &id_of(STALE));
+    assert_eq!(archived["RecordState"], "ARCHIVED", "{archived}");
+
+    stale(&emu, &seeded, STALE);
+    let (out, _) = reconcile(&env, false);
+    ok(&out);
+    let back = stored_one(&emu, &id_of(STALE));
+    assert_eq!(back["RecordState"], "ACTIVE", "{back}");
+    assert_eq!(back["CreatedAt"], first["CreatedAt"], "{back}");
+    assert!(
+        time(&back["UpdatedAt"]) > time(&archived["UpdatedAt"]),
+        "{back}"
+    );
+}
+
+#[tokio::test]
+async fn a_reconcile_reads_its_findings_once_under_the_get_findings_rate() {
+    let (emu, seeded, env) = world(&[STALE]);
+    resolved(&emu, &seeded, STALE);
+    // 700 findings of earlier runs, all resolved now: seven pages of GetFindings.
+    let findings = (0..700)
+        .map(|i| {
+            own_finding(
+                &format!("guardduty-invite/old-{i:03}"),
+                "2026-11-01T00:00:00Z",
+                "2026-11-01T00:00:00Z",
+            )
+        })
+        .collect();
+    import_as_admin(&emu, findings).await;
+    emu.clear_calls();
+
+    let (out, _) = reconcile(&env, false);
+    ok(&out);
+    let reads = emu.calls_of("GetFindings", None);
+    assert_eq!(reads.len(), 7, "one read of every page");
+    assert!(
+        reads.iter().all(|c| c["status"] == 200),
+        "throttled: {reads:?}"
+    );
+    assert!(stored(&emu).iter().all(|f| f["RecordState"] == "ARCHIVED"));
+}
