@@ -42,28 +42,16 @@ impl fmt::Display for AccountId {
 #[derive(Clone, PartialEq, Eq)]
 pub struct Email(String);
 
+/// Characters GuardDuty's AccountDetail refuses in an email's local name: "whitespace, " ' ( )
+/// < > [ ] : ' , \ | % &".
+const LOCAL_REFUSED: &[char] = &[
+    '"', '\'', '(', ')', '<', '>', '[', ']', ':', ',', '\\', '|', '%', '&',
+];
+
 impl Email {
+    /// An address GuardDuty's CreateMembers takes (its AccountDetail rules), or what is wrong.
     pub fn parse(raw: &str) -> Result<Self, String> {
-        let len = raw.chars().count();
-        let problem = if !(EMAIL_MIN..=EMAIL_MAX).contains(&len) {
-            Some(format!(
-                "is {len} characters long, GuardDuty accepts {EMAIL_MIN} to {EMAIL_MAX}"
-            ))
-        } else if !raw.is_ascii() || raw.chars().any(|c| c.is_ascii_control() || c == ' ') {
-            Some("must be 7-bit ASCII without spaces or control characters".to_owned())
-        } else {
-            match raw.split_once('@') {
-                Some((local, domain))
-                    if !local.is_empty() && !domain.is_empty() && !domain.contains('@') =>
-                {
-                    None
-                }
-                _ => Some(
-                    "must contain exactly one '@' between a local part and a domain".to_owned(),
-                ),
-            }
-        };
-        match problem {
+        match email_problem(raw) {
             None => Ok(Self(raw.to_owned())),
             Some(why) => Err(format!("email {} {why}", mask_email(raw))),
         }
@@ -76,6 +64,55 @@ impl Email {
     pub fn masked(&self) -> String {
         mask_email(&self.0)
     }
+}
+
+/// What GuardDuty would refuse in `raw` (AccountDetail: 6 to 64 7-bit ASCII characters, one
+/// `@`, no whitespace or `" ' ( ) < > [ ] : , \ | % &` in the local name, which does not begin
+/// with a dot; a domain of letters, digits, `-` and `.`, with at least one dot, not beginning
+/// or ending with either).
+fn email_problem(raw: &str) -> Option<String> {
+    let len = raw.chars().count();
+    if !(EMAIL_MIN..=EMAIL_MAX).contains(&len) {
+        return Some(format!(
+            "is {len} characters long, GuardDuty accepts {EMAIL_MIN} to {EMAIL_MAX}"
+        ));
+    }
+    if !raw.is_ascii() || raw.chars().any(|c| c.is_ascii_control()) {
+        return Some("must be 7-bit ASCII without control characters".to_owned());
+    }
+    let Some((local, domain)) = raw
+        .split_once('@')
+        .filter(|(l, d)| !l.is_empty() && !d.is_empty() && !d.contains('@'))
+    else {
+        return Some(
+            "must contain exactly one at sign between a local name and a domain".to_owned(),
+        );
+    };
+    if local.starts_with('.')
+        || local
+            .chars()
+            .any(|c| c.is_ascii_whitespace() || LOCAL_REFUSED.contains(&c))
+    {
+        return Some(
+            "has a local name GuardDuty refuses: it may not begin with a dot nor hold whitespace or \" ' ( ) < > [ ] : , \\ | % &"
+                .to_owned(),
+        );
+    }
+    let domain_chars = domain
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.');
+    let edges = |c: char| c == '.' || c == '-';
+    if !domain_chars
+        || !domain.contains('.')
+        || domain.starts_with(edges)
+        || domain.ends_with(edges)
+    {
+        return Some(
+            "has a domain GuardDuty refuses: letters, digits, '-' and '.' only, at least one dot, not beginning or ending with '.' or '-'"
+                .to_owned(),
+        );
+    }
+    None
 }
 
 impl fmt::Debug for Email {
@@ -173,6 +210,7 @@ mod tests {
     fn email_follows_guardduty_constraints() {
         assert!(Email::parse("a@b.co").is_ok());
         assert!(Email::parse("new.account+gd@example.com").is_ok());
+        assert!(Email::parse("first.last-1@sub.example-corp.com").is_ok());
         for bad in [
             "a@b.c",
             "no-at-sign.example.com",
@@ -182,6 +220,16 @@ mod tests {
             "user@",
             "ünicode@example.com",
             "sp ace@example.com",
+            // AccountDetail's rules for the local name and the domain.
+            ".dot@example.com",
+            "a(b)@example.com",
+            "per%cent@example.com",
+            "o'neil@example.com",
+            "tab\tx@example.com",
+            "user@localhost",
+            "user@-example.com",
+            "user@example.com.",
+            "user@exa_mple.com",
         ] {
             assert!(Email::parse(bad).is_err(), "{bad:?} accepted");
         }

@@ -167,7 +167,10 @@ async fn a_failing_region_fails_the_invocation_and_the_retry_finishes_without_re
     // Invited with an email there: GuardDuty verifies the address before the invitation is
     // out, so the replay finds it pending, and invites nothing again.
     let first = outcome(r, "111122223333", "us-east-1");
-    assert_eq!(first["relationshipStatus"], "EmailVerificationInProgress", "{first}");
+    assert_eq!(
+        first["relationshipStatus"], "EmailVerificationInProgress",
+        "{first}"
+    );
     assert_eq!(first["outcome"], "invitation_pending", "{first}");
     assert_eq!(
         outcome(r, "111122223333", "eu-west-1")["outcome"],

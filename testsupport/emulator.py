@@ -972,8 +972,21 @@ def unprocessed_json(pairs):
     return [{"accountId": a, "result": r} for a, r in pairs]
 
 
+# GuardDuty API Reference, AccountDetail (email): 6-64 7-bit ASCII characters, one @; the local
+# name holds no whitespace nor " ' ( ) < > [ ] : , \\ | % & and does not begin with a dot; the
+# domain is [A-Za-z0-9.-], has a dot, and does not begin or end with a dot or hyphen.
+EMAIL_LOCAL_REFUSED = set("\"'()<>[]:,\\|%&")
+
+
 def valid_email(email):
-    return isinstance(email, str) and 6 <= len(email) <= 64 and email.isascii() and email.count("@") == 1
+    if not (isinstance(email, str) and 6 <= len(email) <= 64 and email.isascii()
+            and email.count("@") == 1):
+        return False
+    local, domain = email.split("@")
+    if not local or local.startswith(".") or any(c.isspace() or c in EMAIL_LOCAL_REFUSED for c in local):
+        return False
+    return (bool(domain) and "." in domain and domain[0] not in ".-" and domain[-1] not in ".-"
+            and all(c.isalnum() or c in ".-" for c in domain))
 
 
 def account_ids(operation, body):

@@ -217,7 +217,10 @@ class Connections(EmulatorTest):
 
 class GuardDutyAdmin(EmulatorTest):
     def test_email_validation(self):
-        for bad in ["a@b.c", "x" * 60 + "@b.com", "a@@example.com", "no-at.example.com", "é@example.com"]:
+        # AccountDetail's rules: the local name and the domain, beyond length, ASCII and one @.
+        for bad in ["a@b.c", "x" * 60 + "@b.com", "a@@example.com", "no-at.example.com", "é@example.com",
+                    ".dot@example.com", "a(b)@example.com", "per%cent@example.com", "sp ace@example.com",
+                    "user@localhost", "user@-example.com", "user@example.com.", "user@exa_mple.com"]:
             status, code, _ = error_of(self.gd.create_members, DetectorId=self.detector,
                                        AccountDetails=[detail("111122223333"), {"AccountId": "222233334444", "Email": bad}])
             self.assertEqual((status, code), (400, "BadRequestException"), bad)
