@@ -548,7 +548,7 @@ fn each_kind_of_failed_call_has_its_own_fix() {
     emu.fault(json!({"operation": "GetTopicAttributes", "kind": "throttle"}));
     assert_eq!(
         topic_fix(&env),
-        "AWS answered Throttling, which passes: run check again in a minute"
+        "AWS answered ThrottlingException, which passes: run check again in a minute"
     );
     emu.clear_faults();
 

@@ -693,6 +693,8 @@ IAM_PREFIXES = {"monitoring": "cloudwatch", "email": "ses", "execute-api": "exec
 SERVICE_FAULT_CODES = {
     "account": ((429, "TooManyRequestsException"), "InternalServerException"),
     "s3": ((503, "SlowDown"), "InternalError"),
+    # SNS's throttle as AWS's knowledge center shows it: ThrottlingException "Rate exceeded".
+    "sns": ((400, "ThrottlingException"), "InternalError"),
 }
 REST_XML_SERVICES = {"s3", "s3control", "route53", "cloudfront"}
 DETECTOR_EXISTS = "The request is rejected because a detector already exists for the current account."
