@@ -506,3 +506,85 @@ async fn security_hub_not_enabled_is_one_clear_problem_and_its_throttling_is_ret
         "{error}"
     );
 }
+
+/// Every object under `coverage/` in the bucket, with its body.
+async fn coverage_objects(s3: &aws_sdk_s3::Client, bucket: &str) -> Vec<(String, String)> {
+    let listed = s3
+        .list_objects_v2()
+        .bucket(bucket)
+        .prefix("coverage/")
+        .send()
+        .await
+        .expect("ListObjectsV2");
+    let mut out = Vec::new();
+    for o in listed.contents() {
+        let key = o.key().unwrap_or_default().to_owned();
+        let object = s3
+            .get_object()
+            .bucket(bucket)
+            .key(&key)
+            .send()
+            .await
+            .expect("GetObject");
+        let body = object.body.collect().await.expect("body").into_bytes();
+        out.push((key, String::from_utf8_lossy(&body).into_owned()));
+    }
+    out
+}
+
+#[tokio::test]
+async fn a_partial_reconcile_never_replaces_the_day_s_complete_report() {
+    let (emu, seeded) = world();
+    let sdk = emu.sdk_config().await;
+    let s3 = aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(&sdk)
+            .force_path_style(true)
+            .build(),
+    );
+    s3.create_bucket()
+        .bucket("coverage-reports")
+        .send()
+        .await
+        .expect("CreateBucket");
+    let env = env_for(&emu, &seeded, &[("COVERAGE_BUCKET", "coverage-reports")]);
+    let (out, _) = reconcile(&env, false);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let complete = coverage_objects(&s3, "coverage-reports").await;
+    assert_eq!(complete.len(), 1, "{complete:?}");
+    let (complete_key, complete_csv) = complete[0].clone();
+    assert_eq!(
+        complete_csv.split("\r\n").filter(|l| !l.is_empty()).count(),
+        1 + 8
+    );
+
+    // The second run's eu-west-1 batch fails (a plan turned off again cannot be turned on):
+    // its accounts' rows are not in its report.
+    plan_on(&emu, "eu-west-1", PLAN_OFF, "DISABLED");
+    emu.fault(
+        json!({"operation": "UpdateMemberDetectors", "kind": "error500", "region": "eu-west-1"}),
+    );
+    let out = run_binary(&env, &["reconcile"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let objects = coverage_objects(&s3, "coverage-reports").await;
+    let partial_key = complete_key.replace(".csv", ".partial.csv");
+    assert_eq!(
+        objects.iter().map(|(k, _)| k.as_str()).collect::<Vec<_>>(),
+        [complete_key.as_str(), partial_key.as_str()],
+        "the partial report is kept apart, under the same day"
+    );
+    assert_eq!(
+        objects[0].1, complete_csv,
+        "the complete report is untouched"
+    );
+    assert!(
+        !objects[1].1.contains(",eu-west-1,"),
+        "the partial report holds only what finished: {}",
+        objects[1].1
+    );
+    let error = serde_json::from_slice::<Value>(&out.stdout).unwrap_or(Value::Null);
+    let message = error["errorMessage"].as_str().unwrap_or_default();
+    assert!(
+        message.contains("partial coverage report") && message.contains(&partial_key),
+        "the failed run says where its partial report is: {error}"
+    );
+}

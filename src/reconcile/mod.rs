@@ -133,6 +133,8 @@ pub async fn run(
     meta: &EventMeta,
     options: Options,
 ) -> Result<ReconcileReport, HandlerError> {
+    // The coverage report's date: the day the run started, however long it runs.
+    let started = SystemTime::now();
     let progress = Progress::start("reconcile");
     let failed = |e: AwsError| HandlerError::Incomplete {
         failures: vec![e],
@@ -197,6 +199,7 @@ pub async fn run(
         meta,
         org: &org,
         plans: &plans,
+        started,
     };
     let report = conclude(aws, config, concluding, ran, options).await?;
     progress.finish(report.summary.clone());
@@ -428,7 +431,12 @@ async fn conclude(
         .collect();
     let mut report = found.report(run.meta, options.dry_run, run.org, run.policy, regions);
     let csv = (options.coverage_csv || (config.coverage_bucket.is_some() && !options.dry_run))
-        .then(|| found.coverage.csv());
+        .then(|| found.coverage.csv())
+        .and_then(|r| {
+            // Writing to memory does not fail; were it to, the run says so and goes on.
+            r.map_err(|e| warn!(error = %e, "the coverage report could not be built"))
+                .ok()
+        });
     if options.dry_run {
         report.coverage_csv = csv;
         return Ok(report);
@@ -440,7 +448,10 @@ async fn conclude(
         drift: &found.drift,
         per_region: &tally.per_region,
         now: SystemTime::now(),
-        coverage_csv: csv.as_deref(),
+        coverage: csv.as_deref().map(|csv| publish::CoverageCsv {
+            csv,
+            started: run.started,
+        }),
         complete: failures.is_empty(),
     };
     let delivered = publish::deliver_all(aws, config, &out).await;
@@ -462,4 +473,5 @@ struct Concluding<'r, 'a> {
     meta: &'r EventMeta,
     org: &'r Organization,
     plans: &'r [RegionPlan<'a>],
+    started: SystemTime,
 }
