@@ -588,3 +588,24 @@ async fn a_partial_reconcile_never_replaces_the_day_s_complete_report() {
         "the failed run says where its partial report is: {error}"
     );
 }
+
+#[test]
+fn a_suspended_account_that_is_still_a_member_is_not_outside_the_organization() {
+    let (emu, seeded) = world();
+    const SUSPENDED: &str = "111100000005";
+    emu.control(
+        "POST",
+        "/_emulator/organizations/accounts",
+        Some(json!({"accountId": SUSPENDED, "email": "s@example.com", "name": "Suspended", "status": "SUSPENDED"})),
+    );
+    for region in REGIONS {
+        emu.put_member(&seeded, region, SUSPENDED, "Enabled", None);
+    }
+    let (out, summary) = reconcile(&env_for(&emu, &seeded, &[]), true);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    for region in REGIONS {
+        let r = region_summary(&summary, region);
+        assert_eq!(r["outsideOrganization"], 0, "{r}");
+        assert_eq!(r["accounts"], 4, "a suspended account is not counted: {r}");
+    }
+}

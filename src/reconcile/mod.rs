@@ -176,6 +176,7 @@ pub async fn run(
         .zip(reads)
         .map(|(region, read)| RegionPlan {
             ahead: read.plans,
+            outside_organization: plan::outside_organization(&read.members, &org),
             ..plan(region, &org.targets, &read.members, config, now)
         })
         .collect();
