@@ -609,3 +609,28 @@ fn a_suspended_account_that_is_still_a_member_is_not_outside_the_organization() 
         assert_eq!(r["accounts"], 4, "a suspended account is not counted: {r}");
     }
 }
+
+#[test]
+fn a_region_the_account_is_still_enabling_is_counted_apart_not_silently_skipped() {
+    const OPT_IN: &str = "af-south-1";
+    let emu = Emulator::start();
+    let seeded = emu.seed(
+        &["us-east-1", OPT_IN],
+        &[
+            ("222200000001", "e@example.com", "Enabling"),
+            ("222200000002", "d@example.com", "Disabled"),
+        ],
+        &[],
+    );
+    emu.control(
+        "POST",
+        "/_emulator/account/regions",
+        Some(json!({"accountId": "222200000001", "regions": {OPT_IN: "ENABLING"}})),
+    );
+    let (out, summary) = reconcile(&emu.env(&seeded, &["us-east-1", OPT_IN]), true);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let af = region_summary(&summary, OPT_IN);
+    assert_eq!(af["regionEnabling"], 1, "{af}");
+    assert_eq!(af["regionNotEnabled"], 1, "{af}");
+    assert_eq!(af["accounts"], 0, "neither is counted yet: {af}");
+}

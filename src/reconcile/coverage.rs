@@ -108,6 +108,7 @@ impl<'a> Row<'a> {
             })
             .collect();
         let not_enabled = matches!(outcome, Some(Outcome::RegionNotEnabled));
+        let enabling = matches!(outcome, Some(Outcome::RegionEnabling));
         let note = problem
             .or(s.side_problem.as_deref())
             .map(|p| p.reason.as_str().into())
@@ -115,6 +116,12 @@ impl<'a> Row<'a> {
             .or_else(|| {
                 not_enabled
                     .then(|| "an opt-in region the account has not enabled: not counted".into())
+            })
+            .or_else(|| {
+                enabling.then(|| {
+                    "an opt-in region the account is still enabling: not counted until enabled"
+                        .into()
+                })
             });
         Row {
             target: s.target,
@@ -138,7 +145,7 @@ impl<'a> Row<'a> {
                 problem: problem.is_some() || s.side_problem.is_some(),
             },
             note,
-            counted: !not_enabled && s.target.exception.is_none(),
+            counted: !not_enabled && !enabling && s.target.exception.is_none(),
         }
     }
 }

@@ -74,6 +74,9 @@ pub struct RegionSummary {
     pub unprotected_accounts: usize,
     /// Opt-in regions accounts have not enabled: skipped, not in the coverage's count.
     pub region_not_enabled: usize,
+    /// Opt-in regions accounts are still enabling (`ENABLING`): skipped until enabled, not
+    /// in the coverage's count.
+    pub region_enabling: usize,
     /// Accounts the protection policy excepts: left alone, not in the coverage's count.
     pub excepted: usize,
     #[serde(flatten)]
