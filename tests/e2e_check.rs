@@ -754,3 +754,43 @@ fn check_asks_which_regions_the_account_has_enabled_only_when_an_opt_in_region_i
         "{fix}"
     );
 }
+
+#[test]
+fn check_reports_that_the_administrator_has_reached_the_member_account_limit() {
+    let emu = Emulator::start();
+    let seeded = emu.seed(
+        &["us-east-1"],
+        &[("111122223333", "a@example.com", "A")],
+        &[],
+    );
+    emu.control(
+        "POST",
+        "/_emulator/guardduty/organization-configuration",
+        Some(json!({
+            "region": "us-east-1",
+            "autoEnableOrganizationMembers": "ALL",
+            "features": [{"name": "S3_DATA_EVENTS", "autoEnable": "ALL"}]
+        })),
+    );
+    let env = with(
+        emu.env(&seeded, &["us-east-1"]),
+        "MEMBER_FEATURES",
+        "S3_DATA_EVENTS",
+    );
+    let (_, report) = check(&env, &[]);
+    let before = line(&report, "org auto-enable", Some("us-east-1"));
+    assert_eq!(before["verdict"], "passed", "{report}");
+
+    emu.control(
+        "POST",
+        "/_emulator/guardduty/member-limit",
+        Some(json!({"limit": 0})),
+    );
+    let (_, report) = check(&env, &[]);
+    let full = line(&report, "org auto-enable", Some("us-east-1"));
+    assert_eq!(full["verdict"], "warning", "{report}");
+    assert!(
+        text(full, "detail").contains("memberAccountLimitReached"),
+        "{full}"
+    );
+}

@@ -138,6 +138,18 @@ fn organization_line(plan: &Plan, region: &str, org: &OrganizationConfiguration)
     if matches!(members, "NEW" | "NONE") {
         fixes.push("set auto-enable to ALL for the organization's accounts".to_owned());
     }
+    if org.member_account_limit_reached {
+        issues.push(
+            "memberAccountLimitReached: the administrator has as many members as GuardDuty \
+             allows, so no further account can be added (CreateMembers refuses it)"
+                .to_owned(),
+        );
+        fixes.push(
+            "remove members that no longer need monitoring, or ask AWS Support whether the \
+             member account quota can be raised"
+                .to_owned(),
+        );
+    }
     let (not_auto, unset) = not_auto_enabled(plan, org);
     if !not_auto.is_empty() {
         issues.push(format!(
