@@ -1,7 +1,9 @@
 //! End to end over loopback: a reconcile's coverage is counted from what GuardDuty returns
 //! (members' statuses and plans), dry run or not; the CSV report opens in a spreadsheet;
 //! drift is reported even when repaired; a region-level problem is said once; findings go
-//! to Security Hub and are archived when gone; the scheduled report lands in S3.
+//! to Security Hub and are archived when gone; the scheduled report lands in S3 (a partial
+//! run's apart); opt-in regions being enabled, or unreadable (the management account's), are
+//! said as such.
 
 mod support;
 
@@ -633,4 +635,88 @@ fn a_region_the_account_is_still_enabling_is_counted_apart_not_silently_skipped(
     assert_eq!(af["regionEnabling"], 1, "{af}");
     assert_eq!(af["regionNotEnabled"], 1, "{af}");
     assert_eq!(af["accounts"], 0, "neither is counted yet: {af}");
+}
+
+#[tokio::test]
+async fn the_management_account_s_regions_are_not_asked_from_the_delegated_administrator() {
+    const DELEGATED: &str = "222233334444";
+    const OPT_IN: &str = "af-south-1";
+    let emu = Emulator::start();
+    let seeded = emu.seed(
+        &["us-east-1", OPT_IN],
+        &[
+            (DELEGATED, "d@example.com", "Security"),
+            ("222233335555", "m@example.com", "Member"),
+        ],
+        &[],
+    );
+    emu.control(
+        "POST",
+        "/_emulator/account/delegated-administrator",
+        Some(json!({ "accountId": DELEGATED })),
+    );
+    for region in ["us-east-1", OPT_IN] {
+        emu.create_member_detector(DELEGATED, region).await;
+    }
+    let sdk = emu.sdk_config().await;
+    let assumed = aws_sdk_sts::Client::new(&sdk)
+        .assume_role()
+        .role_arn(format!(
+            "arn:aws:iam::{DELEGATED}:role/OrganizationAccountAccessRole"
+        ))
+        .role_session_name("tests")
+        .send()
+        .await
+        .expect("AssumeRole");
+    let c = assumed.credentials().expect("credentials");
+    let mut env: Vec<(String, String)> = emu
+        .env(&seeded, &["us-east-1", OPT_IN])
+        .into_iter()
+        .filter(|(k, _)| k != "AWS_ACCESS_KEY_ID" && k != "AWS_SECRET_ACCESS_KEY")
+        .collect();
+    env.extend([
+        ("AWS_ACCESS_KEY_ID".into(), c.access_key_id().to_owned()),
+        (
+            "AWS_SECRET_ACCESS_KEY".into(),
+            c.secret_access_key().to_owned(),
+        ),
+        ("AWS_SESSION_TOKEN".into(), c.session_token().to_owned()),
+    ]);
+    // A manual request with emails: no Organizations lookup (the emulator lists the
+    // organization only to its management account).
+    let dir = tempfile::tempdir().expect("tempdir");
+    let event = dir.path().join("request.json");
+    std::fs::write(
+        &event,
+        json!({
+            "version": "0", "id": "manual-1", "source": "security.manual",
+            "detail-type": "GuardDuty Invite Request", "time": "2026-12-01T00:00:00Z",
+            "region": "us-east-1", "resources": [], "account": DELEGATED,
+            "detail": {"accounts": [
+                {"accountId": "123456789012", "email": "root@example.com"},
+                {"accountId": "222233335555", "email": "m@example.com"}
+            ]}
+        })
+        .to_string(),
+    )
+    .expect("event");
+    emu.clear_calls();
+    let out = invoke(&env, &[event.as_path()]);
+    let log = stderr(&out);
+    assert_eq!(
+        log.matches("management account's regions cannot be read")
+            .count(),
+        1,
+        "{log}"
+    );
+    assert!(!log.contains("ListRegions is not allowed"), "{log}");
+    let asked: Vec<Value> = emu.calls_of("ListRegions", None);
+    assert!(
+        asked.iter().all(|c| c["accountId"] != "123456789012"),
+        "{asked:?}"
+    );
+    assert!(
+        asked.iter().any(|c| c["accountId"] == "222233335555"),
+        "the members are still asked about: {asked:?}"
+    );
 }

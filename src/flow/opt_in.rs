@@ -9,7 +9,10 @@
 //!
 //! Where ListRegions is not allowed (no trusted access for AWS Account Management, or the
 //! role lacks account:ListRegions), the flow goes on as if every region were enabled, with
-//! one warning per run.
+//! one warning per run. ListRegions takes only member accounts ("The specified account ID
+//! must be a member account in the same organization"), so the management account's regions
+//! cannot be read from another account: it is not asked about, every region is tried for
+//! it, and the log says so once, plainly.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -32,6 +35,10 @@ type Asked = Arc<OnceCell<Option<Vec<(String, String)>>>>;
 pub struct EnabledRegions {
     by_account: Mutex<HashMap<AccountId, Asked>>,
     warned: std::sync::atomic::AtomicBool,
+    /// The organization's management account when this is not it (its regions cannot be
+    /// read from here); `None` when this is the management account or it is not known.
+    unreadable: OnceCell<Option<String>>,
+    warned_management: std::sync::atomic::AtomicBool,
 }
 
 /// Slots that still need a write: not members yet, or invited and waiting for acceptance.
@@ -88,6 +95,15 @@ async fn enabled(
         Ok(mut map) => map.entry(account.clone()).or_default().clone(),
         Err(_) => Arc::new(OnceCell::new()),
     };
+    if management_elsewhere(flow).await?.as_deref() == Some(account.as_str()) {
+        if !cache
+            .warned_management
+            .swap(true, std::sync::atomic::Ordering::Relaxed)
+        {
+            warn!(account_id = %account, "the organization's management account's regions cannot be read from this account (ListRegions takes only member accounts): every configured region is tried for it");
+        }
+        return Ok(None);
+    }
     cell.get_or_try_init(|| async {
         match flow.aws.enabled_regions(account).await {
             Ok(all) => Ok(Some(all)),
@@ -102,4 +118,25 @@ async fn enabled(
     })
     .await
     .cloned()
+}
+
+/// The organization's management account, when this account is not it: asked once per run
+/// (DescribeOrganization). Throttling and 5xx fail the run; another error leaves it unknown.
+async fn management_elsewhere(flow: &Flow<'_>) -> Result<Option<String>, AwsError> {
+    flow.enabled_regions
+        .unreadable
+        .get_or_try_init(|| async {
+            let org = match flow.aws.describe_organization().await {
+                Ok(org) => org,
+                Err(e) if e.kind == FailureKind::Transient => return Err(e),
+                Err(_) => return Ok(None),
+            };
+            let this = flow.aws.admin_account().await?;
+            Ok(
+                (org.management_account != this && !org.management_account.is_empty())
+                    .then_some(org.management_account),
+            )
+        })
+        .await
+        .cloned()
 }
