@@ -280,6 +280,7 @@ mod tests {
                         .collect(),
                 })
                 .collect(),
+            member_account_limit_reached: false,
         }
     }
 
