@@ -92,35 +92,7 @@ fn is_not_delegated_administrator(e: &AwsError) -> bool {
 /// not auto-enabled (ALL recommended), a plan or agent setting this stack turns on that is
 /// not auto-enabled for new accounts.
 fn organization_line(plan: &Plan, region: &str, org: &OrganizationConfiguration) -> CheckLine {
-    let members = if org.auto_enable_members.is_empty() {
-        "not given"
-    } else {
-        org.auto_enable_members.as_str()
-    };
-    let features: Vec<String> = org
-        .features
-        .iter()
-        .map(|f| {
-            let agents: Vec<String> = f
-                .additional
-                .iter()
-                .map(|(n, a)| format!("{n} {a}"))
-                .collect();
-            if agents.is_empty() {
-                format!("{} {}", f.name, f.auto_enable)
-            } else {
-                format!("{} {} ({})", f.name, f.auto_enable, agents.join(", "))
-            }
-        })
-        .collect();
-    let settings = format!(
-        "autoEnableOrganizationMembers {members}; features: {}",
-        if features.is_empty() {
-            "none given".to_owned()
-        } else {
-            features.join(", ")
-        }
-    );
+    let (members, settings) = described(org);
 
     let mut issues = Vec::new();
     let mut fixes = Vec::new();
@@ -176,6 +148,40 @@ fn organization_line(plan: &Plan, region: &str, org: &OrganizationConfiguration)
             fixes.join(", and ")
         ),
     )
+}
+
+/// (autoEnableOrganizationMembers, the settings as one line).
+fn described(org: &OrganizationConfiguration) -> (&str, String) {
+    let members = if org.auto_enable_members.is_empty() {
+        "not given"
+    } else {
+        org.auto_enable_members.as_str()
+    };
+    let features: Vec<String> = org
+        .features
+        .iter()
+        .map(|f| {
+            let agents: Vec<String> = f
+                .additional
+                .iter()
+                .map(|(n, a)| format!("{n} {a}"))
+                .collect();
+            if agents.is_empty() {
+                format!("{} {}", f.name, f.auto_enable)
+            } else {
+                format!("{} {} ({})", f.name, f.auto_enable, agents.join(", "))
+            }
+        })
+        .collect();
+    let settings = format!(
+        "autoEnableOrganizationMembers {members}; features: {}",
+        if features.is_empty() {
+            "none given".to_owned()
+        } else {
+            features.join(", ")
+        }
+    );
+    (members, settings)
 }
 
 /// The features of the plan, and their agent settings, whose organization autoEnable is
