@@ -123,6 +123,8 @@ pub struct Published {
     /// Problems found but not on the topic (SNS failed): each is in the log, and the retry
     /// publishes it.
     pub unpublished: usize,
+    /// Where a failed reconcile wrote its partial coverage report (S3).
+    pub partial_coverage_report: Option<String>,
 }
 
 impl Published {
@@ -149,6 +151,12 @@ fn incomplete_message(failures: &[AwsError], published: &Published) -> String {
         msg.push_str(&format!(
             " | {} problem(s) could not be published (each is in the log; the retry publishes them)",
             published.unpublished
+        ));
+    }
+    if let Some(at) = &published.partial_coverage_report {
+        msg.push_str(&format!(
+            " | a partial coverage report (only the batches that finished) was written to {at}; \
+             the day's complete report, if any, is not replaced"
         ));
     }
     msg
@@ -294,6 +302,7 @@ mod tests {
                 problems: 120,
                 message_ids: vec!["m-1".into(), "m-2".into()],
                 unpublished: 3,
+                partial_coverage_report: None,
             },
         }
         .into();

@@ -177,7 +177,7 @@ impl App {
             drift: &[],
             per_region: &tally.per_region,
             now: SystemTime::now(),
-            coverage_csv: None,
+            coverage: None,
             complete: false,
         };
         // Published even when the run failed in part: a problem is on the topic or in a

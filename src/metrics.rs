@@ -52,6 +52,8 @@ pub struct Counts {
     pub problems: u64,
     /// Opt-in regions the account has not enabled: skipped, no metric of their own.
     pub region_not_enabled: u64,
+    /// Opt-in regions the account is still enabling: skipped, no metric of their own.
+    pub region_enabling: u64,
     /// Excepted by the protection policy: no metric of their own.
     pub excepted: u64,
     /// What only a reconcile knows, seeing the whole organization.
@@ -86,6 +88,7 @@ impl Counts {
             Outcome::EnabledByOrganization => self.enabled_by_organization += 1,
             Outcome::Problem(_) => self.problems += 1,
             Outcome::RegionNotEnabled => self.region_not_enabled += 1,
+            Outcome::RegionEnabling => self.region_enabling += 1,
             Outcome::Excepted => self.excepted += 1,
         }
     }
@@ -98,6 +101,7 @@ impl Counts {
         self.enabled_by_organization += other.enabled_by_organization;
         self.problems += other.problems;
         self.region_not_enabled += other.region_not_enabled;
+        self.region_enabling += other.region_enabling;
         self.excepted += other.excepted;
     }
 
@@ -258,6 +262,7 @@ mod tests {
                 enabled_by_organization: 1,
                 problems: 2,
                 region_not_enabled: 0,
+                region_enabling: 0,
                 excepted: 0,
                 coverage: None,
             }

@@ -486,6 +486,45 @@ fn is_ou_id(s: &str) -> bool {
 mod tests {
     use super::*;
 
+    /// A document of `n` rules of one shape, as docs/policy.md shows them.
+    fn document_of(n: usize, exception: bool) -> String {
+        let mut doc = String::from(
+            "default:\n  plans: [S3_DATA_EVENTS, EBS_MALWARE_PROTECTION, RUNTIME_MONITORING]\n  \
+             agents: [EKS_ADDON_MANAGEMENT, ECS_FARGATE_AGENT_MANAGEMENT, EC2_AGENT_MANAGEMENT]\nrules:\n",
+        );
+        for i in 0..n {
+            if exception {
+                doc.push_str(&format!(
+                    "  - match: {{account: \"{:012}\"}}\n    except:\n      owner: payments-platform\n      \
+                     reason: vendor appliance, GuardDuty agent unsupported\n      until: 2027-03-31\n",
+                    111_122_220_000u64 + i as u64
+                ));
+            } else {
+                doc.push_str(&format!(
+                    "  - match: {{ou: ou-ab12-sandbx{i:02}}}\n    plans: [S3_DATA_EVENTS]\n    \
+                     off: [EKS_AUDIT_LOGS, RUNTIME_MONITORING]\n"
+                ));
+            }
+        }
+        doc
+    }
+
+    /// The counts docs/policy.md gives: a Standard parameter (4 KB) holds about 35 plan
+    /// rules or 23 exceptions, an Advanced one (8 KB) about 74 or 48.
+    #[test]
+    fn the_documented_number_of_rules_fits_each_parameter_tier() {
+        for (limit, plans, exceptions) in [(4096, 35, 23), (8192, 74, 48)] {
+            for (n, exception) in [(plans, false), (exceptions, true)] {
+                let doc = document_of(n, exception);
+                assert!(doc.len() <= limit, "{n} rules take {} bytes", doc.len());
+                let policy = Policy::parse(&doc).unwrap();
+                assert_eq!(policy.rules.len(), n);
+                let more = document_of(n + 3, exception);
+                assert!(more.len() > limit, "{} rules fit too: say so", n + 3);
+            }
+        }
+    }
+
     const SKETCH: &str = r#"
 default:
   plans: [S3_DATA_EVENTS, EBS_MALWARE_PROTECTION, RUNTIME_MONITORING]

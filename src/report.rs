@@ -194,6 +194,9 @@ pub enum Outcome {
     /// An opt-in region the account has not enabled: GuardDuty cannot run there for it, so
     /// it is skipped; not a problem, and not counted in the coverage.
     RegionNotEnabled,
+    /// An opt-in region the account is still enabling (`ENABLING`): not usable until that
+    /// ends, so skipped like one not enabled, and counted apart.
+    RegionEnabling,
     /// Excepted by the protection policy: left alone, not a problem, not counted.
     Excepted,
     /// Boxed: a problem is rare, and every slot and start of a reconcile holds a `Step`.
@@ -210,6 +213,7 @@ pub enum OutcomeLabel {
     AlreadyEnabled,
     EnabledByOrganization,
     RegionNotEnabled,
+    RegionEnabling,
     Excepted,
     Problem,
 }
@@ -225,6 +229,7 @@ impl OutcomeLabel {
             Self::AlreadyEnabled => "already_enabled",
             Self::EnabledByOrganization => "enabled_by_organization",
             Self::RegionNotEnabled => "region_not_enabled",
+            Self::RegionEnabling => "region_enabling",
             Self::Excepted => "excepted",
             Self::Problem => "problem",
         }
@@ -247,6 +252,7 @@ impl Outcome {
             Self::AlreadyEnabled => OutcomeLabel::AlreadyEnabled,
             Self::EnabledByOrganization => OutcomeLabel::EnabledByOrganization,
             Self::RegionNotEnabled => OutcomeLabel::RegionNotEnabled,
+            Self::RegionEnabling => OutcomeLabel::RegionEnabling,
             Self::Excepted => OutcomeLabel::Excepted,
             Self::Problem(_) => OutcomeLabel::Problem,
         }

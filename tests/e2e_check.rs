@@ -722,14 +722,21 @@ fn check_asks_which_regions_the_account_has_enabled_only_when_an_opt_in_region_i
     );
     assert!(!emu.calls_of("ListRegions", None).is_empty());
 
-    // Without --account: this account's own (asked without an account id).
+    // Without --account: one of the organization's member accounts, asked as the function
+    // asks (with its account id), not this account's own, which any account may read.
+    emu.clear_calls();
     let (out, report) = check(&env, &[]);
     assert_eq!(out.status.code(), Some(0), "{report}");
-    let own = line(&report, "opt-in regions", None);
-    assert_eq!(own["verdict"], "passed", "{report}");
+    let member = line(&report, "opt-in regions", None);
+    assert_eq!(member["verdict"], "passed", "{report}");
     assert!(
-        text(own, "detail").starts_with("ListRegions answers for 123456789012: af-south-1"),
-        "{own}"
+        text(member, "detail").starts_with("ListRegions answers for 111122223333: af-south-1"),
+        "{member}"
+    );
+    let asked = emu.calls_of("ListRegions", None);
+    assert!(
+        !asked.is_empty() && asked.iter().all(|c| c["accountId"] == "111122223333"),
+        "{asked:?}"
     );
 
     // Denied (no trusted access): a warning saying how to allow it, not a failure.
@@ -752,5 +759,100 @@ fn check_asks_which_regions_the_account_has_enabled_only_when_an_opt_in_region_i
             && fix.contains("aws organizations register-delegated-administrator --account-id 123456789012 --service-principal account.amazonaws.com")
             && fix.contains("account:ListRegions"),
         "{fix}"
+    );
+}
+
+#[test]
+fn check_reports_that_the_administrator_has_reached_the_member_account_limit() {
+    let emu = Emulator::start();
+    let seeded = emu.seed(
+        &["us-east-1"],
+        &[("111122223333", "a@example.com", "A")],
+        &[],
+    );
+    emu.control(
+        "POST",
+        "/_emulator/guardduty/organization-configuration",
+        Some(json!({
+            "region": "us-east-1",
+            "autoEnableOrganizationMembers": "ALL",
+            "features": [{"name": "S3_DATA_EVENTS", "autoEnable": "ALL"}]
+        })),
+    );
+    let env = with(
+        emu.env(&seeded, &["us-east-1"]),
+        "MEMBER_FEATURES",
+        "S3_DATA_EVENTS",
+    );
+    let (_, report) = check(&env, &[]);
+    let before = line(&report, "org auto-enable", Some("us-east-1"));
+    assert_eq!(before["verdict"], "passed", "{report}");
+
+    emu.control(
+        "POST",
+        "/_emulator/guardduty/member-limit",
+        Some(json!({"limit": 0})),
+    );
+    let (_, report) = check(&env, &[]);
+    let full = line(&report, "org auto-enable", Some("us-east-1"));
+    assert_eq!(full["verdict"], "warning", "{report}");
+    assert!(
+        text(full, "detail").contains("memberAccountLimitReached"),
+        "{full}"
+    );
+}
+
+#[tokio::test]
+async fn check_says_plainly_that_the_management_account_s_regions_cannot_be_read() {
+    const DELEGATED: &str = "222233334444";
+    let emu = Emulator::start();
+    let seeded = emu.seed(
+        &["us-east-1", "af-south-1"],
+        &[(DELEGATED, "d@example.com", "Security")],
+        &[],
+    );
+    emu.control(
+        "POST",
+        "/_emulator/account/delegated-administrator",
+        Some(json!({ "accountId": DELEGATED })),
+    );
+    // The function runs in the delegated administrator, not in the management account.
+    let sdk = emu.sdk_config().await;
+    let assumed = aws_sdk_sts::Client::new(&sdk)
+        .assume_role()
+        .role_arn(format!(
+            "arn:aws:iam::{DELEGATED}:role/OrganizationAccountAccessRole"
+        ))
+        .role_session_name("tests")
+        .send()
+        .await
+        .expect("AssumeRole");
+    let c = assumed.credentials().expect("credentials");
+    let mut env: Vec<(String, String)> = emu
+        .env(&seeded, &["us-east-1", "af-south-1"])
+        .into_iter()
+        .filter(|(k, _)| !k.starts_with("AWS_ACCESS_KEY_ID") && !k.starts_with("AWS_SECRET"))
+        .collect();
+    env.extend([
+        ("AWS_ACCESS_KEY_ID".into(), c.access_key_id().to_owned()),
+        (
+            "AWS_SECRET_ACCESS_KEY".into(),
+            c.secret_access_key().to_owned(),
+        ),
+        ("AWS_SESSION_TOKEN".into(), c.session_token().to_owned()),
+    ]);
+    emu.clear_calls();
+    let (_, report) = check(&env, &["--account", "123456789012"]);
+    let management = line(&report, "opt-in regions", None);
+    assert_eq!(management["verdict"], "warning", "{report}");
+    let detail = text(management, "detail");
+    assert!(
+        detail.contains("is the organization's management account, whose regions cannot be read"),
+        "{management}"
+    );
+    assert!(!detail.contains("not authorized"), "{management}");
+    assert!(
+        !text(management, "fix").contains("enable-aws-service-access"),
+        "nothing to grant: {management}"
     );
 }

@@ -1,7 +1,9 @@
 //! End to end over loopback: a reconcile's coverage is counted from what GuardDuty returns
 //! (members' statuses and plans), dry run or not; the CSV report opens in a spreadsheet;
 //! drift is reported even when repaired; a region-level problem is said once; findings go
-//! to Security Hub and are archived when gone; the scheduled report lands in S3.
+//! to Security Hub and are archived when gone; the scheduled report lands in S3 (a partial
+//! run's apart); opt-in regions being enabled, or unreadable (the management account's), are
+//! said as such.
 
 mod support;
 
@@ -509,5 +511,217 @@ async fn security_hub_not_enabled_is_one_clear_problem_and_its_throttling_is_ret
     assert_eq!(
         error["errorType"], "SecurityHub.BatchImportFindings.Transient",
         "{error}"
+    );
+}
+
+/// Every object under `coverage/` in the bucket, with its body.
+async fn coverage_objects(s3: &aws_sdk_s3::Client, bucket: &str) -> Vec<(String, String)> {
+    let listed = s3
+        .list_objects_v2()
+        .bucket(bucket)
+        .prefix("coverage/")
+        .send()
+        .await
+        .expect("ListObjectsV2");
+    let mut out = Vec::new();
+    for o in listed.contents() {
+        let key = o.key().unwrap_or_default().to_owned();
+        let object = s3
+            .get_object()
+            .bucket(bucket)
+            .key(&key)
+            .send()
+            .await
+            .expect("GetObject");
+        let body = object.body.collect().await.expect("body").into_bytes();
+        out.push((key, String::from_utf8_lossy(&body).into_owned()));
+    }
+    out
+}
+
+#[tokio::test]
+async fn a_partial_reconcile_never_replaces_the_day_s_complete_report() {
+    let (emu, seeded) = world();
+    let sdk = emu.sdk_config().await;
+    let s3 = aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(&sdk)
+            .force_path_style(true)
+            .build(),
+    );
+    s3.create_bucket()
+        .bucket("coverage-reports")
+        .send()
+        .await
+        .expect("CreateBucket");
+    let env = env_for(&emu, &seeded, &[("COVERAGE_BUCKET", "coverage-reports")]);
+    let (out, _) = reconcile(&env, false);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let complete = coverage_objects(&s3, "coverage-reports").await;
+    assert_eq!(complete.len(), 1, "{complete:?}");
+    let (complete_key, complete_csv) = complete[0].clone();
+    assert_eq!(
+        complete_csv.split("\r\n").filter(|l| !l.is_empty()).count(),
+        1 + 8
+    );
+
+    // The second run's eu-west-1 batch fails (a plan turned off again cannot be turned on):
+    // its accounts' rows are not in its report.
+    plan_on(&emu, "eu-west-1", PLAN_OFF, "DISABLED");
+    emu.fault(
+        json!({"operation": "UpdateMemberDetectors", "kind": "error500", "region": "eu-west-1"}),
+    );
+    let out = run_binary(&env, &["reconcile"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let objects = coverage_objects(&s3, "coverage-reports").await;
+    let partial_key = complete_key.replace(".csv", ".partial.csv");
+    assert_eq!(
+        objects.iter().map(|(k, _)| k.as_str()).collect::<Vec<_>>(),
+        [complete_key.as_str(), partial_key.as_str()],
+        "the partial report is kept apart, under the same day"
+    );
+    assert_eq!(
+        objects[0].1, complete_csv,
+        "the complete report is untouched"
+    );
+    assert!(
+        !objects[1].1.contains(",eu-west-1,"),
+        "the partial report holds only what finished: {}",
+        objects[1].1
+    );
+    let error = serde_json::from_slice::<Value>(&out.stdout).unwrap_or(Value::Null);
+    let message = error["errorMessage"].as_str().unwrap_or_default();
+    assert!(
+        message.contains("partial coverage report") && message.contains(&partial_key),
+        "the failed run says where its partial report is: {error}"
+    );
+}
+
+#[test]
+fn a_suspended_account_that_is_still_a_member_is_not_outside_the_organization() {
+    let (emu, seeded) = world();
+    const SUSPENDED: &str = "111100000005";
+    emu.control(
+        "POST",
+        "/_emulator/organizations/accounts",
+        Some(json!({"accountId": SUSPENDED, "email": "s@example.com", "name": "Suspended", "status": "SUSPENDED"})),
+    );
+    for region in REGIONS {
+        emu.put_member(&seeded, region, SUSPENDED, "Enabled", None);
+    }
+    let (out, summary) = reconcile(&env_for(&emu, &seeded, &[]), true);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    for region in REGIONS {
+        let r = region_summary(&summary, region);
+        assert_eq!(r["outsideOrganization"], 0, "{r}");
+        assert_eq!(r["accounts"], 4, "a suspended account is not counted: {r}");
+    }
+}
+
+#[test]
+fn a_region_the_account_is_still_enabling_is_counted_apart_not_silently_skipped() {
+    const OPT_IN: &str = "af-south-1";
+    let emu = Emulator::start();
+    let seeded = emu.seed(
+        &["us-east-1", OPT_IN],
+        &[
+            ("222200000001", "e@example.com", "Enabling"),
+            ("222200000002", "d@example.com", "Disabled"),
+        ],
+        &[],
+    );
+    emu.control(
+        "POST",
+        "/_emulator/account/regions",
+        Some(json!({"accountId": "222200000001", "regions": {OPT_IN: "ENABLING"}})),
+    );
+    let (out, summary) = reconcile(&emu.env(&seeded, &["us-east-1", OPT_IN]), true);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let af = region_summary(&summary, OPT_IN);
+    assert_eq!(af["regionEnabling"], 1, "{af}");
+    assert_eq!(af["regionNotEnabled"], 1, "{af}");
+    assert_eq!(af["accounts"], 0, "neither is counted yet: {af}");
+}
+
+#[tokio::test]
+async fn the_management_account_s_regions_are_not_asked_from_the_delegated_administrator() {
+    const DELEGATED: &str = "222233334444";
+    const OPT_IN: &str = "af-south-1";
+    let emu = Emulator::start();
+    let seeded = emu.seed(
+        &["us-east-1", OPT_IN],
+        &[
+            (DELEGATED, "d@example.com", "Security"),
+            ("222233335555", "m@example.com", "Member"),
+        ],
+        &[],
+    );
+    emu.control(
+        "POST",
+        "/_emulator/account/delegated-administrator",
+        Some(json!({ "accountId": DELEGATED })),
+    );
+    for region in ["us-east-1", OPT_IN] {
+        emu.create_member_detector(DELEGATED, region).await;
+    }
+    let sdk = emu.sdk_config().await;
+    let assumed = aws_sdk_sts::Client::new(&sdk)
+        .assume_role()
+        .role_arn(format!(
+            "arn:aws:iam::{DELEGATED}:role/OrganizationAccountAccessRole"
+        ))
+        .role_session_name("tests")
+        .send()
+        .await
+        .expect("AssumeRole");
+    let c = assumed.credentials().expect("credentials");
+    let mut env: Vec<(String, String)> = emu
+        .env(&seeded, &["us-east-1", OPT_IN])
+        .into_iter()
+        .filter(|(k, _)| k != "AWS_ACCESS_KEY_ID" && k != "AWS_SECRET_ACCESS_KEY")
+        .collect();
+    env.extend([
+        ("AWS_ACCESS_KEY_ID".into(), c.access_key_id().to_owned()),
+        (
+            "AWS_SECRET_ACCESS_KEY".into(),
+            c.secret_access_key().to_owned(),
+        ),
+        ("AWS_SESSION_TOKEN".into(), c.session_token().to_owned()),
+    ]);
+    // A manual request with emails: no Organizations lookup (the emulator lists the
+    // organization only to its management account).
+    let dir = tempfile::tempdir().expect("tempdir");
+    let event = dir.path().join("request.json");
+    std::fs::write(
+        &event,
+        json!({
+            "version": "0", "id": "manual-1", "source": "security.manual",
+            "detail-type": "GuardDuty Invite Request", "time": "2026-12-01T00:00:00Z",
+            "region": "us-east-1", "resources": [], "account": DELEGATED,
+            "detail": {"accounts": [
+                {"accountId": "123456789012", "email": "root@example.com"},
+                {"accountId": "222233335555", "email": "m@example.com"}
+            ]}
+        })
+        .to_string(),
+    )
+    .expect("event");
+    emu.clear_calls();
+    let out = invoke(&env, &[event.as_path()]);
+    let log = stderr(&out);
+    assert_eq!(
+        log.matches("management account's regions cannot be read")
+            .count(),
+        1,
+        "{log}"
+    );
+    assert!(!log.contains("ListRegions is not allowed"), "{log}");
+    let asked: Vec<Value> = emu.calls_of("ListRegions", None);
+    assert!(
+        asked.iter().all(|c| c["accountId"] != "123456789012"),
+        "{asked:?}"
+    );
+    assert!(
+        asked.iter().any(|c| c["accountId"] == "222233335555"),
+        "the members are still asked about: {asked:?}"
     );
 }

@@ -2861,3 +2861,30 @@ fn every_checkov_suppression_gives_its_reason() {
         }
     }
 }
+
+#[test]
+fn cloudwatch_may_use_the_key_only_for_this_account_s_alarms_as_the_topic_policy_says() {
+    let key = resource("StackKey");
+    let on_key: Vec<&Value> = alternatives(&key["Properties"]["KeyPolicy"]["Statement"])
+        .into_iter()
+        .filter(|s| s["Principal"]["Service"] == "cloudwatch.amazonaws.com")
+        .collect();
+    let topic_policy = resource("TopicPolicy");
+    let on_topic: Vec<&Value> =
+        alternatives(&topic_policy["Properties"]["PolicyDocument"]["Statement"])
+            .into_iter()
+            .filter(|s| s["Principal"]["Service"] == "cloudwatch.amazonaws.com")
+            .collect();
+    assert_eq!(on_key.len(), 1, "{on_key:?}");
+    assert_eq!(on_topic.len(), 1, "{on_topic:?}");
+    let condition = &on_key[0]["Condition"];
+    assert_eq!(
+        condition["StringEquals"]["aws:SourceAccount"],
+        json!({"Ref": "AWS::AccountId"}),
+        "{condition}"
+    );
+    assert_eq!(
+        condition, &on_topic[0]["Condition"],
+        "the key's and the topic's conditions differ"
+    );
+}

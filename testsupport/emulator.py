@@ -181,8 +181,9 @@ ap-southeast-5, ap-southeast-6, ap-southeast-7, ca-west-1, eu-south-1, eu-south-
 eu-central-2, il-central-1, me-south-1, me-central-1, mx-central-1) are DISABLED for every
 account until the control API says otherwise, the others ENABLED_BY_DEFAULT. Without
 AccountId the caller's own regions; with AccountId (12 digits, else 400 ValidationException)
-the caller must be the management account 123456789012, the account must be in its
-organization and trusted access must be on (POST /_emulator/account/trusted-access, default
+the caller must be the management account 123456789012 (or the Account Management delegated
+administrator set through the control API), the account must be in its organization and
+trusted access must be on (POST /_emulator/account/trusted-access, default
 on), else 403 AccessDeniedException "User: arn:aws:sts::CALLER:assumed-role/emulator/session
 is not authorized to perform: account:ListRegions" followed by the reason: trusted access
 off -> " (Your organization must first enable trusted access with AWS Account
@@ -190,7 +191,9 @@ Management.)"; the management account naming itself -> " (The management account
 be managed using the standalone context from the management account)" (both as the real
 service words them in public issue threads); an account outside the organization -> " (The
 account is not a member of your organization.)" and a caller that is not the management
-account -> nothing more (both guesses). RegionOptStatusContains filters by status (an
+account -> nothing more (both guesses); the delegated administrator naming the management
+account -> " (The specified account ID must be a member account in the same organization.)"
+(the API reference's sentence; code and wording inferred). RegionOptStatusContains filters by status (an
 unknown status -> 400 ValidationException); MaxResults 1-50, default 20 (else 400
 ValidationException); NextToken opaque (bad -> 400 ValidationException). The
 ValidationException messages follow AWS's usual "1 validation error detected: ..." form but
@@ -304,7 +307,9 @@ Control API:
                                                "detector-race", "denied",
                                                "not-subscribed"), "failedFindings"
                                                (BatchImportFindings: {Id: ErrorCode}),
-                                               "ts",
+                                               "accountId" (Account Management: the
+                                               body's AccountId, null for the caller's
+                                               own), "ts",
                                                "duration_ms" (server-side serving time)}]},
                                                arrival order
   DELETE /_emulator/calls                      empty the log
@@ -485,6 +490,14 @@ Control API:
   POST   /_emulator/account/trusted-access     {"enabled": bool}: trusted access for AWS
                                                Account Management in the organization
                                                (default on); answers {"enabled"}
+  POST   /_emulator/account/delegated-administrator
+                                               {"accountId": id or null}: the Account
+                                               Management delegated administrator (default
+                                               none; moto's RegisterDelegatedAdministrator
+                                               does not know account.amazonaws.com); it may
+                                               name member accounts in ListRegions like the
+                                               management account, never the management
+                                               account; answers {"accountId"}
   POST   /_emulator/securityhub/not-subscribed {"regions": [...]}: Security Hub requests (any
                                                account) in those regions answer 401
                                                InvalidAccessException "Account CALLER is not
@@ -1082,6 +1095,14 @@ def logged_features(body):
                 for f in json.loads(body or b"{}").get("features") or []]
     except (ValueError, AttributeError, TypeError):
         return []
+
+
+def logged_target_account(body):
+    try:
+        data = json.loads(body or b"{}")
+        return data.get("AccountId") if isinstance(data, dict) else None
+    except (ValueError, TypeError):
+        return None
 
 
 class GuardDutyMembers:
@@ -2054,6 +2075,11 @@ STANDALONE_ONLY = (" (The management account can only be managed using the stand
                    "from the management account)")
 NOT_MANAGEMENT = ""
 NOT_IN_ORGANIZATION = " (The account is not a member of your organization.)"
+# The Account Management delegated administrator naming the management account: the API
+# reference says "The specified account ID must be a member account in the same
+# organization"; the code (AccessDeniedException, as for the management account naming
+# itself) and this wording are inferred from that sentence, not seen from the service.
+MEMBER_ACCOUNT_ONLY = " (The specified account ID must be a member account in the same organization.)"
 
 
 def validation_error(message):
@@ -2071,6 +2097,7 @@ class AccountRegions:
         with self.lock:
             self.statuses = {}  # account -> {region: status}, where set through the control API
             self.trusted_access = True
+            self.delegated_admin = None  # the Account Management delegated administrator
 
     def status(self, account, region):
         default = "DISABLED" if region in OPT_IN_REGIONS else "ENABLED_BY_DEFAULT"
@@ -2120,10 +2147,14 @@ class AccountRegions:
 
     def delegation_refused(self, caller, target, organizations):
         """Why `caller` may not read `target`'s regions (an AccessDenied reason), or None."""
-        if caller != DEFAULT_ACCOUNT:
+        with self.lock:
+            delegated = self.delegated_admin
+        if caller != DEFAULT_ACCOUNT and caller != delegated:
             return NOT_MANAGEMENT
         if target == DEFAULT_ACCOUNT:
-            return STANDALONE_ONLY
+            # Only member accounts can be named: the management account reads its own
+            # regions in the standalone context, and nobody else can read them.
+            return STANDALONE_ONLY if caller == DEFAULT_ACCOUNT else MEMBER_ACCOUNT_ONLY
         with self.lock:
             if not self.trusted_access:
                 return TRUSTED_ACCESS_OFF
@@ -2609,6 +2640,9 @@ class Emulator:
             call["accountIds"] = logged_account_ids(req.operation, req.body)
         if req.service == "guardduty" and req.operation == "UpdateMemberDetectors":
             call["features"] = logged_features(req.body)
+        if req.service == "account":
+            # Whose regions were asked about: None = the caller's own (standalone context).
+            call["accountId"] = logged_target_account(req.body)
         with self.lock:
             self.calls.append(call)
             rule = self.take_fault(req.service, req.region, req.operation)
@@ -3008,6 +3042,16 @@ class Emulator:
     def c_account_regions_list(self, body):
         return self.account_regions.snapshot()
 
+    def c_account_delegated_admin(self, body):
+        account = body.get("accountId")
+        if account is not None and not is_account_id(account):
+            raise ValueError("accountId must be 12 digits or null")
+        if account == DEFAULT_ACCOUNT:
+            raise ValueError("the management account cannot be its own delegated administrator")
+        with self.account_regions.lock:
+            self.account_regions.delegated_admin = account
+        return {"accountId": account}
+
     def c_trusted_access(self, body):
         if not isinstance(body.get("enabled"), bool):
             raise ValueError("enabled must be true or false")
@@ -3116,6 +3160,7 @@ CONTROL_ROUTES = {
     ("POST", "/_emulator/account/regions"): Emulator.c_account_regions,
     ("GET", "/_emulator/account/regions"): Emulator.c_account_regions_list,
     ("POST", "/_emulator/account/trusted-access"): Emulator.c_trusted_access,
+    ("POST", "/_emulator/account/delegated-administrator"): Emulator.c_account_delegated_admin,
     ("POST", "/_emulator/securityhub/not-subscribed"): Emulator.c_not_subscribed,
     ("POST", "/_emulator/securityhub/failed-findings"): Emulator.c_failed_findings,
     ("GET", "/_emulator/securityhub"): Emulator.c_securityhub,

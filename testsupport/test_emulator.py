@@ -1072,6 +1072,25 @@ class AccountManagement(EmulatorTest):
         control("POST", "/_emulator/account/regions", {"accountId": member, "regions": {"af-south-1": "ON"}}, expect=400)
         control("POST", "/_emulator/account/trusted-access", {"enabled": "yes"}, expect=400)
 
+    def test_list_regions_refuses_the_management_account_to_its_delegated_administrator(self):
+        member, delegated = "111122223333", "222233334444"
+        for account in (member, delegated):
+            control("POST", "/_emulator/organizations/accounts", {"accountId": account, "email": f"{account}@example.com"})
+        as_delegated = client("account", creds=assume(delegated))
+        # Not yet the delegated administrator: no other account can be named.
+        self.assertEqual(error_of(as_delegated.list_regions, AccountId=member)[:2], (403, "AccessDeniedException"))
+        control("POST", "/_emulator/account/delegated-administrator", {"accountId": delegated})
+        self.assertIn("af-south-1", {r["RegionName"] for r in as_delegated.list_regions(AccountId=member)["Regions"]})
+        status, code, message = error_of(as_delegated.list_regions, AccountId=ADMIN)
+        self.assertEqual((status, code), (403, "AccessDeniedException"))
+        self.assertTrue(message.endswith("(The specified account ID must be a member account in the same organization.)"),
+                        message)
+        # The management account still reads only its own regions, in the standalone context.
+        self.assertIn("standalone context", error_of(client("account").list_regions, AccountId=ADMIN)[2])
+        control("POST", "/_emulator/account/delegated-administrator", {"accountId": ADMIN}, expect=400)
+        control("POST", "/_emulator/account/delegated-administrator", {"accountId": None})
+        self.assertEqual(error_of(as_delegated.list_regions, AccountId=member)[:2], (403, "AccessDeniedException"))
+
 
 
 def finding(finding_id, account=ADMIN, region=REGION, **changes):

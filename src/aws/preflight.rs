@@ -28,6 +28,9 @@ pub struct OrganizationConfiguration {
     /// `autoEnableOrganizationMembers`: `NEW`, `ALL` or `NONE` (empty when not answered).
     pub auto_enable_members: String,
     pub features: Vec<AutoEnabled>,
+    /// `memberAccountLimitReached`: "Indicates whether the maximum number of allowed member
+    /// accounts are already associated with the delegated administrator account".
+    pub member_account_limit_reached: bool,
 }
 
 impl Aws {
@@ -58,6 +61,8 @@ impl Aws {
             if let Some(m) = page.auto_enable_organization_members() {
                 out.auto_enable_members = m.as_str().to_owned();
             }
+            out.member_account_limit_reached |=
+                page.member_account_limit_reached().unwrap_or(false);
             out.features
                 .extend(page.features().iter().map(auto_enabled));
             match page.next_token().filter(|t| !t.is_empty()) {

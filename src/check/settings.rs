@@ -137,6 +137,66 @@ fn is_not_delegated_administrator(e: &AwsError) -> bool {
 /// not auto-enabled (ALL recommended), a plan or agent setting this stack turns on that is
 /// not auto-enabled for new accounts.
 fn organization_line(plan: &Plan, region: &str, org: &OrganizationConfiguration) -> CheckLine {
+    let (members, settings) = described(org);
+
+    let mut issues = Vec::new();
+    let mut fixes = Vec::new();
+    match members {
+        "ALL" => {}
+        "NEW" => issues.push(
+            "NEW leaves the organization's existing accounts out: only this stack's invitations \
+             bring them in"
+                .to_owned(),
+        ),
+        "NONE" => issues
+            .push("NONE leaves every organization account to this stack's invitations".to_owned()),
+        _ => {}
+    }
+    if matches!(members, "NEW" | "NONE") {
+        fixes.push("set auto-enable to ALL for the organization's accounts".to_owned());
+    }
+    if org.member_account_limit_reached {
+        issues.push(
+            "memberAccountLimitReached: the administrator has as many members as GuardDuty \
+             allows, so no further account can be added (CreateMembers refuses it)"
+                .to_owned(),
+        );
+        fixes.push(
+            "remove members that no longer need monitoring, or ask AWS Support whether the \
+             member account quota can be raised"
+                .to_owned(),
+        );
+    }
+    let (not_auto, unset) = not_auto_enabled(plan, org);
+    if !not_auto.is_empty() {
+        issues.push(format!(
+            "this stack turns on {}, which the organization does not auto-enable for new \
+             accounts (autoEnable NONE{})",
+            not_auto.join(", "),
+            if unset { " or not set" } else { "" }
+        ));
+        fixes.push(format!(
+            "auto-enable {} for new accounts (NEW or ALL)",
+            not_auto.join(", ")
+        ));
+    }
+    if issues.is_empty() {
+        return CheckLine::passed(CHECK, Some(region), settings);
+    }
+    CheckLine::warning(
+        CHECK,
+        Some(region),
+        format!("{settings}. {}", issues.join("; ")),
+        format!(
+            "{} in GuardDuty's organization settings in {region} (aws guardduty \
+             update-organization-configuration); check only reads them",
+            fixes.join(", and ")
+        ),
+    )
+}
+
+/// (autoEnableOrganizationMembers, the settings as one line).
+fn described(org: &OrganizationConfiguration) -> (&str, String) {
     let members = if org.auto_enable_members.is_empty() {
         "not given"
     } else {
@@ -166,49 +226,7 @@ fn organization_line(plan: &Plan, region: &str, org: &OrganizationConfiguration)
             features.join(", ")
         }
     );
-
-    let mut issues = Vec::new();
-    let mut fixes = Vec::new();
-    match members {
-        "ALL" => {}
-        "NEW" => issues.push(
-            "NEW leaves the organization's existing accounts out: only this stack's invitations \
-             bring them in"
-                .to_owned(),
-        ),
-        "NONE" => issues
-            .push("NONE leaves every organization account to this stack's invitations".to_owned()),
-        _ => {}
-    }
-    if matches!(members, "NEW" | "NONE") {
-        fixes.push("set auto-enable to ALL for the organization's accounts".to_owned());
-    }
-    let (not_auto, unset) = not_auto_enabled(plan, org);
-    if !not_auto.is_empty() {
-        issues.push(format!(
-            "this stack turns on {}, which the organization does not auto-enable for new \
-             accounts (autoEnable NONE{})",
-            not_auto.join(", "),
-            if unset { " or not set" } else { "" }
-        ));
-        fixes.push(format!(
-            "auto-enable {} for new accounts (NEW or ALL)",
-            not_auto.join(", ")
-        ));
-    }
-    if issues.is_empty() {
-        return CheckLine::passed(CHECK, Some(region), settings);
-    }
-    CheckLine::warning(
-        CHECK,
-        Some(region),
-        format!("{settings}. {}", issues.join("; ")),
-        format!(
-            "{} in GuardDuty's organization settings in {region} (aws guardduty \
-             update-organization-configuration); check only reads them",
-            fixes.join(", and ")
-        ),
-    )
+    (members, settings)
 }
 
 /// The features of the plan, and their agent settings, whose organization autoEnable is
@@ -313,6 +331,7 @@ mod tests {
                         .collect(),
                 })
                 .collect(),
+            member_account_limit_reached: false,
         }
     }
 

@@ -30,11 +30,18 @@ pub struct Report<'r> {
     pub drift: &'r [Drift],
     pub per_region: &'r BTreeMap<String, Counts>,
     pub now: SystemTime,
-    /// A reconcile's coverage report, as CSV.
-    pub coverage_csv: Option<&'r str>,
+    /// A reconcile's coverage report.
+    pub coverage: Option<CoverageCsv<'r>>,
     /// A whole reconcile that finished everything: what it no longer finds is gone (Security
     /// Hub archives those findings). An event sees only its accounts; a failed run, only part.
     pub complete: bool,
+}
+
+/// A reconcile's coverage report, as CSV, and when the run started (the report's date).
+#[derive(Clone, Copy)]
+pub struct CoverageCsv<'r> {
+    pub csv: &'r str,
+    pub started: SystemTime,
 }
 
 /// What one destination took.
@@ -95,14 +102,26 @@ pub fn settle(
         problems: on_topic,
         message_ids: sns.map(|d| d.ids.clone()).unwrap_or_default(),
         unpublished: problems.len().saturating_sub(on_topic),
+        partial_coverage_report: None,
     };
     failures.extend(delivered.iter().filter_map(|d| d.failure.clone()));
     if failures.is_empty() {
         return Ok(published);
     }
+    // A run whose work failed in part wrote a partial report (see `s3`): the failure says
+    // where. (A run that failed only in delivering wrote the complete one.)
+    let partial_coverage_report = delivered
+        .iter()
+        .find(|d| d.destination == "s3")
+        .and_then(|d| d.ids.first())
+        .filter(|id| id.ends_with(s3::PARTIAL_SUFFIX))
+        .cloned();
     Err(HandlerError::Incomplete {
         failures: std::mem::take(failures),
-        published,
+        published: Published {
+            partial_coverage_report,
+            ..published
+        },
     })
 }
 

@@ -1,5 +1,10 @@
-//! A reconcile's coverage report in the stack's bucket, as `coverage/YYYY-MM-DD.csv`: the
-//! daily evidence an auditor asks for.
+//! A reconcile's coverage report in the stack's bucket: the daily evidence an auditor asks
+//! for. A complete run writes `coverage/YYYY-MM-DD.csv`; a run that failed in part writes
+//! `coverage/YYYY-MM-DD.partial.csv`, so that it never replaces the day's complete report
+//! (the function may not read the bucket, so it cannot check for one: the name keeps them
+//! apart). The date is the run's start, in UTC.
+
+use std::time::SystemTime;
 
 use aws_sdk_guardduty::primitives::{DateTime, DateTimeFormat};
 
@@ -11,11 +16,11 @@ use crate::report::{Problem, WHOLE_REGION};
 
 pub async fn deliver(aws: &Aws, config: &Config, report: &Report<'_>) -> Delivery {
     let mut d = Delivery::to("s3");
-    let (Some(bucket), Some(csv)) = (&config.coverage_bucket, report.coverage_csv) else {
+    let (Some(bucket), Some(coverage)) = (&config.coverage_bucket, report.coverage) else {
         return d;
     };
-    let key = key_for(report.now);
-    match aws.put_object(bucket, &key, csv).await {
+    let key = key_for(coverage.started, report.complete);
+    match aws.put_object(bucket, &key, coverage.csv).await {
         Ok(()) => d.ids.push(format!("s3://{bucket}/{key}")),
         Err(e) if e.kind == FailureKind::Transient => d.failure = Some(e),
         Err(e) => d.found.push(
@@ -33,12 +38,22 @@ pub async fn deliver(aws: &Aws, config: &Config, report: &Report<'_>) -> Deliver
     d
 }
 
-/// `coverage/YYYY-MM-DD.csv`, the run's date in UTC.
-pub fn key_for(now: std::time::SystemTime) -> String {
-    let stamp = DateTime::from(now)
+/// How a partial report's key ends.
+pub const PARTIAL_SUFFIX: &str = ".partial.csv";
+
+/// `coverage/YYYY-MM-DD.csv` for a complete run, `coverage/YYYY-MM-DD.partial.csv` for one
+/// that failed in part; the date of the run's start in UTC (a run that crosses midnight
+/// reports the day it started).
+pub fn key_for(started: SystemTime, complete: bool) -> String {
+    let stamp = DateTime::from(started)
         .fmt(DateTimeFormat::DateTime)
         .unwrap_or_default();
-    format!("coverage/{}.csv", stamp.get(..10).unwrap_or("undated"))
+    let date = stamp.get(..10).unwrap_or("undated");
+    if complete {
+        format!("coverage/{date}.csv")
+    } else {
+        format!("coverage/{date}{PARTIAL_SUFFIX}")
+    }
 }
 
 #[cfg(test)]
@@ -47,8 +62,9 @@ mod tests {
     use std::time::{Duration, UNIX_EPOCH};
 
     #[test]
-    fn the_key_is_the_run_s_utc_date() {
-        let t = UNIX_EPOCH + Duration::from_secs(1_796_040_000); // 2026-11-30T11:20:00Z
-        assert_eq!(key_for(t), "coverage/2026-11-30.csv");
+    fn the_key_is_the_utc_date_of_the_run_s_start_not_of_the_writing() {
+        let started = UNIX_EPOCH + Duration::from_secs(1_796_083_199); // 2026-11-30T23:59:59Z
+        assert_eq!(key_for(started, true), "coverage/2026-11-30.csv");
+        assert_eq!(key_for(started, false), "coverage/2026-11-30.partial.csv");
     }
 }

@@ -2,7 +2,6 @@
 //! returned it, the counts per region and in total, and the CSV report. Pure: no I/O.
 
 use std::collections::BTreeMap;
-use std::fmt::Write as _;
 
 use serde::Serialize;
 
@@ -30,7 +29,8 @@ impl Cell {
             Self::Disabled => "DISABLED",
             Self::Missing => MISSING,
             Self::NotRead => "",
-            Self::NotWanted => "-",
+            // A word, not `-`: a cell that starts with `-` would need the formula guard.
+            Self::NotWanted => "not_wanted",
         }
     }
 }
@@ -109,6 +109,7 @@ impl<'a> Row<'a> {
             })
             .collect();
         let not_enabled = matches!(outcome, Some(Outcome::RegionNotEnabled));
+        let enabling = matches!(outcome, Some(Outcome::RegionEnabling));
         let note = problem
             .or(s.side_problem.as_deref())
             .map(|p| p.reason.as_str().into())
@@ -121,6 +122,12 @@ impl<'a> Row<'a> {
             .or_else(|| {
                 not_enabled
                     .then(|| "an opt-in region the account has not enabled: not counted".into())
+            })
+            .or_else(|| {
+                enabling.then(|| {
+                    "an opt-in region the account is still enabling: not counted until enabled"
+                        .into()
+                })
             });
         Row {
             target: s.target,
@@ -144,7 +151,7 @@ impl<'a> Row<'a> {
                 problem: problem.is_some() || s.side_problem.is_some(),
             },
             note,
-            counted: !not_enabled && s.target.exception.is_none(),
+            counted: !not_enabled && !enabling && s.target.exception.is_none(),
         }
     }
 }
@@ -217,14 +224,18 @@ impl Coverage<'_> {
         )
     }
 
-    /// The report as CSV (RFC 4180: a header, CRLF line ends, fields quoted where needed),
-    /// one row per account and region, sorted by account and region.
-    pub fn csv(&self) -> String {
+    /// The report as CSV (RFC 4180 through the `csv` crate: a header, CRLF line ends, fields
+    /// quoted where needed), one row per account and region, sorted by account and region.
+    /// The free-text columns are guarded against formulas ([`guard`]); the others hold only
+    /// values this code writes, none of which a spreadsheet reads as a formula.
+    pub fn csv(&self) -> Result<String, csv::Error> {
         let mut rows: Vec<&Row<'_>> = self.rows.iter().collect();
         rows.sort_by(|a, b| {
             (&a.target.account_id, a.region).cmp(&(&b.target.account_id, b.region))
         });
-        let mut out = String::with_capacity(64 * (rows.len() + 1));
+        let mut w = csv::WriterBuilder::new()
+            .terminator(csv::Terminator::CRLF)
+            .from_writer(Vec::with_capacity(64 * (rows.len() + 1)));
         let mut header: Vec<&str> = vec![
             "account_id",
             "account_name",
@@ -240,33 +251,15 @@ impl Coverage<'_> {
             "exception_reason",
             "exception_until",
         ]);
-        push_record(&mut out, header.iter().copied());
+        w.write_record(&header)?;
         for r in rows {
-            let did = r.did.words();
-            let exception = r.target.exception.as_deref();
-            let until = exception.map(|e| e.until.to_string()).unwrap_or_default();
-            let mut fields: Vec<&str> = vec![
-                r.target.account_id.as_str(),
-                &r.target.name,
-                r.region,
-                r.status.as_deref().unwrap_or(""),
-            ];
-            fields.extend(r.plans.iter().map(|c| c.as_str()));
-            fields.extend([
-                match (r.counted, r.protected) {
-                    (false, _) => "not counted",
-                    (true, true) => "yes",
-                    (true, false) => "no",
-                },
-                did.as_str(),
-                r.note.as_deref().unwrap_or(""),
-                exception.map_or("", |e| e.owner.as_str()),
-                exception.map_or("", |e| e.reason.as_str()),
-                &until,
-            ]);
-            push_record(&mut out, fields.into_iter());
+            write_row(&mut w, r)?;
         }
-        out
+        let bytes = w
+            .into_inner()
+            .map_err(|e| csv::Error::from(e.into_error()))?;
+        String::from_utf8(bytes)
+            .map_err(|e| csv::Error::from(std::io::Error::new(std::io::ErrorKind::InvalidData, e)))
     }
 
     /// "N of M account-regions protected (P%)".
@@ -290,27 +283,39 @@ fn plan_agents_on(r: &Row<'_>, feature: &str, plan: &Plan, columns: &[String]) -
     })
 }
 
-/// One CSV record: fields quoted when they hold a comma, a quote or a line break; a field
-/// a spreadsheet would read as a formula (=, +, -, @) is prefixed with an apostrophe.
-fn push_record<'f>(out: &mut String, fields: impl Iterator<Item = &'f str>) {
-    for (i, f) in fields.enumerate() {
-        if i > 0 {
-            out.push(',');
-        }
-        let guarded;
-        let f = if f.starts_with(['=', '+', '-', '@', '\t', '\r']) {
-            guarded = format!("'{f}");
-            guarded.as_str()
-        } else {
-            f
-        };
-        if f.contains([',', '"', '\n', '\r']) {
-            let _ = write!(out, "\"{}\"", f.replace('"', "\"\""));
-        } else {
-            out.push_str(f);
-        }
+/// One row's record, field by field in the header's order (no per-row vector).
+fn write_row<W: std::io::Write>(w: &mut csv::Writer<W>, r: &Row<'_>) -> Result<(), csv::Error> {
+    let exception = r.target.exception.as_deref();
+    w.write_field(r.target.account_id.as_str())?;
+    w.write_field(guard(&r.target.name).as_ref())?;
+    w.write_field(r.region)?;
+    w.write_field(r.status.as_deref().unwrap_or(""))?;
+    for c in r.plans.iter() {
+        w.write_field(c.as_str())?;
     }
-    out.push_str("\r\n");
+    w.write_field(match (r.counted, r.protected) {
+        (false, _) => "not counted",
+        (true, true) => "yes",
+        (true, false) => "no",
+    })?;
+    w.write_field(r.did.words())?;
+    w.write_field(guard(r.note.as_deref().unwrap_or("")).as_ref())?;
+    w.write_field(guard(exception.map_or("", |e| e.owner.as_str())).as_ref())?;
+    w.write_field(guard(exception.map_or("", |e| e.reason.as_str())).as_ref())?;
+    w.write_field(exception.map(|e| e.until.to_string()).unwrap_or_default())?;
+    // The record's end.
+    w.write_record(None::<&[u8]>)
+}
+
+/// A free-text field (an account's name, a note, an exception's owner or reason) that a
+/// spreadsheet would read as a formula gets a leading apostrophe, as OWASP advises for
+/// fields starting with `=`, `+`, `-`, `@`, a tab, a carriage return or NUL.
+pub fn guard(text: &str) -> std::borrow::Cow<'_, str> {
+    if text.starts_with(['=', '+', '-', '@', '\t', '\r', '\0']) {
+        format!("'{text}").into()
+    } else {
+        text.into()
+    }
 }
 
 #[cfg(test)]
@@ -390,7 +395,7 @@ mod tests {
             columns: vec![],
             rows,
         };
-        let csv = c.csv();
+        let csv = c.csv().unwrap();
         let lines: Vec<&str> = csv.split("\r\n").collect();
         assert_eq!(
             lines[0],
@@ -407,6 +412,46 @@ mod tests {
         assert!(lines[3].contains("us-east-1"));
         assert_eq!(lines[4], "", "the last record ends with CRLF");
         assert_eq!(c.summary(), "3 of 3 account-regions protected (100%)");
+    }
+
+    #[test]
+    fn an_account_name_starting_with_minus_is_guarded_but_not_wanted_cells_are_plain() {
+        let wants_s3 = Plan {
+            on: vec!["S3_DATA_EVENTS".into()],
+            ..Plan::default()
+        };
+        let names = ["-Ops", "+Ops", "@Ops", "=Ops", "Ops-1"];
+        let targets: Vec<Target> = names
+            .iter()
+            .enumerate()
+            .map(|(i, n)| target(&format!("11111111111{i}"), n, wants_s3.clone()))
+            .collect();
+        let columns = plan().columns();
+        let rows = targets
+            .iter()
+            .map(|t| {
+                let mut s = Slot::new(t, "us-east-1", Step::Done(Outcome::AlreadyEnabled));
+                s.status = Some("Enabled".into());
+                s.features = Some(vec![enabled("S3_DATA_EVENTS")].into());
+                Row::of(&s, &columns)
+            })
+            .collect();
+        let csv = Coverage { columns, rows }.csv().unwrap();
+        let mut read = csv::Reader::from_reader(csv.as_bytes());
+        let records: Vec<csv::StringRecord> = read.records().map(Result::unwrap).collect();
+        let got: Vec<(&str, &str, &str)> = records.iter().map(|r| (&r[1], &r[5], &r[6])).collect();
+        assert_eq!(
+            got,
+            [
+                ("'-Ops", "not_wanted", "not_wanted"),
+                ("'+Ops", "not_wanted", "not_wanted"),
+                ("'@Ops", "not_wanted", "not_wanted"),
+                ("'=Ops", "not_wanted", "not_wanted"),
+                ("Ops-1", "not_wanted", "not_wanted"),
+            ],
+            "{csv}"
+        );
+        assert_eq!(&records[0][4], "ENABLED");
     }
 
     #[test]

@@ -74,6 +74,9 @@ pub struct RegionSummary {
     pub unprotected_accounts: usize,
     /// Opt-in regions accounts have not enabled: skipped, not in the coverage's count.
     pub region_not_enabled: usize,
+    /// Opt-in regions accounts are still enabling (`ENABLING`): skipped until enabled, not
+    /// in the coverage's count.
+    pub region_enabling: usize,
     /// Accounts the protection policy excepts: left alone, not in the coverage's count.
     pub excepted: usize,
     /// Plans of the policy GuardDuty does not offer in this region (the administrator's own
@@ -137,6 +140,8 @@ pub async fn run(
     meta: &EventMeta,
     options: Options,
 ) -> Result<ReconcileReport, HandlerError> {
+    // The coverage report's date: the day the run started, however long it runs.
+    let started = SystemTime::now();
     let progress = Progress::start("reconcile");
     let failed = |e: AwsError| HandlerError::Incomplete {
         failures: vec![e],
@@ -178,6 +183,7 @@ pub async fn run(
         .zip(reads)
         .map(|(region, read)| RegionPlan {
             ahead: read.plans,
+            outside_organization: plan::outside_organization(&read.members, &org),
             ..plan(region, &org.targets, &read.members, config, now)
         })
         .collect();
@@ -201,6 +207,7 @@ pub async fn run(
         meta,
         org: &org,
         plans: &plans,
+        started,
     };
     let report = conclude(aws, config, concluding, ran, options).await?;
     progress.finish(report.summary.clone());
@@ -505,7 +512,12 @@ async fn conclude(
         report.summary.push_str(&format!("; {line}"));
     }
     let csv = (options.coverage_csv || (config.coverage_bucket.is_some() && !options.dry_run))
-        .then(|| found.coverage.csv());
+        .then(|| found.coverage.csv())
+        .and_then(|r| {
+            // Writing to memory does not fail; were it to, the run says so and goes on.
+            r.map_err(|e| warn!(error = %e, "the coverage report could not be built"))
+                .ok()
+        });
     if options.dry_run {
         report.coverage_csv = csv;
         return Ok(report);
@@ -517,7 +529,10 @@ async fn conclude(
         drift: &found.drift,
         per_region: &tally.per_region,
         now: SystemTime::now(),
-        coverage_csv: csv.as_deref(),
+        coverage: csv.as_deref().map(|csv| publish::CoverageCsv {
+            csv,
+            started: run.started,
+        }),
         complete: failures.is_empty(),
     };
     let delivered = publish::deliver_all(aws, config, &out).await;
@@ -539,4 +554,5 @@ struct Concluding<'r, 'a> {
     meta: &'r EventMeta,
     org: &'r Organization,
     plans: &'r [RegionPlan<'a>],
+    started: SystemTime,
 }

@@ -31,6 +31,10 @@ pub struct Organization {
     pub rule_matches: Vec<usize>,
     /// Exceptions that end within [`EXPIRING_WITHIN_DAYS`].
     pub expiring: Vec<Expiring>,
+    /// Every account Organizations lists, whatever its state (a suspended or closed account
+    /// is still in the organization until it leaves it): a member not among them is one
+    /// from outside.
+    pub listed: std::collections::HashSet<String>,
 }
 
 /// An exception that ends soon.
@@ -64,11 +68,15 @@ pub fn organization(
         rule_matches: vec![0; policy.rules.len()],
         ..Organization::default()
     };
+    org.listed = listed.iter().map(|a| a.id.clone()).collect();
     let mut listed: Vec<&ListedAccount> = listed
         .iter()
         .filter(|a| is_active(a) && a.id != admin)
         .collect();
     listed.sort_by(|a, b| a.id.cmp(&b.id));
+    // An account moved between OUs while the walk ran can be listed under both: it is one
+    // account (the first listing's OU path is kept).
+    listed.dedup_by(|a, b| a.id == b.id);
     for a in listed {
         let account_id = match AccountId::parse(&a.id) {
             Ok(id) => id,
@@ -237,6 +245,15 @@ pub fn plan<'a>(
     }
 }
 
+/// How many of a region's members are not accounts of the organization (invited from
+/// outside). An account Organizations lists in any state (suspended, closed) is not one.
+pub fn outside_organization(members: &[ListedMember], org: &Organization) -> usize {
+    members
+        .iter()
+        .filter(|m| !org.listed.contains(&m.account_id))
+        .count()
+}
+
 /// The step a member's listed status calls for.
 fn start_step(
     t: &Target,
@@ -336,6 +353,19 @@ mod tests {
         let ids: Vec<&str> = org.targets.iter().map(|t| t.account_id.as_str()).collect();
         assert_eq!(ids, ["111111111111", "222222222222"]);
         assert!(org.problems.is_empty());
+    }
+
+    #[test]
+    fn an_account_the_ou_walk_lists_twice_is_counted_once() {
+        // Moved from one OU to another while the walk ran: listed under both.
+        let mut before = listed("111111111111", Some("ACTIVE"), None);
+        before.ous = Some(vec!["ou-a".into()]);
+        let mut after = before.clone();
+        after.ous = Some(vec!["ou-b".into()]);
+        let accounts = [before, listed("222222222222", Some("ACTIVE"), None), after];
+        let org = organization(&accounts, "123456789012", &Policy::default(), today());
+        let ids: Vec<&str> = org.targets.iter().map(|t| t.account_id.as_str()).collect();
+        assert_eq!(ids, ["111111111111", "222222222222"]);
     }
 
     #[test]

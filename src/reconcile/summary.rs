@@ -89,6 +89,7 @@ impl<'a> Findings<'a> {
             drift,
             unprotected_accounts: unprotected,
             region_not_enabled: counts.region_not_enabled as usize,
+            region_enabling: counts.region_enabling as usize,
             excepted: counts.excepted as usize,
             not_offered: Vec::new(),
             coverage: cov,
