@@ -378,7 +378,13 @@ pub fn is_schedule_group(name: &str) -> bool {
 /// name (`:role/NAME`, `:function:NAME`).
 fn is_arn_of(arn: &str, service: &str, kind: &str) -> bool {
     let parts: Vec<&str> = arn.splitn(5, ':').collect();
-    let region_ok = |r: &str| if service == "iam" { r.is_empty() } else { is_region(r) };
+    let region_ok = |r: &str| {
+        if service == "iam" {
+            r.is_empty()
+        } else {
+            is_region(r)
+        }
+    };
     parts.len() == 5
         && parts[0] == "arn"
         && parts[1].starts_with("aws")
@@ -790,7 +796,10 @@ mod tests {
             Some("gd-invite.retries_1".to_owned())
         );
         assert_eq!(
-            with(&[group, function]).map(|c| c.retry).unwrap_err().variable,
+            with(&[group, function])
+                .map(|c| c.retry)
+                .unwrap_err()
+                .variable,
             RETRY_SCHEDULE_ROLE_ARN
         );
         for (bad_value, variable) in [
@@ -802,17 +811,29 @@ mod tests {
                 ),
                 RETRY_SCHEDULE_GROUP,
             ),
-            (("RETRY_SCHEDULE_ROLE_ARN", "scheduler"), RETRY_SCHEDULE_ROLE_ARN),
             (
-                ("RETRY_SCHEDULE_ROLE_ARN", "arn:aws:iam::123456789012:user/x"),
+                ("RETRY_SCHEDULE_ROLE_ARN", "scheduler"),
                 RETRY_SCHEDULE_ROLE_ARN,
             ),
             (
-                ("RETRY_FUNCTION_ARN", "arn:aws:lambda:us-east-1:1234:function:f"),
+                (
+                    "RETRY_SCHEDULE_ROLE_ARN",
+                    "arn:aws:iam::123456789012:user/x",
+                ),
+                RETRY_SCHEDULE_ROLE_ARN,
+            ),
+            (
+                (
+                    "RETRY_FUNCTION_ARN",
+                    "arn:aws:lambda:us-east-1:1234:function:f",
+                ),
                 RETRY_FUNCTION_ARN,
             ),
             (
-                ("RETRY_FUNCTION_ARN", "arn:aws:sns:us-east-1:123456789012:function:f"),
+                (
+                    "RETRY_FUNCTION_ARN",
+                    "arn:aws:sns:us-east-1:123456789012:function:f",
+                ),
                 RETRY_FUNCTION_ARN,
             ),
         ] {

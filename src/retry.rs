@@ -119,8 +119,14 @@ mod tests {
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b)));
         // A replay within the window names the same schedule; the next window another.
-        assert_eq!(plan(&id, at(1_796_367_600 + 170), FUNCTION).unwrap().name, p.name);
-        assert_ne!(plan(&id, at(1_796_367_600 + 190), FUNCTION).unwrap().name, p.name);
+        assert_eq!(
+            plan(&id, at(1_796_367_600 + 170), FUNCTION).unwrap().name,
+            p.name
+        );
+        assert_ne!(
+            plan(&id, at(1_796_367_600 + 190), FUNCTION).unwrap().name,
+            p.name
+        );
 
         let request = parse(serde_json::from_str(&p.input).unwrap()).unwrap();
         assert_eq!(request.kind, EventKind::ManualRequest);

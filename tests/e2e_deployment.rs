@@ -174,7 +174,14 @@ const SCHEDULER_ROLE: &str = "arn:aws:iam::123456789012:role/guardduty-invite-sc
 const INVITE_FUNCTION: &str = "arn:aws:lambda:us-east-1:123456789012:function:guardduty-invite";
 
 /// The role world with retries on a schedule: the stack's schedule group exists.
-async fn retry_world(joined_minutes_ago: u64) -> (Emulator, Seeded, Vec<(String, String)>, aws_sdk_scheduler::Client) {
+async fn retry_world(
+    joined_minutes_ago: u64,
+) -> (
+    Emulator,
+    Seeded,
+    Vec<(String, String)>,
+    aws_sdk_scheduler::Client,
+) {
     let (emu, seeded) = role_world();
     new_account(&emu, &iso_minutes_ago(joined_minutes_ago));
     let scheduler = aws_sdk_scheduler::Client::new(&emu.sdk_config().await);
@@ -235,10 +242,16 @@ fn at_time(expression: &str) -> i64 {
 }
 
 #[tokio::test]
-async fn a_member_role_not_deployed_yet_is_pending_and_retried_on_a_one_time_schedule_that_protects_it() {
+async fn a_member_role_not_deployed_yet_is_pending_and_retried_on_a_one_time_schedule_that_protects_it(
+) {
     let (emu, seeded, env, scheduler) = retry_world(2).await;
     let out = invoke(&env, &[&sample(CREATED)]);
-    assert_eq!(out.status.code(), Some(0), "not a failure: {}", stderr(&out));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "not a failure: {}",
+        stderr(&out)
+    );
     let r = outcome(&responses(&out)[0], NEW, "us-east-1").clone();
     assert_eq!(r["outcome"], "role_pending", "{r}");
     assert!(
@@ -277,7 +290,11 @@ async fn a_member_role_not_deployed_yet_is_pending_and_retried_on_a_one_time_sch
     assert_eq!(target.role_arn(), SCHEDULER_ROLE);
     let input: Value = serde_json::from_str(target.input().unwrap_or_default()).expect("input");
     assert_eq!(input["detail-type"], "GuardDuty Invite Request", "{input}");
-    assert_eq!(input["detail"]["accounts"], json!([{"accountId": NEW}]), "{input}");
+    assert_eq!(
+        input["detail"]["accounts"],
+        json!([{"accountId": NEW}]),
+        "{input}"
+    );
 
     // The StackSet reaches the account and GuardDuty has verified the email; the schedule
     // fires: the function runs with its input.

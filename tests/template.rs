@@ -496,7 +496,11 @@ fn environment_under(params: &Params) -> Vec<(String, String)> {
 
 /// What a role's `Fn::GetAtt` ARN, or an `Fn::Sub` of pseudo parameters only, stands for.
 fn intrinsic_sample(value: &Value) -> Option<String> {
-    if let Some([id, attribute]) = value.get("Fn::GetAtt").and_then(Value::as_array).map(Vec::as_slice) {
+    if let Some([id, attribute]) = value
+        .get("Fn::GetAtt")
+        .and_then(Value::as_array)
+        .map(Vec::as_slice)
+    {
         let id = id.as_str()?;
         return (attribute == "Arn" && resource(id)["Type"] == "AWS::IAM::Role")
             .then(|| format!("arn:aws:iam::{ACCOUNT}:role/{STACK}-{id}-1A2B3C4D5E6F"));

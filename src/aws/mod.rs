@@ -30,8 +30,8 @@ pub use classify::{aws_error, kind_of};
 pub use listing::{ListedAccount, ListedMember, Listing};
 pub use member::{Administrator, Assumed, Invitation, MemberFeatures, MemberSession};
 pub use outputs::{archived, asff, FailedFinding, Finding, FINDINGS_PER_CALL, GENERATOR_ID};
-pub use scheduler::Scheduled;
 pub use preflight::{AutoEnabled, OrganizationConfiguration, OrganizationInfo};
+pub use scheduler::Scheduled;
 pub use sdk::{
     load_sdk_config, sdk_config_loader, trust_store, TrustChoice, AMAZON_ROOTS_PEM,
     ATTEMPT_TIMEOUT, CONNECT_TIMEOUT, MAX_ATTEMPTS, OPERATION_TIMEOUT,

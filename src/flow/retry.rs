@@ -49,7 +49,9 @@ async fn schedule_one(
         region: None,
         kind: FailureKind::Rejected,
         code: None,
-        message: format!("the retry time of account {account} cannot be written: the clock is out of range"),
+        message: format!(
+            "the retry time of account {account} cannot be written: the clock is out of range"
+        ),
     })?;
     let done = aws.create_retry_schedule(retry, &plan).await?;
     info!(
