@@ -54,6 +54,10 @@ environment (validated at start; a bad value is named before any AWS call):
   STALE_INVITATION_DAYS       reconcile reports members invited longer ago (default 7)
   SECURITY_HUB_FINDINGS       true: problems and drift also as Security Hub findings (default false)
   COVERAGE_BUCKET             S3 bucket for the reconcile's daily coverage CSV (default: none)
+  RETRY_SCHEDULE_GROUP        EventBridge Scheduler group where a member role not there yet is
+                              retried on a one-time schedule (default: none, Lambda retries)
+  RETRY_SCHEDULE_ROLE_ARN     the role EventBridge Scheduler assumes to invoke the function
+  RETRY_FUNCTION_ARN          the invite function the retry schedules invoke (the three together)
   AWS_REGION, AWS_ENDPOINT_URL, AWS_PROFILE ...  the standard AWS SDK settings
 
 output (not function settings):

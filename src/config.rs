@@ -16,6 +16,9 @@ pub const MEMBER_ROLE_GRACE_MINUTES: &str = "MEMBER_ROLE_GRACE_MINUTES";
 pub const SECURITY_HUB_FINDINGS: &str = "SECURITY_HUB_FINDINGS";
 pub const COVERAGE_BUCKET: &str = "COVERAGE_BUCKET";
 pub const PROTECTION_POLICY_PARAMETER: &str = "PROTECTION_POLICY_PARAMETER";
+pub const RETRY_SCHEDULE_GROUP: &str = "RETRY_SCHEDULE_GROUP";
+pub const RETRY_SCHEDULE_ROLE_ARN: &str = "RETRY_SCHEDULE_ROLE_ARN";
+pub const RETRY_FUNCTION_ARN: &str = "RETRY_FUNCTION_ARN";
 
 /// Every variable of this function's own (the standard `AWS_*` ones aside). The deployment
 /// template must set exactly these; a test holds it to that.
@@ -33,6 +36,9 @@ pub const FUNCTION_VARIABLES: &[&str] = &[
     SECURITY_HUB_FINDINGS,
     COVERAGE_BUCKET,
     PROTECTION_POLICY_PARAMETER,
+    RETRY_SCHEDULE_GROUP,
+    RETRY_SCHEDULE_ROLE_ARN,
+    RETRY_FUNCTION_ARN,
 ];
 
 /// Days after which reconcile reports a member still `Invited`.
@@ -81,6 +87,21 @@ pub struct Config {
     pub coverage_bucket: Option<String>,
     /// The SSM parameter holding the protection policy (excludes `MEMBER_FEATURES`).
     pub policy_parameter: Option<String>,
+    /// Where a member role not there yet is retried on a one-time schedule; `None`: such an
+    /// account fails the invocation, and Lambda's own retries (two) are all it gets.
+    pub retry: Option<RetrySchedule>,
+}
+
+/// The one-time schedules that retry an account whose member role is not there yet.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RetrySchedule {
+    /// The stack's EventBridge Scheduler schedule group.
+    pub group: String,
+    /// The role EventBridge Scheduler assumes to invoke the function.
+    pub role_arn: String,
+    /// The invite function the schedule invokes (the reconcile function's own retries go
+    /// there too, so it is not this function's own ARN).
+    pub function_arn: String,
 }
 
 impl Config {
@@ -172,6 +193,7 @@ impl Config {
             security_hub_findings: outputs.security_hub,
             coverage_bucket: outputs.bucket,
             policy_parameter: member.policy_parameter,
+            retry: retry_settings(&set)?,
         })
     }
 
@@ -296,6 +318,83 @@ fn output_settings(set: &impl Fn(&str) -> Option<String>) -> Result<OutputSettin
         security_hub,
         bucket,
     })
+}
+
+/// RETRY_SCHEDULE_GROUP, RETRY_SCHEDULE_ROLE_ARN and RETRY_FUNCTION_ARN: all three, or none.
+fn retry_settings(
+    set: &impl Fn(&str) -> Option<String>,
+) -> Result<Option<RetrySchedule>, ConfigError> {
+    let given = [
+        RETRY_SCHEDULE_GROUP,
+        RETRY_SCHEDULE_ROLE_ARN,
+        RETRY_FUNCTION_ARN,
+    ]
+    .map(|name| (name, set(name).map(|v| v.trim().to_owned())));
+    if given.iter().all(|(_, v)| v.is_none()) {
+        return Ok(None);
+    }
+    if let Some((missing, _)) = given.iter().find(|(_, v)| v.is_none()) {
+        return Err(bad(
+            missing,
+            "is not set, but the other RETRY_* variables are: set RETRY_SCHEDULE_GROUP, \
+             RETRY_SCHEDULE_ROLE_ARN and RETRY_FUNCTION_ARN together, or none of them",
+        ));
+    }
+    let [(_, group), (_, role), (_, function)] = given.map(|(n, v)| (n, v.unwrap_or_default()));
+    if !is_schedule_group(&group) {
+        return Err(bad(
+            RETRY_SCHEDULE_GROUP,
+            format!("{group:?} is not a schedule group name (1-64 letters, digits and -_.)"),
+        ));
+    }
+    if !is_arn_of(&role, "iam", ":role/") {
+        return Err(bad(
+            RETRY_SCHEDULE_ROLE_ARN,
+            format!("{role:?} is not an IAM role ARN (arn:aws:iam::ACCOUNT:role/NAME)"),
+        ));
+    }
+    if !is_arn_of(&function, "lambda", ":function:") {
+        return Err(bad(
+            RETRY_FUNCTION_ARN,
+            format!("{function:?} is not a Lambda function ARN (arn:aws:lambda:REGION:ACCOUNT:function:NAME)"),
+        ));
+    }
+    Ok(Some(RetrySchedule {
+        group,
+        role_arn: role,
+        function_arn: function,
+    }))
+}
+
+/// EventBridge Scheduler's schedule group names: `[0-9a-zA-Z-_.]+`, 1 to 64 characters.
+pub fn is_schedule_group(name: &str) -> bool {
+    (1..=64).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
+}
+
+/// `arn:<partition>:<service>:<region or empty>:<12-digit account>` followed by `kind` and a
+/// name (`:role/NAME`, `:function:NAME`).
+fn is_arn_of(arn: &str, service: &str, kind: &str) -> bool {
+    let parts: Vec<&str> = arn.splitn(5, ':').collect();
+    let region_ok = |r: &str| {
+        if service == "iam" {
+            r.is_empty()
+        } else {
+            is_region(r)
+        }
+    };
+    parts.len() == 5
+        && parts[0] == "arn"
+        && parts[1].starts_with("aws")
+        && parts[2] == service
+        && region_ok(parts[3])
+        && parts[4].len() > 12
+        && parts[4].as_bytes()[..12].iter().all(u8::is_ascii_digit)
+        && parts[4][12..]
+            .strip_prefix(kind)
+            .is_some_and(|name| !name.is_empty() && !name.contains(char::is_whitespace))
 }
 
 /// An S3 bucket name: 3-63 lowercase letters, digits, dots and hyphens, starting and ending
@@ -671,6 +770,82 @@ mod tests {
         ])
         .unwrap_err();
         assert_eq!(err.variable, PROTECTION_POLICY_PARAMETER);
+    }
+
+    #[test]
+    fn retry_schedule_variables_go_together_and_a_bad_value_names_its_variable() {
+        let base = [("SNS_TOPIC_ARN", TOPIC), ("AWS_REGION", "us-east-1")];
+        let with = |extra: &[(&'static str, &'static str)]| {
+            let mut v = base.to_vec();
+            v.extend_from_slice(extra);
+            config(&v)
+        };
+        assert_eq!(with(&[]).map(|c| c.retry), Ok(None));
+        let group = ("RETRY_SCHEDULE_GROUP", "gd-invite.retries_1");
+        let role = (
+            "RETRY_SCHEDULE_ROLE_ARN",
+            "arn:aws:iam::123456789012:role/service-role/scheduler",
+        );
+        let function = (
+            "RETRY_FUNCTION_ARN",
+            "arn:aws:lambda:us-east-1:123456789012:function:guardduty-invite",
+        );
+        let retry = with(&[group, role, function]).map(|c| c.retry);
+        assert_eq!(
+            retry.ok().flatten().map(|r| r.group),
+            Some("gd-invite.retries_1".to_owned())
+        );
+        assert_eq!(
+            with(&[group, function])
+                .map(|c| c.retry)
+                .unwrap_err()
+                .variable,
+            RETRY_SCHEDULE_ROLE_ARN
+        );
+        for (bad_value, variable) in [
+            (("RETRY_SCHEDULE_GROUP", "has space"), RETRY_SCHEDULE_GROUP),
+            (
+                (
+                    "RETRY_SCHEDULE_GROUP",
+                    "g123456789g123456789g123456789g123456789g123456789g123456789gggg5",
+                ),
+                RETRY_SCHEDULE_GROUP,
+            ),
+            (
+                ("RETRY_SCHEDULE_ROLE_ARN", "scheduler"),
+                RETRY_SCHEDULE_ROLE_ARN,
+            ),
+            (
+                (
+                    "RETRY_SCHEDULE_ROLE_ARN",
+                    "arn:aws:iam::123456789012:user/x",
+                ),
+                RETRY_SCHEDULE_ROLE_ARN,
+            ),
+            (
+                (
+                    "RETRY_FUNCTION_ARN",
+                    "arn:aws:lambda:us-east-1:1234:function:f",
+                ),
+                RETRY_FUNCTION_ARN,
+            ),
+            (
+                (
+                    "RETRY_FUNCTION_ARN",
+                    "arn:aws:sns:us-east-1:123456789012:function:f",
+                ),
+                RETRY_FUNCTION_ARN,
+            ),
+        ] {
+            let mut vars = vec![group, role, function];
+            vars.retain(|(k, _)| *k != bad_value.0);
+            vars.push(bad_value);
+            assert_eq!(
+                with(&vars).map(|c| c.retry).unwrap_err().variable,
+                variable,
+                "{bad_value:?}"
+            );
+        }
     }
 
     #[test]

@@ -20,6 +20,7 @@ pub enum Service {
     S3,
     Ssm,
     Account,
+    Scheduler,
 }
 
 impl fmt::Display for Service {
@@ -33,6 +34,7 @@ impl fmt::Display for Service {
             Self::S3 => "S3",
             Self::Ssm => "SSM",
             Self::Account => "Account",
+            Self::Scheduler => "Scheduler",
         })
     }
 }

@@ -15,6 +15,7 @@ use crate::config::Config;
 use crate::error::HandlerError;
 use crate::event::{self, AccountRequest, Action, EventError, Request};
 use crate::flow::resolve::resolve;
+use crate::flow::retry::schedule_retries;
 use crate::flow::Flow;
 use crate::policy_store::PolicyStore;
 use crate::publish;
@@ -171,6 +172,7 @@ impl App {
         publish::sort(&mut problems);
         let mut failures = resolved.failures;
         failures.extend(tally.failures);
+        failures.extend(schedule_retries(&self.aws, &self.config, &ran.slots).await);
         let report = publish::Report {
             meta: &request.meta,
             problems: &problems,

@@ -24,4 +24,5 @@ pub mod publish;
 pub mod reconcile;
 pub mod regions;
 pub mod report;
+pub mod retry;
 pub mod template;

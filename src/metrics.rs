@@ -81,6 +81,11 @@ impl Counts {
                     self.invited += 1;
                 }
             }
+            // Invited; accepted by a scheduled retry once its member role is there.
+            Outcome::RolePending {
+                email_sent: Some(_),
+            } => self.invited += 1,
+            Outcome::RolePending { email_sent: None } => self.already_members += 1,
             // A pending invitation is a member with its invitation on the way.
             Outcome::AlreadyInvited | Outcome::InvitationPending | Outcome::AlreadyEnabled => {
                 self.already_members += 1

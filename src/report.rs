@@ -189,6 +189,12 @@ pub enum Outcome {
     Accepted {
         email_sent: Option<bool>,
     },
+    /// Invited, but its member role cannot be assumed yet and the account joined the
+    /// organization within the grace: a retry is scheduled. Not a problem, not a failure.
+    /// `email_sent` as for `Accepted`.
+    RolePending {
+        email_sent: Option<bool>,
+    },
     AlreadyEnabled,
     EnabledByOrganization,
     /// An opt-in region the account has not enabled: GuardDuty cannot run there for it, so
@@ -210,6 +216,7 @@ pub enum OutcomeLabel {
     AlreadyInvited,
     InvitationPending,
     Accepted,
+    RolePending,
     AlreadyEnabled,
     EnabledByOrganization,
     RegionNotEnabled,
@@ -226,6 +233,7 @@ impl OutcomeLabel {
             Self::AlreadyInvited => "already_invited",
             Self::InvitationPending => "invitation_pending",
             Self::Accepted => "accepted",
+            Self::RolePending => "role_pending",
             Self::AlreadyEnabled => "already_enabled",
             Self::EnabledByOrganization => "enabled_by_organization",
             Self::RegionNotEnabled => "region_not_enabled",
@@ -249,6 +257,7 @@ impl Outcome {
             Self::AlreadyInvited => OutcomeLabel::AlreadyInvited,
             Self::InvitationPending => OutcomeLabel::InvitationPending,
             Self::Accepted { .. } => OutcomeLabel::Accepted,
+            Self::RolePending { .. } => OutcomeLabel::RolePending,
             Self::AlreadyEnabled => OutcomeLabel::AlreadyEnabled,
             Self::EnabledByOrganization => OutcomeLabel::EnabledByOrganization,
             Self::RegionNotEnabled => OutcomeLabel::RegionNotEnabled,
@@ -306,7 +315,9 @@ impl RegionReport {
     pub fn new(region: &str, detector_id: Option<&str>, outcome: &Outcome, seen: Observed) -> Self {
         let (email_sent, problem) = match outcome {
             Outcome::Invited { email_sent } => (Some(*email_sent), None),
-            Outcome::Accepted { email_sent } => (*email_sent, None),
+            Outcome::Accepted { email_sent } | Outcome::RolePending { email_sent } => {
+                (*email_sent, None)
+            }
             Outcome::Problem(p) => (None, Some(p.detail().to_owned())),
             _ => (None, None),
         };

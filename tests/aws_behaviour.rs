@@ -70,6 +70,7 @@ fn service_heading(variant: &str) -> &'static str {
         "S3" => "S3",
         "Ssm" => "SSM",
         "Account" => "Account",
+        "Scheduler" => "Scheduler",
         other => panic!("Service::{other} has no register section: add it to service_heading"),
     }
 }

@@ -156,13 +156,174 @@ async fn a_member_role_not_deployed_yet_in_a_new_account_is_waited_for_and_the_r
         "not a problem"
     );
 
-    // The StackSet reaches the account: Lambda's retry protects it.
+    // The StackSet reaches the account, and GuardDuty has verified the email: Lambda's retry
+    // protects it.
     emu.control("DELETE", "/_emulator/sts/deny-assume-role", None);
+    emu.set_member_status("us-east-1", &seeded.detector("us-east-1"), NEW, "Invited");
     let out = invoke(&env, &[&sample(CREATED)]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let r = outcome(&responses(&out)[0], NEW, "us-east-1").clone();
     assert_eq!(r["outcome"], "accepted", "{r}");
     assert_eq!(r["relationshipStatus"], "Enabled", "{r}");
+}
+
+/// Where the stack's retries go: its schedule group, the role EventBridge Scheduler assumes,
+/// and the invite function the schedules invoke.
+const RETRY_GROUP: &str = "guardduty-invite-retries";
+const SCHEDULER_ROLE: &str = "arn:aws:iam::123456789012:role/guardduty-invite-scheduler";
+const INVITE_FUNCTION: &str = "arn:aws:lambda:us-east-1:123456789012:function:guardduty-invite";
+
+/// The role world with retries on a schedule: the stack's schedule group exists.
+async fn retry_world(
+    joined_minutes_ago: u64,
+) -> (
+    Emulator,
+    Seeded,
+    Vec<(String, String)>,
+    aws_sdk_scheduler::Client,
+) {
+    let (emu, seeded) = role_world();
+    new_account(&emu, &iso_minutes_ago(joined_minutes_ago));
+    let scheduler = aws_sdk_scheduler::Client::new(&emu.sdk_config().await);
+    scheduler
+        .create_schedule_group()
+        .name(RETRY_GROUP)
+        .send()
+        .await
+        .expect("schedule group");
+    let env = with(
+        emu.env(&seeded, &["us-east-1"]),
+        &[
+            ("MEMBER_ROLE_NAME", ROLE),
+            ("RETRY_SCHEDULE_GROUP", RETRY_GROUP),
+            ("RETRY_SCHEDULE_ROLE_ARN", SCHEDULER_ROLE),
+            ("RETRY_FUNCTION_ARN", INVITE_FUNCTION),
+        ],
+    );
+    (emu, seeded, env, scheduler)
+}
+
+/// Every schedule of the stack's group, as GetSchedule returns it.
+async fn retry_schedules(
+    scheduler: &aws_sdk_scheduler::Client,
+) -> Vec<aws_sdk_scheduler::operation::get_schedule::GetScheduleOutput> {
+    let listed = scheduler
+        .list_schedules()
+        .group_name(RETRY_GROUP)
+        .send()
+        .await
+        .expect("ListSchedules");
+    let mut out = Vec::new();
+    for s in listed.schedules() {
+        let got = scheduler
+            .get_schedule()
+            .group_name(RETRY_GROUP)
+            .name(s.name().unwrap_or_default())
+            .send()
+            .await
+            .expect("GetSchedule");
+        out.push(got);
+    }
+    out
+}
+
+/// The time of an `at(yyyy-mm-ddThh:mm:ss)` expression (UTC), in seconds since the epoch.
+fn at_time(expression: &str) -> i64 {
+    let inner = expression
+        .strip_prefix("at(")
+        .and_then(|e| e.strip_suffix(')'))
+        .unwrap_or_else(|| panic!("not an at() expression: {expression}"));
+    aws_sdk_scheduler::primitives::DateTime::from_str(
+        &format!("{inner}Z"),
+        aws_sdk_scheduler::primitives::DateTimeFormat::DateTime,
+    )
+    .unwrap_or_else(|e| panic!("{expression}: {e}"))
+    .secs()
+}
+
+#[tokio::test]
+async fn a_member_role_not_deployed_yet_is_pending_and_retried_on_a_one_time_schedule_that_protects_it(
+) {
+    let (emu, seeded, env, scheduler) = retry_world(2).await;
+    let out = invoke(&env, &[&sample(CREATED)]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "not a failure: {}",
+        stderr(&out)
+    );
+    let r = outcome(&responses(&out)[0], NEW, "us-east-1").clone();
+    assert_eq!(r["outcome"], "role_pending", "{r}");
+    assert!(
+        emu.received_sns(&seeded.queue_url).await.is_empty(),
+        "not a problem"
+    );
+
+    // One schedule, a few minutes ahead, that invokes the invite function for that account
+    // once and is then deleted; a replay of the event schedules nothing more.
+    let out = invoke(&env, &[&sample(CREATED)]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let schedules = retry_schedules(&scheduler).await;
+    assert_eq!(schedules.len(), 1, "{schedules:?}");
+    let s = &schedules[0];
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or_default();
+    let at = at_time(s.schedule_expression().unwrap_or_default());
+    assert!(
+        (now + 60..=now + 10 * 60).contains(&at),
+        "{:?} is not a few minutes after {now}",
+        s.schedule_expression()
+    );
+    assert_eq!(s.schedule_expression_timezone(), Some("UTC"));
+    assert_eq!(
+        s.action_after_completion(),
+        Some(&aws_sdk_scheduler::types::ActionAfterCompletion::Delete)
+    );
+    assert_eq!(
+        s.flexible_time_window().map(|w| w.mode()),
+        Some(&aws_sdk_scheduler::types::FlexibleTimeWindowMode::Off)
+    );
+    let target = s.target().expect("target");
+    assert_eq!(target.arn(), INVITE_FUNCTION);
+    assert_eq!(target.role_arn(), SCHEDULER_ROLE);
+    let input: Value = serde_json::from_str(target.input().unwrap_or_default()).expect("input");
+    assert_eq!(input["detail-type"], "GuardDuty Invite Request", "{input}");
+    assert_eq!(
+        input["detail"]["accounts"],
+        json!([{"accountId": NEW}]),
+        "{input}"
+    );
+
+    // The StackSet reaches the account and GuardDuty has verified the email; the schedule
+    // fires: the function runs with its input.
+    emu.control("DELETE", "/_emulator/sts/deny-assume-role", None);
+    emu.set_member_status("us-east-1", &seeded.detector("us-east-1"), NEW, "Invited");
+    let fired = event_file(target.input().unwrap_or_default());
+    let out = invoke(&env, &[&fired]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let r = outcome(&responses(&out)[0], NEW, "us-east-1").clone();
+    assert_eq!(r["outcome"], "accepted", "{r}");
+    assert_eq!(r["relationshipStatus"], "Enabled", "{r}");
+    assert!(emu.received_sns(&seeded.queue_url).await.is_empty());
+}
+
+#[tokio::test]
+async fn past_the_grace_a_missing_member_role_is_a_problem_and_no_retry_is_scheduled() {
+    let (emu, seeded, env, scheduler) = retry_world(31).await;
+    let out = invoke(&env, &[&sample(CREATED)]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(
+        outcome(&responses(&out)[0], NEW, "us-east-1")["outcome"],
+        "problem"
+    );
+    let messages = emu.received_sns(&seeded.queue_url).await;
+    assert_eq!(messages.len(), 1);
+    let reason = sns_body(&messages[0])["problems"][0]["reason"].to_string();
+    assert!(reason.contains("deploy/member-role.yaml"), "{reason}");
+    assert!(retry_schedules(&scheduler).await.is_empty());
+    assert!(emu.calls_of("CreateSchedule", None).is_empty());
 }
 
 #[tokio::test]

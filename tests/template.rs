@@ -26,7 +26,7 @@ use support::repo;
 
 use guardduty_invite::aws::{
     iam_actions, COVERAGE_ACTIONS, IAM_ACTIONS, MEMBER_ROLE_ACTIONS, MEMBER_SIDE_ACTIONS,
-    PLAN_ACTIONS, POLICY_ACTIONS, SECURITY_HUB_ACTIONS,
+    PLAN_ACTIONS, POLICY_ACTIONS, RETRY_ACTIONS, SECURITY_HUB_ACTIONS,
 };
 use guardduty_invite::config::{
     Config, ConfigError, COVERAGE_BUCKET, FUNCTION_VARIABLES, SNS_TOPIC_ARN, STALE_INVITATION_DAYS,
@@ -465,6 +465,7 @@ fn sample_reference(id: &str) -> String {
             format!("arn:aws:sns:{REGION}:{ACCOUNT}:{STACK}-{id}-1A2B3C4D5E6F")
         }
         Some("AWS::S3::Bucket") => format!("{STACK}-{}-1a2b3c4d5e6f", id.to_lowercase()),
+        Some("AWS::Scheduler::ScheduleGroup") => format!("{STACK}-{id}-1A2B3C4D5E6F"),
         other => panic!("the environment names {id} ({other:?}): no sample for it"),
     }
 }
@@ -484,11 +485,32 @@ fn environment_under(params: &Params) -> Vec<(String, String)> {
                 .cloned()
                 .or_else(|| pseudo_parameter(r).map(str::to_owned))
                 .unwrap_or_else(|| sample_reference(r)),
-            None => scalar(&value).unwrap_or_else(|| panic!("{name}: unsupported value {value}")),
+            None => scalar(&value)
+                .or_else(|| intrinsic_sample(&value))
+                .unwrap_or_else(|| panic!("{name}: unsupported value {value}")),
         };
         env.push((name.clone(), rendered));
     }
     env
+}
+
+/// What a role's `Fn::GetAtt` ARN, or an `Fn::Sub` of pseudo parameters only, stands for.
+fn intrinsic_sample(value: &Value) -> Option<String> {
+    if let Some([id, attribute]) = value
+        .get("Fn::GetAtt")
+        .and_then(Value::as_array)
+        .map(Vec::as_slice)
+    {
+        let id = id.as_str()?;
+        return (attribute == "Arn" && resource(id)["Type"] == "AWS::IAM::Role")
+            .then(|| format!("arn:aws:iam::{ACCOUNT}:role/{STACK}-{id}-1A2B3C4D5E6F"));
+    }
+    let mut out = value.get("Fn::Sub")?.as_str()?.to_owned();
+    while let Some(start) = out.find("${") {
+        let end = start + out[start..].find('}')?;
+        out.replace_range(start..=end, pseudo_parameter(&out[start + 2..end])?);
+    }
+    Some(out)
 }
 
 /// The code's configuration from the environment these parameter values give.
@@ -814,6 +836,7 @@ fn role_grants_every_action_the_code_calls_under_some_configuration() {
         SECURITY_HUB_ACTIONS,
         COVERAGE_ACTIONS,
         MEMBER_ROLE_ACTIONS,
+        RETRY_ACTIONS,
     ]
     .concat()
     .into_iter()
@@ -834,6 +857,7 @@ fn role_grants_nothing_beyond_the_code_its_logs_its_failure_queue_and_the_stack_
         SECURITY_HUB_ACTIONS,
         COVERAGE_ACTIONS,
         MEMBER_ROLE_ACTIONS,
+        RETRY_ACTIONS,
         LOG_ACTIONS,
         DESTINATION_ACTIONS,
         KEY_ACTIONS,

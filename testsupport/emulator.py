@@ -16,6 +16,10 @@ SigV4 credential scope (as moto routes it) and adds
   GetAdministratorAccount (and the deprecated GetMasterAccount);
 * Organizations listings paged like the real service, OUs checked as it checks them (below);
 * Account Management ListRegions (moto lacks it; below);
+* EventBridge Scheduler CreateSchedule checked as the service checks it where moto does not:
+  the name and group name patterns, the required members, the `at()` expression's form, the
+  ActionAfterCompletion values, a group that does not exist (404 ResourceNotFoundException)
+  and a name already taken (409 ConflictException, moto answers 400);
 * Security Hub BatchImportFindings and GetFindings as the real service answers them, regions
   where Security Hub is not enabled, findings that fail to import (below);
 * fault injection (5xx, throttling, delays, hangs, lost responses) for every AWS request,
@@ -635,6 +639,7 @@ from moto.server import DomainDispatcherApplication, MotoRequestHandler, create_
 # Imported here, before any request thread exists: importing them lazily from a request while
 # another thread builds the same moto modules can race into a circular-import error.
 from moto.guardduty.models import guardduty_backends
+from moto.scheduler.models import scheduler_backends
 from moto.iam.models import get_account_id_from
 from moto.moto_api._internal.models import moto_api_backend
 from moto.organizations import utils as organizations_utils
@@ -1638,6 +1643,63 @@ def input_refusal(req):
                              f"1 validation error detected: Value '{name}' at 'roleSessionName' failed to "
                              "satisfy constraint: Member must satisfy regular expression pattern: "
                              "[\\w+=,.@-]{2,64}")
+    return None
+
+
+SCHEDULE_NAME = re.compile(r"[0-9a-zA-Z\-_.]{1,64}")
+AT_EXPRESSION = re.compile(r"at\((\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})\)")
+
+
+def schedule_refusal(req):
+    """EventBridge Scheduler CreateSchedule as botocore's model and the API reference
+    constrain it, where moto accepts anything (or drops the connection: an unknown group),
+    else None."""
+    from urllib.parse import unquote
+    name = unquote(req.path.rstrip("/").rsplit("/", 1)[-1])
+    try:
+        body = json.loads(req.body or b"{}")
+    except ValueError:
+        body = None
+    if not isinstance(body, dict):
+        return aws_error(req.protocol, 400, "ValidationException", "Invalid request body")
+
+    def invalid(member, value, constraint):
+        return aws_error(req.protocol, 400, "ValidationException",
+                         f"1 validation error detected: Value '{value}' at '{member}' failed to "
+                         f"satisfy constraint: {constraint}")
+    group = body.get("GroupName") or "default"
+    for member, value in (("name", name), ("groupName", group)):
+        if not SCHEDULE_NAME.fullmatch(value):
+            return invalid(member, value, "Member must satisfy regular expression pattern: "
+                                          "[0-9a-zA-Z-_.]+ and have length between 1 and 64")
+    target = body.get("Target") if isinstance(body.get("Target"), dict) else {}
+    window = body.get("FlexibleTimeWindow") if isinstance(body.get("FlexibleTimeWindow"), dict) else {}
+    for member, value in (("scheduleExpression", body.get("ScheduleExpression")),
+                          ("target.arn", target.get("Arn")), ("target.roleArn", target.get("RoleArn")),
+                          ("flexibleTimeWindow.mode", window.get("Mode"))):
+        if not value:
+            return invalid(member, "null", "Member must not be null")
+    if window.get("Mode") not in ("OFF", "FLEXIBLE"):
+        return invalid("flexibleTimeWindow.mode", window.get("Mode"), "Member must satisfy enum value set: [OFF, FLEXIBLE]")
+    after = body.get("ActionAfterCompletion")
+    if after is not None and after not in ("NONE", "DELETE"):
+        return invalid("actionAfterCompletion", after, "Member must satisfy enum value set: [NONE, DELETE]")
+    if "Input" in target and not target["Input"]:
+        return invalid("target.input", "", "Member must have length greater than or equal to 1")
+    expression = body["ScheduleExpression"]
+    if expression.startswith("at"):
+        at = AT_EXPRESSION.fullmatch(expression)
+        try:
+            datetime.strptime(at.group(1), "%Y-%m-%dT%H:%M:%S") if at else None
+        except ValueError:
+            at = None
+        if not at:
+            return aws_error(req.protocol, 400, "ValidationException", f"Invalid Schedule Expression {expression}.")
+    groups = scheduler_backends[req.account][req.region].schedule_groups
+    if group not in groups:
+        return aws_error(req.protocol, 404, "ResourceNotFoundException", f"Schedule group {group} does not exist.")
+    if name in groups[group].schedules:
+        return aws_error(req.protocol, 409, "ConflictException", f"Schedule {name} already exists.")
     return None
 
 
@@ -2702,6 +2764,10 @@ class Emulator:
         refused = input_refusal(req)
         if refused is not None:
             return refused
+        if req.service == "scheduler" and req.operation == "CreateSchedule":
+            refused = schedule_refusal(req)
+            if refused is not None:
+                return refused
         if req.service == "guardduty":
             if req.operation in MEMBER_OPS:
                 return self.serve_members(req, call)

@@ -1248,6 +1248,36 @@ class InputRules(EmulatorTest):
             self.assertEqual(error_of(sts.assume_role, RoleArn=role, RoleSessionName=name)[:2],
                              (400, "ValidationError"), name)
 
+class SchedulerRules(EmulatorTest):
+    """EventBridge Scheduler CreateSchedule refuses what the service refuses, where moto does not."""
+
+    TARGET = {"Arn": f"arn:aws:lambda:{REGION}:{ADMIN}:function:invite",
+              "RoleArn": f"arn:aws:iam::{ADMIN}:role/scheduler", "Input": "{}"}
+
+    def create(self, **changes):
+        args = dict(Name="retry-1", GroupName="retries", ScheduleExpression="at(2030-01-02T03:04:05)",
+                    FlexibleTimeWindow={"Mode": "OFF"}, Target=self.TARGET, ActionAfterCompletion="DELETE")
+        args.update(changes)
+        return client("scheduler").create_schedule(**{k: v for k, v in args.items() if v is not None})
+
+    def test_create_schedule_checks_names_expression_group_and_conflict(self):
+        scheduler = client("scheduler")
+        self.assertEqual(error_of(self.create)[:2], (404, "ResourceNotFoundException"), "no such group")
+        scheduler.create_schedule_group(Name="retries")
+        self.create()
+        got = scheduler.get_schedule(Name="retry-1", GroupName="retries")
+        self.assertEqual((got["ScheduleExpression"], got["ActionAfterCompletion"], got["Target"]["Input"]),
+                         ("at(2030-01-02T03:04:05)", "DELETE", "{}"))
+        self.assertEqual(error_of(self.create)[:2], (409, "ConflictException"), "name taken")
+        for changes in ({"Name": "has space"}, {"Name": "a" * 65}, {"Name": "slash:colon"},
+                        {"ScheduleExpression": "at(2030-01-02 03:04)"}, {"ScheduleExpression": "at(2030-13-02T03:04:05)"},
+                        {"ActionAfterCompletion": "REMOVE"}, {"FlexibleTimeWindow": None},
+                        {"Target": {"Arn": self.TARGET["Arn"]}}, {"Target": dict(self.TARGET, Input="")}):
+            self.assertEqual(error_of(self.create, **dict({"Name": "retry-2"}, **changes))[:2],
+                             (400, "ValidationException"), changes)
+        self.create(Name="retry-2.a_b-C")
+
+
 def account_ids_in(value):
     """Every 12-digit "accountId" value in a JSON document."""
     if isinstance(value, dict):

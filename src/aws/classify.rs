@@ -163,6 +163,7 @@ fn endpoint_variable(service: Service) -> &'static str {
         Service::S3 => "AWS_ENDPOINT_URL_S3",
         Service::Ssm => "AWS_ENDPOINT_URL_SSM",
         Service::Account => "AWS_ENDPOINT_URL_ACCOUNT",
+        Service::Scheduler => "AWS_ENDPOINT_URL_SCHEDULER",
     }
 }
 

@@ -11,6 +11,7 @@ mod outputs;
 mod policy;
 mod preflight;
 mod regions;
+mod scheduler;
 mod sdk;
 
 use std::collections::{BTreeSet, HashMap};
@@ -33,6 +34,7 @@ pub use outputs::{
     GENERATOR_ID, GET_FINDINGS_INTERVAL, IDS_PER_READ,
 };
 pub use preflight::{AutoEnabled, OrganizationConfiguration, OrganizationInfo};
+pub use scheduler::Scheduled;
 pub use sdk::{
     load_sdk_config, sdk_config_loader, trust_store, TrustChoice, AMAZON_ROOTS_PEM,
     ATTEMPT_TIMEOUT, CONNECT_TIMEOUT, MAX_ATTEMPTS, OPERATION_TIMEOUT,
@@ -42,6 +44,10 @@ use crate::account::{AccountId, Email};
 use crate::config::Config;
 use crate::error::{AwsError, FailureKind, Service};
 use crate::notify::Notification;
+
+/// With RETRY_SCHEDULE_GROUP: the one-time schedules that retry a member role not there yet,
+/// and passing the scheduler's role to EventBridge Scheduler with them.
+pub const RETRY_ACTIONS: &[&str] = &["scheduler:CreateSchedule", "iam:PassRole"];
 
 /// The IAM actions the code may call under any configuration.
 pub const IAM_ACTIONS: &[&str] = &[
@@ -116,6 +122,7 @@ pub fn iam_actions(config: &Config) -> BTreeSet<&'static str> {
         (config.policy_parameter.is_some(), POLICY_ACTIONS),
         (config.security_hub_findings, SECURITY_HUB_ACTIONS),
         (config.coverage_bucket.is_some(), COVERAGE_ACTIONS),
+        (config.retry.is_some(), RETRY_ACTIONS),
     ];
     for (on, group) in groups {
         if on {
@@ -166,6 +173,8 @@ pub struct Aws {
     s3: aws_sdk_s3::Client,
     ssm: aws_sdk_ssm::Client,
     account: aws_sdk_account::Client,
+    /// In the function's own region, where the stack's schedule group is.
+    scheduler: aws_sdk_scheduler::Client,
     /// The function's own region.
     home_region: String,
     /// The shared configuration, for the member accounts' clients.
@@ -221,6 +230,7 @@ impl Aws {
             s3: aws_sdk_s3::Client::new(sdk),
             ssm: aws_sdk_ssm::Client::new(sdk),
             account: aws_sdk_account::Client::new(sdk),
+            scheduler: aws_sdk_scheduler::Client::new(sdk),
             home_region: sdk.region().map(|r| r.to_string()).unwrap_or_default(),
             sdk: sdk.clone(),
             admin_account: OnceCell::new(),

@@ -50,6 +50,7 @@ pub(super) fn iam_action(e: &AwsError) -> String {
         Service::S3 => "s3",
         Service::Ssm => "ssm",
         Service::Account => "account",
+        Service::Scheduler => "scheduler",
     };
     format!("{prefix}:{}", e.operation)
 }

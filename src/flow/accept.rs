@@ -23,6 +23,8 @@ enum Blocked {
     Retry(AwsError),
     /// No invitation yet while GuardDuty verifies the email: left to a later run.
     Pending,
+    /// The member role cannot be assumed yet, within the grace: retried on a schedule.
+    RolePending,
 }
 
 /// What accepting did in the member account.
@@ -60,6 +62,7 @@ pub async fn accept<'a>(flow: &Flow<'_>, slots: Vec<Slot<'a>>) -> Result<Vec<Slo
             Err(Blocked::Problem(p)) => s.fail(p),
             Err(Blocked::Retry(e)) => s.retry(e),
             Err(Blocked::Pending) => s.done(Outcome::InvitationPending),
+            Err(Blocked::RolePending) => s.done(Outcome::RolePending { email_sent }),
         }
     });
     out.extend(join_all(accepted).await);
@@ -206,8 +209,8 @@ async fn already_accepted(
 
 /// AssumeRole refused. Within the grace period after the account joined the organization,
 /// the role may simply not be deployed yet (a StackSet reaches a new account minutes after
-/// it exists): a passing condition, retried. Otherwise a problem whose fix depends on whose
-/// policy refused it.
+/// it exists): pending, retried on a schedule when one is configured, else a passing failure
+/// that Lambda retries. Otherwise a problem whose fix depends on whose policy refused it.
 fn role_denied(flow: &Flow<'_>, s: &Slot<'_>, arn: &str, said: &str) -> Blocked {
     let grace = Duration::from_secs(u64::from(flow.config.member_role_grace_minutes) * 60);
     let young = s
@@ -216,6 +219,9 @@ fn role_denied(flow: &Flow<'_>, s: &Slot<'_>, arn: &str, said: &str) -> Blocked 
         .and_then(|joined| SystemTime::now().duration_since(joined).ok())
         .is_some_and(|age| age < grace);
     if young && !denied_by_own_policy(said) {
+        if flow.config.retry.is_some() {
+            return Blocked::RolePending;
+        }
         return Blocked::Retry(AwsError {
             service: Service::Sts,
             operation: "AssumeRole",

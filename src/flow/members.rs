@@ -156,7 +156,11 @@ pub async fn observe<'a>(flow: &Flow<'_>, slots: Vec<Slot<'a>>) -> Result<Vec<Sl
         s.monitoring_started
             || matches!(
                 s.step,
-                Step::Done(Outcome::Invited { .. } | Outcome::Accepted { .. })
+                Step::Done(
+                    Outcome::Invited { .. }
+                        | Outcome::Accepted { .. }
+                        | Outcome::RolePending { .. }
+                )
             )
     });
     let Some((region, detector)) = batch_of(&written) else {

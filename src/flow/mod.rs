@@ -22,6 +22,7 @@ pub mod features;
 pub mod members;
 pub mod opt_in;
 pub mod resolve;
+pub mod retry;
 pub mod tally;
 
 use std::collections::HashMap;

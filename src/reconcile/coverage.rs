@@ -143,6 +143,9 @@ impl<'a> Row<'a> {
                             | Outcome::Accepted {
                                 email_sent: Some(_)
                             }
+                            | Outcome::RolePending {
+                                email_sent: Some(_)
+                            }
                     )
                 ),
                 accepted: matches!(outcome, Some(Outcome::Accepted { .. })),
