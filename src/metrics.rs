@@ -54,6 +54,9 @@ pub struct Counts {
     pub region_not_enabled: u64,
     /// Excepted by the protection policy: no metric of their own.
     pub excepted: u64,
+    /// Not reached before the run's deadline: no metric of their own (the run fails, and
+    /// Lambda's Errors metric counts it).
+    pub not_reached: u64,
     /// What only a reconcile knows, seeing the whole organization.
     pub coverage: Option<CoverageCounts>,
 }
@@ -99,6 +102,7 @@ impl Counts {
         self.problems += other.problems;
         self.region_not_enabled += other.region_not_enabled;
         self.excepted += other.excepted;
+        self.not_reached += other.not_reached;
     }
 
     /// (name, value) of each metric this count has, in `METRIC_NAMES` order.

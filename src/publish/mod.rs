@@ -112,6 +112,33 @@ pub fn settle(
     })
 }
 
+/// As [`settle`], for a run that may have stopped at its cut-off: with accounts not reached
+/// (by region), the run fails as cut by the deadline, saying what it published.
+pub fn settle_in_time(
+    delivered: &[Delivery],
+    problems: &[Problem],
+    failures: &mut Vec<AwsError>,
+    not_reached: BTreeMap<String, u64>,
+) -> Result<Published, HandlerError> {
+    let settled = settle(delivered, problems, failures);
+    if not_reached.is_empty() {
+        return settled;
+    }
+    let (failures, published) = match settled {
+        Ok(published) => (Vec::new(), published),
+        Err(HandlerError::Incomplete {
+            failures,
+            published,
+        }) => (failures, published),
+        Err(other) => return Err(other),
+    };
+    Err(HandlerError::DeadlineReached {
+        not_reached,
+        failures,
+        published,
+    })
+}
+
 /// Puts problems in a stable order, so that a replay's message is the same (FIFO topics
 /// deduplicate on it).
 pub fn sort(problems: &mut [Problem]) {

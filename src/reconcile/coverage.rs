@@ -66,6 +66,11 @@ impl Did {
     }
 }
 
+/// The note of an account-region the run stopped before (not in the coverage's count: this
+/// run does not know).
+pub const NOT_REACHED_NOTE: &str =
+    "not reached before the deadline: the run stopped to publish what it found; the retry checks it";
+
 /// One organization account in one region at the end of the run (as it stands, in a dry run).
 #[derive(Clone, Debug)]
 pub struct Row<'a> {
@@ -121,7 +126,8 @@ impl<'a> Row<'a> {
             .or_else(|| {
                 not_enabled
                     .then(|| "an opt-in region the account has not enabled: not counted".into())
-            });
+            })
+            .or_else(|| matches!(s.step, Step::NotReached).then(|| NOT_REACHED_NOTE.into()));
         Row {
             target: s.target,
             region: s.region,
@@ -144,7 +150,10 @@ impl<'a> Row<'a> {
                 problem: problem.is_some() || s.side_problem.is_some(),
             },
             note,
-            counted: !not_enabled && s.target.exception.is_none(),
+            // Not reached: what GuardDuty would say is not known, so not counted either way.
+            counted: !not_enabled
+                && s.target.exception.is_none()
+                && !matches!(s.step, Step::NotReached),
         }
     }
 }

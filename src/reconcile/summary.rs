@@ -90,6 +90,7 @@ impl<'a> Findings<'a> {
             unprotected_accounts: unprotected,
             region_not_enabled: counts.region_not_enabled as usize,
             excepted: counts.excepted as usize,
+            not_reached: counts.not_reached as usize,
             not_offered: Vec::new(),
             coverage: cov,
             would_invite,
