@@ -201,8 +201,7 @@ impl App {
         // Published even when the run failed in part: a problem is on the topic or in a
         // failed invocation, never only in a log.
         let delivered = publish::deliver_all(&self.aws, &self.config, &report).await;
-        let published =
-            publish::settle_in_time(&delivered, &problems, &mut failures, not_reached)?;
+        let published = publish::settle_in_time(&delivered, &problems, &mut failures, not_reached)?;
         let ids: Vec<_> = accounts.iter().map(|a| a.account_id.clone()).collect();
         Ok(Response::processed(Processed {
             meta: &request.meta,
@@ -282,7 +281,10 @@ mod tests {
     fn the_publish_reserve_is_a_fifth_of_the_budget_between_five_and_forty_five_seconds() {
         let s = Duration::from_secs;
         // The invite function: 60 s less the margin.
-        assert_eq!(publish_reserve(Duration::from_millis(58_500)), Duration::from_millis(11_700));
+        assert_eq!(
+            publish_reserve(Duration::from_millis(58_500)),
+            Duration::from_millis(11_700)
+        );
         // A reconcile of 15 minutes.
         assert_eq!(publish_reserve(s(898)), PUBLISH_RESERVE_MAX);
         assert_eq!(publish_reserve(s(20)), PUBLISH_RESERVE_MIN);

@@ -492,8 +492,9 @@ impl<'a> Flow<'a> {
         (kept, failures)
     }
 
-    /// One batch, if it starts before the cut-off and finishes by it (`None` otherwise: what
-    /// it did is left for the retry, which reads the members again).
+    /// One batch, if it starts before the cut-off (its slots `NotReached` otherwise) and
+    /// finishes by it (`None` otherwise: what it did is left for the retry, which reads the
+    /// members again).
     async fn run_batch_in_time(
         &self,
         slots: Vec<Slot<'a>>,
@@ -502,7 +503,9 @@ impl<'a> Flow<'a> {
             return Some(self.run_batch(slots).await);
         };
         if Instant::now() >= cutoff {
-            return None;
+            // Not started: what was decided before any call (a problem the listing showed)
+            // stands.
+            return Some(Ok(not_reached(slots)));
         }
         let cutoff = tokio::time::Instant::from_std(cutoff);
         tokio::time::timeout_at(cutoff, self.run_batch(slots))
@@ -544,14 +547,15 @@ pub fn new_slots<'a>(targets: &'a [Target], region: &'a str) -> Vec<Slot<'a>> {
         .collect()
 }
 
-/// A batch's slots as they started, not reached before the cut-off (an account the policy
-/// excepts stays excepted: nothing was to be done for it).
-fn not_reached(started: Vec<Slot<'_>>) -> Vec<Slot<'_>> {
-    started
+/// A batch's slots not reached before the cut-off. An account the policy excepts stays
+/// excepted (nothing was to be done for it), and a problem decided before any call stays.
+fn not_reached(slots: Vec<Slot<'_>>) -> Vec<Slot<'_>> {
+    slots
         .into_iter()
-        .map(|s| match s.target.exception {
-            Some(_) => s.done(Outcome::Excepted),
-            None => s.with_step(Step::NotReached),
+        .map(|s| match (&s.step, &s.target.exception) {
+            (Step::Done(Outcome::Problem(_) | Outcome::Excepted), _) => s,
+            (_, Some(_)) => s.done(Outcome::Excepted),
+            _ => s.with_step(Step::NotReached),
         })
         .collect()
 }
