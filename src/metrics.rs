@@ -263,6 +263,7 @@ mod tests {
                 problems: 2,
                 region_not_enabled: 0,
                 excepted: 0,
+                not_reached: 0,
                 coverage: None,
             }
         );
