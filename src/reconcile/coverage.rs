@@ -419,6 +419,20 @@ mod tests {
     }
 
     #[test]
+    fn an_account_not_reached_before_the_deadline_says_so_and_is_not_counted() {
+        let t = target("111122223333", "a", plan());
+        let mut s = Slot::new(&t, "us-east-1", Step::NotReached);
+        s.status = Some("Enabled".into());
+        let row = Row::of(&s, &plan().columns());
+        assert_eq!(row.note.as_deref(), Some(NOT_REACHED_NOTE));
+        assert!(row
+            .note
+            .as_deref()
+            .is_some_and(|n| n.starts_with("not reached before the deadline")));
+        assert!(!row.counted && !row.protected);
+    }
+
+    #[test]
     fn percent_has_one_decimal_and_nothing_to_count_is_covered() {
         assert_eq!(percent(2, 3), 66.7);
         assert_eq!(percent(0, 5), 0.0);

@@ -509,21 +509,9 @@ async fn conclude(
             }
         })
         .collect::<Vec<_>>();
-    let offered_lines: Vec<String> = regions
-        .iter()
-        .filter(|r| !r.not_offered.is_empty())
-        .map(|r| format!("{} not offered in {}", r.not_offered.join(", "), r.region))
-        .collect();
     let mut report = found.report(run.meta, options.dry_run, run.org, run.policy, regions);
-    for line in offered_lines {
-        report.summary.push_str(&format!("; {line}"));
-    }
     let not_reached = tally.not_reached();
-    if let Some(line) = not_reached_line(&not_reached) {
-        report.summary.push_str(&format!("; {line}"));
-        // The invocation's error says it too; this line has the whole summary with it.
-        warn!(summary = %report.summary, "the reconcile stopped at its deadline to publish what it found");
-    }
+    close_summary(&mut report, &not_reached);
     let csv = (options.coverage_csv || (config.coverage_bucket.is_some() && !options.dry_run))
         .then(|| found.coverage.csv());
     if options.dry_run {
@@ -554,6 +542,25 @@ async fn conclude(
         report.coverage_csv = csv;
     }
     Ok(report)
+}
+
+/// The summary's closing lines: the plans a region does not offer, and the accounts the
+/// deadline left.
+fn close_summary(report: &mut ReconcileReport, not_reached: &BTreeMap<String, u64>) {
+    let mut lines: Vec<String> = report
+        .regions
+        .iter()
+        .filter(|r| !r.not_offered.is_empty())
+        .map(|r| format!("{} not offered in {}", r.not_offered.join(", "), r.region))
+        .collect();
+    lines.extend(not_reached_line(not_reached));
+    for line in lines {
+        report.summary.push_str(&format!("; {line}"));
+    }
+    if !not_reached.is_empty() {
+        // The invocation's error says it too; this line has the whole summary with it.
+        warn!(summary = %report.summary, "the reconcile stopped at its deadline to publish what it found");
+    }
 }
 
 /// "not reached before the deadline: 40 account(s) in eu-west-1, 3 in us-west-2", or `None`
