@@ -169,13 +169,22 @@ fn run_in_lambda_in(
     events: Vec<Value>,
     deadline: Deadline,
 ) -> (Vec<Reply>, String) {
+    run_in_lambda_env(emu.env(seeded, regions), events, deadline)
+}
+
+/// The same, with the function's whole environment given.
+fn run_in_lambda_env(
+    env: Vec<(String, String)>,
+    events: Vec<Value>,
+    deadline: Deadline,
+) -> (Vec<Reply>, String) {
     let n = events.len();
     let (runtime_api, replies) = fake_runtime(events, deadline);
     // The function's logs, shown only if the test fails.
     let log = ChildLog::new("the function");
     let mut child = Command::new(env!("CARGO_BIN_EXE_guardduty-invite"))
         .env_clear()
-        .envs(emu.env(seeded, regions))
+        .envs(env)
         .env("AWS_LAMBDA_RUNTIME_API", &runtime_api)
         .env("AWS_LAMBDA_FUNCTION_NAME", "guardduty-invite")
         .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
@@ -404,4 +413,99 @@ fn a_reconcile_that_runs_out_of_time_publishes_the_problems_found_and_fails_nami
         log.contains("not reached before the deadline: 1 account(s) in eu-west-1"),
         "the summary names what was not reached:\n{log}"
     );
+}
+
+const LATE: &str = "111122223333";
+const RETRY_GROUP: &str = "guardduty-invite-retries";
+
+/// Inside Lambda, a new account whose member role is not there yet is pending, not a failure
+/// (Lambda's two asynchronous retries come one and two minutes later, too soon for a
+/// StackSet): the invocation succeeds, and a one-time schedule hands the function the account
+/// again; when it fires, the role is there and the account is protected.
+#[tokio::test]
+async fn inside_lambda_a_late_member_role_is_pending_and_the_schedule_s_invocation_protects_the_account(
+) {
+    let emu = Emulator::start();
+    let seeded = emu.seed(&["us-east-1"], &[], &[]);
+    emu.control(
+        "POST",
+        "/_emulator/sts/deny-assume-role",
+        Some(json!({"accountIds": [LATE]})),
+    );
+    let joined =
+        aws_sdk_guardduty::primitives::DateTime::from(SystemTime::now() - Duration::from_secs(120))
+            .fmt(aws_sdk_guardduty::primitives::DateTimeFormat::DateTime)
+            .unwrap_or_default();
+    emu.control(
+        "POST",
+        "/_emulator/organizations/accounts",
+        Some(json!({"accountId": LATE, "email": "late@example.com", "name": "Late", "joinedAt": joined})),
+    );
+    let scheduler = aws_sdk_scheduler::Client::new(&emu.sdk_config().await);
+    scheduler
+        .create_schedule_group()
+        .name(RETRY_GROUP)
+        .send()
+        .await
+        .expect("schedule group");
+    let mut env = emu.env(&seeded, &["us-east-1"]);
+    for (k, v) in [
+        ("MEMBER_ROLE_NAME", "OrganizationAccountAccessRole"),
+        ("RETRY_SCHEDULE_GROUP", RETRY_GROUP),
+        (
+            "RETRY_SCHEDULE_ROLE_ARN",
+            "arn:aws:iam::123456789012:role/guardduty-invite-scheduler",
+        ),
+        (
+            "RETRY_FUNCTION_ARN",
+            "arn:aws:lambda:us-east-1:123456789012:function:guardduty-invite",
+        ),
+    ] {
+        env.push((k.into(), v.into()));
+    }
+    let created = sample_json("organizations-create-account-result-succeeded.json");
+    let (got, log) = run_in_lambda_env(env.clone(), vec![created], Deadline::InAMinute);
+    assert_eq!(
+        got[0].kind, "response",
+        "not a failure: {:?}\n{log}",
+        got[0]
+    );
+    assert_eq!(
+        outcome(&got[0].body, LATE, "us-east-1")["outcome"],
+        "role_pending"
+    );
+    assert!(
+        emu.received_sns(&seeded.queue_url).await.is_empty(),
+        "not a problem"
+    );
+    let listed = scheduler
+        .list_schedules()
+        .group_name(RETRY_GROUP)
+        .send()
+        .await
+        .expect("ListSchedules");
+    assert_eq!(listed.schedules().len(), 1, "{listed:?}");
+    let schedule = scheduler
+        .get_schedule()
+        .group_name(RETRY_GROUP)
+        .name(listed.schedules()[0].name().unwrap_or_default())
+        .send()
+        .await
+        .expect("GetSchedule");
+    let input: Value = serde_json::from_str(
+        schedule
+            .target()
+            .and_then(|t| t.input())
+            .unwrap_or_default(),
+    )
+    .expect("the schedule's input is an event");
+    assert_eq!(input["detail"]["accounts"], json!([{"accountId": LATE}]));
+
+    // The StackSet reaches the account; the schedule fires with its input.
+    emu.control("DELETE", "/_emulator/sts/deny-assume-role", None);
+    let (got, log) = run_in_lambda_env(env, vec![input], Deadline::InAMinute);
+    assert_eq!(got[0].kind, "response", "{:?}\n{log}", got[0]);
+    let fired = outcome(&got[0].body, LATE, "us-east-1");
+    assert_eq!(fired["outcome"], "accepted", "{fired}");
+    assert_eq!(fired["relationshipStatus"], "Enabled", "{fired}");
 }
