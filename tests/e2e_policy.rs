@@ -419,6 +419,27 @@ async fn an_event_walks_the_account_s_ous_only_when_a_rule_names_an_ou() {
 }
 
 #[tokio::test]
+async fn an_account_outside_the_organization_gets_the_default_plan_under_ou_rules() {
+    let w = world();
+    put_policy(&w.emu, &w.policy(&days_from_now(90))).await;
+    // Organizations does not know it (ListParents: ChildNotFoundException): no OU can match,
+    // so the default plan applies; it is not a failure of the run.
+    let outside = "777700000001";
+    let event = event_file(&manual_request(
+        "outside",
+        json!([{"accountId": outside, "email": "outside@example.com"}]),
+    ));
+    let out = invoke(&w.env(), &[&event]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(w.emu.calls_of("ListParents", None).len(), 1);
+    assert_eq!(
+        outcome(&responses(&out)[0], outside, REGION)["outcome"],
+        "invited"
+    );
+    assert!(w.emu.received_sns(&w.seeded.queue_url).await.is_empty());
+}
+
+#[tokio::test]
 async fn check_policy_shows_each_rule_s_accounts_and_warns_of_a_rule_that_matches_none() {
     let w = world();
     let text = w.policy(&days_from_now(90))

@@ -190,16 +190,21 @@ impl Aws {
     }
 
     /// An account's OU path, walking ListParents up to the root (a few calls; for one
-    /// account of an event).
+    /// account of an event). An account outside the organization (a manual request may name
+    /// one) has none: Organizations answers ChildNotFoundException for it.
     pub async fn ou_path(&self, account: &str) -> Result<Vec<String>, AwsError> {
         let mut path = Vec::new();
         let mut child = account.to_owned();
         // An organization is at most 5 OUs deep; the bound keeps a malformed answer finite.
         for _ in 0..8 {
             let sent = self.organizations.list_parents().child_id(&child).send();
-            let out = self
+            let out = match self
                 .call(Service::Organizations, "ListParents", None, sent)
-                .await?;
+                .await
+            {
+                Err(e) if child == account && is_child_not_found(&e) => return Ok(Vec::new()),
+                other => other?,
+            };
             let Some(parent) = out.parents().first() else {
                 break;
             };
@@ -242,3 +247,9 @@ impl Aws {
         Ok((members.collect(), page.next_token().map(str::to_owned)))
     }
 }
+/// Organizations' ListParents answer for a child it does not know: "We can't find an
+/// organizational unit (OU) or AWS account with the ChildId that you specified."
+fn is_child_not_found(e: &AwsError) -> bool {
+    e.code.as_deref() == Some("ChildNotFoundException")
+}
+
