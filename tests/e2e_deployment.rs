@@ -9,7 +9,7 @@ use support::*;
 
 const NEW: &str = "111122223333";
 const JOINED: &str = "333344445555";
-const ROLE: &str = "OrganizationAccountAccessRole";
+const ROLE: &str = "GuardDutyInviteMember";
 const OPT_IN: &str = "af-south-1";
 const CREATED: &str = "organizations-create-account-result-succeeded.json";
 /// Where forwarded events come from: the organization's management account, not this one.

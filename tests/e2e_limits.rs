@@ -58,7 +58,7 @@ fn the_member_side_stages_stay_within_the_same_cap() {
     let mut env = emu.env(&seeded, regions);
     env.push((
         "MEMBER_ROLE_NAME".into(),
-        "OrganizationAccountAccessRole".into(),
+        "GuardDutyInviteMember".into(),
     ));
     env.push(("MEMBER_FEATURES".into(), "S3_DATA_EVENTS".into()));
     slow_every_call(&emu);

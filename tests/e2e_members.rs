@@ -170,7 +170,7 @@ async fn email_verification_in_progress_is_pending_not_a_problem() {
     let mut env = emu.env(&seeded, &[REGION]);
     env.push((
         "MEMBER_ROLE_NAME".into(),
-        "OrganizationAccountAccessRole".into(),
+        "GuardDutyInviteMember".into(),
     ));
 
     let out = invoke(

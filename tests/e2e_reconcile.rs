@@ -160,7 +160,7 @@ fn with_the_member_role_a_second_run_has_nothing_to_do_and_makes_only_read_calls
     let mut env = emu.env(&seeded, &REGIONS);
     env.push((
         "MEMBER_ROLE_NAME".into(),
-        "OrganizationAccountAccessRole".into(),
+        "GuardDutyInviteMember".into(),
     ));
     env.push(("MEMBER_FEATURES".into(), "S3_DATA_EVENTS".into()));
     let (out, summary) = reconcile(&env, false);

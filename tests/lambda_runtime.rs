@@ -450,7 +450,7 @@ async fn inside_lambda_a_late_member_role_is_pending_and_the_schedule_s_invocati
         .expect("schedule group");
     let mut env = emu.env(&seeded, &["us-east-1"]);
     for (k, v) in [
-        ("MEMBER_ROLE_NAME", "OrganizationAccountAccessRole"),
+        ("MEMBER_ROLE_NAME", "GuardDutyInviteMember"),
         ("RETRY_SCHEDULE_GROUP", RETRY_GROUP),
         (
             "RETRY_SCHEDULE_ROLE_ARN",

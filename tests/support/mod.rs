@@ -302,7 +302,7 @@ impl Emulator {
         let out = sts
             .assume_role()
             .role_arn(format!(
-                "arn:aws:iam::{account}:role/OrganizationAccountAccessRole"
+                "arn:aws:iam::{account}:role/GuardDutyInviteMember"
             ))
             .role_session_name("tests")
             .send()
