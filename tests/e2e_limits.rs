@@ -61,6 +61,14 @@ fn the_member_side_stages_stay_within_the_same_cap() {
         "GuardDutyInviteMember".into(),
     ));
     env.push(("MEMBER_FEATURES".into(), "S3_DATA_EVENTS".into()));
+    let ids: Vec<String> = accounts(30)
+        .iter()
+        .map(|a| a["accountId"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    emu.create_member_role(
+        &ids.iter().map(String::as_str).collect::<Vec<_>>(),
+        "GuardDutyInviteMember",
+    );
     slow_every_call(&emu);
     let out = invoke(
         &env,

@@ -370,6 +370,16 @@ impl Emulator {
         );
     }
 
+    /// Creates the IAM role `role` in each account (the emulator's STS lets only an existing
+    /// role be assumed; `seed` creates GuardDutyInviteMember in its organization accounts).
+    pub fn create_member_role(&self, accounts: &[&str], role: &str) {
+        self.control(
+            "POST",
+            "/_emulator/iam/roles",
+            Some(json!({"accountIds": accounts, "roleName": role})),
+        );
+    }
+
     /// Makes `account` a member of the seeded administrator in `region` with `status`.
     pub fn put_member(
         &self,
