@@ -175,7 +175,10 @@ fn the_member_role_assumed_is_exactly_the_one_member_role_name_names() {
         .collect();
     assert_eq!(
         assumed,
-        [(json!(format!("arn:aws:iam::{NEW}:role/{CUSTOM}")), json!(200))]
+        [(
+            json!(format!("arn:aws:iam::{NEW}:role/{CUSTOM}")),
+            json!(200)
+        )]
     );
     for region in REGIONS {
         assert_eq!(

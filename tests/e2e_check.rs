@@ -39,10 +39,7 @@ fn check_passes_on_a_complete_setup_and_makes_no_write_call() {
         &[],
     );
     let mut env = emu.env(&seeded, &["us-east-1", "eu-west-1"]);
-    env.push((
-        "MEMBER_ROLE_NAME".into(),
-        "GuardDutyInviteMember".into(),
-    ));
+    env.push(("MEMBER_ROLE_NAME".into(), "GuardDutyInviteMember".into()));
     let (out, report) = check(&env, &["--account", "111122223333"]);
     assert_eq!(out.status.code(), Some(0), "{report}\n{}", stderr(&out));
     assert_eq!(report["passed"], true);

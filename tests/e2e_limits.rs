@@ -56,10 +56,7 @@ fn the_member_side_stages_stay_within_the_same_cap() {
     let regions = &REGIONS[..2];
     let seeded = emu.seed(regions, &[], &[]);
     let mut env = emu.env(&seeded, regions);
-    env.push((
-        "MEMBER_ROLE_NAME".into(),
-        "GuardDutyInviteMember".into(),
-    ));
+    env.push(("MEMBER_ROLE_NAME".into(), "GuardDutyInviteMember".into()));
     env.push(("MEMBER_FEATURES".into(), "S3_DATA_EVENTS".into()));
     let ids: Vec<String> = accounts(30)
         .iter()

@@ -301,9 +301,7 @@ impl Emulator {
         let sts = aws_sdk_sts::Client::new(&sdk);
         let out = sts
             .assume_role()
-            .role_arn(format!(
-                "arn:aws:iam::{account}:role/GuardDutyInviteMember"
-            ))
+            .role_arn(format!("arn:aws:iam::{account}:role/GuardDutyInviteMember"))
             .role_session_name("tests")
             .send()
             .await
