@@ -8,7 +8,7 @@ use serde_json::{json, Value};
 use support::*;
 
 const NEW: &str = "111122223333";
-const ROLE: &str = "OrganizationAccountAccessRole";
+const ROLE: &str = "GuardDutyInviteMember";
 const REGIONS: [&str; 2] = ["us-east-1", "eu-west-1"];
 const CREATED: &str = "organizations-create-account-result-succeeded.json";
 
@@ -82,6 +82,10 @@ fn a_new_account_ends_enabled_with_its_protection_plans_in_every_region() {
     // The role once for the account, then per region: its detector (none yet, so created),
     // its status, the invitation, the acceptance.
     assert_eq!(emu.calls_of("AssumeRole", None).len(), 1);
+    assert_eq!(
+        emu.calls_of("AssumeRole", None)[0]["roleArn"],
+        format!("arn:aws:iam::{NEW}:role/{ROLE}")
+    );
     let mut member_side = operations(&emu.calls_by(NEW));
     member_side.sort();
     assert_eq!(
@@ -148,6 +152,80 @@ fn a_replay_of_a_finished_account_makes_no_member_account_call_and_changes_nothi
         .map(|r| member_record(&emu, &seeded, r))
         .collect();
     assert_eq!(before, after);
+}
+
+#[test]
+fn the_member_role_assumed_is_exactly_the_one_member_role_name_names() {
+    let (emu, seeded) = setup();
+    // A name the code cannot know, created in the account beside the seeded GuardDutyInviteMember.
+    const CUSTOM: &str = "Team.GuardDuty-Accept";
+    emu.control(
+        "POST",
+        "/_emulator/iam/roles",
+        Some(json!({"accountId": NEW, "roleName": CUSTOM})),
+    );
+    let mut env = emu.env(&seeded, &REGIONS);
+    env.push(("MEMBER_ROLE_NAME".into(), CUSTOM.into()));
+    let out = created_event(&env);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let assumed: Vec<(Value, Value)> = emu
+        .calls_of("AssumeRole", None)
+        .iter()
+        .map(|c| (c["roleArn"].clone(), c["status"].clone()))
+        .collect();
+    assert_eq!(
+        assumed,
+        [(
+            json!(format!("arn:aws:iam::{NEW}:role/{CUSTOM}")),
+            json!(200)
+        )]
+    );
+    for region in REGIONS {
+        assert_eq!(
+            member_record(&emu, &seeded, region)["relationshipStatus"],
+            "Enabled"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_member_role_name_that_does_not_exist_in_the_account_is_published_naming_it() {
+    let (emu, seeded) = setup();
+    // The account has GuardDutyInviteMember (seeded); the configuration names another role.
+    const WRONG: &str = "GuardDutyInviteMembers";
+    let mut env = emu.env(&seeded, &REGIONS);
+    env.push(("MEMBER_ROLE_NAME".into(), WRONG.into()));
+    env.push(("MEMBER_ROLE_GRACE_MINUTES".into(), "0".into()));
+    let out = created_event(&env);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let wrong_arn = format!("arn:aws:iam::{NEW}:role/{WRONG}");
+    let assumed = emu.calls_of("AssumeRole", None);
+    assert_eq!(assumed.len(), 1, "{assumed:?}");
+    assert_eq!(
+        (&assumed[0]["roleArn"], &assumed[0]["status"]),
+        (&json!(wrong_arn), &json!(403))
+    );
+    for region in REGIONS {
+        assert_eq!(
+            outcome(&responses(&out)[0], NEW, region)["outcome"],
+            "problem"
+        );
+        let status = member_record(&emu, &seeded, region)["relationshipStatus"].clone();
+        assert!(
+            status == "Invited" || status == "EmailVerificationInProgress",
+            "{status}"
+        );
+    }
+    let messages = emu.received_sns(&seeded.queue_url).await;
+    assert_eq!(messages.len(), 1);
+    let problems = sns_body(&messages[0])["problems"].clone();
+    let problems = problems.as_array().expect("problems");
+    assert_eq!(problems.len(), REGIONS.len());
+    for p in problems {
+        assert_eq!(p["operation"], "AssumeRole");
+        let reason = p["reason"].as_str().unwrap_or_default();
+        assert!(reason.contains(&wrong_arn), "{reason}");
+    }
 }
 
 #[tokio::test]

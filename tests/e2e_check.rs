@@ -39,10 +39,7 @@ fn check_passes_on_a_complete_setup_and_makes_no_write_call() {
         &[],
     );
     let mut env = emu.env(&seeded, &["us-east-1", "eu-west-1"]);
-    env.push((
-        "MEMBER_ROLE_NAME".into(),
-        "OrganizationAccountAccessRole".into(),
-    ));
+    env.push(("MEMBER_ROLE_NAME".into(), "GuardDutyInviteMember".into()));
     let (out, report) = check(&env, &["--account", "111122223333"]);
     assert_eq!(out.status.code(), Some(0), "{report}\n{}", stderr(&out));
     assert_eq!(report["passed"], true);
@@ -61,7 +58,7 @@ fn check_passes_on_a_complete_setup_and_makes_no_write_call() {
     }
     assert_eq!(
         report["configuration"]["memberRole"],
-        "OrganizationAccountAccessRole"
+        "GuardDutyInviteMember"
     );
 }
 
@@ -651,7 +648,7 @@ fn an_assumed_member_role_reads_the_member_s_detectors_and_warns_about_a_suspend
     let env = with(
         emu.env(&seeded, &["us-east-1", "eu-west-1"]),
         "MEMBER_ROLE_NAME",
-        "OrganizationAccountAccessRole",
+        "GuardDutyInviteMember",
     );
     emu.clear_calls();
     let (out, report) = check(&env, &["--account", "111122223333"]);
@@ -821,7 +818,7 @@ async fn check_says_plainly_that_the_management_account_s_regions_cannot_be_read
     let assumed = aws_sdk_sts::Client::new(&sdk)
         .assume_role()
         .role_arn(format!(
-            "arn:aws:iam::{DELEGATED}:role/OrganizationAccountAccessRole"
+            "arn:aws:iam::{DELEGATED}:role/GuardDutyInviteMember"
         ))
         .role_session_name("tests")
         .send()

@@ -674,7 +674,7 @@ async fn the_management_account_s_regions_are_not_asked_from_the_delegated_admin
     let assumed = aws_sdk_sts::Client::new(&sdk)
         .assume_role()
         .role_arn(format!(
-            "arn:aws:iam::{DELEGATED}:role/OrganizationAccountAccessRole"
+            "arn:aws:iam::{DELEGATED}:role/GuardDutyInviteMember"
         ))
         .role_session_name("tests")
         .send()

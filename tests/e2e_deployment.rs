@@ -9,7 +9,7 @@ use support::*;
 
 const NEW: &str = "111122223333";
 const JOINED: &str = "333344445555";
-const ROLE: &str = "OrganizationAccountAccessRole";
+const ROLE: &str = "GuardDutyInviteMember";
 const OPT_IN: &str = "af-south-1";
 const CREATED: &str = "organizations-create-account-result-succeeded.json";
 /// Where forwarded events come from: the organization's management account, not this one.
@@ -114,15 +114,21 @@ fn list_regions_throttled_fails_the_run_to_be_retried() {
     assert!(emu.calls_of("CreateMembers", Some(OPT_IN)).is_empty());
 }
 
+/// A world where NEW, once put in the organization, has no member role yet: AssumeRole of it
+/// is refused, as STS refuses a role that does not exist.
 fn role_world() -> (Emulator, Seeded) {
     let emu = Emulator::start();
     let seeded = emu.seed(&["us-east-1"], &[], &[]);
+    (emu, seeded)
+}
+
+/// The StackSet reaches NEW: its member role exists from now on.
+fn deploy_member_role(emu: &Emulator) {
     emu.control(
         "POST",
-        "/_emulator/sts/deny-assume-role",
-        Some(json!({"accountIds": [NEW]})),
+        "/_emulator/iam/roles",
+        Some(json!({"accountId": NEW, "roleName": ROLE})),
     );
-    (emu, seeded)
 }
 
 fn new_account(emu: &Emulator, joined_at: &str) {
@@ -158,7 +164,7 @@ async fn a_member_role_not_deployed_yet_in_a_new_account_is_waited_for_and_the_r
 
     // The StackSet reaches the account, and GuardDuty has verified the email: Lambda's retry
     // protects it.
-    emu.control("DELETE", "/_emulator/sts/deny-assume-role", None);
+    deploy_member_role(&emu);
     emu.set_member_status("us-east-1", &seeded.detector("us-east-1"), NEW, "Invited");
     let out = invoke(&env, &[&sample(CREATED)]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
@@ -298,7 +304,7 @@ async fn a_member_role_not_deployed_yet_is_pending_and_retried_on_a_one_time_sch
 
     // The StackSet reaches the account and GuardDuty has verified the email; the schedule
     // fires: the function runs with its input.
-    emu.control("DELETE", "/_emulator/sts/deny-assume-role", None);
+    deploy_member_role(&emu);
     emu.set_member_status("us-east-1", &seeded.detector("us-east-1"), NEW, "Invited");
     let fired = event_file(target.input().unwrap_or_default());
     let out = invoke(&env, &[&fired]);

@@ -56,11 +56,16 @@ fn the_member_side_stages_stay_within_the_same_cap() {
     let regions = &REGIONS[..2];
     let seeded = emu.seed(regions, &[], &[]);
     let mut env = emu.env(&seeded, regions);
-    env.push((
-        "MEMBER_ROLE_NAME".into(),
-        "OrganizationAccountAccessRole".into(),
-    ));
+    env.push(("MEMBER_ROLE_NAME".into(), "GuardDutyInviteMember".into()));
     env.push(("MEMBER_FEATURES".into(), "S3_DATA_EVENTS".into()));
+    let ids: Vec<String> = accounts(30)
+        .iter()
+        .map(|a| a["accountId"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    emu.create_member_role(
+        &ids.iter().map(String::as_str).collect::<Vec<_>>(),
+        "GuardDutyInviteMember",
+    );
     slow_every_call(&emu);
     let out = invoke(
         &env,

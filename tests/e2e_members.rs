@@ -168,10 +168,7 @@ async fn email_verification_in_progress_is_pending_not_a_problem() {
     emu.put_member(&seeded, REGION, new, "EmailVerificationInProgress", None);
     emu.clear_calls();
     let mut env = emu.env(&seeded, &[REGION]);
-    env.push((
-        "MEMBER_ROLE_NAME".into(),
-        "OrganizationAccountAccessRole".into(),
-    ));
+    env.push(("MEMBER_ROLE_NAME".into(), "GuardDutyInviteMember".into()));
 
     let out = invoke(
         &env,

@@ -10,7 +10,7 @@ use serde_json::{json, Value};
 use support::*;
 
 const NEW: &str = "111122223333";
-const ROLE: &str = "OrganizationAccountAccessRole";
+const ROLE: &str = "GuardDutyInviteMember";
 const CREATED: &str = "organizations-create-account-result-succeeded.json";
 const REGION: &str = "us-east-1";
 const NOT_MEMBER: &str = "The request is rejected because the given account ID is not an associated member of account the current account.";

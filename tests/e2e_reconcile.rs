@@ -153,15 +153,13 @@ fn with_the_member_role_a_second_run_has_nothing_to_do_and_makes_only_read_calls
     let emu = Emulator::start();
     let seeded = emu.seed(&REGIONS, &[], &[]);
     emu.org_accounts(&[(ENABLED, "ACTIVE"), (MISSING, "ACTIVE"), (STALE, "ACTIVE")]);
+    emu.create_member_role(&[ENABLED, MISSING, STALE], "GuardDutyInviteMember");
     for r in REGIONS {
         emu.put_member(&seeded, r, ENABLED, "Enabled", None);
         emu.put_member(&seeded, r, STALE, "Invited", Some("2026-01-02T03:04:05Z"));
     }
     let mut env = emu.env(&seeded, &REGIONS);
-    env.push((
-        "MEMBER_ROLE_NAME".into(),
-        "OrganizationAccountAccessRole".into(),
-    ));
+    env.push(("MEMBER_ROLE_NAME".into(), "GuardDutyInviteMember".into()));
     env.push(("MEMBER_FEATURES".into(), "S3_DATA_EVENTS".into()));
     let (out, summary) = reconcile(&env, false);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));

@@ -426,12 +426,8 @@ const RETRY_GROUP: &str = "guardduty-invite-retries";
 async fn inside_lambda_a_late_member_role_is_pending_and_the_schedule_s_invocation_protects_the_account(
 ) {
     let emu = Emulator::start();
+    // LATE joins with no member role: AssumeRole of it is refused until the StackSet deploys it.
     let seeded = emu.seed(&["us-east-1"], &[], &[]);
-    emu.control(
-        "POST",
-        "/_emulator/sts/deny-assume-role",
-        Some(json!({"accountIds": [LATE]})),
-    );
     let joined =
         aws_sdk_guardduty::primitives::DateTime::from(SystemTime::now() - Duration::from_secs(120))
             .fmt(aws_sdk_guardduty::primitives::DateTimeFormat::DateTime)
@@ -450,7 +446,7 @@ async fn inside_lambda_a_late_member_role_is_pending_and_the_schedule_s_invocati
         .expect("schedule group");
     let mut env = emu.env(&seeded, &["us-east-1"]);
     for (k, v) in [
-        ("MEMBER_ROLE_NAME", "OrganizationAccountAccessRole"),
+        ("MEMBER_ROLE_NAME", "GuardDutyInviteMember"),
         ("RETRY_SCHEDULE_GROUP", RETRY_GROUP),
         (
             "RETRY_SCHEDULE_ROLE_ARN",
@@ -502,7 +498,7 @@ async fn inside_lambda_a_late_member_role_is_pending_and_the_schedule_s_invocati
     assert_eq!(input["detail"]["accounts"], json!([{"accountId": LATE}]));
 
     // The StackSet reaches the account; the schedule fires with its input.
-    emu.control("DELETE", "/_emulator/sts/deny-assume-role", None);
+    emu.create_member_role(&[LATE], "GuardDutyInviteMember");
     let (got, log) = run_in_lambda_env(env, vec![input], Deadline::InAMinute);
     assert_eq!(got[0].kind, "response", "{:?}\n{log}", got[0]);
     let fired = outcome(&got[0].body, LATE, "us-east-1");

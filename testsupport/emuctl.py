@@ -3,14 +3,18 @@
 
   emuctl.py [--endpoint URL] seed [--region us-east-1] [--detector-regions us-east-1,us-west-2]
             [--account ID:EMAIL:NAME]... [--foreign ID]...
+            [--member-role NAME | --no-member-role]
       Create a GuardDuty detector (Enable=true) in each detector region (reusing one that
       exists), put the accounts into the organization (DescribeAccount then answers with that
-      email and name), mark the foreign accounts as another administrator's, and create the
-      SNS topic guardduty-invite-problems with the SQS queue guardduty-invite-problems-q
-      subscribed to it. Prints {"topicArn", "queueUrl", "detectors": {region: id}} on stdout.
+      email and name), create the member role (--member-role, default GuardDutyInviteMember,
+      the name the README recommends; none with --no-member-role) in each of them, mark the
+      foreign accounts as another administrator's (no role in them), and create the SNS topic
+      guardduty-invite-problems with the SQS queue guardduty-invite-problems-q subscribed to
+      it. Prints {"topicArn", "queueUrl", "detectors": {region: id}} on stdout.
   emuctl.py [--endpoint URL] seed --demo-world
       Seed the world scripts/demo uses, in which every sample in events/ does what its name
-      says when run by hand (`guardduty-invite invoke events/X.json`): the administrator
+      says when run by hand (`guardduty-invite invoke events/X.json`, with MEMBER_ROLE_NAME
+      the seeded member role, GuardDutyInviteMember unless --member-role says): the administrator
       123456789012 (the organization's management account) with detectors in us-east-1 and
       eu-west-1, the topic and queue above in us-east-1, and these accounts:
         111122223333  new.account@example.com, "Payments-Prod", in the root: the account of
@@ -30,7 +34,8 @@
                       SNS
       (organizations-create-account-result-failed.json and
       organizations-create-account-api-call.json name no account.) Prints the same JSON as
-      seed. Cannot be combined with the other seed options.
+      seed. Cannot be combined with the other seed options but --member-role and
+      --no-member-role.
   emuctl.py receive --queue-url URL [--wait 2]
       Receive (and delete) every message on the queue; print each SNS envelope's Subject,
       MessageAttributes and the Message JSON, pretty.
@@ -68,6 +73,7 @@ from pathlib import Path
 import boto3
 
 TOPIC = "guardduty-invite-problems"
+MEMBER_ROLE = "GuardDutyInviteMember"  # the member role the README recommends
 QUEUE = "guardduty-invite-problems-q"
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_PID_FILE = ".venv/emulator.pid"
@@ -111,11 +117,11 @@ def demo_world(args):
             account["parentId"] = ous[spec["ou"]]
         accounts.append(account)
     control(args.endpoint, "POST", "/_emulator/organizations/accounts", {"accounts": accounts})
+    return [spec["accountId"] for spec in DEMO_ACCOUNTS]
 
 
 def seed(args, client):
-    if args.demo_world:
-        demo_world(args)
+    organization = demo_world(args) if args.demo_world else []
     detectors = {}
     for region in [r.strip() for r in (args.detector_regions or args.region).split(",") if r.strip()]:
         guardduty = client("guardduty", region)
@@ -125,6 +131,10 @@ def seed(args, client):
         account_id, email, name = (spec.split(":", 2) + ["", ""])[:3]
         control(args.endpoint, "POST", "/_emulator/organizations/accounts",
                 {"accountId": account_id, "email": email, "name": name or account_id})
+        organization.append(account_id)
+    if organization and args.member_role:
+        control(args.endpoint, "POST", "/_emulator/iam/roles",
+                {"accountIds": organization, "roleName": args.member_role})
     if args.foreign:
         control(args.endpoint, "POST", "/_emulator/guardduty/foreign-accounts", {"accountIds": args.foreign})
     sns, sqs = client("sns", args.region), client("sqs", args.region)
@@ -268,6 +278,11 @@ def main(argv=None):
     p.add_argument("--detector-regions", default=None, help="comma-separated; default --region")
     p.add_argument("--account", action="append", default=[], metavar="ID:EMAIL:NAME")
     p.add_argument("--foreign", action="append", default=[], metavar="ID")
+    roles = p.add_mutually_exclusive_group()
+    roles.add_argument("--member-role", default=MEMBER_ROLE, metavar="NAME",
+                       help=f"role created in every seeded organization account (default {MEMBER_ROLE})")
+    roles.add_argument("--no-member-role", dest="member_role", action="store_const", const=None,
+                       help="create no member role")
     p.add_argument("--demo-world", action="store_true",
                    help="seed the world of scripts/demo and events/ (see the module docstring)")
     p = commands.add_parser("receive", help="print and delete the queue's SNS messages")

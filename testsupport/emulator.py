@@ -25,6 +25,8 @@ SigV4 credential scope (as moto routes it) and adds
 * fault injection (5xx, throttling, delays, hangs, lost responses) for every AWS request,
   moto's too; access-denial rules; member-account switches (denied AssumeRole, disabled
   regions, not ready, a concurrent run's detector);
+* STS AssumeRole of a role that does not exist in the target account refused as STS refuses
+  it (below);
 * a log of every AWS request and a count of the requests in flight;
 * a plain-JSON control API under /_emulator/ (no auth);
 * connections kept open between requests (HTTP/1.1 keep-alive), as AWS endpoints keep them.
@@ -33,8 +35,18 @@ Accounts. Every AWS request acts as the account of its credentials, the way moto
 the access key of credentials from STS AssumeRole maps to the role's account (moto's
 `get_account_id_from`), any other key (e.g. "testing") to the default account 123456789012,
 the administrator and organization management account of the tests. So the member side is
-reached by assuming a role in the member account (moto accepts any role ARN) and calling
-with those credentials. GuardDuty detectors are moto's, per account and region; member
+reached by assuming a role in the member account and calling with those credentials.
+
+STS AssumeRole needs the role to exist in the target account, as in IAM: one created through
+POST /_emulator/iam/roles (path "/", trusting every caller; `emuctl.py seed` creates the
+member role GuardDutyInviteMember in every organization account it seeds), or one created
+with IAM CreateRole in moto with that account's credentials (its exact ARN, path included).
+Any other RoleArn (another name, case included: "Role names are case sensitive when you
+assume a role", IAM User Guide, Troubleshoot IAM roles) answers 403 AccessDenied
+(query-protocol XML error) "User: arn:aws:iam::CALLER:user/emulator is not authorized to
+perform: sts:AssumeRole on resource: ROLE_ARN", the bare form STS gives for a role that does
+not exist or does not trust the caller; logged with "switch": "missing-role". Moto alone
+lets any role be assumed. GuardDuty detectors are moto's, per account and region; member
 relationships live here, per (administrator account, region, administrator detectorId), so
 any account can be an administrator. Foreign and organization account sets are global.
 
@@ -174,7 +186,8 @@ ListRoots, CreateAccount and the rest are moto's own; a caller that manages no o
 
 Accounts put through the control API are built directly (moto's create_account would draw a
 random id and build an IAM backend per account: ~9 ms each), so no IAM role is created in
-them; moto's AssumeRole needs none. 50,000 accounts take a couple of seconds.
+them (the member role comes from POST /_emulator/iam/roles). 50,000 accounts take a couple
+of seconds.
 
 Account Management (service "account", rest-json; requests signed for "account" reach the
 middleware's handler): ListRegions, `POST /listRegions` {AccountId?, RegionOptStatusContains?,
@@ -309,11 +322,13 @@ Control API:
                                                acted: "deny-assume-role", "disabled-region",
                                                "not-ready", "hidden-invitations",
                                                "detector-race", "denied",
-                                               "not-subscribed"), "failedFindings"
+                                               "not-subscribed", "missing-role"),
+                                               "failedFindings"
                                                (BatchImportFindings: {Id: ErrorCode}),
                                                "accountId" (Account Management: the
                                                body's AccountId, null for the caller's
-                                               own), "ts",
+                                               own), "roleArn" (STS AssumeRole: the
+                                               RoleArn asked for, refused or not), "ts",
                                                "duration_ms" (server-side serving time)}]},
                                                arrival order
   DELETE /_emulator/calls                      empty the log
@@ -549,6 +564,18 @@ Control API:
                                                new reason); answers {"accountIds", "reasons":
                                                {account: reason}}
   DELETE /_emulator/sts/deny-assume-role       allow them all again
+  POST   /_emulator/iam/roles                  {"accountId" | "accountIds": [...],
+                                               "roleName"}: creates the role (path "/",
+                                               trusting every caller) in those accounts, so
+                                               STS AssumeRole of
+                                               arn:aws:iam::ACCOUNT:role/NAME succeeds
+                                               (unless a switch or rule refuses it); a name
+                                               must be 1-64 characters of [\w+=,.@-].
+                                               Answers {"roles": {account: [names]}}
+  GET    /_emulator/iam/roles                  {"roles": {account: [names]}} (the control
+                                               API's; roles made with IAM CreateRole are
+                                               moto's)
+  DELETE /_emulator/iam/roles                  delete every role the control API created
   POST   /_emulator/member/disabled-regions    {"accountId", "regions": [...]}: every
                                                GuardDuty request with that account's
                                                credentials in those regions answers 403
@@ -597,8 +624,9 @@ An AWS request meets, in this order (the first that answers ends it; each is log
   4. the other switches: deny-assume-role (STS AssumeRole), not-ready, then detector-race
      (GuardDuty CreateDetector; detector-race acts, then lets the request through),
      hidden-invitations (ListInvitations), then Security Hub not-subscribed;
-  5. the service: the middleware's handlers (GuardDuty members, CreateDetector's one-detector
-     check, Organizations listings and OU checks, Account ListRegions, Security Hub findings) or
+  5. the service: the input checks moto lacks, then STS AssumeRole's missing role, then the
+     middleware's handlers (GuardDuty members, CreateDetector's one-detector check,
+     Organizations listings and OU checks, Account ListRegions, Security Hub findings) or
      moto.
 
     python testsupport/emulator.py [--host 127.0.0.1] [--port 0] [--verbose] [--ignore-stdin]
@@ -640,7 +668,7 @@ from moto.server import DomainDispatcherApplication, MotoRequestHandler, create_
 # another thread builds the same moto modules can race into a circular-import error.
 from moto.guardduty.models import guardduty_backends
 from moto.scheduler.models import scheduler_backends
-from moto.iam.models import get_account_id_from
+from moto.iam.models import get_account_id_from, iam_backends
 from moto.moto_api._internal.models import moto_api_backend
 from moto.organizations import utils as organizations_utils
 from moto.organizations.models import FakeAccount, organizations_backends
@@ -737,6 +765,10 @@ ACCOUNT_STATUSES = {"ACTIVE", "SUSPENDED", "PENDING_CLOSURE"}
 ACCOUNT_ID = re.compile(r"[0-9]{12}")
 ACCESS_KEY = re.compile(r"Credential=([^/,\s]+)/")
 ROLE_ACCOUNT = re.compile(r"arn:[^:]+:iam::([0-9]{12}):role/")
+# A role ARN: partition, account, path + name (IAM API reference, Role: RoleName
+# "[\w+=,.@-]+", 1-64 characters).
+ROLE_ARN = re.compile(r"arn:([^:]+):iam::([0-9]{12}):role/(?:.*/)?([\w+=,.@-]{1,64})", re.ASCII)
+ROLE_NAME = re.compile(r"[\w+=,.@-]{1,64}", re.ASCII)
 FAULT_KINDS = {"error500", "throttle", "delay", "hang", "lost_response"}
 DEFAULT_MEMBER_LIMIT = 5000
 
@@ -1588,10 +1620,8 @@ class MemberSwitches:
         target = ROLE_ACCOUNT.match(role)
         if not target or target.group(1) not in self.deny_assume_role:
             return None
-        message = (f"User: arn:aws:iam::{req.account}:user/emulator is not authorized to perform: "
-                   f"sts:AssumeRole on resource: {role}"
-                   + ASSUME_ROLE_REASONS[self.deny_assume_role[target.group(1)]])
-        return "deny-assume-role", aws_error(req.protocol, 403, "AccessDenied", message)
+        reason = ASSUME_ROLE_REASONS[self.deny_assume_role[target.group(1)]]
+        return "deny-assume-role", assume_role_denied(req, role, reason)
 
     def snapshot(self):
         with self.lock:
@@ -1601,6 +1631,60 @@ class MemberSwitches:
                     "notReady": dict(self.not_ready),
                     "hiddenInvitations": sorted(self.hidden_invitations),
                     "detectorRace": dict(self.detector_race)}
+
+
+def assume_role_denied(req, role, reason=""):
+    """STS's 403 AccessDenied for an AssumeRole of `role` by the caller: "User: CALLER is not
+    authorized to perform: sts:AssumeRole on resource: ROLE" and the reason's suffix."""
+    message = (f"User: arn:aws:iam::{req.account}:user/emulator is not authorized to perform: "
+               f"sts:AssumeRole on resource: {role}{reason}")
+    return aws_error(req.protocol, 403, "AccessDenied", message)
+
+
+class MemberRoles:
+    """The IAM roles that exist in each account, for STS AssumeRole: one created through the
+    control API (path "/", trusting every caller) or with IAM CreateRole in moto. Any other
+    role does not exist, and AssumeRole of it is refused as STS refuses it."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.reset()
+
+    def reset(self):
+        with self.lock:
+            self.roles = {}  # account -> set of role names
+
+    def add(self, accounts, name):
+        with self.lock:
+            for account in accounts:
+                self.roles.setdefault(account, set()).add(name)
+
+    def exists(self, arn):
+        target = ROLE_ARN.fullmatch(arn)
+        if not target:
+            return False
+        partition, account, name = target.groups()
+        with self.lock:
+            # Role names are case sensitive (IAM User Guide, Troubleshoot IAM roles).
+            if partition == "aws" and arn.endswith(f":role/{name}") and name in self.roles.get(account, ()):
+                return True
+        # moto's own roles; dict.get so that an account without IAM state gets none built
+        # (moto builds an IAM backend per account on first use: ~9 ms).
+        backend = dict.get(dict.get(iam_backends, account) or {}, partition)
+        return backend is not None and any(r.arn == arn for r in list(backend.roles.values()))
+
+    def refusal(self, req):
+        """STS AssumeRole of a role that does not exist: 403 AccessDenied in the bare form
+        (the one STS gives for a role that does not exist or does not trust the caller), else
+        None."""
+        if req.service != "sts" or req.operation != "AssumeRole":
+            return None
+        role = req.params.get("RoleArn", "")
+        return None if self.exists(role) else assume_role_denied(req, role)
+
+    def snapshot(self):
+        with self.lock:
+            return {"roles": {a: sorted(names) for a, names in sorted(self.roles.items())}}
 
 
 # ---------------------------------------------------------------- input rules moto lacks
@@ -2639,6 +2723,7 @@ class Emulator:
         self.moto = DomainDispatcherApplication(create_backend_app)
         self.guardduty = GuardDutyMembers()
         self.switches = MemberSwitches()
+        self.roles = MemberRoles()
         self.denials = DenyRules()
         self.organizations = Organizations()
         self.account_regions = AccountRegions()
@@ -2655,6 +2740,7 @@ class Emulator:
         organizations_backends.master_accounts.clear()  # moto's reset leaves this map behind
         self.guardduty.reset()
         self.switches.reset()
+        self.roles.reset()
         self.denials.reset()
         self.organizations.reset()
         self.account_regions.reset()
@@ -2702,6 +2788,8 @@ class Emulator:
             call["accountIds"] = logged_account_ids(req.operation, req.body)
         if req.service == "guardduty" and req.operation == "UpdateMemberDetectors":
             call["features"] = logged_features(req.body)
+        if req.service == "sts" and req.operation == "AssumeRole":
+            call["roleArn"] = req.params.get("RoleArn")
         if req.service == "account":
             # Whose regions were asked about: None = the caller's own (standalone context).
             call["accountId"] = logged_target_account(req.body)
@@ -2763,6 +2851,10 @@ class Emulator:
         """The middleware's own handler of this request, or moto."""
         refused = input_refusal(req)
         if refused is not None:
+            return refused
+        refused = self.roles.refusal(req)
+        if refused is not None:
+            call["switch"] = "missing-role"
             return refused
         if req.service == "scheduler" and req.operation == "CreateSchedule":
             refused = schedule_refusal(req)
@@ -3061,6 +3153,21 @@ class Emulator:
             self.switches.deny_assume_role.clear()
         return {"accountIds": [], "reasons": {}}
 
+    def c_add_roles(self, body):
+        accounts = account_id_list(body.get("accountIds")) if "accountIds" in body else [switch_account(body)]
+        name = body.get("roleName")
+        if not isinstance(name, str) or not ROLE_NAME.fullmatch(name):
+            raise ValueError("roleName must be 1-64 characters of letters, digits and _+=,.@-")
+        self.roles.add(accounts, name)
+        return self.roles.snapshot()
+
+    def c_roles(self, body):
+        return self.roles.snapshot()
+
+    def c_clear_roles(self, body):
+        self.roles.reset()
+        return self.roles.snapshot()
+
     def c_disabled_regions(self, body):
         account, regions = switch_account(body), body.get("regions")
         if not isinstance(regions, list) or not all(isinstance(r, str) for r in regions):
@@ -3214,6 +3321,9 @@ CONTROL_ROUTES = {
     ("POST", "/_emulator/organizations/ous"): Emulator.c_organizational_unit,
     ("POST", "/_emulator/sts/deny-assume-role"): Emulator.c_deny_assume_role,
     ("DELETE", "/_emulator/sts/deny-assume-role"): Emulator.c_allow_assume_role,
+    ("POST", "/_emulator/iam/roles"): Emulator.c_add_roles,
+    ("GET", "/_emulator/iam/roles"): Emulator.c_roles,
+    ("DELETE", "/_emulator/iam/roles"): Emulator.c_clear_roles,
     ("POST", "/_emulator/member/disabled-regions"): Emulator.c_disabled_regions,
     ("POST", "/_emulator/member/not-ready"): Emulator.c_not_ready,
     ("POST", "/_emulator/member/hidden-invitations"): Emulator.c_hidden_invitations,

@@ -78,7 +78,12 @@ def client(service, region=REGION, creds=None):
     return CLIENTS[service, region, creds]
 
 
-def assume(account, role="OrganizationAccountAccessRole"):
+MEMBER_ROLE = "GuardDutyInviteMember"
+
+
+def assume(account, role=MEMBER_ROLE):
+    """Credentials of `role` in `account`, the role created first (AssumeRole needs it)."""
+    control("POST", "/_emulator/iam/roles", {"accountId": account, "roleName": role})
     c = client("sts").assume_role(RoleArn=f"arn:aws:iam::{account}:role/{role}",
                                   RoleSessionName="selfcheck")["Credentials"]
     return session(c["AccessKeyId"], c["SecretAccessKey"], c["SessionToken"])
@@ -744,7 +749,7 @@ class Detectors(EmulatorTest):
 
 class Switches(EmulatorTest):
     def test_deny_assume_role(self):
-        role = "arn:aws:iam::111122223333:role/OrganizationAccountAccessRole"
+        role = f"arn:aws:iam::111122223333:role/{MEMBER_ROLE}"
         r = control("POST", "/_emulator/sts/deny-assume-role", {"accountIds": ["111122223333"]})
         self.assertEqual(r, {"accountIds": ["111122223333"], "reasons": {"111122223333": "trust"}})
         status, code, message = error_of(client("sts").assume_role, RoleArn=role, RoleSessionName="selfcheck")
@@ -1243,6 +1248,7 @@ class InputRules(EmulatorTest):
     def test_assume_role_refuses_a_session_name_outside_the_pattern(self):
         sts = client("sts")
         role = f"arn:aws:iam::{ADMIN}:role/member"
+        control("POST", "/_emulator/iam/roles", {"accountId": ADMIN, "roleName": "member"})
         sts.assume_role(RoleArn=role, RoleSessionName="guardduty-invite")
         for name in ("x", "has space", "a" * 65, "slash/name"):
             self.assertEqual(error_of(sts.assume_role, RoleArn=role, RoleSessionName=name)[:2],
@@ -1288,6 +1294,66 @@ def account_ids_in(value):
     return set()
 
 
+class MemberRoles(EmulatorTest):
+    """STS AssumeRole needs the role to exist in the target account, as IAM does."""
+
+    MEMBER = "111122223333"
+
+    def assume_call(self, arn):
+        return client("sts").assume_role(RoleArn=arn, RoleSessionName="selfcheck")
+
+    def test_assume_role_of_a_role_that_does_not_exist_is_refused_and_logged(self):
+        arn = f"arn:aws:iam::{self.MEMBER}:role/{MEMBER_ROLE}"
+        status, code, message = error_of(self.assume_call, arn)
+        self.assertEqual((status, code, message), (403, "AccessDenied",
+                         f"User: arn:aws:iam::{ADMIN}:user/emulator is not authorized to perform: "
+                         f"sts:AssumeRole on resource: {arn}"))
+        call = control("GET", "/_emulator/calls")["calls"][-1]
+        self.assertEqual((call["operation"], call["status"], call["roleArn"], call["switch"]),
+                         ("AssumeRole", 403, arn, "missing-role"))
+
+    def test_a_created_role_is_assumed_and_only_by_its_exact_name_and_account(self):
+        r = control("POST", "/_emulator/iam/roles", {"accountId": self.MEMBER, "roleName": MEMBER_ROLE})
+        self.assertEqual(r, {"roles": {self.MEMBER: [MEMBER_ROLE]}})
+        arn = f"arn:aws:iam::{self.MEMBER}:role/{MEMBER_ROLE}"
+        creds = self.assume_call(arn)["Credentials"]
+        me = client("sts", creds=session(creds["AccessKeyId"], creds["SecretAccessKey"], creds["SessionToken"]))
+        self.assertEqual(me.get_caller_identity()["Account"], self.MEMBER)
+        call = [c for c in control("GET", "/_emulator/calls")["calls"] if c["operation"] == "AssumeRole"][-1]
+        self.assertEqual((call["status"], call["roleArn"]), (200, arn))
+        self.assertNotIn("switch", call)
+        for other in (f"arn:aws:iam::{self.MEMBER}:role/guarddutyinvitemember",  # names are case sensitive
+                      f"arn:aws:iam::{self.MEMBER}:role/OrganizationAccountAccessRole",
+                      f"arn:aws:iam::{self.MEMBER}:role/team/{MEMBER_ROLE}",  # another path
+                      f"arn:aws:iam::222233334444:role/{MEMBER_ROLE}"):  # another account
+            self.assertEqual(error_of(self.assume_call, other)[:2], (403, "AccessDenied"), other)
+            self.assertEqual(control("GET", "/_emulator/calls")["calls"][-1]["roleArn"], other)
+        control("POST", "/_emulator/iam/roles", {"accountIds": ["222233334444", "333344445555"], "roleName": "Other"})
+        self.assertEqual(control("GET", "/_emulator/iam/roles")["roles"],
+                         {self.MEMBER: [MEMBER_ROLE], "222233334444": ["Other"], "333344445555": ["Other"]})
+        self.assume_call("arn:aws:iam::333344445555:role/Other")
+        for bad in ({"accountId": "12", "roleName": "x"}, {"accountId": self.MEMBER},
+                    {"accountId": self.MEMBER, "roleName": "has space"}, {"accountId": self.MEMBER, "roleName": "r" * 65}):
+            control("POST", "/_emulator/iam/roles", bad, expect=400)
+        control("DELETE", "/_emulator/iam/roles")
+        self.assertEqual(error_of(self.assume_call, arn)[:2], (403, "AccessDenied"))
+
+    def test_a_role_created_with_iam_in_the_account_is_assumed(self):
+        member_iam = client("iam", creds=assume(self.MEMBER))
+        created = member_iam.create_role(RoleName="Created", Path="/team/", AssumeRolePolicyDocument=json.dumps(
+            {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
+                                                     "Principal": {"AWS": f"arn:aws:iam::{ADMIN}:root"}}]}))
+        self.assertEqual(created["Role"]["Arn"], f"arn:aws:iam::{self.MEMBER}:role/team/Created")
+        self.assume_call(created["Role"]["Arn"])
+        self.assertEqual(error_of(self.assume_call, f"arn:aws:iam::{self.MEMBER}:role/Created")[:2],
+                         (403, "AccessDenied"))  # its path is part of its ARN
+
+    def test_reset_deletes_the_roles(self):
+        control("POST", "/_emulator/iam/roles", {"accountId": self.MEMBER, "roleName": MEMBER_ROLE})
+        control("POST", "/_emulator/reset")
+        self.assertEqual(control("GET", "/_emulator/iam/roles"), {"roles": {}})
+
+
 class DemoWorld(EmulatorTest):
     def seed(self):
         out = subprocess.run([sys.executable, str(HERE / "emuctl.py"), "--endpoint", SERVER["endpoint"], "seed",
@@ -1300,6 +1366,9 @@ class DemoWorld(EmulatorTest):
         self.assertEqual(set(seeded), {"topicArn", "queueUrl", "detectors"})
         self.assertEqual(sorted(seeded["detectors"]), ["eu-west-1", "us-east-1"])
         self.assertEqual(self.seed(), seeded)  # again: the same world, nothing doubled
+        # the member role in every organization account, none in the foreign one
+        self.assertEqual(control("GET", "/_emulator/iam/roles")["roles"],
+                         {a: [MEMBER_ROLE] for a in ("111122223333", "222233334444", "333344445555", "555566667777")})
         org = client("organizations")
         snapshot = control("GET", "/_emulator/guardduty/members")
         foreign = set(snapshot["foreignAccounts"])
@@ -1325,6 +1394,19 @@ class DemoWorld(EmulatorTest):
         sns = client("sns")
         subscriptions = sns.list_subscriptions_by_topic(TopicArn=seeded["topicArn"])["Subscriptions"]
         self.assertEqual([s["Protocol"] for s in subscriptions], ["sqs"])
+
+
+    def test_seed_names_another_member_role_or_none(self):
+        def seed(*extra):
+            subprocess.run([sys.executable, str(HERE / "emuctl.py"), "--endpoint", SERVER["endpoint"], "seed",
+                            "--account", "111122223333:a@example.com:A", *extra],
+                           capture_output=True, text=True, timeout=60, check=True)
+            return control("GET", "/_emulator/iam/roles")["roles"]
+        self.assertEqual(seed(), {"111122223333": [MEMBER_ROLE]})
+        control("POST", "/_emulator/reset")
+        self.assertEqual(seed("--member-role", "AWSControlTowerExecution"), {"111122223333": ["AWSControlTowerExecution"]})
+        control("POST", "/_emulator/reset")
+        self.assertEqual(seed("--no-member-role"), {})
 
 
 class SecurityHubRules(EmulatorTest):

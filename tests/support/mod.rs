@@ -301,9 +301,7 @@ impl Emulator {
         let sts = aws_sdk_sts::Client::new(&sdk);
         let out = sts
             .assume_role()
-            .role_arn(format!(
-                "arn:aws:iam::{account}:role/OrganizationAccountAccessRole"
-            ))
+            .role_arn(format!("arn:aws:iam::{account}:role/GuardDutyInviteMember"))
             .role_session_name("tests")
             .send()
             .await
@@ -367,6 +365,16 @@ impl Emulator {
             "POST",
             "/_emulator/organizations/accounts",
             Some(json!({ "accounts": accounts })),
+        );
+    }
+
+    /// Creates the IAM role `role` in each account (the emulator's STS lets only an existing
+    /// role be assumed; `seed` creates GuardDutyInviteMember in its organization accounts).
+    pub fn create_member_role(&self, accounts: &[&str], role: &str) {
+        self.control(
+            "POST",
+            "/_emulator/iam/roles",
+            Some(json!({"accountIds": accounts, "roleName": role})),
         );
     }
 
