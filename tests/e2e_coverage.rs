@@ -732,3 +732,65 @@ async fn the_management_account_s_regions_are_not_asked_from_the_delegated_admin
         "the members are still asked about: {asked:?}"
     );
 }
+
+/// The problems published since the last read that name S3's PutObject (the coverage report).
+async fn report_problems(emu: &Emulator, seeded: &Seeded) -> Vec<Value> {
+    let messages = emu.received_sns(&seeded.queue_url).await;
+    assert!(!messages.is_empty(), "nothing published");
+    sns_entries(&messages, "problems")
+        .into_iter()
+        .filter(|p| p.to_string().contains("PutObject"))
+        .collect()
+}
+
+#[tokio::test]
+async fn a_missing_bucket_and_a_refused_key_are_each_one_problem_and_an_s3_5xx_fails_the_run() {
+    let (emu, seeded) = world();
+    let env = env_for(&emu, &seeded, &[("COVERAGE_BUCKET", "coverage-reports")]);
+
+    // No such bucket: the run completes, and says so once.
+    let (out, _) = reconcile(&env, false);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let problems = report_problems(&emu, &seeded).await;
+    assert_eq!(problems.len(), 1, "{problems:?}");
+    assert!(
+        problems[0].to_string().contains("bucket does not exist"),
+        "{problems:?}"
+    );
+
+    // The bucket is there but the role may not write the key: once again.
+    let sdk = emu.sdk_config().await;
+    aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(&sdk)
+            .force_path_style(true)
+            .build(),
+    )
+    .create_bucket()
+    .bucket("coverage-reports")
+    .send()
+    .await
+    .expect("CreateBucket");
+    emu.control(
+        "POST",
+        "/_emulator/deny",
+        Some(json!({"accountId": "*", "service": "s3", "operations": ["PutObject"]})),
+    );
+    let (out, _) = reconcile(&env, false);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let problems = report_problems(&emu, &seeded).await;
+    assert_eq!(problems.len(), 1, "{problems:?}");
+    assert!(
+        problems[0]
+            .to_string()
+            .contains("not authorized to perform: s3:PutObject"),
+        "{problems:?}"
+    );
+    emu.control("DELETE", "/_emulator/deny", None);
+
+    // S3 failing in passing, on every attempt: the run fails as transient, to be retried.
+    emu.fault(json!({"operation": "PutObject", "kind": "error500",
+                     "times": guardduty_invite::aws::MAX_ATTEMPTS}));
+    let (out, error) = reconcile(&env, false);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert_eq!(error["errorType"], "S3.PutObject.Transient", "{error}");
+}

@@ -128,6 +128,30 @@ fn days_from_now(days: i64) -> String {
     guardduty_invite::policy::Date::from_days(today.days() + days).to_string()
 }
 
+/// Drift entries by account: the kind of each (an account listed twice fails).
+fn drift_by_account(drift: &[Value]) -> BTreeMap<String, String> {
+    let mut by = BTreeMap::new();
+    for d in drift {
+        let account = d["accountId"].as_str().unwrap_or_default().to_owned();
+        let kind = d["kind"].as_str().unwrap_or_default().to_owned();
+        assert!(by.insert(account, kind).is_none(), "twice: {drift:?}");
+    }
+    by
+}
+
+async fn put_secure_policy(emu: &Emulator, text: &str) {
+    let sdk = emu.sdk_config().await;
+    aws_sdk_ssm::Client::new(&sdk)
+        .put_parameter()
+        .name(PARAMETER)
+        .value(text)
+        .r#type(aws_sdk_ssm::types::ParameterType::SecureString)
+        .overwrite(true)
+        .send()
+        .await
+        .expect("PutParameter");
+}
+
 fn touched(emu: &Emulator) -> BTreeSet<String> {
     emu.calls()
         .iter()
@@ -167,9 +191,29 @@ async fn each_ou_gets_its_plans_and_off_plans_are_turned_off_only_where_on() {
     // One UpdateMemberDetectors per distinct change in the batch: prod and root share one.
     assert_eq!(w.emu.calls_of("UpdateMemberDetectors", None).len(), 3);
 
-    // Plans turned off by the policy are reported as drift.
-    let drift = summary["driftLines"].to_string() + &summary["drift"].to_string();
-    assert!(summary["drift"].as_u64().unwrap_or(0) >= 2, "{drift}");
+    // Plans turned off by the policy are reported as drift (plans_turned_off) for each
+    // account whose EKS audit logs the sandbox's plan turned off; the accounts whose plans
+    // were off before this first run are drift of the other kind; the excepted one is none.
+    let drift = sns_entries(&w.emu.received_sns(&w.seeded.queue_url).await, "drift");
+    assert_eq!(summary["drift"], 5, "{summary} {drift:?}");
+    let kinds = |ids: &[&str], kind: &str| {
+        ids.iter()
+            .map(|id| (id.to_string(), kind.to_owned()))
+            .collect::<Vec<_>>()
+    };
+    let want: BTreeMap<String, String> = kinds(&[SANDBOX, SANDBOX_CHILD], "plans_turned_off")
+        .into_iter()
+        .chain(kinds(&[PROD, ROOT, DEV], "plans_off"))
+        .collect();
+    assert_eq!(drift_by_account(&drift), want, "{drift:?}");
+    for d in drift.iter().filter(|d| d["kind"] == "plans_turned_off") {
+        assert!(
+            d["found"]
+                .as_str()
+                .is_some_and(|f| f.contains("EKS_AUDIT_LOGS")),
+            "{d}"
+        );
+    }
 
     // A second run has nothing to change.
     w.emu.clear_calls();
@@ -360,6 +404,7 @@ fn a_policy_that_cannot_be_read_says_why_and_only_throttling_is_passing() {
         Some(json!({"accountId": "*", "operations": ["GetParameter"]})),
     );
     let (_, error) = reconcile(&w.env(), false);
+    assert_eq!(error["errorType"], "PolicyUnreadable", "{error}");
     assert!(
         error["errorMessage"]
             .as_str()
@@ -373,6 +418,7 @@ fn a_policy_that_cannot_be_read_says_why_and_only_throttling_is_passing() {
         Some(json!({"accountId": "*", "operations": ["GetParameter"], "status": 400, "message": "User is not authorized to perform kms:Decrypt on the key"})),
     );
     let (_, error) = reconcile(&w.env(), false);
+    assert_eq!(error["errorType"], "PolicyUnreadable", "{error}");
     assert!(
         error["errorMessage"]
             .as_str()
@@ -523,4 +569,119 @@ async fn five_thousand_accounts_under_ou_rules_in_calls_stated_per_region() {
     assert_eq!(calls("CreateMembers"), 100);
     assert_eq!(calls("InviteMembers"), 100);
     assert_eq!(calls("GetMembers"), 200);
+}
+
+#[tokio::test]
+async fn an_account_two_rules_match_gets_the_first_rule_s_plan() {
+    let w = world();
+    // DEV is named by an account rule and by its OU's rule; SANDBOX_CHILD is under both the
+    // sandbox OU and its child OU. The rule written first wins, not the more specific one.
+    let policy = format!(
+        r#"
+default:
+  plans: [S3_DATA_EVENTS]
+rules:
+  - match: {{account: "{DEV}"}}
+    plans: [LAMBDA_NETWORK_LOGS]
+  - match: {{ou: {dev}}}
+    plans: [EBS_MALWARE_PROTECTION]
+  - match: {{ou: {sandbox}}}
+    plans: [RDS_LOGIN_EVENTS]
+  - match: {{ou: {child}}}
+    plans: [EBS_MALWARE_PROTECTION]
+"#,
+        dev = w.ous["dev"],
+        sandbox = w.ous["sandbox"],
+        child = w.ous["child"],
+    );
+    put_policy(&w.emu, &policy).await;
+    let (out, summary) = reconcile(&w.env(), false);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let f = w.features(DEV);
+    assert_eq!(f["LAMBDA_NETWORK_LOGS"], "ENABLED", "the account rule: {f}");
+    for other in ["EBS_MALWARE_PROTECTION", "S3_DATA_EVENTS"] {
+        assert!(f.get(other).is_none(), "{other} is not DEV's plan: {f}");
+    }
+    let f = w.features(SANDBOX_CHILD);
+    assert_eq!(f["RDS_LOGIN_EVENTS"], "ENABLED", "the sandbox rule: {f}");
+    assert!(f.get("EBS_MALWARE_PROTECTION").is_none(), "{f}");
+    // The dev OU's rule and the child OU's never matched first.
+    assert_eq!(
+        summary["unmatchedRules"],
+        json!([
+            format!("rules[1] (ou {})", w.ous["dev"]),
+            format!("rules[3] (ou {})", w.ous["child"])
+        ]),
+        "{summary}"
+    );
+}
+
+#[tokio::test]
+async fn an_expired_exception_lets_the_later_rules_place_the_account_before_the_default() {
+    let w = world();
+    let policy = format!(
+        r#"
+default:
+  plans: [S3_DATA_EVENTS]
+rules:
+  - match: {{account: "{EXCEPTED}"}}
+    except: {{owner: payments-platform, reason: "vendor appliance", until: {ended}}}
+  - match: {{ou: {prod}}}
+    plans: [LAMBDA_NETWORK_LOGS]
+"#,
+        ended = days_from_now(-1),
+        prod = w.ous["prod"],
+    );
+    put_policy(&w.emu, &policy).await;
+    let (out, summary) = reconcile(&w.env(), false);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let f = w.features(EXCEPTED);
+    assert_eq!(f["LAMBDA_NETWORK_LOGS"], "ENABLED", "the prod rule: {f}");
+    assert!(f.get("S3_DATA_EVENTS").is_none(), "not the default: {f}");
+    assert_eq!(w.features(ROOT)["S3_DATA_EVENTS"], "ENABLED");
+    assert_eq!(region_summary(&summary, REGION)["excepted"], 0, "{summary}");
+}
+
+#[tokio::test]
+async fn only_an_exception_ending_within_thirty_days_is_listed_as_expiring() {
+    let w = world();
+    for (days, listed) in [(90, false), (31, false), (30, true), (10, true)] {
+        put_policy(&w.emu, &w.policy(&days_from_now(days))).await;
+        let (out, summary) = reconcile(&w.env(), false);
+        assert_eq!(out.status.code(), Some(0), "{days}: {}", stderr(&out));
+        let expiring = summary["expiring"].as_array().cloned().unwrap_or_default();
+        if listed {
+            assert_eq!(expiring.len(), 1, "{days}: {summary}");
+            assert_eq!(expiring[0]["accountId"], EXCEPTED, "{days}: {summary}");
+            assert_eq!(expiring[0]["daysLeft"], days, "{days}: {summary}");
+        } else {
+            assert_eq!(expiring, Vec::<Value>::new(), "{days}: {summary}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_rule_that_matches_no_account_is_listed_in_the_reconcile_s_summary() {
+    let w = world();
+    let text = w.policy(&days_from_now(90))
+        + "  - match: {account: \"999999999999\"}\n    plans: [S3_DATA_EVENTS]\n";
+    put_policy(&w.emu, &text).await;
+    let (out, summary) = reconcile(&w.env(), false);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(
+        summary["unmatchedRules"],
+        json!(["rules[3] (account 999999999999)"]),
+        "{summary}"
+    );
+}
+
+#[tokio::test]
+async fn a_secure_string_policy_is_read_decrypted_and_applied() {
+    let w = world();
+    put_secure_policy(&w.emu, &w.policy(&days_from_now(90))).await;
+    let (out, _) = reconcile(&w.env(), false);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(w.features(SANDBOX)["EKS_AUDIT_LOGS"], "DISABLED");
+    assert_eq!(w.features(DEV)["EBS_MALWARE_PROTECTION"], "ENABLED");
+    assert_eq!(w.emu.calls_of("GetParameter", None).len(), 1);
 }

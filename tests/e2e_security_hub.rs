@@ -343,3 +343,122 @@ async fn a_reconcile_reads_its_findings_once_under_the_get_findings_rate() {
     );
     assert!(stored(&emu).iter().all(|f| f["RecordState"] == "ARCHIVED"));
 }
+
+/// Each stored finding's severity label (FindingProviderFields), by id.
+fn severities(emu: &Emulator) -> std::collections::BTreeMap<String, String> {
+    stored(emu)
+        .iter()
+        .map(|f| {
+            (
+                f["Id"].as_str().unwrap_or_default().to_owned(),
+                f["FindingProviderFields"]["Severity"]["Label"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned(),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn each_kind_of_finding_has_the_severity_of_the_docs_table_and_keeps_its_created_at() {
+    const LEFT: &str = "333300000003";
+    const PLANS_OFF: &str = "333300000004";
+    let emu = Emulator::start();
+    let listed: Vec<(&str, &str, &str)> = [STALE, LEFT, PLANS_OFF]
+        .iter()
+        .map(|a| (*a, "s@example.com", "Member"))
+        .collect();
+    // No detector in eu-west-1: a problem of the whole region.
+    let seeded = emu.seed(&[REGION], &listed, &[]);
+    stale(&emu, &seeded, STALE);
+    emu.put_member(&seeded, REGION, LEFT, "Resigned", None);
+    emu.put_member(&seeded, REGION, PLANS_OFF, "Enabled", None);
+    emu.control(
+        "POST",
+        "/_emulator/guardduty/member-features",
+        Some(json!({"region": REGION, "accountId": PLANS_OFF,
+                    "features": [{"name": "S3_DATA_EVENTS", "status": "DISABLED"}]})),
+    );
+    let mut env = emu.env(&seeded, &[REGION, "eu-west-1"]);
+    env.push(("SECURITY_HUB_FINDINGS".into(), "true".into()));
+    env.push(("MEMBER_FEATURES".into(), "S3_DATA_EVENTS".into()));
+    let (out, _) = reconcile(&env, false);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let found = severities(&emu);
+    let label = |id: &str| {
+        found
+            .get(id)
+            .cloned()
+            .unwrap_or_else(|| panic!("no {id}: {found:?}"))
+    };
+    assert_eq!(label(&id_of(STALE)), "HIGH");
+    assert_eq!(
+        label(&format!(
+            "guardduty-invite/{LEFT}/{REGION}/drift-left-administrator"
+        )),
+        "HIGH"
+    );
+    assert_eq!(
+        label(&format!(
+            "guardduty-invite/{PLANS_OFF}/{REGION}/drift-plans-off"
+        )),
+        "MEDIUM"
+    );
+    let region: Vec<&String> = found
+        .iter()
+        .filter(|(id, _)| id.starts_with("guardduty-invite/region/eu-west-1/"))
+        .map(|(_, label)| label)
+        .collect();
+    assert_eq!(region, ["HIGH"], "{found:?}");
+
+    // The same problem at the next run: the finding is updated and keeps its CreatedAt.
+    let first = stored_one(&emu, &id_of(STALE));
+    let (out, _) = reconcile(&env, false);
+    ok(&out);
+    let again = stored_one(&emu, &id_of(STALE));
+    assert_eq!(again["RecordState"], "ACTIVE", "{again}");
+    assert_eq!(again["CreatedAt"], first["CreatedAt"], "{again}");
+    assert!(
+        time(&again["UpdatedAt"]) > time(&first["UpdatedAt"]),
+        "{again}"
+    );
+}
+
+#[tokio::test]
+async fn neither_an_event_nor_a_failed_reconcile_archives_a_finding_only_a_complete_one() {
+    let (emu, seeded, env) = world(&[STALE]);
+    stale(&emu, &seeded, STALE);
+    let (out, _) = reconcile(&env, false);
+    ok(&out);
+    assert_eq!(stored_one(&emu, &id_of(STALE))["RecordState"], "ACTIVE");
+    resolved(&emu, &seeded, STALE);
+
+    // An event with a finding of its own to import (an account Organizations does not
+    // know) leaves the resolved account's finding alone.
+    let unknown = "999900000009";
+    let event = event_file(&manual_request(
+        "sh-event",
+        json!([{"accountId": unknown, "email": "u@example.com"}, {"accountId": STALE}]),
+    ));
+    let out = invoke(&env, &[&event]);
+    ok(&out);
+    assert!(
+        !emu.calls_of("BatchImportFindings", None).is_empty(),
+        "the event imported nothing"
+    );
+    assert_eq!(stored_one(&emu, &id_of(STALE))["RecordState"], "ACTIVE");
+
+    // A reconcile that could not read the region's members fails, and archives nothing.
+    emu.fault(json!({"operation": "ListMembers", "kind": "error500",
+                     "times": guardduty_invite::aws::MAX_ATTEMPTS}));
+    let (out, _) = reconcile(&env, false);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert_eq!(stored_one(&emu, &id_of(STALE))["RecordState"], "ACTIVE");
+
+    // A complete one does.
+    emu.clear_faults();
+    let (out, _) = reconcile(&env, false);
+    ok(&out);
+    assert_eq!(stored_one(&emu, &id_of(STALE))["RecordState"], "ARCHIVED");
+}

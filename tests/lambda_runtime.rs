@@ -169,12 +169,12 @@ fn run_in_lambda_in(
     events: Vec<Value>,
     deadline: Deadline,
 ) -> (Vec<Reply>, String) {
-    run_in_lambda_env(emu.env(seeded, regions), events, deadline)
+    run_in_lambda_with_env(&emu.env(seeded, regions), events, deadline)
 }
 
-/// The same, with the function's whole environment given.
-fn run_in_lambda_env(
-    env: Vec<(String, String)>,
+/// The same, with the function's environment given.
+fn run_in_lambda_with_env(
+    env: &[(String, String)],
     events: Vec<Value>,
     deadline: Deadline,
 ) -> (Vec<Reply>, String) {
@@ -184,7 +184,7 @@ fn run_in_lambda_env(
     let log = ChildLog::new("the function");
     let mut child = Command::new(env!("CARGO_BIN_EXE_guardduty-invite"))
         .env_clear()
-        .envs(env)
+        .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
         .env("AWS_LAMBDA_RUNTIME_API", &runtime_api)
         .env("AWS_LAMBDA_FUNCTION_NAME", "guardduty-invite")
         .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
@@ -460,7 +460,7 @@ async fn inside_lambda_a_late_member_role_is_pending_and_the_schedule_s_invocati
         env.push((k.into(), v.into()));
     }
     let created = sample_json("organizations-create-account-result-succeeded.json");
-    let (got, log) = run_in_lambda_env(env.clone(), vec![created], Deadline::InAMinute);
+    let (got, log) = run_in_lambda_with_env(&env, vec![created], Deadline::InAMinute);
     assert_eq!(
         got[0].kind, "response",
         "not a failure: {:?}\n{log}",
@@ -499,9 +499,50 @@ async fn inside_lambda_a_late_member_role_is_pending_and_the_schedule_s_invocati
 
     // The StackSet reaches the account; the schedule fires with its input.
     emu.create_member_role(&[LATE], "GuardDutyInviteMember");
-    let (got, log) = run_in_lambda_env(env, vec![input], Deadline::InAMinute);
+    let (got, log) = run_in_lambda_with_env(&env, vec![input], Deadline::InAMinute);
     assert_eq!(got[0].kind, "response", "{:?}\n{log}", got[0]);
     let fired = outcome(&got[0].body, LATE, "us-east-1");
     assert_eq!(fired["outcome"], "accepted", "{fired}");
     assert_eq!(fired["relationshipStatus"], "Enabled", "{fired}");
+}
+
+/// One process handling invite events reads the protection policy once, and reads it again
+/// for each reconcile: a changed policy reaches the next reconcile without a cold start.
+#[tokio::test]
+async fn one_process_reads_the_policy_once_for_its_events_and_again_for_every_reconcile() {
+    const PARAMETER: &str = "/guardduty-invite/policy";
+    let emu = Emulator::start();
+    let seeded = emu.seed(
+        &["us-east-1"],
+        &[("111122223333", "new.account@example.com", "Payments")],
+        &[],
+    );
+    aws_sdk_ssm::Client::new(&emu.sdk_config().await)
+        .put_parameter()
+        .name(PARAMETER)
+        .value("default: {plans: [S3_DATA_EVENTS]}")
+        .r#type(aws_sdk_ssm::types::ParameterType::String)
+        .send()
+        .await
+        .expect("PutParameter");
+    emu.clear_calls();
+    let mut env = emu.env(&seeded, &["us-east-1"]);
+    env.push(("PROTECTION_POLICY_PARAMETER".into(), PARAMETER.into()));
+    let invite = sample_json("organizations-create-account-result-succeeded.json");
+    let reconcile = sample_json("reconcile-request.json");
+    let events = vec![
+        invite.clone(),
+        invite.clone(),
+        invite.clone(),
+        reconcile.clone(),
+        reconcile,
+        invite,
+    ];
+    let (got, _) = run_in_lambda_with_env(&env, events, Deadline::InAMinute);
+    for reply in &got {
+        assert_eq!(reply.kind, "response", "{reply:?}");
+    }
+    // Once for the events (the first), once per reconcile; the last event reads nothing.
+    let reads = emu.calls_of("GetParameter", None);
+    assert_eq!(reads.len(), 3, "{reads:?}");
 }

@@ -252,4 +252,3 @@ impl Aws {
 fn is_child_not_found(e: &AwsError) -> bool {
     e.code.as_deref() == Some("ChildNotFoundException")
 }
-
