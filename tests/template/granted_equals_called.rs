@@ -171,7 +171,8 @@ fn iso_minutes_ago(minutes: u64) -> String {
 
 /// The demo world, plus what the environment names (the topic, the coverage bucket, the
 /// schedule group, the policy, a detector in each region) and the cases that make the rarer
-/// calls: a late member role (a retry schedule) and an account that enabled the opt-in region.
+/// calls: a late member role (a retry schedule), an account with its own suspended detector
+/// and an account that enabled the opt-in region.
 async fn prepare(emu: &Emulator, env: &[(String, String)]) -> support::Seeded {
     emu.control("POST", "/_emulator/reset", None);
     let seeded = emu.seed_demo_world();
@@ -215,6 +216,7 @@ async fn prepare(emu: &Emulator, env: &[(String, String)]) -> support::Seeded {
             Some(json!({"accountId": NEW, "regions": {OPT_IN: "ENABLED"}})),
         );
     }
+    suspended_detector(&sdk, NEW).await;
     emu.control(
         "POST",
         "/_emulator/organizations/accounts",
@@ -230,6 +232,33 @@ async fn prepare(emu: &Emulator, env: &[(String, String)]) -> support::Seeded {
     );
     emu.clear_calls();
     seeded
+}
+
+/// A detector of the account's own in us-east-1, suspended: the member role resumes it.
+async fn suspended_detector(sdk: &aws_config::SdkConfig, account: &str) {
+    let assumed = aws_sdk_sts::Client::new(sdk)
+        .assume_role()
+        .role_arn(format!("arn:aws:iam::{account}:role/{ROLE}"))
+        .role_session_name("tests")
+        .send()
+        .await
+        .expect("AssumeRole");
+    let c = assumed.credentials().expect("credentials");
+    let conf = aws_sdk_guardduty::config::Builder::from(sdk)
+        .credentials_provider(aws_sdk_guardduty::config::Credentials::new(
+            c.access_key_id(),
+            c.secret_access_key(),
+            Some(c.session_token().to_owned()),
+            None,
+            "tests",
+        ))
+        .build();
+    let created = aws_sdk_guardduty::Client::from_conf(conf)
+        .create_detector()
+        .enable(false)
+        .send()
+        .await;
+    created.expect("CreateDetector");
 }
 
 /// A policy with a rule on the demo world's OU, so that accounts are placed in their OU.
