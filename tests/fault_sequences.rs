@@ -1,5 +1,7 @@
 //! Precise fault sequences with aws-smithy-mocks: which failures are retried, how often, and
-//! which Lambda error type each one maps to.
+//! which Lambda error type each one maps to. The clients have the function's own retry and
+//! timeout policy (`aws::retry_config`, `aws::timeout_config`, what `aws::sdk_config_loader`
+//! sets), and the attempts and backoff are held to what docs/operations.md states.
 
 use std::collections::HashMap;
 use std::time::{Duration, SystemTime};
@@ -17,7 +19,7 @@ use aws_sdk_organizations::types::error::AccessDeniedException;
 use aws_sdk_organizations::types::Account;
 use aws_sdk_sns::operation::publish::PublishOutput;
 use aws_smithy_mocks::{mock, mock_client, Rule, RuleMode};
-use guardduty_invite::aws::{Aws, MAX_ATTEMPTS};
+use guardduty_invite::aws::{retry_config, timeout_config, Aws, MAX_ATTEMPTS};
 use guardduty_invite::config::Config;
 use guardduty_invite::error::HandlerError;
 use guardduty_invite::handler::App;
@@ -26,13 +28,6 @@ use serde_json::{json, Value};
 
 const TOPIC: &str = "arn:aws:sns:us-east-1:123456789012:problems";
 const REGION: &str = "us-east-1";
-
-fn retry() -> aws_sdk_guardduty::config::retry::RetryConfig {
-    // The production policy with a short backoff, so the tests take milliseconds.
-    aws_sdk_guardduty::config::retry::RetryConfig::standard()
-        .with_max_attempts(MAX_ATTEMPTS)
-        .with_initial_backoff(Duration::from_millis(1))
-}
 
 fn list_detectors() -> Rule {
     mock!(aws_sdk_guardduty::Client::list_detectors)
@@ -98,15 +93,19 @@ fn publish_ok() -> Rule {
 
 fn app(guardduty: &[&Rule], organizations: &[&Rule], sns: &[&Rule]) -> App {
     let gd = mock_client!(aws_sdk_guardduty, RuleMode::MatchAny, guardduty, |b| b
-        .retry_config(retry()));
+        .retry_config(retry_config())
+        .timeout_config(timeout_config()));
     let org = mock_client!(
         aws_sdk_organizations,
         RuleMode::MatchAny,
         organizations,
-        |b| b.retry_config(retry())
+        |b| b
+            .retry_config(retry_config())
+            .timeout_config(timeout_config())
     );
     let sns = mock_client!(aws_sdk_sns, RuleMode::MatchAny, sns, |b| b
-        .retry_config(retry()));
+        .retry_config(retry_config())
+        .timeout_config(timeout_config()));
     let config = Config::from_pairs(&[("SNS_TOPIC_ARN", TOPIC), ("GUARDDUTY_REGIONS", REGION)])
         .expect("config");
     App::new(
@@ -375,7 +374,9 @@ fn walk(ou_x: Vec<Rule>) -> Aws {
         aws_sdk_organizations,
         RuleMode::MatchAny,
         &rules.iter().collect::<Vec<_>>(),
-        |b| b.retry_config(retry())
+        |b| b
+            .retry_config(retry_config())
+            .timeout_config(timeout_config())
     );
     Aws::from_clients(
         &aws_config::SdkConfig::builder()
@@ -467,4 +468,193 @@ async fn organizations_throttling_during_the_walk_is_retried_and_loses_no_accoun
         3,
         "two throttled attempts, then the page"
     );
+}
+
+// ------------------------------------------------------------------ the documented policy
+
+/// What docs/operations.md promises of every AWS call: "attempt timeout 5 s, operation timeout
+/// 20 s, at most 4 attempts with exponential backoff (100 ms, at most 4 s)", read from the
+/// document so that the two cannot drift apart.
+struct Documented {
+    attempt_timeout: Duration,
+    operation_timeout: Duration,
+    attempts: usize,
+    initial_backoff: Duration,
+    max_backoff: Duration,
+}
+
+fn documented() -> Documented {
+    let path = format!("{}/docs/operations.md", env!("CARGO_MANIFEST_DIR"));
+    let text = std::fs::read_to_string(&path).expect("docs/operations.md");
+    let text = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    let promise = regex_lite::Regex::new(
+        r"attempt timeout (\d+) s, operation timeout (\d+) s, at most (\d+) attempts with exponential backoff \((\d+) ms, at most (\d+) s\)",
+    )
+    .expect("regex");
+    let c = promise
+        .captures(&text)
+        .expect("docs/operations.md states the timeouts, attempts and backoff of every AWS call");
+    let n = |i: usize| c[i].parse::<u64>().expect("a number");
+    Documented {
+        attempt_timeout: Duration::from_secs(n(1)),
+        operation_timeout: Duration::from_secs(n(2)),
+        attempts: n(3) as usize,
+        initial_backoff: Duration::from_millis(n(4)),
+        max_backoff: Duration::from_secs(n(5)),
+    }
+}
+
+/// The SDK's sleep on tokio, recording each wait it is asked for (`asked`: the backoffs, and the
+/// timeouts it arms) and each wait that ran to its end (`waited`: the backoffs; a timeout is
+/// dropped when the mock answers).
+#[derive(Debug, Clone, Default)]
+struct RecordingSleep {
+    asked: std::sync::Arc<std::sync::Mutex<Vec<Duration>>>,
+    waited: std::sync::Arc<std::sync::Mutex<Vec<Duration>>>,
+}
+
+impl aws_sdk_guardduty::config::AsyncSleep for RecordingSleep {
+    fn sleep(&self, duration: Duration) -> aws_sdk_guardduty::config::Sleep {
+        self.asked.lock().expect("sleeps").push(duration);
+        let waited = self.waited.clone();
+        aws_sdk_guardduty::config::Sleep::new(async move {
+            tokio::time::sleep(duration).await;
+            waited.lock().expect("sleeps").push(duration);
+        })
+    }
+}
+
+/// A GuardDuty client from the function's own SDK configuration (`aws::sdk_config_loader`),
+/// its HTTP client replaced by the mocks' and its sleep by `sleep`.
+async fn production_guardduty(
+    region: &str,
+    sleep: RecordingSleep,
+    rule: &Rule,
+) -> aws_sdk_guardduty::Client {
+    let sdk = guardduty_invite::aws::sdk_config_loader()
+        .http_client(aws_smithy_mocks::create_mock_http_client())
+        .sleep_impl(sleep)
+        .region(aws_config::Region::new(region.to_owned()))
+        .credentials_provider(aws_sdk_guardduty::config::Credentials::new(
+            "testing", "testing", None, None, "tests",
+        ))
+        .load()
+        .await;
+    let mocks = aws_smithy_mocks::MockResponseInterceptor::new()
+        .rule_mode(RuleMode::MatchAny)
+        .with_rule(rule);
+    aws_sdk_guardduty::Client::from_conf(
+        aws_sdk_guardduty::config::Builder::from(&sdk)
+            .interceptor(mocks)
+            .build(),
+    )
+}
+
+/// When each attempt is sent (an interceptor's view of the wire).
+#[derive(Debug, Clone, Default)]
+struct Arrivals(std::sync::Arc<std::sync::Mutex<Vec<std::time::Instant>>>);
+
+impl aws_sdk_guardduty::config::Intercept for Arrivals {
+    fn name(&self) -> &'static str {
+        "Arrivals"
+    }
+
+    fn read_before_transmit(
+        &self,
+        _context: &aws_sdk_guardduty::config::interceptors::BeforeTransmitInterceptorContextRef<'_>,
+        _components: &aws_sdk_guardduty::config::RuntimeComponents,
+        _cfg: &mut aws_sdk_guardduty::config::ConfigBag,
+    ) -> Result<(), aws_sdk_guardduty::error::BoxError> {
+        self.0
+            .lock()
+            .expect("arrivals")
+            .push(std::time::Instant::now());
+        Ok(())
+    }
+}
+
+/// What one call did: when each attempt was sent, the waits the SDK asked for, and those it
+/// waited out.
+struct Attempts {
+    sent: Vec<std::time::Instant>,
+    asked: Vec<Duration>,
+    waited: Vec<Duration>,
+}
+
+/// One ListDetectors that GuardDuty answers with 500 every time.
+async fn failing_call(region: &str) -> Attempts {
+    let rule = mock!(aws_sdk_guardduty::Client::list_detectors)
+        .sequence()
+        .http_status(500, None)
+        .repeatedly()
+        .build();
+    let sleep = RecordingSleep::default();
+    let arrivals = Arrivals::default();
+    let client = production_guardduty(region, sleep.clone(), &rule).await;
+    let result = client
+        .list_detectors()
+        .customize()
+        .interceptor(arrivals.clone())
+        .send()
+        .await;
+    assert!(result.is_err(), "500 every time must fail");
+    let sent = arrivals.0.lock().expect("arrivals").clone();
+    let asked = sleep.asked.lock().expect("sleeps").clone();
+    let waited = sleep.waited.lock().expect("sleeps").clone();
+    Attempts {
+        sent,
+        asked,
+        waited,
+    }
+}
+
+#[tokio::test]
+async fn a_failing_call_is_tried_as_often_and_waits_as_long_as_the_docs_say() {
+    let docs = documented();
+    // Ten calls at once: their own retry partition (the region names it), and enough draws of
+    // the jitter that the largest wait of each retry shows the backoff's base.
+    let runs = futures::future::join_all((0..10).map(|_| failing_call("eu-north-1"))).await;
+    let mut largest = vec![Duration::ZERO; docs.attempts - 1];
+    for run in &runs {
+        assert_eq!(run.sent.len(), docs.attempts, "attempts of one call");
+        // The SDK arms one operation timeout, and one attempt timeout per attempt.
+        let armed = |d: Duration| run.asked.iter().filter(|s| **s == d).count();
+        assert_eq!(armed(docs.operation_timeout), 1, "{:?}", run.asked);
+        assert_eq!(
+            armed(docs.attempt_timeout),
+            docs.attempts,
+            "{:?}",
+            run.asked
+        );
+        // The waits between attempts: one before each retry.
+        assert_eq!(run.waited.len(), docs.attempts - 1, "{:?}", run.waited);
+        for (retry, backoff) in run.waited.iter().enumerate() {
+            // Full jitter: a draw between zero and base x 2^retry, capped.
+            let bound = (docs.initial_backoff * 2u32.pow(retry as u32)).min(docs.max_backoff);
+            assert!(
+                *backoff <= bound,
+                "retry {}: waited {backoff:?}, more than {bound:?}",
+                retry + 1
+            );
+            let between = run.sent[retry + 1] - run.sent[retry];
+            assert!(
+                between >= *backoff,
+                "retry {}: sent {between:?} after the attempt before it, within its wait of {backoff:?}",
+                retry + 1
+            );
+            largest[retry] = largest[retry].max(*backoff);
+        }
+    }
+    for (retry, wait) in largest.iter().enumerate() {
+        // Each draw is uniform: ten all under a quarter of the bound happen once in a million.
+        let bound = (docs.initial_backoff * 2u32.pow(retry as u32)).min(docs.max_backoff);
+        assert!(
+            *wait > bound / 4,
+            "retry {}: the longest of ten waits is {wait:?}, the backoff's base is not {:?}",
+            retry + 1,
+            docs.initial_backoff
+        );
+    }
+    // The cap is not reached in so few attempts; the policy must still carry the documented one.
+    assert_eq!(retry_config().max_backoff(), docs.max_backoff);
 }

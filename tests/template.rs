@@ -19,6 +19,10 @@
 
 mod support;
 
+/// Every call the scenario makes is granted by the template (runs the binary on the emulator).
+#[path = "template/granted_equals_called.rs"]
+mod granted_equals_called;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::process::Command;
 use std::sync::OnceLock;

@@ -36,8 +36,8 @@ pub use outputs::{
 pub use preflight::{AutoEnabled, OrganizationConfiguration, OrganizationInfo};
 pub use scheduler::Scheduled;
 pub use sdk::{
-    load_sdk_config, sdk_config_loader, trust_store, TrustChoice, AMAZON_ROOTS_PEM,
-    ATTEMPT_TIMEOUT, CONNECT_TIMEOUT, MAX_ATTEMPTS, OPERATION_TIMEOUT,
+    load_sdk_config, retry_config, sdk_config_loader, timeout_config, trust_store, TrustChoice,
+    AMAZON_ROOTS_PEM, ATTEMPT_TIMEOUT, CONNECT_TIMEOUT, MAX_ATTEMPTS, OPERATION_TIMEOUT,
 };
 
 use crate::account::{AccountId, Email};
