@@ -1,9 +1,8 @@
 //! The test support itself: a child's output is kept out of the test run's output (shown
 //! only when its test fails), so a passing run prints cargo's own lines alone.
 
-mod support;
 
-use support::*;
+use crate::support::*;
 
 /// The emulator with `--verbose` logs every request on stderr: that log is captured for the
 /// test (to show if it fails), not passed through to the terminal.
