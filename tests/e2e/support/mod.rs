@@ -33,8 +33,78 @@ pub fn python() -> PathBuf {
 }
 
 pub struct Emulator {
-    _server: PythonServer,
+    _server: EmulatorProcess,
     pub endpoint: String,
+}
+
+/// What serves an [`Emulator`]: a world forked for it by the binary's fork server, or a
+/// process of its own.
+enum EmulatorProcess {
+    World(World),
+    Own(PythonServer),
+}
+
+/// One warm emulator per test binary (`emulator.py --fork-server`), started by the first test
+/// that asks: moto is imported once, and each test's emulator is a fork of it, a process of
+/// its own whose state starts empty (a fork of a process that never served a request). So no
+/// test can see another's calls, members, messages, faults or settings, and tests still run
+/// in parallel. A fork takes about 10 ms; a new process, about 1.4 s of CPU.
+struct ForkServer {
+    server: PythonServer,
+}
+
+fn fork_server() -> std::sync::MutexGuard<'static, ForkServer> {
+    static SERVER: std::sync::OnceLock<std::sync::Mutex<ForkServer>> = std::sync::OnceLock::new();
+    SERVER
+        .get_or_init(|| {
+            let server = PythonServer::start("emulator.py", &["--fork-server"]);
+            std::sync::Mutex::new(ForkServer { server })
+        })
+        .lock()
+        // A test that panicked while asking for a world leaves the server as it was.
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// A forked emulator: killed (through the fork server) when the test drops it.
+struct World {
+    pid: String,
+    /// Dropped after the world is killed (fields drop after `Drop::drop`), so it is whole.
+    _log: ChildLog,
+}
+
+impl World {
+    /// A fresh world and its URL.
+    fn fork() -> (Self, String) {
+        let log = ChildLog::new("emulator.py (forked)");
+        let mut server = fork_server();
+        writeln!(server.server._stdin, "fork {}", log.file.path().display())
+            .expect("ask for a world");
+        let mut line = String::new();
+        server
+            .server
+            .stdout
+            .read_line(&mut line)
+            .expect("the fork server's reply");
+        let mut words = line.split_whitespace();
+        let (Some("READY"), Some(url), Some(pid)) = (words.next(), words.next(), words.next())
+        else {
+            panic!(
+                "the fork server said {line:?}; its log: {}",
+                server.server.log_text()
+            );
+        };
+        let world = Self {
+            pid: pid.to_owned(),
+            _log: log,
+        };
+        (world, url.to_owned())
+    }
+}
+
+impl Drop for World {
+    fn drop(&mut self) {
+        let _ = writeln!(fork_server().server._stdin, "kill {}", self.pid);
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -107,6 +177,8 @@ impl Drop for ChildLog {
 pub struct PythonServer {
     child: Child,
     _stdin: ChildStdin,
+    /// The rest of its stdout, after `READY` (the fork server's replies).
+    stdout: BufReader<std::process::ChildStdout>,
     /// What followed `READY `: the emulator's URL, the TLS server's port.
     pub ready: String,
     /// Dropped after the child is stopped (fields drop after `Drop::drop`), so it is whole.
@@ -131,11 +203,12 @@ impl PythonServer {
         let (tx, rx) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
             let mut line = String::new();
-            let _ = BufReader::new(stdout).read_line(&mut line);
-            let _ = tx.send(line);
+            let mut stdout = BufReader::new(stdout);
+            let _ = stdout.read_line(&mut line);
+            let _ = tx.send((line, stdout));
         });
-        let line = match rx.recv_timeout(READY_TIMEOUT) {
-            Ok(line) => line,
+        let (line, stdout) = match rx.recv_timeout(READY_TIMEOUT) {
+            Ok(got) => got,
             Err(_) => {
                 let _ = child.kill();
                 let _ = child.wait();
@@ -150,6 +223,7 @@ impl PythonServer {
         Self {
             child,
             _stdin: stdin,
+            stdout,
             ready,
             _log: log,
         }
@@ -171,11 +245,22 @@ impl Drop for PythonServer {
 }
 
 impl Emulator {
+    /// A private emulator for one test: a fresh world forked from the binary's fork server.
     pub fn start() -> Self {
+        let (world, endpoint) = World::fork();
+        Self {
+            _server: EmulatorProcess::World(world),
+            endpoint,
+        }
+    }
+
+    /// A private emulator in a process of its own (what every test had before the fork
+    /// server; kept to compare the two).
+    pub fn start_process() -> Self {
         let server = PythonServer::start("emulator.py", &["--port", "0"]);
         let endpoint = server.ready.clone();
         Self {
-            _server: server,
+            _server: EmulatorProcess::Own(server),
             endpoint,
         }
     }
