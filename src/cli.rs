@@ -313,6 +313,7 @@ pub async fn reconcile(app: &App, dry_run: bool, coverage: Option<CoverageOut>) 
     let options = reconcile::Options {
         dry_run,
         coverage_csv: coverage.is_some(),
+        cutoff: None,
     };
     let result = app.reconcile(&meta, options, RECONCILE_BUDGET).await;
     let report = match result {

@@ -1,5 +1,6 @@
 //! Errors of an invocation, each mapped to a stable Lambda error type.
 
+use std::collections::BTreeMap;
 use std::fmt;
 
 use lambda_runtime::Diagnostic;
@@ -98,6 +99,16 @@ pub enum HandlerError {
     #[error("the invocation's time budget of {budget_ms} ms ran out before {stage} finished; the event must be retried")]
     Timeout { budget_ms: u64, stage: &'static str },
 
+    /// The run stopped starting work at its cut-off (the deadline less the time kept to
+    /// publish) and published what it found: the event must be retried for the accounts it
+    /// did not reach (by region), and for the failures beside them.
+    #[error("{}", deadline_message(not_reached, failures, published))]
+    DeadlineReached {
+        not_reached: BTreeMap<String, u64>,
+        failures: Vec<AwsError>,
+        published: Published,
+    },
+
     /// The protection policy cannot be used: fix the parameter (a retry reads it again).
     #[error("the protection policy in {parameter} is invalid: {error}")]
     InvalidPolicy {
@@ -164,6 +175,34 @@ fn incomplete_message(failures: &[AwsError], published: &Published) -> String {
     msg
 }
 
+/// "the deadline came before 3 account-region(s) were reached (2 in eu-west-1, 1 in
+/// us-west-2) ... | N problem(s) ... published ...".
+fn deadline_message(
+    not_reached: &BTreeMap<String, u64>,
+    failures: &[AwsError],
+    published: &Published,
+) -> String {
+    let total: u64 = not_reached.values().sum();
+    let regions = not_reached
+        .iter()
+        .map(|(r, n)| format!("{n} in {r}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let mut msg = format!(
+        "the deadline came before {total} account-region(s) were reached ({regions}): the run \
+         stopped there and published what it had found; the event must be retried"
+    );
+    if published.problems == 0 && published.unpublished == 0 {
+        msg.push_str(" | no problem found before the deadline");
+    }
+    let rest = incomplete_message(failures, published);
+    if !rest.is_empty() {
+        msg.push_str(" | ");
+        msg.push_str(rest.trim_start_matches(" | "));
+    }
+    msg
+}
+
 impl HandlerError {
     pub fn error_type(&self) -> String {
         match self {
@@ -173,6 +212,7 @@ impl HandlerError {
                 .map(AwsError::error_type)
                 .unwrap_or_else(|| "Incomplete".into()),
             Self::Timeout { .. } => "Timeout".into(),
+            Self::DeadlineReached { .. } => "DeadlineReached".into(),
             Self::InvalidPolicy { .. } => "InvalidPolicy".into(),
             Self::PolicyUnreadable { .. } => "PolicyUnreadable".into(),
         }
@@ -267,6 +307,52 @@ mod tests {
             published: Published::nothing(),
         };
         assert_eq!(empty.error_type(), "Incomplete");
+    }
+
+    #[test]
+    fn a_run_cut_by_the_deadline_names_the_regions_and_accounts_not_reached_and_what_it_published()
+    {
+        let d: Diagnostic = HandlerError::DeadlineReached {
+            not_reached: [("eu-west-1".to_owned(), 2), ("us-west-2".to_owned(), 1)].into(),
+            failures: vec![],
+            published: Published {
+                problems: 4,
+                message_ids: vec!["m-1".into()],
+                unpublished: 0,
+                partial_coverage_report: Some("coverage/2026-12-05.partial.csv".into()),
+            },
+        }
+        .into();
+        assert_eq!(d.error_type, "DeadlineReached");
+        assert!(
+            d.error_message.starts_with(
+                "the deadline came before 3 account-region(s) were reached (2 in eu-west-1, 1 in us-west-2)"
+            ),
+            "{}",
+            d.error_message
+        );
+        assert!(
+            d.error_message
+                .contains("| 4 problem(s) found so far were published in SNS message(s) m-1"),
+            "{}",
+            d.error_message
+        );
+        assert!(
+            d.error_message
+                .contains("partial coverage report (only the batches that finished) was written to coverage/2026-12-05.partial.csv"),
+            "{}",
+            d.error_message
+        );
+        let nothing = HandlerError::DeadlineReached {
+            not_reached: [("eu-west-1".to_owned(), 1)].into(),
+            failures: vec![throttled_invite()],
+            published: Published::nothing(),
+        }
+        .to_string();
+        assert!(
+            nothing.contains("| no problem found before the deadline | GuardDuty InviteMembers"),
+            "{nothing}"
+        );
     }
 
     #[test]

@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 use std::future::Future;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde::Serialize;
 use serde_json::Value;
@@ -24,6 +24,13 @@ use crate::report::{fold_region_problems, Processed, Response};
 
 /// Time kept back from the deadline to report a failure before Lambda kills the process.
 pub const DEADLINE_MARGIN: Duration = Duration::from_millis(1500);
+/// The time kept back from the budget to publish what a run found: from then on, no batch
+/// starts. A fifth of the budget, at least `PUBLISH_RESERVE_MIN` (a normal publishing is a
+/// few SNS, S3 and Security Hub calls of well under a second each) and at most
+/// `PUBLISH_RESERVE_MAX` (the optional destinations and then SNS, each within the SDK's
+/// operation timeout of 20 s), and never more than half the budget.
+pub const PUBLISH_RESERVE_MIN: Duration = Duration::from_secs(5);
+pub const PUBLISH_RESERVE_MAX: Duration = Duration::from_secs(45);
 /// The time budget when the deadline is unknown: the deployed function's timeout.
 pub const DEFAULT_BUDGET: Duration = Duration::from_secs(60);
 /// No Lambda runs longer than this.
@@ -62,6 +69,7 @@ impl App {
         // Not logged: the invocation's error says it, once.
         let request = event::parse(payload)?;
         let budget = budget_until(deadline).saturating_sub(DEADLINE_MARGIN);
+        let cutoff = cutoff_within(budget);
         match &request.action {
             Action::Skip { reason } => {
                 info!(event_id = %request.meta.id, kind = ?request.kind, reason = %reason, "skipped event");
@@ -75,7 +83,7 @@ impl App {
                 budget,
                 "the invitations and the notification",
                 // Boxed, like the reconcile: the flow's future is deep.
-                Box::pin(self.process(&request, accounts)),
+                Box::pin(self.process(&request, accounts, cutoff)),
             )
             .await
             .map(Reply::Event),
@@ -83,6 +91,8 @@ impl App {
                 let options = reconcile::Options {
                     dry_run: *dry_run,
                     coverage_csv: false,
+                    // The one the budget gives (below).
+                    cutoff: None,
                 };
                 self.reconcile(&request.meta, options, budget)
                     .await
@@ -126,6 +136,11 @@ impl App {
         options: reconcile::Options,
         budget: Duration,
     ) -> Result<ReconcileReport, HandlerError> {
+        // A caller without a cut-off (the command line) gets the one its budget gives.
+        let options = reconcile::Options {
+            cutoff: options.cutoff.or_else(|| Some(cutoff_within(budget))),
+            ..options
+        };
         let run = async {
             // Read again at every reconcile: a changed policy applies from the next one.
             let policy = self.policy.fresh(&self.aws).await?;
@@ -154,18 +169,21 @@ impl App {
         }
     }
 
-    /// The stages of an account event, in order.
+    /// The stages of an account event, in order; no batch starts from `cutoff` on.
     async fn process(
         &self,
         request: &Request,
         accounts: &[AccountRequest],
+        cutoff: Instant,
     ) -> Result<Response, HandlerError> {
         let policy = self.policy.current(&self.aws).await?;
         let resolved = resolve(&self.aws, &policy, accounts).await;
         let ran = Flow::new(&self.aws, &self.config)
+            .until(Some(cutoff))
             .run(&resolved.targets)
             .await;
         let tally = ran.tally();
+        let not_reached = tally.not_reached();
         let mut problems = resolved.problems;
         problems.extend(tally.problems);
         let mut problems = fold_region_problems(problems, &HashMap::new());
@@ -185,7 +203,7 @@ impl App {
         // Published even when the run failed in part: a problem is on the topic or in a
         // failed invocation, never only in a log.
         let delivered = publish::deliver_all(&self.aws, &self.config, &report).await;
-        let published = publish::settle(&delivered, &problems, &mut failures)?;
+        let published = publish::settle_in_time(&delivered, &problems, &mut failures, not_reached)?;
         let ids: Vec<_> = accounts.iter().map(|a| a.account_id.clone()).collect();
         Ok(Response::processed(Processed {
             meta: &request.meta,
@@ -222,6 +240,18 @@ async fn within<T>(
     }
 }
 
+/// The time kept back from `budget` to publish (see [`PUBLISH_RESERVE_MIN`]).
+pub fn publish_reserve(budget: Duration) -> Duration {
+    (budget / 5)
+        .clamp(PUBLISH_RESERVE_MIN, PUBLISH_RESERVE_MAX)
+        .min(budget / 2)
+}
+
+/// When a run with `budget` from now starts its last batch.
+fn cutoff_within(budget: Duration) -> Instant {
+    Instant::now() + budget.saturating_sub(publish_reserve(budget))
+}
+
 pub fn now_ms() -> u128 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -242,5 +272,25 @@ pub fn budget_until(deadline: SystemTime) -> Duration {
             );
             DEFAULT_BUDGET
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_publish_reserve_is_a_fifth_of_the_budget_between_five_and_forty_five_seconds() {
+        let s = Duration::from_secs;
+        // The invite function: 60 s less the margin.
+        assert_eq!(
+            publish_reserve(Duration::from_millis(58_500)),
+            Duration::from_millis(11_700)
+        );
+        // A reconcile of 15 minutes.
+        assert_eq!(publish_reserve(s(898)), PUBLISH_RESERVE_MAX);
+        assert_eq!(publish_reserve(s(20)), PUBLISH_RESERVE_MIN);
+        // A short budget keeps half for the work.
+        assert_eq!(publish_reserve(s(4)), s(2));
     }
 }

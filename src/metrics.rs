@@ -56,6 +56,9 @@ pub struct Counts {
     pub region_enabling: u64,
     /// Excepted by the protection policy: no metric of their own.
     pub excepted: u64,
+    /// Not reached before the run's deadline: no metric of their own (the run fails, and
+    /// Lambda's Errors metric counts it).
+    pub not_reached: u64,
     /// What only a reconcile knows, seeing the whole organization.
     pub coverage: Option<CoverageCounts>,
 }
@@ -108,6 +111,7 @@ impl Counts {
         self.region_not_enabled += other.region_not_enabled;
         self.region_enabling += other.region_enabling;
         self.excepted += other.excepted;
+        self.not_reached += other.not_reached;
     }
 
     /// (name, value) of each metric this count has, in `METRIC_NAMES` order.
@@ -269,6 +273,7 @@ mod tests {
                 region_not_enabled: 0,
                 region_enabling: 0,
                 excepted: 0,
+                not_reached: 0,
                 coverage: None,
             }
         );

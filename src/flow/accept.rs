@@ -38,10 +38,14 @@ pub async fn accept<'a>(flow: &Flow<'_>, slots: Vec<Slot<'a>>) -> Result<Vec<Slo
     let Some(role) = &flow.config.member_role else {
         return Ok(slots);
     };
+    // A member still verifying its email (InvitationPending) is looked at too: once GuardDuty
+    // has delivered the invitation it is accepted at once; until then it stays pending.
     let (invited, mut out) = take(slots, |s| {
         matches!(
             s,
-            Step::Done(Outcome::Invited { .. } | Outcome::AlreadyInvited)
+            Step::Done(
+                Outcome::Invited { .. } | Outcome::AlreadyInvited | Outcome::InvitationPending
+            )
         )
     });
     if invited.is_empty() {
@@ -190,10 +194,13 @@ async fn already_accepted(
     }) {
         return Ok(());
     }
-    // Invited with an email just now: GuardDuty verifies the email before it delivers the
-    // invitation (EmailVerificationInProgress). "Delete the member and replay" would only
-    // start the verification again.
-    if matches!(s.step, Step::Done(Outcome::Invited { email_sent: true })) {
+    // Invited with an email (just now, or still EmailVerificationInProgress): GuardDuty
+    // verifies the email before it delivers the invitation. "Delete the member and replay"
+    // would only start the verification again.
+    if matches!(
+        s.step,
+        Step::Done(Outcome::Invited { email_sent: true } | Outcome::InvitationPending)
+    ) {
         return Err(Blocked::Pending);
     }
     let region = s.region;

@@ -16,6 +16,10 @@
 //!
 //! Every AWS call goes through `Aws`, which caps the calls in flight, so the batches of every
 //! region simply run together.
+//!
+//! A flow with a cut-off (the Lambda deadline less the time kept to publish) starts no batch
+//! from then on, and leaves a batch still under way then: their accounts are `NotReached`,
+//! so that the run publishes what it found in time and says what it did not reach.
 
 pub mod accept;
 pub mod features;
@@ -27,6 +31,7 @@ pub mod tally;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
+use std::time::Instant;
 
 use futures::stream::{self, StreamExt};
 use tokio::sync::OnceCell;
@@ -43,8 +48,9 @@ use crate::report::{Observed, Outcome, Problem, RegionReport};
 /// The features GuardDuty lists as offered in a region.
 type Offered = Arc<[String]>;
 
-/// A batch's result, beside its slots as they started (kept for when it fails whole).
-type BatchRun<'a> = (Result<Vec<Slot<'a>>, AwsError>, Vec<Slot<'a>>);
+/// A batch's result (`None`: not run, or not finished, before the cut-off), beside its slots
+/// as they started (kept for when it fails whole or is not reached).
+type BatchRun<'a> = (Option<Result<Vec<Slot<'a>>, AwsError>>, Vec<Slot<'a>>);
 
 /// GuardDuty's limit on accounts per member call.
 pub const BATCH_SIZE: usize = 50;
@@ -115,6 +121,9 @@ pub enum Step {
     Done(Outcome),
     /// A transient failure for this account alone: the run must be retried.
     Retry(Box<AwsError>),
+    /// Its batch did not start, or did not finish, before the run's cut-off: the run stops
+    /// to publish what it found, and must be retried for this account.
+    NotReached,
 }
 
 /// One account in one region.
@@ -311,6 +320,8 @@ pub struct Flow<'a> {
     pub config: &'a Config,
     /// Read calls only: the stages that write are skipped (a reconcile's dry run).
     pub dry_run: bool,
+    /// From this moment no batch starts, and a batch under way is left (`None`: no limit).
+    pub cutoff: Option<Instant>,
     /// The member role assumed in each account, once per account per run, whichever of its
     /// regions asks first.
     sessions: Mutex<HashMap<AccountId, Arc<OnceCell<Arc<Assumed>>>>>,
@@ -327,6 +338,7 @@ impl<'a> Flow<'a> {
             aws,
             config,
             dry_run: false,
+            cutoff: None,
             sessions: Mutex::new(HashMap::new()),
             enabled_regions: opt_in::EnabledRegions::default(),
             offered: Mutex::new(HashMap::new()),
@@ -357,6 +369,11 @@ impl<'a> Flow<'a> {
             .iter()
             .filter_map(|(region, cell)| Some((region.clone(), cell.get()?.clone())))
             .collect()
+    }
+
+    /// The same flow, starting no batch from `cutoff` on.
+    pub fn until(self, cutoff: Option<Instant>) -> Self {
+        Self { cutoff, ..self }
     }
 
     /// The same flow making read calls only.
@@ -433,8 +450,8 @@ impl<'a> Flow<'a> {
     /// batch rather than the batch; beside them, the failures of batches that failed whole.
     /// The accounts of a batch that failed whole go to `lost`, each as it started (target,
     /// region, status) with the batch's failure as its `pending`, so that a report can say
-    /// why they are not done rather than leave them out. Batches are taken from `batches`
-    /// only as permits free up.
+    /// why they are not done rather than leave them out; those of a batch the cut-off stopped
+    /// go to `keep` as `NotReached`. Batches are taken from `batches` only as permits free up.
     pub async fn run_batches<T>(
         &self,
         batches: impl Iterator<Item = Vec<Slot<'a>>>,
@@ -446,7 +463,7 @@ impl<'a> Flow<'a> {
         let results: Vec<BatchRun<'a>> = stream::iter(batches)
             .map(|slots| {
                 let started: Vec<Slot<'a>> = slots.iter().map(Slot::as_started).collect();
-                async move { (self.run_batch(slots).await, started) }
+                async move { (self.run_batch_in_time(slots).await, started) }
             })
             .buffer_unordered(BATCHES_AT_ONCE)
             .collect()
@@ -455,8 +472,10 @@ impl<'a> Flow<'a> {
         let mut failures = Vec::new();
         for (result, started) in results {
             match result {
-                Ok(slots) => kept.push(keep(slots)),
-                Err(e) => {
+                Some(Ok(slots)) => kept.push(keep(slots)),
+                // Slots with a step of their own, which every tally and row counts.
+                None => kept.push(keep(not_reached(started))),
+                Some(Err(e)) => {
                     let failed = Box::new(e.clone());
                     kept.push(lost(
                         started
@@ -472,6 +491,27 @@ impl<'a> Flow<'a> {
             }
         }
         (kept, failures)
+    }
+
+    /// One batch, if it starts before the cut-off (its slots `NotReached` otherwise) and
+    /// finishes by it (`None` otherwise: what it did is left for the retry, which reads the
+    /// members again).
+    async fn run_batch_in_time(
+        &self,
+        slots: Vec<Slot<'a>>,
+    ) -> Option<Result<Vec<Slot<'a>>, AwsError>> {
+        let Some(cutoff) = self.cutoff else {
+            return Some(self.run_batch(slots).await);
+        };
+        if Instant::now() >= cutoff {
+            // Not started: what was decided before any call (a problem the listing showed)
+            // stands.
+            return Some(Ok(not_reached(slots)));
+        }
+        let cutoff = tokio::time::Instant::from_std(cutoff);
+        tokio::time::timeout_at(cutoff, self.run_batch(slots))
+            .await
+            .ok()
     }
 
     /// The stages, in order, for one batch of one region.
@@ -504,6 +544,19 @@ pub fn new_slots<'a>(targets: &'a [Target], region: &'a str) -> Vec<Slot<'a>> {
                 None => Step::Unknown,
             };
             Slot::new(target, region, step)
+        })
+        .collect()
+}
+
+/// A batch's slots not reached before the cut-off. An account the policy excepts stays
+/// excepted (nothing was to be done for it), and a problem decided before any call stays.
+fn not_reached(slots: Vec<Slot<'_>>) -> Vec<Slot<'_>> {
+    slots
+        .into_iter()
+        .map(|s| match (&s.step, &s.target.exception) {
+            (Step::Done(Outcome::Problem(_) | Outcome::Excepted), _) => s,
+            (_, Some(_)) => s.done(Outcome::Excepted),
+            _ => s.with_step(Step::NotReached),
         })
         .collect()
 }

@@ -64,6 +64,13 @@ pub fn tally(slots: &[Slot<'_>], logging: Logging) -> Tally {
                 t.failures.extend(s.pending.iter().map(|e| (**e).clone()));
             }
             Step::Retry(e) => t.failures.push((**e).clone()),
+            // Not a failure of its own: the run's error says what the deadline left.
+            Step::NotReached => {
+                t.per_region
+                    .entry(s.region.to_owned())
+                    .or_default()
+                    .not_reached += 1
+            }
             // Every stage carries its slots to an outcome; anything else is a failed batch's.
             _ => {}
         }
@@ -72,6 +79,15 @@ pub fn tally(slots: &[Slot<'_>], logging: Logging) -> Tally {
 }
 
 impl Tally {
+    /// By region, the accounts not reached before the deadline (none: the run finished).
+    pub fn not_reached(&self) -> std::collections::BTreeMap<String, u64> {
+        self.per_region
+            .iter()
+            .filter(|(_, c)| c.not_reached > 0)
+            .map(|(r, c)| (r.clone(), c.not_reached))
+            .collect()
+    }
+
     /// Adds another tally's counts, problems and failures to this one.
     pub fn merge(&mut self, other: Tally) {
         for (region, c) in other.per_region {

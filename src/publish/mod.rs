@@ -108,18 +108,52 @@ pub fn settle(
     if failures.is_empty() {
         return Ok(published);
     }
-    // A run whose work failed in part wrote a partial report (see `s3`): the failure says
-    // where. (A run that failed only in delivering wrote the complete one.)
-    let partial_coverage_report = delivered
+    Err(HandlerError::Incomplete {
+        failures: std::mem::take(failures),
+        published: Published {
+            partial_coverage_report: partial_report(delivered),
+            ..published
+        },
+    })
+}
+
+/// Where a run whose work failed in part, or was cut short, wrote its partial coverage report
+/// (see `s3`), for its failure to say. (A run that failed only in delivering wrote the
+/// complete one.)
+fn partial_report(delivered: &[Delivery]) -> Option<String> {
+    delivered
         .iter()
         .find(|d| d.destination == "s3")
         .and_then(|d| d.ids.first())
         .filter(|id| id.ends_with(s3::PARTIAL_SUFFIX))
-        .cloned();
-    Err(HandlerError::Incomplete {
-        failures: std::mem::take(failures),
+        .cloned()
+}
+
+/// As [`settle`], for a run that may have stopped at its cut-off: with accounts not reached
+/// (by region), the run fails as cut by the deadline, saying what it published.
+pub fn settle_in_time(
+    delivered: &[Delivery],
+    problems: &[Problem],
+    failures: &mut Vec<AwsError>,
+    not_reached: BTreeMap<String, u64>,
+) -> Result<Published, HandlerError> {
+    let settled = settle(delivered, problems, failures);
+    if not_reached.is_empty() {
+        return settled;
+    }
+    let (failures, published) = match settled {
+        Ok(published) => (Vec::new(), published),
+        Err(HandlerError::Incomplete {
+            failures,
+            published,
+        }) => (failures, published),
+        Err(other) => return Err(other),
+    };
+    Err(HandlerError::DeadlineReached {
+        not_reached,
+        failures,
         published: Published {
-            partial_coverage_report,
+            partial_coverage_report: partial_report(delivered),
             ..published
         },
     })

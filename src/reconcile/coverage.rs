@@ -66,6 +66,11 @@ impl Did {
     }
 }
 
+/// The note of an account-region the run stopped before (not in the coverage's count: this
+/// run does not know).
+pub const NOT_REACHED_NOTE: &str =
+    "not reached before the deadline: the run stopped to publish what it found; the retry checks it";
+
 /// One organization account in one region at the end of the run (as it stands, in a dry run).
 #[derive(Clone, Debug)]
 pub struct Row<'a> {
@@ -128,7 +133,8 @@ impl<'a> Row<'a> {
                     "an opt-in region the account is still enabling: not counted until enabled"
                         .into()
                 })
-            });
+            })
+            .or_else(|| matches!(s.step, Step::NotReached).then(|| NOT_REACHED_NOTE.into()));
         Row {
             target: s.target,
             region: s.region,
@@ -154,7 +160,11 @@ impl<'a> Row<'a> {
                 problem: problem.is_some() || s.side_problem.is_some(),
             },
             note,
-            counted: !not_enabled && !enabling && s.target.exception.is_none(),
+            // Not reached: what GuardDuty would say is not known, so not counted either way.
+            counted: !not_enabled
+                && !enabling
+                && s.target.exception.is_none()
+                && !matches!(s.step, Step::NotReached),
         }
     }
 }
@@ -455,6 +465,20 @@ mod tests {
             "{csv}"
         );
         assert_eq!(&records[0][4], "ENABLED");
+    }
+
+    #[test]
+    fn an_account_not_reached_before_the_deadline_says_so_and_is_not_counted() {
+        let t = target("111122223333", "a", plan());
+        let mut s = Slot::new(&t, "us-east-1", Step::NotReached);
+        s.status = Some("Enabled".into());
+        let row = Row::of(&s, &plan().columns());
+        assert_eq!(row.note.as_deref(), Some(NOT_REACHED_NOTE));
+        assert!(row
+            .note
+            .as_deref()
+            .is_some_and(|n| n.starts_with("not reached before the deadline")));
+        assert!(!row.counted && !row.protected);
     }
 
     #[test]

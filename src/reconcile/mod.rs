@@ -16,7 +16,7 @@ mod read;
 mod summary;
 
 use std::collections::{BTreeMap, HashMap};
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use serde::Serialize;
 use tracing::warn;
@@ -46,6 +46,9 @@ pub struct Options {
     pub dry_run: bool,
     /// Keep the coverage report as CSV in the result (`reconcile --coverage`).
     pub coverage_csv: bool,
+    /// From this moment no batch starts: the run publishes what it has and fails, naming the
+    /// accounts it did not reach (`None`: no limit).
+    pub cutoff: Option<Instant>,
 }
 
 /// The protection policy a reconcile applies, and where it came from (to check the OUs it
@@ -79,6 +82,10 @@ pub struct RegionSummary {
     pub region_enabling: usize,
     /// Accounts the protection policy excepts: left alone, not in the coverage's count.
     pub excepted: usize,
+    /// Accounts the run did not reach before its deadline: not in the coverage's count; the
+    /// run fails so that it is retried.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub not_reached: usize,
     /// Plans of the policy GuardDuty does not offer in this region (the administrator's own
     /// detector does not list them): not wanted here, so not written nor counted.
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -192,7 +199,7 @@ pub async fn run(
     } else {
         "inviting, accepting and turning plans on"
     });
-    let ran = run_plans(aws, config, policy, &org, &plans, options.dry_run).await;
+    let ran = run_plans(aws, config, policy, &org, &plans, options).await;
     let sum = |count: fn(&Counts) -> u64| -> usize {
         ran.tally.per_region.values().map(count).sum::<u64>() as usize
     };
@@ -212,6 +219,10 @@ pub async fn run(
     let report = conclude(aws, config, concluding, ran, options).await?;
     progress.finish(report.summary.clone());
     Ok(report)
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 /// "1 region", "2 regions".
@@ -261,9 +272,10 @@ async fn run_plans<'a>(
     policy: &Policy,
     org: &'a Organization,
     plans: &'a [RegionPlan<'a>],
-    dry_run: bool,
+    options: Options,
 ) -> Ran<'a> {
-    let flow = Flow::new(aws, config);
+    let dry_run = options.dry_run;
+    let flow = Flow::new(aws, config).until(options.cutoff);
     let flow = if dry_run { flow.reading_only() } else { flow };
     let columns = policy.columns();
     let n = org.targets.len();
@@ -373,11 +385,13 @@ fn drift_of(
     plan: Option<&RegionPlan<'_>>,
     dry_run: bool,
 ) -> Option<Drift> {
-    let failed = |what: &str| {
-        format!(
+    let failed = |what: &str| match s.step {
+        // Found in the listing, before the deadline cut the run.
+        Step::NotReached => format!("{what} not tried: not reached before the deadline"),
+        _ => format!(
             "{what} failed: {}",
             row.note.as_deref().unwrap_or("see the problem")
-        )
+        ),
     };
     if let Some(status) = plan.and_then(|p| p.left.get(s.account_id().as_str())) {
         let action = left_action(s, row, status, dry_run).unwrap_or_else(failed);
@@ -502,15 +516,9 @@ async fn conclude(
             }
         })
         .collect::<Vec<_>>();
-    let offered_lines: Vec<String> = regions
-        .iter()
-        .filter(|r| !r.not_offered.is_empty())
-        .map(|r| format!("{} not offered in {}", r.not_offered.join(", "), r.region))
-        .collect();
     let mut report = found.report(run.meta, options.dry_run, run.org, run.policy, regions);
-    for line in offered_lines {
-        report.summary.push_str(&format!("; {line}"));
-    }
+    let not_reached = tally.not_reached();
+    close_summary(&mut report, &not_reached);
     let csv = (options.coverage_csv || (config.coverage_bucket.is_some() && !options.dry_run))
         .then(|| found.coverage.csv())
         .and_then(|r| {
@@ -533,10 +541,13 @@ async fn conclude(
             csv,
             started: run.started,
         }),
-        complete: failures.is_empty(),
+        // A run the deadline cut short saw only part: its report is partial, and what it did
+        // not see is not gone.
+        complete: failures.is_empty() && not_reached.is_empty(),
     };
     let delivered = publish::deliver_all(aws, config, &out).await;
-    let published = publish::settle(&delivered, &found.problems, &mut failures)?;
+    let published =
+        publish::settle_in_time(&delivered, &found.problems, &mut failures, not_reached)?;
     report.notification_message_ids = published.message_ids;
     report.coverage_report = delivered
         .iter()
@@ -546,6 +557,37 @@ async fn conclude(
         report.coverage_csv = csv;
     }
     Ok(report)
+}
+
+/// The summary's closing lines: the plans a region does not offer, and the accounts the
+/// deadline left.
+fn close_summary(report: &mut ReconcileReport, not_reached: &BTreeMap<String, u64>) {
+    let mut lines: Vec<String> = report
+        .regions
+        .iter()
+        .filter(|r| !r.not_offered.is_empty())
+        .map(|r| format!("{} not offered in {}", r.not_offered.join(", "), r.region))
+        .collect();
+    lines.extend(not_reached_line(not_reached));
+    for line in lines {
+        report.summary.push_str(&format!("; {line}"));
+    }
+    if !not_reached.is_empty() {
+        // The invocation's error says it too; this line has the whole summary with it.
+        warn!(summary = %report.summary, "the reconcile stopped at its deadline to publish what it found");
+    }
+}
+
+/// "not reached before the deadline: 40 account(s) in eu-west-1, 3 in us-west-2", or `None`
+/// when the run reached every account.
+fn not_reached_line(not_reached: &BTreeMap<String, u64>) -> Option<String> {
+    let mut by_region = not_reached.iter();
+    let (first, n) = by_region.next()?;
+    let mut line = format!("not reached before the deadline: {n} account(s) in {first}");
+    for (region, n) in by_region {
+        line.push_str(&format!(", {n} in {region}"));
+    }
+    Some(line)
 }
 
 /// What a reconcile concludes from, beside the flow's results.

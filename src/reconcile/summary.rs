@@ -91,6 +91,7 @@ impl<'a> Findings<'a> {
             region_not_enabled: counts.region_not_enabled as usize,
             region_enabling: counts.region_enabling as usize,
             excepted: counts.excepted as usize,
+            not_reached: counts.not_reached as usize,
             not_offered: Vec::new(),
             coverage: cov,
             would_invite,

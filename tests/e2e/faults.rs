@@ -194,12 +194,39 @@ async fn in_process_app(emu: &Emulator, seeded: &Seeded, regions: &[&str]) -> Ap
     App::new(config, aws)
 }
 
+/// A hung call in the flow: the batch is left at the cut-off, and the run fails as cut by the
+/// deadline, before it.
+#[tokio::test]
+async fn a_hung_member_call_ends_at_the_cut_off_and_the_run_fails_naming_what_it_did_not_reach() {
+    let emu = Emulator::start();
+    let seeded = emu.seed(&["us-east-1"], &[NEW], &[]);
+    let app = in_process_app(&emu, &seeded, &["us-east-1"]).await;
+    emu.fault(json!({"operation": "CreateMembers", "kind": "hang"}));
+    let event: Value = sample_json("organizations-create-account-result-succeeded.json");
+    let deadline = SystemTime::now() + Duration::from_secs(4);
+    let result = app.handle(event, deadline).await;
+    assert!(
+        SystemTime::now() < deadline,
+        "must answer before the deadline"
+    );
+    match result {
+        Err(e @ HandlerError::DeadlineReached { .. }) => {
+            assert_eq!(e.error_type(), "DeadlineReached");
+            assert!(e.to_string().contains("(1 in us-east-1)"), "{e}");
+        }
+        other => panic!("expected the deadline, got {other:?}"),
+    }
+    emu.clear_faults();
+}
+
+/// A call hung before the flow (the account's lookup) meets the last-resort stop: the handler
+/// still answers before Lambda's deadline.
 #[tokio::test]
 async fn the_handler_reports_its_own_timeout_before_the_lambda_deadline() {
     let emu = Emulator::start();
     let seeded = emu.seed(&["us-east-1"], &[NEW], &[]);
     let app = in_process_app(&emu, &seeded, &["us-east-1"]).await;
-    emu.fault(json!({"operation": "CreateMembers", "kind": "hang"}));
+    emu.fault(json!({"operation": "DescribeAccount", "kind": "hang"}));
     let event: Value = sample_json("organizations-create-account-result-succeeded.json");
     let deadline = SystemTime::now() + Duration::from_secs(4);
     let result = app.handle(event, deadline).await;

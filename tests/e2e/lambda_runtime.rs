@@ -27,6 +27,8 @@ enum Deadline {
     InAMinute,
     /// `cargo lambda watch`'s constant 600000: not an epoch time, so long past.
     Constant(u64),
+    /// This many seconds from when the event is handed out.
+    InSeconds(u64),
 }
 
 /// A minimal Runtime API: hands out `events` in order, then closes the next poll (the test
@@ -101,6 +103,13 @@ fn serve(
                         + 60_000
                 }
                 Deadline::Constant(ms) => u128::from(ms),
+                Deadline::InSeconds(secs) => {
+                    SystemTime::now()
+                        .duration_since(UNIX_EPOCH)
+                        .expect("time")
+                        .as_millis()
+                        + u128::from(secs) * 1000
+                }
             };
             let payload = event.to_string();
             let _ = write!(
@@ -147,13 +156,24 @@ fn run_in_lambda_with_log(
     events: Vec<Value>,
     deadline: Deadline,
 ) -> (Vec<Reply>, String) {
+    run_in_lambda_in(emu, seeded, &["us-east-1"], events, deadline)
+}
+
+/// The same, with the function configured for `regions`.
+fn run_in_lambda_in(
+    emu: &Emulator,
+    seeded: &Seeded,
+    regions: &[&str],
+    events: Vec<Value>,
+    deadline: Deadline,
+) -> (Vec<Reply>, String) {
     let n = events.len();
     let (runtime_api, replies) = fake_runtime(events, deadline);
     // The function's logs, shown only if the test fails.
     let log = ChildLog::new("the function");
     let mut child = Command::new(env!("CARGO_BIN_EXE_guardduty-invite"))
         .env_clear()
-        .envs(emu.env(seeded, &["us-east-1"]))
+        .envs(emu.env(seeded, regions))
         .env("AWS_LAMBDA_RUNTIME_API", &runtime_api)
         .env("AWS_LAMBDA_FUNCTION_NAME", "guardduty-invite")
         .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
@@ -276,4 +296,110 @@ fn inside_lambda_a_handler_error_is_logged_as_one_readable_line_and_metrics_are_
         .collect();
     assert_eq!(metrics.len(), 1, "one metric line for the region:\n{log}");
     assert_eq!(metrics[0]["AccountsInvited"], 1);
+}
+
+/// The Lambda deadline of the runs below: the work in eu-west-1 cannot meet it.
+const SHORT_DEADLINE_S: u64 = 18;
+
+/// Two regions: in us-east-1 GuardDuty refuses to add the account (a problem, found at once);
+/// in eu-west-1 every CreateMembers takes a minute, longer than the invocation has.
+fn a_region_too_slow_for_the_deadline() -> (Emulator, Seeded) {
+    let emu = Emulator::start();
+    let seeded = emu.seed(
+        &["us-east-1", "eu-west-1"],
+        &[("111122223333", "new.account@example.com", "Payments")],
+        &[],
+    );
+    emu.fault(json!({"operation": "CreateMembers", "kind": "delay", "delay_ms": 60_000, "region": "eu-west-1"}));
+    emu.unprocessed(
+        "CreateMembers",
+        &["111122223333"],
+        "The request is rejected because the given account ID is not valid.",
+        10,
+    );
+    (emu, seeded)
+}
+
+/// What a run cut by its deadline must leave: the invocation failed before the deadline,
+/// naming the region and the accounts not reached and that the problems were published; the
+/// problem found in time on the topic; the metric lines written.
+fn assert_reported_before_failing(
+    emu: &Emulator,
+    seeded: &Seeded,
+    got: &[Reply],
+    log: &str,
+    took: Duration,
+) {
+    assert!(
+        took < Duration::from_secs(SHORT_DEADLINE_S),
+        "answered after the deadline: {took:?}"
+    );
+    assert_eq!(got[0].kind, "error", "{:?}", got[0]);
+    assert_eq!(got[0].body["errorType"], "DeadlineReached", "{:?}", got[0]);
+    let message = got[0].body["errorMessage"].as_str().unwrap_or_default();
+    assert!(
+        message.contains("1 account-region(s) were reached (1 in eu-west-1)"),
+        "{message}"
+    );
+    assert!(
+        message.contains("1 problem(s) found so far were published in SNS message(s)"),
+        "{message}"
+    );
+
+    let problems = sns_entries(&emu.received_sns_blocking(&seeded.queue_url), "problems");
+    assert_eq!(problems.len(), 1, "{problems:?}");
+    assert_eq!(problems[0]["accountId"], "111122223333");
+    assert_eq!(problems[0]["region"], "us-east-1");
+    assert_eq!(problems[0]["operation"], "CreateMembers");
+
+    let metrics: Vec<Value> = log
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|v| v.get("_aws").is_some())
+        .collect();
+    let problems_metric = metrics
+        .iter()
+        .find(|m| m["Region"] == "us-east-1")
+        .unwrap_or_else(|| panic!("no metric line for us-east-1:\n{log}"));
+    assert_eq!(problems_metric["Problems"], 1, "{problems_metric}");
+}
+
+#[test]
+fn an_event_that_runs_out_of_time_publishes_the_problems_found_and_fails_naming_what_it_did_not_reach(
+) {
+    let (emu, seeded) = a_region_too_slow_for_the_deadline();
+    let events = vec![sample_json(
+        "organizations-create-account-result-succeeded.json",
+    )];
+    let started = std::time::Instant::now();
+    let (got, log) = run_in_lambda_in(
+        &emu,
+        &seeded,
+        &["us-east-1", "eu-west-1"],
+        events,
+        Deadline::InSeconds(SHORT_DEADLINE_S),
+    );
+    assert_reported_before_failing(&emu, &seeded, &got, &log, started.elapsed());
+}
+
+#[test]
+fn a_reconcile_that_runs_out_of_time_publishes_the_problems_found_and_fails_naming_what_it_did_not_reach(
+) {
+    let (emu, seeded) = a_region_too_slow_for_the_deadline();
+    let events = vec![sample_json("reconcile-request.json")];
+    let started = std::time::Instant::now();
+    let (got, log) = run_in_lambda_in(
+        &emu,
+        &seeded,
+        &["us-east-1", "eu-west-1"],
+        events,
+        Deadline::InSeconds(SHORT_DEADLINE_S),
+    );
+    assert_reported_before_failing(&emu, &seeded, &got, &log, started.elapsed());
+    // Not a complete reconcile: the metric that says coverage was measured is not written.
+    assert!(!log.contains("ReconcilesCompleted"), "{log}");
+    assert!(
+        log.contains("not reached before the deadline: 1 account(s) in eu-west-1"),
+        "the summary names what was not reached:\n{log}"
+    );
 }
