@@ -638,12 +638,14 @@ leaves it behind, and on SIGTERM/SIGINT.
 
 import argparse
 import base64
+import gc
 import http.client
 import io
 import json
 import logging
 import os
 import re
+import select
 import signal
 import sys
 import threading
@@ -3483,6 +3485,78 @@ def exit_on_stdin_eof():
     os._exit(0)
 
 
+def exit_with_parent(parent):
+    """A forked world ends with the fork server that made it (a killed test run leaves none)."""
+    while os.getppid() == parent:
+        time.sleep(0.5)
+    os._exit(0)
+
+
+def fork_world(app, host, handler, log_path):
+    """In a fresh fork: serve a new world on a free port, stderr to the test's log; returns
+    only by exiting. The child starts from the fork server's state, which never served a
+    request, so it shares nothing with any other world."""
+    parent, (read_end, write_end) = os.getpid(), os.pipe()
+    pid = os.fork()
+    if pid:
+        os.close(write_end)
+        return pid, read_end
+    try:
+        os.close(read_end)
+        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+        log = os.open(log_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        null = os.open(os.devnull, os.O_RDWR)
+        os.dup2(null, 0)
+        os.dup2(null, 1)  # the fork server's replies stay the fork server's
+        os.dup2(log, 2)
+        server = make_server(host, 0, app, threaded=True, request_handler=handler)
+        threading.Thread(target=exit_with_parent, args=(parent,), daemon=True).start()
+        os.write(write_end, f"{server.server_port}\n".encode())
+        os.close(write_end)
+        server.serve_forever()
+    except BaseException:
+        traceback.print_exc()
+    finally:
+        os._exit(1)
+
+
+def serve_forks(args, handler, replies):
+    """--fork-server: moto is imported and warmed up once (about 1.4 s of CPU), then every
+    `fork LOG` line on stdin forks a new emulator, answered `READY <url> <pid>`; `kill PID`
+    stops one. EOF on stdin stops them all. Tests get a private world each for the price
+    of a fork."""
+    app = Emulator()
+    warm_up(app)
+    sys.setswitchinterval(0.0005)  # inherited by each world: see main
+    signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # the kernel reaps the worlds
+    gc.collect()
+    gc.freeze()  # the warm heap stays shared with the worlds instead of copied into each
+    replies.write("READY fork-server\n")
+    replies.flush()
+    worlds = set()
+    for line in sys.stdin:
+        command, _, arg = line.strip().partition(" ")
+        if command == "fork":
+            pid, port_pipe = fork_world(app, args.host, handler, arg)
+            ready, _, _ = select.select([port_pipe], [], [], 60)
+            port = os.read(port_pipe, 64).decode().strip() if ready else ""
+            os.close(port_pipe)
+            if port:
+                worlds.add(pid)
+                replies.write(f"READY http://{args.host}:{port} {pid}\n")
+            else:
+                replies.write(f"FAILED the world (pid {pid}) did not start: see its log\n")
+            replies.flush()
+        elif command == "kill" and arg.isdigit() and int(arg) in worlds:
+            worlds.discard(int(arg))
+            os.kill(int(arg), signal.SIGKILL)
+    for pid in worlds:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--host", default="127.0.0.1")
@@ -3490,11 +3564,15 @@ def main(argv=None):
     parser.add_argument("--verbose", action="store_true", help="log every request on stderr")
     parser.add_argument("--ignore-stdin", action="store_true",
                         help="keep running when stdin reaches EOF (manual runs in the background)")
+    parser.add_argument("--fork-server", action="store_true",
+                        help="fork a fresh emulator per `fork LOG` line on stdin (the tests)")
     args = parser.parse_args(argv)
 
     ready_out, sys.stdout = sys.stdout, sys.stderr  # moto may print(): keep stdout for READY
     logging.basicConfig(stream=sys.stderr, level=logging.INFO if args.verbose else logging.WARNING)
     handler = KeepAliveHandler if args.verbose else QuietHandler
+    if args.fork_server:
+        return serve_forks(args, handler, ready_out)
     server = make_server(args.host, args.port, Emulator(), threaded=True, request_handler=handler)
 
     # One Python process serves every thread: a request woken from its delay waits for the

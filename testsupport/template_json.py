@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Print a CloudFormation template as JSON, or IAM actions' resource types, for tests/template.rs.
+"""Print a CloudFormation template as JSON, or IAM actions' resource types, for tests/e2e/template.rs.
 
     .venv/bin/python testsupport/template_json.py template.yaml > template.json
     .venv/bin/python testsupport/template_json.py template.yaml deploy/*.yaml

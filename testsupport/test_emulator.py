@@ -1471,5 +1471,49 @@ class SecurityHubRules(EmulatorTest):
         self.assertEqual(hub.get_findings(Filters={"Id": ids[:20]})["Findings"], [])
 
 
+class ForkServerTest(unittest.TestCase):
+    """--fork-server (the Rust tests' one emulator per test binary): each world starts empty
+    whatever another world holds, and EOF on the fork server's stdin ends every world."""
+
+    def test_worlds_share_nothing_and_end_with_the_fork_server(self):
+        import os, tempfile
+        server = subprocess.Popen([sys.executable, str(HERE / "emulator.py"), "--fork-server"],
+                                  stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        self.assertEqual(server.stdout.readline().strip(), "READY fork-server")
+        worlds = []
+        with tempfile.TemporaryDirectory() as logs:
+            for i in range(2):
+                server.stdin.write(f"fork {logs}/world{i}.log\n")
+                server.stdin.flush()
+                ready, url, pid = server.stdout.readline().split()
+                self.assertEqual(ready, "READY")
+                worlds.append((url, int(pid)))
+            (first, _), (second, _) = worlds
+
+            def ask(url, method, path, body=None):
+                request = urllib.request.Request(url + path, method=method,
+                                                 data=json.dumps(body).encode() if body else None,
+                                                 headers={"Content-Type": "application/json"})
+                with urllib.request.urlopen(request, timeout=30) as response:
+                    return json.load(response)
+
+            gd = boto3.client("guardduty", region_name=REGION, endpoint_url=first,
+                              aws_access_key_id="testing", aws_secret_access_key="testing", config=CONFIG)
+            gd.create_detector(Enable=True)
+            ask(first, "POST", "/_emulator/faults", {"operation": "ListDetectors", "kind": "throttle"})
+            self.assertEqual(len(ask(first, "GET", "/_emulator/calls")["calls"]), 1)
+            self.assertEqual(ask(second, "GET", "/_emulator/calls")["calls"], [])
+            gd2 = boto3.client("guardduty", region_name=REGION, endpoint_url=second,
+                               aws_access_key_id="testing", aws_secret_access_key="testing", config=CONFIG)
+            self.assertEqual(gd2.list_detectors()["DetectorIds"], [])  # no fault, no detector
+            server.stdin.close()
+            server.wait(timeout=10)
+            server.stdout.close()
+            deadline = time.time() + 5
+            while any(os.path.exists(f"/proc/{pid}") for _, pid in worlds) and time.time() < deadline:
+                time.sleep(0.1)
+            self.assertFalse([pid for _, pid in worlds if os.path.exists(f"/proc/{pid}")])
+
+
 if __name__ == "__main__":
     unittest.main()

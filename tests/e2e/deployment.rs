@@ -2,10 +2,8 @@
 //! management account, accounts that join by invitation, a member role that reaches a new
 //! account minutes after it exists, and opt-in regions a new account has not enabled.
 
-mod support;
-
+use crate::support::*;
 use serde_json::{json, Value};
-use support::*;
 
 const NEW: &str = "111122223333";
 const JOINED: &str = "333344445555";

@@ -1,8 +1,6 @@
 //! The binary inside a (fake) Lambda Runtime API: the same responses as `invoke`, and
 //! handler errors reported to Lambda with their stable error type.
 
-mod support;
-
 use std::collections::VecDeque;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -11,8 +9,8 @@ use std::sync::mpsc::{channel, Receiver, Sender};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use crate::support::*;
 use serde_json::{json, Value};
-use support::*;
 
 /// What the function posted back for an invocation.
 #[derive(Debug)]

@@ -4,10 +4,8 @@
 //! is invited, a Disabled member is monitored again with StartMonitoringMembers, and a member
 //! whose email GuardDuty still verifies is pending, not a problem.
 
-mod support;
-
+use crate::support::*;
 use serde_json::{json, Value};
-use support::*;
 
 const REGION: &str = "us-east-1";
 const A: &str = "222200000001";

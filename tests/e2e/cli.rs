@@ -1,8 +1,6 @@
 //! The command line as a person meets it: help, version, and errors said once.
 
-mod support;
-
-use support::*;
+use crate::support::*;
 
 fn env() -> Vec<(String, String)> {
     function_env(

@@ -6,12 +6,10 @@
 //! table and the samples cannot drift apart: a sample missing from the table, or a row naming
 //! a file that does not exist, fails too.
 
-mod support;
-
 use std::collections::BTreeSet;
 
+use crate::support::*;
 use serde_json::Value;
-use support::*;
 
 /// The values the "ends" column may take, and what each one asserts (see `check_row`).
 const OUTCOMES: &[&str] = &[

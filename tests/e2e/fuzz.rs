@@ -3,8 +3,6 @@
 //! `PROPTEST_CASES` sets the number of cases per property (a hundredth of it, at least 24,
 //! for the property with thousands of problems); CI runs the defaults below.
 
-mod support;
-
 use guardduty_invite::event::{
     self, Action, EventError, EventKind, API_CALL, CONTROL_TOWER_SOURCE, MANUAL_DETAIL_TYPE,
     MAX_ACCOUNTS_PER_REQUEST, ORGANIZATIONS_SOURCE, SERVICE_EVENT,
@@ -28,7 +26,12 @@ fn cases(default: u32) -> u32 {
 
 fn samples() -> &'static [Value] {
     static SAMPLES: std::sync::OnceLock<Vec<Value>> = std::sync::OnceLock::new();
-    SAMPLES.get_or_init(|| support::samples().into_iter().map(|(_, v)| v).collect())
+    SAMPLES.get_or_init(|| {
+        crate::support::samples()
+            .into_iter()
+            .map(|(_, v)| v)
+            .collect()
+    })
 }
 
 fn arb_json() -> impl Strategy<Value = Value> {

@@ -17,16 +17,14 @@
 //! Python of `GUARDDUTY_INVITE_PYTHON`, default `.venv/bin/python` made by `scripts/setup-venv`),
 //! so `!Ref`, `!GetAtt`, `!If` ... arrive in their long JSON form.
 
-mod support;
+use crate::support::repo;
 
 /// Every call the scenario makes is granted by the template (runs the binary on the emulator).
-#[path = "template/granted_equals_called.rs"]
 mod granted_equals_called;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::process::Command;
 use std::sync::OnceLock;
-use support::repo;
 
 use guardduty_invite::aws::{
     iam_actions, COVERAGE_ACTIONS, IAM_ACTIONS, MEMBER_ROLE_ACTIONS, MEMBER_SIDE_ACTIONS,
@@ -86,7 +84,7 @@ const SAMPLE_TARGETS: &[(&str, &str)] = &[
 ];
 
 /// What the tests substitute for the stack's pseudo parameters.
-const ACCOUNT: &str = support::ADMIN_ACCOUNT;
+const ACCOUNT: &str = crate::support::ADMIN_ACCOUNT;
 const REGION: &str = "us-east-1";
 const STACK: &str = "guardduty-invite";
 
@@ -103,7 +101,7 @@ fn load(path: &str) -> &'static Value {
 
 /// `testsupport/template_json.py` with these arguments: its JSON output.
 fn template_json(args: &[&str]) -> Value {
-    let python = support::python();
+    let python = crate::support::python();
     let output = Command::new(&python)
         .arg(repo().join("testsupport/template_json.py"))
         .args(args)
@@ -1340,7 +1338,7 @@ fn rules_matching(event: &Value) -> Vec<(&'static str, &'static str)> {
 }
 
 fn samples() -> Vec<(String, Value)> {
-    let samples = support::samples();
+    let samples = crate::support::samples();
     for (name, _) in SAMPLE_TARGETS {
         assert!(
             samples.iter().any(|(n, _)| n == name),

@@ -3,10 +3,8 @@
 //! a batch GuardDuty refuses keeps its accounts in the coverage report, saying why; a plan a
 //! region does not offer is not wanted there, and is said once for the region.
 
-mod support;
-
+use crate::support::*;
 use serde_json::{json, Value};
-use support::*;
 
 const REGION: &str = "us-east-1";
 const PARAMETER: &str = "/guardduty-invite/policy";

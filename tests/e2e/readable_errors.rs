@@ -3,14 +3,12 @@
 //! the operation timeout, a certificate not trusted, no such host, a closed connection),
 //! with no SDK type's debug dump on stdout or stderr.
 
-mod support;
-
 use std::net::TcpListener;
 use std::process::Output;
 use std::time::{Duration, Instant};
 
+use crate::support::*;
 use serde_json::{json, Value};
-use support::*;
 
 /// What a debug dump of the SDK's and hyper's error types looks like.
 const DEBUG_SHAPES: &[&str] = &[

@@ -3,14 +3,12 @@
 //! stands alone; an archive update is later than the stored finding and keeps its first
 //! CreatedAt; GetFindings is read no more than needed, under its rate.
 
-mod support;
-
+use crate::support::*;
 use aws_sdk_securityhub::primitives::{DateTime, DateTimeFormat};
 use aws_sdk_securityhub::types::{
     AwsSecurityFinding, FindingProviderFields, FindingProviderSeverity, Resource, SeverityLabel,
 };
 use serde_json::{json, Value};
-use support::*;
 
 const REGION: &str = "us-east-1";
 const STALE: &str = "333300000001";

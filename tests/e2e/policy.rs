@@ -3,12 +3,10 @@
 //! and are then reported, every bad policy is one clear error before any change, and
 //! `check --policy` shows how the policy applies.
 
-mod support;
-
 use std::collections::{BTreeMap, BTreeSet};
 
+use crate::support::*;
 use serde_json::{json, Value};
-use support::*;
 
 const REGION: &str = "us-east-1";
 const PARAMETER: &str = "/guardduty-invite/policy";

@@ -2,10 +2,8 @@
 //! account, accepts the invitation and turns on the protection plans, so the account ends
 //! `Enabled`; every way that can fail is either published or fails the invocation.
 
-mod support;
-
+use crate::support::*;
 use serde_json::{json, Value};
-use support::*;
 
 const NEW: &str = "111122223333";
 const ROLE: &str = "GuardDutyInviteMember";

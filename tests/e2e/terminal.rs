@@ -2,11 +2,9 @@
 //! indented JSON (piped, it stays one line: tests and scripts read it so), and during a
 //! reconcile the log lines are written above the spinner, whose message follows the stages.
 
-mod support;
-
 use std::process::{Command, Output};
 
-use support::*;
+use crate::support::*;
 
 /// Runs the binary with `args` and exactly `env` (plus PATH) on a pseudo-terminal: stdout
 /// and stderr both reach the terminal, so the output holds both, as a person sees them.

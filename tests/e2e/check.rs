@@ -1,10 +1,8 @@
 //! End to end over loopback: `check`, the preflight, passes on a complete set-up with read
 //! calls only, and names what is missing when something is.
 
-mod support;
-
+use crate::support::*;
 use serde_json::{json, Value};
-use support::*;
 
 const WRITES: &[&str] = &[
     "CreateMembers",

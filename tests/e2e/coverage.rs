@@ -5,12 +5,10 @@
 //! run's apart); opt-in regions being enabled, or unreadable (the management account's), are
 //! said as such.
 
-mod support;
-
 use std::collections::BTreeSet;
 
+use crate::support::*;
 use serde_json::{json, Value};
-use support::*;
 
 const REGIONS: [&str; 2] = ["us-east-1", "eu-west-1"];
 const PROTECTED: &str = "111100000001";

@@ -4,10 +4,8 @@
 //! GuardDuty's read-after-write lag are passing conditions, and a run that fails in part
 //! still publishes every problem it found.
 
-mod support;
-
+use crate::support::*;
 use serde_json::{json, Value};
-use support::*;
 
 const NEW: &str = "111122223333";
 const ROLE: &str = "GuardDutyInviteMember";

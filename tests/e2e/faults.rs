@@ -1,17 +1,15 @@
 //! Fault injection over loopback: bounded retries and time, nothing lost.
 
-mod support;
-
 use std::collections::HashMap;
 use std::time::{Duration, Instant, SystemTime};
 
+use crate::support::*;
 use guardduty_invite::aws::Aws;
 use guardduty_invite::config::Config;
 use guardduty_invite::error::HandlerError;
 use guardduty_invite::handler::App;
 use guardduty_invite::report::OutcomeLabel;
 use serde_json::{json, Value};
-use support::*;
 
 const NEW: (&str, &str, &str) = ("111122223333", "new.account@example.com", "Payments");
 

@@ -3,8 +3,6 @@
 //! certificate comes from a throwaway CA, and against the known fingerprints of the five
 //! roots.
 
-mod support;
-
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
@@ -13,8 +11,8 @@ use guardduty_invite::aws::AMAZON_ROOTS_PEM;
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::CertificateDer;
 
+use crate::support::*;
 use serde_json::json;
-use support::*;
 
 /// A throwaway CA and a localhost certificate it signed: (CA file, certificate, key).
 fn test_ca(dir: &Path) -> (String, String, String) {

@@ -1,11 +1,9 @@
 //! End to end over loopback: at most 8 AWS calls in flight per invocation, whatever the
 //! stages, the regions and the number of accounts.
 
-mod support;
-
+use crate::support::*;
 use guardduty_invite::aws::MAX_CONCURRENT_CALLS;
 use serde_json::json;
-use support::*;
 
 const REGIONS: [&str; 4] = ["us-east-1", "eu-west-1", "ap-south-1", "sa-east-1"];
 

@@ -1,12 +1,10 @@
 //! End to end over loopback: every region, replay safety, organization-managed
 //! members, one invitation email, batches of 50.
 
-mod support;
-
 use std::collections::BTreeMap;
 
+use crate::support::*;
 use serde_json::{json, Value};
-use support::*;
 
 const REGIONS: [&str; 4] = ["us-east-1", "eu-west-1", "ap-southeast-2", "sa-east-1"];
 const WITH_DETECTORS: [&str; 3] = ["us-east-1", "eu-west-1", "ap-southeast-2"];

@@ -2,10 +2,8 @@
 //! inside Lambda (`AWS_LAMBDA_FUNCTION_NAME` set), or when `GUARDDUTY_INVITE_EMF=stderr`
 //! asks for them; not among a person's logs otherwise.
 
-mod support;
-
+use crate::support::*;
 use serde_json::Value;
-use support::*;
 
 /// The metric lines the binary wrote on stderr.
 fn metric_lines(out: &std::process::Output) -> Vec<Value> {

@@ -1,12 +1,10 @@
 //! End to end over loopback: `reconcile` finds every account of the organization that is not
 //! protected, in every region, whether its event was seen or not.
 
-mod support;
-
 use std::collections::BTreeSet;
 
+use crate::support::*;
 use serde_json::{json, Value};
-use support::*;
 
 const REGIONS: [&str; 2] = ["us-east-1", "eu-west-1"];
 

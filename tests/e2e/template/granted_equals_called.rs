@@ -14,11 +14,11 @@ use std::collections::BTreeSet;
 
 use serde_json::{json, Value};
 
-use super::support::{self, Emulator, ADMIN_ACCOUNT};
 use super::{
     defaults_of, environment_under, granted_actions_under, load, only_resource_of_type,
     refusing_rule, role_name, template, with, Params, MEMBER_ROLE,
 };
+use crate::support::{self, Emulator, ADMIN_ACCOUNT};
 
 /// The IAM prefix of a SigV4 signing name where they differ (the emulator's `IAM_PREFIXES`).
 const IAM_PREFIXES: &[(&str, &str)] = &[("monitoring", "cloudwatch"), ("email", "ses")];

@@ -1,9 +1,7 @@
 //! End to end over loopback: the real binary through `invoke` against the emulator.
 
-mod support;
-
+use crate::support::*;
 use serde_json::{json, Value};
-use support::*;
 
 const ORG_ACCOUNT: (&str, &str, &str) =
     ("111122223333", "new.account@example.com", "Payments-Prod");
