@@ -11,6 +11,8 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
+/// The member role the README recommends, which `seed` creates in its organization accounts.
+pub const MEMBER_ROLE: &str = "GuardDutyInviteMember";
 pub const ADMIN_ACCOUNT: &str = "123456789012";
 
 /// How long a test server may take to start (moto imports take a few seconds on a busy CI).
@@ -291,8 +293,9 @@ impl Emulator {
     }
 
     /// What `emuctl.py seed` does (a detector in each region, the accounts in the
-    /// organization, the foreign accounts, the topic with its queue in us-east-1), done from
-    /// here: a Python process with boto3 for each seed cost about 0.35 s of CPU per test.
+    /// organization with the member role the README recommends, the foreign accounts, the
+    /// topic with its queue in us-east-1), done from here: a Python process with boto3 for
+    /// each seed cost about 0.35 s of CPU per test.
     pub fn seed(
         &self,
         detector_regions: &[&str],
@@ -312,6 +315,10 @@ impl Emulator {
                 "/_emulator/organizations/accounts",
                 Some(json!({"accountId": id, "email": email, "name": name})),
             );
+        }
+        if !accounts.is_empty() {
+            let ids: Vec<&str> = accounts.iter().map(|(id, _, _)| *id).collect();
+            self.create_member_role(&ids, MEMBER_ROLE);
         }
         if !foreign.is_empty() {
             self.control(
