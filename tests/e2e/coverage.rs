@@ -273,17 +273,7 @@ fn a_coverage_file_that_cannot_be_written_is_a_usage_error_before_any_call() {
 #[tokio::test]
 async fn the_scheduled_reconcile_writes_the_report_to_s3_and_a_dry_run_does_not() {
     let (emu, seeded) = world();
-    let sdk = emu.sdk_config().await;
-    let s3 = aws_sdk_s3::Client::from_conf(
-        aws_sdk_s3::config::Builder::from(&sdk)
-            .force_path_style(true)
-            .build(),
-    );
-    s3.create_bucket()
-        .bucket("coverage-reports")
-        .send()
-        .await
-        .expect("CreateBucket");
+    let s3 = emu.s3_with_bucket("coverage-reports").await;
     emu.clear_calls();
     let env = env_for(&emu, &seeded, &[("COVERAGE_BUCKET", "coverage-reports")]);
     let (out, _) = reconcile(&env, true);
@@ -540,17 +530,7 @@ async fn coverage_objects(s3: &aws_sdk_s3::Client, bucket: &str) -> Vec<(String,
 #[tokio::test]
 async fn a_partial_reconcile_never_replaces_the_day_s_complete_report() {
     let (emu, seeded) = world();
-    let sdk = emu.sdk_config().await;
-    let s3 = aws_sdk_s3::Client::from_conf(
-        aws_sdk_s3::config::Builder::from(&sdk)
-            .force_path_style(true)
-            .build(),
-    );
-    s3.create_bucket()
-        .bucket("coverage-reports")
-        .send()
-        .await
-        .expect("CreateBucket");
+    let s3 = emu.s3_with_bucket("coverage-reports").await;
     let env = env_for(&emu, &seeded, &[("COVERAGE_BUCKET", "coverage-reports")]);
     let (out, _) = reconcile(&env, false);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
@@ -757,17 +737,7 @@ async fn a_missing_bucket_and_a_refused_key_are_each_one_problem_and_an_s3_5xx_f
     );
 
     // The bucket is there but the role may not write the key: once again.
-    let sdk = emu.sdk_config().await;
-    aws_sdk_s3::Client::from_conf(
-        aws_sdk_s3::config::Builder::from(&sdk)
-            .force_path_style(true)
-            .build(),
-    )
-    .create_bucket()
-    .bucket("coverage-reports")
-    .send()
-    .await
-    .expect("CreateBucket");
+    emu.s3_with_bucket("coverage-reports").await;
     emu.control(
         "POST",
         "/_emulator/deny",

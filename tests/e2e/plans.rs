@@ -157,17 +157,7 @@ async fn turning_both_runtime_plans_off_takes_two_calls() {
 #[tokio::test]
 async fn a_refused_plans_batch_keeps_its_accounts_in_the_coverage_rows_with_the_reason() {
     let (emu, seeded) = world();
-    let sdk = emu.sdk_config().await;
-    let s3 = aws_sdk_s3::Client::from_conf(
-        aws_sdk_s3::config::Builder::from(&sdk)
-            .force_path_style(true)
-            .build(),
-    );
-    s3.create_bucket()
-        .bucket("coverage-reports")
-        .send()
-        .await
-        .expect("CreateBucket");
+    let s3 = emu.s3_with_bucket("coverage-reports").await;
     emu.control(
         "POST",
         "/_emulator/deny",

@@ -368,6 +368,23 @@ impl Emulator {
         Value::Object(detectors)
     }
 
+    /// An S3 client of this world (path-style, as the emulator serves buckets) and `bucket`
+    /// created with it.
+    pub async fn s3_with_bucket(&self, bucket: &str) -> aws_sdk_s3::Client {
+        let sdk = self.sdk_config().await;
+        let s3 = aws_sdk_s3::Client::from_conf(
+            aws_sdk_s3::config::Builder::from(&sdk)
+                .force_path_style(true)
+                .build(),
+        );
+        s3.create_bucket()
+            .bucket(bucket)
+            .send()
+            .await
+            .expect("CreateBucket");
+        s3
+    }
+
     /// emuctl.py's topic and the queue subscribed to it, in us-east-1.
     async fn seed_topic(&self) -> (String, String) {
         let sdk = self.sdk_config().await;
@@ -391,17 +408,7 @@ impl Emulator {
             .queue_url()
             .unwrap_or_default()
             .to_owned();
-        let queue_arn = sqs
-            .get_queue_attributes()
-            .queue_url(&queue_url)
-            .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
-            .send()
-            .await
-            .expect("GetQueueAttributes")
-            .attributes()
-            .and_then(|a| a.get(&aws_sdk_sqs::types::QueueAttributeName::QueueArn))
-            .cloned()
-            .unwrap_or_default();
+        let queue_arn = queue_arn(&sqs, &queue_url).await;
         // A second seed of the same world subscribes the queue once, as emuctl.py does.
         let subscribed = sns
             .list_subscriptions_by_topic()
@@ -870,17 +877,7 @@ impl Emulator {
             .queue_url()
             .unwrap_or_default()
             .to_owned();
-        let queue_arn = sqs
-            .get_queue_attributes()
-            .queue_url(&queue_url)
-            .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
-            .send()
-            .await
-            .expect("GetQueueAttributes")
-            .attributes()
-            .and_then(|a| a.get(&aws_sdk_sqs::types::QueueAttributeName::QueueArn))
-            .cloned()
-            .unwrap_or_default();
+        let queue_arn = queue_arn(&sqs, &queue_url).await;
         sns.subscribe()
             .topic_arn(&topic_arn)
             .protocol("sqs")
@@ -952,4 +949,18 @@ pub fn invitation_requests(calls: &[Value]) -> std::collections::HashMap<(String
         }
     }
     out
+}
+
+/// A queue's ARN, as SQS gives it.
+async fn queue_arn(sqs: &aws_sdk_sqs::Client, queue_url: &str) -> String {
+    sqs.get_queue_attributes()
+        .queue_url(queue_url)
+        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
+        .send()
+        .await
+        .expect("GetQueueAttributes")
+        .attributes()
+        .and_then(|a| a.get(&aws_sdk_sqs::types::QueueAttributeName::QueueArn))
+        .cloned()
+        .unwrap_or_default()
 }
