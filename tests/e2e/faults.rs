@@ -369,6 +369,10 @@ async fn hundreds_of_concurrent_invocations_under_throttling_lose_and_double_not
     );
 
     let messages = emu.received_sns(&seeded.queue_url).await;
+    assert!(
+        !messages.is_empty(),
+        "the foreign accounts' problems were published"
+    );
     let mut reported: HashMap<String, usize> = HashMap::new();
     for m in &messages {
         let body = sns_body(m);
