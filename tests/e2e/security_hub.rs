@@ -454,6 +454,35 @@ async fn neither_an_event_nor_a_failed_reconcile_archives_a_finding_only_a_compl
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     assert_eq!(stored_one(&emu, &id_of(STALE))["RecordState"], "ACTIVE");
 
+    // A reconcile that fails for one account, after the others were done, still imports
+    // what it found (another administrator's member), but archives nothing: it did not see
+    // everything.
+    emu.clear_faults();
+    let (late, foreign) = ("999900000010", "999900000011");
+    for (id, name) in [(late, "Late"), (foreign, "Foreign")] {
+        emu.control(
+            "POST",
+            "/_emulator/organizations/accounts",
+            Some(json!({"accountId": id, "email": format!("{id}@example.com"), "name": name})),
+        );
+    }
+    emu.control(
+        "POST",
+        "/_emulator/guardduty/foreign-accounts",
+        Some(json!({ "accountIds": [foreign] })),
+    );
+    emu.internal_error("CreateMembers", &[late], 1);
+    emu.clear_calls();
+    let (out, _) = reconcile(&env, false);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        !emu.calls_of("BatchImportFindings", None).is_empty(),
+        "the failed run imported its problem"
+    );
+    let refused = format!("guardduty-invite/{foreign}/{REGION}/CreateMembers");
+    assert_eq!(stored_one(&emu, &refused)["RecordState"], "ACTIVE");
+    assert_eq!(stored_one(&emu, &id_of(STALE))["RecordState"], "ACTIVE");
+
     // A complete one does.
     emu.clear_faults();
     let (out, _) = reconcile(&env, false);
