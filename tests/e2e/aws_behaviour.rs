@@ -1,7 +1,7 @@
 //! The register of AWS behaviour (`docs/aws-behaviour.md`) cannot fall behind the code: every
 //! operation the code calls has its `### <Service> <Operation>` heading, every test the
 //! register names exists, every source file it names exists, and every emulator rule it names
-//! is defined in `testsupport/emulator.py`.
+//! is defined in the emulator (`testsupport/emulator.py` and its modules, `testsupport/emu/`).
 //!
 //! The operations are found twice, independently: from the names the code gives its calls
 //! (`Service::X, "Operation"` and the GuardDuty helpers that name the operation), and from the
@@ -13,6 +13,8 @@ use std::path::{Path, PathBuf};
 
 const REGISTER: &str = "docs/aws-behaviour.md";
 const EMULATOR: &str = "testsupport/emulator.py";
+/// The emulator's modules, one by service; the rules live there.
+const EMULATOR_MODULES: &str = "testsupport/emu";
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -361,7 +363,7 @@ fn code_spans(cell: &str) -> Vec<String> {
 #[test]
 fn every_test_file_and_emulator_rule_the_register_names_exists() {
     let register = read(&root().join(REGISTER));
-    let emulator = read(&root().join(EMULATOR));
+    let emulator = emulator_sources();
     let rows = rows(&register);
     assert!(rows.len() >= 60, "only {} rows read", rows.len());
     let mut problems = Vec::new();
@@ -375,7 +377,9 @@ fn every_test_file_and_emulator_rule_the_register_names_exists() {
         }
         for span in code_spans(emulated) {
             if let Some(missing) = undefined_in_emulator(&emulator, &span) {
-                problems.push(format!("emulator rule {missing} is not in {EMULATOR}"));
+                problems.push(format!(
+                    "emulator rule {missing} is not in {EMULATOR} nor {EMULATOR_MODULES}/"
+                ));
             }
         }
         let spans = code_spans(test);
@@ -399,13 +403,31 @@ fn every_test_file_and_emulator_rule_the_register_names_exists() {
     assert!(problems.is_empty(), "{REGISTER}:\n{}", problems.join("\n"));
 }
 
-/// `Class.method`, `function`, `CONSTANT` or `Class` of the emulator, when not defined there.
-fn undefined_in_emulator(emulator: &str, span: &str) -> Option<String> {
-    let defined = |needle: String| emulator.contains(&needle);
+/// The text of each Python file of the emulator: its entry point and every module.
+fn emulator_sources() -> Vec<String> {
+    let dir = root().join(EMULATOR_MODULES);
+    let mut paths: Vec<PathBuf> = fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .map(|entry| entry.expect("directory entry").path())
+        .filter(|path| path.extension().is_some_and(|e| e == "py"))
+        .collect();
+    paths.sort();
+    assert!(paths.len() > 1, "no emulator modules in {EMULATOR_MODULES}");
+    paths.insert(0, root().join(EMULATOR));
+    paths.iter().map(|path| read(path)).collect()
+}
+
+/// `Class.method`, `function`, `CONSTANT` or `Class` of the emulator, when not defined there
+/// (a method in the same file as its class).
+fn undefined_in_emulator(emulator: &[String], span: &str) -> Option<String> {
+    let defined = |needle: String| emulator.iter().any(|file| file.contains(&needle));
     let name_like = |s: &str| !s.is_empty() && s.chars().all(|c| c.is_alphanumeric() || c == '_');
     let ok = match span.split_once('.') {
         Some((class, method)) if name_like(class) && name_like(method) => {
-            defined(format!("class {class}")) && defined(format!("def {method}("))
+            let (class, method) = (format!("class {class}"), format!("def {method}("));
+            emulator
+                .iter()
+                .any(|file| file.contains(&class) && file.contains(&method))
         }
         _ if !name_like(span) => return None, // an expression, e.g. a dict lookup
         _ if span
