@@ -92,13 +92,19 @@ pub struct RegionSummary {
     pub not_offered: Vec<String>,
     #[serde(flatten)]
     pub coverage: RegionCoverage,
-    /// Dry run: the accounts it would invite, accept, or turn plans on for.
+    /// Dry run: the accounts it would invite, accept, or turn plans on for; associate again
+    /// with CreateMembers (organization members found `Removed`), or monitor again with
+    /// StartMonitoringMembers (`Disabled`).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub would_invite: Vec<String>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub would_accept: Vec<String>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub would_enable_plans: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub would_associate: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub would_start_monitoring: Vec<String>,
 }
 
 /// What a reconcile reports: one summary per run.
@@ -258,8 +264,9 @@ struct Ran<'a> {
     drift: Vec<Drift>,
     /// (region, operation) → accounts the run tried it for (region-level problems).
     tried: HashMap<(String, String), usize>,
-    /// Dry run, by region: would invite, would accept, would turn plans on.
-    would: BTreeMap<String, [Vec<String>; 3]>,
+    /// Dry run, by region: would invite, accept, turn plans on, associate again, start
+    /// monitoring again.
+    would: BTreeMap<String, [Vec<String>; 5]>,
     /// By region, the plans of the policy GuardDuty does not offer there.
     not_offered: BTreeMap<String, Vec<String>>,
 }
@@ -364,8 +371,13 @@ fn keep_batch<'a>(
             let would = part.would.entry(s.region.to_owned()).or_default();
             let id = s.account_id().to_string();
             match &s.step {
+                // A member found Removed that CreateMembers is to associate again.
+                Step::ToCreate if s.status.is_some() => would[3].push(id),
                 Step::ToCreate | Step::ToInvite => would[0].push(id),
-                Step::Done(Outcome::AlreadyInvited) if config.member_role.is_some() => {
+                Step::ToStartMonitoring => would[4].push(id),
+                Step::Done(Outcome::AlreadyInvited | Outcome::InvitationPending)
+                    if config.member_role.is_some() =>
+                {
                     would[1].push(id)
                 }
                 Step::Done(_) if !s.plans_found_off.is_empty() => would[2].push(id),

@@ -55,7 +55,9 @@ impl<'a> Findings<'a> {
         p: &RegionPlan<'_>,
         organization_accounts: usize,
         counts: &mut Counts,
-        [would_invite, would_accept, would_enable_plans]: [Vec<String>; 3],
+        [would_invite, would_accept, would_enable_plans, would_associate, would_start_monitoring]: [Vec<
+            String,
+        >; 5],
     ) -> RegionSummary {
         let region = p.region;
         let cov = self.coverage.region(region, &self.features);
@@ -97,6 +99,8 @@ impl<'a> Findings<'a> {
             would_invite,
             would_accept,
             would_enable_plans,
+            would_associate,
+            would_start_monitoring,
         }
     }
 

@@ -189,3 +189,27 @@ async fn email_verification_in_progress_is_pending_not_a_problem() {
         "a pending verification is not a problem: {messages:?}"
     );
 }
+
+#[test]
+fn a_dry_run_says_which_members_it_would_associate_again_and_which_it_would_start_monitoring() {
+    let (emu, seeded) = world(&[]);
+    emu.mark_organization_accounts(&[A, B, C]);
+    for id in [A, B, C] {
+        emu.put_member(&seeded, REGION, id, "Enabled", None);
+    }
+    emu.put_member(&seeded, REGION, A, "Removed", None);
+    emu.put_member(&seeded, REGION, B, "Disabled", None);
+    emu.clear_calls();
+
+    let (out, summary) = reconcile(&emu.env(&seeded, &[REGION]), true);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let r = region_summary(&summary, REGION);
+    assert_eq!(r["wouldAssociate"], json!([A]), "{r}");
+    assert_eq!(r["wouldStartMonitoring"], json!([B]), "{r}");
+    assert!(r.get("wouldInvite").is_none(), "nobody to invite: {r}");
+    assert_eq!(
+        emu.writes(),
+        Vec::<String>::new(),
+        "a dry run writes nothing"
+    );
+}
