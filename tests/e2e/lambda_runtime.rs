@@ -515,14 +515,12 @@ async fn one_process_reads_the_policy_once_for_its_events_and_again_for_every_re
         &[("111122223333", "new.account@example.com", "Payments")],
         &[],
     );
-    aws_sdk_ssm::Client::new(&emu.sdk_config().await)
-        .put_parameter()
-        .name(PARAMETER)
-        .value("default: {plans: [S3_DATA_EVENTS]}")
-        .r#type(aws_sdk_ssm::types::ParameterType::String)
-        .send()
-        .await
-        .expect("PutParameter");
+    emu.put_parameter(
+        PARAMETER,
+        "default: {plans: [S3_DATA_EVENTS]}",
+        aws_sdk_ssm::types::ParameterType::String,
+    )
+    .await;
     emu.clear_calls();
     let mut env = emu.env(&seeded, &["us-east-1"]);
     env.push(("PROTECTION_POLICY_PARAMETER".into(), PARAMETER.into()));

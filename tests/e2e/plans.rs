@@ -43,16 +43,8 @@ fn features(emu: &Emulator, seeded: &Seeded, account: &str) -> Value {
 }
 
 async fn with_policy(emu: &Emulator, seeded: &Seeded, text: &str) -> Vec<(String, String)> {
-    let sdk = emu.sdk_config().await;
-    aws_sdk_ssm::Client::new(&sdk)
-        .put_parameter()
-        .name(PARAMETER)
-        .value(text)
-        .r#type(aws_sdk_ssm::types::ParameterType::String)
-        .overwrite(true)
-        .send()
-        .await
-        .expect("PutParameter");
+    emu.put_parameter(PARAMETER, text, aws_sdk_ssm::types::ParameterType::String)
+        .await;
     emu.clear_calls();
     let mut env = emu.env(seeded, &[REGION]);
     env.push(("PROTECTION_POLICY_PARAMETER".into(), PARAMETER.into()));

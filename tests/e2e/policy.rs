@@ -108,16 +108,8 @@ rules:
 }
 
 async fn put_policy(emu: &Emulator, text: &str) {
-    let sdk = emu.sdk_config().await;
-    aws_sdk_ssm::Client::new(&sdk)
-        .put_parameter()
-        .name(PARAMETER)
-        .value(text)
-        .r#type(aws_sdk_ssm::types::ParameterType::String)
-        .overwrite(true)
-        .send()
-        .await
-        .expect("PutParameter");
+    emu.put_parameter(PARAMETER, text, aws_sdk_ssm::types::ParameterType::String)
+        .await;
 }
 
 /// The UTC date `days` from today, as YYYY-MM-DD.
@@ -138,16 +130,12 @@ fn drift_by_account(drift: &[Value]) -> BTreeMap<String, String> {
 }
 
 async fn put_secure_policy(emu: &Emulator, text: &str) {
-    let sdk = emu.sdk_config().await;
-    aws_sdk_ssm::Client::new(&sdk)
-        .put_parameter()
-        .name(PARAMETER)
-        .value(text)
-        .r#type(aws_sdk_ssm::types::ParameterType::SecureString)
-        .overwrite(true)
-        .send()
-        .await
-        .expect("PutParameter");
+    emu.put_parameter(
+        PARAMETER,
+        text,
+        aws_sdk_ssm::types::ParameterType::SecureString,
+    )
+    .await;
 }
 
 fn touched(emu: &Emulator) -> BTreeSet<String> {

@@ -368,6 +368,25 @@ impl Emulator {
         Value::Object(detectors)
     }
 
+    /// Writes (or overwrites) the SSM parameter `name` with `value`, of `kind` (String or
+    /// SecureString): how a protection policy reaches the function.
+    pub async fn put_parameter(
+        &self,
+        name: &str,
+        value: &str,
+        kind: aws_sdk_ssm::types::ParameterType,
+    ) {
+        aws_sdk_ssm::Client::new(&self.sdk_config().await)
+            .put_parameter()
+            .name(name)
+            .value(value)
+            .r#type(kind)
+            .overwrite(true)
+            .send()
+            .await
+            .expect("PutParameter");
+    }
+
     /// An S3 client of this world (path-style, as the emulator serves buckets) and `bucket`
     /// created with it.
     pub async fn s3_with_bucket(&self, bucket: &str) -> aws_sdk_s3::Client {
