@@ -406,48 +406,12 @@ impl Emulator {
 
     /// emuctl.py's topic and the queue subscribed to it, in us-east-1.
     async fn seed_topic(&self) -> (String, String) {
-        let sdk = self.sdk_config().await;
-        let sns = aws_sdk_sns::Client::new(&sdk);
-        let sqs = aws_sdk_sqs::Client::new(&sdk);
-        let topic_arn = sns
-            .create_topic()
-            .name("guardduty-invite-problems")
-            .send()
-            .await
-            .expect("CreateTopic")
-            .topic_arn()
-            .unwrap_or_default()
-            .to_owned();
-        let queue_url = sqs
-            .create_queue()
-            .queue_name("guardduty-invite-problems-q")
-            .send()
-            .await
-            .expect("CreateQueue")
-            .queue_url()
-            .unwrap_or_default()
-            .to_owned();
-        let queue_arn = queue_arn(&sqs, &queue_url).await;
-        // A second seed of the same world subscribes the queue once, as emuctl.py does.
-        let subscribed = sns
-            .list_subscriptions_by_topic()
-            .topic_arn(&topic_arn)
-            .send()
-            .await
-            .expect("ListSubscriptionsByTopic")
-            .subscriptions()
-            .iter()
-            .any(|s| s.endpoint() == Some(queue_arn.as_str()));
-        if !subscribed {
-            sns.subscribe()
-                .topic_arn(&topic_arn)
-                .protocol("sqs")
-                .endpoint(queue_arn)
-                .send()
-                .await
-                .expect("Subscribe");
-        }
-        (topic_arn, queue_url)
+        self.subscribed_queue(
+            "us-east-1",
+            "guardduty-invite-problems",
+            "guardduty-invite-problems-q",
+        )
+        .await
     }
 
     fn seed_with(&self, args: &[String]) -> Seeded {
@@ -863,6 +827,13 @@ impl Emulator {
     /// An SNS topic with an SQS queue subscribed to it in `region`, both FIFO when `name`
     /// ends in `.fifo`: (topic ARN, queue URL).
     pub async fn topic_with_queue(&self, region: &str, name: &str) -> (String, String) {
+        self.subscribed_queue(region, name, name).await
+    }
+
+    /// The topic `topic` and the queue `queue` in `region` (FIFO when the topic's name ends in
+    /// `.fifo`), the queue subscribed to the topic once: seeding the same world again
+    /// subscribes nothing more, as emuctl.py does.
+    async fn subscribed_queue(&self, region: &str, topic: &str, queue: &str) -> (String, String) {
         let sdk = self.sdk_config().await;
         let region = aws_config::Region::new(region.to_owned());
         let sns = aws_sdk_sns::Client::from_conf(
@@ -875,21 +846,21 @@ impl Emulator {
                 .region(region)
                 .build(),
         );
-        let fifo = name.ends_with(".fifo");
-        let mut topic = sns.create_topic().name(name);
-        let mut queue = sqs.create_queue().queue_name(name);
-        if fifo {
-            topic = topic.attributes("FifoTopic", "true");
-            queue = queue.attributes(aws_sdk_sqs::types::QueueAttributeName::FifoQueue, "true");
+        let mut create_topic = sns.create_topic().name(topic);
+        let mut create_queue = sqs.create_queue().queue_name(queue);
+        if topic.ends_with(".fifo") {
+            create_topic = create_topic.attributes("FifoTopic", "true");
+            create_queue =
+                create_queue.attributes(aws_sdk_sqs::types::QueueAttributeName::FifoQueue, "true");
         }
-        let topic_arn = topic
+        let topic_arn = create_topic
             .send()
             .await
             .expect("CreateTopic")
             .topic_arn()
             .unwrap_or_default()
             .to_owned();
-        let queue_url = queue
+        let queue_url = create_queue
             .send()
             .await
             .expect("CreateQueue")
@@ -897,13 +868,24 @@ impl Emulator {
             .unwrap_or_default()
             .to_owned();
         let queue_arn = queue_arn(&sqs, &queue_url).await;
-        sns.subscribe()
+        let subscribed = sns
+            .list_subscriptions_by_topic()
             .topic_arn(&topic_arn)
-            .protocol("sqs")
-            .endpoint(queue_arn)
             .send()
             .await
-            .expect("Subscribe");
+            .expect("ListSubscriptionsByTopic")
+            .subscriptions()
+            .iter()
+            .any(|s| s.endpoint() == Some(queue_arn.as_str()));
+        if !subscribed {
+            sns.subscribe()
+                .topic_arn(&topic_arn)
+                .protocol("sqs")
+                .endpoint(queue_arn)
+                .send()
+                .await
+                .expect("Subscribe");
+        }
         (topic_arn, queue_url)
     }
 
