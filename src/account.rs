@@ -84,9 +84,7 @@ fn email_problem(raw: &str) -> Option<String> {
         .split_once('@')
         .filter(|(l, d)| !l.is_empty() && !d.is_empty() && !d.contains('@'))
     else {
-        return Some(
-            "must contain exactly one at sign between a local name and a domain".to_owned(),
-        );
+        return Some("must contain exactly one '@' between a local name and a domain".to_owned());
     };
     if local.starts_with('.')
         || local
@@ -139,13 +137,22 @@ pub fn mask_emails_in(text: &str) -> String {
         .map(|token| {
             let end = token
                 .trim_end_matches(|c: char| c.is_whitespace() || c == '"' || c == '\'' || c == ',');
-            if end.contains('@') {
+            if looks_like_address(end) {
                 format!("{}{}", mask_email(end), &token[end.len()..])
             } else {
                 token.to_owned()
             }
         })
         .collect()
+}
+
+/// An `@` with a letter or digit somewhere on each side: an address, even a malformed one,
+/// is masked; a lone `@` quoted in a sentence ("one '@' between") is not.
+fn looks_like_address(token: &str) -> bool {
+    let alnum = |s: &str| s.chars().any(|c| c.is_alphanumeric());
+    token
+        .split_once('@')
+        .is_some_and(|(local, domain)| alnum(local) && alnum(domain))
 }
 
 /// Makes an account name safe to put in an invitation message or a log line: control
@@ -280,6 +287,14 @@ mod tests {
             "'a***@x.org',b***@y.org\tc***@z.org"
         );
         assert_eq!(mask_emails_in("no address here"), "no address here");
+    }
+
+    #[test]
+    fn an_at_sign_quoted_in_a_sentence_is_not_an_address() {
+        assert_eq!(
+            mask_emails_in("must contain exactly one '@' between a@b.example and \"@\""),
+            "must contain exactly one '@' between a***@b.example and \"@\""
+        );
     }
 
     #[test]

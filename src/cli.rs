@@ -107,6 +107,9 @@ pub fn parse(args: &[String], in_lambda: bool) -> Result<Command, String> {
             "not inside Lambda (AWS_LAMBDA_RUNTIME_API is not set); use the invoke subcommand"
                 .into(),
         ),
+        Some("invoke") if args.len() == 1 => {
+            Err("invoke needs at least one event file (or - for stdin)".into())
+        }
         Some("invoke") => Ok(Command::Invoke(args[1..].to_vec())),
         Some("reconcile") => parse_reconcile(&args[1..]),
         Some("check") => parse_check(&args[1..]),
@@ -170,6 +173,13 @@ pub fn usage_error(message: &str) -> u8 {
     EXIT_USAGE
 }
 
+/// Prints a file that cannot be read or written (an event file, `--coverage FILE`): the
+/// commands are right, so no pointer to `--help`.
+pub fn file_error(message: &str) -> u8 {
+    eprintln!("guardduty-invite: {message}");
+    EXIT_USAGE
+}
+
 /// Reads every file first, so a missing file is a usage error before any event is handled.
 pub fn read_inputs(files: &[String]) -> Result<Vec<(String, Vec<u8>)>, String> {
     if files.is_empty() {
@@ -223,6 +233,9 @@ pub async fn invoke(app: &App, inputs: Vec<(String, Vec<u8>)>) -> u8 {
 
 /// What a failed run's stderr line adds, for an event a retry can get through.
 const RETRY_THE_EVENT: &str = "the event should be retried (Lambda retries it)";
+/// What a failed `reconcile`'s stderr line adds: the run is safe to repeat.
+const RUN_RECONCILE_AGAIN: &str =
+    "run reconcile again once the cause is fixed (it redoes only what is still missing)";
 /// What it adds for an invalid event.
 const FIX_THE_EVENT: &str = "fix the event: a retry will not help";
 
@@ -319,7 +332,7 @@ pub async fn reconcile(app: &App, dry_run: bool, coverage: Option<CoverageOut>) 
     let report = match result {
         Ok(r) => r,
         Err(e) => {
-            let (line, _) = reply_line("reconcile", Err(e), None);
+            let (line, _) = reply_line("reconcile", Err(e), Some(RUN_RECONCILE_AGAIN));
             println!("{line}");
             return EXIT_FAILURE;
         }
@@ -397,11 +410,11 @@ mod tests {
     fn a_failure_is_one_line_saying_whether_a_retry_helps() {
         let d = Diagnostic {
             error_type: "InvalidEvent".into(),
-            error_message: "invalid event: missing field detail\n  (twice)".into(),
+            error_message: "missing field detail\n  (twice)".into(),
         };
         assert_eq!(
             failure_line("e.json", &d, true, Some(RETRY_THE_EVENT)),
-            "e.json: InvalidEvent: invalid event: missing field detail (twice); fix the event: a retry will not help"
+            "e.json: InvalidEvent: missing field detail (twice); fix the event: a retry will not help"
         );
         let d = Diagnostic {
             error_type: "Timeout".into(),

@@ -104,6 +104,17 @@ pub struct RetrySchedule {
     pub function_arn: String,
 }
 
+/// The error when the SDK has no region of its own (see `aws::region_without_imds`): the
+/// clients outside `GUARDDUTY_REGIONS` (STS, Organizations, SSM, S3, Security Hub) sign
+/// for it. Lambda always sets `AWS_REGION`; a run by hand must.
+pub fn missing_own_region() -> ConfigError {
+    bad(
+        "AWS_REGION",
+        "is not set, nor AWS_DEFAULT_REGION, nor a region in the AWS profile: set it to the \
+         function's region (the calls outside GUARDDUTY_REGIONS are signed for it)",
+    )
+}
+
 impl Config {
     pub fn from_env() -> Result<Self, ConfigError> {
         Self::from_lookup(|name| std::env::var(name).ok())

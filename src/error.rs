@@ -84,7 +84,8 @@ impl AwsError {
 
 #[derive(Debug, thiserror::Error)]
 pub enum HandlerError {
-    #[error("invalid event: {0}")]
+    /// Its type, `InvalidEvent`, already says what it is: the message is what is wrong.
+    #[error("{0}")]
     InvalidEvent(#[from] EventError),
 
     /// Some work could not be done; the event must be retried. The problems found on the
@@ -376,10 +377,7 @@ mod tests {
         let d: Diagnostic =
             HandlerError::InvalidEvent(EventError::Missing("detail.accounts".into())).into();
         assert_eq!(d.error_type, "InvalidEvent");
-        assert_eq!(
-            d.error_message,
-            "invalid event: missing field detail.accounts"
-        );
+        assert_eq!(d.error_message, "missing field detail.accounts");
     }
 
     #[test]

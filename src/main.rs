@@ -4,9 +4,9 @@
 use std::fmt;
 use std::process::ExitCode;
 
-use guardduty_invite::aws::{load_sdk_config, Aws};
+use guardduty_invite::aws::{load_sdk_config, region_without_imds, Aws};
 use guardduty_invite::cli::{self, Command, EXIT_USAGE, HELP};
-use guardduty_invite::config::Config;
+use guardduty_invite::config::{missing_own_region, Config};
 use guardduty_invite::handler::App;
 use guardduty_invite::logging;
 use lambda_runtime::{service_fn, Diagnostic, LambdaEvent};
@@ -36,6 +36,10 @@ async fn main() -> ExitCode {
             return ExitCode::from(EXIT_USAGE);
         }
     };
+    if region_without_imds().await.is_none() {
+        eprintln!("guardduty-invite: {}", missing_own_region());
+        return ExitCode::from(EXIT_USAGE);
+    }
     if let Err(e) = logging::metrics_wanted() {
         eprintln!("guardduty-invite: {e}");
         return ExitCode::from(EXIT_USAGE);
@@ -43,7 +47,7 @@ async fn main() -> ExitCode {
     let inputs = match &command {
         Command::Invoke(files) => match cli::read_inputs(files) {
             Ok(inputs) => Some(inputs),
-            Err(message) => return ExitCode::from(cli::usage_error(&message)),
+            Err(message) => return ExitCode::from(cli::file_error(&message)),
         },
         _ => None,
     };
@@ -53,7 +57,7 @@ async fn main() -> ExitCode {
             ..
         } => match cli::open_coverage(path) {
             Ok(out) => Some(out),
-            Err(message) => return ExitCode::from(cli::usage_error(&message)),
+            Err(message) => return ExitCode::from(cli::file_error(&message)),
         },
         _ => None,
     };

@@ -12,7 +12,9 @@
       guardduty-invite-problems with the SQS queue guardduty-invite-problems-q subscribed to
       it. Prints {"topicArn", "queueUrl", "detectors": {region: id}} on stdout.
   emuctl.py [--endpoint URL] seed --demo-world
-      Seed the world scripts/demo uses, in which every sample in events/ does what its name
+      Seed the world scripts/demo uses (into the emulator as it is: a second seed keeps the
+      members, members' plans and messages of earlier runs; stop and start the emulator for a
+      fresh world), in which every sample in events/ does what its name
       says when run by hand (`guardduty-invite invoke events/X.json`, with MEMBER_ROLE_NAME
       the seeded member role, GuardDutyInviteMember unless --member-role says): the administrator
       123456789012 (the organization's management account) with detectors in us-east-1 and
@@ -66,11 +68,13 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from collections import Counter
 from pathlib import Path
 
 import boto3
+import botocore.exceptions
 
 TOPIC = "guardduty-invite-problems"
 MEMBER_ROLE = "GuardDutyInviteMember"  # the member role the README recommends
@@ -308,8 +312,15 @@ def main(argv=None):
     def client(service, region):
         return session.client(service, region_name=region, endpoint_url=args.endpoint)
 
-    {"seed": seed, "receive": receive, "calls": calls, "members": members, "start": start,
-     "stop": stop}[args.command](args, client)
+    command = {"seed": seed, "receive": receive, "calls": calls, "members": members, "start": start,
+               "stop": stop}[args.command]
+    try:
+        command(args, client)
+    except (urllib.error.URLError, ConnectionError, botocore.exceptions.EndpointConnectionError) as e:
+        # A stopped emulator is the usual cause: one line that says so, not a traceback.
+        reason = getattr(e, "reason", None) or e
+        sys.exit(f"emuctl: no emulator answers at {args.endpoint} ({reason}); "
+                 f"start one with: eval \"$(.venv/bin/python testsupport/emuctl.py start)\"")
 
 
 if __name__ == "__main__":

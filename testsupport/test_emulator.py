@@ -1409,6 +1409,23 @@ class DemoWorld(EmulatorTest):
         self.assertEqual(seed("--no-member-role"), {})
 
 
+class EmuctlWithoutEmulator(unittest.TestCase):
+    """emuctl against an endpoint where nothing listens: one line that says so, no traceback."""
+
+    def test_members_against_a_stopped_emulator_is_one_line(self):
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            endpoint = f"http://127.0.0.1:{s.getsockname()[1]}"
+        for command in (["members"], ["calls"], ["seed", "--demo-world"]):
+            done = subprocess.run([sys.executable, str(HERE / "emuctl.py"), "--endpoint", endpoint, *command],
+                                  capture_output=True, text=True, timeout=60)
+            self.assertEqual(done.returncode, 1, done.stderr)
+            self.assertEqual(done.stderr.splitlines()[0],
+                             f"emuctl: no emulator answers at {endpoint} ([Errno 111] Connection refused); "
+                             "start one with: eval \"$(.venv/bin/python testsupport/emuctl.py start)\"")
+            self.assertEqual(len(done.stderr.splitlines()), 1, done.stderr)
+
+
 class SecurityHubRules(EmulatorTest):
     def test_a_finding_of_another_account_refuses_the_whole_call(self):
         hub = client("securityhub")

@@ -35,18 +35,45 @@ pub fn aws_error<E>(
 where
     E: ProvideErrorMetadata + StdError + 'static,
 {
-    let code = err.code().map(str::to_owned);
+    let missing_credentials = match err {
+        SdkError::DispatchFailure(_) => no_credentials(&causes(err)),
+        _ => None,
+    };
+    let code = match missing_credentials {
+        Some(_) => Some(NO_CREDENTIALS.to_owned()),
+        None => err.code().map(str::to_owned),
+    };
     let kind = match err {
         SdkError::ServiceError(se) => kind_of(
             se.raw().status().as_u16(),
             code.as_deref().unwrap_or_default(),
         ),
         SdkError::ConstructionFailure(_) => FailureKind::Rejected,
+        // No credentials: the same request fails the same way until someone gives some.
+        _ if missing_credentials.is_some() => FailureKind::Rejected,
         // Timeouts, dispatch (connection) failures and unreadable responses.
         _ => FailureKind::Transient,
     };
-    let place = Place::of(service, region);
-    let message = match err {
+    let message = match missing_credentials {
+        Some(said) => said,
+        None => said_of(err, Place::of(service, region)),
+    };
+    AwsError {
+        service,
+        operation,
+        region: region.map(str::to_owned),
+        kind,
+        code,
+        message: mask_emails_in(&one_line(&message)),
+    }
+}
+
+/// What went wrong, in words: AWS's message, or the cause when no answer came.
+fn said_of<E>(err: &SdkError<E, HttpResponse>, place: Place) -> String
+where
+    E: ProvideErrorMetadata + StdError + 'static,
+{
+    match err {
         SdkError::ServiceError(se) => match err.message() {
             Some(said) => said.to_owned(),
             None => format!(
@@ -81,14 +108,54 @@ where
             format!("the request could not be built: {}", innermost(err))
         }
         _ => format!("the request to {place} failed: {}", innermost(err)),
-    };
-    AwsError {
-        service,
-        operation,
-        region: region.map(str::to_owned),
-        kind,
-        code,
-        message: mask_emails_in(&one_line(&message)),
+    }
+}
+
+/// The code an [`AwsError`] carries when the SDK found no credentials: the SDK's own name
+/// for it (`CredentialsError::CredentialsNotLoaded`), since AWS never answered.
+pub const NO_CREDENTIALS: &str = "CredentialsNotLoaded";
+
+/// "no AWS credentials" and where the SDK looked, when the chain of causes holds the
+/// credential chain's "no credentials found in chain. Attempted:" (one line per provider,
+/// `Name: why`).
+fn no_credentials(causes: &[Cause]) -> Option<String> {
+    let text = causes.iter().find_map(|c| {
+        c.text
+            .find("no credentials found in chain")
+            .map(|at| &c.text[at..])
+    })?;
+    let looked: Vec<String> = text
+        .lines()
+        .skip(1)
+        .filter_map(|line| line.trim().split_once(": "))
+        .map(|(name, why)| {
+            let why = why
+                .strip_prefix("the credential provider was not enabled")
+                .unwrap_or(why)
+                .trim_start_matches(':')
+                .trim();
+            match why {
+                "" => provider_place(name).to_owned(),
+                _ => format!("{} ({why})", provider_place(name)),
+            }
+        })
+        .collect();
+    Some(format!(
+        "no AWS credentials found; the SDK looked in {}: set AWS_ACCESS_KEY_ID and \
+         AWS_SECRET_ACCESS_KEY, or AWS_PROFILE, or run where a role provides them",
+        looked.join(", ")
+    ))
+}
+
+/// Where a provider of the SDK's default credential chain looks, by its name in the chain.
+fn provider_place(name: &str) -> String {
+    match name {
+        "Environment" => "the variables AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY".to_owned(),
+        "Profile" => "the AWS profile (AWS_PROFILE, else default) in ~/.aws".to_owned(),
+        "WebIdentityToken" => "a web identity token file".to_owned(),
+        "EcsContainer" => "the container credentials endpoint".to_owned(),
+        "Ec2InstanceMetadata" => "the EC2 instance metadata service".to_owned(),
+        other => other.to_owned(),
     }
 }
 

@@ -26,7 +26,7 @@ use aws_sdk_sns::config::http::HttpResponse;
 use aws_sdk_sns::types::MessageAttributeValue;
 use tokio::sync::{OnceCell, Semaphore};
 
-pub use classify::{aws_error, kind_of};
+pub use classify::{aws_error, kind_of, NO_CREDENTIALS};
 pub use listing::{ListedAccount, ListedMember, Listing};
 pub use member::{Administrator, Assumed, Invitation, MemberFeatures, MemberSession};
 pub use outputs::{
@@ -36,8 +36,9 @@ pub use outputs::{
 pub use preflight::{AutoEnabled, OrganizationConfiguration, OrganizationInfo};
 pub use scheduler::Scheduled;
 pub use sdk::{
-    load_sdk_config, retry_config, sdk_config_loader, timeout_config, trust_store, TrustChoice,
-    AMAZON_ROOTS_PEM, ATTEMPT_TIMEOUT, CONNECT_TIMEOUT, MAX_ATTEMPTS, OPERATION_TIMEOUT,
+    load_sdk_config, region_without_imds, retry_config, sdk_config_loader, timeout_config,
+    trust_store, TrustChoice, AMAZON_ROOTS_PEM, ATTEMPT_TIMEOUT, CONNECT_TIMEOUT, MAX_ATTEMPTS,
+    OPERATION_TIMEOUT,
 };
 
 use crate::account::{AccountId, Email};

@@ -21,6 +21,21 @@ pub async fn load_sdk_config() -> SdkConfig {
     sdk_config_loader().load().await
 }
 
+/// The region the SDK would find without asking the instance metadata service:
+/// `AWS_REGION`, `AWS_DEFAULT_REGION`, else the AWS profile's `region`. `None` means the SDK
+/// would go on to IMDS, which off EC2 only times out, with long warnings, and then leaves the
+/// clients with no signing region: a configuration error, said at start instead.
+pub async fn region_without_imds() -> Option<String> {
+    use aws_config::environment::EnvironmentVariableRegionProvider;
+    use aws_config::meta::region::RegionProviderChain;
+    use aws_config::profile::ProfileFileRegionProvider;
+    RegionProviderChain::first_try(EnvironmentVariableRegionProvider::new())
+        .or_else(ProfileFileRegionProvider::new())
+        .region()
+        .await
+        .map(|r| r.to_string())
+}
+
 /// The loader behind [`load_sdk_config`], for callers (tests) that set more on it.
 pub fn sdk_config_loader() -> aws_config::ConfigLoader {
     let loader = aws_config::defaults(BehaviorVersion::latest());

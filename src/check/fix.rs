@@ -15,6 +15,11 @@ pub(super) fn fix_for(e: &AwsError) -> String {
         (_, Some("AWSOrganizationsNotInUseException")) => {
             "run the function in the organization's management account or its delegated administrator".to_owned()
         }
+        (_, Some(crate::aws::NO_CREDENTIALS)) => {
+            "give the command credentials (AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or \
+             AWS_PROFILE), then run check again"
+                .to_owned()
+        }
         (_, Some("NotFound" | "NotFoundException")) if e.service == Service::Sns => {
             "create the topic, or set SNS_TOPIC_ARN to an existing topic's ARN".to_owned()
         }

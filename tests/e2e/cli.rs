@@ -191,3 +191,145 @@ fn the_help_names_the_metrics_switch_and_the_development_notes_that_explain_it()
         "docs/development.md does not explain the metrics switch"
     );
 }
+
+/// The environment of a run by hand that forgot something: no profile (an empty HOME), no
+/// instance metadata, and the variables given less `without`.
+fn env_without(without: &[&str], home: &std::path::Path) -> Vec<(String, String)> {
+    let mut env: Vec<(String, String)> = env()
+        .into_iter()
+        .filter(|(k, _)| !without.contains(&k.as_str()))
+        .collect();
+    env.push(("HOME".into(), home.display().to_string()));
+    env
+}
+
+fn first_line(text: &str) -> &str {
+    text.lines().next().unwrap_or_default()
+}
+
+/// GUARDDUTY_REGIONS set and AWS_REGION not: the clients outside those regions (STS,
+/// Organizations, SSM) would have no signing region. Said at start, for every command, as a
+/// configuration error naming the variable, with no AWS call and no instance-metadata wait.
+#[test]
+fn a_missing_region_is_a_configuration_error_naming_aws_region_before_any_call() {
+    let home = tempfile::tempdir().expect("temp dir");
+    let env = env_without(&["AWS_REGION"], home.path());
+    let event = invalid_event();
+    let event_path = event.display().to_string();
+    for args in [
+        vec!["reconcile"],
+        vec!["check"],
+        vec!["invoke", event_path.as_str()],
+    ] {
+        let out = run_binary(&env, &args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", stderr(&out));
+        assert_eq!(
+            stderr(&out),
+            "guardduty-invite: configuration: AWS_REGION: is not set, nor AWS_DEFAULT_REGION, \
+             nor a region in the AWS profile: set it to the function's region (the calls \
+             outside GUARDDUTY_REGIONS are signed for it)\n",
+            "{args:?}"
+        );
+        assert_eq!(stdout(&out), "", "{args:?}");
+    }
+}
+
+/// No credentials anywhere: said as such, with where the SDK looked and what to set, not as
+/// a network fault, and not as something a retry fixes.
+#[test]
+fn missing_credentials_are_said_with_where_the_sdk_looked() {
+    let home = tempfile::tempdir().expect("temp dir");
+    let env = env_without(&["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"], home.path());
+    let out = run_binary(&env, &["reconcile"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert_eq!(
+        first_line(&stderr(&out)),
+        "reconcile: STS.GetCallerIdentity.Rejected: STS GetCallerIdentity failed: \
+         CredentialsNotLoaded: no AWS credentials found; the SDK looked in the variables \
+         AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (environment variable not set), the AWS \
+         profile (AWS_PROFILE, else default) in ~/.aws, a web identity token file \
+         ($AWS_WEB_IDENTITY_TOKEN_FILE was not set), the container credentials endpoint (ECS \
+         provider not configured), the EC2 instance metadata service (IMDS disabled by \
+         AWS_EC2_METADATA_DISABLED env var set to `true`): set AWS_ACCESS_KEY_ID and \
+         AWS_SECRET_ACCESS_KEY, or AWS_PROFILE, or run where a role provides them; run \
+         reconcile again once the cause is fixed (it redoes only what is still missing)"
+    );
+
+    let out = run_binary(&env, &["check", "--json"]);
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
+    let detector = &report["checks"][0];
+    assert_eq!(detector["check"], "detector", "{report}");
+    assert_eq!(
+        detector["fix"],
+        "give the command credentials (AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or \
+         AWS_PROFILE), then run check again"
+    );
+}
+
+/// The email mask hides addresses, not the `'@'` quoted in the sentence that says what is
+/// wrong with one.
+#[test]
+fn an_invalid_email_is_said_with_the_rule_readable_and_the_value_masked() {
+    let event = event_file(&manual_request(
+        "bad-email",
+        serde_json::json!([{"accountId": "111122223333", "email": "not-an-email"}]),
+    ));
+    let out = invoke(&env(), &[&event]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert_eq!(
+        stderr(&out),
+        format!(
+            "{}: InvalidEvent: field detail.accounts[0].email: email *** must contain exactly \
+             one '@' between a local name and a domain; fix the event: a retry will not help\n",
+            event.display()
+        )
+    );
+}
+
+/// An event error says "InvalidEvent" once: the type, then what is wrong.
+#[test]
+fn an_invalid_event_is_named_once_not_invalid_event_invalid_event() {
+    let event = invalid_event();
+    let out = invoke(&env(), &[&event]);
+    assert_eq!(
+        first_line(&stderr(&out)),
+        format!(
+            "{}: InvalidEvent: unsupported event: source \"aws.ec2\", detail-type \"EC2 \
+             Instance State-change Notification\" (expected an Organizations \
+             CreateAccountResult or AccountJoinedOrganization, a Control Tower \
+             CreateManagedAccount/UpdateManagedAccount, or detail-type \"GuardDuty Invite \
+             Request\", \"GuardDuty Reconcile Request\" or \"GuardDuty Invite Check\"); fix the \
+             event: a retry will not help",
+            event.display()
+        )
+    );
+}
+
+/// A missing event file is a file to fix, not a command to look up in --help.
+#[test]
+fn a_missing_event_file_is_named_without_pointing_at_help() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let missing = dir.path().join("no-such-event.json");
+    let out = invoke(&env(), &[&missing]);
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        stderr(&out),
+        format!(
+            "guardduty-invite: {}: No such file or directory (os error 2)\n",
+            missing.display()
+        )
+    );
+}
+
+/// A failed reconcile's stderr line says what to do, as a failed invoke's does.
+#[test]
+fn a_failed_reconcile_says_what_to_do() {
+    let out = run_binary(&env(), &["reconcile"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        stderr(&out),
+        "reconcile: STS.GetCallerIdentity.Transient: STS GetCallerIdentity failed: could not \
+         connect to http://127.0.0.1:9 (connection refused); run reconcile again once the \
+         cause is fixed (it redoes only what is still missing)\n"
+    );
+}

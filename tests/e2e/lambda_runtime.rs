@@ -292,7 +292,7 @@ fn inside_lambda_a_handler_error_is_logged_as_one_readable_line_and_metrics_are_
         .collect();
     assert_eq!(error_lines.len(), 1, "the error is logged once:\n{log}");
     assert!(
-        error_lines[0].contains("InvalidEvent: invalid event: unsupported event"),
+        error_lines[0].contains("InvalidEvent: unsupported event"),
         "the runtime logs the error as `type: message`:\n{log}"
     );
     for shape in ["Diagnostic", "error_type", " { ", "Some("] {
