@@ -8,6 +8,8 @@
 //! - `emf`: the per-region counts as CloudWatch Embedded Metric Format lines.
 
 pub mod emf;
+pub mod metrics;
+pub mod notify;
 pub mod s3;
 pub mod security_hub;
 pub mod sns;
@@ -19,8 +21,7 @@ use crate::aws::Aws;
 use crate::config::Config;
 use crate::error::{AwsError, HandlerError, Published};
 use crate::event::EventMeta;
-use crate::metrics::Counts;
-use crate::report::{Drift, Problem};
+use crate::report::{Drift, Problem, RegionOutcomes};
 
 /// What a run has to say, for every destination.
 pub struct Report<'r> {
@@ -28,7 +29,7 @@ pub struct Report<'r> {
     /// In a stable order (see [`sort`]).
     pub problems: &'r [Problem],
     pub drift: &'r [Drift],
-    pub per_region: &'r BTreeMap<String, Counts>,
+    pub per_region: &'r BTreeMap<String, RegionOutcomes>,
     pub now: SystemTime,
     /// A reconcile's coverage report.
     pub coverage: Option<CoverageCsv<'r>>,

@@ -7,7 +7,7 @@ use guardduty_invite::event::{
     self, Action, EventError, EventKind, API_CALL, CONTROL_TOWER_SOURCE, MANUAL_DETAIL_TYPE,
     MAX_ACCOUNTS_PER_REQUEST, ORGANIZATIONS_SOURCE, SERVICE_EVENT,
 };
-use guardduty_invite::notify::{notifications, Notification, SUBJECT_MAX_CHARS};
+use guardduty_invite::publish::notify::{notifications, Notification, SUBJECT_MAX_CHARS};
 use guardduty_invite::report::Problem;
 use guardduty_invite::template::{MessageTemplate, Values, MESSAGE_MAX_CHARS};
 use proptest::prelude::*;
@@ -523,10 +523,10 @@ proptest! {
         let meta = event::EventMeta { id: "e".into(), source, detail_type };
         let problems: Vec<Problem> = ids.iter().map(|id| Problem::new(id, "CreateMembers", "r").with_result(result.clone())).collect();
         for n in notifications("arn:aws:sns:us-east-1:123456789012:t", &meta, &problems, &[]) {
-            prop_assert!(n.subject.chars().count() <= SUBJECT_MAX_CHARS);
-            prop_assert!(n.subject.chars().all(|c| c.is_ascii_graphic() || c == ' '), "{:?}", n.subject);
-            prop_assert!(n.attributes.len() <= 10);
-            prop_assert!(serde_json::from_str::<Value>(&n.body).is_ok());
+            prop_assert!(n.message.subject.chars().count() <= SUBJECT_MAX_CHARS);
+            prop_assert!(n.message.subject.chars().all(|c| c.is_ascii_graphic() || c == ' '), "{:?}", n.message.subject);
+            prop_assert!(n.message.attributes.len() <= 10);
+            prop_assert!(serde_json::from_str::<Value>(&n.message.body.message()).is_ok());
         }
     }
 }
@@ -534,8 +534,9 @@ proptest! {
 /// What SNS counts against its 262,144-byte limit: the message and every attribute's name,
 /// type and value.
 fn sns_size(n: &Notification) -> usize {
-    n.body.len()
-        + n.attributes
+    n.message.body.message().len()
+        + n.message
+            .attributes
             .iter()
             .map(|(k, t, v)| k.len() + t.len() + v.len())
             .sum::<usize>()
@@ -567,7 +568,7 @@ proptest! {
         let mut sent = 0;
         for n in &parts {
             prop_assert!(sns_size(n) <= 262_144, "{} bytes in a part of {}", sns_size(n), parts.len());
-            let body: Value = serde_json::from_str(&n.body).expect("JSON body");
+            let body: Value = serde_json::from_str(&n.message.body.message()).expect("JSON body");
             sent += body["problems"].as_array().map_or(0, Vec::len);
         }
         prop_assert_eq!(sent, count);

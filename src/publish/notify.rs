@@ -3,6 +3,7 @@
 use serde::Serialize;
 use serde_json::json;
 
+use crate::aws::{Fifo, SnsBody, SnsMessage};
 use crate::event::EventMeta;
 use crate::report::{Drift, Problem};
 
@@ -13,20 +14,11 @@ pub const BODY_MAX_BYTES: usize = 240_000;
 pub const SUBJECT_MAX_CHARS: usize = 99;
 const ATTRIBUTE_MAX_CHARS: usize = 256;
 
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Fifo {
-    pub group_id: String,
-    pub deduplication_id: String,
-}
-
-/// One SNS Publish request.
+/// One SNS Publish request, and what it carries.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Notification {
-    pub subject: String,
-    pub body: String,
-    /// (name, SNS data type, value); at most 10 so raw delivery to SQS keeps them.
-    pub attributes: Vec<(&'static str, &'static str, String)>,
-    pub fifo: Option<Fifo>,
+    /// Its attributes are at most 10, so raw delivery to SQS keeps them.
+    pub message: SnsMessage,
     /// How many problems this part carries.
     pub problems: usize,
 }
@@ -163,23 +155,30 @@ fn build(
     .filter(|(_, _, v)| !v.is_empty())
     .collect();
 
-    let fifo = topic_arn.ends_with(".fifo").then(|| Fifo {
-        group_id: "guardduty-invite".into(),
-        // A replay of the same event within SNS's five-minute window is dropped by SNS itself.
-        deduplication_id: format!(
-            "{}-{part}-{:016x}",
-            dedup_safe(&meta.id),
-            fnv1a(body.as_bytes())
-        ),
-    });
+    let fifo = fifo(topic_arn, &meta.id, part, &body);
 
     Notification {
-        subject: subject(&accounts, problems.len(), drift.len(), (part, parts)),
-        body,
-        attributes,
-        fifo,
+        message: SnsMessage {
+            subject: subject(&accounts, problems.len(), drift.len(), (part, parts)),
+            body: SnsBody::Text(body),
+            attributes,
+            fifo,
+        },
         problems: problems.len(),
     }
+}
+
+/// A FIFO topic's ids. A replay of the same event within SNS's five-minute window is dropped
+/// by SNS itself; a part or a changed report is not.
+fn fifo(topic_arn: &str, event_id: &str, part: usize, body: &str) -> Option<Fifo> {
+    topic_arn.ends_with(".fifo").then(|| Fifo {
+        group_id: "guardduty-invite".into(),
+        deduplication_id: format!(
+            "{}-{part}-{:016x}",
+            dedup_safe(event_id),
+            fnv1a(body.as_bytes())
+        ),
+    })
 }
 
 fn subject(
@@ -260,6 +259,10 @@ fn fnv1a(bytes: &[u8]) -> u64 {
 mod tests {
     use super::*;
 
+    fn body(n: &Notification) -> String {
+        n.message.body.message()
+    }
+
     const TOPIC: &str = "arn:aws:sns:us-east-1:123456789012:problems";
 
     fn meta() -> EventMeta {
@@ -284,7 +287,7 @@ mod tests {
             &[other_admin("444455556666", "us-east-1")],
             &[],
         )[0];
-        let body: serde_json::Value = serde_json::from_str(&n.body).unwrap();
+        let body: serde_json::Value = serde_json::from_str(&body(n)).unwrap();
         assert_eq!(body["event"]["id"], "evt-1");
         assert_eq!(
             body["event"]["detailType"],
@@ -309,17 +312,20 @@ mod tests {
             &[other_admin("444455556666", "us-east-1")],
             &[],
         )[0];
-        assert_eq!(n.subject, "GuardDuty invite: 1 problem(s) for 444455556666");
+        assert_eq!(
+            n.message.subject,
+            "GuardDuty invite: 1 problem(s) for 444455556666"
+        );
         let many: Vec<Problem> = (0..30)
             .map(|i| other_admin(&format!("{:012}", i), "eu-west-1"))
             .collect();
         let n = &notifications(TOPIC, &meta(), &many, &[])[0];
         assert!(
-            n.subject.len() < 100 && n.subject.is_ascii(),
+            n.message.subject.len() < 100 && n.message.subject.is_ascii(),
             "{}",
-            n.subject
+            n.message.subject
         );
-        assert!(n.subject.contains("and 29 more"));
+        assert!(n.message.subject.contains("and 29 more"));
         assert_eq!(ascii_line("ä\nb", 99), "??b");
     }
 
@@ -330,9 +336,10 @@ mod tests {
             other_admin("444455556666", "eu-west-1"),
         ];
         let n = &notifications(TOPIC, &meta(), &problems, &[])[0];
-        assert!(n.attributes.len() <= 10);
+        assert!(n.message.attributes.len() <= 10);
         let get = |k: &str| {
-            n.attributes
+            n.message
+                .attributes
                 .iter()
                 .find(|(name, _, _)| *name == k)
                 .map(|(_, t, v)| (*t, v.clone()))
@@ -346,12 +353,12 @@ mod tests {
             get("eventSource"),
             Some(("String", "aws.organizations".into()))
         );
-        for (name, _, _) in &n.attributes {
+        for (name, _, _) in &n.message.attributes {
             assert!(name
                 .chars()
                 .all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c)));
         }
-        assert!(n.fifo.is_none());
+        assert!(n.message.fifo.is_none());
     }
 
     #[test]
@@ -364,14 +371,15 @@ mod tests {
         let mut seen = 0;
         for (i, n) in parts.iter().enumerate() {
             assert!(
-                n.body.len() <= BODY_MAX_BYTES,
+                body(n).len() <= BODY_MAX_BYTES,
                 "part {i} is {} bytes",
-                n.body.len()
+                body(n).len()
             );
             assert!(n
+                .message
                 .subject
                 .contains(&format!("(part {}/{})", i + 1, parts.len())));
-            let body: serde_json::Value = serde_json::from_str(&n.body).unwrap();
+            let body: serde_json::Value = serde_json::from_str(&body(n)).unwrap();
             seen += body["problems"].as_array().unwrap().len();
         }
         assert_eq!(seen, many.len());
@@ -402,7 +410,7 @@ mod tests {
         parts
             .iter()
             .map(|n| {
-                let body: serde_json::Value = serde_json::from_str(&n.body).unwrap();
+                let body: serde_json::Value = serde_json::from_str(&body(n)).unwrap();
                 body["problems"].as_array().unwrap().len()
             })
             .collect()
@@ -419,12 +427,13 @@ mod tests {
         assert_eq!(problems_per_part(&parts), [8]);
         let n = &parts[0];
         let attributes: usize = n
+            .message
             .attributes
             .iter()
             .map(|(k, t, v)| k.len() + t.len() + v.len())
             .sum();
-        assert!(n.body.len() <= BODY_MAX_BYTES, "{}", n.body.len());
-        assert!(n.body.len() + attributes <= 262_144);
+        assert!(body(n).len() <= BODY_MAX_BYTES, "{}", body(n).len());
+        assert!(body(n).len() + attributes <= 262_144);
     }
 
     #[test]
@@ -433,9 +442,9 @@ mod tests {
         let parts = notifications(TOPIC, &meta(), &problems, &[]);
         assert_eq!(problems_per_part(&parts), [7, 1]);
         assert!(
-            parts[0].subject.ends_with("(part 1/2)"),
+            parts[0].message.subject.ends_with("(part 1/2)"),
             "{}",
-            parts[0].subject
+            parts[0].message.subject
         );
     }
 
@@ -464,7 +473,13 @@ mod tests {
             problems,
             &[],
         );
-        parts[0].fifo.as_ref().unwrap().deduplication_id.clone()
+        parts[0]
+            .message
+            .fifo
+            .as_ref()
+            .unwrap()
+            .deduplication_id
+            .clone()
     }
 
     #[test]
@@ -501,7 +516,7 @@ mod tests {
         assert_eq!(parts.len(), 2);
         let ids: Vec<&str> = parts
             .iter()
-            .map(|n| n.fifo.as_ref().unwrap().deduplication_id.as_str())
+            .map(|n| n.message.fifo.as_ref().unwrap().deduplication_id.as_str())
             .collect();
         assert_ne!(ids[0], ids[1]);
     }
@@ -540,11 +555,11 @@ mod tests {
         let problems = [other_admin("444455556666", "us-east-1")];
         let a = notifications(fifo_topic, &meta(), &problems, &[]);
         let b = notifications(fifo_topic, &meta(), &problems, &[]);
-        let fifo = a[0].fifo.as_ref().unwrap();
+        let fifo = a[0].message.fifo.as_ref().unwrap();
         assert_eq!(fifo.group_id, "guardduty-invite");
         assert!(fifo.deduplication_id.len() <= 128);
         assert_eq!(
-            a[0].fifo, b[0].fifo,
+            a[0].message.fifo, b[0].message.fifo,
             "a replay must carry the same deduplication id"
         );
     }
