@@ -198,6 +198,7 @@ impl App {
             per_region: &tally.per_region,
             now: SystemTime::now(),
             coverage: None,
+            coverage_report: None,
             complete: false,
         };
         // Published even when the run failed in part: a problem is on the topic or in a

@@ -20,6 +20,7 @@ pub async fn deliver(aws: &Aws, config: &Config, report: &Report<'_>) -> Deliver
         report.meta,
         report.problems,
         report.drift,
+        report.coverage_report,
     ) {
         match aws.publish(&config.topic_arn, &n.message).await {
             Ok(id) => {

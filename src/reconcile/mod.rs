@@ -552,6 +552,7 @@ async fn conclude(
             csv,
             started: run.started,
         }),
+        coverage_report: None,
         // A run the deadline cut short saw only part: its report is partial, and what it did
         // not see is not gone.
         complete: failures.is_empty() && not_reached.is_empty(),
