@@ -522,11 +522,14 @@ proptest! {
     ) {
         let meta = event::EventMeta { id: "e".into(), source, detail_type };
         let problems: Vec<Problem> = ids.iter().map(|id| Problem::new(id, "CreateMembers", "r").with_result(result.clone())).collect();
-        for n in notifications("arn:aws:sns:us-east-1:123456789012:t", &meta, &problems, &[]) {
+        for n in notifications("arn:aws:sns:us-east-1:123456789012:t", &meta, &problems, &[], None) {
             prop_assert!(n.message.subject.chars().count() <= SUBJECT_MAX_CHARS);
             prop_assert!(n.message.subject.chars().all(|c| c.is_ascii_graphic() || c == ' '), "{:?}", n.message.subject);
             prop_assert!(n.message.attributes.len() <= 10);
             prop_assert!(serde_json::from_str::<Value>(&n.message.body.message()).is_ok());
+            prop_assert!(serde_json::from_str::<Value>(&n.for_protocol("default")).is_ok());
+            let braced = n.for_protocol("email").contains(['{', '}']);
+            prop_assert!(!braced, "an email has no braces");
         }
     }
 }
@@ -564,11 +567,11 @@ proptest! {
                     .with_result(result.clone())
             })
             .collect();
-        let parts = notifications("arn:aws:sns:us-east-1:123456789012:t", &meta, &problems, &[]);
+        let parts = notifications("arn:aws:sns:us-east-1:123456789012:t", &meta, &problems, &[], None);
         let mut sent = 0;
         for n in &parts {
             prop_assert!(sns_size(n) <= 262_144, "{} bytes in a part of {}", sns_size(n), parts.len());
-            let body: Value = serde_json::from_str(&n.message.body.message()).expect("JSON body");
+            let body: Value = serde_json::from_str(&n.for_protocol("default")).expect("JSON body");
             sent += body["problems"].as_array().map_or(0, Vec::len);
         }
         prop_assert_eq!(sent, count);
