@@ -30,6 +30,9 @@ pub struct Problem {
     /// unprotected there.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub affected_accounts: Option<usize>,
+    /// The fix, when the finder knows it better than the operation tells (a check's).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fix: Option<String>,
 }
 
 impl Problem {
@@ -43,7 +46,13 @@ impl Problem {
             relationship_status: None,
             reason: reason.into(),
             affected_accounts: None,
+            fix: None,
         }
+    }
+
+    pub fn with_fix(mut self, fix: impl Into<String>) -> Self {
+        self.fix = Some(fix.into());
+        self
     }
 
     pub fn in_region(mut self, region: &str, detector_id: Option<&str>) -> Self {

@@ -18,6 +18,7 @@ use serde::Serialize;
 use crate::account::AccountId;
 use crate::aws::Aws;
 use crate::config::Config;
+use crate::report::{Problem, WHOLE_REGION};
 
 use fix::call_failed;
 
@@ -160,6 +161,23 @@ pub async fn run(
             topic_arn: config.topic_arn.clone(),
         },
     }
+}
+
+/// The failed lines of a report as problems for the topic: what was found, where, and the
+/// line's own fix (`account`: the account the check tried, else the deployment's).
+pub fn failures(report: &CheckReport, account: Option<&AccountId>) -> Vec<Problem> {
+    report
+        .checks
+        .iter()
+        .filter(|c| c.verdict == Verdict::Failed)
+        .map(|c| {
+            let who = account.map_or(WHOLE_REGION, AccountId::as_str);
+            let mut p = Problem::new(who, &format!("check: {}", c.check), c.detail.clone());
+            p.region = c.region.clone();
+            p.fix = c.fix.clone();
+            p
+        })
+        .collect()
 }
 
 async fn region_checks(

@@ -24,6 +24,7 @@ pub fn text(part: &Part<'_>) -> String {
         for (i, p) in part.problems.iter().enumerate() {
             problem(&mut out, i + 1, p);
         }
+        out.push('\n');
     }
     if !part.drift.is_empty() {
         let _ = writeln!(
@@ -34,6 +35,7 @@ pub fn text(part: &Part<'_>) -> String {
         for (i, d) in part.drift.iter().enumerate() {
             drift(&mut out, i + 1, d);
         }
+        out.push('\n');
     }
     let _ = writeln!(
         out,
@@ -70,6 +72,7 @@ pub fn drift_len(d: &Drift) -> usize {
 fn where_line(p: &Problem) -> String {
     let who = match p.affected_accounts {
         Some(n) if p.account_id == WHOLE_REGION => format!("{n} accounts"),
+        None if p.account_id == WHOLE_REGION => "the deployment".to_owned(),
         _ => p.account_id.clone(),
     };
     match &p.region {
@@ -87,17 +90,20 @@ fn problem(out: &mut String, n: usize, p: &Problem) {
     if let Some(status) = &p.relationship_status {
         let _ = writeln!(out, "   Relationship status: {status}");
     }
-    let _ = writeln!(out, "   Fix: {}\n", fix(p));
+    let _ = writeln!(out, "   Fix: {}", fix(p));
 }
 
 fn drift(out: &mut String, n: usize, d: &Drift) {
     let _ = writeln!(out, "\n{n}. {} in {}: {}", d.account_id, d.region, d.found);
     let _ = writeln!(out, "   Done: {}", d.action);
-    let _ = writeln!(out, "   Fix: {}\n", drift_fix(d));
+    let _ = writeln!(out, "   Fix: {}", drift_fix(d));
 }
 
 /// The fix of a problem as a command or a console step, by the operation that failed.
 pub fn fix(p: &Problem) -> String {
+    if let Some(fix) = &p.fix {
+        return fix.clone();
+    }
     let region = p.region.as_deref().unwrap_or("REGION");
     let account = if p.account_id == WHOLE_REGION {
         "ACCOUNT_ID"
@@ -110,8 +116,9 @@ pub fn fix(p: &Problem) -> String {
             "turn GuardDuty on for the administrator in {region}: aws guardduty create-detector --enable --region {region}"
         ),
         "CreateMembers" | "InviteMembers" | "GetMembers" | "StartMonitoringMembers" => format!(
-            "GuardDuty console, {region}, Settings > Accounts: find {account} and do what Why says; to see it: \
-             aws guardduty get-members --region {region} --detector-id {detector} --account-ids {account}. Then replay the event."
+            "act on the reason, then replay the event; the member as GuardDuty sees it: GuardDuty console, {region}, \
+             Settings > Accounts, {account}; or aws guardduty get-members --region {region} --detector-id {detector} \
+             --account-ids {account}"
         ),
         "AssumeRole" => format!(
             "deploy the member role in {account} (deploy/member-role.yaml, as a StackSet: docs/deployment.md), then check it: \

@@ -217,7 +217,12 @@ fn build(topic_arn: &str, part: &Part<'_>) -> Notification {
     ]);
     Notification {
         message: SnsMessage {
-            subject: subject(&accounts, problems.len(), drift.len(), (part.part, part.parts)),
+            subject: subject(
+                &accounts,
+                problems.len(),
+                drift.len(),
+                (part.part, part.parts),
+            ),
             body: SnsBody::PerProtocol(messages),
             attributes: attributes(part),
             fifo,
@@ -365,7 +370,9 @@ mod tests {
             TOPIC,
             &meta(),
             &[other_admin("444455556666", "us-east-1")],
-            &[], None)[0];
+            &[],
+            None,
+        )[0];
         let body: serde_json::Value = serde_json::from_str(&body(n)).unwrap();
         assert_eq!(body["event"]["id"], "evt-1");
         assert_eq!(
@@ -389,7 +396,9 @@ mod tests {
             TOPIC,
             &meta(),
             &[other_admin("444455556666", "us-east-1")],
-            &[], None)[0];
+            &[],
+            None,
+        )[0];
         assert_eq!(
             n.message.subject,
             "GuardDuty invite: 1 problem(s) for 444455556666"
@@ -514,7 +523,11 @@ mod tests {
         let problems = problems_costing(8, PROBLEMS_BUDGET);
         let parts = notifications(TOPIC, &meta(), &problems, &[], None);
         assert_eq!(problems_per_part(&parts), [8]);
-        assert!(sns_size(&parts[0]) <= SNS_MAX_BYTES, "{}", sns_size(&parts[0]));
+        assert!(
+            sns_size(&parts[0]) <= SNS_MAX_BYTES,
+            "{}",
+            sns_size(&parts[0])
+        );
     }
 
     #[test]
@@ -538,7 +551,9 @@ mod tests {
             TOPIC,
             &meta(),
             &[other_admin("111122223333", "us-east-1"), huge],
-            &[], None);
+            &[],
+            None,
+        );
         assert_eq!(problems_per_part(&parts), [1, 1]);
     }
 
@@ -551,7 +566,9 @@ mod tests {
             "arn:aws:sns:us-east-1:123456789012:p.fifo",
             &meta,
             problems,
-            &[], None);
+            &[],
+            None,
+        );
         parts[0]
             .message
             .fifo
@@ -590,7 +607,9 @@ mod tests {
             "arn:aws:sns:us-east-1:123456789012:p.fifo",
             &meta(),
             &many,
-            &[], None);
+            &[],
+            None,
+        );
         assert_eq!(parts.len(), 2);
         let ids: Vec<&str> = parts
             .iter()

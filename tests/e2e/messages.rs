@@ -58,7 +58,10 @@ fn world_with_problems(foreign: usize) -> (Emulator, Seeded, Vec<String>) {
     let emu = Emulator::start();
     let ids: Vec<String> = (0..foreign).map(|i| format!("7{:011}", i)).collect();
     let mut accounts: Vec<(&str, &str, &str)> = vec![("111122223333", "new@example.com", "New")];
-    let emails: Vec<String> = ids.iter().map(|id| format!("root+{id}@example.com")).collect();
+    let emails: Vec<String> = ids
+        .iter()
+        .map(|id| format!("root+{id}@example.com"))
+        .collect();
     for (id, email) in ids.iter().zip(&emails) {
         accounts.push((id, email, ""));
     }
@@ -83,13 +86,15 @@ fn the_email_reads_as_plain_text_summary_first_every_account_named_with_its_fix(
     );
     for id in &ids {
         assert!(
-            text.lines().any(|l| l.trim() == format!("{id} in us-east-1")),
+            text.lines()
+                .any(|l| l.trim() == format!("{id} in us-east-1")),
             "{id} has its own line:\n{text}"
         );
     }
     assert!(text.contains("Why: the account is a member of another GuardDuty administrator"));
     assert!(
-        text.contains("Fix: GuardDuty console, us-east-1, Settings > Accounts")
+        text.contains("Fix: act on the reason, then replay the event")
+            && text.contains("GuardDuty console, us-east-1, Settings > Accounts")
             && text.contains("aws guardduty get-members --region us-east-1"),
         "the fix is a console step and a command:\n{text}"
     );
@@ -201,7 +206,9 @@ fn the_chat_channel_gets_a_custom_notification_it_can_show() {
     for id in &ids {
         assert!(description.contains(&format!("`{id}`")), "{description}");
     }
-    assert!(content["nextSteps"].as_array().is_some_and(|s| !s.is_empty()));
+    assert!(content["nextSteps"]
+        .as_array()
+        .is_some_and(|s| !s.is_empty()));
     assert!(content["keywords"]
         .as_array()
         .is_some_and(|k| k.contains(&Value::from("us-east-1"))));
@@ -247,4 +254,49 @@ fn over_a_hundred_problems_stay_within_snss_limits_in_every_form_and_each_part_r
     for card in &chat {
         assert_chat_card(&enveloped(card));
     }
+}
+
+#[test]
+fn a_check_run_as_an_event_sends_its_failures_to_the_email_and_the_chat_with_their_fixes() {
+    let emu = Emulator::start();
+    // No detector in eu-west-1: the check's `detector` line fails there.
+    let seeded = emu.seed(
+        &["us-east-1"],
+        &[("111122223333", "new@example.com", "New")],
+        &[],
+    );
+    subscribe_readers(&emu, &seeded.topic_arn);
+    let out = invoke(
+        &emu.env(&seeded, &["us-east-1", "eu-west-1"]),
+        &[&sample("invite-check.json")],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let failed: Vec<Value> = responses(&out)[0]["checks"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|c| c["verdict"] == "failed")
+        .cloned()
+        .collect();
+    assert!(!failed.is_empty(), "the check fails in eu-west-1");
+
+    let emails = delivered(&emu, "email");
+    assert_eq!(emails.len(), 1, "{emails:?}");
+    let text = body(&emails[0]);
+    assert!(
+        text.starts_with(&format!("{} problem(s)", failed.len())),
+        "{text}"
+    );
+    for line in &failed {
+        let fix = line["fix"].as_str().unwrap_or_default();
+        assert!(text.contains(&format!("Fix: {fix}")), "{fix}\n{text}");
+    }
+    assert!(
+        text.contains("111122223333 in eu-west-1 (check: detector)"),
+        "{text}"
+    );
+    assert!(!text.contains('{') && !text.contains('}'));
+    let chat = delivered(&emu, "https");
+    assert_eq!(chat.len(), 1);
+    assert_chat_card(&enveloped(&chat[0]));
 }
