@@ -181,3 +181,48 @@ fn capped(s: &str, max: usize) -> String {
     out.push('…');
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::EventMeta;
+
+    #[test]
+    fn a_card_stays_within_the_services_limits_however_many_and_long_the_problems() {
+        let problems: Vec<Problem> = (0..500)
+            .map(|i| {
+                Problem::new(&format!("{i:012}"), "CreateMembers", "ü".repeat(2_000))
+                    .in_region(&format!("region-{}-{}", i % 20, "r".repeat(100)), None)
+            })
+            .collect();
+        let part = Part {
+            summary: "s".repeat(10_000),
+            event: EventMeta {
+                id: "e".into(),
+                source: "s".into(),
+                detail_type: "d".into(),
+            },
+            part: 2,
+            parts: 3,
+            problems: &problems,
+            drift: &[],
+            coverage_report: None,
+        };
+        let card: serde_json::Value = serde_json::from_str(&payload(&part)).unwrap();
+        let content = &card["content"];
+        let chars = |v: &serde_json::Value| v.as_str().unwrap().chars().count();
+        assert!(chars(&content["title"]) <= TITLE_MAX_CHARS);
+        assert!(chars(&content["description"]) <= DESCRIPTION_MAX_CHARS);
+        assert!(content["description"]
+            .as_str()
+            .unwrap()
+            .contains("more: the email and the JSON message"));
+        for s in content["nextSteps"].as_array().unwrap() {
+            assert!(chars(s) <= NEXT_STEP_MAX_CHARS);
+        }
+        for k in content["keywords"].as_array().unwrap() {
+            assert!(chars(k) <= KEYWORD_MAX_CHARS);
+        }
+        assert!(payload(&part).len() < 40_000, "within the part's reserve");
+    }
+}

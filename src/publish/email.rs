@@ -161,3 +161,61 @@ fn drift_fix(d: &Drift) -> String {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::EventMeta;
+
+    fn part<'a>(problems: &'a [Problem], drift: &'a [Drift], report: Option<&'a str>) -> Part<'a> {
+        Part {
+            summary: "1 problem(s) left 1 account(s) without GuardDuty protection.".into(),
+            event: EventMeta {
+                id: "evt-1".into(),
+                source: "aws.organizations".into(),
+                detail_type: "AWS Service Event via CloudTrail".into(),
+            },
+            part: 1,
+            parts: 1,
+            problems,
+            drift,
+            coverage_report: report,
+        }
+    }
+
+    #[test]
+    fn drift_comes_apart_from_problems_and_the_coverage_report_is_named() {
+        let problems = [
+            Problem::new("111122223333", "AssumeRole", "the role is missing")
+                .in_region("eu-west-1", None),
+        ];
+        let drift = [Drift {
+            account_id: "222233334444".into(),
+            region: "us-east-1".into(),
+            kind: DriftKind::LeftAdministrator,
+            found: "relationship status Resigned".into(),
+            action: "invited again".into(),
+        }];
+        let text = text(&part(
+            &problems,
+            &drift,
+            Some("s3://bucket/coverage/2026-12-05.csv"),
+        ));
+        let problems_at = text.find("Problems (1):").unwrap();
+        let drift_at = text.find("Drift (1):").unwrap();
+        assert!(problems_at < drift_at, "{text}");
+        assert!(text.contains("Fix: deploy the member role in 111122223333"));
+        assert!(text.contains("Done: invited again"));
+        assert!(text.contains("Coverage report of the day: s3://bucket/coverage/2026-12-05.csv"));
+        assert!(text.contains("Caused by: event evt-1 from aws.organizations"));
+    }
+
+    #[test]
+    fn braces_in_aws_texts_do_not_reach_the_email_and_a_checks_own_fix_wins() {
+        let problems = [Problem::new("*", "check: topic", "no topic {x}").with_fix("create it")];
+        let text = text(&part(&problems, &[], None));
+        assert!(!text.contains(['{', '}']), "{text}");
+        assert!(text.contains("  the deployment (every region)\n"), "{text}");
+        assert!(text.contains("Fix: create it"), "{text}");
+    }
+}

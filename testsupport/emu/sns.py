@@ -3,7 +3,9 @@
 - A message may be as large as the topic's `MaximumMessageSize`, its attributes included: 262,144 bytes unless the topic sets another value (1,024 to 1,048,576); the code splits problems at 262,144 bytes, so a topic set below that can refuse a message
 - A subject is under 100 characters, with no line break
 - With `MessageStructure: json` the message is a JSON object with a `default` string; each subscriber gets its protocol's entry, else `default`; the size limit is the whole structure's
-- An `email` subscriber gets the plain text of its entry, with the Subject; `email-json`, `http` and `https` subscribers get the JSON envelope whose `Message` is their entry
+- `sqs`, `lambda` and `email-json` subscribers, named by no key of the structure, get `default`: the JSON document, unchanged
+- An `email` subscriber gets the plain text of its entry, with the Subject as the mail's subject; `email-json`, `http` and `https` get the JSON envelope whose `Message` is their entry
+- Every subscription counts as confirmed (an email subscriber has clicked its confirmation link)
 
 The input rules moto lacks for SNS Publish (size in bytes, attributes included; subject
 length; a per-protocol message's structure) and STS AssumeRole's RoleSessionName; and the
