@@ -1421,7 +1421,10 @@ class DemoWorld(EmulatorTest):
             self.assertEqual(client("guardduty", region).list_detectors()["DetectorIds"], [detector])
         sns = client("sns")
         subscriptions = sns.list_subscriptions_by_topic(TopicArn=seeded["topicArn"])["Subscriptions"]
-        self.assertEqual([s["Protocol"] for s in subscriptions], ["sqs"])
+        # the queue, and the people's email and chat channel: each once, though seeded twice
+        self.assertEqual(sorted((s["Protocol"], s["Endpoint"]) for s in subscriptions if s["Protocol"] != "sqs"),
+                         [("email", "security-team@example.com"), ("https", "https://chat.example.com/guardduty")])
+        self.assertEqual([s["Protocol"] for s in subscriptions].count("sqs"), 1)
 
 
     def test_seed_names_another_member_role_or_none(self):
