@@ -9,7 +9,6 @@ use serde::Serialize;
 use serde_json::Value;
 use tracing::{info, warn};
 
-use crate::account::AccountId;
 use crate::aws::Aws;
 use crate::check::{self, CheckReport};
 use crate::cli::CLI_SOURCE;
@@ -107,8 +106,7 @@ impl App {
                 // As an event (a schedule, a person's request), its failures go to the topic
                 // like any problem; `guardduty-invite check` prints them and writes nothing.
                 if request.meta.source != CLI_SOURCE {
-                    self.publish_check(&request.meta, &report, account.as_ref())
-                        .await?;
+                    self.publish_check(&request.meta, &report).await?;
                 }
                 Ok(Reply::Check(report))
             }
@@ -120,9 +118,8 @@ impl App {
         &self,
         meta: &EventMeta,
         report: &CheckReport,
-        account: Option<&AccountId>,
     ) -> Result<(), HandlerError> {
-        let problems = check::failures(report, account);
+        let problems = check::failures(report);
         if problems.is_empty() {
             return Ok(());
         }

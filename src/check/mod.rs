@@ -18,6 +18,7 @@ use serde::Serialize;
 use crate::account::AccountId;
 use crate::aws::Aws;
 use crate::config::Config;
+use crate::publish::notify::CHECK_PREFIX;
 use crate::report::{Problem, WHOLE_REGION};
 
 use fix::call_failed;
@@ -164,15 +165,16 @@ pub async fn run(
 }
 
 /// The failed lines of a report as problems for the topic: what was found, where, and the
-/// line's own fix (`account`: the account the check tried, else the deployment's).
-pub fn failures(report: &CheckReport, account: Option<&AccountId>) -> Vec<Problem> {
+/// line's own fix. Each is the deployment's (`*`): a line's detail names the account it is
+/// about, when it is about one.
+pub fn failures(report: &CheckReport) -> Vec<Problem> {
     report
         .checks
         .iter()
         .filter(|c| c.verdict == Verdict::Failed)
         .map(|c| {
-            let who = account.map_or(WHOLE_REGION, AccountId::as_str);
-            let mut p = Problem::new(who, &format!("check: {}", c.check), c.detail.clone());
+            let operation = format!("{CHECK_PREFIX}{}", c.check);
+            let mut p = Problem::new(WHOLE_REGION, &operation, c.detail.clone());
             p.region = c.region.clone();
             p.fix = c.fix.clone();
             p

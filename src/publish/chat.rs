@@ -5,7 +5,7 @@
 use serde::Serialize;
 
 use super::email::fix;
-use super::notify::Part;
+use super::notify::{Part, CHECK_PREFIX};
 use crate::report::{Problem, WHOLE_REGION};
 
 /// The service's limits for a custom notification's content.
@@ -67,7 +67,15 @@ fn title(part: &Part<'_>) -> String {
         many => format!(" in {} regions", many.len()),
     };
     let accounts = unprotected_accounts(part.problems);
+    let checks = part
+        .problems
+        .iter()
+        .filter(|p| p.operation.starts_with(CHECK_PREFIX))
+        .count();
     let what = match (accounts, part.drift.len()) {
+        _ if checks == part.problems.len() && checks > 0 => {
+            format!("the check found {checks} problem(s)")
+        }
         (0, d) => format!("{d} drift"),
         (1, 0) => "1 account not protected".to_owned(),
         (a, 0) => format!("{a} accounts not protected"),

@@ -5,7 +5,7 @@
 
 use std::fmt::Write;
 
-use super::notify::Part;
+use super::notify::{Part, CHECK_PREFIX};
 use crate::report::{Drift, DriftKind, Problem, WHOLE_REGION};
 
 /// The email of one part. Braces are never in it: it is read by people, not parsed (AWS's
@@ -15,7 +15,15 @@ pub fn text(part: &Part<'_>) -> String {
     out.push_str(&part.summary);
     out.push_str("\n\n");
     if !part.problems.is_empty() {
-        out.push_str("Not protected (account, region):\n");
+        let checks = part
+            .problems
+            .iter()
+            .all(|p| p.operation.starts_with(CHECK_PREFIX));
+        out.push_str(if checks {
+            "Where (account, region):\n"
+        } else {
+            "Not protected (account, region):\n"
+        });
         for p in part.problems {
             let _ = writeln!(out, "  {}", where_line(p));
         }
@@ -43,7 +51,10 @@ pub fn text(part: &Part<'_>) -> String {
         part.event.id, part.event.source, part.event.detail_type
     );
     if let Some(report) = part.coverage_report {
-        let _ = writeln!(out, "Coverage report of the day: {report}");
+        let _ = writeln!(
+            out,
+            "Coverage report of the day: {report} (to read it: aws s3 cp {report} -)"
+        );
     }
     if part.parts > 1 {
         let _ = writeln!(

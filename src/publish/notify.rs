@@ -171,7 +171,20 @@ fn split_by_size<'a>(
         .collect()
 }
 
+/// The operation of a check's failed line (`check: <line>`).
+pub const CHECK_PREFIX: &str = "check: ";
+
 fn summary(problems: &[Problem], drift: &[Drift]) -> String {
+    let checks = problems
+        .iter()
+        .filter(|p| p.operation.starts_with(CHECK_PREFIX))
+        .count();
+    if checks > 0 && checks == problems.len() && drift.is_empty() {
+        return format!(
+            "The check found {checks} problem(s) in this deployment: until they are fixed, accounts can be left without \
+             GuardDuty protection; a person must act."
+        );
+    }
     let mut summary = format!(
         "{} problem(s) left {} account(s) without GuardDuty protection in at least one region; retrying will not help, a person must act.",
         problems.len(),

@@ -284,7 +284,7 @@ fn a_check_run_as_an_event_sends_its_failures_to_the_email_and_the_chat_with_the
     assert_eq!(emails.len(), 1, "{emails:?}");
     let text = body(&emails[0]);
     assert!(
-        text.starts_with(&format!("{} problem(s)", failed.len())),
+        text.starts_with(&format!("The check found {} problem(s)", failed.len())),
         "{text}"
     );
     for line in &failed {
@@ -292,11 +292,37 @@ fn a_check_run_as_an_event_sends_its_failures_to_the_email_and_the_chat_with_the
         assert!(text.contains(&format!("Fix: {fix}")), "{fix}\n{text}");
     }
     assert!(
-        text.contains("111122223333 in eu-west-1 (check: detector)"),
+        text.contains("the deployment in eu-west-1 (check: detector)"),
         "{text}"
     );
     assert!(!text.contains('{') && !text.contains('}'));
     let chat = delivered(&emu, "https");
     assert_eq!(chat.len(), 1);
     assert_chat_card(&enveloped(&chat[0]));
+}
+
+#[test]
+fn the_email_of_a_reconcile_names_the_days_coverage_report() {
+    let (emu, seeded, _) = world_with_problems(1);
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime")
+        .block_on(emu.s3_with_bucket("coverage-reports"));
+    let mut env = emu.env(&seeded, &["us-east-1"]);
+    env.push(("COVERAGE_BUCKET".into(), "coverage-reports".into()));
+    let (out, summary) = reconcile(&env, false);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let uri = summary["coverageReport"].as_str().unwrap_or_default();
+    assert!(
+        uri.starts_with("s3://coverage-reports/coverage/"),
+        "{summary}"
+    );
+    let text = body(&delivered(&emu, "email")[0]);
+    assert!(
+        text.contains(&format!(
+            "Coverage report of the day: {uri} (to read it: aws s3 cp {uri} -)"
+        )),
+        "{text}"
+    );
 }
