@@ -77,7 +77,7 @@ See README.md in the source repository for events, configuration and deployment,
 docs/development.md for running it by hand (cargo lambda too) and what it prints where.";
 
 /// The source of the events the subcommands stand for.
-const CLI_SOURCE: &str = "guardduty-invite.cli";
+pub const CLI_SOURCE: &str = "guardduty-invite.cli";
 
 /// What the command line asks for.
 #[derive(Debug, PartialEq, Eq)]

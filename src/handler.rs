@@ -1,7 +1,7 @@
 //! The event handler: parse, then what the event asks for (an account event's stages, a
 //! reconcile, or the preflight), within the time Lambda gives.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -11,9 +11,10 @@ use tracing::{info, warn};
 
 use crate::aws::Aws;
 use crate::check::{self, CheckReport};
+use crate::cli::CLI_SOURCE;
 use crate::config::Config;
 use crate::error::HandlerError;
-use crate::event::{self, AccountRequest, Action, EventError, Request};
+use crate::event::{self, AccountRequest, Action, EventError, EventMeta, Request};
 use crate::flow::resolve::resolve;
 use crate::flow::retry::schedule_retries;
 use crate::flow::Flow;
@@ -101,11 +102,39 @@ impl App {
             Action::Check { account, policy } => {
                 let input = self.policy_input(*policy).await;
                 let run = check::run(&self.aws, &self.config, account.as_ref(), &input);
-                Ok(Reply::Check(
-                    within(budget, "the checks", async { Ok(run.await) }).await?,
-                ))
+                let report = within(budget, "the checks", async { Ok(run.await) }).await?;
+                // As an event (a schedule, a person's request), its failures go to the topic
+                // like any problem; `guardduty-invite check` prints them and writes nothing.
+                if request.meta.source != CLI_SOURCE {
+                    self.publish_check(&request.meta, &report).await?;
+                }
+                Ok(Reply::Check(report))
             }
         }
+    }
+
+    /// The failed lines of a check on the topic, in the same readable forms as problems.
+    async fn publish_check(
+        &self,
+        meta: &EventMeta,
+        report: &CheckReport,
+    ) -> Result<(), HandlerError> {
+        let problems = check::failures(report);
+        if problems.is_empty() {
+            return Ok(());
+        }
+        let out = publish::Report {
+            meta,
+            problems: &problems,
+            drift: &[],
+            per_region: &BTreeMap::new(),
+            now: SystemTime::now(),
+            coverage: None,
+            coverage_report: None,
+            complete: false,
+        };
+        let delivered = [publish::sns::deliver(&self.aws, &self.config, &out).await];
+        publish::settle(&delivered, &problems, &mut Vec::new()).map(|_| ())
     }
 
     /// The policy as the preflight sees it: read again, or why it cannot be.
@@ -198,6 +227,7 @@ impl App {
             per_region: &tally.per_region,
             now: SystemTime::now(),
             coverage: None,
+            coverage_report: None,
             complete: false,
         };
         // Published even when the run failed in part: a problem is on the topic or in a

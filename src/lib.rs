@@ -1,8 +1,9 @@
 //! guardduty-invite: makes each new AWS account a GuardDuty member of the administrator.
 //!
 //! `event` parses the EventBridge event, `handler` runs the stages of `flow` for it, `decision`
-//! holds their pure decisions, `aws` is the one place that talks to AWS, `notify` shapes the
-//! SNS message, `error` maps failures to Lambda errors, `cli` is the command line.
+//! holds their pure decisions, `aws` is the one place that talks to AWS, `publish` shapes
+//! and sends what leaves the process (the SNS message, the metrics), `error` maps failures to
+//! Lambda errors, `cli` is the command line.
 
 pub mod account;
 pub mod aws;
@@ -15,8 +16,6 @@ pub mod event;
 pub mod flow;
 pub mod handler;
 pub mod logging;
-pub mod metrics;
-pub mod notify;
 pub mod plan;
 pub mod policy;
 pub mod policy_store;

@@ -30,6 +30,9 @@ pub struct Problem {
     /// unprotected there.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub affected_accounts: Option<usize>,
+    /// The fix, when the finder knows it better than the operation tells (a check's).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fix: Option<String>,
 }
 
 impl Problem {
@@ -43,7 +46,13 @@ impl Problem {
             relationship_status: None,
             reason: reason.into(),
             affected_accounts: None,
+            fix: None,
         }
+    }
+
+    pub fn with_fix(mut self, fix: impl Into<String>) -> Self {
+        self.fix = Some(fix.into());
+        self
     }
 
     pub fn in_region(mut self, region: &str, detector_id: Option<&str>) -> Self {
@@ -210,7 +219,7 @@ pub enum Outcome {
 }
 
 /// The region outcome as the response and the logs name it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum OutcomeLabel {
     Invited,
     AlreadyInvited,
@@ -265,6 +274,77 @@ impl Outcome {
             Self::Excepted => OutcomeLabel::Excepted,
             Self::Problem(_) => OutcomeLabel::Problem,
         }
+    }
+
+    /// Whether this run sent the account's invitation (an acceptance or a pending role may
+    /// follow one sent in the same run).
+    pub fn invitation_sent(&self) -> bool {
+        matches!(
+            self,
+            Self::Invited { .. }
+                | Self::Accepted {
+                    email_sent: Some(_)
+                }
+                | Self::RolePending {
+                    email_sent: Some(_)
+                }
+        )
+    }
+}
+
+/// What a run came to in one region: how many of its accounts ended in each outcome (by
+/// whether this run sent the invitation), how many the deadline left, and what only a
+/// reconcile knows. What happened, not a metric: the publishing side counts it.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct RegionOutcomes {
+    pub ended: BTreeMap<(OutcomeLabel, bool), u64>,
+    /// Not reached before the run's deadline.
+    pub not_reached: u64,
+    pub coverage: Option<RegionCoverage>,
+}
+
+/// A region's coverage after a reconcile, as GuardDuty returned it.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct RegionCoverage {
+    /// Organization account-regions not protected.
+    pub unprotected: u64,
+    pub protected: u64,
+    pub percent: f64,
+    pub drift: u64,
+}
+
+impl RegionOutcomes {
+    pub fn add(&mut self, outcome: &Outcome) {
+        *self
+            .ended
+            .entry((outcome.label(), outcome.invitation_sent()))
+            .or_default() += 1;
+    }
+
+    /// Adds another region's outcomes to these (the coverage is a whole run's, not added).
+    pub fn merge(&mut self, other: &RegionOutcomes) {
+        for (key, n) in &other.ended {
+            *self.ended.entry(*key).or_default() += n;
+        }
+        self.not_reached += other.not_reached;
+    }
+
+    /// How many accounts ended in `label`.
+    pub fn count(&self, label: OutcomeLabel) -> u64 {
+        self.ended
+            .iter()
+            .filter(|((l, _), _)| *l == label)
+            .map(|(_, n)| n)
+            .sum()
+    }
+
+    /// How many invitations this run sent.
+    pub fn invitations_sent(&self) -> u64 {
+        self.ended
+            .iter()
+            .filter(|((_, sent), _)| *sent)
+            .map(|(_, n)| n)
+            .sum()
     }
 }
 

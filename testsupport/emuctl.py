@@ -35,12 +35,17 @@
                       administrator: manual-invite-foreign-account.json ends as a problem on
                       SNS
       (organizations-create-account-result-failed.json and
-      organizations-create-account-api-call.json name no account.) Prints the same JSON as
-      seed. Cannot be combined with the other seed options but --member-role and
+      organizations-create-account-api-call.json name no account.) The topic also has the
+      people's subscribers: the email security-team@example.com and the chat channel
+      https://chat.example.com/guardduty (standing for Amazon Q Developer in chat
+      applications); `deliveries` prints what they got. Prints the same JSON as seed. Cannot be combined with the other seed options but --member-role and
       --no-member-role.
   emuctl.py receive --queue-url URL [--wait 2]
       Receive (and delete) every message on the queue; print each SNS envelope's Subject,
       MessageAttributes and the Message JSON, pretty.
+  emuctl.py deliveries [--protocol email|email-json|https|http]
+      Print what SNS delivered to the topic's email and HTTPS subscribers: each one's subject
+      and body (email: the text a person reads; the others: the envelope's Message).
   emuctl.py calls
       Count the AWS calls the emulator has seen, per operation and region.
   emuctl.py members
@@ -105,6 +110,8 @@ DEMO_ACCOUNTS = [
      "joinedMethod": "INVITED", "joinedAt": "2025-06-01T00:00:00Z"},
 ]
 DEMO_FOREIGN = ["444455556666"]
+# The demo topic's people: an email and a chat channel (SNS does not subscribe one twice).
+DEMO_READERS = [("email", "security-team@example.com"), ("https", "https://chat.example.com/guardduty")]
 
 
 def demo_world(args):
@@ -148,6 +155,9 @@ def seed(args, client):
     subscribed = any(s["Endpoint"] == queue_arn for s in sns.list_subscriptions_by_topic(TopicArn=topic_arn)["Subscriptions"])
     if not subscribed:
         sns.subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=queue_arn)
+    if args.demo_world:
+        for protocol, endpoint in DEMO_READERS:
+            sns.subscribe(TopicArn=topic_arn, Protocol=protocol, Endpoint=endpoint)
     print(json.dumps({"topicArn": topic_arn, "queueUrl": queue_url, "detectors": detectors}))
 
 
@@ -170,6 +180,22 @@ def receive(args, client):
             print(f"MessageAttributes: {json.dumps(envelope.get('MessageAttributes', {}), sort_keys=True)}")
             print("Message: " + json.dumps(body, indent=2, sort_keys=True))
             sqs.delete_message(QueueUrl=args.queue_url, ReceiptHandle=message["ReceiptHandle"])
+
+
+def deliveries(args, client):
+    for d in control(args.endpoint, "GET", "/_emulator/sns/deliveries")["deliveries"]:
+        if args.protocol and d["protocol"] != args.protocol:
+            continue
+        print(f"--- {d['protocol']} to {d['endpoint']}")
+        print(f"Subject: {d['subject']}")
+        if d["protocol"] == "email":
+            print(d["body"])
+            continue
+        message = json.loads(d["body"]).get("Message", "")
+        try:
+            print(json.dumps(json.loads(message), indent=2, ensure_ascii=False))
+        except ValueError:
+            print(message)
 
 
 def calls(args, client):
@@ -293,6 +319,8 @@ def main(argv=None):
     p.add_argument("--queue-url", required=True)
     p.add_argument("--region", default="us-east-1")
     p.add_argument("--wait", type=int, default=2, help="seconds the first receive waits")
+    p = commands.add_parser("deliveries", help="print what the topic's email and HTTPS subscribers got")
+    p.add_argument("--protocol", choices=["email", "email-json", "http", "https"], default=None)
     commands.add_parser("calls", help="count the emulator's calls per operation and region")
     commands.add_parser("members", help="print the GuardDuty member tables per region")
     p = commands.add_parser("start", help="start the emulator in the background")
@@ -312,7 +340,7 @@ def main(argv=None):
     def client(service, region):
         return session.client(service, region_name=region, endpoint_url=args.endpoint)
 
-    command = {"seed": seed, "receive": receive, "calls": calls, "members": members, "start": start,
+    command = {"seed": seed, "receive": receive, "deliveries": deliveries, "calls": calls, "members": members, "start": start,
                "stop": stop}[args.command]
     try:
         command(args, client)

@@ -16,6 +16,9 @@ SigV4 credential scope (as moto routes it) and adds
   GetAdministratorAccount (and the deprecated GetMasterAccount);
 * Organizations listings paged like the real service, OUs checked as it checks them (below);
 * Account Management ListRegions (moto lacks it; below);
+* SNS Publish with `MessageStructure: json` checked as SNS checks it, and what SNS delivers to
+  the subscribers it reaches over the network (email, email-json, http, https) kept for the
+  tests instead of sent (emu/sns.py);
 * EventBridge Scheduler CreateSchedule checked as the service checks it where moto does not:
   the name and group name patterns, the required members, the `at()` expression's form, the
   ActionAfterCompletion values, a group that does not exist (404 ResourceNotFoundException)
@@ -537,6 +540,11 @@ Control API:
                                                values. Reset restores AWS's 3 and 6
   GET    /_emulator/securityhub/findings       {"findings": [each stored finding as imported,
                                                plus "_account" and "_region" that hold it]}
+  GET    /_emulator/sns/deliveries             {"deliveries": [{"protocol", "endpoint",
+                                               "topicArn", "subject", "body"}]}: what SNS
+                                               delivered to email, email-json, http and https
+                                               subscribers (email: the text; the others: the
+                                               JSON envelope), in order
   GET    /_emulator/securityhub                {"notSubscribed": [...], "failedFindings":
                                                [{"ids", "errorCode", "errorMessage",
                                                "remaining"}]}

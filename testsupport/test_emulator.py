@@ -1245,6 +1245,34 @@ class InputRules(EmulatorTest):
                                   MessageAttributes=attribute)[:2], (400, "InvalidParameter"))
         sns.publish(TopicArn=arn, Message="m" * (262_144 - 11), MessageAttributes=attribute)
 
+    def test_sns_publish_refuses_a_message_structure_without_a_default_string(self):
+        sns = client("sns")
+        arn = sns.create_topic(Name="structured")["TopicArn"]
+        # No subscriber: SNS checks the structure at Publish all the same (moto only on delivery).
+        for message, text in (('{"email": "x"}', "No default entry"), ('{"default": 1}', "No default entry"),
+                              ("not json", "failed to parse"), ('["default"]', "failed to parse")):
+            status, code, said = error_of(sns.publish, TopicArn=arn, Message=message, MessageStructure="json")
+            self.assertEqual((status, code), (400, "InvalidParameter"), message)
+            self.assertIn(text, said, message)
+        sns.publish(TopicArn=arn, Message='{"default": "d", "email": "e"}', MessageStructure="json")
+
+    def test_each_subscriber_gets_its_protocols_entry_and_email_gets_plain_text(self):
+        sns, sqs = client("sns"), client("sqs")
+        arn = sns.create_topic(Name="per-protocol")["TopicArn"]
+        queue = sqs.create_queue(QueueName="per-protocol-q")["QueueUrl"]
+        queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        for protocol, endpoint in (("sqs", queue_arn), ("email", "secops@example.com"),
+                                   ("email-json", "robot@example.com"), ("https", "https://chat.example.com/")):
+            sns.subscribe(TopicArn=arn, Protocol=protocol, Endpoint=endpoint)
+        structure = {"default": '{"doc": 1}', "email": "Plain words.", "https": '{"version": "1.0"}'}
+        sns.publish(TopicArn=arn, Subject="s", Message=json.dumps(structure), MessageStructure="json")
+        got = {d["protocol"]: d for d in control("GET", "/_emulator/sns/deliveries")["deliveries"]}
+        self.assertEqual((got["email"]["body"], got["email"]["subject"]), ("Plain words.", "s"))
+        self.assertEqual(json.loads(got["email-json"]["body"])["Message"], '{"doc": 1}')
+        self.assertEqual(json.loads(got["https"]["body"])["Message"], '{"version": "1.0"}')
+        received = sqs.receive_message(QueueUrl=queue)["Messages"]
+        self.assertEqual(json.loads(received[0]["Body"])["Message"], '{"doc": 1}')
+
     def test_assume_role_refuses_a_session_name_outside_the_pattern(self):
         sts = client("sts")
         role = f"arn:aws:iam::{ADMIN}:role/member"
@@ -1393,7 +1421,10 @@ class DemoWorld(EmulatorTest):
             self.assertEqual(client("guardduty", region).list_detectors()["DetectorIds"], [detector])
         sns = client("sns")
         subscriptions = sns.list_subscriptions_by_topic(TopicArn=seeded["topicArn"])["Subscriptions"]
-        self.assertEqual([s["Protocol"] for s in subscriptions], ["sqs"])
+        # the queue, and the people's email and chat channel: each once, though seeded twice
+        self.assertEqual(sorted((s["Protocol"], s["Endpoint"]) for s in subscriptions if s["Protocol"] != "sqs"),
+                         [("email", "security-team@example.com"), ("https", "https://chat.example.com/guardduty")])
+        self.assertEqual([s["Protocol"] for s in subscriptions].count("sqs"), 1)
 
 
     def test_seed_names_another_member_role_or_none(self):

@@ -13,6 +13,7 @@ mod preflight;
 mod regions;
 mod scheduler;
 mod sdk;
+mod sns;
 
 use std::collections::{BTreeSet, HashMap};
 use std::future::Future;
@@ -23,7 +24,6 @@ use aws_config::{Region, SdkConfig};
 use aws_sdk_guardduty::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_guardduty::types::AccountDetail;
 use aws_sdk_sns::config::http::HttpResponse;
-use aws_sdk_sns::types::MessageAttributeValue;
 use tokio::sync::{OnceCell, Semaphore};
 
 pub use classify::{aws_error, kind_of, NO_CREDENTIALS};
@@ -40,11 +40,11 @@ pub use sdk::{
     trust_store, TrustChoice, AMAZON_ROOTS_PEM, ATTEMPT_TIMEOUT, CONNECT_TIMEOUT, MAX_ATTEMPTS,
     OPERATION_TIMEOUT,
 };
+pub use sns::{Fifo, SnsBody, SnsMessage};
 
 use crate::account::{AccountId, Email};
 use crate::config::Config;
 use crate::error::{AwsError, FailureKind, Service};
-use crate::notify::Notification;
 
 /// With RETRY_SCHEDULE_GROUP: the one-time schedules that retry a member role not there yet,
 /// and passing the scheduler's role to EventBridge Scheduler with them.
@@ -462,37 +462,6 @@ impl Aws {
                 Err(err)
             }
         }
-    }
-
-    pub async fn publish(&self, topic_arn: &str, n: &Notification) -> Result<String, AwsError> {
-        let mut req = self
-            .sns
-            .publish()
-            .topic_arn(topic_arn)
-            .subject(&n.subject)
-            .message(&n.body);
-        for (name, data_type, value) in &n.attributes {
-            let attr = MessageAttributeValue::builder()
-                .data_type(*data_type)
-                .string_value(value)
-                .build()
-                .map_err(|e| AwsError {
-                    service: Service::Sns,
-                    operation: "Publish",
-                    region: None,
-                    kind: FailureKind::Rejected,
-                    code: None,
-                    message: format!("message attribute {name}: {e}"),
-                })?;
-            req = req.message_attributes(*name, attr);
-        }
-        if let Some(fifo) = &n.fifo {
-            req = req
-                .message_group_id(&fifo.group_id)
-                .message_deduplication_id(&fifo.deduplication_id);
-        }
-        let out = self.call(Service::Sns, "Publish", None, req.send()).await?;
-        Ok(out.message_id().unwrap_or_default().to_owned())
     }
 }
 

@@ -18,6 +18,8 @@ use serde::Serialize;
 use crate::account::AccountId;
 use crate::aws::Aws;
 use crate::config::Config;
+use crate::publish::notify::CHECK_PREFIX;
+use crate::report::{Problem, WHOLE_REGION};
 
 use fix::call_failed;
 
@@ -160,6 +162,24 @@ pub async fn run(
             topic_arn: config.topic_arn.clone(),
         },
     }
+}
+
+/// The failed lines of a report as problems for the topic: what was found, where, and the
+/// line's own fix. Each is the deployment's (`*`): a line's detail names the account it is
+/// about, when it is about one.
+pub fn failures(report: &CheckReport) -> Vec<Problem> {
+    report
+        .checks
+        .iter()
+        .filter(|c| c.verdict == Verdict::Failed)
+        .map(|c| {
+            let operation = format!("{CHECK_PREFIX}{}", c.check);
+            let mut p = Problem::new(WHOLE_REGION, &operation, c.detail.clone());
+            p.region = c.region.clone();
+            p.fix = c.fix.clone();
+            p
+        })
+        .collect()
 }
 
 async fn region_checks(

@@ -1,4 +1,4 @@
-//! What a run of the flow came to: each slot's decision logged, counts per region, the
+//! What a run of the flow came to: each slot's decision logged, outcomes per region, the
 //! problems to publish and the failures that make the run a retry.
 
 use std::collections::BTreeMap;
@@ -7,12 +7,11 @@ use tracing::{info, warn};
 
 use super::{Ran, Slot, Step};
 use crate::error::AwsError;
-use crate::metrics::Counts;
-use crate::report::{Outcome, Problem};
+use crate::report::{Outcome, Problem, RegionOutcomes};
 
 #[derive(Debug, Default)]
 pub struct Tally {
-    pub per_region: BTreeMap<String, Counts>,
+    pub per_region: BTreeMap<String, RegionOutcomes>,
     pub problems: Vec<Problem>,
     pub failures: Vec<AwsError>,
 }
@@ -88,7 +87,7 @@ impl Tally {
             .collect()
     }
 
-    /// Adds another tally's counts, problems and failures to this one.
+    /// Adds another tally's outcomes, problems and failures to this one.
     pub fn merge(&mut self, other: Tally) {
         for (region, c) in other.per_region {
             self.per_region.entry(region).or_default().merge(&c);

@@ -4,12 +4,12 @@
 use std::collections::BTreeMap;
 use std::time::UNIX_EPOCH;
 
+use super::metrics::{completion_line, emf_lines, Counts};
 use super::{Delivery, Report};
 use crate::aws::Aws;
 use crate::config::Config;
 use crate::logging::emit_metrics;
-use crate::metrics::{completion_line, emf_lines, Counts};
-use crate::report::{Problem, WHOLE_REGION};
+use crate::report::{Problem, RegionOutcomes, WHOLE_REGION};
 
 /// The `Region` value of the problems that belong to no region: an account Organizations does
 /// not know, the organization's own, an output's (Security Hub, S3).
@@ -30,14 +30,17 @@ pub async fn deliver(_aws: &Aws, _config: &Config, report: &Report<'_>) -> Deliv
     Delivery::to("emf")
 }
 
-/// The per-region counts with `Problems` as published: every problem on the topic, by its
-/// region (a region-level problem counts the accounts it stands for), those of no region
-/// under [`NO_REGION`].
+/// The per-region counts of what the run came to, with `Problems` as published: every
+/// problem on the topic, by its region (a region-level problem counts the accounts it stands
+/// for), those of no region under [`NO_REGION`].
 fn with_problems(
-    per_region: &BTreeMap<String, Counts>,
+    per_region: &BTreeMap<String, RegionOutcomes>,
     problems: &[Problem],
 ) -> BTreeMap<String, Counts> {
-    let mut counts = per_region.clone();
+    let mut counts: BTreeMap<String, Counts> = per_region
+        .iter()
+        .map(|(region, o)| (region.clone(), Counts::of(o)))
+        .collect();
     for c in counts.values_mut() {
         c.problems = 0;
     }
@@ -56,25 +59,20 @@ fn with_problems(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::report::Outcome;
 
     #[test]
     fn every_published_problem_is_counted_where_it_belongs() {
-        let mut per_region = BTreeMap::new();
-        per_region.insert(
-            "us-east-1".to_owned(),
-            Counts {
-                problems: 9,
-                invited: 2,
-                ..Counts::default()
-            },
-        );
-        per_region.insert(
-            "eu-west-1".to_owned(),
-            Counts {
-                problems: 1,
-                ..Counts::default()
-            },
-        );
+        let problem = Outcome::Problem(Box::new(Problem::new("1", "CreateMembers", "r")));
+        let mut us = RegionOutcomes::default();
+        for outcome in [&problem, &problem, &Outcome::Invited { email_sent: true }] {
+            us.add(outcome);
+        }
+        us.add(&Outcome::Invited { email_sent: false });
+        let mut eu = RegionOutcomes::default();
+        eu.add(&problem);
+        let per_region =
+            BTreeMap::from([("us-east-1".to_owned(), us), ("eu-west-1".to_owned(), eu)]);
         let mut folded =
             Problem::new(WHOLE_REGION, "ListDetectors", "no detector").in_region("eu-west-1", None);
         folded.affected_accounts = Some(40);

@@ -4,10 +4,15 @@
 //!
 //! - `security_hub`: problems and drift as findings, archived once gone (optional);
 //! - `s3`: the coverage report of a reconcile (optional);
-//! - `sns`: the problems and drift on the topic, split by SNS's size limit;
+//! - `sns`: the problems and drift on the topic, split by SNS's size limit, a message per
+//!   kind of subscriber (`notify`: JSON, `email`: plain text, `chat`: a chat channel's card);
 //! - `emf`: the per-region counts as CloudWatch Embedded Metric Format lines.
 
+pub mod chat;
+pub mod email;
 pub mod emf;
+pub mod metrics;
+pub mod notify;
 pub mod s3;
 pub mod security_hub;
 pub mod sns;
@@ -19,8 +24,7 @@ use crate::aws::Aws;
 use crate::config::Config;
 use crate::error::{AwsError, HandlerError, Published};
 use crate::event::EventMeta;
-use crate::metrics::Counts;
-use crate::report::{Drift, Problem};
+use crate::report::{Drift, Problem, RegionOutcomes};
 
 /// What a run has to say, for every destination.
 pub struct Report<'r> {
@@ -28,10 +32,12 @@ pub struct Report<'r> {
     /// In a stable order (see [`sort`]).
     pub problems: &'r [Problem],
     pub drift: &'r [Drift],
-    pub per_region: &'r BTreeMap<String, Counts>,
+    pub per_region: &'r BTreeMap<String, RegionOutcomes>,
     pub now: SystemTime,
     /// A reconcile's coverage report.
     pub coverage: Option<CoverageCsv<'r>>,
+    /// Where the coverage report was written (set by [`deliver_all`] for the topic).
+    pub coverage_report: Option<&'r str>,
     /// A whole reconcile that finished everything: what it no longer finds is gone (Security
     /// Hub archives those findings). An event sees only its accounts; a failed run, only part.
     pub complete: bool,
@@ -80,6 +86,7 @@ pub async fn deliver_all(aws: &Aws, config: &Config, report: &Report<'_>) -> Vec
     problems.extend([&hub, &s3].iter().flat_map(|d| d.found.clone()));
     let all = Report {
         problems: &problems,
+        coverage_report: s3.ids.first().map(String::as_str),
         ..*report
     };
     let (sns, emf) = tokio::join!(

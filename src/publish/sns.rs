@@ -5,10 +5,10 @@
 
 use tracing::info;
 
+use super::notify::notifications;
 use super::{Delivery, Report};
 use crate::aws::Aws;
 use crate::config::Config;
-use crate::notify::notifications;
 
 pub async fn deliver(aws: &Aws, config: &Config, report: &Report<'_>) -> Delivery {
     let mut delivery = Delivery::to("sns");
@@ -20,8 +20,9 @@ pub async fn deliver(aws: &Aws, config: &Config, report: &Report<'_>) -> Deliver
         report.meta,
         report.problems,
         report.drift,
+        report.coverage_report,
     ) {
-        match aws.publish(&config.topic_arn, &n).await {
+        match aws.publish(&config.topic_arn, &n.message).await {
             Ok(id) => {
                 delivery.ids.push(id);
                 delivery.problems += n.problems;

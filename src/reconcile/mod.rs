@@ -28,11 +28,10 @@ use crate::event::EventMeta;
 use crate::flow::tally::{tally, Logging, Tally};
 use crate::flow::{Flow, Slot, Step, BATCH_SIZE};
 use crate::logging::Progress;
-use crate::metrics::Counts;
 use crate::policy::{Date, Policy};
 use crate::policy_store::PolicyStore;
 use crate::publish;
-use crate::report::{Drift, DriftKind, Outcome};
+use crate::report::{Drift, DriftKind, Outcome, OutcomeLabel, RegionOutcomes};
 use coverage::{RegionCoverage, Row};
 use plan::{organization, plan, Expiring, Organization, RegionPlan};
 
@@ -206,13 +205,13 @@ pub async fn run(
         "inviting, accepting and turning plans on"
     });
     let ran = run_plans(aws, config, policy, &org, &plans, options).await;
-    let sum = |count: fn(&Counts) -> u64| -> usize {
+    let sum = |count: fn(&RegionOutcomes) -> u64| -> usize {
         ran.tally.per_region.values().map(count).sum::<u64>() as usize
     };
     progress.say(format!(
         "{} sent, {} accepted",
-        plural(sum(|c| c.invited), "invitation"),
-        sum(|c| c.accepted)
+        plural(sum(RegionOutcomes::invitations_sent), "invitation"),
+        sum(|c| c.count(OutcomeLabel::Accepted))
     ));
     progress.stage("publishing");
     let concluding = Concluding {
@@ -553,6 +552,7 @@ async fn conclude(
             csv,
             started: run.started,
         }),
+        coverage_report: None,
         // A run the deadline cut short saw only part: its report is partial, and what it did
         // not see is not gone.
         complete: failures.is_empty() && not_reached.is_empty(),

@@ -8,10 +8,11 @@ use super::plan::{Organization, RegionPlan};
 use super::{ReconcileReport, RegionSummary};
 use crate::event::EventMeta;
 use crate::flow::tally::Tally;
-use crate::metrics::{Counts, CoverageCounts};
 use crate::policy::Policy;
 use crate::publish;
-use crate::report::{fold_region_problems, Drift, Problem};
+use crate::report::{
+    fold_region_problems, Drift, OutcomeLabel, Problem, RegionCoverage, RegionOutcomes,
+};
 
 pub struct Findings<'a> {
     pub coverage: Coverage<'a>,
@@ -49,12 +50,12 @@ impl<'a> Findings<'a> {
         }
     }
 
-    /// One region's line; its coverage also goes into its metrics (`counts`).
+    /// One region's line; its coverage also goes with what the run came to there (`outcomes`).
     pub fn region(
         &self,
         p: &RegionPlan<'_>,
         organization_accounts: usize,
-        counts: &mut Counts,
+        outcomes: &mut RegionOutcomes,
         [would_invite, would_accept, would_enable_plans, would_associate, would_start_monitoring]: [Vec<
             String,
         >; 5],
@@ -63,7 +64,7 @@ impl<'a> Findings<'a> {
         let cov = self.coverage.region(region, &self.features);
         let drift = self.drift.iter().filter(|d| d.region == region).count();
         let unprotected = cov.accounts - cov.protected_accounts;
-        counts.coverage = Some(CoverageCounts {
+        outcomes.coverage = Some(RegionCoverage {
             unprotected: unprotected as u64,
             protected: cov.protected_accounts as u64,
             percent: cov.coverage_percent,
@@ -74,8 +75,8 @@ impl<'a> Findings<'a> {
             organization_accounts,
             members_by_status: p.members_by_status.clone(),
             outside_organization: p.outside_organization,
-            invited_now: counts.invited as usize,
-            accepted_now: counts.accepted as usize,
+            invited_now: outcomes.invitations_sent() as usize,
+            accepted_now: outcomes.count(OutcomeLabel::Accepted) as usize,
             plans_enabled_now: self
                 .coverage
                 .rows
@@ -90,10 +91,10 @@ impl<'a> Findings<'a> {
                 .sum(),
             drift,
             unprotected_accounts: unprotected,
-            region_not_enabled: counts.region_not_enabled as usize,
-            region_enabling: counts.region_enabling as usize,
-            excepted: counts.excepted as usize,
-            not_reached: counts.not_reached as usize,
+            region_not_enabled: outcomes.count(OutcomeLabel::RegionNotEnabled) as usize,
+            region_enabling: outcomes.count(OutcomeLabel::RegionEnabling) as usize,
+            excepted: outcomes.count(OutcomeLabel::Excepted) as usize,
+            not_reached: outcomes.not_reached as usize,
             not_offered: Vec::new(),
             coverage: cov,
             would_invite,

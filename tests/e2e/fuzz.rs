@@ -7,7 +7,7 @@ use guardduty_invite::event::{
     self, Action, EventError, EventKind, API_CALL, CONTROL_TOWER_SOURCE, MANUAL_DETAIL_TYPE,
     MAX_ACCOUNTS_PER_REQUEST, ORGANIZATIONS_SOURCE, SERVICE_EVENT,
 };
-use guardduty_invite::notify::{notifications, Notification, SUBJECT_MAX_CHARS};
+use guardduty_invite::publish::notify::{notifications, Notification, SUBJECT_MAX_CHARS};
 use guardduty_invite::report::Problem;
 use guardduty_invite::template::{MessageTemplate, Values, MESSAGE_MAX_CHARS};
 use proptest::prelude::*;
@@ -522,11 +522,14 @@ proptest! {
     ) {
         let meta = event::EventMeta { id: "e".into(), source, detail_type };
         let problems: Vec<Problem> = ids.iter().map(|id| Problem::new(id, "CreateMembers", "r").with_result(result.clone())).collect();
-        for n in notifications("arn:aws:sns:us-east-1:123456789012:t", &meta, &problems, &[]) {
-            prop_assert!(n.subject.chars().count() <= SUBJECT_MAX_CHARS);
-            prop_assert!(n.subject.chars().all(|c| c.is_ascii_graphic() || c == ' '), "{:?}", n.subject);
-            prop_assert!(n.attributes.len() <= 10);
-            prop_assert!(serde_json::from_str::<Value>(&n.body).is_ok());
+        for n in notifications("arn:aws:sns:us-east-1:123456789012:t", &meta, &problems, &[], None) {
+            prop_assert!(n.message.subject.chars().count() <= SUBJECT_MAX_CHARS);
+            prop_assert!(n.message.subject.chars().all(|c| c.is_ascii_graphic() || c == ' '), "{:?}", n.message.subject);
+            prop_assert!(n.message.attributes.len() <= 10);
+            prop_assert!(serde_json::from_str::<Value>(&n.message.body.message()).is_ok());
+            prop_assert!(serde_json::from_str::<Value>(&n.for_protocol("default")).is_ok());
+            let braced = n.for_protocol("email").contains(['{', '}']);
+            prop_assert!(!braced, "an email has no braces");
         }
     }
 }
@@ -534,8 +537,9 @@ proptest! {
 /// What SNS counts against its 262,144-byte limit: the message and every attribute's name,
 /// type and value.
 fn sns_size(n: &Notification) -> usize {
-    n.body.len()
-        + n.attributes
+    n.message.body.message().len()
+        + n.message
+            .attributes
             .iter()
             .map(|(k, t, v)| k.len() + t.len() + v.len())
             .sum::<usize>()
@@ -563,11 +567,11 @@ proptest! {
                     .with_result(result.clone())
             })
             .collect();
-        let parts = notifications("arn:aws:sns:us-east-1:123456789012:t", &meta, &problems, &[]);
+        let parts = notifications("arn:aws:sns:us-east-1:123456789012:t", &meta, &problems, &[], None);
         let mut sent = 0;
         for n in &parts {
             prop_assert!(sns_size(n) <= 262_144, "{} bytes in a part of {}", sns_size(n), parts.len());
-            let body: Value = serde_json::from_str(&n.body).expect("JSON body");
+            let body: Value = serde_json::from_str(&n.for_protocol("default")).expect("JSON body");
             sent += body["problems"].as_array().map_or(0, Vec::len);
         }
         prop_assert_eq!(sent, count);

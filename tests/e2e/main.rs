@@ -22,6 +22,7 @@ mod invoke;
 mod lambda_runtime;
 mod limits;
 mod members;
+mod messages;
 mod observed;
 mod plans;
 mod policy;

@@ -33,7 +33,7 @@ use guardduty_invite::aws::{
 use guardduty_invite::config::{
     Config, ConfigError, COVERAGE_BUCKET, FUNCTION_VARIABLES, SNS_TOPIC_ARN, STALE_INVITATION_DAYS,
 };
-use guardduty_invite::metrics::{COMPLETED_METRIC, METRIC_NAMES, NAMESPACE};
+use guardduty_invite::publish::metrics::{COMPLETED_METRIC, METRIC_NAMES, NAMESPACE};
 use serde_json::{json, Map, Value};
 
 const MAIN: &str = "template.yaml";

@@ -14,6 +14,7 @@ from emu.common import (ApiError, DEFAULT_ACCOUNT, account_id_list, aws_error, c
     is_account_id, json_response, parse_iso)
 from emu.guardduty import FEATURES, INTERNAL_ERROR_OPS, put_detector, validate_features
 from emu.organizations import account_json, organization_account_spec
+from emu.sns import DELIVERIES
 from emu.sts_iam import ASSUME_ROLE_REASONS, ROLE_NAME
 
 
@@ -401,6 +402,9 @@ class ControlApi:
     def c_securityhub_findings(self, body):
         return self.securityhub.stored_findings()
 
+    def c_sns_deliveries(self, body):
+        return DELIVERIES.snapshot()
+
     def c_detector(self, body):
         account = switch_account(body)
         region = body.get("region")
@@ -465,4 +469,5 @@ CONTROL_ROUTES = {
     ("GET", "/_emulator/securityhub"): ControlApi.c_securityhub,
     ("POST", "/_emulator/securityhub/rate"): ControlApi.c_securityhub_rate,
     ("GET", "/_emulator/securityhub/findings"): ControlApi.c_securityhub_findings,
+    ("GET", "/_emulator/sns/deliveries"): ControlApi.c_sns_deliveries,
 }

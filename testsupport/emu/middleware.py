@@ -32,7 +32,7 @@ from emu.guardduty_member import MemberSwitches, detector_features
 from emu.organizations import Organizations
 from emu.scheduler import schedule_refusal
 from emu.security_hub import SecurityHub
-from emu.sns import input_refusal
+from emu.sns import DELIVERIES, input_refusal, install_offline_delivery
 from emu.sts_iam import MemberRoles
 
 
@@ -94,6 +94,7 @@ class Emulator(ControlApi):
         self.lock = threading.Lock()
         self.calls, self.faults = [], []
         self.wake = threading.Event()  # set to release hung requests
+        install_offline_delivery()
 
     def reset(self):
         moto_api_backend.reset()
@@ -105,6 +106,7 @@ class Emulator(ControlApi):
         self.organizations.reset()
         self.account_regions.reset()
         self.securityhub.reset()
+        DELIVERIES.reset()
         self.inflight.reset_peak()
         with self.lock:
             self.calls, self.faults = [], []

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use serde_json::json;
 
-use crate::report::Outcome;
+use crate::report::{OutcomeLabel, RegionCoverage, RegionOutcomes};
 
 pub const NAMESPACE: &str = "GuardDutyInvite";
 
@@ -43,6 +43,7 @@ pub fn completion_line(timestamp_ms: u128) -> String {
     .to_string()
 }
 
+/// One region's metrics.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct Counts {
     pub invited: u64,
@@ -50,68 +51,40 @@ pub struct Counts {
     pub already_members: u64,
     pub enabled_by_organization: u64,
     pub problems: u64,
-    /// Opt-in regions the account has not enabled: skipped, no metric of their own.
-    pub region_not_enabled: u64,
-    /// Opt-in regions the account is still enabling: skipped, no metric of their own.
-    pub region_enabling: u64,
-    /// Excepted by the protection policy: no metric of their own.
-    pub excepted: u64,
-    /// Not reached before the run's deadline: no metric of their own (the run fails, and
-    /// Lambda's Errors metric counts it).
-    pub not_reached: u64,
     /// What only a reconcile knows, seeing the whole organization.
-    pub coverage: Option<CoverageCounts>,
-}
-
-/// A region's coverage after a reconcile, as GuardDuty returned it.
-#[derive(Clone, Copy, Debug, Default, PartialEq)]
-pub struct CoverageCounts {
-    /// Organization account-regions not protected.
-    pub unprotected: u64,
-    pub protected: u64,
-    pub percent: f64,
-    pub drift: u64,
+    pub coverage: Option<RegionCoverage>,
 }
 
 impl Counts {
-    pub fn add(&mut self, outcome: &Outcome) {
-        match outcome {
-            Outcome::Invited { .. } => self.invited += 1,
-            Outcome::Accepted { email_sent } => {
-                self.accepted += 1;
-                // Invited and accepted in the same run.
-                if email_sent.is_some() {
-                    self.invited += 1;
-                }
-            }
-            // Invited; accepted by a scheduled retry once its member role is there.
-            Outcome::RolePending {
-                email_sent: Some(_),
-            } => self.invited += 1,
-            Outcome::RolePending { email_sent: None } => self.already_members += 1,
-            // A pending invitation is a member with its invitation on the way.
-            Outcome::AlreadyInvited | Outcome::InvitationPending | Outcome::AlreadyEnabled => {
-                self.already_members += 1
-            }
-            Outcome::EnabledByOrganization => self.enabled_by_organization += 1,
-            Outcome::Problem(_) => self.problems += 1,
-            Outcome::RegionNotEnabled => self.region_not_enabled += 1,
-            Outcome::RegionEnabling => self.region_enabling += 1,
-            Outcome::Excepted => self.excepted += 1,
+    /// The metrics of what a run came to in one region. Regions skipped (opt-in not enabled
+    /// or enabling), accounts excepted by the policy and those the deadline left have no
+    /// metric of their own (a run cut short fails, and Lambda's Errors metric counts it).
+    pub fn of(outcomes: &RegionOutcomes) -> Self {
+        let mut c = Counts {
+            invited: outcomes.invitations_sent(),
+            coverage: outcomes.coverage,
+            ..Counts::default()
+        };
+        for (&(label, sent), &n) in &outcomes.ended {
+            let metric = match label {
+                OutcomeLabel::Accepted => &mut c.accepted,
+                // Invited; accepted by a scheduled retry once its member role is there.
+                OutcomeLabel::RolePending if !sent => &mut c.already_members,
+                // A pending invitation is a member with its invitation on the way.
+                OutcomeLabel::AlreadyInvited
+                | OutcomeLabel::InvitationPending
+                | OutcomeLabel::AlreadyEnabled => &mut c.already_members,
+                OutcomeLabel::EnabledByOrganization => &mut c.enabled_by_organization,
+                OutcomeLabel::Problem => &mut c.problems,
+                OutcomeLabel::Invited
+                | OutcomeLabel::RolePending
+                | OutcomeLabel::RegionNotEnabled
+                | OutcomeLabel::RegionEnabling
+                | OutcomeLabel::Excepted => continue,
+            };
+            *metric += n;
         }
-    }
-
-    /// Adds another count to this one (the coverage is a whole run's, not added).
-    pub fn merge(&mut self, other: &Counts) {
-        self.invited += other.invited;
-        self.accepted += other.accepted;
-        self.already_members += other.already_members;
-        self.enabled_by_organization += other.enabled_by_organization;
-        self.problems += other.problems;
-        self.region_not_enabled += other.region_not_enabled;
-        self.region_enabling += other.region_enabling;
-        self.excepted += other.excepted;
-        self.not_reached += other.not_reached;
+        c
     }
 
     /// (name, value) of each metric this count has, in `METRIC_NAMES` order.
@@ -176,6 +149,7 @@ pub fn emf_lines(per_region: &BTreeMap<String, Counts>, timestamp_ms: u128) -> V
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::report::Outcome;
 
     #[test]
     fn a_completed_reconcile_is_one_count_without_dimensions() {
@@ -191,9 +165,10 @@ mod tests {
     #[test]
     fn one_emf_line_per_region_with_its_counts() {
         let mut m = BTreeMap::new();
-        let mut c = Counts::default();
-        c.add(&Outcome::Invited { email_sent: true });
-        c.add(&Outcome::AlreadyEnabled);
+        let mut o = RegionOutcomes::default();
+        o.add(&Outcome::Invited { email_sent: true });
+        o.add(&Outcome::AlreadyEnabled);
+        let c = Counts::of(&o);
         m.insert("eu-west-1".to_string(), c);
         let lines = emf_lines(&m, 1_700_000_000_000);
         assert_eq!(lines.len(), 1);
@@ -212,7 +187,7 @@ mod tests {
     #[test]
     fn a_reconcile_reports_its_coverage_declared_as_metrics() {
         let c = Counts {
-            coverage: Some(CoverageCounts {
+            coverage: Some(RegionCoverage {
                 unprotected: 3,
                 protected: 197,
                 percent: 98.5,
@@ -245,7 +220,7 @@ mod tests {
     #[test]
     fn every_outcome_counts_under_its_own_metric() {
         let problem = crate::report::Problem::new("111122223333", "CreateMembers", "r");
-        let mut c = Counts::default();
+        let mut o = RegionOutcomes::default();
         for outcome in [
             Outcome::Invited { email_sent: false },
             Outcome::Invited { email_sent: true },
@@ -260,8 +235,9 @@ mod tests {
             Outcome::Problem(Box::new(problem.clone())),
             Outcome::Problem(Box::new(problem)),
         ] {
-            c.add(&outcome);
+            o.add(&outcome);
         }
+        let c = Counts::of(&o);
         assert_eq!(
             c,
             Counts {
@@ -270,10 +246,6 @@ mod tests {
                 already_members: 2,
                 enabled_by_organization: 1,
                 problems: 2,
-                region_not_enabled: 0,
-                region_enabling: 0,
-                excepted: 0,
-                not_reached: 0,
                 coverage: None,
             }
         );
