@@ -11,8 +11,11 @@ mod outputs;
 mod policy;
 mod preflight;
 mod regions;
+mod reports;
 mod scheduler;
 mod sdk;
+mod usage;
+pub use usage::{UsageSum, USAGE_ACCOUNTS_PER_CALL};
 
 use std::collections::{BTreeSet, HashMap};
 use std::future::Future;

@@ -8,6 +8,7 @@
 //! - `emf`: the per-region counts as CloudWatch Embedded Metric Format lines.
 
 pub mod emf;
+pub mod html;
 pub mod s3;
 pub mod security_hub;
 pub mod sns;
@@ -42,6 +43,9 @@ pub struct Report<'r> {
 pub struct CoverageCsv<'r> {
     pub csv: &'r str,
     pub started: SystemTime,
+    /// The same report as one HTML page, and the day's summary for later reports' trend.
+    pub html: Option<&'r str>,
+    pub summary: Option<&'r html::DaySummary>,
 }
 
 /// What one destination took.

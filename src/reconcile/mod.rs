@@ -10,6 +10,7 @@
 //!   → drift, problems (a region-level one said once) → publish → one summary
 //! ```
 
+pub mod cost;
 pub mod coverage;
 pub mod plan;
 mod read;
@@ -46,6 +47,9 @@ pub struct Options {
     pub dry_run: bool,
     /// Keep the coverage report as CSV in the result (`reconcile --coverage`).
     pub coverage_csv: bool,
+    /// Keep the coverage report as HTML in the result (`reconcile --report`); it reads what
+    /// protection costs, as the scheduled reconcile with a coverage bucket does.
+    pub report_html: bool,
     /// From this moment no batch starts: the run publishes what it has and fails, naming the
     /// accounts it did not reach (`None`: no limit).
     pub cutoff: Option<Instant>,
@@ -143,6 +147,9 @@ pub struct ReconcileReport {
     /// The coverage report as CSV, when asked for.
     #[serde(skip)]
     pub coverage_csv: Option<String>,
+    /// The coverage report as one HTML page, when asked for.
+    #[serde(skip)]
+    pub coverage_html: Option<String>,
 }
 
 /// The stages of a reconcile, in order.
@@ -172,10 +179,12 @@ pub async fn run(
     let listing = listing.map_err(failed)?;
     let reads = reads.map_err(failed)?;
     protection.store.check_ous(policy, &listing.ous)?;
+    let listed_ou_names = listing.ou_names;
     let accounts = with_ou_paths(aws, policy, listing.accounts)
         .await
         .map_err(failed)?;
     let org = organization(&accounts, &admin, policy, Date::of(SystemTime::now()));
+    let ou_of = ou_names(&accounts, &listed_ou_names);
     for (i, n) in org.rule_matches.iter().enumerate() {
         if *n == 0 {
             warn!(rule = %policy.rules[i].describe(i), "a rule of the protection policy matches no account");
@@ -205,7 +214,17 @@ pub async fn run(
     } else {
         "inviting, accepting and turning plans on"
     });
-    let ran = run_plans(aws, config, policy, &org, &plans, options).await;
+    // The cost is read beside the work, so that coverage never waits for it.
+    let read_costs = async {
+        match wants_report(config, options) {
+            true => Some(cost::read(aws, &config.regions, &by_ou(&org, &ou_of)).await),
+            false => None,
+        }
+    };
+    let (ran, costs) = tokio::join!(
+        run_plans(aws, config, policy, &org, &plans, options),
+        read_costs
+    );
     let sum = |count: fn(&Counts) -> u64| -> usize {
         ran.tally.per_region.values().map(count).sum::<u64>() as usize
     };
@@ -221,10 +240,51 @@ pub async fn run(
         org: &org,
         plans: &plans,
         started,
+        ou_of: &ou_of,
+        costs,
     };
     let report = conclude(aws, config, concluding, ran, options).await?;
     progress.finish(report.summary.clone());
     Ok(report)
+}
+
+/// The HTML report is made (and the cost read) for `--report`, and by a scheduled run
+/// that writes to the coverage bucket.
+fn wants_report(config: &Config, options: Options) -> bool {
+    options.report_html || (config.coverage_bucket.is_some() && !options.dry_run)
+}
+
+/// Account id → the name of its own OU ("Root" directly under the root).
+fn ou_names(
+    accounts: &[ListedAccount],
+    names: &HashMap<String, String>,
+) -> HashMap<String, String> {
+    accounts
+        .iter()
+        .filter_map(|a| {
+            let path = a.ous.as_deref()?;
+            let name = match path.last() {
+                None => "Root".to_owned(),
+                Some(id) => names
+                    .get(id)
+                    .filter(|n| !n.is_empty())
+                    .unwrap_or(id)
+                    .clone(),
+            };
+            Some((a.id.clone(), name))
+        })
+        .collect()
+}
+
+/// OU name → the organization's accounts in it.
+fn by_ou(org: &Organization, ou_of: &HashMap<String, String>) -> BTreeMap<String, Vec<String>> {
+    let mut out: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for t in &org.targets {
+        let id = t.account_id.as_str();
+        let ou = ou_of.get(id).map_or("(no OU known)", String::as_str);
+        out.entry(ou.to_owned()).or_default().push(id.to_owned());
+    }
+    out
 }
 
 fn is_zero(n: &usize) -> bool {
@@ -496,7 +556,7 @@ fn left_action(
 async fn conclude(
     aws: &Aws,
     config: &Config,
-    run: Concluding<'_, '_>,
+    mut run: Concluding<'_, '_>,
     ran: Ran<'_>,
     options: Options,
 ) -> Result<ReconcileReport, HandlerError> {
@@ -508,7 +568,7 @@ async fn conclude(
         mut would,
         mut not_offered,
     } = ran;
-    let found = summary::Findings::new(
+    let mut found = summary::Findings::new(
         run.policy,
         &run.org.problems,
         rows,
@@ -516,6 +576,7 @@ async fn conclude(
         &tried,
         drift,
     );
+    found.coverage.costs = run.costs.take();
     let regions = run
         .plans
         .iter()
@@ -538,8 +599,13 @@ async fn conclude(
             r.map_err(|e| warn!(error = %e, "the coverage report could not be built"))
                 .ok()
         });
+    let html = match wants_report(config, options) {
+        true => Some(report_html(aws, config, &run, &found).await),
+        false => None,
+    };
     if options.dry_run {
         report.coverage_csv = csv;
+        report.coverage_html = html.map(|(h, _)| h);
         return Ok(report);
     }
     let mut failures = std::mem::take(&mut tally.failures);
@@ -552,6 +618,8 @@ async fn conclude(
         coverage: csv.as_deref().map(|csv| publish::CoverageCsv {
             csv,
             started: run.started,
+            html: html.as_ref().map(|(h, _)| h.as_str()),
+            summary: html.as_ref().map(|(_, s)| s),
         }),
         // A run the deadline cut short saw only part: its report is partial, and what it did
         // not see is not gone.
@@ -568,7 +636,39 @@ async fn conclude(
     if options.coverage_csv {
         report.coverage_csv = csv;
     }
+    if options.report_html {
+        report.coverage_html = html.map(|(h, _)| h);
+    }
     Ok(report)
+}
+
+/// The HTML report and the day's summary; the trend from the bucket's earlier summaries
+/// (none when there is no bucket, or it cannot be read).
+async fn report_html(
+    aws: &Aws,
+    config: &Config,
+    run: &Concluding<'_, '_>,
+    found: &summary::Findings<'_>,
+) -> (String, publish::html::DaySummary) {
+    let date = Date::of(run.started);
+    let trend = match &config.coverage_bucket {
+        Some(bucket) => publish::s3::read_trend(aws, bucket, date).await,
+        None => Vec::new(),
+    };
+    let csv_key = publish::s3::key_for(run.started, true);
+    let page = publish::html::Page {
+        date,
+        coverage: &found.coverage,
+        regions: &config.regions,
+        ou_of: run.ou_of,
+        drift: &found.drift,
+        trend: &trend,
+        csv_name: &csv_key,
+    };
+    (
+        publish::html::render(&page),
+        publish::html::day_summary(date, &found.coverage),
+    )
 }
 
 /// The summary's closing lines: the plans a region does not offer, and the accounts the
@@ -609,4 +709,7 @@ struct Concluding<'r, 'a> {
     org: &'r Organization,
     plans: &'r [RegionPlan<'a>],
     started: SystemTime,
+    /// Account id → its OU's name.
+    ou_of: &'r HashMap<String, String>,
+    costs: Option<cost::Costs>,
 }

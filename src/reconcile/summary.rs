@@ -42,6 +42,7 @@ impl<'a> Findings<'a> {
             coverage: Coverage {
                 columns: policy.columns(),
                 rows,
+                costs: None,
             },
             problems,
             drift,
@@ -147,6 +148,7 @@ impl<'a> Findings<'a> {
                 .collect(),
             coverage_report: None,
             coverage_csv: None,
+            coverage_html: None,
         }
     }
 }

@@ -206,7 +206,7 @@ fn the_coverage_csv_has_one_row_per_account_and_region_and_opens_in_a_spreadshee
     let lines: Vec<&str> = csv.split("\r\n").filter(|l| !l.is_empty()).collect();
     assert_eq!(
         lines[0],
-        "account_id,account_name,region,relationship_status,S3_DATA_EVENTS,protected,this_run,note,exception_owner,exception_reason,exception_until"
+        "account_id,account_name,region,relationship_status,S3_DATA_EVENTS,protected,this_run,note,exception_owner,exception_reason,exception_until,cost_30d_usd"
     );
     assert_eq!(lines.len(), 1 + 4 * 2, "{csv}");
     // Sorted by account, then region (names may hold commas: the region is found by name).
