@@ -136,9 +136,11 @@ fn parse_reconcile(args: &[String]) -> Result<Command, String> {
             "--report" => {
                 report = Some(rest.next().ok_or("--report needs a file")?.clone());
             }
-            other => return Err(format!(
+            other => {
+                return Err(format!(
                 "reconcile takes --dry-run, --coverage FILE and --report FILE.html, not {other:?}"
-            )),
+            ))
+            }
         }
     }
     Ok(Command::Reconcile {

@@ -225,7 +225,7 @@ fn trend(out: &mut String, earlier: &[DaySummary], today: &DaySummary) {
         .collect();
     let _ = write!(
         out,
-        "<h2>Trend (last {} reports)</h2><svg id=\"trend\" role=\"img\" width=\"{w}\" height=\"{h}\" \
+        "<h2>Trend ({} daily reports)</h2><svg id=\"trend\" role=\"img\" width=\"{w}\" height=\"{h}\" \
          viewBox=\"0 0 {w} {h}\" xmlns=\"http://www.w3.org/2000/svg\"><title>Coverage per day, in percent</title>\
          <line x1=\"{pad}\" y1=\"{}\" x2=\"{}\" y2=\"{}\" stroke=\"#888\"/>\
          <text x=\"2\" y=\"{}\" font-size=\"10\">100%</text><text x=\"8\" y=\"{}\" font-size=\"10\">0%</text>\

@@ -53,7 +53,11 @@ pub async fn deliver(aws: &Aws, config: &Config, report: &Report<'_>) -> Deliver
                 d.ids.push(format!("s3://{bucket}/{key}"))
             }
             Ok(()) => {}
-            Err(e) => written_failed(&mut d, bucket, &key, e),
+            // The next objects would fail the same way: one problem, said once.
+            Err(e) => {
+                written_failed(&mut d, bucket, &key, e);
+                break;
+            }
         }
     }
     d
