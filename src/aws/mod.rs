@@ -93,8 +93,14 @@ pub const POLICY_ACTIONS: &[&str] = &[
 pub const SECURITY_HUB_ACTIONS: &[&str] =
     &["securityhub:BatchImportFindings", "securityhub:GetFindings"];
 
-/// With COVERAGE_BUCKET: the daily coverage report.
-pub const COVERAGE_ACTIONS: &[&str] = &["s3:PutObject"];
+/// With COVERAGE_BUCKET: the daily coverage report; the earlier days' summaries read back
+/// (ListObjectsV2 needs s3:ListBucket) for its trend; what protection costs, on its page.
+pub const COVERAGE_ACTIONS: &[&str] = &[
+    "s3:PutObject",
+    "s3:GetObject",
+    "s3:ListBucket",
+    "guardduty:GetUsageStatistics",
+];
 
 /// Granted only when a member role is configured, and only on that role.
 pub const MEMBER_ROLE_ACTIONS: &[&str] = &["sts:AssumeRole"];
