@@ -102,10 +102,23 @@ pub fn plan_of(usage_feature: &str) -> &str {
     }
 }
 
+/// What to read: per account too, or only each group's plans (`check --policy`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Reading {
+    AccountsAndPlans,
+    PlansOnly,
+}
+
 /// The batches of one region's reads: every account in 50s (per account), and each OU's
 /// accounts in 50s (per feature), tagged with the OU.
-pub fn batches(ous: &BTreeMap<String, Vec<String>>) -> Vec<(UsageSum, Option<&str>, Vec<String>)> {
-    let all: Vec<String> = ous.values().flatten().cloned().collect();
+pub fn batches(
+    ous: &BTreeMap<String, Vec<String>>,
+    reading: Reading,
+) -> Vec<(UsageSum, Option<&str>, Vec<String>)> {
+    let all: Vec<String> = match reading {
+        Reading::AccountsAndPlans => ous.values().flatten().cloned().collect(),
+        Reading::PlansOnly => Vec::new(),
+    };
     let mut out: Vec<(UsageSum, Option<&str>, Vec<String>)> = all
         .chunks(USAGE_ACCOUNTS_PER_CALL)
         .map(|c| (UsageSum::ByAccount, None, c.to_vec()))
@@ -119,9 +132,15 @@ pub fn batches(ous: &BTreeMap<String, Vec<String>>) -> Vec<(UsageSum, Option<&st
     out
 }
 
-/// Reads the cost of `ous`' accounts (OU → account ids) in every region.
-pub async fn read(aws: &Aws, regions: &[String], ous: &BTreeMap<String, Vec<String>>) -> Costs {
-    let per_region = futures::future::join_all(regions.iter().map(|r| read_region(aws, r, ous)));
+/// Reads the cost of `ous`' accounts (OU, or any group, → account ids) in every region.
+pub async fn read(
+    aws: &Aws,
+    regions: &[String],
+    ous: &BTreeMap<String, Vec<String>>,
+    reading: Reading,
+) -> Costs {
+    let per_region =
+        futures::future::join_all(regions.iter().map(|r| read_region(aws, r, ous, reading)));
     let mut costs = Costs::default();
     for (region, read) in regions.iter().zip(per_region.await) {
         costs.calls.insert(region.clone(), read.calls);
@@ -148,6 +167,7 @@ async fn read_region<'o>(
     aws: &Aws,
     region: &str,
     ous: &'o BTreeMap<String, Vec<String>>,
+    reading: Reading,
 ) -> RegionRead<'o> {
     let detector = match aws.detector(region).await {
         Ok(Some(d)) => d,
@@ -164,7 +184,7 @@ async fn read_region<'o>(
             }
         }
     };
-    let work = batches(ous);
+    let work = batches(ous, reading);
     let calls = work.len();
     let answers: Vec<Result<Answer<'o>, AwsError>> = stream::iter(work)
         .map(|(sum, ou, ids)| {
@@ -229,7 +249,10 @@ mod tests {
     #[test]
     fn accounts_are_read_in_50s_and_each_ou_s_plans_in_50s_of_its_own() {
         let ous = BTreeMap::from([("a".to_owned(), ids(120, 1)), ("b".to_owned(), ids(3, 500))]);
-        let b = batches(&ous);
+        let b = batches(&ous, Reading::AccountsAndPlans);
+        assert!(batches(&ous, Reading::PlansOnly)
+            .iter()
+            .all(|x| x.0 == UsageSum::ByFeature));
         let by_account: Vec<usize> = b
             .iter()
             .filter(|x| x.0 == UsageSum::ByAccount)

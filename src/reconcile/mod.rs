@@ -217,7 +217,15 @@ pub async fn run(
     // The cost is read beside the work, so that coverage never waits for it.
     let read_costs = async {
         match wants_report(config, options) {
-            true => Some(cost::read(aws, &config.regions, &by_ou(&org, &ou_of)).await),
+            true => Some(
+                cost::read(
+                    aws,
+                    &config.regions,
+                    &by_ou(&org, &ou_of),
+                    cost::Reading::AccountsAndPlans,
+                )
+                .await,
+            ),
             false => None,
         }
     };

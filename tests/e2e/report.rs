@@ -488,3 +488,44 @@ fn the_report_renders_in_headless_chromium_with_the_csv_s_numbers_and_no_console
     let kept = Path::new(env!("CARGO_TARGET_TMPDIR")).join("coverage-report.png");
     let _ = std::fs::copy(&shot, kept);
 }
+
+#[tokio::test]
+async fn check_policy_shows_what_each_rule_s_accounts_plans_cost_over_30_days() {
+    let (emu, seeded) = world();
+    let parameter = "/guardduty-invite/protection-policy";
+    let policy = format!(
+        "default: {{plans: [S3_DATA_EVENTS, RUNTIME_MONITORING]}}\nrules:\n  - match: {{account: \"{SCRIPTED}\"}}\n    plans: [S3_DATA_EVENTS]\n"
+    );
+    emu.put_parameter(
+        parameter,
+        &policy,
+        aws_sdk_ssm::types::ParameterType::String,
+    )
+    .await;
+    let mut env = emu.env(&seeded, &REGIONS);
+    env.push(("PROTECTION_POLICY_PARAMETER".into(), parameter.into()));
+    let out = run_binary(&env, &["check", "--json", "--policy"]);
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
+    let details: Vec<String> = report["checks"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|c| c["check"] == "policy rules")
+        .map(|c| c["detail"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    let text = details.join("\n");
+    assert!(
+        text.contains(&format!(
+            "rules[0] (account {SCRIPTED}): 1 account(s): plans S3_DATA_EVENTS; 30-day cost USD 3.00 (S3_DATA_EVENTS 3.00)"
+        )),
+        "{text}"
+    );
+    assert!(
+        text.contains("EC2_AGENT_MANAGEMENT); 30-day cost USD 4.50 (FOUNDATIONAL 0.50, RUNTIME_MONITORING 2.00, S3_DATA_EVENTS 2.00)"),
+        "{text}"
+    );
+    assert!(
+        text.contains("GuardDuty's estimate, not the bill"),
+        "{text}"
+    );
+}
