@@ -76,8 +76,6 @@ async fn placements(aws: &Aws, policy: &Policy, regions: &[String]) -> Vec<Check
     }
     let today = Date::of(SystemTime::now());
     let admin = aws.admin_account().await.unwrap_or_default();
-    let mut per_rule = vec![0usize; policy.rules.len()];
-    let mut by_default = 0;
     // "rules[N]" or "default" → the accounts it places.
     let mut groups: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for a in listing
@@ -86,10 +84,6 @@ async fn placements(aws: &Aws, policy: &Policy, regions: &[String]) -> Vec<Check
         .filter(|a| a.id != admin && crate::reconcile::plan::is_active(a))
     {
         let place = policy.place(&a.id, a.ous.as_deref().unwrap_or_default(), today);
-        match place.rule.and_then(|r| per_rule.get_mut(r)) {
-            Some(n) => *n += 1,
-            None => by_default += 1,
-        }
         groups
             .entry(group_of(place.rule))
             .or_default()
@@ -104,6 +98,9 @@ async fn placements(aws: &Aws, policy: &Policy, regions: &[String]) -> Vec<Check
         }
     }
     let costs = cost::read(aws, regions, &groups, Reading::PlansOnly).await;
+    let placed = |rule: Option<usize>| groups.get(&group_of(rule)).map_or(0, Vec::len);
+    let per_rule: Vec<usize> = (0..policy.rules.len()).map(|i| placed(Some(i))).collect();
+    let by_default = placed(None);
     for (i, rule) in policy.rules.iter().enumerate() {
         let what = match &rule.action {
             Action::Plan(p) => describe(p),

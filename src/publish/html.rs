@@ -106,6 +106,19 @@ pub fn render(p: &Page<'_>) -> String {
     );
     let today = day_summary(p.date, p.coverage);
     headline(&mut out, &today, p.trend.last());
+    if let Some(c) = &p.coverage.costs {
+        let unknown = if c.unknown.is_empty() {
+            ""
+        } else {
+            ", some regions unknown"
+        };
+        let _ = write!(
+            out,
+            "<p>What protection cost over the last 30 days: USD {:.2}{unknown} \
+             (GuardDuty's estimate; by plan below)</p>",
+            c.total()
+        );
+    }
     grid(&mut out, p);
     trend(&mut out, p.trend, &today);
     unprotected(&mut out, p);
@@ -203,7 +216,7 @@ fn trend(out: &mut String, earlier: &[DaySummary], today: &DaySummary) {
         .rev()
         .chain(std::iter::once(today))
         .collect();
-    let (w, h, pad) = (600.0, 160.0, 30.0);
+    let (w, h, pad) = (600.0, 160.0, 40.0);
     let step = if days.len() > 1 {
         (w - 2.0 * pad) / (days.len() - 1) as f64
     } else {

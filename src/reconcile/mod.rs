@@ -179,25 +179,17 @@ pub async fn run(
     let listing = listing.map_err(failed)?;
     let reads = reads.map_err(failed)?;
     protection.store.check_ous(policy, &listing.ous)?;
-    let listed_ou_names = listing.ou_names;
     let accounts = with_ou_paths(aws, policy, listing.accounts)
         .await
         .map_err(failed)?;
     let org = organization(&accounts, &admin, policy, Date::of(SystemTime::now()));
-    let ou_of = ou_names(&accounts, &listed_ou_names);
-    for (i, n) in org.rule_matches.iter().enumerate() {
-        if *n == 0 {
-            warn!(rule = %policy.rules[i].describe(i), "a rule of the protection policy matches no account");
-        }
-    }
+    let ou_of = ou_names(&accounts, &listing.ou_names);
     progress.say(format!(
         "{} and the members of {} listed",
         plural(org.targets.len(), "organization account"),
         plural(reads.len(), "region")
     ));
-    for p in &org.problems {
-        warn!(account_id = %p.account_id, reason = %p.reason, "organization account that cannot be a member");
-    }
+    warn_organization(policy, &org);
     let now = SystemTime::now();
     let plans: Vec<RegionPlan<'_>> = config
         .regions
@@ -215,23 +207,9 @@ pub async fn run(
         "inviting, accepting and turning plans on"
     });
     // The cost is read beside the work, so that coverage never waits for it.
-    let read_costs = async {
-        match wants_report(config, options) {
-            true => Some(
-                cost::read(
-                    aws,
-                    &config.regions,
-                    &by_ou(&org, &ou_of),
-                    cost::Reading::AccountsAndPlans,
-                )
-                .await,
-            ),
-            false => None,
-        }
-    };
     let (ran, costs) = tokio::join!(
         run_plans(aws, config, policy, &org, &plans, options),
-        read_costs
+        read_costs(aws, config, options, &org, &ou_of)
     );
     let sum = |count: fn(&Counts) -> u64| -> usize {
         ran.tally.per_region.values().map(count).sum::<u64>() as usize
@@ -254,6 +232,41 @@ pub async fn run(
     let report = conclude(aws, config, concluding, ran, options).await?;
     progress.finish(report.summary.clone());
     Ok(report)
+}
+
+/// Rules that match no account, and accounts that cannot be members, each said in the log.
+fn warn_organization(policy: &Policy, org: &Organization) {
+    for (i, n) in org.rule_matches.iter().enumerate() {
+        if *n == 0 {
+            warn!(rule = %policy.rules[i].describe(i), "a rule of the protection policy matches no account");
+        }
+    }
+    for p in &org.problems {
+        warn!(account_id = %p.account_id, reason = %p.reason, "organization account that cannot be a member");
+    }
+}
+
+/// What protection costs, when a report is made.
+async fn read_costs(
+    aws: &Aws,
+    config: &Config,
+    options: Options,
+    org: &Organization,
+    ou_of: &HashMap<String, String>,
+) -> Option<cost::Costs> {
+    if !wants_report(config, options) {
+        return None;
+    }
+    let groups = by_ou(org, ou_of);
+    Some(
+        cost::read(
+            aws,
+            &config.regions,
+            &groups,
+            cost::Reading::AccountsAndPlans,
+        )
+        .await,
+    )
 }
 
 /// The HTML report is made (and the cost read) for `--report`, and by a scheduled run
@@ -600,17 +613,8 @@ async fn conclude(
     let mut report = found.report(run.meta, options.dry_run, run.org, run.policy, regions);
     let not_reached = tally.not_reached();
     close_summary(&mut report, &not_reached);
-    let csv = (options.coverage_csv || (config.coverage_bucket.is_some() && !options.dry_run))
-        .then(|| found.coverage.csv())
-        .and_then(|r| {
-            // Writing to memory does not fail; were it to, the run says so and goes on.
-            r.map_err(|e| warn!(error = %e, "the coverage report could not be built"))
-                .ok()
-        });
-    let html = match wants_report(config, options) {
-        true => Some(report_html(aws, config, &run, &found).await),
-        false => None,
-    };
+    let csv = coverage_csv(config, options, &found.coverage);
+    let html = report_html(aws, config, options, &run, &found).await;
     if options.dry_run {
         report.coverage_csv = csv;
         report.coverage_html = html.map(|(h, _)| h);
@@ -655,9 +659,13 @@ async fn conclude(
 async fn report_html(
     aws: &Aws,
     config: &Config,
+    options: Options,
     run: &Concluding<'_, '_>,
     found: &summary::Findings<'_>,
-) -> (String, publish::html::DaySummary) {
+) -> Option<(String, publish::html::DaySummary)> {
+    if !wants_report(config, options) {
+        return None;
+    }
     let date = Date::of(run.started);
     let trend = match &config.coverage_bucket {
         Some(bucket) => publish::s3::read_trend(aws, bucket, date).await,
@@ -673,10 +681,24 @@ async fn report_html(
         trend: &trend,
         csv_name: &csv_key,
     };
-    (
+    Some((
         publish::html::render(&page),
         publish::html::day_summary(date, &found.coverage),
-    )
+    ))
+}
+
+/// The coverage as CSV, when asked for or written to the bucket.
+fn coverage_csv(
+    config: &Config,
+    options: Options,
+    coverage: &coverage::Coverage,
+) -> Option<String> {
+    let wanted = options.coverage_csv || (config.coverage_bucket.is_some() && !options.dry_run);
+    // Writing to memory does not fail; were it to, the run says so and goes on.
+    wanted.then(|| coverage.csv()).and_then(|r| {
+        r.map_err(|e| warn!(error = %e, "the coverage report could not be built"))
+            .ok()
+    })
 }
 
 /// The summary's closing lines: the plans a region does not offer, and the accounts the
