@@ -95,7 +95,7 @@ pub fn summary_key(date: &str) -> String {
 /// is a picture, never a reason to fail the run); the log says why.
 pub async fn read_trend(aws: &Aws, bucket: &str, today: Date) -> Vec<DaySummary> {
     let from = Date::from_days(today.days() - TREND_DAYS - 1);
-    let keys = match aws
+    let mut keys = match aws
         .list_keys(bucket, SUMMARY_PREFIX, &summary_key(&from.to_string()))
         .await
     {
@@ -105,6 +105,8 @@ pub async fn read_trend(aws: &Aws, bucket: &str, today: Date) -> Vec<DaySummary>
             return Vec::new();
         }
     };
+    // Oldest first, whatever order the listing came in.
+    keys.sort();
     let today_key = summary_key(&today.to_string());
     let mut out = Vec::new();
     for key in keys.iter().filter(|k| **k < today_key) {
