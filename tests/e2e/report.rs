@@ -411,11 +411,13 @@ fn date_of(days: i64) -> String {
 const CHROMIUM: &str = "/usr/bin/chromium";
 
 /// Headless Chromium on `page` with a fresh profile and none of its background
-/// connections (the machine's network refuses them), plus `args`.
+/// connections (the machine's network refuses them), plus `args`; stopped after 60 s (a page
+/// whose script opens a dialog would hold it forever).
 fn chromium(page: &Path, args: &[&str]) -> Output {
     let profile = tempfile::tempdir().expect("a profile directory");
     let profile_arg = format!("--user-data-dir={}", profile.path().display());
-    Command::new(CHROMIUM)
+    Command::new("timeout")
+        .args(["60", CHROMIUM])
         .args([
             "--headless",
             "--no-sandbox",
