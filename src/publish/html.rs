@@ -574,6 +574,71 @@ mod tests {
     }
 
     #[test]
+    fn ou_names_and_exception_owners_and_reasons_are_text_and_an_ending_one_is_marked() {
+        use crate::account::{AccountId, Email};
+        use crate::flow::{Slot, Step, Target};
+        use crate::policy::Exception;
+        use crate::report::Outcome;
+        let mut t = Target::new(
+            AccountId::parse("111122223333").unwrap(),
+            Email::parse("a@example.com").unwrap(),
+            "<i>name</i>".into(),
+            std::sync::Arc::new(crate::plan::Plan::default()),
+        );
+        t.exception = Some(std::sync::Arc::new(Exception {
+            owner: "<b>owner</b>".into(),
+            reason: "<img src=x onerror=alert(1)>".into(),
+            until: Date {
+                year: 2026,
+                month: 12,
+                day: 20,
+            },
+            rule: 0,
+        }));
+        let other = Target::new(
+            AccountId::parse("444455556666").unwrap(),
+            Email::parse("b@example.com").unwrap(),
+            "b".into(),
+            std::sync::Arc::new(crate::plan::Plan::default()),
+        );
+        let rows = [&t, &other].map(|t| {
+            Row::of(
+                &Slot::new(t, "us-east-1", Step::Done(Outcome::AlreadyEnabled)),
+                &[],
+            )
+        });
+        let coverage = Coverage {
+            columns: vec![],
+            rows: rows.to_vec(),
+            costs: None,
+        };
+        let ou_of = HashMap::from([("444455556666".to_owned(), "<svg onload=x>".to_owned())]);
+        let regions = ["us-east-1".to_owned()];
+        let page = render(&Page {
+            date: Date {
+                year: 2026,
+                month: 12,
+                day: 1,
+            },
+            coverage: &coverage,
+            regions: &regions,
+            ou_of: &ou_of,
+            drift: &[],
+            trend: &[],
+            csv_name: "coverage/2026-12-01.csv",
+        });
+        for raw in ["<img", "<b>owner", "<i>name", "<svg onload"] {
+            assert!(!page.contains(raw), "{raw} in {page}");
+        }
+        assert!(
+            page.contains("&lt;img src=x onerror=alert(1)&gt;"),
+            "{page}"
+        );
+        assert!(page.contains("&lt;svg onload=x&gt;"), "{page}");
+        assert!(page.contains("⚠ ends in 19 day(s)"), "{page}");
+    }
+
+    #[test]
     fn markup_in_text_is_escaped() {
         assert_eq!(
             esc("<script>alert('1')</script> & \"x\""),
