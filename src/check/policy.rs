@@ -97,7 +97,7 @@ async fn placements(aws: &Aws, policy: &Policy, regions: &[String]) -> Vec<Check
             ));
         }
     }
-    let costs = cost::read(aws, regions, &groups, Reading::PlansOnly).await;
+    let costs = cost::read(aws, regions, &groups, Reading::PlansOnly, None).await;
     let placed = |rule: Option<usize>| groups.get(&group_of(rule)).map_or(0, Vec::len);
     let per_rule: Vec<usize> = (0..policy.rules.len()).map(|i| placed(Some(i))).collect();
     let by_default = placed(None);

@@ -5,9 +5,11 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use futures::{stream, StreamExt};
+use std::time::Instant;
 
-use crate::aws::{Aws, UsageSum, MAX_CONCURRENT_CALLS, USAGE_ACCOUNTS_PER_CALL};
+use futures::{stream, StreamExt, TryStreamExt};
+
+use crate::aws::{Aws, UsageSum, USAGE_ACCOUNTS_PER_CALL};
 use crate::error::AwsError;
 
 /// AWS's own words on what GetUsageStatistics returns (its API reference), said once on the
@@ -132,17 +134,23 @@ pub fn batches(
     out
 }
 
-/// Reads the cost of `ous`' accounts (OU, or any group, → account ids) in every region.
+/// Cost calls in flight at once, of the process's [`crate::aws::MAX_CONCURRENT_CALLS`]: the
+/// coverage work keeps the rest, so that the cost never holds coverage back.
+pub const COST_IN_FLIGHT: usize = 2;
+
+/// Reads the cost of `ous`' accounts (OU, or any group, → account ids) in every region, one
+/// region after another, [`COST_IN_FLIGHT`] calls at a time; a region is left unknown from
+/// its first failure, or when `cutoff` passes (the run then publishes what it has).
 pub async fn read(
     aws: &Aws,
     regions: &[String],
     ous: &BTreeMap<String, Vec<String>>,
     reading: Reading,
+    cutoff: Option<Instant>,
 ) -> Costs {
-    let per_region =
-        futures::future::join_all(regions.iter().map(|r| read_region(aws, r, ous, reading)));
     let mut costs = Costs::default();
-    for (region, read) in regions.iter().zip(per_region.await) {
+    for region in regions {
+        let read = read_region(aws, region, ous, reading, cutoff).await;
         costs.calls.insert(region.clone(), read.calls);
         match read.outcome {
             Err(why) => {
@@ -163,45 +171,50 @@ struct RegionRead<'o> {
     outcome: Result<Vec<Answer<'o>>, String>,
 }
 
+/// Why the cost was not read before the run's cut-off.
+pub const PAST_CUTOFF: &str = "not read before the run's deadline";
+
 async fn read_region<'o>(
     aws: &Aws,
     region: &str,
     ous: &'o BTreeMap<String, Vec<String>>,
     reading: Reading,
+    cutoff: Option<Instant>,
 ) -> RegionRead<'o> {
     let detector = match aws.detector(region).await {
-        Ok(Some(d)) => d,
-        Ok(None) => {
+        Ok(Some(d)) => Ok(d),
+        Ok(None) => Err("GuardDuty is not enabled in this region".to_owned()),
+        Err(e) => Err(reason(&e)),
+    };
+    let detector = match detector {
+        Ok(d) => d,
+        Err(why) => {
             return RegionRead {
                 calls: 0,
-                outcome: Err("GuardDuty is not enabled in this region".into()),
-            }
-        }
-        Err(e) => {
-            return RegionRead {
-                calls: 0,
-                outcome: Err(reason(&e)),
+                outcome: Err(why),
             }
         }
     };
-    let work = batches(ous, reading);
-    let calls = work.len();
-    let answers: Vec<Result<Answer<'o>, AwsError>> = stream::iter(work)
+    let calls = std::sync::atomic::AtomicUsize::new(0);
+    let outcome = stream::iter(batches(ous, reading))
         .map(|(sum, ou, ids)| {
-            let detector = &detector;
+            let (detector, calls) = (&detector, &calls);
             async move {
-                let got = aws.usage_statistics(region, detector, sum, &ids).await?;
-                Ok((sum, ou, got))
+                if cutoff.is_some_and(|c| Instant::now() >= c) {
+                    return Err(PAST_CUTOFF.to_owned());
+                }
+                calls.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let got = aws.usage_statistics(region, detector, sum, &ids).await;
+                got.map(|g| (sum, ou, g)).map_err(|e| reason(&e))
             }
         })
-        .buffer_unordered(MAX_CONCURRENT_CALLS)
-        .collect()
+        .buffer_unordered(COST_IN_FLIGHT)
+        .try_collect()
         .await;
-    let outcome = answers
-        .into_iter()
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| reason(&e));
-    RegionRead { calls, outcome }
+    RegionRead {
+        calls: calls.into_inner(),
+        outcome,
+    }
 }
 
 /// Why a region's cost is unknown, in words: the error's kind, code and message.

@@ -258,15 +258,8 @@ async fn read_costs(
         return None;
     }
     let groups = by_ou(org, ou_of);
-    Some(
-        cost::read(
-            aws,
-            &config.regions,
-            &groups,
-            cost::Reading::AccountsAndPlans,
-        )
-        .await,
-    )
+    let reading = cost::Reading::AccountsAndPlans;
+    Some(cost::read(aws, &config.regions, &groups, reading, options.cutoff).await)
 }
 
 /// The HTML report is made (and the cost read) for `--report`, and by a scheduled run
