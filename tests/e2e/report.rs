@@ -531,3 +531,33 @@ async fn check_policy_shows_what_each_rule_s_accounts_plans_cost_over_30_days() 
         "{text}"
     );
 }
+
+#[tokio::test]
+async fn a_partial_run_writes_its_page_apart_and_leaves_no_summary_for_the_trend() {
+    let (emu, seeded) = world();
+    let s3 = emu.s3_with_bucket("coverage-reports").await;
+    let mut env = env_for(&emu, &seeded);
+    env.push(("COVERAGE_BUCKET".into(), "coverage-reports".into()));
+    // The plan turned off cannot be turned on again in eu-west-1: the run fails in part.
+    emu.fault(
+        json!({"operation": "UpdateMemberDetectors", "kind": "error500", "region": "eu-west-1"}),
+    );
+    let (out, _) = reconcile(&env, false);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let listed = s3
+        .list_objects_v2()
+        .bucket("coverage-reports")
+        .send()
+        .await
+        .expect("ListObjectsV2");
+    let keys: Vec<&str> = listed.contents().iter().filter_map(|o| o.key()).collect();
+    let day = date_of(today());
+    assert_eq!(
+        keys,
+        [
+            format!("coverage/{day}.partial.csv"),
+            format!("coverage/{day}.partial.html")
+        ],
+        "a partial run's page is kept apart, and its numbers do not join the trend"
+    );
+}
