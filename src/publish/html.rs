@@ -4,7 +4,8 @@
 //! reason, the drift, the exceptions, the plans and what they cost. Pure: no I/O.
 //!
 //! Everything user-controlled (account, OU names, notes, exception owners and reasons) goes
-//! through [`esc`]. Long lists are collapsed (`<details>`) and capped by size, so that the
+//! through [`esc`], and the page forbids scripts (its Content-Security-Policy) should one slip
+//! through. Long lists are collapsed (`<details>`) and capped by size, so that the
 //! page of GuardDuty's largest organization stays under [`MAX_LIST_BYTES`] of lists.
 
 use std::collections::{BTreeMap, HashMap};
@@ -102,6 +103,7 @@ pub fn render(p: &Page<'_>) -> String {
     let _ = write!(
         out,
         "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">\
+         <meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'\">\
          <meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">\
          <title>GuardDuty coverage {}</title><style>{STYLE}</style></head><body>\
          <h1>GuardDuty coverage, {}</h1>",
