@@ -28,10 +28,12 @@ usage:
   guardduty-invite                 inside Lambda (AWS_LAMBDA_RUNTIME_API set): the runtime loop
   guardduty-invite invoke FILE...  the handler once per EventBridge event file (- = stdin);
                                    one JSON response per event on stdout, logs on stderr
-  guardduty-invite reconcile [--dry-run] [--coverage FILE]
+  guardduty-invite reconcile [--dry-run] [--coverage FILE] [--report FILE.html]
                                    every active account of the organization against the members
                                    of every region; --dry-run makes read calls only; --coverage
-                                   writes one CSV row per account and region (- = stdout)
+                                   writes one CSV row per account and region (- = stdout);
+                                   --report writes the coverage and what it costs as one HTML
+                                   page (and prints its path on stderr)
   guardduty-invite check [--json] [--policy] [--account ID]
                                    preflight, read calls only: what the deployment still lacks;
                                    --account tries the member role in that account;
@@ -88,6 +90,8 @@ pub enum Command {
         dry_run: bool,
         /// `--coverage FILE`: where the coverage CSV goes (`-`: stdout).
         coverage: Option<String>,
+        /// `--report FILE.html`: where the HTML report goes.
+        report: Option<String>,
     },
     Check {
         json: bool,
@@ -120,7 +124,7 @@ pub fn parse(args: &[String], in_lambda: bool) -> Result<Command, String> {
 }
 
 fn parse_reconcile(args: &[String]) -> Result<Command, String> {
-    let (mut dry_run, mut coverage) = (false, None);
+    let (mut dry_run, mut coverage, mut report) = (false, None, None);
     let mut rest = args.iter();
     while let Some(arg) = rest.next() {
         match arg.as_str() {
@@ -132,14 +136,21 @@ fn parse_reconcile(args: &[String]) -> Result<Command, String> {
                         .clone(),
                 )
             }
+            "--report" => {
+                report = Some(rest.next().ok_or("--report needs a file")?.clone());
+            }
             other => {
                 return Err(format!(
-                    "reconcile takes --dry-run and --coverage FILE, not {other:?}"
-                ))
+                "reconcile takes --dry-run, --coverage FILE and --report FILE.html, not {other:?}"
+            ))
             }
         }
     }
-    Ok(Command::Reconcile { dry_run, coverage })
+    Ok(Command::Reconcile {
+        dry_run,
+        coverage,
+        report,
+    })
 }
 
 fn parse_check(args: &[String]) -> Result<Command, String> {
@@ -306,6 +317,18 @@ pub enum CoverageOut {
     File(String, std::fs::File),
 }
 
+fn write_report(mut file: std::fs::File, html: &str) -> std::io::Result<()> {
+    file.write_all(html.as_bytes())?;
+    file.flush()
+}
+
+/// Where `reconcile --report` writes: a file, opened before any AWS call.
+pub fn open_report(path: &str) -> Result<CoverageOut, String> {
+    std::fs::File::create(path)
+        .map(|f| CoverageOut::File(path.to_owned(), f))
+        .map_err(|e| format!("--report {path}: {e}"))
+}
+
 pub fn open_coverage(path: &str) -> Result<CoverageOut, String> {
     if path == "-" {
         return Ok(CoverageOut::Stdout);
@@ -317,7 +340,12 @@ pub fn open_coverage(path: &str) -> Result<CoverageOut, String> {
 
 /// `reconcile [--dry-run] [--coverage FILE]`: the summary on stdout (on stderr when the CSV
 /// goes to stdout), progress on a terminal's stderr.
-pub async fn reconcile(app: &App, dry_run: bool, coverage: Option<CoverageOut>) -> u8 {
+pub async fn reconcile(
+    app: &App,
+    dry_run: bool,
+    coverage: Option<CoverageOut>,
+    report_out: Option<CoverageOut>,
+) -> u8 {
     let meta = EventMeta {
         id: format!("cli-{}", now_ms()),
         source: CLI_SOURCE.into(),
@@ -326,6 +354,7 @@ pub async fn reconcile(app: &App, dry_run: bool, coverage: Option<CoverageOut>) 
     let options = reconcile::Options {
         dry_run,
         coverage_csv: coverage.is_some(),
+        report_html: report_out.is_some(),
         cutoff: None,
     };
     let result = app.reconcile(&meta, options, RECONCILE_BUDGET).await;
@@ -352,6 +381,14 @@ pub async fn reconcile(app: &App, dry_run: bool, coverage: Option<CoverageOut>) 
             println!("{json}");
         }
         None => println!("{json}"),
+    }
+    if let Some(CoverageOut::File(path, file)) = report_out {
+        let html = report.coverage_html.as_deref().unwrap_or_default();
+        if let Err(e) = write_report(file, html) {
+            eprintln!("guardduty-invite: --report {path}: {e}");
+            return EXIT_FAILURE;
+        }
+        eprintln!("coverage report: {path}");
     }
     if std::io::stderr().is_terminal() {
         eprintln!("{}", report.summary);

@@ -92,6 +92,7 @@ impl App {
                 let options = reconcile::Options {
                     dry_run: *dry_run,
                     coverage_csv: false,
+                    report_html: false,
                     // The one the budget gives (below).
                     cutoff: None,
                 };

@@ -61,6 +61,15 @@ async fn main() -> ExitCode {
         },
         _ => None,
     };
+    let report = match &command {
+        Command::Reconcile {
+            report: Some(path), ..
+        } => match cli::open_report(path) {
+            Ok(out) => Some(out),
+            Err(message) => return ExitCode::from(cli::usage_error(&message)),
+        },
+        _ => None,
+    };
 
     let sdk = load_sdk_config().await;
     let aws = Aws::new(&sdk, &config.regions, config.topic_region());
@@ -68,7 +77,7 @@ async fn main() -> ExitCode {
     match (command, inputs) {
         (_, Some(inputs)) => ExitCode::from(cli::invoke(&app, inputs).await),
         (Command::Reconcile { dry_run, .. }, None) => {
-            ExitCode::from(cli::reconcile(&app, dry_run, coverage).await)
+            ExitCode::from(cli::reconcile(&app, dry_run, coverage, report).await)
         }
         (
             Command::Check {

@@ -34,6 +34,8 @@
         444455556666  outside the organization, already a member of another GuardDuty
                       administrator: manual-invite-foreign-account.json ends as a problem on
                       SNS
+      and GuardDuty's last-30-days cost per account and usage feature in both regions
+      (DEMO_USAGE, what GetUsageStatistics answers: the coverage report's cost).
       (organizations-create-account-result-failed.json and
       organizations-create-account-api-call.json name no account.) The topic also has the
       people's subscribers: the email security-team@example.com and the chat channel
@@ -112,6 +114,21 @@ DEMO_ACCOUNTS = [
 DEMO_FOREIGN = ["444455556666"]
 # The demo topic's people: an email and a chat channel (SNS does not subscribe one twice).
 DEMO_READERS = [("email", "security-team@example.com"), ("https", "https://chat.example.com/guardduty")]
+# What GetUsageStatistics answers in the demo world: region -> {account: {usage feature: USD}}.
+DEMO_USAGE = {
+    "us-east-1": {
+        "111122223333": {"CLOUD_TRAIL": 4.10, "FLOW_LOGS": 6.35, "DNS_LOGS": 1.20,
+                         "S3_DATA_EVENTS": 12.40, "EC2_RUNTIME_MONITORING": 18.75},
+        "222233334444": {"CLOUD_TRAIL": 2.05, "FLOW_LOGS": 9.80, "DNS_LOGS": 0.95,
+                         "S3_DATA_EVENTS": 3.30, "EKS_RUNTIME_MONITORING": 22.60},
+        "333344445555": {"CLOUD_TRAIL": 1.15, "FLOW_LOGS": 0.80, "S3_DATA_EVENTS": 0.45},
+        "555566667777": {"CLOUD_TRAIL": 0.35},
+    },
+    "eu-west-1": {
+        "111122223333": {"CLOUD_TRAIL": 1.40, "FLOW_LOGS": 2.10, "S3_DATA_EVENTS": 4.25},
+        "222233334444": {"CLOUD_TRAIL": 0.90, "FLOW_LOGS": 3.75, "EC2_RUNTIME_MONITORING": 7.10},
+    },
+}
 
 
 def demo_world(args):
@@ -128,6 +145,8 @@ def demo_world(args):
             account["parentId"] = ous[spec["ou"]]
         accounts.append(account)
     control(args.endpoint, "POST", "/_emulator/organizations/accounts", {"accounts": accounts})
+    for region, costs in DEMO_USAGE.items():
+        control(args.endpoint, "POST", "/_emulator/guardduty/usage", {"region": region, "costs": costs})
     return [spec["accountId"] for spec in DEMO_ACCOUNTS]
 
 

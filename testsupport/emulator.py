@@ -125,6 +125,14 @@ GuardDuty behaviour (beyond the request shapes):
 * GetAdministratorAccount / GetMasterAccount (member side): {"administrator"|"master":
   {accountId, invitationId, relationshipStatus, invitedAt}} for the administrator whose
   invitation the caller accepted (or that enabled it through the organization), else {};
+* GetUsageStatistics (`POST /detector/{detectorId}/usage/statistics`): the caller's own
+  detector (else NO_DETECTOR); usageStatisticsType one of the model's six, usageCriteria an
+  object whose accountIds (when given) are 1-50 ids of 12 digits and features the model's
+  usage features, unit USD, maxResults 1-50 (else 400 BadRequestException); SUM_BY_ACCOUNT
+  answers {usageStatistics: {sumByAccount: [{accountId, total: {amount (text), unit:
+  "USD"}}]}} and SUM_BY_FEATURES {usageStatistics: {sumByFeature: [{feature, total}]}} over
+  the named accounts' costs seeded with POST /_emulator/guardduty/usage (an account with
+  none seeded is left out), nextToken paging; the other types answer empty;
 * DescribeOrganizationConfiguration (`GET /detector/{detectorId}/admin`, maxResults 1-50 and
   nextToken paging the features as ListMembers pages): the caller's own detector (else
   NO_DETECTOR); unless the caller is 123456789012 and POST
@@ -424,6 +432,11 @@ Control API:
                                                the administrators' tables of that region
                                                (narrowed by detectorId / administratorId; 400
                                                if none or several). Answers the member record
+  POST   /_emulator/guardduty/usage          {"region", "costs": {accountId: {usage feature
+                                               (FLOW_LOGS, S3_DATA_EVENTS,
+                                               EC2_RUNTIME_MONITORING ...): USD}},
+                                               "administratorId"?}: the last 30 days' cost
+                                               GetUsageStatistics answers (merged by account)
   POST   /_emulator/guardduty/organization-configuration
                                                {"region", "autoEnableOrganizationMembers":
                                                "NEW"|"ALL"|"NONE", "features"?: [{"name" (an

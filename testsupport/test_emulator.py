@@ -1563,5 +1563,58 @@ class ForkServerTest(unittest.TestCase):
             self.assertFalse([pid for _, pid in worlds if os.path.exists(f"/proc/{pid}")])
 
 
+class UsageStatistics(EmulatorTest):
+    """GetUsageStatistics: the seeded cost per account and feature; AWS's limits refused."""
+
+    def seed(self):
+        control("POST", "/_emulator/guardduty/usage", {"region": REGION, "costs": {
+            "111122223333": {"S3_DATA_EVENTS": 1.5, "EC2_RUNTIME_MONITORING": 2.25},
+            "222233334444": {"S3_DATA_EVENTS": 4}}})
+
+    def usage(self, kind, ids, **extra):
+        return self.gd.get_usage_statistics(DetectorId=self.detector, UsageStatisticType=kind,
+                                            UsageCriteria={"AccountIds": ids}, Unit="USD", **extra)
+
+    def test_sums_by_account_and_by_feature_over_the_named_accounts(self):
+        self.seed()
+        by_account = self.usage("SUM_BY_ACCOUNT", ["111122223333", "222233334444", "999999999999"])
+        self.assertEqual(by_account["UsageStatistics"]["SumByAccount"], [
+            {"AccountId": "111122223333", "Total": {"Amount": "3.75", "Unit": "USD"}},
+            {"AccountId": "222233334444", "Total": {"Amount": "4.00", "Unit": "USD"}}])
+        by_feature = self.usage("SUM_BY_FEATURES", ["111122223333", "222233334444"])
+        self.assertEqual(by_feature["UsageStatistics"]["SumByFeature"], [
+            {"Feature": "EC2_RUNTIME_MONITORING", "Total": {"Amount": "2.25", "Unit": "USD"}},
+            {"Feature": "S3_DATA_EVENTS", "Total": {"Amount": "5.50", "Unit": "USD"}}])
+
+    def test_pages_with_next_token(self):
+        self.seed()
+        first = self.usage("SUM_BY_ACCOUNT", ["111122223333", "222233334444"], MaxResults=1)
+        self.assertEqual(len(first["UsageStatistics"]["SumByAccount"]), 1)
+        second = self.usage("SUM_BY_ACCOUNT", ["111122223333", "222233334444"], MaxResults=1,
+                            NextToken=first["NextToken"])
+        self.assertEqual(second["UsageStatistics"]["SumByAccount"][0]["AccountId"], "222233334444")
+        self.assertNotIn("NextToken", second)
+
+    def test_more_than_50_account_ids_or_a_bad_limit_is_refused(self):
+        ids = [f"{i:012d}" for i in range(1, 52)]
+        self.assertEqual(error_of(self.usage, "SUM_BY_ACCOUNT", ids)[:2], (400, "BadRequestException"))
+        self.assertEqual(error_of(self.usage, "SUM_BY_ACCOUNT", [])[:2], (400, "BadRequestException"))
+        self.assertEqual(error_of(self.usage, "SUM_BY_ACCOUNT", ids[:2], MaxResults=51)[:2],
+                         (400, "BadRequestException"))
+        self.assertEqual(error_of(self.gd.get_usage_statistics, DetectorId=self.detector,
+                                  UsageStatisticType="SUM_BY_ACCOUNT", UsageCriteria={"AccountIds": ids[:1]},
+                                  Unit="EUR")[:2], (400, "BadRequestException"))
+        self.assertEqual(error_of(self.gd.get_usage_statistics, DetectorId=self.detector,
+                                  UsageStatisticType="SUM_BY_ACCOUNT",
+                                  UsageCriteria={"Features": ["NOT_A_FEATURE"]})[:2], (400, "BadRequestException"))
+
+    def test_a_detector_not_the_caller_s_is_refused(self):
+        status, code, message = error_of(self.gd.get_usage_statistics, DetectorId="0" * 32,
+                                         UsageStatisticType="SUM_BY_ACCOUNT",
+                                         UsageCriteria={"AccountIds": ["111122223333"]})
+        self.assertEqual((status, code), (400, "BadRequestException"))
+        self.assertIn("not owned by the current account", message)
+
+
 if __name__ == "__main__":
     unittest.main()

@@ -48,13 +48,16 @@ pub struct Listing {
     pub accounts: Vec<ListedAccount>,
     /// Every organizational unit's id (the roots are not OUs).
     pub ous: Vec<String>,
+    /// OU id → its name, for the coverage report.
+    pub ou_names: std::collections::HashMap<String, String>,
 }
 
 /// What one parent of the organization's tree holds.
 struct Children {
     /// The parent's path, for its children.
     path: Vec<String>,
-    ous: Vec<String>,
+    /// (id, name) of each OU.
+    ous: Vec<(String, String)>,
     accounts: Vec<ListedAccount>,
 }
 
@@ -110,11 +113,13 @@ impl Aws {
             .collect();
         let mut accounts = Vec::new();
         let mut ous = Vec::new();
+        let mut ou_names = std::collections::HashMap::new();
         let mut gone = false;
         while let Some(listed) = pending.next().await {
             match listed {
                 Ok(c) => {
-                    for ou in c.ous {
+                    for (ou, name) in c.ous {
+                        ou_names.insert(ou.clone(), name);
                         let mut path = c.path.clone();
                         path.push(ou.clone());
                         ous.push(ou.clone());
@@ -133,7 +138,11 @@ impl Aws {
             let all = self.list_accounts().await?;
             accounts.extend(all.into_iter().filter(|a| !seen.contains(&a.id)));
         }
-        Ok(Listing { accounts, ous })
+        Ok(Listing {
+            accounts,
+            ous,
+            ou_names,
+        })
     }
 
     /// One parent's OUs and accounts, every page of each, the two listings at once.
@@ -155,10 +164,10 @@ impl Aws {
                         sent,
                     )
                     .await?;
-                let ids = page
-                    .organizational_units()
-                    .iter()
-                    .filter_map(|o| o.id().map(str::to_owned));
+                let ids = page.organizational_units().iter().filter_map(|o| {
+                    let id = o.id()?.to_owned();
+                    Some((id, o.name().unwrap_or_default().to_owned()))
+                });
                 Ok((ids.collect(), page.next_token().map(str::to_owned)))
             }
         });

@@ -11,9 +11,12 @@ mod outputs;
 mod policy;
 mod preflight;
 mod regions;
+mod reports;
 mod scheduler;
 mod sdk;
 mod sns;
+mod usage;
+pub use usage::{UsageSum, USAGE_ACCOUNTS_PER_CALL};
 
 use std::collections::{BTreeSet, HashMap};
 use std::future::Future;
@@ -91,8 +94,14 @@ pub const POLICY_ACTIONS: &[&str] = &[
 pub const SECURITY_HUB_ACTIONS: &[&str] =
     &["securityhub:BatchImportFindings", "securityhub:GetFindings"];
 
-/// With COVERAGE_BUCKET: the daily coverage report.
-pub const COVERAGE_ACTIONS: &[&str] = &["s3:PutObject"];
+/// With COVERAGE_BUCKET: the daily coverage report; the earlier days' summaries read back
+/// (ListObjectsV2 needs s3:ListBucket) for its trend; what protection costs, on its page.
+pub const COVERAGE_ACTIONS: &[&str] = &[
+    "s3:PutObject",
+    "s3:GetObject",
+    "s3:ListBucket",
+    "guardduty:GetUsageStatistics",
+];
 
 /// Granted only when a member role is configured, and only on that role.
 pub const MEMBER_ROLE_ACTIONS: &[&str] = &["sts:AssumeRole"];

@@ -201,12 +201,24 @@ impl Aws {
 
     /// Writes an object (the bucket's default encryption applies).
     pub async fn put_object(&self, bucket: &str, key: &str, body: &str) -> Result<(), AwsError> {
+        self.put_object_as(bucket, key, body, "text/csv; charset=utf-8")
+            .await
+    }
+
+    /// Writes an object of the given content type (the HTML report opens in a browser).
+    pub async fn put_object_as(
+        &self,
+        bucket: &str,
+        key: &str,
+        body: &str,
+        content_type: &str,
+    ) -> Result<(), AwsError> {
         let sent = self
             .s3
             .put_object()
             .bucket(bucket)
             .key(key)
-            .content_type("text/csv; charset=utf-8")
+            .content_type(content_type)
             .body(ByteStream::from(body.as_bytes().to_vec()))
             .send();
         self.call(Service::S3, "PutObject", Some(&self.home_region), sent)

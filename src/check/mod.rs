@@ -148,7 +148,7 @@ pub async fn run(
     checks.push(opt_in::check(aws, config, account).await);
     checks.extend(member::checks(aws, config, account).await);
     checks.extend(settings::configuration_warnings(config));
-    checks.extend(policy::checks(aws, protection).await);
+    checks.extend(policy::checks(aws, protection, &config.regions).await);
     CheckReport {
         passed: checks.iter().all(|c| c.verdict != Verdict::Failed),
         checks,

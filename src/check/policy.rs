@@ -2,6 +2,7 @@
 //! each rule with the accounts it matches and their plans, and the accounts left to the
 //! default. Read calls only.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::SystemTime;
 
@@ -9,6 +10,7 @@ use super::{call_failed, CheckLine};
 use crate::aws::Aws;
 use crate::plan::Plan;
 use crate::policy::{Action, Date, Policy};
+use crate::reconcile::cost::{self, Costs, Reading};
 
 /// What the preflight knows of the policy before it checks it.
 pub struct PolicyInput {
@@ -21,7 +23,7 @@ pub struct PolicyInput {
     pub list: bool,
 }
 
-pub async fn checks(aws: &Aws, input: &PolicyInput) -> Vec<CheckLine> {
+pub async fn checks(aws: &Aws, input: &PolicyInput, regions: &[String]) -> Vec<CheckLine> {
     let mut lines = Vec::new();
     let policy = match &input.loaded {
         None => input.short_form.clone(),
@@ -48,13 +50,14 @@ pub async fn checks(aws: &Aws, input: &PolicyInput) -> Vec<CheckLine> {
         }
     };
     if input.list {
-        lines.extend(placements(aws, &policy).await);
+        lines.extend(placements(aws, &policy, regions).await);
     }
     lines
 }
 
-/// Each rule with the accounts it matches, the default with the rest.
-async fn placements(aws: &Aws, policy: &Policy) -> Vec<CheckLine> {
+/// Each rule with the accounts it matches, the default with the rest, and what their plans
+/// cost over the last 30 days (GuardDuty's estimate): what a rule turning a plan off saves.
+async fn placements(aws: &Aws, policy: &Policy, regions: &[String]) -> Vec<CheckLine> {
     let listing = match aws.list_organization().await {
         Ok(l) => l,
         Err(e) => return vec![call_failed("policy rules", None, e)],
@@ -73,18 +76,18 @@ async fn placements(aws: &Aws, policy: &Policy) -> Vec<CheckLine> {
     }
     let today = Date::of(SystemTime::now());
     let admin = aws.admin_account().await.unwrap_or_default();
-    let mut per_rule = vec![0usize; policy.rules.len()];
-    let mut by_default = 0;
+    // "rules[N]" or "default" → the accounts it places.
+    let mut groups: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for a in listing
         .accounts
         .iter()
         .filter(|a| a.id != admin && crate::reconcile::plan::is_active(a))
     {
         let place = policy.place(&a.id, a.ous.as_deref().unwrap_or_default(), today);
-        match place.rule.and_then(|r| per_rule.get_mut(r)) {
-            Some(n) => *n += 1,
-            None => by_default += 1,
-        }
+        groups
+            .entry(group_of(place.rule))
+            .or_default()
+            .push(a.id.clone());
         if let Some(e) = place.expired {
             lines.push(CheckLine::warning(
                 "policy rules",
@@ -94,6 +97,10 @@ async fn placements(aws: &Aws, policy: &Policy) -> Vec<CheckLine> {
             ));
         }
     }
+    let costs = cost::read(aws, regions, &groups, Reading::PlansOnly, None).await;
+    let placed = |rule: Option<usize>| groups.get(&group_of(rule)).map_or(0, Vec::len);
+    let per_rule: Vec<usize> = (0..policy.rules.len()).map(|i| placed(Some(i))).collect();
+    let by_default = placed(None);
     for (i, rule) in policy.rules.iter().enumerate() {
         let what = match &rule.action {
             Action::Plan(p) => describe(p),
@@ -102,7 +109,12 @@ async fn placements(aws: &Aws, policy: &Policy) -> Vec<CheckLine> {
                 e.owner, e.until, e.reason
             ),
         };
-        let detail = format!("{}: {} account(s): {what}", rule.describe(i), per_rule[i]);
+        let detail = format!(
+            "{}: {} account(s): {what}; {}",
+            rule.describe(i),
+            per_rule[i],
+            cost_words(&costs, &group_of(Some(i)))
+        );
         lines.push(if per_rule[i] == 0 {
             CheckLine::warning(
                 "policy rules",
@@ -118,11 +130,33 @@ async fn placements(aws: &Aws, policy: &Policy) -> Vec<CheckLine> {
         "policy rules",
         None,
         format!(
-            "default: {by_default} account(s): {}",
-            describe(&policy.default)
+            "default: {by_default} account(s): {}; {}",
+            describe(&policy.default),
+            cost_words(&costs, &group_of(None))
         ),
     ));
     lines
+}
+
+fn group_of(rule: Option<usize>) -> String {
+    rule.map_or_else(|| "default".to_owned(), |i| format!("rules[{i}]"))
+}
+
+/// "30-day cost USD 12.50 (RUNTIME_MONITORING 10.00, S3_DATA_EVENTS 2.50)", and the regions
+/// whose cost is unknown, with why.
+fn cost_words(costs: &Costs, group: &str) -> String {
+    let plans = costs.per_ou_plan.get(group);
+    let total: f64 = plans.map_or(0.0, |p| p.values().sum());
+    let mut words = format!("30-day cost USD {total:.2}");
+    if let Some(p) = plans.filter(|p| !p.is_empty()) {
+        let each: Vec<String> = p.iter().map(|(k, v)| format!("{k} {v:.2}")).collect();
+        words.push_str(&format!(" ({})", each.join(", ")));
+    }
+    for (region, why) in &costs.unknown {
+        words.push_str(&format!("; unknown in {region}: {why}"));
+    }
+    words.push_str(" (GuardDuty's estimate, not the bill)");
+    words
 }
 
 fn describe(plan: &Plan) -> String {

@@ -11,6 +11,7 @@
 pub mod chat;
 pub mod email;
 pub mod emf;
+pub mod html;
 pub mod metrics;
 pub mod notify;
 pub mod s3;
@@ -48,6 +49,9 @@ pub struct Report<'r> {
 pub struct CoverageCsv<'r> {
     pub csv: &'r str,
     pub started: SystemTime,
+    /// The same report as one HTML page, and the day's summary for later reports' trend.
+    pub html: Option<&'r str>,
+    pub summary: Option<&'r html::DaySummary>,
 }
 
 /// What one destination took.

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
+use super::cost::Costs;
 use crate::flow::{Slot, Step, Target};
 use crate::plan::{Plan, ENABLED, MISSING};
 use crate::report::Outcome;
@@ -186,6 +187,8 @@ pub struct RegionCoverage {
 pub struct Coverage<'a> {
     pub columns: Vec<String>,
     pub rows: Vec<Row<'a>>,
+    /// What protection cost over the last 30 days, when read (a report was asked for).
+    pub costs: Option<Costs>,
 }
 
 /// Protected ÷ counted, in percent with one decimal; nothing to count is fully covered.
@@ -263,10 +266,11 @@ impl Coverage<'_> {
             "exception_owner",
             "exception_reason",
             "exception_until",
+            "cost_30d_usd",
         ]);
         w.write_record(&header)?;
         for r in rows {
-            write_row(&mut w, r)?;
+            write_row(&mut w, r, self.costs.as_ref())?;
         }
         let bytes = w
             .into_inner()
@@ -297,7 +301,11 @@ fn plan_agents_on(r: &Row<'_>, feature: &str, plan: &Plan, columns: &[String]) -
 }
 
 /// One row's record, field by field in the header's order (no per-row vector).
-fn write_row<W: std::io::Write>(w: &mut csv::Writer<W>, r: &Row<'_>) -> Result<(), csv::Error> {
+fn write_row<W: std::io::Write>(
+    w: &mut csv::Writer<W>,
+    r: &Row<'_>,
+    costs: Option<&Costs>,
+) -> Result<(), csv::Error> {
     let exception = r.target.exception.as_deref();
     w.write_field(r.target.account_id.as_str())?;
     w.write_field(guard(&r.target.name).as_ref())?;
@@ -316,6 +324,7 @@ fn write_row<W: std::io::Write>(w: &mut csv::Writer<W>, r: &Row<'_>) -> Result<(
     w.write_field(guard(exception.map_or("", |e| e.owner.as_str())).as_ref())?;
     w.write_field(guard(exception.map_or("", |e| e.reason.as_str())).as_ref())?;
     w.write_field(exception.map(|e| e.until.to_string()).unwrap_or_default())?;
+    w.write_field(Costs::of(costs, r.region, r.target.account_id.as_str()).cell())?;
     // The record's end.
     w.write_record(None::<&[u8]>)
 }
@@ -407,20 +416,21 @@ mod tests {
         let c = Coverage {
             columns: vec![],
             rows,
+            costs: None,
         };
         let csv = c.csv().unwrap();
         let lines: Vec<&str> = csv.split("\r\n").collect();
         assert_eq!(
             lines[0],
-            "account_id,account_name,region,relationship_status,protected,this_run,note,exception_owner,exception_reason,exception_until"
+            "account_id,account_name,region,relationship_status,protected,this_run,note,exception_owner,exception_reason,exception_until,cost_30d_usd"
         );
         assert_eq!(
             lines[1],
-            "111111111111,\"'=HYPERLINK(\"\"x\"\")\",us-east-1,Enabled,yes,nothing,,,,"
+            "111111111111,\"'=HYPERLINK(\"\"x\"\")\",us-east-1,Enabled,yes,nothing,,,,,"
         );
         assert_eq!(
             lines[2],
-            "222222222222,\"Acme, \"\"Prod\"\"\",eu-west-1,Enabled,yes,nothing,,,,"
+            "222222222222,\"Acme, \"\"Prod\"\"\",eu-west-1,Enabled,yes,nothing,,,,,"
         );
         assert!(lines[3].contains("us-east-1"));
         assert_eq!(lines[4], "", "the last record ends with CRLF");
@@ -449,7 +459,13 @@ mod tests {
                 Row::of(&s, &columns)
             })
             .collect();
-        let csv = Coverage { columns, rows }.csv().unwrap();
+        let csv = Coverage {
+            columns,
+            rows,
+            costs: None,
+        }
+        .csv()
+        .unwrap();
         let mut read = csv::Reader::from_reader(csv.as_bytes());
         let records: Vec<csv::StringRecord> = read.records().map(Result::unwrap).collect();
         let got: Vec<(&str, &str, &str)> = records.iter().map(|r| (&r[1], &r[5], &r[6])).collect();

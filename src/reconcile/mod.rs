@@ -10,6 +10,7 @@
 //!   → drift, problems (a region-level one said once) → publish → one summary
 //! ```
 
+pub mod cost;
 pub mod coverage;
 pub mod plan;
 mod read;
@@ -45,6 +46,9 @@ pub struct Options {
     pub dry_run: bool,
     /// Keep the coverage report as CSV in the result (`reconcile --coverage`).
     pub coverage_csv: bool,
+    /// Keep the coverage report as HTML in the result (`reconcile --report`); it reads what
+    /// protection costs, as the scheduled reconcile with a coverage bucket does.
+    pub report_html: bool,
     /// From this moment no batch starts: the run publishes what it has and fails, naming the
     /// accounts it did not reach (`None`: no limit).
     pub cutoff: Option<Instant>,
@@ -142,6 +146,9 @@ pub struct ReconcileReport {
     /// The coverage report as CSV, when asked for.
     #[serde(skip)]
     pub coverage_csv: Option<String>,
+    /// The coverage report as one HTML page, when asked for.
+    #[serde(skip)]
+    pub coverage_html: Option<String>,
 }
 
 /// The stages of a reconcile, in order.
@@ -175,19 +182,13 @@ pub async fn run(
         .await
         .map_err(failed)?;
     let org = organization(&accounts, &admin, policy, Date::of(SystemTime::now()));
-    for (i, n) in org.rule_matches.iter().enumerate() {
-        if *n == 0 {
-            warn!(rule = %policy.rules[i].describe(i), "a rule of the protection policy matches no account");
-        }
-    }
+    let ou_of = ou_names(&accounts, &listing.ou_names);
     progress.say(format!(
         "{} and the members of {} listed",
         plural(org.targets.len(), "organization account"),
         plural(reads.len(), "region")
     ));
-    for p in &org.problems {
-        warn!(account_id = %p.account_id, reason = %p.reason, "organization account that cannot be a member");
-    }
+    warn_organization(policy, &org);
     let now = SystemTime::now();
     let plans: Vec<RegionPlan<'_>> = config
         .regions
@@ -204,7 +205,11 @@ pub async fn run(
     } else {
         "inviting, accepting and turning plans on"
     });
-    let ran = run_plans(aws, config, policy, &org, &plans, options).await;
+    // The cost is read beside the work, so that coverage never waits for it.
+    let (ran, costs) = tokio::join!(
+        run_plans(aws, config, policy, &org, &plans, options),
+        read_costs(aws, config, options, &org, &ou_of)
+    );
     let sum = |count: fn(&RegionOutcomes) -> u64| -> usize {
         ran.tally.per_region.values().map(count).sum::<u64>() as usize
     };
@@ -220,10 +225,79 @@ pub async fn run(
         org: &org,
         plans: &plans,
         started,
+        ou_of: &ou_of,
+        costs,
     };
     let report = conclude(aws, config, concluding, ran, options).await?;
     progress.finish(report.summary.clone());
     Ok(report)
+}
+
+/// Rules that match no account, and accounts that cannot be members, each said in the log.
+fn warn_organization(policy: &Policy, org: &Organization) {
+    for (i, n) in org.rule_matches.iter().enumerate() {
+        if *n == 0 {
+            warn!(rule = %policy.rules[i].describe(i), "a rule of the protection policy matches no account");
+        }
+    }
+    for p in &org.problems {
+        warn!(account_id = %p.account_id, reason = %p.reason, "organization account that cannot be a member");
+    }
+}
+
+/// What protection costs, when a report is made.
+async fn read_costs(
+    aws: &Aws,
+    config: &Config,
+    options: Options,
+    org: &Organization,
+    ou_of: &HashMap<String, String>,
+) -> Option<cost::Costs> {
+    if !wants_report(config, options) {
+        return None;
+    }
+    let groups = by_ou(org, ou_of);
+    let reading = cost::Reading::AccountsAndPlans;
+    Some(cost::read(aws, &config.regions, &groups, reading, options.cutoff).await)
+}
+
+/// The HTML report is made (and the cost read) for `--report`, and by a scheduled run
+/// that writes to the coverage bucket.
+fn wants_report(config: &Config, options: Options) -> bool {
+    options.report_html || (config.coverage_bucket.is_some() && !options.dry_run)
+}
+
+/// Account id → the name of its own OU ("Root" directly under the root).
+fn ou_names(
+    accounts: &[ListedAccount],
+    names: &HashMap<String, String>,
+) -> HashMap<String, String> {
+    accounts
+        .iter()
+        .filter_map(|a| {
+            let path = a.ous.as_deref()?;
+            let name = match path.last() {
+                None => "Root".to_owned(),
+                Some(id) => names
+                    .get(id)
+                    .filter(|n| !n.is_empty())
+                    .unwrap_or(id)
+                    .clone(),
+            };
+            Some((a.id.clone(), name))
+        })
+        .collect()
+}
+
+/// OU name → the organization's accounts in it.
+fn by_ou(org: &Organization, ou_of: &HashMap<String, String>) -> BTreeMap<String, Vec<String>> {
+    let mut out: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for t in &org.targets {
+        let id = t.account_id.as_str();
+        let ou = ou_of.get(id).map_or("(no OU known)", String::as_str);
+        out.entry(ou.to_owned()).or_default().push(id.to_owned());
+    }
+    out
 }
 
 fn is_zero(n: &usize) -> bool {
@@ -495,7 +569,7 @@ fn left_action(
 async fn conclude(
     aws: &Aws,
     config: &Config,
-    run: Concluding<'_, '_>,
+    mut run: Concluding<'_, '_>,
     ran: Ran<'_>,
     options: Options,
 ) -> Result<ReconcileReport, HandlerError> {
@@ -507,7 +581,7 @@ async fn conclude(
         mut would,
         mut not_offered,
     } = ran;
-    let found = summary::Findings::new(
+    let mut found = summary::Findings::new(
         run.policy,
         &run.org.problems,
         rows,
@@ -515,6 +589,7 @@ async fn conclude(
         &tried,
         drift,
     );
+    found.coverage.costs = run.costs.take();
     let regions = run
         .plans
         .iter()
@@ -530,15 +605,11 @@ async fn conclude(
     let mut report = found.report(run.meta, options.dry_run, run.org, run.policy, regions);
     let not_reached = tally.not_reached();
     close_summary(&mut report, &not_reached);
-    let csv = (options.coverage_csv || (config.coverage_bucket.is_some() && !options.dry_run))
-        .then(|| found.coverage.csv())
-        .and_then(|r| {
-            // Writing to memory does not fail; were it to, the run says so and goes on.
-            r.map_err(|e| warn!(error = %e, "the coverage report could not be built"))
-                .ok()
-        });
+    let csv = coverage_csv(config, options, &found.coverage);
+    let html = report_html(aws, config, options, &run, &found).await;
     if options.dry_run {
         report.coverage_csv = csv;
+        report.coverage_html = html.map(|(h, _)| h);
         return Ok(report);
     }
     let mut failures = std::mem::take(&mut tally.failures);
@@ -551,6 +622,8 @@ async fn conclude(
         coverage: csv.as_deref().map(|csv| publish::CoverageCsv {
             csv,
             started: run.started,
+            html: html.as_ref().map(|(h, _)| h.as_str()),
+            summary: html.as_ref().map(|(_, s)| s),
         }),
         coverage_report: None,
         // A run the deadline cut short saw only part: its report is partial, and what it did
@@ -568,7 +641,57 @@ async fn conclude(
     if options.coverage_csv {
         report.coverage_csv = csv;
     }
+    if options.report_html {
+        report.coverage_html = html.map(|(h, _)| h);
+    }
     Ok(report)
+}
+
+/// The HTML report and the day's summary; the trend from the bucket's earlier summaries
+/// (none when there is no bucket, or it cannot be read).
+async fn report_html(
+    aws: &Aws,
+    config: &Config,
+    options: Options,
+    run: &Concluding<'_, '_>,
+    found: &summary::Findings<'_>,
+) -> Option<(String, publish::html::DaySummary)> {
+    if !wants_report(config, options) {
+        return None;
+    }
+    let date = Date::of(run.started);
+    let trend = match &config.coverage_bucket {
+        Some(bucket) => publish::s3::read_trend(aws, bucket, date).await,
+        None => Vec::new(),
+    };
+    let csv_key = publish::s3::key_for(run.started, true);
+    let page = publish::html::Page {
+        date,
+        coverage: &found.coverage,
+        regions: &config.regions,
+        ou_of: run.ou_of,
+        drift: &found.drift,
+        trend: &trend,
+        csv_name: &csv_key,
+    };
+    Some((
+        publish::html::render(&page),
+        publish::html::day_summary(date, &found.coverage),
+    ))
+}
+
+/// The coverage as CSV, when asked for or written to the bucket.
+fn coverage_csv(
+    config: &Config,
+    options: Options,
+    coverage: &coverage::Coverage,
+) -> Option<String> {
+    let wanted = options.coverage_csv || (config.coverage_bucket.is_some() && !options.dry_run);
+    // Writing to memory does not fail; were it to, the run says so and goes on.
+    wanted.then(|| coverage.csv()).and_then(|r| {
+        r.map_err(|e| warn!(error = %e, "the coverage report could not be built"))
+            .ok()
+    })
 }
 
 /// The summary's closing lines: the plans a region does not offer, and the accounts the
@@ -609,4 +732,7 @@ struct Concluding<'r, 'a> {
     org: &'r Organization,
     plans: &'r [RegionPlan<'a>],
     started: SystemTime,
+    /// Account id → its OU's name.
+    ou_of: &'r HashMap<String, String>,
+    costs: Option<cost::Costs>,
 }

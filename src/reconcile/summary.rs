@@ -43,6 +43,7 @@ impl<'a> Findings<'a> {
             coverage: Coverage {
                 columns: policy.columns(),
                 rows,
+                costs: None,
             },
             problems,
             drift,
@@ -148,6 +149,7 @@ impl<'a> Findings<'a> {
                 .collect(),
             coverage_report: None,
             coverage_csv: None,
+            coverage_html: None,
         }
     }
 }

@@ -206,7 +206,7 @@ fn the_coverage_csv_has_one_row_per_account_and_region_and_opens_in_a_spreadshee
     let lines: Vec<&str> = csv.split("\r\n").filter(|l| !l.is_empty()).collect();
     assert_eq!(
         lines[0],
-        "account_id,account_name,region,relationship_status,S3_DATA_EVENTS,protected,this_run,note,exception_owner,exception_reason,exception_until"
+        "account_id,account_name,region,relationship_status,S3_DATA_EVENTS,protected,this_run,note,exception_owner,exception_reason,exception_until,cost_30d_usd"
     );
     assert_eq!(lines.len(), 1 + 4 * 2, "{csv}");
     // Sorted by account, then region (names may hold commas: the region is found by name).
@@ -225,7 +225,7 @@ fn the_coverage_csv_has_one_row_per_account_and_region_and_opens_in_a_spreadshee
     assert_eq!(keys, sorted, "{csv}");
     assert!(
         csv.contains(
-            "111100000001,\"Acme, \"\"Prod\"\"\",eu-west-1,Enabled,ENABLED,yes,nothing,,,,\r\n"
+            "111100000001,\"Acme, \"\"Prod\"\"\",eu-west-1,Enabled,ENABLED,yes,nothing,,,,,\r\n"
         ),
         "{csv}"
     );
@@ -503,7 +503,8 @@ async fn security_hub_not_enabled_is_one_clear_problem_and_its_throttling_is_ret
     );
 }
 
-/// Every object under `coverage/` in the bucket, with its body.
+/// Every CSV report under `coverage/` in the bucket, with its body (the HTML pages and the
+/// daily summaries beside them aside).
 async fn coverage_objects(s3: &aws_sdk_s3::Client, bucket: &str) -> Vec<(String, String)> {
     let listed = s3
         .list_objects_v2()
@@ -513,7 +514,11 @@ async fn coverage_objects(s3: &aws_sdk_s3::Client, bucket: &str) -> Vec<(String,
         .await
         .expect("ListObjectsV2");
     let mut out = Vec::new();
-    for o in listed.contents() {
+    for o in listed
+        .contents()
+        .iter()
+        .filter(|o| o.key().is_some_and(|k| k.ends_with(".csv")))
+    {
         let key = o.key().unwrap_or_default().to_owned();
         let object = s3
             .get_object()

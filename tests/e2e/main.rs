@@ -29,6 +29,7 @@ mod policy;
 mod readable_errors;
 mod reconcile;
 mod regions;
+mod report;
 mod security_hub;
 mod template;
 mod terminal;

@@ -1170,6 +1170,23 @@ fn optional_grants_name_exactly_their_resources() {
         "s3:PutObject",
         vec![sub("${CoverageBucket.Arn}/coverage/*")],
     );
+    // The report's trend: the daily summaries only, listed under their prefix only.
+    expect(
+        "s3:GetObject",
+        vec![sub("${CoverageBucket.Arn}/coverage/summary/*")],
+    );
+    expect(
+        "s3:ListBucket",
+        vec![json!({"Fn::GetAtt": ["CoverageBucket", "Arn"]})],
+    );
+    for s in statements_granting("s3:ListBucket") {
+        assert_eq!(
+            s.condition,
+            json!({"StringLike": {"s3:prefix": "coverage/summary/*"}}),
+            "{}",
+            s.sid
+        );
+    }
 }
 
 #[test]

@@ -223,6 +223,14 @@ class ControlApi:
         return self.guardduty.set_member_features(body["region"], account, features,
                                                   body.get("detectorId"), body.get("administratorId"))
 
+    def c_usage(self, body):
+        """POST {region, costs: {accountId: {usage feature: USD}}, administratorId?}: the
+        cost GetUsageStatistics answers for the last 30 days."""
+        if not isinstance(body.get("region"), str) or not body["region"]:
+            raise ValueError("region must be a region name")
+        return self.guardduty.set_usage(body["region"], body.get("costs"),
+                                        body.get("administratorId") or DEFAULT_ACCOUNT)
+
     def c_organization_configuration(self, body):
         if not isinstance(body.get("region"), str) or not body["region"]:
             raise ValueError("region must be a region name")
@@ -436,6 +444,7 @@ CONTROL_ROUTES = {
     ("GET", "/_emulator/guardduty/members"): ControlApi.c_members,
     ("POST", "/_emulator/guardduty/member-features"): ControlApi.c_member_features,
     ("POST", "/_emulator/guardduty/organization-configuration"): ControlApi.c_organization_configuration,
+    ("POST", "/_emulator/guardduty/usage"): ControlApi.c_usage,
     ("POST", "/_emulator/guardduty/member-limit"): ControlApi.c_member_limit,
     ("POST", "/_emulator/guardduty/unoffered"): ControlApi.c_unoffered,
     ("GET", "/_emulator/guardduty/unoffered"): ControlApi.c_unoffered_list,

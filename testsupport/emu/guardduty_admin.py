@@ -35,13 +35,15 @@
 - StopMonitoringMembers leaves the member Disabled (what the code starts again)
 - Right after the acceptance, UpdateMemberDetectors can answer "not an associated member": transient for an account this run accepted
 - GetMembers can show the status before a write
+- GetUsageStatistics: `usageCriteria.accountIds` 1 to 50 ids of 12 digits, `maxResults` 1 to 50, `unit` USD, `usageStatisticsType` and `features` from the model's enums, else 400 BadRequestException; the totals are the last 30 days' cost in USD, `amount` as text, paginated with `nextToken`
 
 GuardDuty's member relationships (GuardDutyMembers), per (administrator account, region,
 administrator detectorId): the administrator's member operations (CreateMembers,
 InviteMembers, GetMembers, ListMembers, DeleteMembers, DisassociateMembers,
 UpdateMemberDetectors, GetMemberDetectors, Start/StopMonitoringMembers), the organization
 configuration, and the member side served from the same relationships (ListInvitations,
-AcceptAdministratorInvitation, GetAdministratorAccount).
+AcceptAdministratorInvitation, GetAdministratorAccount), and the usage statistics
+(GetUsageStatistics) of the seeded costs per account and feature.
 """
 
 import json
@@ -49,7 +51,7 @@ import threading
 
 from moto.guardduty.models import guardduty_backends
 
-from emu.common import DEFAULT_ACCOUNT, bad_request, is_account_id, now_iso
+from emu.common import DEFAULT_ACCOUNT, bad_request, is_account_id, now_iso, page
 from emu.guardduty import (ADDITIONAL_CONFIGURATIONS, ALREADY_INVITED, ALREADY_MEMBER,
     AUTO_ENABLE, BAD_INVITATION, DEFAULT_MEMBER_LIMIT, DEFAULT_UNOFFERED, DETECTOR_LOCK, FEATURES,
     FOREIGN, INTERNAL_ERROR, INVITED, MEMBER_LIMIT, MEMBER_SIDE_OPS, NOT_DELEGATED_ADMIN,
@@ -79,6 +81,7 @@ class GuardDutyMembers:
             self.unoffered = set(DEFAULT_UNOFFERED)  # (feature, region) a region does not offer
             self.version = 0  # bumped by every change of a member's status or presence
             self.listed = {}  # (id of a member table, onlyAssociated) -> (version, members)
+            self.usage = {}  # (administrator, region) -> {accountId: {usage feature: USD}}
 
     # ---- serving
 
@@ -134,6 +137,50 @@ class GuardDutyMembers:
                                 "malwareProtection": {"scanEc2InstanceWithFindings": {"ebsVolumes": {
                                     "autoEnable": auto.get("EBS_MALWARE_PROTECTION", False)}}}})
         return out
+
+    def usage_statistics(self, caller, region, detector_id, body):
+        """GetUsageStatistics of the seeded costs: SUM_BY_ACCOUNT and SUM_BY_FEATURES over
+        the accounts named (all when none); the model's other types answer empty lists."""
+        if not owns_detector(caller, region, detector_id):
+            raise bad_request(NO_DETECTOR)
+        kind, criteria = body.get("usageStatisticsType"), body.get("usageCriteria")
+        if kind not in USAGE_TYPES or not isinstance(criteria, dict) or body.get("unit", "USD") != "USD":
+            raise bad_request()
+        ids = criteria.get("accountIds")
+        if ids is not None and (not isinstance(ids, list) or not 1 <= len(ids) <= 50
+                                or not all(is_account_id(a) for a in ids)):
+            raise bad_request()
+        features = criteria.get("features")
+        if features is not None and (not isinstance(features, list)
+                                     or not all(f in USAGE_FEATURES for f in features)):
+            raise bad_request()
+        limit = body.get("maxResults", 50)
+        if not isinstance(limit, int) or not 1 <= limit <= 50:
+            raise bad_request()
+        with self.lock:
+            costs = self.usage.get((caller, region), {})
+            named = {a: c for a, c in costs.items() if ids is None or a in ids}
+        items, key = usage_items(kind, named, features)
+        try:
+            chosen, token = page(items, body.get("nextToken"), limit)
+        except (ValueError, UnicodeDecodeError):
+            raise bad_request()
+        out = {"usageStatistics": {key: chosen} if key else {}}
+        if token:
+            out["nextToken"] = token
+        return out
+
+    def set_usage(self, region, costs, administrator=DEFAULT_ACCOUNT):
+        """Seed the last 30 days' cost per account and usage feature in a region."""
+        if not isinstance(costs, dict) or not all(
+                is_account_id(a) and isinstance(c, dict) and all(
+                    f in USAGE_FEATURES and isinstance(v, (int, float)) and v >= 0 for f, v in c.items())
+                for a, c in costs.items()):
+            raise ValueError("costs must be {accountId: {usage feature: USD}}")
+        with self.lock:
+            self.usage.setdefault((administrator, region), {}).update(
+                {a: dict(c) for a, c in costs.items()})
+            return {"region": region, "accounts": len(self.usage[(administrator, region)])}
 
     def set_organization_configuration(self, region, body):
         auto_members = body.get("autoEnableOrganizationMembers")
@@ -432,3 +479,31 @@ class GuardDutyMembers:
                     "organizationAccounts": sorted(self.organization),
                     "memberLimit": self.member_limit,
                     "organizationConfiguration": json.loads(json.dumps(self.org_configs))}
+
+
+USAGE_TYPES = {"SUM_BY_ACCOUNT", "SUM_BY_DATA_SOURCE", "SUM_BY_RESOURCE", "TOP_RESOURCES",
+               "SUM_BY_FEATURES", "TOP_ACCOUNTS_BY_FEATURE"}
+USAGE_FEATURES = {"FLOW_LOGS", "CLOUD_TRAIL", "DNS_LOGS", "S3_DATA_EVENTS", "EKS_AUDIT_LOGS",
+                  "EBS_MALWARE_PROTECTION", "RDS_LOGIN_EVENTS", "LAMBDA_NETWORK_LOGS",
+                  "EKS_RUNTIME_MONITORING", "FARGATE_RUNTIME_MONITORING", "EC2_RUNTIME_MONITORING",
+                  "RDS_DBI_PROTECTION_PROVISIONED", "RDS_DBI_PROTECTION_SERVERLESS"}
+
+
+def usd(amount):
+    return {"amount": f"{amount:.2f}", "unit": "USD"}
+
+
+def usage_items(kind, costs, features):
+    """(the sums, their response key) of a usage type over {account: {feature: USD}}."""
+    wanted = lambda f: features is None or f in features
+    if kind == "SUM_BY_ACCOUNT":
+        return ([{"accountId": a, "total": usd(sum(v for f, v in c.items() if wanted(f)))}
+                 for a, c in sorted(costs.items())], "sumByAccount")
+    if kind == "SUM_BY_FEATURES":
+        sums = {}
+        for c in costs.values():
+            for f, v in c.items():
+                if wanted(f):
+                    sums[f] = sums.get(f, 0) + v
+        return [{"feature": f, "total": usd(v)} for f, v in sorted(sums.items())], "sumByFeature"
+    return [], None

@@ -148,6 +148,8 @@ class Emulator(ControlApi):
                 "account": req.account, "status": None, "ts": time.time()}
         if req.service == "guardduty" and req.operation in MEMBER_OPS:
             call["accountIds"] = logged_account_ids(req.operation, req.body)
+        if req.service == "guardduty" and req.operation == "GetUsageStatistics":
+            call["usage"] = logged_usage(req.body)
         if req.service == "guardduty" and req.operation == "UpdateMemberDetectors":
             call["features"] = logged_features(req.body)
         if req.service == "sts" and req.operation == "AssumeRole":
@@ -231,6 +233,8 @@ class Emulator(ControlApi):
                 return self.get_detector(req)
             if req.operation == "DescribeOrganizationConfiguration":
                 return self.serve_guardduty(req, self.guardduty.describe_organization_configuration)
+            if req.operation == "GetUsageStatistics":
+                return self.serve_guardduty_body(req, self.guardduty.usage_statistics)
         if req.service == "organizations":
             return self.organizations.app(req, self.moto)
         if req.service == "account" and req.operation == "ListRegions":
@@ -313,6 +317,21 @@ class Emulator(ControlApi):
         except ApiError as e:
             return aws_error("rest-json", e.status, e.code, e.message)
 
+    @staticmethod
+    def serve_guardduty_body(req, handler):
+        """A GuardDuty operation with a JSON body: handler(caller, region, detectorId, body)."""
+        parts = req.path.split("/")
+        detector_id = parts[2] if len(parts) > 2 and parts[1] == "detector" else None
+        try:
+            body = json.loads(req.body) if req.body.strip() else {}
+            if not isinstance(body, dict):
+                raise ValueError("not an object")
+            return json_response(handler(req.account, req.region, detector_id, body))
+        except ValueError:
+            return aws_error("rest-json", 400, "BadRequestException", BAD_INPUT)
+        except ApiError as e:
+            return aws_error("rest-json", e.status, e.code, e.message)
+
     def serve_members(self, req, call):
         parts = req.path.split("/")
         detector_id = parts[2] if len(parts) > 2 and parts[1] == "detector" else None
@@ -353,3 +372,13 @@ def collect(app, environ):
     finally:
         getattr(result, "close", lambda: None)()
     return seen["status"], seen["headers"], b"".join(chunks)
+
+
+def logged_usage(body):
+    """{type, accountIds} of a GetUsageStatistics request, for the call log."""
+    try:
+        data = json.loads(body or b"{}")
+        return {"type": data.get("usageStatisticsType"),
+                "accountIds": list((data.get("usageCriteria") or {}).get("accountIds") or [])}
+    except (ValueError, AttributeError, TypeError):
+        return {}

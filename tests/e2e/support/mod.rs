@@ -404,6 +404,16 @@ impl Emulator {
         s3
     }
 
+    /// The last 30 days' cost GetUsageStatistics answers in `region`:
+    /// `{accountId: {usage feature: USD}}`.
+    pub fn seed_usage(&self, region: &str, costs: Value) {
+        self.control(
+            "POST",
+            "/_emulator/guardduty/usage",
+            Some(json!({"region": region, "costs": costs})),
+        );
+    }
+
     /// emuctl.py's topic and the queue subscribed to it, in us-east-1.
     async fn seed_topic(&self) -> (String, String) {
         self.subscribed_queue(

@@ -322,7 +322,19 @@ fn run_scenario(
 }
 
 /// The IAM action of a logged call.
+/// Operations whose IAM action has another name. ListObjectsV2 (S3 API Reference): "you must
+/// have permission to perform the s3:ListBucket action."
+const ACTION_OF_OPERATION: &[(&str, &str)] = &[("s3:ListObjectsV2", "s3:ListBucket")];
+
 fn action(call: &Value) -> String {
+    let named = operation_action(call);
+    ACTION_OF_OPERATION
+        .iter()
+        .find(|(op, _)| *op == named)
+        .map_or(named.clone(), |(_, a)| (*a).to_owned())
+}
+
+fn operation_action(call: &Value) -> String {
     let service = call["service"].as_str().unwrap_or_default();
     let prefix = IAM_PREFIXES
         .iter()
