@@ -1,7 +1,9 @@
 //! The administrator-side stages: GetMembers → CreateMembers (the accounts that are not
-//! members, and organization accounts found Removed) → GetMembers (the added ones) →
-//! InviteMembers (only where the status calls for it) → StartMonitoringMembers (members
-//! found Disabled) → GetMembers after the writes.
+//! members, and organization accounts found Removed) → GetMembers (the added organization
+//! accounts, which CreateMembers may have enabled) → InviteMembers (only where the status
+//! calls for it, and the added accounts outside the organization) → StartMonitoringMembers
+//! (members found Disabled) → GetMembers after the writes. A new account outside the
+//! organization costs 4 calls a region: read, add, invite, read.
 //!
 //! Reading first makes a replay cheap and silent: GetMembers shows the account is a member
 //! with its invitation out or accepted, and no write call is made.
@@ -134,7 +136,7 @@ pub async fn add<'a>(flow: &Flow<'_>, slots: Vec<Slot<'a>>) -> Result<Vec<Slot<'
                 ..s
             })
             .map(|s| match find(&unprocessed, s.account_id()) {
-                None => s.with_step(Step::Member { created_now: true }),
+                None => after_create(s),
                 Some(u) if is_already_our_member(&u.result) => {
                     s.with_step(Step::Member { created_now: false })
                 }
@@ -145,6 +147,46 @@ pub async fn add<'a>(flow: &Flow<'_>, slots: Vec<Slot<'a>>) -> Result<Vec<Slot<'
             }),
     );
     Ok(out)
+}
+
+/// An account CreateMembers has just added (left out of `unprocessedAccounts`). Only an
+/// organization account can come out of it `Enabled` (as the delegated administrator,
+/// CreateMembers enables the organization's accounts); any other is a new member to invite,
+/// without reading it between the two writes. An organization account is read: it may need
+/// no invitation at all.
+fn after_create(s: Slot<'_>) -> Slot<'_> {
+    if s.target.in_organization() {
+        s.with_step(Step::Member { created_now: true })
+    } else {
+        s.with_step(Step::ToInvite)
+    }
+}
+
+/// The slots InviteMembers answered "already invited" without this run having read them
+/// since CreateMembers added them: an organization account named by a manual request (so not
+/// known to be one) that CreateMembers enabled. Their status is read, and decides.
+pub async fn read_refused_invitations<'a>(
+    flow: &Flow<'_>,
+    slots: Vec<Slot<'a>>,
+) -> Result<Vec<Slot<'a>>, AwsError> {
+    let slots = read_statuses(flow, slots).await?;
+    Ok(slots
+        .into_iter()
+        .map(|s| match s.step {
+            // GuardDuty refused the invitation, yet shows a status that calls for one: it
+            // has not caught up with its own answer yet.
+            Step::ToInvite | Step::ToCreate => {
+                let said = format!(
+                    "InviteMembers answered that the account is already invited, but GuardDuty shows it as {}; try \
+                     again later",
+                    s.status.as_deref().unwrap_or("not returned")
+                );
+                let e = per_account_failure("GetMembers", &s, &said);
+                s.retry(e)
+            }
+            _ => s,
+        })
+        .collect())
 }
 
 /// GetMembers after this run's writes (invitations, acceptances), so that the status each
@@ -276,6 +318,10 @@ fn invited<'a>(s: Slot<'a>, unprocessed: &[Unprocessed], disable_email: bool) ->
         None => s.done(Outcome::Invited {
             email_sent: !disable_email,
         }),
+        // Added by this run and not read since: what it is, GetMembers says.
+        Some(u) if is_already_invited(&u.result) && s.create_tried && s.status.is_none() => {
+            s.with_step(Step::Member { created_now: true })
+        }
         // Invited meanwhile by a concurrent delivery of the same event.
         Some(u) if is_already_invited(&u.result) => s.done(Outcome::AlreadyInvited),
         Some(u) => {
