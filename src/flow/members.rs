@@ -162,19 +162,15 @@ fn after_create(s: Slot<'_>) -> Slot<'_> {
     }
 }
 
-/// The slots InviteMembers answered "already invited" without this run having read them
-/// since CreateMembers added them: an organization account named by a manual request (so not
-/// known to be one) that CreateMembers enabled. Their status is read, and decides.
-pub async fn read_refused_invitations<'a>(
-    flow: &Flow<'_>,
-    slots: Vec<Slot<'a>>,
-) -> Result<Vec<Slot<'a>>, AwsError> {
-    let slots = read_statuses(flow, slots).await?;
-    Ok(slots
+/// After the read of the slots InviteMembers answered "already invited" without this run
+/// having read them since CreateMembers added them (an organization account named by a
+/// manual request, so not known to be one, that CreateMembers enabled): a status that still
+/// calls for an invitation or an addition means GuardDuty has not caught up with its own
+/// answer yet, and the run is retried.
+pub fn refused_invitations_read(slots: Vec<Slot<'_>>) -> Vec<Slot<'_>> {
+    slots
         .into_iter()
         .map(|s| match s.step {
-            // GuardDuty refused the invitation, yet shows a status that calls for one: it
-            // has not caught up with its own answer yet.
             Step::ToInvite | Step::ToCreate => {
                 let said = format!(
                     "InviteMembers answered that the account is already invited, but GuardDuty shows it as {}; try \
@@ -186,7 +182,7 @@ pub async fn read_refused_invitations<'a>(
             }
             _ => s,
         })
-        .collect())
+        .collect()
 }
 
 /// GetMembers after this run's writes (invitations, acceptances), so that the status each

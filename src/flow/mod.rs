@@ -530,7 +530,9 @@ impl<'a> Flow<'a> {
         let slots = members::add(self, slots).await?;
         let slots = members::read_statuses(self, slots).await?;
         let slots = members::invite(self, slots).await?;
-        let slots = members::read_refused_invitations(self, slots).await?;
+        // The added accounts InviteMembers refused as already with this administrator.
+        let slots = members::read_statuses(self, slots).await?;
+        let slots = members::refused_invitations_read(slots);
         let slots = members::start_monitoring(self, slots).await?;
         let slots = accept::accept(self, slots).await?;
         let slots = members::observe(self, slots).await?;
