@@ -380,6 +380,25 @@ mod tests {
     }
 
     #[test]
+    fn a_refused_invitation_read_back_as_still_to_invite_is_retried_not_reported() {
+        let t = targets(2);
+        let mut s = slots(&t);
+        s[0].step = Step::ToInvite;
+        s[0].status = Some("Created".into());
+        s[1].step = Step::Done(Outcome::EnabledByOrganization);
+        let out = refused_invitations_read(s);
+        assert!(
+            matches!(&out[0].step, Step::Retry(e) if e.message.contains("Created")),
+            "{:?}",
+            out[0].step
+        );
+        assert!(matches!(
+            out[1].step,
+            Step::Done(Outcome::EnabledByOrganization)
+        ));
+    }
+
+    #[test]
     fn per_account_messages_give_one_group_per_account() {
         let t = targets(3);
         let groups = group_by_message(slots(&t), |s| format!("hi {}", s.target.name));
