@@ -20,7 +20,8 @@ pub use usage::{UsageSum, USAGE_ACCOUNTS_PER_CALL};
 
 use std::collections::{BTreeSet, HashMap};
 use std::future::Future;
-use std::sync::{Arc, Mutex};
+use std::ops::Deref;
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::SystemTime;
 
 use aws_config::{Region, SdkConfig};
@@ -168,23 +169,68 @@ pub struct OrgAccount {
     pub joined_at: Option<SystemTime>,
 }
 
+/// A client built on first use. Building a client is CPU work (its configuration and runtime
+/// plugins) that most runs never need: an event reaches GuardDuty alone, and Security Hub,
+/// S3, SSM, Account Management and the scheduler only under their own settings. Dereferences
+/// to the client.
+struct Lazy<C> {
+    client: OnceLock<C>,
+    sdk: SdkConfig,
+    build: fn(&SdkConfig) -> C,
+}
+
+impl<C> Lazy<C> {
+    /// Built from `sdk` on first use.
+    fn new(sdk: SdkConfig, build: fn(&SdkConfig) -> C) -> Self {
+        Self {
+            client: OnceLock::new(),
+            sdk,
+            build,
+        }
+    }
+
+    /// A client already built (tests' mocked clients); `build` is never called then.
+    fn built(client: C, sdk: &SdkConfig, build: fn(&SdkConfig) -> C) -> Self {
+        Self {
+            client: OnceLock::from(client),
+            sdk: sdk.clone(),
+            build,
+        }
+    }
+}
+
+impl<C> Deref for Lazy<C> {
+    type Target = C;
+
+    fn deref(&self) -> &C {
+        self.client.get_or_init(|| (self.build)(&self.sdk))
+    }
+}
+
+/// The shared configuration in another region.
+fn in_region(sdk: &SdkConfig, region: &str) -> SdkConfig {
+    sdk.to_builder()
+        .region(Region::new(region.to_owned()))
+        .build()
+}
+
 pub struct Aws {
-    guardduty: HashMap<String, aws_sdk_guardduty::Client>,
+    guardduty: HashMap<String, Lazy<aws_sdk_guardduty::Client>>,
     /// The administrator's detector per region, found once per process (one lookup even when
     /// batches of the same region start together). Absence is not cached: a detector created
     /// later is picked up by the next event; a detector GuardDuty rejects is forgotten.
     detectors: Mutex<HashMap<String, Arc<OnceCell<String>>>>,
-    organizations: aws_sdk_organizations::Client,
-    sns: aws_sdk_sns::Client,
-    sts: aws_sdk_sts::Client,
+    organizations: Lazy<aws_sdk_organizations::Client>,
+    sns: Lazy<aws_sdk_sns::Client>,
+    sts: Lazy<aws_sdk_sts::Client>,
     /// In the function's own region: the findings, the coverage bucket and the policy
     /// parameter are the stack's, there.
-    securityhub: aws_sdk_securityhub::Client,
-    s3: aws_sdk_s3::Client,
-    ssm: aws_sdk_ssm::Client,
-    account: aws_sdk_account::Client,
+    securityhub: Lazy<aws_sdk_securityhub::Client>,
+    s3: Lazy<aws_sdk_s3::Client>,
+    ssm: Lazy<aws_sdk_ssm::Client>,
+    account: Lazy<aws_sdk_account::Client>,
     /// In the function's own region, where the stack's schedule group is.
-    scheduler: aws_sdk_scheduler::Client,
+    scheduler: Lazy<aws_sdk_scheduler::Client>,
     /// The function's own region.
     home_region: String,
     /// The shared configuration, for the member accounts' clients.
@@ -196,26 +242,21 @@ pub struct Aws {
 }
 
 impl Aws {
-    /// Builds every client once from the shared configuration: one GuardDuty client per
-    /// region, and the SNS client in the topic's own region (a publish must go there).
+    /// Each client from the shared configuration, built when first used: one GuardDuty client
+    /// per region, and the SNS client in the topic's own region (a publish must go there).
     pub fn new(sdk: &SdkConfig, regions: &[String], topic_region: &str) -> Self {
         let guardduty = regions
             .iter()
             .map(|r| {
-                let conf = aws_sdk_guardduty::config::Builder::from(sdk)
-                    .region(Region::new(r.clone()))
-                    .build();
-                (r.clone(), aws_sdk_guardduty::Client::from_conf(conf))
+                let client = Lazy::new(in_region(sdk, r), aws_sdk_guardduty::Client::new);
+                (r.clone(), client)
             })
             .collect();
-        let sns = aws_sdk_sns::config::Builder::from(sdk)
-            .region(Region::new(topic_region.to_owned()))
-            .build();
-        Self::from_clients(
+        Self::with_clients(
             sdk,
             guardduty,
-            aws_sdk_organizations::Client::new(sdk),
-            aws_sdk_sns::Client::from_conf(sns),
+            Lazy::new(sdk.clone(), aws_sdk_organizations::Client::new),
+            Lazy::new(in_region(sdk, topic_region), aws_sdk_sns::Client::new),
         )
     }
 
@@ -226,6 +267,24 @@ impl Aws {
         organizations: aws_sdk_organizations::Client,
         sns: aws_sdk_sns::Client,
     ) -> Self {
+        let guardduty = guardduty
+            .into_iter()
+            .map(|(r, c)| (r, Lazy::built(c, sdk, aws_sdk_guardduty::Client::new)))
+            .collect();
+        Self::with_clients(
+            sdk,
+            guardduty,
+            Lazy::built(organizations, sdk, aws_sdk_organizations::Client::new),
+            Lazy::built(sns, sdk, aws_sdk_sns::Client::new),
+        )
+    }
+
+    fn with_clients(
+        sdk: &SdkConfig,
+        guardduty: HashMap<String, Lazy<aws_sdk_guardduty::Client>>,
+        organizations: Lazy<aws_sdk_organizations::Client>,
+        sns: Lazy<aws_sdk_sns::Client>,
+    ) -> Self {
         let detectors = guardduty
             .keys()
             .map(|r| (r.clone(), Arc::new(OnceCell::new())))
@@ -235,12 +294,12 @@ impl Aws {
             detectors: Mutex::new(detectors),
             organizations,
             sns,
-            sts: aws_sdk_sts::Client::new(sdk),
-            securityhub: aws_sdk_securityhub::Client::new(sdk),
-            s3: aws_sdk_s3::Client::new(sdk),
-            ssm: aws_sdk_ssm::Client::new(sdk),
-            account: aws_sdk_account::Client::new(sdk),
-            scheduler: aws_sdk_scheduler::Client::new(sdk),
+            sts: Lazy::new(sdk.clone(), aws_sdk_sts::Client::new),
+            securityhub: Lazy::new(sdk.clone(), aws_sdk_securityhub::Client::new),
+            s3: Lazy::new(sdk.clone(), aws_sdk_s3::Client::new),
+            ssm: Lazy::new(sdk.clone(), aws_sdk_ssm::Client::new),
+            account: Lazy::new(sdk.clone(), aws_sdk_account::Client::new),
+            scheduler: Lazy::new(sdk.clone(), aws_sdk_scheduler::Client::new),
             home_region: sdk.region().map(|r| r.to_string()).unwrap_or_default(),
             sdk: sdk.clone(),
             admin_account: OnceCell::new(),
@@ -300,6 +359,7 @@ impl Aws {
     ) -> Result<&aws_sdk_guardduty::Client, AwsError> {
         self.guardduty
             .get(region)
+            .map(|client| &**client)
             .ok_or_else(|| not_configured(region, operation))
     }
 

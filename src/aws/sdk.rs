@@ -2,9 +2,16 @@
 
 use std::time::Duration;
 
+use aws_config::environment::credentials::EnvironmentVariableCredentialsProvider;
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, SdkConfig};
+use aws_sdk_sns::config::{ConfigBag, RuntimeComponents, RuntimeComponentsBuilder};
+use aws_smithy_runtime_api::box_error::BoxError;
+use aws_smithy_runtime_api::client::connector_metadata::ConnectorMetadata;
+use aws_smithy_runtime_api::client::http::{
+    HttpClient, HttpConnectorSettings, SharedHttpClient, SharedHttpConnector,
+};
 
 /// Retry and timeout policy shared by every client. The SDK's defaults have no operation
 /// timeout, so one hung call could outlive the Lambda; these bound a call to
@@ -40,12 +47,57 @@ pub async fn region_without_imds() -> Option<String> {
 pub fn sdk_config_loader() -> aws_config::ConfigLoader {
     let loader = aws_config::defaults(BehaviorVersion::latest());
     let loader = match trust_store() {
-        TrustChoice::AmazonRoots(client) => loader.http_client(client),
+        TrustChoice::AmazonRoots(client) => loader.http_client(ConnectOnFirstCall(client)),
         TrustChoice::System => loader,
+    };
+    let loader = if credentials_in_environment() {
+        loader.credentials_provider(EnvironmentVariableCredentialsProvider::new())
+    } else {
+        loader
     };
     loader
         .retry_config(retry_config())
         .timeout_config(timeout_config())
+}
+
+/// Lambda gives the function its credentials in the environment, where the SDK's default
+/// chain looks first. The chain itself is not built then: building it builds its web
+/// identity (STS) and instance metadata clients, each with an HTTPS connector, at every cold
+/// start, only to read the same variables.
+fn credentials_in_environment() -> bool {
+    ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"]
+        .iter()
+        .all(|v| std::env::var_os(v).is_some_and(|value| !value.is_empty()))
+}
+
+/// The HTTPS client, without the check the SDK runs as each service client is built: that
+/// check builds a whole connector (the TLS configuration, its trust store parsed) and throws
+/// it away, so that a system trust store loads at start rather than at the first call. With
+/// the embedded roots that was most of the cost of each client built. The connector is built
+/// at the first call instead, once for all clients (they share one timeout configuration).
+#[derive(Debug)]
+struct ConnectOnFirstCall(SharedHttpClient);
+
+impl HttpClient for ConnectOnFirstCall {
+    fn http_connector(
+        &self,
+        settings: &HttpConnectorSettings,
+        components: &RuntimeComponents,
+    ) -> SharedHttpConnector {
+        self.0.http_connector(settings, components)
+    }
+
+    fn validate_base_client_config(
+        &self,
+        _: &RuntimeComponentsBuilder,
+        _: &ConfigBag,
+    ) -> Result<(), BoxError> {
+        Ok(())
+    }
+
+    fn connector_metadata(&self) -> Option<ConnectorMetadata> {
+        self.0.connector_metadata()
+    }
 }
 
 /// The retry policy of every client: standard mode (full jitter), `MAX_ATTEMPTS` attempts,

@@ -6,13 +6,16 @@
 //!
 //! ```text
 //! find detector → read statuses → skip opt-in regions not enabled → add members
-//!   → read statuses of the added → invite → accept (member side)
+//!   → read statuses of the added organization accounts → invite
+//!   → read the added accounts InviteMembers refused → accept (member side)
 //!   → observe (statuses after the writes) → plans
 //! ```
 //!
-//! Every status a slot reports is one GuardDuty returned: each stage that writes is followed
-//! by a read of the batch (one call per batch of 50, not per account), and a replay of a
-//! finished account reads and writes nothing.
+//! Every status a slot reports is one GuardDuty returned: the writes are followed by a read
+//! of the batch (one call per batch of 50, not per account), and a replay of a finished
+//! account reads and writes nothing. Between CreateMembers and InviteMembers an account
+//! outside the organization is not read: CreateMembers' own answer says it was added, and
+//! only an organization account can come out of it other than `Created`.
 //!
 //! Every AWS call goes through `Aws`, which caps the calls in flight, so the batches of every
 //! region simply run together.
@@ -527,6 +530,9 @@ impl<'a> Flow<'a> {
         let slots = members::add(self, slots).await?;
         let slots = members::read_statuses(self, slots).await?;
         let slots = members::invite(self, slots).await?;
+        // The added accounts InviteMembers refused as already with this administrator.
+        let slots = members::read_statuses(self, slots).await?;
+        let slots = members::refused_invitations_read(slots);
         let slots = members::start_monitoring(self, slots).await?;
         let slots = accept::accept(self, slots).await?;
         let slots = members::observe(self, slots).await?;

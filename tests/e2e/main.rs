@@ -8,6 +8,7 @@ mod support;
 
 mod accept;
 mod aws_behaviour;
+mod calls_per_account;
 mod check;
 mod cli;
 mod coverage;

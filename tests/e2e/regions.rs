@@ -151,10 +151,11 @@ fn one_hundred_twenty_accounts_are_sent_in_calls_of_50_50_20() {
     let r = &responses(&out)[0];
     assert_eq!(r["accounts"].as_array().map(Vec::len), Some(120));
     for region in ["us-east-1", "eu-west-1"] {
-        // GetMembers three times a batch: before adding, the added, after inviting.
+        // GetMembers twice a batch: before adding, after inviting (the added accounts,
+        // outside the organization, are invited on CreateMembers' own answer).
         for (op, times) in [
             ("CreateMembers", 1),
-            ("GetMembers", 3),
+            ("GetMembers", 2),
             ("InviteMembers", 1),
         ] {
             let mut sizes: Vec<usize> = emu
@@ -235,16 +236,17 @@ async fn mixed_outcomes_in_one_batch_keep_each_accounts_own_outcome() {
     .map(|(k, v)| (k, v.to_owned()))
     .collect();
     assert_eq!(got, expected);
-    // Exactly the two new-or-resigned accounts are invited, in one call.
+    // Exactly the two new-or-resigned accounts are invited, in one call. The call also names
+    // the organization account added with its email (not known to be one, so not read
+    // between CreateMembers and InviteMembers): GuardDuty refuses it as already its member.
     let invites = emu.calls_of("InviteMembers", None);
     assert_eq!(invites.len(), 1);
-    let mut invited: Vec<&str> = invites[0]["accountIds"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(Value::as_str)
+    let det = seeded.detector("us-east-1");
+    let invited: Vec<&str> = ids
+        .iter()
+        .copied()
+        .filter(|id| emu.member("us-east-1", &det, id)["invitations"].as_u64() > Some(0))
         .collect();
-    invited.sort_unstable();
     assert_eq!(invited, ["500000000001", "500000000006"]);
 
     let messages = emu.received_sns(&seeded.queue_url).await;
