@@ -1,0 +1,92 @@
+//! End to end over loopback, under the emulator's request-rate throttle (a token bucket per
+//! API, account and region; Organizations' per organization): a reconcile is paced under
+//! AWS's rates and is never throttled, and one throttled below them still ends with every
+//! account invited and no failed call.
+
+use crate::support::*;
+use serde_json::{json, Value};
+
+fn organization(emu: &Emulator, first: u64, n: u64) {
+    let accounts: Vec<Value> = (0..n)
+        .map(|i| {
+            json!({"accountId": format!("{:012}", first + i), "email": format!("acct{i}@example.com"),
+                   "name": format!("acct-{i}")})
+        })
+        .collect();
+    emu.control(
+        "POST",
+        "/_emulator/organizations/accounts",
+        Some(json!({ "accounts": accounts })),
+    );
+}
+
+/// The emulator's count of throttled requests, per `service:Operation`.
+fn throttled(emu: &Emulator) -> (u64, Value) {
+    let state = emu.control("GET", "/_emulator/throttle", None);
+    (
+        state["throttledTotal"].as_u64().unwrap_or_default(),
+        state["throttled"].clone(),
+    )
+}
+
+/// No call failed for good: every request the emulator did not answer 200 was a throttle,
+/// and the last call of each API and region was answered.
+fn assert_no_failed_call(calls: &[Value]) {
+    let refused: Vec<&Value> = calls.iter().filter(|c| c["status"] != 200).collect();
+    assert!(
+        refused.iter().all(|c| c["switch"] == "rate-limit"),
+        "{refused:?}"
+    );
+    let mut last = std::collections::HashMap::new();
+    for c in calls {
+        last.insert(
+            (c["operation"].to_string(), c["region"].to_string()),
+            c["status"].clone(),
+        );
+    }
+    assert!(
+        last.values().all(|s| *s == 200),
+        "an API's last call failed: {last:?}"
+    );
+}
+
+#[test]
+fn a_reconcile_at_aws_rates_is_paced_under_them_and_never_throttled() {
+    let emu = Emulator::start();
+    let seeded = emu.seed(&["us-east-1"], &[], &[]);
+    // 401 accounts at 20 a page: 21 pages of one API, twice its burst; 8 batches of 50 with
+    // two GetMembers each: 16 calls of one API.
+    organization(&emu, 410_000_000_000, 400);
+    emu.clear_calls();
+    let (out, summary) = reconcile(&emu.env(&seeded, &["us-east-1"]), false);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(region_summary(&summary, "us-east-1")["invitedNow"], 400);
+    assert_eq!(emu.calls_of("ListAccountsForParent", None).len(), 21);
+    assert_eq!(throttled(&emu), (0, json!({})));
+    assert_no_failed_call(&emu.calls());
+}
+
+#[test]
+fn a_reconcile_throttled_at_two_requests_a_second_ends_with_exit_0_and_no_failed_call() {
+    let emu = Emulator::start();
+    let regions = ["us-east-1", "eu-west-1"];
+    let seeded = emu.seed(&regions, &[], &[]);
+    organization(&emu, 420_000_000_000, 200);
+    // Every API at 2 requests a second (burst 2): below the rates the function paces at.
+    emu.control(
+        "POST",
+        "/_emulator/throttle",
+        Some(json!({"rates": [{"service": "*", "rate": 2, "burst": 2}]})),
+    );
+    emu.clear_calls();
+    let (out, summary) = reconcile(&emu.env(&seeded, &regions), false);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    for region in regions {
+        assert_eq!(region_summary(&summary, region)["invitedNow"], 200, "{summary}");
+    }
+    assert_eq!(summary["problems"], 0, "{summary}");
+    let (sent, per_api) = throttled(&emu);
+    // The run was throttled (what it proves), and recovered from each throttle.
+    assert!(sent > 0, "never throttled: {per_api}");
+    assert_no_failed_call(&emu.calls());
+}
