@@ -7,6 +7,10 @@
 //! bucket: a rate and a burst. This process takes [`SHARE`] of the rate and half the burst,
 //! so another invocation in the same account (an event during a reconcile) still finds
 //! tokens in AWS's bucket.
+//!
+//! Where an account's rates differ from these (a raised quota, or other tools sharing the
+//! buckets), `API_RATE_LIMITS` sets them: `service[:Operation]=rate/burst`, comma-separated,
+//! service `*` for every one (e.g. `guardduty=10/20,organizations:ListAccountsForParent=2/4`).
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -66,16 +70,87 @@ const UNPACED: &[&str] = &[
     "AcceptAdministratorInvitation",
 ];
 
+/// The environment variable that sets rates other than AWS's defaults.
+pub const RATE_LIMITS_VAR: &str = "API_RATE_LIMITS";
+
+/// One `API_RATE_LIMITS` entry: a service (`*`: every one), an operation (None: every one).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Override {
+    pub service: String,
+    pub operation: Option<String>,
+    pub limit: Limit,
+}
+
+/// `service[:Operation]=rate/burst`, comma-separated; an entry that does not parse is named
+/// in the error.
+pub fn parse_overrides(text: &str) -> Result<Vec<Override>, String> {
+    text.split(',')
+        .map(str::trim)
+        .filter(|e| !e.is_empty())
+        .map(|entry| {
+            let bad = || format!("{RATE_LIMITS_VAR}: {entry:?} is not service[:Operation]=rate/burst");
+            let (api, limit) = entry.split_once('=').ok_or_else(bad)?;
+            let (rate, burst) = limit.split_once('/').ok_or_else(bad)?;
+            let per_second: f64 = rate.trim().parse().map_err(|_| bad())?;
+            let burst: u32 = burst.trim().parse().map_err(|_| bad())?;
+            if !(per_second.is_finite() && per_second > 0.0) || burst == 0 {
+                return Err(bad());
+            }
+            let (service, operation) = match api.split_once(':') {
+                Some((s, o)) => (s.trim(), Some(o.trim().to_owned())),
+                None => (api.trim(), None),
+            };
+            Ok(Override {
+                service: service.to_ascii_lowercase(),
+                operation,
+                limit: Limit { per_second, burst },
+            })
+        })
+        .collect()
+}
+
 /// The earliest time each API may be called next (GCRA: the theoretical arrival time of a
-/// token bucket, kept per key).
+/// token bucket, kept per key), and the rates set in place of AWS's defaults.
 #[derive(Debug, Default)]
 pub struct RateLimiter {
     next: Mutex<HashMap<(&'static str, &'static str, String), Instant>>,
+    overrides: Vec<Override>,
 }
 
 impl RateLimiter {
+    /// AWS's rates, with `API_RATE_LIMITS` over them; a value that does not parse is logged
+    /// and AWS's rates are kept (pacing never stops a call).
     pub fn new() -> Self {
-        Self::default()
+        let overrides = match std::env::var(RATE_LIMITS_VAR) {
+            Ok(text) => parse_overrides(&text).unwrap_or_else(|e| {
+                tracing::warn!(error = %e, "ignored: AWS's default rates are used");
+                Vec::new()
+            }),
+            Err(_) => Vec::new(),
+        };
+        Self::with_overrides(overrides)
+    }
+
+    pub fn with_overrides(overrides: Vec<Override>) -> Self {
+        Self {
+            next: Mutex::default(),
+            overrides,
+        }
+    }
+
+    /// This process's share of an API's bucket: the override's or AWS's.
+    fn limit(&self, service: Service, operation: &str) -> Limit {
+        let name = service_key(service);
+        let found = |op: Option<&str>, svc: &str| {
+            self.overrides
+                .iter()
+                .rev()
+                .find(|o| o.service == svc && o.operation.as_deref() == op)
+        };
+        let set = found(Some(operation), name)
+            .or_else(|| found(None, name))
+            .or_else(|| found(None, "*"));
+        share(set.map_or_else(|| aws_limit(service, operation), |o| o.limit))
     }
 
     /// Waits for this call's turn under its API's rate in `region` (None: a global service).
@@ -87,7 +162,7 @@ impl RateLimiter {
         let now = Instant::now();
         let at = match self.next.lock() {
             Ok(mut next) => {
-                let (at, tat) = slot(next.get(&key).copied(), now, ours(service, operation));
+                let (at, tat) = slot(next.get(&key).copied(), now, self.limit(service, operation));
                 next.insert(key, tat);
                 at
             }
@@ -100,12 +175,11 @@ impl RateLimiter {
     }
 }
 
-/// This process's share of an API's bucket: [`SHARE`] of its rate, half its burst.
-pub fn ours(service: Service, operation: &str) -> Limit {
-    let aws = aws_limit(service, operation);
+/// This process's share of a bucket: [`SHARE`] of its rate, half its burst.
+pub fn share(bucket: Limit) -> Limit {
     Limit {
-        per_second: aws.per_second * SHARE,
-        burst: (aws.burst / 2).max(1),
+        per_second: bucket.per_second * SHARE,
+        burst: (bucket.burst / 2).max(1),
     }
 }
 
@@ -169,7 +243,7 @@ mod tests {
             (Service::Account, "ListRegions"),
         ] {
             let aws = aws_limit(service, op);
-            let times = schedule(500, ours(service, op));
+            let times = schedule(500, share(aws));
             for (i, t0) in times.iter().enumerate() {
                 for (j, t1) in times.iter().enumerate().skip(i) {
                     let admitted = (j - i + 1) as f64;
@@ -183,6 +257,19 @@ mod tests {
             let span = times.last().copied().unwrap_or_default();
             let rate = 500.0 / span;
             assert!(rate > aws.per_second * 0.85, "{op}: {rate}/s is too slow");
+        }
+    }
+
+    #[test]
+    fn rates_set_in_the_environment_replace_aws_defaults_most_specific_first() {
+        let set = parse_overrides("*=2/2, guardduty=8/4,guardduty:GetMembers=1/1").unwrap_or_default();
+        let limiter = RateLimiter::with_overrides(set);
+        let rate = |s, op| limiter.limit(s, op).per_second;
+        assert!((rate(Service::GuardDuty, "GetMembers") - 0.9).abs() < 1e-9);
+        assert!((rate(Service::GuardDuty, "InviteMembers") - 7.2).abs() < 1e-9);
+        assert!((rate(Service::Organizations, "ListRoots") - 1.8).abs() < 1e-9);
+        for bad in ["guardduty", "guardduty=2", "guardduty=x/2", "guardduty=0/2", "guardduty=2/0"] {
+            assert!(parse_overrides(bad).is_err(), "{bad}");
         }
     }
 

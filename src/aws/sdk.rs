@@ -33,13 +33,12 @@ pub fn sdk_config_loader() -> aws_config::ConfigLoader {
         .timeout_config(timeout_config())
 }
 
-/// The retry policy of every client: adaptive mode (standard's full-jitter backoff and retry
-/// quota, plus a client-side rate limiter that engages on the first throttle and slows the
-/// client to the rate AWS answers at), `MAX_ATTEMPTS` attempts, backoff from 100 ms
-/// doubling, at most 4 s. The rate limiter per API (`rate`) keeps calls under AWS's known
-/// rates, so adaptive mode only acts where AWS's bucket is smaller than assumed.
+/// The retry policy of every client: standard mode (full jitter), `MAX_ATTEMPTS` attempts,
+/// backoff from 100 ms doubling, at most 4 s. Not adaptive mode: its rate limiter is one per
+/// service for the whole process and, once throttled, held later calls past the operation
+/// timeout (measured); calls are paced per API instead (`rate`).
 pub fn retry_config() -> RetryConfig {
-    RetryConfig::adaptive()
+    RetryConfig::standard()
         .with_max_attempts(MAX_ATTEMPTS)
         .with_initial_backoff(Duration::from_millis(100))
         .with_max_backoff(Duration::from_secs(4))
