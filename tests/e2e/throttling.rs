@@ -94,3 +94,34 @@ fn a_reconcile_under_rates_of_two_requests_a_second_ends_with_exit_0_and_no_fail
     assert_no_failed_call(&emu.calls());
     assert!(started.elapsed().as_secs_f64() > 10.0 / 2.0);
 }
+
+#[test]
+fn every_region_works_on_its_batches_at_once_so_no_region_waits_for_another() {
+    let emu = Emulator::start();
+    let regions = ["us-east-1", "eu-west-1"];
+    let seeded = emu.seed(&regions, &[], &[]);
+    // 20 batches of 50 in each region, more than are worked on at once; the organization's
+    // listing is quick here (its rate raised on both sides), GuardDuty's at AWS's.
+    organization(&emu, 430_000_000_000, 1000);
+    emu.control(
+        "POST",
+        "/_emulator/throttle",
+        Some(json!({"rates": [{"service": "organizations", "rate": 100, "burst": 100}]})),
+    );
+    emu.clear_calls();
+    let mut env = emu.env(&seeded, &regions);
+    env.push(("API_RATE_LIMITS".into(), "organizations=100/100".into()));
+    let (out, summary) = reconcile(&env, false);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(summary["problems"], 0, "{summary}");
+    assert_eq!(throttled(&emu), (0, json!({})));
+    // GuardDuty throttles per region: the first batches sent are of both regions, so each
+    // region's buckets are used from the start instead of one after the other.
+    let first: std::collections::BTreeSet<String> = emu
+        .calls_of("CreateMembers", None)
+        .iter()
+        .take(4)
+        .map(|c| c["region"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    assert_eq!(first.len(), 2, "the first CreateMembers calls: {first:?}");
+}
