@@ -88,7 +88,8 @@ pub fn parse_overrides(text: &str) -> Result<Vec<Override>, String> {
         .map(str::trim)
         .filter(|e| !e.is_empty())
         .map(|entry| {
-            let bad = || format!("{RATE_LIMITS_VAR}: {entry:?} is not service[:Operation]=rate/burst");
+            let bad =
+                || format!("{RATE_LIMITS_VAR}: {entry:?} is not service[:Operation]=rate/burst");
             let (api, limit) = entry.split_once('=').ok_or_else(bad)?;
             let (rate, burst) = limit.split_once('/').ok_or_else(bad)?;
             let per_second: f64 = rate.trim().parse().map_err(|_| bad())?;
@@ -158,7 +159,11 @@ impl RateLimiter {
         if UNPACED.contains(&operation) {
             return;
         }
-        let key = (service_key(service), operation, region.unwrap_or("").to_owned());
+        let key = (
+            service_key(service),
+            operation,
+            region.unwrap_or("").to_owned(),
+        );
         let now = Instant::now();
         let at = match self.next.lock() {
             Ok(mut next) => {
@@ -226,7 +231,13 @@ mod tests {
 
     #[test]
     fn a_burst_goes_at_once_then_calls_are_spaced_at_the_rate() {
-        let got = schedule(8, Limit { per_second: 4.0, burst: 5 });
+        let got = schedule(
+            8,
+            Limit {
+                per_second: 4.0,
+                burst: 5,
+            },
+        );
         let want = [0.0, 0.0, 0.0, 0.0, 0.0, 0.25, 0.5, 0.75];
         for (g, w) in got.iter().zip(want) {
             assert!((g - w).abs() < 1e-6, "{got:?}");
@@ -262,13 +273,20 @@ mod tests {
 
     #[test]
     fn rates_set_in_the_environment_replace_aws_defaults_most_specific_first() {
-        let set = parse_overrides("*=2/2, guardduty=8/4,guardduty:GetMembers=1/1").unwrap_or_default();
+        let set =
+            parse_overrides("*=2/2, guardduty=8/4,guardduty:GetMembers=1/1").unwrap_or_default();
         let limiter = RateLimiter::with_overrides(set);
         let rate = |s, op| limiter.limit(s, op).per_second;
         assert!((rate(Service::GuardDuty, "GetMembers") - 0.9).abs() < 1e-9);
         assert!((rate(Service::GuardDuty, "InviteMembers") - 7.2).abs() < 1e-9);
         assert!((rate(Service::Organizations, "ListRoots") - 1.8).abs() < 1e-9);
-        for bad in ["guardduty", "guardduty=2", "guardduty=x/2", "guardduty=0/2", "guardduty=2/0"] {
+        for bad in [
+            "guardduty",
+            "guardduty=2",
+            "guardduty=x/2",
+            "guardduty=0/2",
+            "guardduty=2/0",
+        ] {
             assert!(parse_overrides(bad).is_err(), "{bad}");
         }
     }

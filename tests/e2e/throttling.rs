@@ -85,7 +85,11 @@ fn a_reconcile_under_rates_of_two_requests_a_second_ends_with_exit_0_and_no_fail
     let (out, summary) = reconcile(&env, false);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     for region in regions {
-        assert_eq!(region_summary(&summary, region)["invitedNow"], 200, "{summary}");
+        assert_eq!(
+            region_summary(&summary, region)["invitedNow"],
+            200,
+            "{summary}"
+        );
     }
     assert_eq!(summary["problems"], 0, "{summary}");
     // Paced, not retried: not one request was throttled, though the busiest API (11 pages
