@@ -106,14 +106,13 @@ def detail(account):
 
 
 class EmulatorTest(unittest.TestCase):
-    # The request-rate throttle is on by default; only the checks of it keep it on (the
-    # others make bursts of calls with no retry).
+    # The request-rate throttle (off by default but for GetFindings): on for its own checks.
     THROTTLED = False
 
     def setUp(self):
         control("POST", "/_emulator/reset")
-        if not self.THROTTLED:
-            control("POST", "/_emulator/throttle", {"enabled": False})
+        if self.THROTTLED:
+            control("POST", "/_emulator/throttle", {"enabled": True})
         self.gd = client("guardduty")
         self.detector = self.gd.create_detector(Enable=True)["DetectorId"]
 
@@ -1456,7 +1455,6 @@ class SecurityHubRules(EmulatorTest):
                          ("ARCHIVED", "2026-11-26T06:00:00Z", "2026-11-26T06:00:00.501Z"))
 
     def test_get_findings_past_its_rate_is_throttled_and_the_rate_can_be_raised(self):
-        control("POST", "/_emulator/throttle", {"enabled": True})
         hub = client("securityhub")
         for _ in range(6):  # the burst
             hub.get_findings()
@@ -1553,8 +1551,11 @@ class Throttling(EmulatorTest):
         control("POST", "/_emulator/throttle", {"enabled": False})
         for _ in range(30):
             self.gd.list_members(DetectorId=self.detector)
-        control("POST", "/_emulator/reset")  # a reset restores the default: on, AWS's rates
-        self.assertEqual(control("GET", "/_emulator/throttle")["enabled"], True)
+        control("POST", "/_emulator/reset")  # a reset restores the default: off, AWS's rates
+        self.assertEqual(control("GET", "/_emulator/throttle")["enabled"], False)
+        hub = client("securityhub")  # but GetFindings' bucket is always kept
+        answered, seconds, _ = self.until_throttled(hub.get_findings)
+        self.assert_bucket(answered, seconds, 3, 6)
         control("POST", "/_emulator/throttle", {"rates": [{"service": "*", "rate": 0, "burst": 1}]}, expect=400)
         control("POST", "/_emulator/throttle", {"enabled": "no"}, expect=400)
 

@@ -5,6 +5,11 @@
 use crate::support::*;
 use serde_json::{json, Value};
 
+/// The emulator's token buckets on, at AWS's rates (off by default but for GetFindings).
+fn throttle_on(emu: &Emulator) {
+    emu.control("POST", "/_emulator/throttle", Some(json!({"enabled": true})));
+}
+
 fn organization(emu: &Emulator, first: u64, n: u64) {
     let accounts: Vec<Value> = (0..n)
         .map(|i| {
@@ -56,6 +61,7 @@ fn a_reconcile_at_aws_rates_is_paced_under_them_and_never_throttled() {
     // 401 accounts at 20 a page: 21 pages of one API, twice its burst; 8 batches of 50 with
     // two GetMembers each: 16 calls of one API.
     organization(&emu, 410_000_000_000, 400);
+    throttle_on(&emu);
     emu.clear_calls();
     let (out, summary) = reconcile(&emu.env(&seeded, &["us-east-1"]), false);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
@@ -76,7 +82,7 @@ fn a_reconcile_under_rates_of_two_requests_a_second_ends_with_exit_0_and_no_fail
     emu.control(
         "POST",
         "/_emulator/throttle",
-        Some(json!({"rates": [{"service": "*", "rate": 2, "burst": 2}]})),
+        Some(json!({"enabled": true, "rates": [{"service": "*", "rate": 2, "burst": 2}]})),
     );
     emu.clear_calls();
     let mut env = emu.env(&seeded, &regions);
@@ -110,7 +116,7 @@ fn every_region_works_on_its_batches_at_once_so_no_region_waits_for_another() {
     emu.control(
         "POST",
         "/_emulator/throttle",
-        Some(json!({"rates": [{"service": "organizations", "rate": 100, "burst": 100}]})),
+        Some(json!({"enabled": true, "rates": [{"service": "organizations", "rate": 100, "burst": 100}]})),
     );
     emu.clear_calls();
     let mut env = emu.env(&seeded, &regions);

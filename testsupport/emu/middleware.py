@@ -91,8 +91,8 @@ class Emulator(ControlApi):
         self.organizations = Organizations()
         self.account_regions = AccountRegions()
         self.securityhub = SecurityHub()
-        # On unless GUARDDUTY_INVITE_EMULATOR_THROTTLE=off (POST /_emulator/throttle switches it).
-        self.throttle = Throttle(os.environ.get("GUARDDUTY_INVITE_EMULATOR_THROTTLE", "on") != "off")
+        # Off unless GUARDDUTY_INVITE_EMULATOR_THROTTLE=on (POST /_emulator/throttle switches it).
+        self.throttle = Throttle(os.environ.get("GUARDDUTY_INVITE_EMULATOR_THROTTLE", "off") == "on")
         self.warmed = {service for service, _ in WARM_UP}  # services moto has built
         self.first_use_lock = threading.Lock()
         self.inflight = InFlight()
