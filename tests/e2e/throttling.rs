@@ -7,7 +7,11 @@ use serde_json::{json, Value};
 
 /// The emulator's token buckets on, at AWS's rates (off by default but for GetFindings).
 fn throttle_on(emu: &Emulator) {
-    emu.control("POST", "/_emulator/throttle", Some(json!({"enabled": true})));
+    emu.control(
+        "POST",
+        "/_emulator/throttle",
+        Some(json!({"enabled": true})),
+    );
 }
 
 fn organization(emu: &Emulator, first: u64, n: u64) {
