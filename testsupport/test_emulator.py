@@ -106,8 +106,13 @@ def detail(account):
 
 
 class EmulatorTest(unittest.TestCase):
+    # The request-rate throttle (off by default but for GetFindings): on for its own checks.
+    THROTTLED = False
+
     def setUp(self):
         control("POST", "/_emulator/reset")
+        if self.THROTTLED:
+            control("POST", "/_emulator/throttle", {"enabled": True})
         self.gd = client("guardduty")
         self.detector = self.gd.create_detector(Enable=True)["DetectorId"]
 
@@ -1517,6 +1522,90 @@ class SecurityHubRules(EmulatorTest):
         ids = [{"Value": str(i), "Comparison": "EQUALS"} for i in range(21)]
         self.assertEqual(error_of(hub.get_findings, Filters={"Id": ids})[:2], (400, "InvalidInputException"))
         self.assertEqual(hub.get_findings(Filters={"Id": ids[:20]})["Findings"], [])
+
+
+class Throttling(EmulatorTest):
+    """Every API has a token bucket per account and region (Organizations: per organization);
+    past it, the service's own throttling error."""
+    THROTTLED = True
+
+    def until_throttled(self, call, *args, **kwargs):
+        """Calls until one is throttled: (calls answered, seconds taken, the error)."""
+        started = time.monotonic()
+        for answered in range(1000):
+            try:
+                call(*args, **kwargs)
+            except ClientError as e:
+                r = e.response
+                if r["Error"]["Code"] in ("TooManyRequestsException", "Throttling", "ThrottlingException"):
+                    error = r["ResponseMetadata"]["HTTPStatusCode"], r["Error"]["Code"], r["Error"]["Message"]
+                    return answered, time.monotonic() - started, error
+        raise AssertionError("never throttled")
+
+    def assert_bucket(self, answered, seconds, rate, burst):
+        """As many answered as the burst plus what the rate refilled meanwhile, no more."""
+        self.assertGreaterEqual(answered, burst)
+        self.assertLessEqual(answered, burst + rate * seconds + 1)
+
+    def test_guardduty_past_its_burst_answers_429_too_many_requests_per_account_and_region(self):
+        answered, seconds, error = self.until_throttled(self.gd.list_members, DetectorId=self.detector)
+        self.assert_bucket(answered, seconds, 5, 10)  # assumed: 5 a second, burst 10
+        self.assertEqual(error[:2], (429, "TooManyRequestsException"))
+        self.assertEqual(control("GET", "/_emulator/calls")["calls"][-1]["switch"], "rate-limit")
+        client("guardduty", "eu-west-1").list_detectors()  # another region: its own bucket
+        self.gd.list_detectors()  # another API: its own bucket
+        time.sleep(0.25)  # 5 a second: one more token
+        self.gd.list_members(DetectorId=self.detector)
+        state = control("GET", "/_emulator/throttle")
+        self.assertEqual(state["throttled"], {"guardduty:ListMembers": 1})
+        self.assertIn({"service": "*", "operation": "*", "rate": 5.0, "burst": 10, "source": "assumed"},
+                      state["rates"])
+
+    def test_organizations_is_throttled_per_organization_with_too_many_requests(self):
+        org = client("organizations")
+        org.create_organization(FeatureSet="ALL")
+        answered, seconds, error = self.until_throttled(org.list_roots)
+        self.assert_bucket(answered, seconds, 5, 10)
+        self.assertEqual(error[:2], (400, "TooManyRequestsException"))
+        member = assume("111122223333")
+        # another account of the organization draws on the same bucket
+        self.assertEqual(error_of(client("organizations", creds=member).list_roots)[:2],
+                         (400, "TooManyRequestsException"))
+
+    def test_sts_throttles_with_throttling_and_sns_with_throttling_exception(self):
+        sts, sns = client("sts"), client("sns")
+        answered, seconds, error = self.until_throttled(sts.get_caller_identity)
+        self.assert_bucket(answered, seconds, 5, 10)
+        self.assertEqual(error, (400, "Throttling", "Rate exceeded"))
+        answered, seconds, error = self.until_throttled(sns.list_topics)
+        self.assert_bucket(answered, seconds, 5, 10)
+        self.assertEqual(error, (400, "ThrottlingException", "Rate exceeded"))
+
+    def test_security_hub_rates_are_aws_published_ones(self):
+        hub = client("securityhub")
+        answered, seconds, error = self.until_throttled(hub.get_findings)
+        self.assert_bucket(answered, seconds, 3, 6)
+        self.assertEqual(error, (429, "TooManyRequestsException", "Too Many Requests"))
+        finding = {"SchemaVersion": "2018-10-08"}  # refused as invalid, but after the bucket
+        answered, seconds, error = self.until_throttled(hub.batch_import_findings, Findings=[finding])
+        self.assert_bucket(answered, seconds, 10, 30)
+        self.assertEqual(error[:2], (429, "TooManyRequestsException"))
+
+    def test_rates_are_set_and_throttling_turned_off_through_the_control(self):
+        control("POST", "/_emulator/throttle", {"rates": [{"service": "guardduty", "operation": "ListMembers",
+                                                           "rate": 2, "burst": 2}]})
+        answered, seconds, _ = self.until_throttled(self.gd.list_members, DetectorId=self.detector)
+        self.assert_bucket(answered, seconds, 2, 2)
+        control("POST", "/_emulator/throttle", {"enabled": False})
+        for _ in range(30):
+            self.gd.list_members(DetectorId=self.detector)
+        control("POST", "/_emulator/reset")  # a reset restores the default: off, AWS's rates
+        self.assertEqual(control("GET", "/_emulator/throttle")["enabled"], False)
+        hub = client("securityhub")  # but GetFindings' bucket is always kept
+        answered, seconds, _ = self.until_throttled(hub.get_findings)
+        self.assert_bucket(answered, seconds, 3, 6)
+        control("POST", "/_emulator/throttle", {"rates": [{"service": "*", "rate": 0, "burst": 1}]}, expect=400)
+        control("POST", "/_emulator/throttle", {"enabled": "no"}, expect=400)
 
 
 class ForkServerTest(unittest.TestCase):

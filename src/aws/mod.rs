@@ -1,7 +1,7 @@
 //! The one place that talks to AWS: GuardDuty (one client per region), Organizations and SNS.
 //!
-//! Every call goes through [`Aws::call`], which holds one of [`MAX_CONCURRENT_CALLS`] permits
-//! while the call is in flight, so the limit holds for every stage of the flow at once, and
+//! Every call goes through [`Aws::call`], which waits for its API's turn under AWS's rate
+//! (`rate`), then holds one of [`MAX_CONCURRENT_CALLS`] permits while the call is in flight, so the limit holds for every stage of the flow at once, and
 //! turns the SDK's error into a typed [`AwsError`]. Decisions live in `decision` and `flow`.
 
 mod classify;
@@ -10,6 +10,7 @@ mod member;
 mod outputs;
 mod policy;
 mod preflight;
+mod rate;
 mod regions;
 mod reports;
 mod scheduler;
@@ -38,6 +39,7 @@ pub use outputs::{
     GENERATOR_ID, GET_FINDINGS_INTERVAL, IDS_PER_READ,
 };
 pub use preflight::{AutoEnabled, OrganizationConfiguration, OrganizationInfo};
+pub use rate::{aws_limit, Limit, RateLimiter};
 pub use scheduler::Scheduled;
 pub use sdk::{
     load_sdk_config, region_without_imds, retry_config, sdk_config_loader, timeout_config,
@@ -237,6 +239,8 @@ pub struct Aws {
     sdk: SdkConfig,
     admin_account: OnceCell<String>,
     in_flight: Semaphore,
+    /// Paces each API's calls under AWS's rate for it (beside the in-flight cap).
+    rates: RateLimiter,
     /// Spaces GetFindings pages under Security Hub's rate for it.
     findings_pace: Pace,
 }
@@ -304,6 +308,7 @@ impl Aws {
             sdk: sdk.clone(),
             admin_account: OnceCell::new(),
             in_flight: Semaphore::new(MAX_CONCURRENT_CALLS),
+            rates: RateLimiter::new(),
             findings_pace: Pace::new(GET_FINDINGS_INTERVAL),
         }
     }
@@ -321,6 +326,8 @@ impl Aws {
         F: Future<Output = Result<T, SdkError<E, HttpResponse>>>,
         E: ProvideErrorMetadata + std::error::Error + 'static,
     {
+        // Paced first, so a call waiting for its API's turn holds no in-flight permit.
+        self.rates.wait(service, operation, region).await;
         // The semaphore is never closed, so acquiring cannot fail; were it closed, the call
         // would still be made rather than lost.
         let _permit = self.in_flight.acquire().await.ok();
@@ -503,6 +510,9 @@ impl Aws {
             .send();
         // Raw SDK result: AccountNotFound is an answer, not a failure.
         let result = {
+            self.rates
+                .wait(Service::Organizations, "DescribeAccount", None)
+                .await;
             let _permit = self.in_flight.acquire().await.ok();
             sent.await
         };

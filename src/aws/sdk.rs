@@ -101,7 +101,9 @@ impl HttpClient for ConnectOnFirstCall {
 }
 
 /// The retry policy of every client: standard mode (full jitter), `MAX_ATTEMPTS` attempts,
-/// backoff from 100 ms doubling, at most 4 s.
+/// backoff from 100 ms doubling, at most 4 s. Not adaptive mode: its rate limiter is one per
+/// service for the whole process and, once throttled, held later calls past the operation
+/// timeout (measured); calls are paced per API instead (`rate`).
 pub fn retry_config() -> RetryConfig {
     RetryConfig::standard()
         .with_max_attempts(MAX_ATTEMPTS)

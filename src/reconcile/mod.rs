@@ -359,10 +359,13 @@ async fn run_plans<'a>(
     let flow = if dry_run { flow.reading_only() } else { flow };
     let columns = policy.columns();
     let n = org.targets.len();
-    let batches = plans.iter().flat_map(|p| {
-        (0..n)
-            .step_by(BATCH_SIZE)
-            .map(move |i| p.slots(&org.targets, i..(i + BATCH_SIZE).min(n)))
+    // Every region's batch of one block of accounts, then the next block: GuardDuty throttles
+    // per region, so the batches worked on at once draw on every region's buckets instead of
+    // queueing on one region's while the others' stay unused.
+    let batches = (0..n).step_by(BATCH_SIZE).flat_map(move |i| {
+        plans
+            .iter()
+            .map(move |p| p.slots(&org.targets, i..(i + BATCH_SIZE).min(n)))
     });
     let keep = |slots: Vec<Slot<'a>>| keep_batch(slots, plans, config, &columns, dry_run);
     // A batch that failed whole keeps its accounts as rows that say why.

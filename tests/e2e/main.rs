@@ -35,4 +35,5 @@ mod security_hub;
 mod template;
 mod terminal;
 mod test_support;
+mod throttling;
 mod tls_trust;

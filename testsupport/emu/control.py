@@ -405,7 +405,16 @@ class ControlApi:
         return self.securityhub.snapshot()
 
     def c_securityhub_rate(self, body):
-        return self.securityhub.set_rate(body)
+        """GetFindings' rate alone (see /_emulator/throttle for every API's)."""
+        rate, burst = body.get("rate", 3.0), body.get("burst", 6)
+        self.throttle.set_one("securityhub", "GetFindings", rate, burst)
+        return {"rate": float(rate), "burst": burst}
+
+    def c_throttle(self, body):
+        return self.throttle.configure(body)
+
+    def c_throttle_state(self, body):
+        return dict(self.throttle.snapshot(), rates=self.throttle.table())
 
     def c_securityhub_findings(self, body):
         return self.securityhub.stored_findings()
@@ -477,6 +486,8 @@ CONTROL_ROUTES = {
     ("POST", "/_emulator/securityhub/failed-findings"): ControlApi.c_failed_findings,
     ("GET", "/_emulator/securityhub"): ControlApi.c_securityhub,
     ("POST", "/_emulator/securityhub/rate"): ControlApi.c_securityhub_rate,
+    ("POST", "/_emulator/throttle"): ControlApi.c_throttle,
+    ("GET", "/_emulator/throttle"): ControlApi.c_throttle_state,
     ("GET", "/_emulator/securityhub/findings"): ControlApi.c_securityhub_findings,
     ("GET", "/_emulator/sns/deliveries"): ControlApi.c_sns_deliveries,
 }

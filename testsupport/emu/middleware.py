@@ -3,6 +3,7 @@
 - The administrator's own detector lists, in `features`, every feature the region offers (with its status); a feature it leaves out is not offered there. Read once per region per run, only where a member lacks a wanted feature; an empty list takes nothing out
 - A second CreateDetector in the same account and region is refused (a concurrent run created it): use that detector
 - GuardDuty publishes no per-operation rate: calls in flight are capped (8) and throttling is retried
+- A request past its API's rate is throttled before any other rule answers it (emu.throttle)
 
 The WSGI middleware in front of moto (Emulator): each AWS request's recognition, the call
 log, the fault, deny and member-account switches in their order, the handlers of the other
@@ -11,6 +12,7 @@ modules, then moto; plus the in-flight count and the warm-up of moto's services.
 
 import io
 import json
+import os
 import threading
 import time
 
@@ -34,6 +36,7 @@ from emu.scheduler import schedule_refusal
 from emu.security_hub import SecurityHub
 from emu.sns import DELIVERIES, input_refusal, install_offline_delivery
 from emu.sts_iam import MemberRoles
+from emu.throttle import Throttle
 
 
 class InFlight:
@@ -88,6 +91,8 @@ class Emulator(ControlApi):
         self.organizations = Organizations()
         self.account_regions = AccountRegions()
         self.securityhub = SecurityHub()
+        # Off unless GUARDDUTY_INVITE_EMULATOR_THROTTLE=on (POST /_emulator/throttle switches it).
+        self.throttle = Throttle(os.environ.get("GUARDDUTY_INVITE_EMULATOR_THROTTLE", "off") == "on")
         self.warmed = {service for service, _ in WARM_UP}  # services moto has built
         self.first_use_lock = threading.Lock()
         self.inflight = InFlight()
@@ -107,6 +112,7 @@ class Emulator(ControlApi):
         self.account_regions.reset()
         self.securityhub.reset()
         DELIVERIES.reset()
+        self.throttle.reset()
         self.inflight.reset_peak()
         with self.lock:
             self.calls, self.faults = [], []
@@ -191,7 +197,12 @@ class Emulator(ControlApi):
 
     def dispatch(self, req, call):
         """The WSGI app that answers an AWS request once no fault rule stopped it: the
-        disabled-region switch, the deny rules, the other switches, then the service."""
+        disabled-region switch, the deny rules, the other switches, then the service; a
+        request past its API's rate is throttled before any of them."""
+        throttled = self.throttle.check(req)
+        if throttled is not None:
+            call["switch"] = "rate-limit"
+            return throttled
         switched = self.switches.check_region(req)
         if switched:
             call["switch"], response = switched

@@ -13,19 +13,17 @@
 - A provider resolves its own finding by importing it again with `RecordState: ARCHIVED`; Note, UserDefinedFields, VerificationState and Workflow are the customer's and not sent
 - Security Hub not enabled in the region: 401 `InvalidAccessException` "Account … is not subscribed to AWS Security Hub"
 - At most 100 findings a page; string filters `EQUALS` on `ProductArn`, `GeneratorId`, `RecordState`
-- GetFindings is limited to 3 requests a second, burst 6 (per account and region); past it 429 `TooManyRequestsException` "Too Many Requests"
 - Filters take up to 10 attributes and up to 20 values per attribute (an event reads its findings by Id, 20 a call)
 - GetFindings without a RecordState filter returns archived findings too (so a returning problem keeps its first CreatedAt while Security Hub still holds the archived finding)
 - MaxResults at most 100 and an opaque NextToken
 
 Security Hub over moto's findings: subscription per account and region, BatchImportFindings'
-ASFF checks and update rules, GetFindings' filters, paging and rate, BatchUpdateFindings'
+ASFF checks and update rules, GetFindings' filters and paging (its rate: emu.throttle), BatchUpdateFindings'
 customer-owned attributes.
 """
 
 import json
 import threading
-import time
 from datetime import datetime
 
 from moto.securityhub.models import Finding, securityhub_backends
@@ -47,11 +45,6 @@ ASFF_REQUIRED = ("SchemaVersion", "Id", "ProductArn", "GeneratorId", "AwsAccount
 # provide a value for the corresponding top-level attribute", user guide, BatchImportFindings
 # for finding providers): either place satisfies the requirement.
 ASFF_PROVIDER_FIELDS = ("Severity", "Types")
-# Security Hub API reference, Welcome: "GetFindings - RateLimit of 3 requests per second.
-# BurstLimit of 6 requests per second." Past it: 429 TooManyRequestsException "Too Many
-# Requests" (the real answer in public issue threads; the model does not name it).
-GET_FINDINGS_RATE = 3.0
-GET_FINDINGS_BURST = 6
 # AwsSecurityFindingFilters: "You can filter by up to ten finding attributes. For each
 # attribute, you can provide up to 20 filter values." (past it: InvalidInputException, inferred)
 FILTER_ATTRIBUTES_MAX = 10
@@ -175,21 +168,6 @@ class SecurityHub:
         with self.lock:
             self.not_subscribed = set()
             self.failed_rules = []  # {"ids", "errorCode", "errorMessage", "remaining"}
-            self.rate, self.burst = GET_FINDINGS_RATE, GET_FINDINGS_BURST
-            self.buckets = {}  # (account, region) -> (tokens, monotonic time)
-
-    def take_token(self, account, region):
-        """One GetFindings request out of the token bucket of (account, region); False past
-        the rate."""
-        with self.lock:
-            now = time.monotonic()
-            tokens, then = self.buckets.get((account, region), (float(self.burst), now))
-            tokens = min(float(self.burst), tokens + (now - then) * self.rate)
-            if tokens < 1.0:
-                self.buckets[(account, region)] = (tokens, now)
-                return False
-            self.buckets[(account, region)] = (tokens - 1.0, now)
-            return True
 
     def check(self, req):
         """The not-subscribed answer of a Security Hub request in a switched-off region, else None."""
@@ -206,9 +184,6 @@ class SecurityHub:
                 backend.enable_security_hub()  # subscribed outside the not-subscribed regions
         if req.operation not in ("BatchImportFindings", "GetFindings"):
             return moto
-        if req.operation == "GetFindings" and not self.take_token(req.account, req.region):
-            call["switch"] = "rate-limit"
-            return aws_error("rest-json", 429, "TooManyRequestsException", "Too Many Requests")
         try:
             body = json.loads(req.body or b"{}")
             if not isinstance(body, dict):
@@ -347,15 +322,6 @@ class SecurityHub:
         with self.lock:
             self.failed_rules.append(rule)
             return self.snapshot_locked()
-
-    def set_rate(self, body):
-        rate, burst = body.get("rate", GET_FINDINGS_RATE), body.get("burst", GET_FINDINGS_BURST)
-        if isinstance(rate, bool) or not isinstance(rate, (int, float)) or rate <= 0 \
-                or isinstance(burst, bool) or not isinstance(burst, int) or burst < 1:
-            raise ValueError("rate must be a positive number and burst a positive integer")
-        with self.lock:
-            self.rate, self.burst, self.buckets = float(rate), burst, {}
-            return {"rate": self.rate, "burst": self.burst}
 
     @staticmethod
     def stored_findings():
