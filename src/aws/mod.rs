@@ -1,8 +1,9 @@
 //! The one place that talks to AWS: GuardDuty (one client per region), Organizations and SNS.
 //!
 //! Every call goes through [`Aws::call`], which waits for its API's turn under AWS's rate
-//! (`rate`), then holds one of [`MAX_CONCURRENT_CALLS`] permits while the call is in flight, so the limit holds for every stage of the flow at once, and
-//! turns the SDK's error into a typed [`AwsError`]. Decisions live in `decision` and `flow`.
+//! (`rate`), then holds one of [`MAX_CONCURRENT_CALLS`] permits while the call is in flight,
+//! so the limit holds for every stage of the flow at once, and turns the SDK's error into a
+//! typed [`AwsError`]. Decisions live in `decision` and `flow`.
 
 mod classify;
 mod listing;
@@ -39,7 +40,7 @@ pub use outputs::{
     GENERATOR_ID, GET_FINDINGS_INTERVAL, IDS_PER_READ,
 };
 pub use preflight::{AutoEnabled, OrganizationConfiguration, OrganizationInfo};
-pub use rate::{aws_limit, Limit, RateLimiter};
+pub use rate::{aws_limit, parse_overrides, Limit, Override, RateLimiter};
 pub use scheduler::Scheduled;
 pub use sdk::{
     load_sdk_config, region_without_imds, retry_config, sdk_config_loader, timeout_config,
@@ -311,6 +312,14 @@ impl Aws {
             rates: RateLimiter::new(),
             findings_pace: Pace::new(GET_FINDINGS_INTERVAL),
         }
+    }
+
+    /// The rates of `API_RATE_LIMITS`, given in place of the environment's: for many events
+    /// handled in one process, which on Lambda would be as many processes, each with its own
+    /// share of AWS's buckets.
+    pub fn with_rate_limits(mut self, overrides: Vec<Override>) -> Self {
+        self.rates = RateLimiter::with_overrides(overrides);
+        self
     }
 
     /// Runs one AWS call (or one page of a paginated one) under the in-flight limit and types
