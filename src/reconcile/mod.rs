@@ -739,3 +739,26 @@ struct Concluding<'r, 'a> {
     ou_of: &'r HashMap<String, String>,
     costs: Option<cost::Costs>,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_of_a_thing_is_singular_and_any_other_count_plural() {
+        assert_eq!(plural(1, "region"), "1 region");
+        assert_eq!(plural(0, "region"), "0 regions");
+        assert_eq!(plural(2, "invitation"), "2 invitations");
+    }
+
+    #[test]
+    fn the_not_reached_line_names_each_region_and_is_absent_when_all_were_reached() {
+        assert_eq!(not_reached_line(&BTreeMap::new()), None);
+        let not_reached =
+            BTreeMap::from([("eu-west-1".to_owned(), 40), ("us-west-2".to_owned(), 3)]);
+        assert_eq!(
+            not_reached_line(&not_reached).as_deref(),
+            Some("not reached before the deadline: 40 account(s) in eu-west-1, 3 in us-west-2")
+        );
+    }
+}
