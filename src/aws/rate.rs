@@ -94,7 +94,8 @@ pub fn parse_overrides(text: &str) -> Result<Vec<Override>, String> {
             let (rate, burst) = limit.split_once('/').ok_or_else(bad)?;
             let per_second: f64 = rate.trim().parse().map_err(|_| bad())?;
             let burst: u32 = burst.trim().parse().map_err(|_| bad())?;
-            if !(per_second.is_finite() && per_second > 0.0) || burst == 0 {
+            // At least one call in 100 s: a smaller rate is a typo, and would stall the run.
+            if !(per_second.is_finite() && per_second >= 0.01) || burst == 0 {
                 return Err(bad());
             }
             let (service, operation) = match api.split_once(':') {
@@ -191,7 +192,10 @@ pub fn share(bucket: Limit) -> Limit {
 /// GCRA: a call at `now` against theoretical arrival time `tat` is sent at the returned
 /// instant (now, or when the bucket has a token again); the second value is the new `tat`.
 pub fn slot(tat: Option<Instant>, now: Instant, limit: Limit) -> (Instant, Instant) {
-    let interval = Duration::from_secs_f64(1.0 / limit.per_second);
+    // `try_`: a rate is never zero (AWS's, or an override of at least 0.01), but a panic here
+    // would end the run.
+    let interval =
+        Duration::try_from_secs_f64(1.0 / limit.per_second).unwrap_or(Duration::from_secs(100));
     let tolerance = interval * limit.burst.saturating_sub(1);
     let tat = tat.unwrap_or(now).max(now);
     let at = tat.checked_sub(tolerance).map_or(now, |t| t.max(now));
@@ -286,6 +290,8 @@ mod tests {
             "guardduty=x/2",
             "guardduty=0/2",
             "guardduty=2/0",
+            "guardduty=1e-300/1",
+            "guardduty=inf/1",
         ] {
             assert!(parse_overrides(bad).is_err(), "{bad}");
         }
