@@ -17,14 +17,6 @@ const RESIGNED: &str = "111100000003";
 const MISSING: &str = "111100000004";
 const PLAN: &str = "S3_DATA_EVENTS";
 
-fn plan_on(emu: &Emulator, region: &str, account: &str, status: &str) {
-    emu.control(
-        "POST",
-        "/_emulator/guardduty/member-features",
-        Some(json!({"region": region, "accountId": account, "features": [{"name": PLAN, "status": status}]})),
-    );
-}
-
 /// Four organization accounts in two regions: one protected, one Enabled with its plan off,
 /// one that resigned, one never added.
 fn world() -> (Emulator, Seeded) {
@@ -43,8 +35,8 @@ fn world() -> (Emulator, Seeded) {
         emu.put_member(&seeded, region, PROTECTED, "Enabled", None);
         emu.put_member(&seeded, region, PLAN_OFF, "Enabled", None);
         emu.put_member(&seeded, region, RESIGNED, "Resigned", None);
-        plan_on(&emu, region, PROTECTED, "ENABLED");
-        plan_on(&emu, region, PLAN_OFF, "DISABLED");
+        emu.set_plan(region, PROTECTED, PLAN, "ENABLED");
+        emu.set_plan(region, PLAN_OFF, PLAN, "DISABLED");
     }
     emu.clear_calls();
     (emu, seeded)
@@ -550,7 +542,7 @@ async fn a_partial_reconcile_never_replaces_the_day_s_complete_report() {
 
     // The second run's eu-west-1 batch fails (a plan turned off again cannot be turned on):
     // its accounts' rows say so.
-    plan_on(&emu, "eu-west-1", PLAN_OFF, "DISABLED");
+    emu.set_plan("eu-west-1", PLAN_OFF, PLAN, "DISABLED");
     emu.fault(
         json!({"operation": "UpdateMemberDetectors", "kind": "error500", "region": "eu-west-1"}),
     );

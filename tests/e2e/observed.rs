@@ -164,10 +164,10 @@ fn runtime_monitoring_gets_guardduty_s_agent_management_and_a_complete_member_ge
     assert_eq!(reported["protected"], true);
 
     // Someone turns the Fargate agent off: the next run turns it on again, and only that.
-    emu.control(
-        "POST",
-        "/_emulator/guardduty/member-features",
-        Some(json!({"region": REGION, "accountId": NEW, "features": [{"name": "RUNTIME_MONITORING", "status": "ENABLED", "additionalConfiguration": [{"name": "ECS_FARGATE_AGENT_MANAGEMENT", "status": "DISABLED"}]}]})),
+    emu.set_member_features(
+        REGION,
+        NEW,
+        json!([{"name": "RUNTIME_MONITORING", "status": "ENABLED", "additionalConfiguration": [{"name": "ECS_FARGATE_AGENT_MANAGEMENT", "status": "DISABLED"}]}]),
     );
     emu.clear_calls();
     let out = created_event(&env);

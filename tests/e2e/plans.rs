@@ -26,16 +26,9 @@ fn world() -> (Emulator, Seeded) {
     (emu, seeded)
 }
 
-/// Sets `features` ([{name, status, additionalConfiguration?}]) of a member, one at a time
-/// (the emulator refuses the two runtime plans together, as GuardDuty does).
+/// Sets `features` of a member in the one region.
 fn set_features(emu: &Emulator, account: &str, features: Value) {
-    for f in features.as_array().into_iter().flatten() {
-        emu.control(
-            "POST",
-            "/_emulator/guardduty/member-features",
-            Some(json!({"region": REGION, "accountId": account, "features": [f]})),
-        );
-    }
+    emu.set_member_features(REGION, account, features);
 }
 
 fn features(emu: &Emulator, seeded: &Seeded, account: &str) -> Value {

@@ -58,11 +58,7 @@ fn world() -> World {
         }
         emu.control("POST", "/_emulator/organizations/accounts", Some(a));
         emu.put_member(&seeded, REGION, id, "Enabled", None);
-        emu.control(
-            "POST",
-            "/_emulator/guardduty/member-features",
-            Some(json!({"region": REGION, "accountId": id, "features": [{"name": "EKS_AUDIT_LOGS", "status": "ENABLED"}]})),
-        );
+        emu.set_plan(REGION, id, "EKS_AUDIT_LOGS", "ENABLED");
     }
     emu.clear_calls();
     let ous = BTreeMap::from([

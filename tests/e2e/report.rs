@@ -19,14 +19,6 @@ const MISSING: &str = "111100000003";
 const SCRIPT_NAME: &str = "<script>alert(1)</script>";
 const PLAN: &str = "S3_DATA_EVENTS";
 
-fn plan(emu: &Emulator, region: &str, account: &str, status: &str) {
-    emu.control(
-        "POST",
-        "/_emulator/guardduty/member-features",
-        Some(json!({"region": region, "accountId": account, "features": [{"name": PLAN, "status": status}]})),
-    );
-}
-
 /// Three accounts in two regions: one protected, one named like a script with its plan off,
 /// one never added; each with a cost in us-east-1, one in eu-west-1 too.
 fn world() -> (Emulator, Seeded) {
@@ -43,8 +35,8 @@ fn world() -> (Emulator, Seeded) {
     for region in REGIONS {
         emu.put_member(&seeded, region, PROTECTED, "Enabled", None);
         emu.put_member(&seeded, region, SCRIPTED, "Enabled", None);
-        plan(&emu, region, PROTECTED, "ENABLED");
-        plan(&emu, region, SCRIPTED, "DISABLED");
+        emu.set_plan(region, PROTECTED, PLAN, "ENABLED");
+        emu.set_plan(region, SCRIPTED, PLAN, "DISABLED");
     }
     emu.seed_usage(
         "us-east-1",

@@ -372,12 +372,7 @@ async fn each_kind_of_finding_has_the_severity_of_the_docs_table_and_keeps_its_c
     stale(&emu, &seeded, STALE);
     emu.put_member(&seeded, REGION, LEFT, "Resigned", None);
     emu.put_member(&seeded, REGION, PLANS_OFF, "Enabled", None);
-    emu.control(
-        "POST",
-        "/_emulator/guardduty/member-features",
-        Some(json!({"region": REGION, "accountId": PLANS_OFF,
-                    "features": [{"name": "S3_DATA_EVENTS", "status": "DISABLED"}]})),
-    );
+    emu.set_plan(REGION, PLANS_OFF, "S3_DATA_EVENTS", "DISABLED");
     let mut env = emu.env(&seeded, &[REGION, "eu-west-1"]);
     env.push(("SECURITY_HUB_FINDINGS".into(), "true".into()));
     env.push(("MEMBER_FEATURES".into(), "S3_DATA_EVENTS".into()));

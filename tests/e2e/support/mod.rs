@@ -593,6 +593,23 @@ impl Emulator {
         self.control("POST", "/_emulator/guardduty/member-status", Some(body));
     }
 
+    /// Sets `features` ([{name, status, additionalConfiguration?}]) of a member in `region`,
+    /// one at a time (the emulator refuses the two runtime plans together, as GuardDuty does).
+    pub fn set_member_features(&self, region: &str, account: &str, features: Value) {
+        for f in features.as_array().into_iter().flatten() {
+            self.control(
+                "POST",
+                "/_emulator/guardduty/member-features",
+                Some(json!({"region": region, "accountId": account, "features": [f]})),
+            );
+        }
+    }
+
+    /// Sets one plan (`name`) of a member in `region` to `status`.
+    pub fn set_plan(&self, region: &str, account: &str, name: &str, status: &str) {
+        self.set_member_features(region, account, json!([{"name": name, "status": status}]));
+    }
+
     /// The emulator's record of one member, or Null.
     pub fn member(&self, region: &str, detector: &str, account: &str) -> Value {
         self.control("GET", "/_emulator/guardduty/members", None)["members"][region][detector]
