@@ -24,6 +24,24 @@ pub enum Service {
     Scheduler,
 }
 
+impl Service {
+    /// The service's prefix in IAM actions (`guardduty:CreateMembers`), which also names it in
+    /// `API_RATE_LIMITS`.
+    pub fn iam_prefix(self) -> &'static str {
+        match self {
+            Self::GuardDuty => "guardduty",
+            Self::Organizations => "organizations",
+            Self::Sns => "sns",
+            Self::Sts => "sts",
+            Self::SecurityHub => "securityhub",
+            Self::S3 => "s3",
+            Self::Ssm => "ssm",
+            Self::Account => "account",
+            Self::Scheduler => "scheduler",
+        }
+    }
+}
+
 impl fmt::Display for Service {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {

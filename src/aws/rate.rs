@@ -142,7 +142,7 @@ impl RateLimiter {
 
     /// This process's share of an API's bucket: the override's or AWS's.
     fn limit(&self, service: Service, operation: &str) -> Limit {
-        let name = service_key(service);
+        let name = service.iam_prefix();
         let found = |op: Option<&str>, svc: &str| {
             self.overrides
                 .iter()
@@ -161,7 +161,7 @@ impl RateLimiter {
             return;
         }
         let key = (
-            service_key(service),
+            service.iam_prefix(),
             operation,
             region.unwrap_or("").to_owned(),
         );
@@ -200,20 +200,6 @@ pub fn slot(tat: Option<Instant>, now: Instant, limit: Limit) -> (Instant, Insta
     let tat = tat.unwrap_or(now).max(now);
     let at = tat.checked_sub(tolerance).map_or(now, |t| t.max(now));
     (at, tat + interval)
-}
-
-fn service_key(service: Service) -> &'static str {
-    match service {
-        Service::GuardDuty => "guardduty",
-        Service::Organizations => "organizations",
-        Service::Sns => "sns",
-        Service::Sts => "sts",
-        Service::SecurityHub => "securityhub",
-        Service::S3 => "s3",
-        Service::Ssm => "ssm",
-        Service::Account => "account",
-        Service::Scheduler => "scheduler",
-    }
 }
 
 #[cfg(test)]

@@ -46,18 +46,7 @@ pub(super) fn fix_for(e: &AwsError) -> String {
 
 /// The IAM action of the failed call: `<service prefix>:<Operation>`.
 pub(super) fn iam_action(e: &AwsError) -> String {
-    let prefix = match e.service {
-        Service::GuardDuty => "guardduty",
-        Service::Organizations => "organizations",
-        Service::Sns => "sns",
-        Service::Sts => "sts",
-        Service::SecurityHub => "securityhub",
-        Service::S3 => "s3",
-        Service::Ssm => "ssm",
-        Service::Account => "account",
-        Service::Scheduler => "scheduler",
-    };
-    format!("{prefix}:{}", e.operation)
+    format!("{}:{}", e.service.iam_prefix(), e.operation)
 }
 
 #[cfg(test)]
