@@ -52,7 +52,8 @@ pub fn payload(part: &Part<'_>) -> String {
     serde_json::to_string(&n).unwrap_or_default()
 }
 
-fn title(part: &Part<'_>) -> String {
+/// The regions a part's problems and drift are in, sorted, each once.
+fn regions_of<'p>(part: &Part<'p>) -> Vec<&'p str> {
     let mut regions: Vec<&str> = part
         .problems
         .iter()
@@ -61,6 +62,11 @@ fn title(part: &Part<'_>) -> String {
         .collect();
     regions.sort_unstable();
     regions.dedup();
+    regions
+}
+
+fn title(part: &Part<'_>) -> String {
+    let regions = regions_of(part);
     let place = match regions.as_slice() {
         [one] => format!(" in {one}"),
         [] => String::new(),
@@ -164,14 +170,7 @@ fn keywords(part: &Part<'_>) -> Vec<String> {
     if !part.drift.is_empty() {
         words.push("drift".to_owned());
     }
-    let mut regions: Vec<&str> = part
-        .problems
-        .iter()
-        .filter_map(|p| p.region.as_deref())
-        .chain(part.drift.iter().map(|d| d.region.as_str()))
-        .collect();
-    regions.sort_unstable();
-    regions.dedup();
+    let regions = regions_of(part);
     words.extend(regions.iter().map(|r| (*r).to_owned()));
     words
         .into_iter()
