@@ -3,7 +3,12 @@
 
 use std::time::SystemTime;
 
+use std::collections::{HashMap, HashSet};
+use std::sync::Mutex;
+
 use aws_sdk_organizations::types::Account;
+use futures::channel::{mpsc, oneshot};
+use futures::future::{BoxFuture, FutureExt};
 use futures::stream::{FuturesUnordered, StreamExt};
 use tracing::warn;
 
@@ -49,16 +54,82 @@ pub struct Listing {
     /// Every organizational unit's id (the roots are not OUs).
     pub ous: Vec<String>,
     /// OU id → its name, for the coverage report.
-    pub ou_names: std::collections::HashMap<String, String>,
+    pub ou_names: HashMap<String, String>,
 }
 
-/// What one parent of the organization's tree holds.
-struct Children {
-    /// The parent's path, for its children.
-    path: Vec<String>,
-    /// (id, name) of each OU.
-    ous: Vec<(String, String)>,
-    accounts: Vec<ListedAccount>,
+/// The organization's tree: its OUs, as the walk found them.
+#[derive(Clone, Debug, Default)]
+pub struct Tree {
+    /// Every organizational unit's id (the roots are not OUs).
+    pub ous: Vec<String>,
+    /// OU id → its name, for the coverage report.
+    pub ou_names: HashMap<String, String>,
+}
+
+/// Where the walk's pages of accounts go, and the ids sent so far (to list again from the
+/// root only those an OU deleted during the walk took with it).
+struct Pages {
+    send: mpsc::UnboundedSender<Vec<ListedAccount>>,
+    seen: Mutex<HashSet<String>>,
+}
+
+/// One entry of the walk done.
+enum Listed {
+    /// A parent's OUs, and the parent's path for them.
+    Ous {
+        path: Vec<String>,
+        ous: Vec<(String, String)>,
+    },
+    /// A parent's accounts were all sent (`read`), or nobody reads them any more.
+    Accounts { read: bool },
+}
+
+/// One entry of the walk that failed.
+enum Lost {
+    /// The parent was deleted during the walk (`ous`: its OUs' listing, else its accounts').
+    ParentGone {
+        ous: bool,
+    },
+    Failed(AwsError),
+}
+
+impl Lost {
+    fn of(e: AwsError, ous: bool) -> Self {
+        if e.code.as_deref() == Some("ParentNotFoundException") {
+            Self::ParentGone { ous }
+        } else {
+            Self::Failed(e)
+        }
+    }
+}
+
+/// The walk's progress: the tree so far, and the OU listings still under way.
+struct Walk {
+    tree: Tree,
+    send_tree: Option<oneshot::Sender<Tree>>,
+    ous_pending: usize,
+    gone: bool,
+}
+
+impl Walk {
+    fn new(send_tree: oneshot::Sender<Tree>) -> Self {
+        Self {
+            tree: Tree::default(),
+            send_tree: Some(send_tree),
+            ous_pending: 0,
+            gone: false,
+        }
+    }
+
+    /// Once no OU listing is under way, the tree is whole: it is sent, once.
+    fn tree_if_complete(&mut self) {
+        if self.ous_pending == 0 {
+            if let Some(send) = self.send_tree.take() {
+                // Not awaited any more: the run stopped.
+                let _ = send.send(self.tree.clone());
+            }
+        }
+    }
 }
 
 /// A member as ListMembers shows it.
@@ -91,12 +162,42 @@ impl Aws {
         .await
     }
 
-    /// Every account of the organization with its OU path, walking the tree from the root:
-    /// every parent's OUs and accounts are listed at once (under the in-flight cap), so the
-    /// listing takes about (OUs + accounts / 20) pages, in parallel rather than one chain.
-    /// An OU deleted during the walk loses none of its accounts: they are listed again from
-    /// the root (ListAccounts), with no known path.
+    /// Every account of the organization with its OU path, and its OUs: the whole walk
+    /// ([`Aws::walk_organization`]) gathered.
     pub async fn list_organization(&self) -> Result<Listing, AwsError> {
+        let (pages, mut listed) = mpsc::unbounded();
+        let (tree, tree_rx) = oneshot::channel();
+        let walking = self.walk_organization(pages, tree);
+        let gathering = async {
+            let mut accounts = Vec::new();
+            while let Some(page) = listed.next().await {
+                accounts.extend(page);
+            }
+            accounts
+        };
+        let (walked, accounts) = tokio::join!(walking, gathering);
+        walked?;
+        let tree = tree_rx.await.unwrap_or_default();
+        Ok(Listing {
+            accounts,
+            ous: tree.ous,
+            ou_names: tree.ou_names,
+        })
+    }
+
+    /// Walks the organization's tree from the root: every parent's OUs and accounts are
+    /// listed at once (under the in-flight cap), so the listing takes about (OUs + accounts
+    /// / 20) pages, in parallel rather than one chain. Each page of accounts goes to `pages`
+    /// as it comes, so that work on them starts while the listing goes on; the tree (every
+    /// OU) goes to `tree` as soon as the last OU is listed, most often long before the last
+    /// account. An OU deleted during the walk loses none of its accounts: they are listed
+    /// again from the root (ListAccounts), with no known path. The walk stops early, with
+    /// no error, when `pages` is no longer read.
+    pub async fn walk_organization(
+        &self,
+        pages: mpsc::UnboundedSender<Vec<ListedAccount>>,
+        tree: oneshot::Sender<Tree>,
+    ) -> Result<(), AwsError> {
         let roots = self
             .call(
                 Service::Organizations,
@@ -105,49 +206,79 @@ impl Aws {
                 self.organizations.list_roots().send(),
             )
             .await?;
-        let mut pending: FuturesUnordered<_> = roots
-            .roots()
-            .iter()
-            .filter_map(|r| r.id())
-            .map(|id| self.children(id.to_owned(), Vec::new()))
-            .collect();
-        let mut accounts = Vec::new();
-        let mut ous = Vec::new();
-        let mut ou_names = std::collections::HashMap::new();
-        let mut gone = false;
+        let pages = Pages {
+            send: pages,
+            seen: Mutex::new(HashSet::new()),
+        };
+        let mut walk = Walk::new(tree);
+        let mut pending = FuturesUnordered::new();
+        for root in roots.roots().iter().filter_map(|r| r.id()) {
+            pending.extend(self.parent(root.to_owned(), Vec::new(), &pages));
+            walk.ous_pending += 1;
+        }
+        walk.tree_if_complete();
         while let Some(listed) = pending.next().await {
             match listed {
-                Ok(c) => {
-                    for (ou, name) in c.ous {
-                        ou_names.insert(ou.clone(), name);
-                        let mut path = c.path.clone();
+                Ok(Listed::Ous { path, ous }) => {
+                    walk.ous_pending -= 1;
+                    for (ou, name) in ous {
+                        let mut path = path.clone();
                         path.push(ou.clone());
-                        ous.push(ou.clone());
-                        pending.push(self.children(ou, path));
+                        walk.tree.ous.push(ou.clone());
+                        walk.tree.ou_names.insert(ou.clone(), name);
+                        pending.extend(self.parent(ou, path, &pages));
+                        walk.ous_pending += 1;
                     }
-                    accounts.extend(c.accounts);
                 }
-                Err(e) if e.code.as_deref() == Some("ParentNotFoundException") => gone = true,
-                Err(e) => return Err(e),
+                Ok(Listed::Accounts { read: true }) => {}
+                // Nobody reads the pages any more: the run stopped, and says why.
+                Ok(Listed::Accounts { read: false }) => return Ok(()),
+                Err(Lost::ParentGone { ous }) => {
+                    walk.ous_pending -= usize::from(ous);
+                    walk.gone = true;
+                }
+                Err(Lost::Failed(e)) => return Err(e),
             }
+            walk.tree_if_complete();
         }
-        if gone {
+        if walk.gone {
             warn!("an organizational unit was deleted during the walk: its accounts are listed again from the root");
-            let seen: std::collections::HashSet<String> =
-                accounts.iter().map(|a| a.id.clone()).collect();
             let all = self.list_accounts().await?;
-            accounts.extend(all.into_iter().filter(|a| !seen.contains(&a.id)));
+            let seen = pages.seen.lock().map(|s| s.clone()).unwrap_or_default();
+            let unseen = all.into_iter().filter(|a| !seen.contains(&a.id)).collect();
+            // Not read any more: the run stopped, and says why.
+            let _ = pages.send.unbounded_send(unseen);
         }
-        Ok(Listing {
-            accounts,
-            ous,
-            ou_names,
-        })
+        Ok(())
     }
 
-    /// One parent's OUs and accounts, every page of each, the two listings at once.
-    async fn children(&self, parent: String, path: Vec<String>) -> Result<Children, AwsError> {
-        let ous = all_pages(|token| {
+    /// One parent's OUs, every page, and its accounts, every page: two entries of the walk,
+    /// listed at once.
+    fn parent<'s>(
+        &'s self,
+        parent: String,
+        path: Vec<String>,
+        pages: &'s Pages,
+    ) -> [BoxFuture<'s, Result<Listed, Lost>>; 2] {
+        let ous = {
+            let (parent, path) = (parent.clone(), path.clone());
+            async move {
+                let ous = self.child_ous(parent).await;
+                ous.map(|ous| Listed::Ous { path, ous })
+                    .map_err(|e| Lost::of(e, true))
+            }
+        };
+        let accounts = async move {
+            let read = self.accounts_of(parent, path, pages).await;
+            read.map(|read| Listed::Accounts { read })
+                .map_err(|e| Lost::of(e, false))
+        };
+        [ous.boxed(), accounts.boxed()]
+    }
+
+    /// (id, name) of each OU directly under `parent`, every page.
+    async fn child_ous(&self, parent: String) -> Result<Vec<(String, String)>, AwsError> {
+        all_pages(|token| {
             let parent = parent.clone();
             async move {
                 let sent = self
@@ -170,32 +301,45 @@ impl Aws {
                 });
                 Ok((ids.collect(), page.next_token().map(str::to_owned)))
             }
-        });
-        let accounts = all_pages(|token| {
-            let (parent, path) = (parent.clone(), path.clone());
-            async move {
-                let sent = self
-                    .organizations
-                    .list_accounts_for_parent()
-                    .parent_id(parent)
-                    .set_next_token(token)
-                    .send();
-                let page = self
-                    .call(Service::Organizations, "ListAccountsForParent", None, sent)
-                    .await?;
-                let accounts = page
-                    .accounts()
-                    .iter()
-                    .map(|a| ListedAccount::of(a, Some(path.clone())));
-                Ok((accounts.collect(), page.next_token().map(str::to_owned)))
-            }
-        });
-        let (ous, accounts) = tokio::join!(ous, accounts);
-        Ok(Children {
-            path,
-            ous: ous?,
-            accounts: accounts?,
         })
+        .await
+    }
+
+    /// The accounts directly under `parent`, each page sent as it comes; `false` when the
+    /// pages are no longer read (the listing then stops).
+    async fn accounts_of(
+        &self,
+        parent: String,
+        path: Vec<String>,
+        pages: &Pages,
+    ) -> Result<bool, AwsError> {
+        let mut token = None;
+        loop {
+            let sent = self
+                .organizations
+                .list_accounts_for_parent()
+                .parent_id(&parent)
+                .set_next_token(token.take())
+                .send();
+            let page = self
+                .call(Service::Organizations, "ListAccountsForParent", None, sent)
+                .await?;
+            let accounts: Vec<ListedAccount> = page
+                .accounts()
+                .iter()
+                .map(|a| ListedAccount::of(a, Some(path.clone())))
+                .collect();
+            if let Ok(mut seen) = pages.seen.lock() {
+                seen.extend(accounts.iter().map(|a| a.id.clone()));
+            }
+            if pages.send.unbounded_send(accounts).is_err() {
+                return Ok(false);
+            }
+            match page.next_token().filter(|t| !t.is_empty()) {
+                Some(t) => token = Some(t.to_owned()),
+                None => return Ok(true),
+            }
+        }
     }
 
     /// An account's OU path, walking ListParents up to the root (a few calls; for one

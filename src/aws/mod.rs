@@ -33,7 +33,7 @@ use aws_sdk_sns::config::http::HttpResponse;
 use tokio::sync::{OnceCell, Semaphore};
 
 pub use classify::{aws_error, kind_of, NO_CREDENTIALS};
-pub use listing::{ListedAccount, ListedMember, Listing};
+pub use listing::{ListedAccount, ListedMember, Listing, Tree};
 pub use member::{Administrator, Assumed, Invitation, MemberFeatures, MemberSession};
 pub use outputs::{
     asff, stored, updated_at, FailedFinding, Finding, Pace, Stored, Target, FINDINGS_PER_CALL,
@@ -309,14 +309,14 @@ impl Aws {
             sdk: sdk.clone(),
             admin_account: OnceCell::new(),
             in_flight: Semaphore::new(MAX_CONCURRENT_CALLS),
-            rates: RateLimiter::new(),
+            rates: RateLimiter::default(),
             findings_pace: Pace::new(GET_FINDINGS_INTERVAL),
         }
     }
 
-    /// The rates of `API_RATE_LIMITS`, given in place of the environment's: for many events
-    /// handled in one process, which on Lambda would be as many processes, each with its own
-    /// share of AWS's buckets.
+    /// The rates of `API_RATE_LIMITS` in place of AWS's (the configuration's; in tests, for
+    /// many events handled in one process, which on Lambda would be as many processes, each
+    /// with its own share of AWS's buckets).
     pub fn with_rate_limits(mut self, overrides: Vec<Override>) -> Self {
         self.rates = RateLimiter::with_overrides(overrides);
         self

@@ -36,7 +36,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use futures::stream::{self, StreamExt};
+use futures::stream::{self, Stream, StreamExt};
 use tokio::sync::OnceCell;
 
 use crate::account::{AccountId, Email};
@@ -440,7 +440,7 @@ impl<'a> Flow<'a> {
         });
         // An event's response names each account's outcome; a failed batch fails the event.
         let (done, failures) = self
-            .run_batches(batches, |slots| slots, |_| Vec::new())
+            .run_batches(stream::iter(batches), |slots| slots, |_| Vec::new())
             .await;
         Ran {
             slots: done.into_iter().flatten().collect(),
@@ -457,13 +457,13 @@ impl<'a> Flow<'a> {
     /// go to `keep` as `NotReached`. Batches are taken from `batches` only as permits free up.
     pub async fn run_batches<T>(
         &self,
-        batches: impl Iterator<Item = Vec<Slot<'a>>>,
+        batches: impl Stream<Item = Vec<Slot<'a>>>,
         keep: impl Fn(Vec<Slot<'a>>) -> T,
         lost: impl Fn(Vec<Slot<'a>>) -> T,
     ) -> (Vec<T>, Vec<AwsError>) {
         // The in-flight cap is Aws's; this only bounds the batches held in memory at once
         // (a batch future is large), with enough of them to keep every permit busy.
-        let results: Vec<BatchRun<'a>> = stream::iter(batches)
+        let results: Vec<BatchRun<'a>> = batches
             .map(|slots| {
                 let started: Vec<Slot<'a>> = slots.iter().map(Slot::as_started).collect();
                 async move { (self.run_batch_in_time(slots).await, started) }

@@ -4,9 +4,10 @@
 //! GuardDuty returns it, per account, region and plan.
 //!
 //! ```text
-//! list accounts ∥ list every region's members, reading the Enabled ones' plans (read.rs)
-//!   → plan each region (plan.rs)
-//!   → the flow's stages, batch by batch, each batch kept as coverage rows (coverage.rs)
+//! walk the organization (its OUs, then pages of accounts as they come: organize)
+//!   ∥ list every region's members, reading the Enabled ones' plans (read.rs)
+//!     → each block of 50 listed accounts, planned in every region (plan.rs), through the
+//!       flow's stages, each batch kept as coverage rows (coverage.rs)   (work)
 //!   → drift, problems (a region-level one said once) → publish → one summary
 //! ```
 
@@ -19,22 +20,25 @@ mod summary;
 use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, Instant, SystemTime};
 
+use futures::channel::{mpsc, oneshot};
+use futures::stream::{self, Stream, StreamExt};
 use serde::Serialize;
 use tracing::warn;
+use typed_arena::Arena;
 
-use crate::aws::{Aws, ListedAccount};
+use crate::aws::{Aws, ListedAccount, Tree};
 use crate::config::Config;
 use crate::error::{AwsError, HandlerError, Published};
 use crate::event::EventMeta;
 use crate::flow::tally::{tally, Logging, Tally};
-use crate::flow::{Flow, Slot, Step, BATCH_SIZE};
+use crate::flow::{Flow, Slot, Step, Target, BATCH_SIZE};
 use crate::logging::Progress;
 use crate::policy::{Date, Policy};
 use crate::policy_store::PolicyStore;
 use crate::publish;
 use crate::report::{Drift, DriftKind, Outcome, OutcomeLabel, RegionOutcomes};
 use coverage::{RegionCoverage, Row};
-use plan::{organization, plan, Expiring, Organization, RegionPlan};
+use plan::{Expiring, Organization, RegionPlan};
 
 /// The time a reconcile may take when nobody set a deadline (by hand, from a terminal).
 pub const RECONCILE_BUDGET: Duration = Duration::from_secs(15 * 60);
@@ -151,7 +155,9 @@ pub struct ReconcileReport {
     pub coverage_html: Option<String>,
 }
 
-/// The stages of a reconcile, in order.
+/// The stages of a reconcile, in order. The organization is listed and worked on at once:
+/// each batch of accounts goes through the flow as soon as it is listed (and every region's
+/// members are read), so that the run takes about as long as the listing's chain of pages.
 pub async fn run(
     aws: &Aws,
     config: &Config,
@@ -162,54 +168,30 @@ pub async fn run(
     // The coverage report's date: the day the run started, however long it runs.
     let started = SystemTime::now();
     let progress = Progress::start("reconcile");
-    let failed = |e: AwsError| HandlerError::Incomplete {
-        failures: vec![e],
-        published: Published::nothing(),
-    };
     let admin = aws.admin_account().await.map_err(failed)?;
-    progress.stage("listing the organization's accounts and every region's members");
-    // The organization's listing and every region's overlap: none waits for another.
-    let policy = protection.policy;
-    let named = policy.named_features();
-    let (listing, reads) = tokio::join!(
-        aws.list_organization(),
-        read::read_regions(aws, &config.regions, &named)
-    );
-    let listing = listing.map_err(failed)?;
-    let reads = reads.map_err(failed)?;
-    protection.store.check_ous(policy, &listing.ous)?;
-    let accounts = with_ou_paths(aws, policy, listing.accounts)
-        .await
-        .map_err(failed)?;
-    let org = organization(&accounts, &admin, policy, Date::of(SystemTime::now()));
-    let ou_of = ou_names(&accounts, &listing.ou_names);
-    progress.say(format!(
-        "{} and the members of {} listed",
-        plural(org.targets.len(), "organization account"),
-        plural(reads.len(), "region")
-    ));
-    warn_organization(policy, &org);
-    let now = SystemTime::now();
-    let plans: Vec<RegionPlan<'_>> = config
-        .regions
-        .iter()
-        .zip(reads)
-        .map(|(region, read)| RegionPlan {
-            ahead: read.plans,
-            outside_organization: plan::outside_organization(&read.members, &org),
-            ..plan(region, &org.targets, &read.members, config, now)
-        })
-        .collect();
     progress.stage(if options.dry_run {
-        "reading the members' plans"
+        "listing the organization and every region's members, reading the members' plans"
     } else {
-        "inviting, accepting and turning plans on"
+        "listing the organization and every region's members, inviting, accepting and turning plans on"
     });
-    // The cost is read beside the work, so that coverage never waits for it.
-    let (ran, costs) = tokio::join!(
-        run_plans(aws, config, policy, &org, &plans, options),
-        read_costs(aws, config, options, &org, &ou_of)
+    let policy = protection.policy;
+    let arena = Arena::new();
+    let (targets, listed_targets) = mpsc::unbounded();
+    let listing = Listing {
+        protection,
+        admin: &admin,
+        options,
+        progress: &progress,
+    };
+    let (listed, worked) = tokio::join!(
+        list(aws, config, listing, targets),
+        work(aws, config, policy, listed_targets, &arena, options)
     );
+    let listed = listed?;
+    let (mut plans, ran) = worked.map_err(failed)?;
+    for p in &mut plans {
+        p.count_outside(&listed.org);
+    }
     let sum = |count: fn(&RegionOutcomes) -> u64| -> usize {
         ran.tally.per_region.values().map(count).sum::<u64>() as usize
     };
@@ -222,15 +204,130 @@ pub async fn run(
     let concluding = Concluding {
         policy,
         meta,
-        org: &org,
+        org: &listed.org,
         plans: &plans,
         started,
-        ou_of: &ou_of,
-        costs,
+        ou_of: &listed.ou_of,
+        costs: listed.costs,
     };
     let report = conclude(aws, config, concluding, ran, options).await?;
     progress.finish(report.summary.clone());
     Ok(report)
+}
+
+/// A call that failed the run before anything was published.
+fn failed(e: AwsError) -> HandlerError {
+    HandlerError::Incomplete {
+        failures: vec![e],
+        published: Published::nothing(),
+    }
+}
+
+/// What the listing side of a run needs.
+struct Listing<'r> {
+    protection: Protection<'r>,
+    admin: &'r str,
+    options: Options,
+    progress: &'r Progress,
+}
+
+/// The organization as listed, and what its protection costs (when a report is made).
+struct Listed {
+    org: Organization,
+    /// Account id → its OU's name.
+    ou_of: HashMap<String, String>,
+    costs: Option<cost::Costs>,
+}
+
+/// Walks the organization, sending the accounts to protect to `targets` page by page; then
+/// reads what protection costs (beside the flow's last batches).
+async fn list(
+    aws: &Aws,
+    config: &Config,
+    listing: Listing<'_>,
+    targets: mpsc::UnboundedSender<Vec<Target>>,
+) -> Result<Listed, HandlerError> {
+    let (pages, listed_pages) = mpsc::unbounded();
+    let (tree, walked_tree) = oneshot::channel();
+    let (walked, organized) = tokio::join!(
+        aws.walk_organization(pages, tree),
+        organize(aws, &listing, listed_pages, walked_tree, targets)
+    );
+    walked.map_err(failed)?;
+    let (org, ou_of) = organized?;
+    listing.progress.say(format!(
+        "{} and the members of {} listed",
+        plural(org.targets.len(), "organization account"),
+        plural(config.regions.len(), "region")
+    ));
+    warn_organization(listing.protection.policy, &org);
+    let costs = read_costs(aws, config, listing.options, &org, &ou_of).await;
+    Ok(Listed { org, ou_of, costs })
+}
+
+/// The organization's accounts to protect, page by page as the walk lists them, once the
+/// tree shows that every OU the policy names exists (nothing is done under a policy that
+/// names one the organization does not have).
+async fn organize(
+    aws: &Aws,
+    listing: &Listing<'_>,
+    mut pages: mpsc::UnboundedReceiver<Vec<ListedAccount>>,
+    tree: oneshot::Receiver<Tree>,
+    targets: mpsc::UnboundedSender<Vec<Target>>,
+) -> Result<(Organization, HashMap<String, String>), HandlerError> {
+    let policy = listing.protection.policy;
+    let mut org = Organization::new(policy);
+    let mut ou_of = HashMap::new();
+    // The walk failed before the tree was whole: its error says why.
+    let Ok(tree) = tree.await else {
+        return Ok((org, ou_of));
+    };
+    listing.protection.store.check_ous(policy, &tree.ous)?;
+    let today = Date::of(SystemTime::now());
+    while let Some(page) = pages.next().await {
+        let page = with_ou_paths(aws, policy, page).await.map_err(failed)?;
+        ou_of.extend(ou_names(&page, &tree.ou_names));
+        let new = org.add(page, listing.admin, policy, today);
+        // Not read any more: the work stopped (a region's members could not be read), and
+        // says why.
+        if !new.is_empty() && targets.unbounded_send(new).is_err() {
+            break;
+        }
+    }
+    org.finish();
+    Ok((org, ou_of))
+}
+
+/// Every region's members read, then every account sent to `targets` put through the flow,
+/// in batches of 50 of every region, as they come.
+async fn work<'a>(
+    aws: &'a Aws,
+    config: &'a Config,
+    policy: &Policy,
+    targets: mpsc::UnboundedReceiver<Vec<Target>>,
+    arena: &'a Arena<Target>,
+    options: Options,
+) -> Result<(Vec<RegionPlan<'a>>, Ran<'a>), AwsError> {
+    let reads = read::read_regions(aws, &config.regions, &policy.named_features()).await?;
+    let now = SystemTime::now();
+    let plans: Vec<RegionPlan<'a>> = config
+        .regions
+        .iter()
+        .zip(reads)
+        .map(|(region, read)| RegionPlan::new(region, read.members, read.plans, config, now))
+        .collect();
+    // Every region's batch of one block of accounts, then the next block: GuardDuty throttles
+    // per region, so the batches worked on at once draw on every region's buckets instead of
+    // queueing on one region's while the others' stay unused.
+    let batches = targets
+        .flat_map(stream::iter)
+        .chunks(BATCH_SIZE)
+        .flat_map(|block| {
+            let block: &'a [Target] = arena.alloc_extend(block);
+            stream::iter(plans.iter().map(move |p| p.slots(block)))
+        });
+    let ran = run_plans(aws, config, policy, &plans, batches, options).await;
+    Ok((plans, ran))
 }
 
 /// Rules that match no account, and accounts that cannot be members, each said in the log.
@@ -344,29 +441,20 @@ struct Ran<'a> {
     not_offered: BTreeMap<String, Vec<String>>,
 }
 
-/// Puts every organization account of every region through the flow's stages, a batch at a
-/// time, and keeps each finished batch as rows, tally, drift.
+/// Puts every batch through the flow's stages, and keeps each finished batch as rows,
+/// tally, drift.
 async fn run_plans<'a>(
     aws: &'a Aws,
     config: &'a Config,
     policy: &Policy,
-    org: &'a Organization,
-    plans: &'a [RegionPlan<'a>],
+    plans: &[RegionPlan<'a>],
+    batches: impl Stream<Item = Vec<Slot<'a>>>,
     options: Options,
 ) -> Ran<'a> {
     let dry_run = options.dry_run;
     let flow = Flow::new(aws, config).until(options.cutoff);
     let flow = if dry_run { flow.reading_only() } else { flow };
     let columns = policy.columns();
-    let n = org.targets.len();
-    // Every region's batch of one block of accounts, then the next block: GuardDuty throttles
-    // per region, so the batches worked on at once draw on every region's buckets instead of
-    // queueing on one region's while the others' stay unused.
-    let batches = (0..n).step_by(BATCH_SIZE).flat_map(move |i| {
-        plans
-            .iter()
-            .map(move |p| p.slots(&org.targets, i..(i + BATCH_SIZE).min(n)))
-    });
     let keep = |slots: Vec<Slot<'a>>| keep_batch(slots, plans, config, &columns, dry_run);
     // A batch that failed whole keeps its accounts as rows that say why.
     let (parts, failures) = flow.run_batches(batches, keep, keep).await;
@@ -431,8 +519,11 @@ fn keep_batch<'a>(
     };
     for s in &slots {
         let row = Row::of(s, columns);
-        let plan = plans.iter().find(|p| p.region == s.region);
-        part.drift.extend(drift_of(s, &row, plan, dry_run));
+        let left = plans
+            .iter()
+            .find(|p| p.region == s.region)
+            .and_then(|p| p.left(s.target));
+        part.drift.extend(drift_of(s, &row, left, dry_run));
         if s.plans_set
             || s.side_problem
                 .as_ref()
@@ -467,12 +558,7 @@ fn keep_batch<'a>(
 
 /// The drift a slot shows: a member found gone from the administrator, or with wanted
 /// plans off, and what the run did about it.
-fn drift_of(
-    s: &Slot<'_>,
-    row: &Row<'_>,
-    plan: Option<&RegionPlan<'_>>,
-    dry_run: bool,
-) -> Option<Drift> {
+fn drift_of(s: &Slot<'_>, row: &Row<'_>, left: Option<&str>, dry_run: bool) -> Option<Drift> {
     let failed = |what: &str| match s.step {
         // Found in the listing, before the deadline cut the run.
         Step::NotReached => format!("{what} not tried: not reached before the deadline"),
@@ -481,7 +567,7 @@ fn drift_of(
             row.note.as_deref().unwrap_or("see the problem")
         ),
     };
-    if let Some(status) = plan.and_then(|p| p.left.get(s.account_id().as_str())) {
+    if let Some(status) = left {
         let action = left_action(s, row, status, dry_run).unwrap_or_else(failed);
         return Some(Drift {
             account_id: s.account_id().to_string(),

@@ -58,68 +58,86 @@ pub fn is_active(a: &ListedAccount) -> bool {
     active(&a.status) && active(&a.state)
 }
 
+/// The organization's accounts to protect, from the whole listing at once.
 pub fn organization(
     listed: &[ListedAccount],
     admin: &str,
     policy: &Policy,
     today: Date,
 ) -> Organization {
-    let mut org = Organization {
-        rule_matches: vec![0; policy.rules.len()],
-        ..Organization::default()
-    };
-    org.listed = listed.iter().map(|a| a.id.clone()).collect();
-    let mut listed: Vec<&ListedAccount> = listed
-        .iter()
-        .filter(|a| is_active(a) && a.id != admin)
-        .collect();
-    listed.sort_by(|a, b| a.id.cmp(&b.id));
-    // An account moved between OUs while the walk ran can be listed under both: it is one
-    // account (the first listing's OU path is kept).
-    listed.dedup_by(|a, b| a.id == b.id);
-    for a in listed {
-        let account_id = match AccountId::parse(&a.id) {
-            Ok(id) => id,
-            Err(why) => {
-                // Never seen from Organizations, but not to be dropped silently either.
-                org.problems.push(Problem::new(
-                    &a.id,
-                    "ListAccounts",
-                    format!("Organizations listed an {why}"),
-                ));
-                continue;
-            }
-        };
-        match a.email.as_deref().map(Email::parse) {
-            Some(Ok(email)) => {
-                let ous = a.ous.as_deref().unwrap_or_default();
-                let place = policy.place(&a.id, ous, today);
-                org.note(&a.id, &place, today);
-                org.targets.push(Target {
-                    name: clean_name(a.name.clone()).unwrap_or_else(|| a.id.clone()),
-                    account_id,
-                    email,
-                    joined_at: a.joined_at,
-                    plan: place.plan,
-                    exception: place.excepted,
-                })
-            }
-            Some(Err(why)) => org.problems.push(Problem::new(
-                &a.id,
-                "ListAccounts",
-                format!("the account's {why}, so GuardDuty cannot invite it"),
-            )),
-            None => org.problems.push(Problem::new(
-                &a.id,
-                "ListAccounts",
-                "Organizations lists the account without an email address",
-            )),
-        }
-    }
+    let mut org = Organization::new(policy);
+    org.add(listed.to_vec(), admin, policy, today);
+    org.finish();
     org
 }
 
+/// The id and email GuardDuty needs of a listed account, or why it cannot be a member.
+fn target(a: &ListedAccount) -> Result<(AccountId, Email), String> {
+    // An id Organizations never gives, but not to be dropped silently either.
+    let account_id =
+        AccountId::parse(&a.id).map_err(|why| format!("Organizations listed an {why}"))?;
+    match a.email.as_deref().map(Email::parse) {
+        Some(Ok(email)) => Ok((account_id, email)),
+        Some(Err(why)) => Err(format!(
+            "the account's {why}, so GuardDuty cannot invite it"
+        )),
+        None => Err("Organizations lists the account without an email address".into()),
+    }
+}
+
 impl Organization {
+    pub fn new(policy: &Policy) -> Self {
+        Self {
+            rule_matches: vec![0; policy.rules.len()],
+            ..Self::default()
+        }
+    }
+
+    /// Adds one page of the listing, and answers the accounts to protect it brings: those
+    /// active, not the administrator, not listed before. An account moved between OUs while
+    /// the walk ran can be listed under both: it is one account (the first listing's OU
+    /// path is kept).
+    pub fn add(
+        &mut self,
+        page: Vec<ListedAccount>,
+        admin: &str,
+        policy: &Policy,
+        today: Date,
+    ) -> Vec<Target> {
+        let first = self.targets.len();
+        for a in page {
+            if !self.listed.insert(a.id.clone()) || !is_active(&a) || a.id == admin {
+                continue;
+            }
+            match target(&a) {
+                Ok((account_id, email)) => {
+                    let ous = a.ous.as_deref().unwrap_or_default();
+                    let place = policy.place(&a.id, ous, today);
+                    self.note(&a.id, &place, today);
+                    self.targets.push(Target {
+                        name: clean_name(a.name).unwrap_or_else(|| a.id.clone()),
+                        account_id,
+                        email,
+                        joined_at: a.joined_at,
+                        plan: place.plan,
+                        exception: place.excepted,
+                    })
+                }
+                Err(reason) => self
+                    .problems
+                    .push(Problem::new(&a.id, "ListAccounts", reason)),
+            }
+        }
+        self.targets.get(first..).unwrap_or_default().to_vec()
+    }
+
+    /// After the last page: the accounts, and the exceptions ending soon, by account id.
+    pub fn finish(&mut self) {
+        self.targets.sort_by(|a, b| a.account_id.cmp(&b.account_id));
+        self.expiring
+            .sort_by(|a, b| a.account_id.cmp(&b.account_id));
+    }
+
     /// What a placement adds to the run: the rule's count, an expired exception's problem,
     /// an exception that ends soon.
     fn note(&mut self, account: &str, place: &Placement, today: Date) {
@@ -152,106 +170,114 @@ pub struct Start {
     pub status: Option<String>,
 }
 
-/// What one region needs, before any call of the flow.
+/// What one region needs, before any call of the flow: its members as ListMembers returned
+/// them, from which each organization account's start is decided as it is listed.
 #[derive(Debug)]
 pub struct RegionPlan<'a> {
     pub region: &'a str,
-    /// Per organization account, in the organization's order.
-    pub starts: Vec<Start>,
-    /// Members found `Resigned`, `Removed` or `Disabled`: someone took the account away from
-    /// this administrator. By account id, the status found.
-    pub left: HashMap<&'a str, String>,
+    config: &'a Config,
+    now: SystemTime,
+    /// By account id.
+    members: HashMap<String, ListedMember>,
     /// Relationship statuses before the run, as ListMembers returned them.
     pub members_by_status: BTreeMap<String, usize>,
     /// Members that are not accounts of the organization (invited from outside): left alone.
+    /// Counted once the organization is listed.
     pub outside_organization: usize,
     /// The members' plans, read while the listings went on.
     pub ahead: PlansRead,
 }
 
 impl<'a> RegionPlan<'a> {
-    /// The slots of organization accounts `range` (a batch), ready for the flow.
-    pub fn slots(&self, targets: &'a [Target], range: std::ops::Range<usize>) -> Vec<Slot<'a>> {
-        range
-            .filter_map(|i| {
-                let start = self.starts.get(i)?;
-                let target = targets.get(i)?;
-                Some(Slot {
-                    status: start.status.clone(),
+    pub fn new(
+        region: &'a str,
+        members: Vec<ListedMember>,
+        ahead: PlansRead,
+        config: &'a Config,
+        now: SystemTime,
+    ) -> Self {
+        let mut members_by_status = BTreeMap::new();
+        for m in &members {
+            *members_by_status
+                .entry(m.relationship_status.clone())
+                .or_default() += 1;
+        }
+        Self {
+            region,
+            config,
+            now,
+            members: members
+                .into_iter()
+                .map(|m| (m.account_id.clone(), m))
+                .collect(),
+            members_by_status,
+            outside_organization: 0,
+            ahead,
+        }
+    }
+
+    /// Where an organization account starts in this region.
+    pub fn start(&self, t: &Target) -> Start {
+        let member = self.members.get(t.account_id.as_str());
+        if t.exception.is_some() {
+            // Left alone: no call, no problem.
+            return Start {
+                step: Step::Done(Outcome::Excepted),
+                status: member.map(|m| m.relationship_status.clone()),
+            };
+        }
+        match member {
+            None => Start {
+                step: Step::ToCreate,
+                status: None,
+            },
+            Some(m) => Start {
+                step: start_step(t, self.region, m, self.config, self.now),
+                status: Some(m.relationship_status.clone()),
+            },
+        }
+    }
+
+    /// The status of an organization account found `Resigned`, `Removed` or `Disabled`:
+    /// someone took it away from this administrator (`None` for an account the policy
+    /// excepts: it is left alone).
+    pub fn left(&self, t: &Target) -> Option<&str> {
+        if t.exception.is_some() {
+            return None;
+        }
+        let status = self
+            .members
+            .get(t.account_id.as_str())?
+            .relationship_status
+            .as_str();
+        ["resigned", "removed", "disabled"]
+            .contains(&status.to_ascii_lowercase().as_str())
+            .then_some(status)
+    }
+
+    /// The slots of a batch of organization accounts, ready for the flow.
+    pub fn slots(&self, targets: &'a [Target]) -> Vec<Slot<'a>> {
+        targets
+            .iter()
+            .map(|target| {
+                let start = self.start(target);
+                Slot {
+                    status: start.status,
                     read_ahead: self.ahead.get(&target.account_id),
-                    ..Slot::new(target, self.region, start.step.clone())
-                })
+                    ..Slot::new(target, self.region, start.step)
+                }
             })
             .collect()
     }
-}
 
-pub fn plan<'a>(
-    region: &'a str,
-    targets: &'a [Target],
-    members: &[ListedMember],
-    config: &Config,
-    now: SystemTime,
-) -> RegionPlan<'a> {
-    let by_account: HashMap<&str, &ListedMember> =
-        members.iter().map(|m| (m.account_id.as_str(), m)).collect();
-    let mut members_by_status = BTreeMap::new();
-    for m in members {
-        *members_by_status
-            .entry(m.relationship_status.clone())
-            .or_default() += 1;
+    /// Once the organization is listed: its members that are not accounts of it.
+    pub fn count_outside(&mut self, org: &Organization) {
+        self.outside_organization = self
+            .members
+            .keys()
+            .filter(|id| !org.listed.contains(*id))
+            .count();
     }
-    let mut left = HashMap::new();
-    let starts = targets
-        .iter()
-        .map(|t| {
-            if t.exception.is_some() {
-                // Left alone: no call, no problem.
-                return Start {
-                    step: Step::Done(Outcome::Excepted),
-                    status: by_account
-                        .get(t.account_id.as_str())
-                        .map(|m| m.relationship_status.clone()),
-                };
-            }
-            let Some(m) = by_account.get(t.account_id.as_str()) else {
-                return Start {
-                    step: Step::ToCreate,
-                    status: None,
-                };
-            };
-            let status = m.relationship_status.as_str();
-            if ["resigned", "removed", "disabled"].contains(&status.to_ascii_lowercase().as_str()) {
-                left.insert(t.account_id.as_str(), status.to_owned());
-            }
-            Start {
-                step: start_step(t, region, m, config, now),
-                status: Some(status.to_owned()),
-            }
-        })
-        .collect();
-    let in_org: std::collections::HashSet<&str> =
-        targets.iter().map(|t| t.account_id.as_str()).collect();
-    RegionPlan {
-        region,
-        starts,
-        left,
-        members_by_status,
-        outside_organization: members
-            .iter()
-            .filter(|m| !in_org.contains(m.account_id.as_str()))
-            .count(),
-        ahead: PlansRead::default(),
-    }
-}
-
-/// How many of a region's members are not accounts of the organization (invited from
-/// outside). An account Organizations lists in any state (suspended, closed) is not one.
-pub fn outside_organization(members: &[ListedMember], org: &Organization) -> usize {
-    members
-        .iter()
-        .filter(|m| !org.listed.contains(&m.account_id))
-        .count()
 }
 
 /// The step a member's listed status calls for.
@@ -369,6 +395,72 @@ mod tests {
     }
 
     #[test]
+    fn each_page_brings_only_the_accounts_not_listed_before_and_the_end_sorts_them() {
+        let policy = Policy::default();
+        let mut org = Organization::new(&policy);
+        let page = |ids: &[&str]| -> Vec<ListedAccount> {
+            ids.iter()
+                .map(|id| listed(id, Some("ACTIVE"), None))
+                .collect()
+        };
+        let ids = |targets: &[Target]| -> Vec<String> {
+            targets.iter().map(|t| t.account_id.to_string()).collect()
+        };
+        let first = org.add(
+            page(&["333333333333", "111111111111"]),
+            "123456789012",
+            &policy,
+            today(),
+        );
+        assert_eq!(ids(&first), ["333333333333", "111111111111"]);
+        // Listed again under another OU (moved during the walk), and the administrator.
+        let second = org.add(
+            page(&["111111111111", "222222222222", "123456789012"]),
+            "123456789012",
+            &policy,
+            today(),
+        );
+        assert_eq!(ids(&second), ["222222222222"]);
+        org.finish();
+        assert_eq!(
+            ids(&org.targets),
+            ["111111111111", "222222222222", "333333333333"]
+        );
+        assert_eq!(
+            org.listed.len(),
+            4,
+            "every account listed, the administrator too"
+        );
+    }
+
+    #[test]
+    fn a_member_that_left_is_not_drift_when_the_policy_excepts_its_account() {
+        let accounts = [listed("100000000002", Some("ACTIVE"), None)];
+        let mut org = organization(&accounts, "123456789012", &Policy::default(), today());
+        let config = config(&[]);
+        let members = vec![member("100000000002", "Resigned", None)];
+        let plan = RegionPlan::new(
+            "us-east-1",
+            members,
+            PlansRead::default(),
+            &config,
+            SystemTime::now(),
+        );
+        assert_eq!(plan.left(&org.targets[0]), Some("Resigned"));
+        org.targets[0].exception = Some(std::sync::Arc::new(crate::policy::Exception {
+            owner: "team".into(),
+            reason: "sandbox".into(),
+            until: today(),
+            rule: 0,
+        }));
+        assert_eq!(plan.left(&org.targets[0]), None);
+        assert!(matches!(
+            plan.start(&org.targets[0]).step,
+            Step::Done(Outcome::Excepted)
+        ));
+    }
+
+    #[test]
     fn an_active_account_that_cannot_be_a_member_is_a_problem_not_dropped() {
         let mut bad_email = listed("111111111111", Some("ACTIVE"), None);
         bad_email.email = Some("not-an-email".into());
@@ -424,23 +516,35 @@ mod tests {
             member("900000000009", "Enabled", None),
         ];
         let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_795_651_200); // 2026-11-26
-        let plan = plan("us-east-1", &org.targets, &members, &config(&[]), now);
-        let kinds: Vec<&str> = plan.starts.iter().map(kind).collect();
+        let config = config(&[]);
+        let mut plan = RegionPlan::new(
+            "us-east-1",
+            members.to_vec(),
+            PlansRead::default(),
+            &config,
+            now,
+        );
+        let starts: Vec<Start> = org.targets.iter().map(|t| plan.start(t)).collect();
+        let kinds: Vec<&str> = starts.iter().map(kind).collect();
         assert_eq!(
             kinds,
             ["create", "invite", "problem", "invited", "problem", "enabled", "start-monitoring"],
             "the old invitation is stale, the recent one is not; a Disabled member is started again"
         );
-        assert_eq!(plan.starts[5].status.as_deref(), Some("Enabled"));
+        assert_eq!(starts[5].status.as_deref(), Some("Enabled"));
+        plan.count_outside(&org);
         assert_eq!(plan.outside_organization, 1);
         assert_eq!(plan.members_by_status["Invited"], 2);
-        let mut left: Vec<(&str, &str)> = plan.left.iter().map(|(a, s)| (*a, s.as_str())).collect();
-        left.sort_unstable();
+        let left: Vec<(&str, &str)> = org
+            .targets
+            .iter()
+            .filter_map(|t| Some((t.account_id.as_str(), plan.left(t)?)))
+            .collect();
         assert_eq!(
             left,
             [("100000000002", "Resigned"), ("100000000007", "Disabled")]
         );
-        assert_eq!(plan.slots(&org.targets, 5..7).len(), 2);
+        assert_eq!(plan.slots(&org.targets[5..7]).len(), 2);
     }
 
     #[test]
@@ -453,13 +557,13 @@ mod tests {
             Some("2026-01-01T00:00:00Z"),
         )];
         let config = config(&[("MEMBER_ROLE_NAME", "OrganizationAccountAccessRole")]);
-        let plan = plan(
+        let plan = RegionPlan::new(
             "us-east-1",
-            &org.targets,
-            &members,
+            members.to_vec(),
+            PlansRead::default(),
             &config,
             SystemTime::now(),
         );
-        assert_eq!(kind(&plan.starts[0]), "invited");
+        assert_eq!(kind(&plan.start(&org.targets[0])), "invited");
     }
 }

@@ -59,7 +59,7 @@ fn assert_no_failed_call(calls: &[Value]) {
 }
 
 #[test]
-fn a_reconcile_at_aws_rates_is_paced_under_them_and_never_throttled() {
+fn a_reconcile_at_aws_rates_is_paced_under_them_never_throttled_and_invites_while_listing() {
     let emu = Emulator::start();
     let seeded = emu.seed(&["us-east-1"], &[], &[]);
     // 401 accounts at 20 a page: 21 pages of one API, twice its burst; 8 batches of 50 with
@@ -74,7 +74,19 @@ fn a_reconcile_at_aws_rates_is_paced_under_them_and_never_throttled() {
     assert_eq!(region_summary(&summary, "us-east-1")["invitedNow"], 400);
     assert_eq!(emu.calls_of("ListAccountsForParent", None).len(), 21);
     assert_eq!(throttled(&emu), (0, json!({})));
-    assert_no_failed_call(&emu.calls());
+    let calls = emu.calls();
+    assert_no_failed_call(&calls);
+    // The listing is the run's longest chain (21 pages at 5 a second): the accounts listed
+    // so far are worked on meanwhile, not after it.
+    let position = |op: &str| calls.iter().position(|c| c["operation"] == op);
+    let last_page = calls
+        .iter()
+        .rposition(|c| c["operation"] == "ListAccountsForParent");
+    let first_invite = position("InviteMembers");
+    assert!(
+        first_invite.is_some() && first_invite < last_page,
+        "the first InviteMembers (call {first_invite:?}) came after the last page (call {last_page:?})"
+    );
 }
 
 #[test]
