@@ -1,5 +1,6 @@
 //! Configuration: read from the environment once at start and validated before any event.
 
+use crate::aws::{parse_overrides, Override};
 use crate::plan::{self, Plan};
 use crate::template::{MessageTemplate, TemplateError, DEFAULT_TEMPLATE};
 
@@ -19,6 +20,9 @@ pub const PROTECTION_POLICY_PARAMETER: &str = "PROTECTION_POLICY_PARAMETER";
 pub const RETRY_SCHEDULE_GROUP: &str = "RETRY_SCHEDULE_GROUP";
 pub const RETRY_SCHEDULE_ROLE_ARN: &str = "RETRY_SCHEDULE_ROLE_ARN";
 pub const RETRY_FUNCTION_ARN: &str = "RETRY_FUNCTION_ARN";
+/// Request rates in place of AWS's (other tools share the account's buckets). Not a
+/// template parameter: set on the function by hand where needed.
+pub const API_RATE_LIMITS: &str = "API_RATE_LIMITS";
 
 /// Every variable of this function's own (the standard `AWS_*` ones aside). The deployment
 /// template must set exactly these; a test holds it to that.
@@ -90,6 +94,8 @@ pub struct Config {
     /// Where a member role not there yet is retried on a one-time schedule; `None`: such an
     /// account fails the invocation, and Lambda's own retries (two) are all it gets.
     pub retry: Option<RetrySchedule>,
+    /// `API_RATE_LIMITS`: the rates each API is paced under in place of AWS's (empty: AWS's).
+    pub rate_limits: Vec<Override>,
 }
 
 /// The one-time schedules that retry an account whose member role is not there yet.
@@ -205,6 +211,10 @@ impl Config {
             coverage_bucket: outputs.bucket,
             policy_parameter: member.policy_parameter,
             retry: retry_settings(&set)?,
+            rate_limits: set(API_RATE_LIMITS)
+                .map(|raw| parse_overrides(&raw).map_err(|r| bad(API_RATE_LIMITS, r)))
+                .transpose()?
+                .unwrap_or_default(),
         })
     }
 
@@ -542,6 +552,36 @@ mod tests {
         assert_eq!(c.email_region, "eu-central-1");
         assert!(!c.disable_email_notification);
         assert!(!c.disable_email_in("eu-central-1"));
+    }
+
+    #[test]
+    fn api_rate_limits_that_do_not_parse_are_a_start_up_error_naming_the_entry() {
+        let base = [(SNS_TOPIC_ARN, TOPIC), ("AWS_REGION", "us-east-1")];
+        for raw in [
+            "guardduty=fast",
+            "guardduty=1e-300/1",
+            "guardduty=2/0",
+            "=2",
+        ] {
+            let err = config(&[base[0], base[1], (API_RATE_LIMITS, raw)]).unwrap_err();
+            assert_eq!(err.variable, API_RATE_LIMITS, "{raw}");
+            assert!(
+                err.reason.contains("service[:Operation]=rate/burst"),
+                "{err}"
+            );
+        }
+        let c = config(&[
+            base[0],
+            base[1],
+            (API_RATE_LIMITS, "guardduty:ListMembers=2/4"),
+        ])
+        .unwrap();
+        assert_eq!(c.rate_limits.len(), 1);
+        assert_eq!(c.rate_limits[0].operation.as_deref(), Some("ListMembers"));
+        assert!(
+            config(&base).unwrap().rate_limits.is_empty(),
+            "unset: AWS's rates"
+        );
     }
 
     #[test]

@@ -72,7 +72,8 @@ async fn main() -> ExitCode {
     };
 
     let sdk = load_sdk_config().await;
-    let aws = Aws::new(&sdk, &config.regions, config.topic_region());
+    let aws = Aws::new(&sdk, &config.regions, config.topic_region())
+        .with_rate_limits(config.rate_limits.clone());
     let app = App::new(config, aws);
     match (command, inputs) {
         (_, Some(inputs)) => ExitCode::from(cli::invoke(&app, inputs).await),

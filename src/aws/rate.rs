@@ -70,9 +70,6 @@ const UNPACED: &[&str] = &[
     "AcceptAdministratorInvitation",
 ];
 
-/// The environment variable that sets rates other than AWS's defaults.
-pub const RATE_LIMITS_VAR: &str = "API_RATE_LIMITS";
-
 /// One `API_RATE_LIMITS` entry: a service (`*`: every one), an operation (None: every one).
 #[derive(Clone, Debug, PartialEq)]
 pub struct Override {
@@ -88,8 +85,12 @@ pub fn parse_overrides(text: &str) -> Result<Vec<Override>, String> {
         .map(str::trim)
         .filter(|e| !e.is_empty())
         .map(|entry| {
-            let bad =
-                || format!("{RATE_LIMITS_VAR}: {entry:?} is not service[:Operation]=rate/burst");
+            let bad = || {
+                format!(
+                    "{entry:?} is not service[:Operation]=rate/burst (a rate of at least 0.01 a \
+                     second, a burst of at least 1)"
+                )
+            };
             let (api, limit) = entry.split_once('=').ok_or_else(bad)?;
             let (rate, burst) = limit.split_once('/').ok_or_else(bad)?;
             let per_second: f64 = rate.trim().parse().map_err(|_| bad())?;
@@ -120,19 +121,7 @@ pub struct RateLimiter {
 }
 
 impl RateLimiter {
-    /// AWS's rates, with `API_RATE_LIMITS` over them; a value that does not parse is logged
-    /// and AWS's rates are kept (pacing never stops a call).
-    pub fn new() -> Self {
-        let overrides = match std::env::var(RATE_LIMITS_VAR) {
-            Ok(text) => parse_overrides(&text).unwrap_or_else(|e| {
-                tracing::warn!(error = %e, "ignored: AWS's default rates are used");
-                Vec::new()
-            }),
-            Err(_) => Vec::new(),
-        };
-        Self::with_overrides(overrides)
-    }
-
+    /// AWS's rates, with `overrides` (`API_RATE_LIMITS`) over them.
     pub fn with_overrides(overrides: Vec<Override>) -> Self {
         Self {
             next: Mutex::default(),
