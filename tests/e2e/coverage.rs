@@ -760,3 +760,51 @@ async fn a_missing_bucket_and_a_refused_key_are_each_one_problem_and_an_s3_5xx_f
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     assert_eq!(error["errorType"], "S3.PutObject.Transient", "{error}");
 }
+
+/// GuardDuty refuses the plans of every member of a region with the same answer: one
+/// problem of the whole region, with the number of accounts it leaves unprotected, not one
+/// per account. (The reconcile counts the accounts it tried per region and operation; only
+/// when every one of them met the answer is it said once.)
+#[tokio::test]
+async fn plans_refused_for_every_account_of_a_region_are_one_problem_of_the_region() {
+    let emu = Emulator::start();
+    let accounts: Vec<(String, String, String)> = (0..3)
+        .map(|i| {
+            let id = format!("33330000000{i}");
+            (id.clone(), format!("a{i}@example.com"), format!("n{i}"))
+        })
+        .collect();
+    let refs: Vec<(&str, &str, &str)> = accounts
+        .iter()
+        .map(|(a, b, c)| (a.as_str(), b.as_str(), c.as_str()))
+        .collect();
+    let region = REGIONS[0];
+    let seeded = emu.seed(&[region], &refs, &[]);
+    let ids: Vec<&str> = refs.iter().map(|(id, _, _)| *id).collect();
+    for id in &ids {
+        emu.put_member(&seeded, region, id, "Enabled", None);
+    }
+    let refused = "The request is rejected because the feature cannot be updated for this member.";
+    emu.unprocessed("UpdateMemberDetectors", &ids, refused, 1);
+    emu.clear_calls();
+    let mut env = emu.env(&seeded, &[region]);
+    env.push(("MEMBER_FEATURES".into(), PLAN.into()));
+    let (out, summary) = reconcile(&env, false);
+    assert_eq!(out.status.code(), Some(0), "{summary}\n{}", stderr(&out));
+    let calls = emu.calls_of("UpdateMemberDetectors", Some(region));
+    assert_eq!(calls.len(), 1, "one write for the batch: {calls:?}");
+
+    let problems = sns_entries(&emu.received_sns(&seeded.queue_url).await, "problems");
+    assert_eq!(problems.len(), 1, "said once: {problems:?}");
+    let p = &problems[0];
+    assert_eq!(p["accountId"], "*", "{p}");
+    assert_eq!(p["region"], region, "{p}");
+    assert_eq!(p["operation"], "UpdateMemberDetectors", "{p}");
+    assert_eq!(p["affectedAccounts"], 3, "{p}");
+    assert_eq!(summary["problems"], 1, "{summary}");
+    assert_eq!(
+        region_summary(&summary, region)["problems"],
+        3,
+        "the region's line counts the accounts left unprotected: {summary}"
+    );
+}

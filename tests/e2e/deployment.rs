@@ -443,3 +443,37 @@ fn an_account_that_joined_by_invitation_is_protected_by_the_reconcile_its_event_
         );
     }
 }
+
+/// Whether an account is the organization's management account (whose regions ListRegions
+/// cannot read) is asked of DescribeOrganization: throttling there on every attempt fails
+/// the run to be retried, before anything is written in the opt-in region.
+#[test]
+fn describe_organization_throttled_fails_the_run_to_be_retried() {
+    let (emu, _, env) = opt_in_world();
+    emu.fault(json!({"operation": "DescribeOrganization", "kind": "throttle"}));
+    let out = invoke(&env, &[&sample(CREATED)]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert_eq!(
+        responses(&out)[0]["errorType"],
+        "Organizations.DescribeOrganization.Transient"
+    );
+    assert!(emu.calls_of("CreateMembers", Some(OPT_IN)).is_empty());
+}
+
+/// DescribeOrganization refused for good (the role may not call it): the management account
+/// is unknown, and the run goes on, checking the account's opt-in regions with ListRegions.
+#[test]
+fn describe_organization_refused_leaves_the_opt_in_regions_checked_and_the_run_going() {
+    let (emu, _, env) = opt_in_world();
+    emu.control(
+        "POST",
+        "/_emulator/deny",
+        Some(json!({"accountId": "*", "service": "organizations", "operations": ["DescribeOrganization"]})),
+    );
+    let out = invoke(&env, &[&sample(CREATED)]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let r = &responses(&out)[0];
+    assert_eq!(outcome(r, NEW, "us-east-1")["outcome"], "invited");
+    assert_eq!(outcome(r, NEW, OPT_IN)["outcome"], "region_not_enabled");
+    assert_eq!(emu.calls_of("ListRegions", None).len(), 1);
+}

@@ -213,3 +213,26 @@ fn a_dry_run_says_which_members_it_would_associate_again_and_which_it_would_star
         "a dry run writes nothing"
     );
 }
+
+/// An event for an organization account found Removed: associated again with CreateMembers,
+/// never invited (GuardDuty refuses to invite a disassociated organization account).
+#[test]
+fn an_event_for_a_removed_organization_account_associates_it_again_with_create_members() {
+    const NEW: &str = "111122223333";
+    let emu = Emulator::start();
+    let seeded = emu.seed(&[REGION], &[(NEW, "new.account@example.com", "New")], &[]);
+    emu.mark_organization_accounts(&[NEW]);
+    emu.put_member(&seeded, REGION, NEW, "Removed", None);
+    emu.clear_calls();
+    let out = invoke(
+        &emu.env(&seeded, &[REGION]),
+        &[&sample(
+            "organizations-create-account-result-succeeded.json",
+        )],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let ops = operations(&emu);
+    assert!(ops.iter().any(|o| o == "CreateMembers"), "{ops:?}");
+    assert!(!ops.iter().any(|o| o == "InviteMembers"), "{ops:?}");
+    assert_eq!(status(&emu, &seeded, NEW), "Enabled");
+}

@@ -306,3 +306,59 @@ fn check_lists_each_plan_and_region_that_is_not_offered() {
         "not offered is not a failure: {report}"
     );
 }
+
+/// A region that does not offer one plan, and a batch whose accounts have different plans
+/// (two OU rules): each account gets its own plan, cut to what the region offers, and not
+/// the plan of another account of the batch.
+#[tokio::test]
+async fn accounts_of_one_batch_with_different_plans_each_get_their_own_where_a_plan_is_not_offered()
+{
+    let emu = Emulator::start();
+    let seeded = emu.seed(&[REGION], &[], &[]);
+    let mut ous = Vec::new();
+    for (name, id) in [("small", A), ("large", B)] {
+        let ou = emu.control(
+            "POST",
+            "/_emulator/organizations/ous",
+            Some(json!({ "name": name })),
+        )["id"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        emu.control(
+            "POST",
+            "/_emulator/organizations/accounts",
+            Some(
+                json!({"accountId": id, "email": format!("a{id}@example.com"),
+                        "name": name, "parentId": ou}),
+            ),
+        );
+        emu.put_member(&seeded, REGION, id, "Enabled", None);
+        ous.push(ou);
+    }
+    emu.control(
+        "POST",
+        "/_emulator/guardduty/unoffered",
+        Some(json!({"features": [{"name": "RDS_LOGIN_EVENTS", "region": REGION}]})),
+    );
+    let policy = format!(
+        "default: {{plans: [LAMBDA_NETWORK_LOGS]}}\nrules:\n  - match: {{ou: {}}}\n    plans: [S3_DATA_EVENTS]\n  - match: {{ou: {}}}\n    plans: [S3_DATA_EVENTS, EBS_MALWARE_PROTECTION, RDS_LOGIN_EVENTS]\n",
+        ous[0], ous[1]
+    );
+    let env = with_policy(&emu, &seeded, &policy).await;
+    let (out, summary) = reconcile(&env, false);
+    assert_eq!(out.status.code(), Some(0), "{summary}\n{}", stderr(&out));
+    assert_eq!(
+        features(&emu, &seeded, A),
+        json!({"S3_DATA_EVENTS": "ENABLED"}),
+        "the small plan, nothing of the large one"
+    );
+    assert_eq!(
+        features(&emu, &seeded, B),
+        json!({"S3_DATA_EVENTS": "ENABLED", "EBS_MALWARE_PROTECTION": "ENABLED"}),
+        "the large plan but RDS_LOGIN_EVENTS, which the region does not offer"
+    );
+    let r = region_summary(&summary, REGION);
+    assert_eq!(r["notOffered"], json!(["RDS_LOGIN_EVENTS"]), "{r}");
+    assert_eq!(r["protectedAccounts"], 2, "{r}");
+}

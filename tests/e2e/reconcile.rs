@@ -340,3 +340,39 @@ fn the_scheduled_event_runs_the_same_reconcile() {
     );
     assert!(emu.calls_of("CreateMembers", None).is_empty());
 }
+
+/// A reconcile logs a decision line only for the account-regions it changed: the accounts
+/// it found protected (most of them, in a large organization) each cost no log line.
+#[test]
+fn a_reconcile_logs_a_decision_only_for_the_accounts_it_changed() {
+    const NEW: &str = "100000000010";
+    let emu = Emulator::start();
+    let protected = ["100000000011", "100000000012", "100000000013"];
+    let mut accounts = vec![(NEW, "new@example.com", "New")];
+    accounts.extend(
+        protected
+            .iter()
+            .map(|id| (*id, "p@example.com", "Protected")),
+    );
+    let seeded = emu.seed(&["us-east-1"], &accounts, &[]);
+    for id in protected {
+        emu.put_member(&seeded, "us-east-1", id, "Enabled", None);
+    }
+    let mut env = emu.env(&seeded, &["us-east-1"]);
+    env.push(("AWS_LAMBDA_LOG_FORMAT".into(), "JSON".into()));
+    let (out, summary) = reconcile(&env, false);
+    assert_eq!(out.status.code(), Some(0), "{summary}\n{}", stderr(&out));
+    let err = stderr(&out);
+    let decided: Vec<String> = err
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|v| v["fields"]["message"] == "decision")
+        .map(|v| {
+            v["fields"]["account_id"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned()
+        })
+        .collect();
+    assert_eq!(decided, [NEW], "only the account changed: {err}");
+}
