@@ -97,7 +97,11 @@ async fn demo_world_state(emu: &Emulator, seeded: &Seeded) -> serde_json::Value 
             .send()
             .await
             .expect("ListParents");
-        let parent = parents.parents().first().and_then(|p| p.id()).unwrap_or_default();
+        let parent = parents
+            .parents()
+            .first()
+            .and_then(|p| p.id())
+            .unwrap_or_default();
         let parent_name = if parent.starts_with("ou-") {
             let ou = orgs
                 .describe_organizational_unit()
@@ -185,7 +189,11 @@ async fn the_demo_world_the_tests_seed_is_the_one_emuctl_seeds_for_the_demo() {
         .args(["--endpoint", &theirs.endpoint, "seed", "--demo-world"])
         .output()
         .expect("emuctl seed --demo-world");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let printed: serde_json::Value = serde_json::from_slice(&out.stdout).expect("seed's JSON");
     let theirs_seeded = Seeded {
         topic_arn: printed["topicArn"].as_str().unwrap_or_default().to_owned(),
@@ -193,7 +201,12 @@ async fn the_demo_world_the_tests_seed_is_the_one_emuctl_seeds_for_the_demo() {
         detectors: printed["detectors"].clone(),
     };
     let detector_regions = |s: &Seeded| -> Vec<String> {
-        s.detectors.as_object().into_iter().flatten().map(|(r, _)| r.clone()).collect()
+        s.detectors
+            .as_object()
+            .into_iter()
+            .flatten()
+            .map(|(r, _)| r.clone())
+            .collect()
     };
     assert_eq!(detector_regions(&seeded), detector_regions(&theirs_seeded));
     assert_eq!(
