@@ -42,6 +42,10 @@
       https://chat.example.com/guardduty (standing for Amazon Q Developer in chat
       applications); `deliveries` prints what they got. Prints the same JSON as seed. Cannot be combined with the other seed options but --member-role and
       --no-member-role.
+  emuctl.py demo-world
+      Print what seed --demo-world seeds, as JSON (region, detectorRegions, ous, accounts,
+      foreign, usage, readers, memberRole), for callers that seed it themselves (the tests,
+      without a boto3 process per world). Needs no emulator.
   emuctl.py receive --queue-url URL [--wait 2]
       Receive (and delete) every message on the queue; print each SNS envelope's Subject,
       MessageAttributes and the Message JSON, pretty.
@@ -129,6 +133,14 @@ DEMO_USAGE = {
         "222233334444": {"CLOUD_TRAIL": 0.90, "FLOW_LOGS": 3.75, "EC2_RUNTIME_MONITORING": 7.10},
     },
 }
+
+
+def demo_world_spec(args, client):
+    """demo-world: what seed --demo-world seeds, as one JSON document."""
+    print(json.dumps({"region": DEMO_REGION, "detectorRegions": DEMO_DETECTOR_REGIONS.split(","),
+                      "ous": DEMO_OUS, "accounts": DEMO_ACCOUNTS, "foreign": DEMO_FOREIGN,
+                      "usage": DEMO_USAGE, "readers": DEMO_READERS, "memberRole": MEMBER_ROLE,
+                      "topic": TOPIC, "queue": QUEUE}))
 
 
 def demo_world(args):
@@ -340,6 +352,7 @@ def main(argv=None):
     p.add_argument("--wait", type=int, default=2, help="seconds the first receive waits")
     p = commands.add_parser("deliveries", help="print what the topic's email and HTTPS subscribers got")
     p.add_argument("--protocol", choices=["email", "email-json", "http", "https"], default=None)
+    commands.add_parser("demo-world", help="print what seed --demo-world seeds, as JSON")
     commands.add_parser("calls", help="count the emulator's calls per operation and region")
     commands.add_parser("members", help="print the GuardDuty member tables per region")
     p = commands.add_parser("start", help="start the emulator in the background")
@@ -348,7 +361,7 @@ def main(argv=None):
     p = commands.add_parser("stop", help="stop the emulator that start started")
     p.add_argument("--pid-file", default=DEFAULT_PID_FILE)
     args = parser.parse_args(argv)
-    if not args.endpoint and args.command not in ("start", "stop"):
+    if not args.endpoint and args.command not in ("start", "stop", "demo-world"):
         parser.error("no endpoint: pass --endpoint or set AWS_ENDPOINT_URL")
 
     session = boto3.session.Session(
@@ -360,7 +373,7 @@ def main(argv=None):
         return session.client(service, region_name=region, endpoint_url=args.endpoint)
 
     command = {"seed": seed, "receive": receive, "deliveries": deliveries, "calls": calls, "members": members, "start": start,
-               "stop": stop}[args.command]
+               "stop": stop, "demo-world": demo_world_spec}[args.command]
     try:
         command(args, client)
     except (urllib.error.URLError, ConnectionError, botocore.exceptions.EndpointConnectionError) as e:

@@ -192,34 +192,53 @@ fn every_sample_ends_in_the_demo_world_as_the_table_says() {
     let config = demo_configuration();
     let regions = regions_of(&config);
     let region_refs: Vec<&str> = regions.iter().map(String::as_str).collect();
-    let emu = Emulator::start();
+    let files = sample_files();
+    // The other test says which rows name no sample.
+    let rows: Vec<&Row> = rows.iter().filter(|r| files.contains(&r.file)).collect();
+    // Each row in a world of its own, a few at a time: one after another they took most of
+    // the suite's longest minute, waiting on one binary and one emulator at a time.
     let mut failures = Vec::new();
-    for row in &rows {
-        if !sample_files().contains(&row.file) {
-            continue; // the other test says so
-        }
-        emu.control("POST", "/_emulator/reset", None);
-        let seeded = emu.seed_demo_world();
-        let mut env = emu.env(&seeded, &region_refs);
-        env.retain(|(k, _)| !config.iter().any(|(c, _)| c == k));
-        env.extend(config.iter().cloned());
-        let out = invoke(&env, &[&sample(&row.file)]);
-        let ran = Ran {
-            code: out.status.code(),
-            response: responses(&out).into_iter().next().unwrap_or(Value::Null),
-            // Before the inbox is read: reading it is a call too.
-            calls: emu.calls(),
-            sns: emu.received_sns_blocking(&seeded.queue_url),
-            stderr: stderr(&out),
-        };
-        if let Err(e) = check_row(row, &ran, &emu, &seeded, &region_refs) {
-            failures.push(format!(
-                "docs/events.md:{} {} (ends `{}`): {e}\n  response: {}\n  stderr: {}",
-                row.line, row.file, row.ends, ran.response, ran.stderr
-            ));
-        }
+    for batch in rows.chunks(ROWS_AT_ONCE) {
+        let results: Vec<Result<(), String>> = std::thread::scope(|scope| {
+            let running: Vec<_> = batch
+                .iter()
+                .map(|row| scope.spawn(|| run_row(row, &config, &region_refs)))
+                .collect();
+            running
+                .into_iter()
+                .map(|r| r.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+                .collect()
+        });
+        failures.extend(results.into_iter().filter_map(Result::err));
     }
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+}
+
+/// How many of the table's rows run at once (each is a forked world and a run of the binary).
+const ROWS_AT_ONCE: usize = 4;
+
+/// One row's sample, run in a fresh demo world: what the table says, or why not.
+fn run_row(row: &Row, config: &[(String, String)], regions: &[&str]) -> Result<(), String> {
+    let emu = Emulator::start();
+    let seeded = emu.seed_demo_world();
+    let mut env = emu.env(&seeded, regions);
+    env.retain(|(k, _)| !config.iter().any(|(c, _)| c == k));
+    env.extend(config.iter().cloned());
+    let out = invoke(&env, &[&sample(&row.file)]);
+    let ran = Ran {
+        code: out.status.code(),
+        response: responses(&out).into_iter().next().unwrap_or(Value::Null),
+        // Before the inbox is read: reading it is a call too.
+        calls: emu.calls(),
+        sns: emu.received_sns_blocking(&seeded.queue_url),
+        stderr: stderr(&out),
+    };
+    check_row(row, &ran, &emu, &seeded, regions).map_err(|e| {
+        format!(
+            "docs/events.md:{} {} (ends `{}`): {e}\n  response: {}\n  stderr: {}",
+            row.line, row.file, row.ends, ran.response, ran.stderr
+        )
+    })
 }
 
 /// The calls that are neither reads nor one of `also`.

@@ -359,12 +359,18 @@ class Emulator(ControlApi):
             return aws_error("rest-json", e.status, e.code, e.message)
 
 
-WARM_UP = [  # one harmless request per service the tests use most: moto builds each lazily
-    ("guardduty", {"method": "GET", "path": "/detector"}),
+WARM_UP = [  # one harmless request per service the tests use: moto builds each lazily
+    # (GuardDuty's with its JSON content type: moto builds its REST router per protocol)
+    ("guardduty", {"method": "GET", "path": "/detector", "content_type": "application/json"}),
     ("sns", {"data": "Action=ListTopics&Version=2010-03-31"}),
     ("sts", {"data": "Action=GetCallerIdentity&Version=2011-06-15"}),
     ("sqs", {"data": "{}", "headers": {"X-Amz-Target": "AmazonSQS.ListQueues"}}),
     ("organizations", {"data": "{}", "headers": {"X-Amz-Target": "AWSOrganizationsV20161128.ListRoots"}}),
+    # SSM (the policy parameter) imports moto's EC2 models: about a second in every world.
+    ("ssm", {"data": "{}", "headers": {"X-Amz-Target": "AmazonSSM.DescribeParameters"},
+             "content_type": "application/x-amz-json-1.1"}),
+    ("s3", {"method": "GET", "path": "/"}),
+    ("scheduler", {"method": "GET", "path": "/schedules", "content_type": "application/json"}),
 ]
 
 

@@ -288,8 +288,83 @@ impl Emulator {
 
     /// The demo's world (`emuctl.py seed --demo-world`): the one the README's by-hand steps
     /// and the samples in events/ are written for.
+    /// Seeded from here, from what `emuctl.py demo-world` says it holds (asked once per test
+    /// binary): a boto3 process per world cost about a second and a half of CPU.
     pub fn seed_demo_world(&self) -> Seeded {
-        self.seed_with(&["--demo-world".to_owned()])
+        let spec = demo_world_spec();
+        let text = |v: &Value| v.as_str().unwrap_or_default().to_owned();
+        let mut ous = std::collections::HashMap::new();
+        for name in spec["ous"].as_array().into_iter().flatten() {
+            let made = self.control(
+                "POST",
+                "/_emulator/organizations/ous",
+                Some(json!({ "name": name })),
+            );
+            ous.insert(text(name), made["id"].clone());
+        }
+        let mut accounts = Vec::new();
+        for spec_account in spec["accounts"].as_array().into_iter().flatten() {
+            let mut account = spec_account.clone();
+            if let Some(ou) = account.as_object_mut().and_then(|a| a.remove("ou")) {
+                account["parentId"] = ous[&text(&ou)].clone();
+            }
+            accounts.push(account);
+        }
+        self.control(
+            "POST",
+            "/_emulator/organizations/accounts",
+            Some(json!({ "accounts": accounts })),
+        );
+        for (region, costs) in spec["usage"].as_object().into_iter().flatten() {
+            self.seed_usage(region, costs.clone());
+        }
+        let regions: Vec<String> = spec["detectorRegions"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(text)
+            .collect();
+        let regions: Vec<&str> = regions.iter().map(String::as_str).collect();
+        let detectors = block_on(self.seed_detectors(&regions));
+        let ids: Vec<String> = accounts.iter().map(|a| text(&a["accountId"])).collect();
+        let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
+        self.create_member_role(&ids, &text(&spec["memberRole"]));
+        self.control(
+            "POST",
+            "/_emulator/guardduty/foreign-accounts",
+            Some(json!({ "accountIds": spec["foreign"] })),
+        );
+        let (topic_arn, queue_url) = block_on(self.subscribed_queue(
+            &text(&spec["region"]),
+            &text(&spec["topic"]),
+            &text(&spec["queue"]),
+        ));
+        block_on(self.subscribe_readers(&text(&spec["region"]), &topic_arn, &spec["readers"]));
+        self.clear_calls();
+        Seeded {
+            topic_arn,
+            queue_url,
+            detectors,
+        }
+    }
+
+    /// The demo topic's people (`[[protocol, endpoint]]`), subscribed as `emuctl.py` does.
+    async fn subscribe_readers(&self, region: &str, topic_arn: &str, readers: &Value) {
+        let sdk = self.sdk_config().await;
+        let sns = aws_sdk_sns::Client::from_conf(
+            aws_sdk_sns::config::Builder::from(&sdk)
+                .region(aws_config::Region::new(region.to_owned()))
+                .build(),
+        );
+        for reader in readers.as_array().into_iter().flatten() {
+            sns.subscribe()
+                .topic_arn(topic_arn)
+                .protocol(reader[0].as_str().unwrap_or_default())
+                .endpoint(reader[1].as_str().unwrap_or_default())
+                .send()
+                .await
+                .expect("Subscribe");
+        }
     }
 
     /// What `emuctl.py seed` does (a detector in each region, the accounts in the
@@ -422,26 +497,6 @@ impl Emulator {
             "guardduty-invite-problems-q",
         )
         .await
-    }
-
-    fn seed_with(&self, args: &[String]) -> Seeded {
-        let mut cmd = Command::new(python());
-        cmd.arg(repo().join("testsupport/emuctl.py"))
-            .args(["--endpoint", &self.endpoint, "seed"])
-            .args(args);
-        let out = cmd.output().expect("run emuctl seed");
-        assert!(
-            out.status.success(),
-            "seed failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let v: Value = serde_json::from_slice(&out.stdout).expect("seed output");
-        self.clear_calls();
-        Seeded {
-            topic_arn: v["topicArn"].as_str().unwrap_or_default().to_owned(),
-            queue_url: v["queueUrl"].as_str().unwrap_or_default().to_owned(),
-            detectors: v["detectors"].clone(),
-        }
     }
 
     pub fn calls(&self) -> Vec<Value> {
@@ -980,6 +1035,24 @@ pub fn invitation_requests(calls: &[Value]) -> std::collections::HashMap<(String
         }
     }
     out
+}
+
+/// What `emuctl.py demo-world` prints: the demo world, as emuctl.py seeds it.
+fn demo_world_spec() -> &'static Value {
+    static SPEC: std::sync::OnceLock<Value> = std::sync::OnceLock::new();
+    SPEC.get_or_init(|| {
+        let out = Command::new(python())
+            .arg(repo().join("testsupport/emuctl.py"))
+            .arg("demo-world")
+            .output()
+            .expect("run emuctl demo-world");
+        assert!(
+            out.status.success(),
+            "emuctl demo-world failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).expect("emuctl demo-world's JSON")
+    })
 }
 
 /// A queue's ARN, as SQS gives it.

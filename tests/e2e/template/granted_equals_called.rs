@@ -388,73 +388,100 @@ fn member_role_grants() -> BTreeSet<String> {
 
 #[test]
 fn every_call_the_function_makes_is_granted_by_the_template_under_each_configuration() {
+    let member_granted = member_role_grants();
+    // Each configuration in a world of its own, all at once: one after another they made
+    // this one of the suite's longest tests.
+    let examined: Vec<(Vec<String>, BTreeSet<String>)> = std::thread::scope(|scope| {
+        let running: Vec<_> = configurations()
+            .into_iter()
+            .map(|(name, params, exercises)| {
+                let member_granted = &member_granted;
+                scope.spawn(move || examine(name, &params, &exercises, member_granted))
+            })
+            .collect();
+        running
+            .into_iter()
+            .map(|r| r.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+            .collect()
+    });
+    let mut failures = Vec::new();
+    let mut member_called = BTreeSet::new();
+    for (failed, member_needed) in examined {
+        failures.extend(failed);
+        member_called.extend(member_needed);
+    }
+    let unused: Vec<&String> = member_granted.difference(&member_called).collect();
+    eprintln!("member role: granted and never called: {unused:?}");
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+}
+
+/// One configuration's scenario in a fresh world: what its calls need that the template does
+/// not grant (or that it never called although it should have), and the member-side actions
+/// it needed.
+fn examine(
+    name: &str,
+    params: &Params,
+    exercises: &Exercises,
+    member_granted: &BTreeSet<String>,
+) -> (Vec<String>, BTreeSet<String>) {
     let emu = Emulator::start();
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .expect("runtime");
-    let member_granted = member_role_grants();
     let mut failures = Vec::new();
-    let mut member_called = BTreeSet::new();
-    for (name, params, exercises) in configurations() {
-        assert_eq!(refusing_rule(template(), &params), None, "{name}");
-        let mut env = environment_under(&params);
-        env.extend(
-            [
-                ("AWS_ENDPOINT_URL", emu.endpoint.as_str()),
-                ("AWS_ACCESS_KEY_ID", "testing"),
-                ("AWS_SECRET_ACCESS_KEY", "testing"),
-                ("AWS_EC2_METADATA_DISABLED", "true"),
-            ]
-            .map(|(k, v)| (k.to_owned(), v.to_owned())),
-        );
-        let seeded = runtime.block_on(prepare(&emu, &env));
-        let ran = run_scenario(&emu, &seeded, &env);
-        // A failed run is not this test's concern (the markers below show the scenario did its
-        // work); it is shown, with its last lines, to explain a missing marker.
-        for (what, code, stderr) in &ran {
-            if *code != Some(0) {
-                let errors: Vec<&str> = stderr
-                    .lines()
-                    .filter(|l| {
-                        !["INFO", "WARN"].contains(&l.split_whitespace().next().unwrap_or(""))
-                    })
-                    .collect();
-                eprintln!("{name}: {what} exited {code:?}: {errors:?}");
-            }
+    assert_eq!(refusing_rule(template(), params), None, "{name}");
+    let mut env = environment_under(params);
+    env.extend(
+        [
+            ("AWS_ENDPOINT_URL", emu.endpoint.as_str()),
+            ("AWS_ACCESS_KEY_ID", "testing"),
+            ("AWS_SECRET_ACCESS_KEY", "testing"),
+            ("AWS_EC2_METADATA_DISABLED", "true"),
+        ]
+        .map(|(k, v)| (k.to_owned(), v.to_owned())),
+    );
+    let seeded = runtime.block_on(prepare(&emu, &env));
+    let ran = run_scenario(&emu, &seeded, &env);
+    // A failed run is not this test's concern (the markers below show the scenario did its
+    // work); it is shown, with its last lines, to explain a missing marker.
+    for (what, code, stderr) in &ran {
+        if *code != Some(0) {
+            let errors: Vec<&str> = stderr
+                .lines()
+                .filter(|l| !["INFO", "WARN"].contains(&l.split_whitespace().next().unwrap_or("")))
+                .collect();
+            eprintln!("{name}: {what} exited {code:?}: {errors:?}");
         }
-        let calls = emu.calls();
-        let (own, member): (Vec<&Value>, Vec<&Value>) =
-            calls.iter().partition(|c| c["account"] == ADMIN_ACCOUNT);
-        let called = needed(&own);
-        let granted = granted_actions_under(template(), role_name(), &params);
-        let missing: Vec<&String> = called.difference(&granted).collect();
-        if !missing.is_empty() {
-            failures.push(format!(
-                "{name}: the functions' role does not grant {missing:?}, which the function called"
-            ));
-        }
-        let member_needed = needed(&member);
-        let missing: Vec<&String> = member_needed.difference(&member_granted).collect();
-        if !missing.is_empty() {
-            failures.push(format!(
-                "{name}: the member role does not grant {missing:?}, which the function called in a member account"
-            ));
-        }
-        member_called.extend(member_needed);
-        let unexercised: Vec<&str> = markers(&exercises)
-            .into_iter()
-            .filter(|a| !called.contains(*a))
-            .collect();
-        if !unexercised.is_empty() {
-            failures.push(format!(
-                "{name}: the scenario never called {unexercised:?}: it does not exercise the configuration"
-            ));
-        }
-        let unused: Vec<&String> = granted.difference(&called).collect();
-        eprintln!("{name}: granted and never called: {unused:?}");
     }
-    let unused: Vec<&String> = member_granted.difference(&member_called).collect();
-    eprintln!("member role: granted and never called: {unused:?}");
-    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+    let calls = emu.calls();
+    let (own, member): (Vec<&Value>, Vec<&Value>) =
+        calls.iter().partition(|c| c["account"] == ADMIN_ACCOUNT);
+    let called = needed(&own);
+    let granted = granted_actions_under(template(), role_name(), params);
+    let missing: Vec<&String> = called.difference(&granted).collect();
+    if !missing.is_empty() {
+        failures.push(format!(
+            "{name}: the functions' role does not grant {missing:?}, which the function called"
+        ));
+    }
+    let member_needed = needed(&member);
+    let missing: Vec<&String> = member_needed.difference(member_granted).collect();
+    if !missing.is_empty() {
+        failures.push(format!(
+            "{name}: the member role does not grant {missing:?}, which the function called in a member account"
+        ));
+    }
+    let unexercised: Vec<&str> = markers(exercises)
+        .into_iter()
+        .filter(|a| !called.contains(*a))
+        .collect();
+    if !unexercised.is_empty() {
+        failures.push(format!(
+            "{name}: the scenario never called {unexercised:?}: it does not exercise the configuration"
+        ));
+    }
+    let unused: Vec<&String> = granted.difference(&called).collect();
+    eprintln!("{name}: granted and never called: {unused:?}");
+    (failures, member_needed)
 }
