@@ -58,19 +58,6 @@ pub fn is_active(a: &ListedAccount) -> bool {
     active(&a.status) && active(&a.state)
 }
 
-/// The organization's accounts to protect, from the whole listing at once.
-pub fn organization(
-    listed: &[ListedAccount],
-    admin: &str,
-    policy: &Policy,
-    today: Date,
-) -> Organization {
-    let mut org = Organization::new(policy);
-    org.add(listed.to_vec(), admin, policy, today);
-    org.finish();
-    org
-}
-
 /// The id and email GuardDuty needs of a listed account, or why it cannot be a member.
 fn target(a: &ListedAccount) -> Result<(AccountId, Email), String> {
     // An id Organizations never gives, but not to be dropped silently either.
@@ -357,6 +344,19 @@ mod tests {
             joined_at: None,
             ous: Some(Vec::new()),
         }
+    }
+
+    /// The organization's accounts to protect, from the whole listing as one page.
+    fn organization(
+        listed: &[ListedAccount],
+        admin: &str,
+        policy: &Policy,
+        today: Date,
+    ) -> Organization {
+        let mut org = Organization::new(policy);
+        org.add(listed.to_vec(), admin, policy, today);
+        org.finish();
+        org
     }
 
     fn today() -> Date {
