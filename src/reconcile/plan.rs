@@ -563,6 +563,15 @@ mod tests {
     }
 
     #[test]
+    fn only_a_twelve_digit_id_is_a_member_key_so_a_shorter_one_cannot_stand_for_an_account() {
+        assert_eq!(id_key("000000000042"), Some(42));
+        // "42" would be the same number: it must not find the member 000000000042.
+        for odd in ["42", "0000000000042", "00000000004x", ""] {
+            assert_eq!(id_key(odd), None, "{odd:?}");
+        }
+    }
+
+    #[test]
     fn with_a_role_invited_members_wait_for_acceptance_not_for_a_person() {
         let accounts = [listed("100000000003", Some("ACTIVE"), None)];
         let org = organization(&accounts, "123456789012", &Policy::default(), today());

@@ -394,8 +394,8 @@ fn walk(ou_x: Vec<Rule>) -> Aws {
     )
 }
 
-#[tokio::test]
-async fn an_ou_deleted_during_the_walk_has_its_accounts_listed_again_from_the_root() {
+/// ou-x deleted before its listings are answered: both answer ParentNotFoundException.
+fn ou_x_gone() -> Vec<Rule> {
     use aws_sdk_organizations::operation::list_accounts_for_parent::ListAccountsForParentError;
     use aws_sdk_organizations::operation::list_organizational_units_for_parent::ListOrganizationalUnitsForParentError;
     use aws_sdk_organizations::types::error::ParentNotFoundException;
@@ -406,7 +406,7 @@ async fn an_ou_deleted_during_the_walk_has_its_accounts_listed_again_from_the_ro
             .meta(error_code("ParentNotFoundException", message))
             .build()
     };
-    let aws = walk(vec![
+    vec![
         mock!(aws_sdk_organizations::Client::list_organizational_units_for_parent)
             .match_requests(|r| r.parent_id() == Some("ou-x"))
             .then_error(move || {
@@ -415,7 +415,12 @@ async fn an_ou_deleted_during_the_walk_has_its_accounts_listed_again_from_the_ro
         mock!(aws_sdk_organizations::Client::list_accounts_for_parent)
             .match_requests(|r| r.parent_id() == Some("ou-x"))
             .then_error(move || ListAccountsForParentError::ParentNotFoundException(gone())),
-    ]);
+    ]
+}
+
+#[tokio::test]
+async fn an_ou_deleted_during_the_walk_has_its_accounts_listed_again_from_the_root() {
+    let aws = walk(ou_x_gone());
     let listing = aws.list_organization().await.expect("the walk completes");
     let mut ids: Vec<&str> = listing.accounts.iter().map(|a| a.id.as_str()).collect();
     ids.sort_unstable();
@@ -424,6 +429,15 @@ async fn an_ou_deleted_during_the_walk_has_its_accounts_listed_again_from_the_ro
         ["111111111111", "222222222222"],
         "listed once each, none lost"
     );
+}
+
+#[tokio::test]
+async fn an_ou_deleted_during_the_walk_still_lets_the_tree_be_whole() {
+    // A reconcile places no account before the tree is whole: an OU whose listing answers
+    // that it is gone must count as listed, or the run would protect nobody.
+    let aws = walk(ou_x_gone());
+    let listing = aws.list_organization().await.expect("the walk completes");
+    assert_eq!(listing.ous, ["ou-x"], "the tree as the walk found it");
 }
 
 #[tokio::test]
