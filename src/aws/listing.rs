@@ -241,6 +241,10 @@ impl Aws {
             }
             walk.tree_if_complete();
         }
+        // Every listing has answered, so the tree is whole whatever the count says: a tree
+        // never sent would leave the run waiting on nothing and listing no account at all.
+        walk.ous_pending = 0;
+        walk.tree_if_complete();
         if walk.gone {
             warn!("an organizational unit was deleted during the walk: its accounts are listed again from the root");
             let all = self.list_accounts().await?;
