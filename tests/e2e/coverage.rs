@@ -307,16 +307,8 @@ async fn the_scheduled_reconcile_writes_the_report_to_s3_and_a_dry_run_does_not(
 #[tokio::test]
 async fn a_region_without_a_detector_is_one_problem_and_every_row_says_why() {
     let emu = Emulator::start();
-    let accounts: Vec<(String, String, String)> = (0..3)
-        .map(|i| {
-            let id = format!("22220000000{i}");
-            (id.clone(), format!("a{i}@example.com"), format!("n{i}"))
-        })
-        .collect();
-    let refs: Vec<(&str, &str, &str)> = accounts
-        .iter()
-        .map(|(a, b, c)| (a.as_str(), b.as_str(), c.as_str()))
-        .collect();
+    let accounts = three_accounts("22220000000");
+    let refs = as_refs(&accounts);
     // A detector in us-east-1 only.
     let seeded = emu.seed(&["us-east-1"], &refs, &[]);
     let env = emu.env(&seeded, &REGIONS);
@@ -768,16 +760,8 @@ async fn a_missing_bucket_and_a_refused_key_are_each_one_problem_and_an_s3_5xx_f
 #[tokio::test]
 async fn plans_refused_for_every_account_of_a_region_are_one_problem_of_the_region() {
     let emu = Emulator::start();
-    let accounts: Vec<(String, String, String)> = (0..3)
-        .map(|i| {
-            let id = format!("33330000000{i}");
-            (id.clone(), format!("a{i}@example.com"), format!("n{i}"))
-        })
-        .collect();
-    let refs: Vec<(&str, &str, &str)> = accounts
-        .iter()
-        .map(|(a, b, c)| (a.as_str(), b.as_str(), c.as_str()))
-        .collect();
+    let accounts = three_accounts("33330000000");
+    let refs = as_refs(&accounts);
     let region = REGIONS[0];
     let seeded = emu.seed(&[region], &refs, &[]);
     let ids: Vec<&str> = refs.iter().map(|(id, _, _)| *id).collect();
@@ -807,4 +791,22 @@ async fn plans_refused_for_every_account_of_a_region_are_one_problem_of_the_regi
         3,
         "the region's line counts the accounts left unprotected: {summary}"
     );
+}
+
+/// Three organization accounts, `{prefix}0` to `{prefix}2`: (id, email, name).
+fn three_accounts(prefix: &str) -> Vec<(String, String, String)> {
+    (0..3)
+        .map(|i| {
+            let id = format!("{prefix}{i}");
+            (id, format!("a{i}@example.com"), format!("n{i}"))
+        })
+        .collect()
+}
+
+/// The accounts as `Emulator::seed` takes them.
+fn as_refs(accounts: &[(String, String, String)]) -> Vec<(&str, &str, &str)> {
+    accounts
+        .iter()
+        .map(|(a, b, c)| (a.as_str(), b.as_str(), c.as_str()))
+        .collect()
 }
