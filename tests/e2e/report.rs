@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
 use crate::support::*;
+use guardduty_invite::policy::Date;
 use serde_json::json;
 
 const REGIONS: [&str; 2] = ["us-east-1", "eu-west-1"];
@@ -377,24 +378,12 @@ async fn the_scheduled_reconcile_writes_the_page_and_the_day_s_summary_and_draws
 
 /// Days since 1970-01-01, today (UTC).
 fn today() -> i64 {
-    let secs = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
-    (secs / 86_400) as i64
+    Date::of(std::time::SystemTime::now()).days()
 }
 
-/// `YYYY-MM-DD` of days since 1970-01-01 (Howard Hinnant's civil_from_days).
+/// `YYYY-MM-DD` of days since 1970-01-01.
 fn date_of(days: i64) -> String {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!("{y:04}-{m:02}-{d:02}")
+    Date::from_days(days).to_string()
 }
 
 // ------------------------------------------------------------------ in a real browser
