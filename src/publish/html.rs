@@ -490,6 +490,28 @@ fn cost(out: &mut String, costs: Option<&Costs>) {
 mod tests {
     use super::*;
 
+    /// The page of 2026-12-01, with no drift.
+    fn page_of(
+        coverage: &Coverage<'_>,
+        regions: &[String],
+        ou_of: &HashMap<String, String>,
+        trend: &[DaySummary],
+    ) -> String {
+        render(&Page {
+            date: Date {
+                year: 2026,
+                month: 12,
+                day: 1,
+            },
+            coverage,
+            regions,
+            ou_of,
+            drift: &[],
+            trend,
+            csv_name: "coverage/2026-12-01.csv",
+        })
+    }
+
     /// `cargo test --lib -- --ignored --nocapture page_size`: the page's size and the time to
     /// render it for 5,000 and 50,000 accounts × 4 regions, a tenth (then all) of them
     /// unprotected, names of 30 characters, 20 OUs, a cost per account-region and 30 days of
@@ -550,19 +572,7 @@ mod tests {
                 costs: Some(costs),
             };
             let started = std::time::Instant::now();
-            let page = render(&Page {
-                date: Date {
-                    year: 2026,
-                    month: 12,
-                    day: 1,
-                },
-                coverage: &coverage,
-                regions: &regions,
-                ou_of: &ou_of,
-                drift: &[],
-                trend: &trend,
-                csv_name: "coverage/2026-12-01.csv",
-            });
+            let page = page_of(&coverage, &regions, &ou_of, &trend);
             println!(
                 "{n} accounts x 4 regions, 1 in {every} unprotected: {} bytes, rendered in {:?}",
                 page.len(),
@@ -616,19 +626,7 @@ mod tests {
         };
         let ou_of = HashMap::from([("444455556666".to_owned(), "<svg onload=x>".to_owned())]);
         let regions = ["us-east-1".to_owned()];
-        let page = render(&Page {
-            date: Date {
-                year: 2026,
-                month: 12,
-                day: 1,
-            },
-            coverage: &coverage,
-            regions: &regions,
-            ou_of: &ou_of,
-            drift: &[],
-            trend: &[],
-            csv_name: "coverage/2026-12-01.csv",
-        });
+        let page = page_of(&coverage, &regions, &ou_of, &[]);
         for raw in ["<img", "<b>owner", "<i>name", "<svg onload"] {
             assert!(!page.contains(raw), "{raw} in {page}");
         }
