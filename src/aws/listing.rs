@@ -4,7 +4,6 @@
 use std::time::SystemTime;
 
 use std::collections::{HashMap, HashSet};
-use std::sync::Mutex;
 
 use aws_sdk_organizations::types::Account;
 use futures::channel::{mpsc, oneshot};
@@ -66,12 +65,8 @@ pub struct Tree {
     pub ou_names: HashMap<String, String>,
 }
 
-/// Where the walk's pages of accounts go, and the ids sent so far (to list again from the
-/// root only those an OU deleted during the walk took with it).
-struct Pages {
-    send: mpsc::UnboundedSender<Vec<ListedAccount>>,
-    seen: Mutex<HashSet<String>>,
-}
+/// Where the walk's pages of accounts go.
+type Pages = mpsc::UnboundedSender<Vec<ListedAccount>>;
 
 /// One entry of the walk done.
 enum Listed {
@@ -169,9 +164,12 @@ impl Aws {
         let (tree, tree_rx) = oneshot::channel();
         let walking = self.walk_organization(pages, tree);
         let gathering = async {
+            // An account listed twice (moved between OUs during the walk, or listed again
+            // from the root) is one account: its first listing is kept.
+            let mut seen = HashSet::new();
             let mut accounts = Vec::new();
             while let Some(page) = listed.next().await {
-                accounts.extend(page);
+                accounts.extend(page.into_iter().filter(|a| seen.insert(a.id.clone())));
             }
             accounts
         };
@@ -190,8 +188,9 @@ impl Aws {
     /// / 20) pages, in parallel rather than one chain. Each page of accounts goes to `pages`
     /// as it comes, so that work on them starts while the listing goes on; the tree (every
     /// OU) goes to `tree` as soon as the last OU is listed, most often long before the last
-    /// account. An OU deleted during the walk loses none of its accounts: they are listed
-    /// again from the root (ListAccounts), with no known path. The walk stops early, with
+    /// account. An OU deleted during the walk loses none of its accounts: every account is
+    /// listed again from the root (ListAccounts), with no known path, and the reader keeps
+    /// each account's first listing. The walk stops early, with
     /// no error, when `pages` is no longer read.
     pub async fn walk_organization(
         &self,
@@ -206,10 +205,6 @@ impl Aws {
                 self.organizations.list_roots().send(),
             )
             .await?;
-        let pages = Pages {
-            send: pages,
-            seen: Mutex::new(HashSet::new()),
-        };
         let mut walk = Walk::new(tree);
         let mut pending = FuturesUnordered::new();
         for root in roots.roots().iter().filter_map(|r| r.id()) {
@@ -247,11 +242,9 @@ impl Aws {
         walk.tree_if_complete();
         if walk.gone {
             warn!("an organizational unit was deleted during the walk: its accounts are listed again from the root");
-            let all = self.list_accounts().await?;
-            let seen = pages.seen.lock().map(|s| s.clone()).unwrap_or_default();
-            let unseen = all.into_iter().filter(|a| !seen.contains(&a.id)).collect();
-            // Not read any more: the run stopped, and says why.
-            let _ = pages.send.unbounded_send(unseen);
+            // Every account, those already listed too: the reader keeps an account's first
+            // listing, with its OU path. Not read any more: the run stopped, and says why.
+            let _ = pages.unbounded_send(self.list_accounts().await?);
         }
         Ok(())
     }
@@ -333,10 +326,7 @@ impl Aws {
                 .iter()
                 .map(|a| ListedAccount::of(a, Some(path.clone())))
                 .collect();
-            if let Ok(mut seen) = pages.seen.lock() {
-                seen.extend(accounts.iter().map(|a| a.id.clone()));
-            }
-            if pages.send.unbounded_send(accounts).is_err() {
+            if pages.unbounded_send(accounts).is_err() {
                 return Ok(false);
             }
             match page.next_token().filter(|t| !t.is_empty()) {

@@ -284,7 +284,10 @@ async fn organize(
     };
     listing.protection.store.check_ous(policy, &tree.ous)?;
     let today = Date::of(SystemTime::now());
-    while let Some(page) = pages.next().await {
+    while let Some(mut page) = pages.next().await {
+        // An account listed again (from the root, after an OU was deleted during the walk)
+        // keeps its first listing: its OU path is not looked up.
+        page.retain(|a| !org.listed.contains(&a.id));
         let page = with_ou_paths(aws, policy, page).await.map_err(failed)?;
         ou_of.extend(ou_names(&page, &tree.ou_names));
         let new = org.add(page, listing.admin, policy, today);
