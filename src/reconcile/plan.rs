@@ -240,8 +240,11 @@ impl<'a> RegionPlan<'a> {
             return None;
         }
         let status = self.member(t)?.relationship_status.as_str();
+        // Asked of every account-region a batch keeps: compared in place, not lowercased
+        // into a new string each time.
         ["resigned", "removed", "disabled"]
-            .contains(&status.to_ascii_lowercase().as_str())
+            .iter()
+            .any(|left| status.eq_ignore_ascii_case(left))
             .then_some(status)
     }
 
